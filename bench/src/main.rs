@@ -1,0 +1,26 @@
+//! `tradsys-bench`: the benchmarks. Each subcommand prints its figures; the
+//! last line of each is the one the README quotes.
+
+mod engine_bench;
+mod rng;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "tradsys-bench", about = "tradsys benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The matching engine alone on one core, realistic order mix.
+    Engine(engine_bench::EngineArgs),
+}
+
+fn main() {
+    match Cli::parse().command {
+        Command::Engine(args) => engine_bench::run(&args),
+    }
+}

@@ -1,0 +1,826 @@
+//! The engine proper: validation, risk, matching and the resting-order
+//! bookkeeping for new orders, cancels and replaces.
+//!
+//! Event order is part of the contract (the reference model in
+//! `tests/engine_model.rs` reproduces it exactly):
+//! - new order: `Accepted`, then for each resting order met in price-time
+//!   order either `Fill` (aggressor) + `Fill` (passive) + `Trade`, or a
+//!   self-trade `Canceled`; a `BookLevel` for each opposite level when
+//!   matching leaves it; finally the remainder: `BookLevel` of the own side
+//!   when it rests, or `Canceled` (immediate remainder / self-trade).
+//! - rejects emit exactly one `Rejected` / `CancelRejected` and change nothing.
+
+use super::book::{crosses, Book, Level};
+use super::config::{band_around, AccountSpec, EngineConfig, SymbolSpec};
+use super::event::{Event, EventSink};
+use super::order_index::OrderIndex;
+use super::risk::Exposure;
+use super::slab::{stp_flags, OrderNode, OrderSlab, Slot, FLAG_DAY, FLAG_POST_ONLY, NIL};
+use super::types::*;
+use super::{CancelOrder, Command, NewOrder, ReplaceOrder};
+
+pub(crate) struct SymbolState {
+    pub spec: SymbolSpec,
+    pub band_low: Price,
+    pub band_high: Price,
+    pub halted: bool,
+}
+
+pub(crate) struct AccountState {
+    pub spec: AccountSpec,
+    pub killed: bool,
+}
+
+/// One order while it trades: a new order before it rests, or a replaced
+/// order that lost its place and re-enters.
+struct Incoming {
+    order_id: OrderId,
+    client_order_id: ClientOrderId,
+    account: AccountId,
+    risk_slot: u32,
+    book: u16,
+    side: Side,
+    limit: Price,
+    leaves_qty: Qty,
+    stp: StpMode,
+}
+
+enum MatchEnd {
+    /// Filled completely or nothing left that crosses.
+    Done,
+    /// Self-trade prevention stopped the incoming order.
+    SelfTradeStop,
+}
+
+/// A price-time priority matching engine for a fixed set of symbols.
+pub struct Engine {
+    pub(crate) books: Vec<Book>,
+    pub(crate) symbols: Vec<SymbolState>,
+    /// (symbol id, local index), sorted by id.
+    symbol_lookup: Vec<(SymbolId, u16)>,
+    pub(crate) accounts: Vec<AccountState>,
+    /// (account id, local index), sorted by id.
+    account_lookup: Vec<(AccountId, u32)>,
+    /// `[account_index * symbols + symbol_index]`.
+    pub(crate) exposures: Vec<Exposure>,
+    pub(crate) slab: OrderSlab,
+    pub(crate) index: OrderIndex,
+    next_order_id: OrderId,
+    next_exec_id: u64,
+}
+
+impl Engine {
+    /// Builds an engine; panics on a config the config loader should have
+    /// refused (duplicate ids, zero tick or lot, too many symbols).
+    pub fn new(config: &EngineConfig) -> Engine {
+        assert!(
+            config.symbols.len() <= u16::MAX as usize,
+            "too many symbols"
+        );
+        let mut symbol_lookup: Vec<(SymbolId, u16)> = config
+            .symbols
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id, i as u16))
+            .collect();
+        symbol_lookup.sort_unstable();
+        assert!(
+            symbol_lookup.windows(2).all(|w| w[0].0 != w[1].0),
+            "duplicate symbol id"
+        );
+        let mut account_lookup: Vec<(AccountId, u32)> = config
+            .accounts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.id, i as u32))
+            .collect();
+        account_lookup.sort_unstable();
+        assert!(
+            account_lookup.windows(2).all(|w| w[0].0 != w[1].0),
+            "duplicate account id"
+        );
+        let symbols = config
+            .symbols
+            .iter()
+            .map(|spec| {
+                assert!(spec.tick_size > 0 && spec.lot_size > 0, "tick and lot > 0");
+                let (band_low, band_high) = spec.band();
+                SymbolState {
+                    spec: spec.clone(),
+                    band_low,
+                    band_high,
+                    halted: false,
+                }
+            })
+            .collect();
+        Engine {
+            books: config
+                .symbols
+                .iter()
+                .map(|s| Book::new(s.id, config.max_levels_per_side))
+                .collect(),
+            symbols,
+            symbol_lookup,
+            accounts: config
+                .accounts
+                .iter()
+                .map(|spec| AccountState {
+                    spec: spec.clone(),
+                    killed: false,
+                })
+                .collect(),
+            account_lookup,
+            exposures: vec![Exposure::EMPTY; config.accounts.len() * config.symbols.len()],
+            slab: OrderSlab::with_capacity(config.order_capacity),
+            index: OrderIndex::with_capacity(config.order_capacity),
+            next_order_id: 1,
+            next_exec_id: 1,
+        }
+    }
+
+    /// Applies one command, emitting what happened to `sink`.
+    pub fn process<S: EventSink>(&mut self, command: &Command, sink: &mut S) {
+        match command {
+            Command::New(order) => self.new_order(order, sink),
+            Command::Cancel(cancel) => self.cancel(cancel, sink),
+            Command::Replace(replace) => self.replace(replace, sink),
+            Command::MassCancel {
+                account,
+                symbol,
+                reason,
+            } => self.mass_cancel(*account, *symbol, *reason, sink),
+            Command::KillSwitch { account, on } => self.kill_switch(*account, *on, sink),
+            Command::Halt { symbol, on } => self.halt(*symbol, *on, sink),
+            Command::SetReferencePrice { symbol, price } => {
+                self.set_reference_price(*symbol, *price, sink)
+            }
+            Command::EndOfDay => self.end_of_day(sink),
+        }
+    }
+
+    pub(crate) fn symbol_index(&self, symbol: SymbolId) -> Option<u16> {
+        self.symbol_lookup
+            .binary_search_by_key(&symbol, |&(id, _)| id)
+            .ok()
+            .map(|i| self.symbol_lookup[i].1)
+    }
+
+    pub(crate) fn account_index(&self, account: AccountId) -> Option<u32> {
+        self.account_lookup
+            .binary_search_by_key(&account, |&(id, _)| id)
+            .ok()
+            .map(|i| self.account_lookup[i].1)
+    }
+
+    #[inline]
+    pub(crate) fn risk_slot(&self, account_index: u32, book: u16) -> u32 {
+        account_index * self.symbols.len() as u32 + book as u32
+    }
+
+    /// Whether an order on `side` at `price` would trade on arrival.
+    fn would_cross(&self, book: u16, side: Side, price: Price) -> bool {
+        self.books[book as usize]
+            .side(side.opposite())
+            .best()
+            .is_some_and(|level| crosses(side, price, level.price))
+    }
+
+    fn new_order<S: EventSink>(&mut self, order: &NewOrder, sink: &mut S) {
+        match self.validate_new(order) {
+            Ok((book, account_index)) => self.accept_new(order, book, account_index, sink),
+            Err(reason) => sink.emit(&Event::Rejected {
+                account: order.account,
+                symbol: order.symbol,
+                client_order_id: order.client_order_id,
+                reason,
+            }),
+        }
+    }
+
+    /// Every check a new order must pass, in contract order (first failure
+    /// wins): symbol, account, qty, lot, price, tick, type combination,
+    /// halt, kill switch, price band, risk limits, capacities, post-only.
+    fn validate_new(&self, order: &NewOrder) -> Result<(u16, u32), RejectReason> {
+        let book = self
+            .symbol_index(order.symbol)
+            .ok_or(RejectReason::UnknownSymbol)?;
+        let account_index = self
+            .account_index(order.account)
+            .ok_or(RejectReason::UnknownAccount)?;
+        let symbol = &self.symbols[book as usize];
+        if order.qty == 0 {
+            return Err(RejectReason::InvalidQty);
+        }
+        if order.qty % symbol.spec.lot_size != 0 {
+            return Err(RejectReason::QtyNotOnLot);
+        }
+        let is_limit = order.kind == OrderKind::Limit;
+        if is_limit {
+            if order.price <= 0 {
+                return Err(RejectReason::InvalidPrice);
+            }
+            if order.price % symbol.spec.tick_size != 0 {
+                return Err(RejectReason::PriceNotOnTick);
+            }
+        }
+        let rests = order.tif.rests();
+        if (!is_limit && rests) || (order.post_only && (!is_limit || !rests)) {
+            return Err(RejectReason::InvalidCombination);
+        }
+        if symbol.halted {
+            return Err(RejectReason::SymbolHalted);
+        }
+        if self.accounts[account_index as usize].killed {
+            return Err(RejectReason::AccountKilled);
+        }
+        if is_limit && (order.price < symbol.band_low || order.price > symbol.band_high) {
+            return Err(RejectReason::PriceBand);
+        }
+        let notional_price = if is_limit {
+            order.price
+        } else {
+            symbol.band_high
+        };
+        let exposure = &self.exposures[self.risk_slot(account_index, book) as usize];
+        exposure.check(
+            &self.accounts[account_index as usize].spec.limits,
+            order.side,
+            order.qty,
+            order.qty as i128,
+            notional_price,
+            rests,
+        )?;
+        if rests {
+            if self.slab.is_full() {
+                return Err(RejectReason::OrderCapacity);
+            }
+            if self.books[book as usize]
+                .side(order.side)
+                .lacks_room_for(order.price)
+            {
+                return Err(RejectReason::BookLevelCapacity);
+            }
+        }
+        if order.post_only && self.would_cross(book, order.side, order.price) {
+            return Err(RejectReason::WouldCrossPostOnly);
+        }
+        Ok((book, account_index))
+    }
+
+    fn accept_new<S: EventSink>(
+        &mut self,
+        order: &NewOrder,
+        book: u16,
+        account_index: u32,
+        sink: &mut S,
+    ) {
+        let order_id = self.next_order_id;
+        self.next_order_id += 1;
+        sink.emit(&Event::Accepted {
+            order_id,
+            account: order.account,
+            symbol: order.symbol,
+            client_order_id: order.client_order_id,
+            side: order.side,
+            kind: order.kind,
+            tif: order.tif,
+            price: order.price,
+            qty: order.qty,
+        });
+        let symbol = &self.symbols[book as usize];
+        let limit = match (order.kind, order.side) {
+            (OrderKind::Limit, _) => order.price,
+            (OrderKind::Market, Side::Buy) => symbol.band_high,
+            (OrderKind::Market, Side::Sell) => symbol.band_low,
+        };
+        let mut incoming = Incoming {
+            order_id,
+            client_order_id: order.client_order_id,
+            account: order.account,
+            risk_slot: self.risk_slot(account_index, book),
+            book,
+            side: order.side,
+            limit,
+            leaves_qty: order.qty,
+            stp: order
+                .stp
+                .unwrap_or(self.accounts[account_index as usize].spec.default_stp),
+        };
+        if order.tif == TimeInForce::Fok && !self.fok_fillable(&incoming) {
+            self.emit_incoming_canceled(&incoming, CancelReason::FillOrKill, sink);
+            return;
+        }
+        let end = self.match_incoming(&mut incoming, sink);
+        if incoming.leaves_qty == 0 {
+            return;
+        }
+        match end {
+            MatchEnd::SelfTradeStop => {
+                self.emit_incoming_canceled(&incoming, CancelReason::SelfTrade, sink)
+            }
+            MatchEnd::Done if order.tif.rests() => {
+                let mut flags = stp_flags(incoming.stp);
+                if order.post_only {
+                    flags |= FLAG_POST_ONLY;
+                }
+                if order.tif == TimeInForce::Day {
+                    flags |= FLAG_DAY;
+                }
+                let slot = self
+                    .slab
+                    .alloc(OrderNode {
+                        order_id,
+                        client_order_id: order.client_order_id,
+                        price: order.price,
+                        leaves_qty: incoming.leaves_qty,
+                        filled_qty: order.qty - incoming.leaves_qty,
+                        account: order.account,
+                        risk_slot: incoming.risk_slot,
+                        prev: NIL,
+                        next: NIL,
+                        acct_prev: NIL,
+                        acct_next: NIL,
+                        book,
+                        side: order.side,
+                        flags,
+                    })
+                    .expect("capacity checked before accepting");
+                self.index.insert(&self.slab, slot);
+                self.link_account(slot);
+                self.rest(slot, sink);
+            }
+            MatchEnd::Done => {
+                debug_assert!(order.tif != TimeInForce::Fok, "FOK checked fillable");
+                self.emit_incoming_canceled(&incoming, CancelReason::ImmediateRemainder, sink)
+            }
+        }
+    }
+
+    fn emit_incoming_canceled<S: EventSink>(
+        &self,
+        incoming: &Incoming,
+        reason: CancelReason,
+        sink: &mut S,
+    ) {
+        sink.emit(&Event::Canceled {
+            order_id: incoming.order_id,
+            account: incoming.account,
+            symbol: self.books[incoming.book as usize].symbol,
+            client_order_id: incoming.client_order_id,
+            canceled_qty: incoming.leaves_qty,
+            reason,
+        });
+    }
+
+    /// Whether a fill-or-kill order would fill completely: walks the crossing
+    /// levels in priority order, skipping own orders that self-trade
+    /// prevention would cancel, stopping at one that would stop the order.
+    fn fok_fillable(&self, incoming: &Incoming) -> bool {
+        let side = self.books[incoming.book as usize].side(incoming.side.opposite());
+        let mut available: Qty = 0;
+        for level in side.levels.iter().rev() {
+            if !crosses(incoming.side, incoming.limit, level.price) {
+                return false;
+            }
+            let mut slot = level.head;
+            while slot != NIL {
+                let node = self.slab.get(slot);
+                if node.account == incoming.account {
+                    if incoming.stp != StpMode::CancelResting {
+                        return false;
+                    }
+                } else {
+                    available += node.leaves_qty;
+                    if available >= incoming.leaves_qty {
+                        return true;
+                    }
+                }
+                slot = node.next;
+            }
+        }
+        false
+    }
+
+    /// Trades `incoming` against the opposite side while it crosses.
+    fn match_incoming<S: EventSink>(&mut self, incoming: &mut Incoming, sink: &mut S) -> MatchEnd {
+        let book_index = incoming.book as usize;
+        let symbol = self.books[book_index].symbol;
+        let opposite = incoming.side.opposite();
+        while incoming.leaves_qty > 0 {
+            let Some(level) = self.books[book_index].side(opposite).best() else {
+                return MatchEnd::Done;
+            };
+            if !crosses(incoming.side, incoming.limit, level.price) {
+                return MatchEnd::Done;
+            }
+            let price = level.price;
+            let mut slot = level.head;
+            let mut stopped = false;
+            while slot != NIL && incoming.leaves_qty > 0 {
+                let resting = *self.slab.get(slot);
+                if resting.account == incoming.account {
+                    match incoming.stp {
+                        StpMode::CancelResting => {
+                            self.cancel_resting(slot, CancelReason::SelfTrade, sink);
+                            slot = resting.next;
+                            continue;
+                        }
+                        StpMode::CancelIncoming => {}
+                        StpMode::CancelBoth => {
+                            self.cancel_resting(slot, CancelReason::SelfTrade, sink);
+                        }
+                    }
+                    stopped = true;
+                    break;
+                }
+                let qty = incoming.leaves_qty.min(resting.leaves_qty);
+                let exec_id = self.next_exec_id;
+                self.next_exec_id += 1;
+                incoming.leaves_qty -= qty;
+                self.exposures[incoming.risk_slot as usize].apply_fill(incoming.side, price, qty);
+                let resting_exposure = &mut self.exposures[resting.risk_slot as usize];
+                resting_exposure.apply_fill(resting.side, price, qty);
+                let resting_leaves = resting.leaves_qty - qty;
+                if resting_leaves == 0 {
+                    self.remove_resting(slot);
+                } else {
+                    resting_exposure.remove_open(resting.side, qty);
+                    let node = self.slab.get_mut(slot);
+                    node.leaves_qty = resting_leaves;
+                    node.filled_qty += qty;
+                    self.books[book_index].side_mut(opposite).reduce(price, qty);
+                }
+                sink.emit(&Event::Fill {
+                    exec_id,
+                    order_id: incoming.order_id,
+                    account: incoming.account,
+                    symbol,
+                    client_order_id: incoming.client_order_id,
+                    side: incoming.side,
+                    price,
+                    qty,
+                    leaves_qty: incoming.leaves_qty,
+                    liquidity: Liquidity::Aggressor,
+                });
+                sink.emit(&Event::Fill {
+                    exec_id,
+                    order_id: resting.order_id,
+                    account: resting.account,
+                    symbol,
+                    client_order_id: resting.client_order_id,
+                    side: resting.side,
+                    price,
+                    qty,
+                    leaves_qty: resting_leaves,
+                    liquidity: Liquidity::Passive,
+                });
+                sink.emit(&Event::Trade {
+                    exec_id,
+                    symbol,
+                    price,
+                    qty,
+                    aggressor_side: incoming.side,
+                });
+                slot = resting.next;
+            }
+            self.emit_level(incoming.book, opposite, price, sink);
+            if stopped {
+                return MatchEnd::SelfTradeStop;
+            }
+        }
+        MatchEnd::Done
+    }
+
+    /// Emits the current aggregate at `price` (zero when the level is gone).
+    fn emit_level<S: EventSink>(&self, book: u16, side: Side, price: Price, sink: &mut S) {
+        let book = &self.books[book as usize];
+        let book_side = book.side(side);
+        let (qty, order_count) = match book_side.find(price) {
+            Ok(i) => (book_side.levels[i].qty, book_side.levels[i].order_count),
+            Err(_) => (0, 0),
+        };
+        sink.emit(&Event::BookLevel {
+            symbol: book.symbol,
+            side,
+            price,
+            qty,
+            order_count,
+        });
+    }
+
+    /// Puts an allocated, indexed node at the back of its level and counts
+    /// its exposure; emits the level.
+    fn rest<S: EventSink>(&mut self, slot: Slot, sink: &mut S) {
+        let node = *self.slab.get(slot);
+        let level: Level = self.books[node.book as usize]
+            .side_mut(node.side)
+            .push_back(&mut self.slab, slot);
+        self.exposures[node.risk_slot as usize].add_open(node.side, node.leaves_qty);
+        sink.emit(&Event::BookLevel {
+            symbol: self.books[node.book as usize].symbol,
+            side: node.side,
+            price: level.price,
+            qty: level.qty,
+            order_count: level.order_count,
+        });
+    }
+
+    /// Appends the node to its owner's (account, symbol) list.
+    fn link_account(&mut self, slot: Slot) {
+        let risk_slot = self.slab.get(slot).risk_slot as usize;
+        let exposure = &mut self.exposures[risk_slot];
+        let tail = exposure.orders_tail;
+        exposure.orders_tail = slot;
+        if tail == NIL {
+            exposure.orders_head = slot;
+        } else {
+            self.slab.get_mut(tail).acct_next = slot;
+        }
+        exposure.open_orders += 1;
+        let node = self.slab.get_mut(slot);
+        node.acct_prev = tail;
+        node.acct_next = NIL;
+    }
+
+    fn unlink_account(&mut self, slot: Slot) {
+        let node = *self.slab.get(slot);
+        let exposure = &mut self.exposures[node.risk_slot as usize];
+        if node.acct_prev == NIL {
+            exposure.orders_head = node.acct_next;
+        } else {
+            self.slab.get_mut(node.acct_prev).acct_next = node.acct_next;
+        }
+        if node.acct_next == NIL {
+            exposure.orders_tail = node.acct_prev;
+        } else {
+            self.slab.get_mut(node.acct_next).acct_prev = node.acct_prev;
+        }
+        debug_assert!(exposure.open_orders > 0);
+        exposure.open_orders -= 1;
+    }
+
+    /// Takes a resting order off the book and out of every index, freeing
+    /// its node. Returns its level afterwards. Emits nothing.
+    fn remove_resting(&mut self, slot: Slot) -> Level {
+        let node = *self.slab.get(slot);
+        let level = self.books[node.book as usize]
+            .side_mut(node.side)
+            .unlink(&mut self.slab, slot);
+        self.exposures[node.risk_slot as usize].remove_open(node.side, node.leaves_qty);
+        self.unlink_account(slot);
+        self.index.remove(&self.slab, node.order_id);
+        self.slab.free(slot);
+        level
+    }
+
+    /// Cancels a resting order, emitting `Canceled` (no level update).
+    pub(crate) fn cancel_resting<S: EventSink>(
+        &mut self,
+        slot: Slot,
+        reason: CancelReason,
+        sink: &mut S,
+    ) -> Level {
+        let node = *self.slab.get(slot);
+        let level = self.remove_resting(slot);
+        sink.emit(&Event::Canceled {
+            order_id: node.order_id,
+            account: node.account,
+            symbol: self.books[node.book as usize].symbol,
+            client_order_id: node.client_order_id,
+            canceled_qty: node.leaves_qty,
+            reason,
+        });
+        level
+    }
+
+    /// Cancels a resting order and emits its level.
+    pub(crate) fn cancel_and_publish<S: EventSink>(
+        &mut self,
+        slot: Slot,
+        reason: CancelReason,
+        sink: &mut S,
+    ) {
+        let node = *self.slab.get(slot);
+        let level = self.cancel_resting(slot, reason, sink);
+        sink.emit(&Event::BookLevel {
+            symbol: self.books[node.book as usize].symbol,
+            side: node.side,
+            price: node.price,
+            qty: level.qty,
+            order_count: level.order_count,
+        });
+    }
+
+    /// Finds a resting order of `account` on `symbol`. Another account's
+    /// order is reported exactly like a missing one.
+    fn owned_order(
+        &self,
+        account: AccountId,
+        symbol: SymbolId,
+        order_id: OrderId,
+    ) -> Result<(Slot, u16, u32), RejectReason> {
+        let book = self
+            .symbol_index(symbol)
+            .ok_or(RejectReason::UnknownSymbol)?;
+        let account_index = self
+            .account_index(account)
+            .ok_or(RejectReason::UnknownAccount)?;
+        match self.index.get(&self.slab, order_id) {
+            Some(slot) => {
+                let node = self.slab.get(slot);
+                if node.account == account && node.book == book {
+                    Ok((slot, book, account_index))
+                } else {
+                    Err(RejectReason::UnknownOrder)
+                }
+            }
+            None => Err(RejectReason::UnknownOrder),
+        }
+    }
+
+    fn cancel<S: EventSink>(&mut self, cancel: &CancelOrder, sink: &mut S) {
+        match self.owned_order(cancel.account, cancel.symbol, cancel.order_id) {
+            Ok((slot, _, _)) => self.cancel_and_publish(slot, CancelReason::Requested, sink),
+            Err(reason) => sink.emit(&Event::CancelRejected {
+                order_id: cancel.order_id,
+                account: cancel.account,
+                symbol: cancel.symbol,
+                client_order_id: cancel.client_order_id,
+                reason,
+            }),
+        }
+    }
+
+    fn replace<S: EventSink>(&mut self, replace: &ReplaceOrder, sink: &mut S) {
+        match self.validate_replace(replace) {
+            Ok(slot) => self.apply_replace(replace, slot, sink),
+            Err(reason) => sink.emit(&Event::CancelRejected {
+                order_id: replace.order_id,
+                account: replace.account,
+                symbol: replace.symbol,
+                client_order_id: replace.client_order_id,
+                reason,
+            }),
+        }
+    }
+
+    /// Checks in contract order: symbol, account, order ownership, halt,
+    /// kill switch, qty, lot, price, tick, band, below-filled, no-change,
+    /// risk limits, level capacity, post-only.
+    fn validate_replace(&self, replace: &ReplaceOrder) -> Result<Slot, RejectReason> {
+        let (slot, book, account_index) =
+            self.owned_order(replace.account, replace.symbol, replace.order_id)?;
+        let symbol = &self.symbols[book as usize];
+        let node = self.slab.get(slot);
+        if symbol.halted {
+            return Err(RejectReason::SymbolHalted);
+        }
+        if self.accounts[account_index as usize].killed {
+            return Err(RejectReason::AccountKilled);
+        }
+        if replace.new_qty == 0 {
+            return Err(RejectReason::InvalidQty);
+        }
+        if replace.new_qty % symbol.spec.lot_size != 0 {
+            return Err(RejectReason::QtyNotOnLot);
+        }
+        if replace.new_price <= 0 {
+            return Err(RejectReason::InvalidPrice);
+        }
+        if replace.new_price % symbol.spec.tick_size != 0 {
+            return Err(RejectReason::PriceNotOnTick);
+        }
+        if replace.new_price < symbol.band_low || replace.new_price > symbol.band_high {
+            return Err(RejectReason::PriceBand);
+        }
+        if replace.new_qty <= node.filled_qty {
+            return Err(RejectReason::ReplaceBelowFilled);
+        }
+        let price_changes = replace.new_price != node.price;
+        if !price_changes && replace.new_qty == node.filled_qty + node.leaves_qty {
+            return Err(RejectReason::ReplaceNoChange);
+        }
+        let new_leaves = replace.new_qty - node.filled_qty;
+        self.exposures[node.risk_slot as usize].check(
+            &self.accounts[account_index as usize].spec.limits,
+            node.side,
+            replace.new_qty,
+            new_leaves as i128 - node.leaves_qty as i128,
+            replace.new_price,
+            false,
+        )?;
+        if price_changes {
+            let own_side = self.books[book as usize].side(node.side);
+            let frees_level = own_side
+                .find(node.price)
+                .is_ok_and(|i| own_side.levels[i].order_count == 1);
+            if !frees_level && own_side.lacks_room_for(replace.new_price) {
+                return Err(RejectReason::BookLevelCapacity);
+            }
+            if node.is_post_only() && self.would_cross(book, node.side, replace.new_price) {
+                return Err(RejectReason::WouldCrossPostOnly);
+            }
+        }
+        Ok(slot)
+    }
+
+    fn apply_replace<S: EventSink>(&mut self, replace: &ReplaceOrder, slot: Slot, sink: &mut S) {
+        let old = *self.slab.get(slot);
+        let symbol = replace.symbol;
+        let new_leaves = replace.new_qty - old.filled_qty;
+        let keeps_priority = replace.new_price == old.price && new_leaves < old.leaves_qty;
+        let replaced = Event::Replaced {
+            order_id: old.order_id,
+            account: old.account,
+            symbol,
+            client_order_id: replace.client_order_id,
+            price: replace.new_price,
+            qty: replace.new_qty,
+            leaves_qty: new_leaves,
+            kept_priority: keeps_priority,
+        };
+        if keeps_priority {
+            let reduced_by = old.leaves_qty - new_leaves;
+            let node = self.slab.get_mut(slot);
+            node.leaves_qty = new_leaves;
+            node.client_order_id = replace.client_order_id;
+            self.exposures[old.risk_slot as usize].remove_open(old.side, reduced_by);
+            let level = self.books[old.book as usize]
+                .side_mut(old.side)
+                .reduce(old.price, reduced_by);
+            sink.emit(&replaced);
+            sink.emit(&Event::BookLevel {
+                symbol,
+                side: old.side,
+                price: old.price,
+                qty: level.qty,
+                order_count: level.order_count,
+            });
+            return;
+        }
+        // Loses priority: off the book, re-enter as an incoming order at the
+        // new price (it may trade), then rest what is left at the back.
+        let old_level = self.books[old.book as usize]
+            .side_mut(old.side)
+            .unlink(&mut self.slab, slot);
+        self.exposures[old.risk_slot as usize].remove_open(old.side, old.leaves_qty);
+        sink.emit(&replaced);
+        if replace.new_price != old.price {
+            sink.emit(&Event::BookLevel {
+                symbol,
+                side: old.side,
+                price: old.price,
+                qty: old_level.qty,
+                order_count: old_level.order_count,
+            });
+        }
+        let mut incoming = Incoming {
+            order_id: old.order_id,
+            client_order_id: replace.client_order_id,
+            account: old.account,
+            risk_slot: old.risk_slot,
+            book: old.book,
+            side: old.side,
+            limit: replace.new_price,
+            leaves_qty: new_leaves,
+            stp: old.stp(),
+        };
+        let end = self.match_incoming(&mut incoming, sink);
+        let filled = replace.new_qty - incoming.leaves_qty;
+        let node = self.slab.get_mut(slot);
+        node.price = replace.new_price;
+        node.client_order_id = replace.client_order_id;
+        node.leaves_qty = incoming.leaves_qty;
+        node.filled_qty = filled;
+        if incoming.leaves_qty == 0 {
+            self.forget(slot);
+            return;
+        }
+        match end {
+            MatchEnd::Done => self.rest(slot, sink),
+            MatchEnd::SelfTradeStop => {
+                self.forget(slot);
+                self.emit_incoming_canceled(&incoming, CancelReason::SelfTrade, sink);
+            }
+        }
+    }
+
+    /// Drops a node that is in the indexes but not on a level.
+    fn forget(&mut self, slot: Slot) {
+        let order_id = self.slab.get(slot).order_id;
+        self.unlink_account(slot);
+        self.index.remove(&self.slab, order_id);
+        self.slab.free(slot);
+    }
+
+    pub(crate) fn set_band(&mut self, book: u16) {
+        let state = &mut self.symbols[book as usize];
+        let (low, high) = band_around(
+            state.spec.reference_price,
+            state.spec.price_band_bps,
+            state.spec.tick_size,
+        );
+        state.band_low = low;
+        state.band_high = high;
+    }
+}

@@ -1,0 +1,32 @@
+//! The matching engine: one single-threaded, deterministic instance per
+//! shard, owning the books of that shard's symbols. Same commands in, same
+//! events out: no clock, no randomness, no allocation after construction.
+//!
+//! - `types`, `command`, `event`: the vocabulary, the inputs, the outputs.
+//! - `config`: symbols, accounts, limits and capacities.
+//! - `slab`, `order_index`: where resting orders live and how ids find them.
+//! - `book`: price levels and their FIFOs.
+//! - `risk`: per (account, symbol) exposure and pre-trade checks.
+//! - `matcher`: new / cancel / replace and matching.
+//! - `operator`: mass cancel, kill switch, halt, reference price, end of day.
+//! - `query`, `invariants`: read-only views and the consistency check.
+
+pub mod book;
+pub mod command;
+pub mod config;
+pub mod event;
+mod invariants;
+pub mod matcher;
+mod operator;
+pub mod order_index;
+pub mod query;
+pub mod risk;
+pub mod slab;
+pub mod types;
+
+pub use command::*;
+pub use config::*;
+pub use event::*;
+pub use matcher::Engine;
+pub use query::*;
+pub use types::*;

@@ -1,0 +1,164 @@
+//! Read-only views of engine state for order status, market data snapshots,
+//! risk displays and tests.
+
+use super::matcher::Engine;
+use super::slab::{OrderSlab, NIL};
+use super::types::*;
+
+/// A resting order as its owner may see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrderView {
+    pub order_id: OrderId,
+    pub client_order_id: ClientOrderId,
+    pub account: AccountId,
+    pub symbol: SymbolId,
+    pub side: Side,
+    pub price: Price,
+    pub leaves_qty: Qty,
+    pub filled_qty: Qty,
+    pub post_only: bool,
+    pub day: bool,
+}
+
+/// One account's exposure on one symbol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PositionView {
+    pub position: i64,
+    pub realized_pnl: i128,
+    pub open_orders: u32,
+    pub open_buy_qty: Qty,
+    pub open_sell_qty: Qty,
+}
+
+/// Aggregate of one price level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LevelView {
+    pub price: Price,
+    pub qty: Qty,
+    pub order_count: u32,
+}
+
+impl Engine {
+    /// The resting order `order_id` on `symbol` if it belongs to `account`.
+    pub fn order(
+        &self,
+        account: AccountId,
+        symbol: SymbolId,
+        order_id: OrderId,
+    ) -> Option<OrderView> {
+        let book = self.symbol_index(symbol)?;
+        let slot = self.index.get(&self.slab, order_id)?;
+        let node = self.slab.get(slot);
+        (node.account == account && node.book == book).then(|| OrderView {
+            order_id: node.order_id,
+            client_order_id: node.client_order_id,
+            account: node.account,
+            symbol,
+            side: node.side,
+            price: node.price,
+            leaves_qty: node.leaves_qty,
+            filled_qty: node.filled_qty,
+            post_only: node.is_post_only(),
+            day: node.is_day(),
+        })
+    }
+
+    pub fn position(&self, account: AccountId, symbol: SymbolId) -> Option<PositionView> {
+        let book = self.symbol_index(symbol)?;
+        let account_index = self.account_index(account)?;
+        let e = &self.exposures[self.risk_slot(account_index, book) as usize];
+        Some(PositionView {
+            position: e.position,
+            realized_pnl: e.realized_pnl,
+            open_orders: e.open_orders,
+            open_buy_qty: e.open_buy_qty,
+            open_sell_qty: e.open_sell_qty,
+        })
+    }
+
+    /// Levels of one side, best first, up to `depth`.
+    pub fn depth(
+        &self,
+        symbol: SymbolId,
+        side: Side,
+        depth: usize,
+    ) -> impl Iterator<Item = LevelView> + '_ {
+        let levels: &[_] = match self.symbol_index(symbol) {
+            Some(book) => &self.books[book as usize].side(side).levels,
+            None => &[],
+        };
+        levels.iter().rev().take(depth).map(|l| LevelView {
+            price: l.price,
+            qty: l.qty,
+            order_count: l.order_count,
+        })
+    }
+
+    /// Resting orders of one level in time priority (tests, snapshots).
+    pub fn level_orders(
+        &self,
+        symbol: SymbolId,
+        side: Side,
+        price: Price,
+    ) -> impl Iterator<Item = OrderId> + '_ {
+        let head = self
+            .symbol_index(symbol)
+            .and_then(|book| {
+                let book_side = self.books[book as usize].side(side);
+                book_side.find(price).ok().map(|i| book_side.levels[i].head)
+            })
+            .unwrap_or(NIL);
+        FifoIter {
+            slab: &self.slab,
+            slot: head,
+        }
+    }
+
+    pub fn best_bid(&self, symbol: SymbolId) -> Option<Price> {
+        self.books[self.symbol_index(symbol)? as usize].best_bid()
+    }
+
+    pub fn best_ask(&self, symbol: SymbolId) -> Option<Price> {
+        self.books[self.symbol_index(symbol)? as usize].best_ask()
+    }
+
+    pub fn is_halted(&self, symbol: SymbolId) -> Option<bool> {
+        Some(self.symbols[self.symbol_index(symbol)? as usize].halted)
+    }
+
+    pub fn is_killed(&self, account: AccountId) -> Option<bool> {
+        Some(self.accounts[self.account_index(account)? as usize].killed)
+    }
+
+    /// Resting orders across all books.
+    pub fn resting_orders(&self) -> u32 {
+        self.slab.live()
+    }
+
+    /// Memory reserved per resting order: slab node plus order-index share.
+    pub fn bytes_per_resting_order(&self) -> usize {
+        OrderSlab::bytes_per_order() + self.index.bytes_per_order(self.slab.capacity())
+    }
+
+    pub fn owns_symbol(&self, symbol: SymbolId) -> bool {
+        self.symbol_index(symbol).is_some()
+    }
+}
+
+struct FifoIter<'a> {
+    slab: &'a OrderSlab,
+    slot: u32,
+}
+
+impl Iterator for FifoIter<'_> {
+    type Item = OrderId;
+
+    fn next(&mut self) -> Option<OrderId> {
+        if self.slot == NIL {
+            return None;
+        }
+        let node = self.slab.get(self.slot);
+        self.slot = node.next;
+        Some(node.order_id)
+    }
+}

@@ -1,0 +1,113 @@
+//! Per (account, symbol) exposure: position, open orders, realized PnL, and
+//! the pre-trade checks that read them.
+
+use super::config::RiskLimits;
+use super::slab::{Slot, NIL};
+use super::types::*;
+
+/// Exposure of one account on one symbol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exposure {
+    /// Signed net position (buys minus sells) in quantity units.
+    pub position: i64,
+    /// Sum of `price * signed qty` of the open position (average-cost basis).
+    pub cost_basis: i128,
+    /// Realized PnL in price units x quantity units.
+    pub realized_pnl: i128,
+    pub open_orders: u32,
+    /// Resting quantity on each side.
+    pub open_buy_qty: Qty,
+    pub open_sell_qty: Qty,
+    /// The account's resting orders on this symbol, oldest first.
+    pub orders_head: Slot,
+    pub orders_tail: Slot,
+}
+
+impl Exposure {
+    pub const EMPTY: Exposure = Exposure {
+        position: 0,
+        cost_basis: 0,
+        realized_pnl: 0,
+        open_orders: 0,
+        open_buy_qty: 0,
+        open_sell_qty: 0,
+        orders_head: NIL,
+        orders_tail: NIL,
+    };
+
+    /// Position if every open order on `side` plus `extra` more filled.
+    fn worst_position(&self, side: Side, extra: i128) -> i128 {
+        match side {
+            Side::Buy => self.position as i128 + self.open_buy_qty as i128 + extra,
+            Side::Sell => self.position as i128 - self.open_sell_qty as i128 - extra,
+        }
+    }
+
+    /// The risk checks for an order of `order_qty` that adds `added_qty` of
+    /// open exposure on `side` (negative for a replace down), valued at
+    /// `notional_price`. `new_resting_order` counts it against the open
+    /// order limit. Order of checks is part of the contract (first failure
+    /// wins): qty, notional, open orders, position (only when exposure grows).
+    pub fn check(
+        &self,
+        limits: &RiskLimits,
+        side: Side,
+        order_qty: Qty,
+        added_qty: i128,
+        notional_price: Price,
+        new_resting_order: bool,
+    ) -> Result<(), RejectReason> {
+        if order_qty > limits.max_order_qty {
+            return Err(RejectReason::MaxOrderQty);
+        }
+        if notional_price as u128 * order_qty as u128 > limits.max_order_notional {
+            return Err(RejectReason::MaxOrderNotional);
+        }
+        if new_resting_order && self.open_orders >= limits.max_open_orders {
+            return Err(RejectReason::MaxOpenOrders);
+        }
+        if added_qty > 0
+            && self.worst_position(side, added_qty).unsigned_abs() > limits.max_position as u128
+        {
+            return Err(RejectReason::MaxPosition);
+        }
+        Ok(())
+    }
+
+    /// Books a fill of `qty` at `price` on `side` (average-cost PnL: closing
+    /// quantity realizes against the average cost, truncated toward zero).
+    pub fn apply_fill(&mut self, side: Side, price: Price, qty: Qty) {
+        let signed = side.sign() * qty as i64;
+        let position = self.position;
+        if position == 0 || (position > 0) == (signed > 0) {
+            self.cost_basis += price as i128 * signed as i128;
+            self.position += signed;
+            return;
+        }
+        let closing = (signed.unsigned_abs()).min(position.unsigned_abs()) as i128;
+        let cost_closed = self.cost_basis * closing / position.unsigned_abs() as i128;
+        let proceeds = price as i128 * closing * position.signum() as i128;
+        self.realized_pnl += proceeds - cost_closed;
+        self.cost_basis -= cost_closed;
+        self.position += signed;
+        if self.position != 0 && (self.position > 0) == (signed > 0) {
+            // Flipped through zero: the remainder opens at this price.
+            debug_assert_eq!(self.cost_basis, 0);
+            self.cost_basis = price as i128 * self.position as i128;
+        }
+    }
+
+    pub fn add_open(&mut self, side: Side, qty: Qty) {
+        match side {
+            Side::Buy => self.open_buy_qty += qty,
+            Side::Sell => self.open_sell_qty += qty,
+        }
+    }
+
+    pub fn remove_open(&mut self, side: Side, qty: Qty) {
+        match side {
+            Side::Buy => self.open_buy_qty -= qty,
+            Side::Sell => self.open_sell_qty -= qty,
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! tradsys: a thread-per-core trading gateway with a built-in matching engine.
+//!
+//! Read top-down, the modules follow the order path: bytes arrive and are
+//! decoded by [`protocol`], commands are matched by [`engine`].
+
+pub mod engine;
+pub mod protocol;
