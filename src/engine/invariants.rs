@@ -36,12 +36,12 @@ impl Engine {
                     while slot != NIL {
                         let node = self.slab.get(slot);
                         assert_eq!(node.prev, prev, "broken back link");
-                        assert_eq!(node.book as usize, b);
+                        assert_eq!(self.owner_book(node.owner) as usize, b);
                         assert_eq!(node.side, side);
                         assert_eq!(node.price, level.price);
                         assert!(node.leaves_qty > 0, "resting order with nothing left");
                         assert_eq!(self.index.get(&self.slab, node.order_id), Some(slot));
-                        let entry = &mut open[node.risk_slot as usize];
+                        let entry = &mut open[node.owner as usize];
                         entry.0 += 1;
                         match side {
                             Side::Buy => entry.1 += node.leaves_qty,
@@ -60,17 +60,14 @@ impl Engine {
         }
         assert_eq!(orders_in_levels, self.slab.live(), "orders outside levels");
         assert_eq!(self.index.len(), self.slab.live() as usize, "index size");
-        for (risk_slot, exposure) in self.exposures.iter().enumerate() {
-            let (count, buy, sell) = open[risk_slot];
+        for (owner, exposure) in self.exposures.iter().enumerate() {
+            let (count, buy, sell) = open[owner];
             assert_eq!(exposure.open_orders, count, "open order count");
             assert_eq!((exposure.open_buy_qty, exposure.open_sell_qty), (buy, sell));
             let (mut listed, mut prev, mut slot) = (0, NIL, exposure.orders_head);
             while slot != NIL {
                 let node = self.slab.get(slot);
-                assert_eq!(
-                    node.risk_slot as usize, risk_slot,
-                    "order in wrong account list"
-                );
+                assert_eq!(node.owner as usize, owner, "order in wrong account list");
                 assert_eq!(node.acct_prev, prev);
                 listed += 1;
                 prev = slot;

@@ -37,7 +37,7 @@ struct Incoming {
     order_id: OrderId,
     client_order_id: ClientOrderId,
     account: AccountId,
-    risk_slot: u32,
+    owner: u32,
     book: u16,
     side: Side,
     limit: Price,
@@ -61,8 +61,9 @@ pub struct Engine {
     pub(crate) accounts: Vec<AccountState>,
     /// (account id, local index), sorted by id.
     account_lookup: Vec<(AccountId, u32)>,
-    /// `[account_index * symbols + symbol_index]`.
+    /// Indexed by owner: `book << account_bits | account_index`.
     pub(crate) exposures: Vec<Exposure>,
+    account_bits: u32,
     pub(crate) slab: OrderSlab,
     pub(crate) index: OrderIndex,
     next_order_id: OrderId,
@@ -113,6 +114,13 @@ impl Engine {
                 }
             })
             .collect();
+        let account_bits = (config.accounts.len().max(1))
+            .next_power_of_two()
+            .trailing_zeros();
+        assert!(
+            (config.symbols.len() as u64) << account_bits <= u32::MAX as u64,
+            "symbols x accounts must fit the 32-bit owner"
+        );
         Engine {
             books: config
                 .symbols
@@ -130,7 +138,8 @@ impl Engine {
                 })
                 .collect(),
             account_lookup,
-            exposures: vec![Exposure::EMPTY; config.accounts.len() * config.symbols.len()],
+            exposures: vec![Exposure::EMPTY; config.symbols.len() << account_bits],
+            account_bits,
             slab: OrderSlab::with_capacity(config.order_capacity),
             index: OrderIndex::with_capacity(config.order_capacity),
             next_order_id: 1,
@@ -172,9 +181,22 @@ impl Engine {
             .map(|i| self.account_lookup[i].1)
     }
 
+    /// The packed (book, account) that names an exposure and an order's owner.
     #[inline]
-    pub(crate) fn risk_slot(&self, account_index: u32, book: u16) -> u32 {
-        account_index * self.symbols.len() as u32 + book as u32
+    pub(crate) fn owner(&self, account_index: u32, book: u16) -> u32 {
+        (book as u32) << self.account_bits | account_index
+    }
+
+    #[inline]
+    pub(crate) fn owner_book(&self, owner: u32) -> u16 {
+        (owner >> self.account_bits) as u16
+    }
+
+    #[inline]
+    pub(crate) fn owner_account(&self, owner: u32) -> AccountId {
+        self.accounts[(owner & ((1 << self.account_bits) - 1)) as usize]
+            .spec
+            .id
     }
 
     /// Whether an order on `side` at `price` would trade on arrival.
@@ -241,7 +263,7 @@ impl Engine {
         } else {
             symbol.band_high
         };
-        let exposure = &self.exposures[self.risk_slot(account_index, book) as usize];
+        let exposure = &self.exposures[self.owner(account_index, book) as usize];
         exposure.check(
             &self.accounts[account_index as usize].spec.limits,
             order.side,
@@ -297,7 +319,7 @@ impl Engine {
             order_id,
             client_order_id: order.client_order_id,
             account: order.account,
-            risk_slot: self.risk_slot(account_index, book),
+            owner: self.owner(account_index, book),
             book,
             side: order.side,
             limit,
@@ -334,13 +356,11 @@ impl Engine {
                         price: order.price,
                         leaves_qty: incoming.leaves_qty,
                         filled_qty: order.qty - incoming.leaves_qty,
-                        account: order.account,
-                        risk_slot: incoming.risk_slot,
+                        owner: incoming.owner,
                         prev: NIL,
                         next: NIL,
                         acct_prev: NIL,
                         acct_next: NIL,
-                        book,
                         side: order.side,
                         flags,
                     })
@@ -385,7 +405,7 @@ impl Engine {
             let mut slot = level.head;
             while slot != NIL {
                 let node = self.slab.get(slot);
-                if node.account == incoming.account {
+                if node.owner == incoming.owner {
                     if incoming.stp != StpMode::CancelResting {
                         return false;
                     }
@@ -418,7 +438,8 @@ impl Engine {
             let mut stopped = false;
             while slot != NIL && incoming.leaves_qty > 0 {
                 let resting = *self.slab.get(slot);
-                if resting.account == incoming.account {
+                // Same book, so the same owner means the same account.
+                if resting.owner == incoming.owner {
                     match incoming.stp {
                         StpMode::CancelResting => {
                             self.cancel_resting(slot, CancelReason::SelfTrade, sink);
@@ -437,8 +458,8 @@ impl Engine {
                 let exec_id = self.next_exec_id;
                 self.next_exec_id += 1;
                 incoming.leaves_qty -= qty;
-                self.exposures[incoming.risk_slot as usize].apply_fill(incoming.side, price, qty);
-                let resting_exposure = &mut self.exposures[resting.risk_slot as usize];
+                self.exposures[incoming.owner as usize].apply_fill(incoming.side, price, qty);
+                let resting_exposure = &mut self.exposures[resting.owner as usize];
                 resting_exposure.apply_fill(resting.side, price, qty);
                 let resting_leaves = resting.leaves_qty - qty;
                 if resting_leaves == 0 {
@@ -465,7 +486,7 @@ impl Engine {
                 sink.emit(&Event::Fill {
                     exec_id,
                     order_id: resting.order_id,
-                    account: resting.account,
+                    account: self.owner_account(resting.owner),
                     symbol,
                     client_order_id: resting.client_order_id,
                     side: resting.side,
@@ -512,12 +533,13 @@ impl Engine {
     /// its exposure; emits the level.
     fn rest<S: EventSink>(&mut self, slot: Slot, sink: &mut S) {
         let node = *self.slab.get(slot);
-        let level: Level = self.books[node.book as usize]
+        let book = self.owner_book(node.owner) as usize;
+        let level: Level = self.books[book]
             .side_mut(node.side)
             .push_back(&mut self.slab, slot);
-        self.exposures[node.risk_slot as usize].add_open(node.side, node.leaves_qty);
+        self.exposures[node.owner as usize].add_open(node.side, node.leaves_qty);
         sink.emit(&Event::BookLevel {
-            symbol: self.books[node.book as usize].symbol,
+            symbol: self.books[book].symbol,
             side: node.side,
             price: level.price,
             qty: level.qty,
@@ -527,8 +549,8 @@ impl Engine {
 
     /// Appends the node to its owner's (account, symbol) list.
     fn link_account(&mut self, slot: Slot) {
-        let risk_slot = self.slab.get(slot).risk_slot as usize;
-        let exposure = &mut self.exposures[risk_slot];
+        let owner = self.slab.get(slot).owner as usize;
+        let exposure = &mut self.exposures[owner];
         let tail = exposure.orders_tail;
         exposure.orders_tail = slot;
         if tail == NIL {
@@ -544,7 +566,7 @@ impl Engine {
 
     fn unlink_account(&mut self, slot: Slot) {
         let node = *self.slab.get(slot);
-        let exposure = &mut self.exposures[node.risk_slot as usize];
+        let exposure = &mut self.exposures[node.owner as usize];
         if node.acct_prev == NIL {
             exposure.orders_head = node.acct_next;
         } else {
@@ -563,10 +585,11 @@ impl Engine {
     /// its node. Returns its level afterwards. Emits nothing.
     fn remove_resting(&mut self, slot: Slot) -> Level {
         let node = *self.slab.get(slot);
-        let level = self.books[node.book as usize]
+        let book = self.owner_book(node.owner) as usize;
+        let level = self.books[book]
             .side_mut(node.side)
             .unlink(&mut self.slab, slot);
-        self.exposures[node.risk_slot as usize].remove_open(node.side, node.leaves_qty);
+        self.exposures[node.owner as usize].remove_open(node.side, node.leaves_qty);
         self.unlink_account(slot);
         self.index.remove(&self.slab, node.order_id);
         self.slab.free(slot);
@@ -584,8 +607,8 @@ impl Engine {
         let level = self.remove_resting(slot);
         sink.emit(&Event::Canceled {
             order_id: node.order_id,
-            account: node.account,
-            symbol: self.books[node.book as usize].symbol,
+            account: self.owner_account(node.owner),
+            symbol: self.books[self.owner_book(node.owner) as usize].symbol,
             client_order_id: node.client_order_id,
             canceled_qty: node.leaves_qty,
             reason,
@@ -603,7 +626,7 @@ impl Engine {
         let node = *self.slab.get(slot);
         let level = self.cancel_resting(slot, reason, sink);
         sink.emit(&Event::BookLevel {
-            symbol: self.books[node.book as usize].symbol,
+            symbol: self.books[self.owner_book(node.owner) as usize].symbol,
             side: node.side,
             price: node.price,
             qty: level.qty,
@@ -627,8 +650,7 @@ impl Engine {
             .ok_or(RejectReason::UnknownAccount)?;
         match self.index.get(&self.slab, order_id) {
             Some(slot) => {
-                let node = self.slab.get(slot);
-                if node.account == account && node.book == book {
+                if self.slab.get(slot).owner == self.owner(account_index, book) {
                     Ok((slot, book, account_index))
                 } else {
                     Err(RejectReason::UnknownOrder)
@@ -701,7 +723,7 @@ impl Engine {
             return Err(RejectReason::ReplaceNoChange);
         }
         let new_leaves = replace.new_qty - node.filled_qty;
-        self.exposures[node.risk_slot as usize].check(
+        self.exposures[node.owner as usize].check(
             &self.accounts[account_index as usize].spec.limits,
             node.side,
             replace.new_qty,
@@ -726,12 +748,13 @@ impl Engine {
 
     fn apply_replace<S: EventSink>(&mut self, replace: &ReplaceOrder, slot: Slot, sink: &mut S) {
         let old = *self.slab.get(slot);
+        let book = self.owner_book(old.owner);
         let symbol = replace.symbol;
         let new_leaves = replace.new_qty - old.filled_qty;
         let keeps_priority = replace.new_price == old.price && new_leaves < old.leaves_qty;
         let replaced = Event::Replaced {
             order_id: old.order_id,
-            account: old.account,
+            account: replace.account,
             symbol,
             client_order_id: replace.client_order_id,
             price: replace.new_price,
@@ -744,8 +767,8 @@ impl Engine {
             let node = self.slab.get_mut(slot);
             node.leaves_qty = new_leaves;
             node.client_order_id = replace.client_order_id;
-            self.exposures[old.risk_slot as usize].remove_open(old.side, reduced_by);
-            let level = self.books[old.book as usize]
+            self.exposures[old.owner as usize].remove_open(old.side, reduced_by);
+            let level = self.books[book as usize]
                 .side_mut(old.side)
                 .reduce(old.price, reduced_by);
             sink.emit(&replaced);
@@ -760,10 +783,10 @@ impl Engine {
         }
         // Loses priority: off the book, re-enter as an incoming order at the
         // new price (it may trade), then rest what is left at the back.
-        let old_level = self.books[old.book as usize]
+        let old_level = self.books[book as usize]
             .side_mut(old.side)
             .unlink(&mut self.slab, slot);
-        self.exposures[old.risk_slot as usize].remove_open(old.side, old.leaves_qty);
+        self.exposures[old.owner as usize].remove_open(old.side, old.leaves_qty);
         sink.emit(&replaced);
         if replace.new_price != old.price {
             sink.emit(&Event::BookLevel {
@@ -777,9 +800,9 @@ impl Engine {
         let mut incoming = Incoming {
             order_id: old.order_id,
             client_order_id: replace.client_order_id,
-            account: old.account,
-            risk_slot: old.risk_slot,
-            book: old.book,
+            account: replace.account,
+            owner: old.owner,
+            book,
             side: old.side,
             limit: replace.new_price,
             leaves_qty: new_leaves,

@@ -15,6 +15,7 @@ pub mod book;
 pub mod command;
 pub mod config;
 pub mod event;
+mod hugepage;
 mod invariants;
 pub mod matcher;
 mod operator;

@@ -48,8 +48,8 @@ impl Engine {
         };
         let mut canceled = 0;
         for book in books {
-            let risk_slot = self.risk_slot(account_index, book) as usize;
-            let mut slot = self.exposures[risk_slot].orders_head;
+            let owner = self.owner(account_index, book) as usize;
+            let mut slot = self.exposures[owner].orders_head;
             while slot != NIL {
                 let next = self.slab.get(slot).acct_next;
                 self.cancel_and_publish(slot, reason, sink);

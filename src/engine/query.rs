@@ -47,12 +47,13 @@ impl Engine {
         order_id: OrderId,
     ) -> Option<OrderView> {
         let book = self.symbol_index(symbol)?;
+        let owner = self.owner(self.account_index(account)?, book);
         let slot = self.index.get(&self.slab, order_id)?;
         let node = self.slab.get(slot);
-        (node.account == account && node.book == book).then(|| OrderView {
+        (node.owner == owner).then(|| OrderView {
             order_id: node.order_id,
             client_order_id: node.client_order_id,
-            account: node.account,
+            account,
             symbol,
             side: node.side,
             price: node.price,
@@ -66,7 +67,7 @@ impl Engine {
     pub fn position(&self, account: AccountId, symbol: SymbolId) -> Option<PositionView> {
         let book = self.symbol_index(symbol)?;
         let account_index = self.account_index(account)?;
-        let e = &self.exposures[self.risk_slot(account_index, book) as usize];
+        let e = &self.exposures[self.owner(account_index, book) as usize];
         Some(PositionView {
             position: e.position,
             realized_pnl: e.realized_pnl,

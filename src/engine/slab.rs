@@ -18,29 +18,32 @@ pub fn stp_flags(stp: StpMode) -> u8 {
     (stp as u8) << STP_SHIFT
 }
 
-/// One resting order. Kept small on purpose: the bytes per resting order
-/// are this node plus its entry in the order index.
+/// One resting order: exactly one cache line, aligned to one, so touching
+/// an order costs one line fill. The bytes per resting order are this node
+/// plus its share of the order index.
 #[derive(Clone, Copy, Debug)]
+#[repr(C, align(64))]
 pub struct OrderNode {
     pub order_id: OrderId,
     pub client_order_id: ClientOrderId,
     pub price: Price,
     pub leaves_qty: Qty,
     pub filled_qty: Qty,
-    pub account: AccountId,
-    /// Index of the (account, symbol) risk state this order counts against.
-    pub risk_slot: u32,
+    /// The (book, account) pair that owns the order, packed as
+    /// `book << account_bits | account_index`: it names the exposure the
+    /// order counts against, its symbol and its account in 4 bytes.
+    pub owner: u32,
     /// Price-level FIFO links (time priority).
     pub prev: Slot,
     pub next: Slot,
     /// Links in the owner's (account, symbol) list, oldest first.
     pub acct_prev: Slot,
     pub acct_next: Slot,
-    /// Local index of the symbol in this engine.
-    pub book: u16,
     pub side: Side,
     pub flags: u8,
 }
+
+const _: () = assert!(std::mem::size_of::<OrderNode>() == 64);
 
 impl OrderNode {
     const EMPTY: OrderNode = OrderNode {
@@ -49,13 +52,11 @@ impl OrderNode {
         price: 0,
         leaves_qty: 0,
         filled_qty: 0,
-        account: 0,
-        risk_slot: 0,
+        owner: 0,
         prev: NIL,
         next: NIL,
         acct_prev: NIL,
         acct_next: NIL,
-        book: 0,
         side: Side::Buy,
         flags: 0,
     };
@@ -83,7 +84,7 @@ pub struct OrderSlab {
 impl OrderSlab {
     pub fn with_capacity(capacity: u32) -> OrderSlab {
         assert!(capacity < NIL, "slab capacity must leave room for NIL");
-        let mut nodes = vec![OrderNode::EMPTY; capacity as usize];
+        let mut nodes = super::hugepage::filled_vec(capacity as usize, OrderNode::EMPTY);
         for (i, node) in nodes.iter_mut().enumerate() {
             node.next = if i + 1 < capacity as usize {
                 (i + 1) as Slot
