@@ -1,1 +1,2 @@
+pub mod alloc_counter;
 pub mod engine_fixture;
