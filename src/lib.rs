@@ -3,5 +3,7 @@
 //! Read top-down, the modules follow the order path: bytes arrive and are
 //! decoded by [`protocol`], commands are matched by [`engine`].
 
+pub mod config;
 pub mod engine;
 pub mod protocol;
+pub mod shard;

@@ -1,0 +1,292 @@
+//! The one TOML configuration file: types, defaults, loading and validation.
+//!
+//! `configs/tradsys.toml` is compiled in as the default, so the binary runs
+//! with no file at all. Fields omitted from a user file take the defaults
+//! below (which a test keeps equal to the embedded file); unknown keys are
+//! errors; every value is checked by [`Config::validate`] with an error that
+//! names the field and the rule.
+
+mod validate;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::engine::{AccountSpec, EngineConfig, RiskLimits, StpMode, SymbolSpec};
+
+pub use validate::ConfigError;
+
+/// The embedded default configuration (`configs/tradsys.toml`).
+pub const DEFAULT_TOML: &str = include_str!("../../configs/tradsys.toml");
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub engine: EngineLimits,
+    pub session: SessionConfig,
+    pub journal: JournalConfig,
+    pub symbols: Vec<SymbolConfig>,
+    pub accounts: Vec<AccountConfig>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum IdlePolicy {
+    Spin,
+    Park,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub order_entry: SocketAddr,
+    pub market_data: SocketAddr,
+    pub admin: SocketAddr,
+    pub cores: Vec<usize>,
+    pub idle: IdlePolicy,
+    pub io_memory_bytes: usize,
+    pub ring_capacity: usize,
+    pub shutdown_grace_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineLimits {
+    pub order_capacity: u32,
+    pub max_levels_per_side: u32,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    pub heartbeat_interval_ms: u32,
+    pub min_heartbeat_interval_ms: u32,
+    pub max_heartbeat_interval_ms: u32,
+    pub idle_timeout_intervals: u32,
+    pub logon_timeout_ms: u64,
+    pub rate_limit_per_sec: u32,
+    pub rate_limit_burst: u32,
+    pub max_sessions_per_shard: usize,
+    pub max_sessions_per_account: usize,
+    pub send_buffer_bytes: usize,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncPolicy {
+    None,
+    Interval,
+    Every,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct JournalConfig {
+    pub dir: PathBuf,
+    pub sync: SyncPolicy,
+    pub sync_interval_us: u64,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SymbolConfig {
+    pub id: u32,
+    pub name: String,
+    pub tick_size: i64,
+    pub lot_size: u64,
+    pub reference_price: i64,
+    pub price_band_bps: u32,
+    #[serde(default)]
+    pub shard: Option<usize>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Trader,
+    Viewer,
+    Admin,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StpConfig {
+    CancelResting,
+    CancelIncoming,
+    CancelBoth,
+}
+
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    pub id: u32,
+    pub name: String,
+    pub token: String,
+    pub role: Role,
+    #[serde(default)]
+    pub cancel_on_disconnect: bool,
+    #[serde(default = "default_stp")]
+    pub default_stp: StpConfig,
+    pub max_order_qty: u64,
+    pub max_order_notional: u128,
+    pub max_open_orders: u32,
+    pub max_position: u64,
+}
+
+/// Tokens are secrets: they never appear in `Debug` output (and so in logs).
+impl std::fmt::Debug for AccountConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountConfig")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("token", &"<redacted>")
+            .field("role", &self.role)
+            .field("cancel_on_disconnect", &self.cancel_on_disconnect)
+            .field("default_stp", &self.default_stp)
+            .finish_non_exhaustive()
+    }
+}
+
+fn default_stp() -> StpConfig {
+    StpConfig::CancelResting
+}
+
+impl Default for Config {
+    /// Sections default as below; symbols and accounts default to none (a
+    /// config with none is refused by `validate`).
+    fn default() -> Config {
+        Config {
+            server: ServerConfig::default(),
+            engine: EngineLimits::default(),
+            session: SessionConfig::default(),
+            journal: JournalConfig::default(),
+            symbols: Vec::new(),
+            accounts: Vec::new(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            order_entry: SocketAddr::from(([127, 0, 0, 1], 7001)),
+            market_data: SocketAddr::from(([127, 0, 0, 1], 7002)),
+            admin: SocketAddr::from(([127, 0, 0, 1], 9090)),
+            cores: vec![0],
+            idle: IdlePolicy::Spin,
+            io_memory_bytes: 4 << 20,
+            ring_capacity: 16_384,
+            shutdown_grace_ms: 2_000,
+        }
+    }
+}
+
+impl Default for EngineLimits {
+    fn default() -> EngineLimits {
+        EngineLimits {
+            order_capacity: 1 << 20,
+            max_levels_per_side: 4_096,
+        }
+    }
+}
+
+impl Default for SessionConfig {
+    fn default() -> SessionConfig {
+        SessionConfig {
+            heartbeat_interval_ms: 1_000,
+            min_heartbeat_interval_ms: 100,
+            max_heartbeat_interval_ms: 30_000,
+            idle_timeout_intervals: 3,
+            logon_timeout_ms: 5_000,
+            rate_limit_per_sec: 200_000,
+            rate_limit_burst: 2_000,
+            max_sessions_per_shard: 256,
+            max_sessions_per_account: 4,
+            send_buffer_bytes: 1 << 20,
+        }
+    }
+}
+
+impl Default for JournalConfig {
+    fn default() -> JournalConfig {
+        JournalConfig {
+            dir: PathBuf::from("./data"),
+            sync: SyncPolicy::None,
+            sync_interval_us: 1_000,
+        }
+    }
+}
+
+impl Config {
+    /// Parses and validates a TOML document.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(ConfigError::from_toml)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads, parses and validates a file; the embedded default when `None`.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        match path {
+            None => Config::parse(DEFAULT_TOML),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+                    field: path.display().to_string(),
+                    rule: format!("cannot be read: {e}"),
+                })?;
+                Config::parse(&text)
+            }
+        }
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.server.cores.len()
+    }
+
+    /// The shard that owns a symbol.
+    pub fn owner_shard(&self, symbol: &SymbolConfig) -> usize {
+        symbol
+            .shard
+            .unwrap_or(symbol.id as usize % self.shard_count())
+    }
+
+    /// The engine configuration of one shard: its symbols, every account.
+    pub fn engine_config(&self, shard: usize) -> EngineConfig {
+        EngineConfig {
+            symbols: self
+                .symbols
+                .iter()
+                .filter(|s| self.owner_shard(s) == shard)
+                .map(|s| SymbolSpec {
+                    id: s.id,
+                    tick_size: s.tick_size,
+                    lot_size: s.lot_size,
+                    reference_price: s.reference_price,
+                    price_band_bps: s.price_band_bps,
+                })
+                .collect(),
+            accounts: self
+                .accounts
+                .iter()
+                .map(|a| AccountSpec {
+                    id: a.id,
+                    limits: RiskLimits {
+                        max_order_qty: a.max_order_qty,
+                        max_order_notional: a.max_order_notional,
+                        max_open_orders: a.max_open_orders,
+                        max_position: a.max_position,
+                    },
+                    default_stp: match a.default_stp {
+                        StpConfig::CancelResting => StpMode::CancelResting,
+                        StpConfig::CancelIncoming => StpMode::CancelIncoming,
+                        StpConfig::CancelBoth => StpMode::CancelBoth,
+                    },
+                })
+                .collect(),
+            order_capacity: self.engine.order_capacity,
+            max_levels_per_side: self.engine.max_levels_per_side,
+        }
+    }
+}

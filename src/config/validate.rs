@@ -1,0 +1,257 @@
+//! Every rule a configuration must satisfy, each failure naming its field.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use super::{Config, Role, SyncPolicy};
+use crate::protocol::TOKEN_LEN;
+
+/// A refused configuration: which field, and which rule it broke.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub field: String,
+    pub rule: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "config: {}: {}", self.field, self.rule)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl ConfigError {
+    pub(super) fn from_toml(e: toml::de::Error) -> ConfigError {
+        // toml names the key path (and unknown keys) in its message.
+        let field = e
+            .span()
+            .map(|s| format!("at byte {}..{}", s.start, s.end))
+            .unwrap_or_else(|| "document".to_string());
+        ConfigError {
+            field,
+            rule: e.message().trim().to_string(),
+        }
+    }
+}
+
+fn fail(field: impl Into<String>, rule: impl Into<String>) -> Result<(), ConfigError> {
+    Err(ConfigError {
+        field: field.into(),
+        rule: rule.into(),
+    })
+}
+
+impl Config {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_server()?;
+        self.validate_engine()?;
+        self.validate_session()?;
+        self.validate_journal()?;
+        self.validate_symbols()?;
+        self.validate_accounts()
+    }
+
+    fn validate_server(&self) -> Result<(), ConfigError> {
+        let s = &self.server;
+        if s.cores.is_empty() {
+            return fail("server.cores", "must list at least one core");
+        }
+        if s.cores.len() > 64 {
+            return fail("server.cores", "at most 64 shards");
+        }
+        let mut seen = HashSet::new();
+        for (i, core) in s.cores.iter().enumerate() {
+            if !seen.insert(core) {
+                return fail(
+                    format!("server.cores[{i}]"),
+                    format!("core {core} listed twice"),
+                );
+            }
+        }
+        let ports = [
+            ("server.order_entry", s.order_entry),
+            ("server.market_data", s.market_data),
+            ("server.admin", s.admin),
+        ];
+        for (i, (name, addr)) in ports.iter().enumerate() {
+            for (other, other_addr) in &ports[i + 1..] {
+                if addr == other_addr && addr.port() != 0 {
+                    return fail(*name, format!("same address as {other}"));
+                }
+            }
+        }
+        if s.io_memory_bytes < 64 << 10 {
+            return fail("server.io_memory_bytes", "must be at least 65536");
+        }
+        if !(16..=1 << 22).contains(&s.ring_capacity) {
+            return fail("server.ring_capacity", "must be between 16 and 4194304");
+        }
+        Ok(())
+    }
+
+    fn validate_engine(&self) -> Result<(), ConfigError> {
+        let e = &self.engine;
+        if !(1..=1 << 28).contains(&e.order_capacity) {
+            return fail("engine.order_capacity", "must be between 1 and 268435456");
+        }
+        if !(1..=1 << 20).contains(&e.max_levels_per_side) {
+            return fail(
+                "engine.max_levels_per_side",
+                "must be between 1 and 1048576",
+            );
+        }
+        Ok(())
+    }
+
+    fn validate_session(&self) -> Result<(), ConfigError> {
+        let s = &self.session;
+        if s.min_heartbeat_interval_ms == 0 {
+            return fail("session.min_heartbeat_interval_ms", "must be > 0");
+        }
+        if s.max_heartbeat_interval_ms < s.min_heartbeat_interval_ms {
+            return fail(
+                "session.max_heartbeat_interval_ms",
+                "must be >= session.min_heartbeat_interval_ms",
+            );
+        }
+        if !(s.min_heartbeat_interval_ms..=s.max_heartbeat_interval_ms)
+            .contains(&s.heartbeat_interval_ms)
+        {
+            return fail(
+                "session.heartbeat_interval_ms",
+                "must lie between min_heartbeat_interval_ms and max_heartbeat_interval_ms",
+            );
+        }
+        if s.idle_timeout_intervals < 2 {
+            return fail("session.idle_timeout_intervals", "must be >= 2");
+        }
+        if s.logon_timeout_ms == 0 {
+            return fail("session.logon_timeout_ms", "must be > 0");
+        }
+        if s.rate_limit_per_sec == 0 {
+            return fail("session.rate_limit_per_sec", "must be > 0");
+        }
+        if s.rate_limit_burst == 0 {
+            return fail("session.rate_limit_burst", "must be > 0");
+        }
+        if s.max_sessions_per_shard == 0 || s.max_sessions_per_shard > 1 << 16 {
+            return fail(
+                "session.max_sessions_per_shard",
+                "must be between 1 and 65536",
+            );
+        }
+        if !(1..=16).contains(&s.max_sessions_per_account) {
+            return fail(
+                "session.max_sessions_per_account",
+                "must be between 1 and 16",
+            );
+        }
+        if s.send_buffer_bytes < 4096 {
+            return fail("session.send_buffer_bytes", "must be at least 4096");
+        }
+        Ok(())
+    }
+
+    fn validate_journal(&self) -> Result<(), ConfigError> {
+        let j = &self.journal;
+        if j.dir.as_os_str().is_empty() {
+            return fail("journal.dir", "must not be empty");
+        }
+        if j.sync == SyncPolicy::Interval && j.sync_interval_us == 0 {
+            return fail(
+                "journal.sync_interval_us",
+                "must be > 0 with sync = \"interval\"",
+            );
+        }
+        Ok(())
+    }
+
+    fn validate_symbols(&self) -> Result<(), ConfigError> {
+        if self.symbols.is_empty() {
+            return fail("symbols", "must define at least one [[symbols]]");
+        }
+        let mut ids = HashSet::new();
+        let mut names = HashSet::new();
+        for (i, s) in self.symbols.iter().enumerate() {
+            let field = |name: &str| format!("symbols[{i}].{name}");
+            if s.id == 0 {
+                return fail(field("id"), "must be > 0 (0 means all symbols on the wire)");
+            }
+            if !ids.insert(s.id) {
+                return fail(field("id"), format!("duplicate symbol id {}", s.id));
+            }
+            if s.name.is_empty() || s.name.len() > 16 || !s.name.is_ascii() {
+                return fail(field("name"), "must be 1 to 16 ASCII characters");
+            }
+            if !names.insert(&s.name) {
+                return fail(field("name"), format!("duplicate symbol name {}", s.name));
+            }
+            if s.tick_size <= 0 {
+                return fail(field("tick_size"), "must be > 0");
+            }
+            if s.lot_size == 0 {
+                return fail(field("lot_size"), "must be > 0");
+            }
+            if s.reference_price <= 0 || s.reference_price % s.tick_size != 0 {
+                return fail(
+                    field("reference_price"),
+                    "must be > 0 and a multiple of tick_size",
+                );
+            }
+            if s.price_band_bps == 0 || s.price_band_bps > 10_000 {
+                return fail(field("price_band_bps"), "must be between 1 and 10000");
+            }
+            if let Some(shard) = s.shard {
+                if shard >= self.shard_count() {
+                    return fail(
+                        field("shard"),
+                        format!(
+                            "shard {shard} does not exist ({} shards)",
+                            self.shard_count()
+                        ),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_accounts(&self) -> Result<(), ConfigError> {
+        if self.accounts.is_empty() {
+            return fail("accounts", "must define at least one [[accounts]]");
+        }
+        if self.accounts.len() > 1 << 16 {
+            return fail("accounts", "at most 65536 accounts");
+        }
+        let mut ids = HashSet::new();
+        for (i, a) in self.accounts.iter().enumerate() {
+            let field = |name: &str| format!("accounts[{i}].{name}");
+            if a.id == 0 {
+                return fail(field("id"), "must be > 0");
+            }
+            if !ids.insert(a.id) {
+                return fail(field("id"), format!("duplicate account id {}", a.id));
+            }
+            if a.name.is_empty() {
+                return fail(field("name"), "must not be empty");
+            }
+            if a.token.is_empty() || a.token.len() > TOKEN_LEN || !a.token.is_ascii() {
+                return fail(
+                    field("token"),
+                    format!("must be 1 to {TOKEN_LEN} ASCII bytes"),
+                );
+            }
+            if a.token.bytes().any(|b| b == 0) {
+                return fail(field("token"), "must not contain NUL bytes");
+            }
+            if a.role != Role::Viewer && (a.max_order_qty == 0 || a.max_open_orders == 0) {
+                return fail(
+                    field("max_order_qty"),
+                    "a trading account needs max_order_qty and max_open_orders > 0",
+                );
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,792 @@
+//! The shard's logic without any I/O: sessions, routing, the engine and the
+//! mesh, driven by plain method calls. The glommio runtime (`runtime.rs`)
+//! moves bytes between sockets and these methods; tests drive them directly
+//! (which is how `tests/gateway_alloc.rs` proves the path allocates nothing).
+//!
+//! Order path, for a session on shard S and a symbol owned by shard O:
+//! `on_bytes` decodes and checks the session (logon, sequence, rate, role),
+//! converts to an engine `Command` and routes it: if O == S the engine runs
+//! inline; otherwise the command crosses the S->O ring. O's engine emits
+//! events to a [`Router`], which sends each order report to every session of
+//! the account, through the O->S ring when the session is elsewhere. Reports
+//! are encoded into the session's outbox on the session's own shard, so
+//! outbound sequence numbers need no coordination.
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use super::mesh::{Links, MeshMsg, SessionRef};
+use super::notify::LocalNotify;
+use super::outbox::Outbox;
+use super::rate_limit::TokenBucket;
+use super::router::{Router, SessionTable};
+use super::session::{tokens_match, PendingMassCancel, Phase, Session};
+use super::shared::Shared;
+use crate::config::Role;
+use crate::engine::{CancelReason, Command, Engine, Event, RejectReason};
+use crate::protocol::*;
+
+/// The two clocks the core needs, read once per batch by the runtime.
+#[derive(Clone, Copy, Debug)]
+pub struct Now {
+    /// Monotonic nanoseconds: rate limits, heartbeats, timeouts.
+    pub mono_ns: u64,
+    /// Wall-clock nanoseconds since the Unix epoch: report timestamps.
+    pub wall_ns: u64,
+}
+
+/// What `on_bytes` did with the bytes it was given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Intake {
+    /// Bytes consumed (whole messages); the rest must be offered again.
+    pub consumed: usize,
+    /// A destination ring is full: stop reading until `can_resume`.
+    pub blocked: bool,
+}
+
+/// What the writer of a session should do next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Bytes were swapped into the spare buffer: write them.
+    Data,
+    /// Nothing queued; wait for a notification.
+    Idle,
+    /// Everything including the final SessionEnd is out: close.
+    Finished,
+}
+
+/// Counters the admin thread will export.
+#[derive(Default, Debug, Clone, Copy)]
+pub struct ShardCounters {
+    pub messages_in: u64,
+    pub commands_local: u64,
+    pub commands_remote: u64,
+    pub mesh_in: u64,
+    pub sessions_opened: u64,
+    pub sessions_ended: u64,
+    pub slow_consumers: u64,
+    pub market_events: u64,
+}
+
+pub struct ShardCore {
+    pub id: u16,
+    shared: Arc<Shared>,
+    engine: Engine,
+    links: Links,
+    sessions: SessionTable,
+    /// Bit i set: shard i has new ring input and may need its doorbell.
+    doorbells_due: u64,
+    pub counters: ShardCounters,
+}
+
+impl ShardCore {
+    pub fn new(id: u16, shared: Arc<Shared>, links: Links) -> ShardCore {
+        let engine = Engine::new(&shared.config.engine_config(id as usize));
+        let max_sessions = shared.config.session.max_sessions_per_shard;
+        ShardCore {
+            id,
+            engine,
+            links,
+            sessions: SessionTable::new(max_sessions),
+            shared,
+            doorbells_due: 0,
+            counters: ShardCounters::default(),
+        }
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    fn me(&self, slot: u16) -> SessionRef {
+        SessionRef {
+            shard: self.id,
+            slot,
+            generation: self.sessions.generation(slot),
+        }
+    }
+
+    /// A new connection. `None` when the shard has its maximum of sessions.
+    pub fn open_session(&mut self, writer: Rc<LocalNotify>, now: Now) -> Option<SessionRef> {
+        let cfg = &self.shared.config.session;
+        let session = Session {
+            phase: Phase::AwaitingLogon,
+            expected_seq: 1,
+            outbox: Outbox::new(cfg.send_buffer_bytes),
+            writer,
+            bucket: TokenBucket::new(cfg.rate_limit_per_sec, cfg.rate_limit_burst, now.mono_ns),
+            heartbeat_ns: cfg.heartbeat_interval_ms as u64 * 1_000_000,
+            opened_ns: now.mono_ns,
+            last_rx_ns: now.mono_ns,
+            last_tx_ns: now.mono_ns,
+            seq_at_tick: 1,
+            mass_cancels: [None; super::session::MAX_PENDING_MASS_CANCELS],
+        };
+        let slot = self.sessions.insert(session)?;
+        self.counters.sessions_opened += 1;
+        Some(self.me(slot))
+    }
+
+    /// Decodes and handles every whole message in `bytes`.
+    pub fn on_bytes(&mut self, id: SessionRef, bytes: &[u8], now: Now) -> Intake {
+        let mut consumed = 0;
+        let mut blocked = false;
+        while let Some(session) = self.sessions.get(id) {
+            if session.is_ended() {
+                consumed = bytes.len(); // nothing after the end is read
+                break;
+            }
+            match decode_client(&bytes[consumed..]) {
+                Err(DecodeError::Incomplete { .. }) => break,
+                Err(error) => {
+                    let reason = error
+                        .session_end_reason()
+                        .expect("every framing error has a session end reason");
+                    self.end_session(id.slot, reason, 0);
+                    consumed = bytes.len();
+                    break;
+                }
+                Ok(decoded) => {
+                    if !self.can_route(id.slot, &decoded.message) {
+                        blocked = true;
+                        break;
+                    }
+                    consumed += decoded.len;
+                    self.counters.messages_in += 1;
+                    self.handle(id.slot, &decoded.message, now);
+                }
+            }
+        }
+        self.finish_deferred_ends();
+        self.ring_doorbells();
+        Intake { consumed, blocked }
+    }
+
+    /// Whether a blocked reader may try again.
+    pub fn can_resume(&self) -> bool {
+        (0..self.shared.config.shard_count())
+            .all(|s| s == self.id as usize || self.links.has_room(s))
+    }
+
+    /// Whether every ring this message would use has room now.
+    fn can_route(&self, slot: u16, message: &ClientMessage<'_>) -> bool {
+        let Some(session) = self.sessions.get_slot(slot) else {
+            return true;
+        };
+        if !session.is_active() {
+            return true;
+        }
+        let symbol = match message {
+            ClientMessage::NewOrder(m) => m.symbol.get(),
+            ClientMessage::CancelOrder(m) => m.symbol.get(),
+            ClientMessage::ReplaceOrder(m) => m.symbol.get(),
+            ClientMessage::OrderStatusRequest(m) => m.symbol.get(),
+            ClientMessage::MassCancel(_) => {
+                return self
+                    .shared
+                    .trading_shards
+                    .iter()
+                    .all(|&s| s == self.id || self.links.has_room(s as usize))
+            }
+            _ => return true,
+        };
+        match self.shared.owner_of(symbol) {
+            Some(owner) if owner != self.id as usize => self.links.has_room(owner),
+            _ => true,
+        }
+    }
+
+    fn handle(&mut self, slot: u16, message: &ClientMessage<'_>, now: Now) {
+        let session = self.sessions.get_slot_mut(slot).expect("live session");
+        session.last_rx_ns = now.mono_ns;
+        let seq = message.header().seq.get();
+        if seq != session.expected_seq {
+            let expected = session.expected_seq;
+            self.end_session(slot, SessionEndReason::SequenceGap, expected);
+            return;
+        }
+        session.expected_seq = seq.wrapping_add(1);
+        match (session.phase, message) {
+            (Phase::AwaitingLogon, ClientMessage::Logon(logon)) => self.logon(slot, logon),
+            (Phase::AwaitingLogon, _) => self.end_session(slot, SessionEndReason::NotLoggedOn, 0),
+            (Phase::Active { .. }, ClientMessage::Logon(_)) => {
+                self.end_session(slot, SessionEndReason::DuplicateLogon, 0)
+            }
+            (Phase::Active { .. }, ClientMessage::Logout(_)) => {
+                self.end_session(slot, SessionEndReason::Logout, 0)
+            }
+            (Phase::Active { .. }, ClientMessage::Heartbeat(_)) => {}
+            (Phase::Active { .. }, request) => self.order_entry(slot, request, now),
+            (Phase::Ended(_), _) => {}
+        }
+    }
+
+    fn logon(&mut self, slot: u16, logon: &LogonMsg) {
+        match self.check_logon(slot, logon) {
+            Ok(()) => {}
+            Err(reason) => {
+                let session = self.sessions.get_slot_mut(slot).expect("live session");
+                let _ = session.outbox.push(&LogonRejectedMsg::new(reason));
+                self.end_session(slot, SessionEndReason::LogonRejected, 0);
+            }
+        }
+    }
+
+    /// The logon checks of PROTOCOL.md 5.1, in order; registers the session.
+    fn check_logon(&mut self, slot: u16, logon: &LogonMsg) -> Result<(), LogonRejectReason> {
+        if self.shared.shutting_down() {
+            return Err(LogonRejectReason::ShuttingDown);
+        }
+        let request = logon_request(logon)?;
+        let account_index = self
+            .shared
+            .account_index(request.account)
+            .ok_or(LogonRejectReason::InvalidCredentials)?;
+        let account = self.shared.account(account_index);
+        if !tokens_match(account.token.as_bytes(), request.token) {
+            return Err(LogonRejectReason::InvalidCredentials);
+        }
+        let me = self.me(slot);
+        if !self.shared.directory.register(account_index, me) {
+            return Err(LogonRejectReason::SessionLimit);
+        }
+        let cfg = &self.shared.config.session;
+        let heartbeat_ms = match request.heartbeat_interval_ms {
+            0 => cfg.heartbeat_interval_ms,
+            ms => ms.clamp(cfg.min_heartbeat_interval_ms, cfg.max_heartbeat_interval_ms),
+        };
+        let role = account.role;
+        let cancel_on_disconnect =
+            role != Role::Viewer && (request.cancel_on_disconnect || account.cancel_on_disconnect);
+        let session = self.sessions.get_slot_mut(slot).expect("live session");
+        session.phase = Phase::Active {
+            account: request.account,
+            account_index,
+            role,
+            cancel_on_disconnect,
+        };
+        session.heartbeat_ns = heartbeat_ms as u64 * 1_000_000;
+        let accepted = LogonAcceptedMsg::new(request.account, heartbeat_ms, session.expected_seq);
+        let _ = session.outbox.push(&accepted);
+        session.writer.notify();
+        Ok(())
+    }
+
+    /// NewOrder, CancelOrder, ReplaceOrder, MassCancel, OrderStatusRequest
+    /// from an active session: rate limit, role, conversion, routing.
+    fn order_entry(&mut self, slot: u16, request: &ClientMessage<'_>, now: Now) {
+        let session = self.sessions.get_slot_mut(slot).expect("live session");
+        let Phase::Active { account, role, .. } = session.phase else {
+            unreachable!("order entry needs an active session");
+        };
+        let refusal = if !session.bucket.try_take(now.mono_ns) {
+            Some(RejectReason::RateLimited)
+        } else if role == Role::Viewer && !matches!(request, ClientMessage::OrderStatusRequest(_)) {
+            Some(RejectReason::NotAuthorized)
+        } else {
+            None
+        };
+        let origin = self.me(slot);
+        match *request {
+            ClientMessage::NewOrder(m) => {
+                let command = refusal.map_or_else(|| new_order_command(m, account), Err);
+                match command {
+                    Ok(command) => self.route(m.symbol.get(), command, origin, 0, now),
+                    Err(reason) => self.refuse(
+                        slot,
+                        Event::Rejected {
+                            account,
+                            symbol: m.symbol.get(),
+                            client_order_id: m.client_order_id.get(),
+                            reason,
+                        },
+                        now,
+                    ),
+                }
+            }
+            ClientMessage::CancelOrder(m) => match refusal {
+                None => self.route(m.symbol.get(), cancel_command(m, account), origin, 0, now),
+                Some(reason) => self.refuse(
+                    slot,
+                    Event::CancelRejected {
+                        order_id: m.order_id.get(),
+                        account,
+                        symbol: m.symbol.get(),
+                        client_order_id: m.client_order_id.get(),
+                        reason,
+                    },
+                    now,
+                ),
+            },
+            ClientMessage::ReplaceOrder(m) => {
+                let command = refusal.map_or_else(|| replace_command(m, account), Err);
+                match command {
+                    Ok(command) => self.route(m.symbol.get(), command, origin, 0, now),
+                    Err(reason) => self.refuse(
+                        slot,
+                        Event::CancelRejected {
+                            order_id: m.order_id.get(),
+                            account,
+                            symbol: m.symbol.get(),
+                            client_order_id: m.client_order_id.get(),
+                            reason,
+                        },
+                        now,
+                    ),
+                }
+            }
+            ClientMessage::MassCancel(m) => self.mass_cancel(slot, m, refusal, now),
+            ClientMessage::OrderStatusRequest(m) => match refusal {
+                None => self.order_status(slot, account, m),
+                Some(reason) => {
+                    self.push_to(slot, &OrderStatusMsg::refused(m, reason));
+                }
+            },
+            ClientMessage::Logon(_) | ClientMessage::Logout(_) | ClientMessage::Heartbeat(_) => {
+                unreachable!("session messages are handled before order entry")
+            }
+        }
+    }
+
+    /// Answers a request the gateway refused itself: only to the requester.
+    fn refuse(&mut self, slot: u16, event: Event, now: Now) {
+        let report = SessionReport::from_event(&event, now.wall_ns).expect("a reject is a report");
+        let session = self.sessions.get_slot_mut(slot).expect("live session");
+        if session.outbox.push_report(&report).is_err() {
+            self.end_session(slot, SessionEndReason::SlowConsumer, 0);
+        } else {
+            session.writer.notify();
+        }
+    }
+
+    fn push_to<M: WireMessage>(&mut self, slot: u16, msg: &M) {
+        let session = self.sessions.get_slot_mut(slot).expect("live session");
+        if session.outbox.push(msg).is_err() {
+            self.end_session(slot, SessionEndReason::SlowConsumer, 0);
+        } else {
+            session.writer.notify();
+        }
+    }
+
+    /// Sends a command to the engine that owns `symbol`.
+    fn route(
+        &mut self,
+        symbol: u32,
+        command: Command,
+        origin: SessionRef,
+        request_id: u64,
+        now: Now,
+    ) {
+        match self.shared.owner_of(symbol) {
+            Some(owner) if owner == self.id as usize => {
+                self.counters.commands_local += 1;
+                self.run_engine(&command, Some(origin), request_id, now);
+            }
+            Some(owner) => {
+                self.counters.commands_remote += 1;
+                self.links.send(
+                    owner,
+                    MeshMsg::Command {
+                        origin: Some(origin),
+                        request_id,
+                        command,
+                    },
+                );
+                self.doorbells_due |= 1 << owner;
+            }
+            // No engine owns it: answer as an engine would.
+            None => self.run_engine_unknown_symbol(&command, origin.slot, now),
+        }
+    }
+
+    fn run_engine_unknown_symbol(&mut self, command: &Command, slot: u16, now: Now) {
+        let event = match *command {
+            Command::New(o) => Event::Rejected {
+                account: o.account,
+                symbol: o.symbol,
+                client_order_id: o.client_order_id,
+                reason: RejectReason::UnknownSymbol,
+            },
+            Command::Cancel(c) => Event::CancelRejected {
+                order_id: c.order_id,
+                account: c.account,
+                symbol: c.symbol,
+                client_order_id: c.client_order_id,
+                reason: RejectReason::UnknownSymbol,
+            },
+            Command::Replace(r) => Event::CancelRejected {
+                order_id: r.order_id,
+                account: r.account,
+                symbol: r.symbol,
+                client_order_id: r.client_order_id,
+                reason: RejectReason::UnknownSymbol,
+            },
+            _ => return,
+        };
+        self.refuse(slot, event, now);
+    }
+
+    /// Runs one command through this shard's engine, routing its events.
+    fn run_engine(
+        &mut self,
+        command: &Command,
+        origin: Option<SessionRef>,
+        request_id: u64,
+        now: Now,
+    ) {
+        let mut router = Router {
+            shard: self.id,
+            shared: &self.shared,
+            sessions: &mut self.sessions,
+            links: &mut self.links,
+            doorbells_due: &mut self.doorbells_due,
+            counters: &mut self.counters,
+            origin,
+            request_id,
+            wall_ns: now.wall_ns,
+        };
+        self.engine.process(command, &mut router);
+    }
+
+    fn mass_cancel(
+        &mut self,
+        slot: u16,
+        m: &MassCancelMsg,
+        refusal: Option<RejectReason>,
+        now: Now,
+    ) {
+        let request_id = m.client_order_id.get();
+        let symbol = m.symbol.get();
+        let refuse = |core: &mut ShardCore, reason| {
+            let done = MassCancelDoneMsg::new(
+                request_id,
+                (symbol != 0).then_some(symbol),
+                0,
+                Some(reason),
+            );
+            core.push_to(slot, &done);
+        };
+        if let Some(reason) = refusal {
+            return refuse(self, reason);
+        }
+        let shared = Arc::clone(&self.shared);
+        let owners: &[u16] = match symbol {
+            0 => &shared.trading_shards,
+            _ => match shared.owner_of(symbol) {
+                Some(owner) => std::slice::from_ref(
+                    shared
+                        .trading_shards
+                        .iter()
+                        .find(|&&s| s as usize == owner)
+                        .expect("an owner shard trades"),
+                ),
+                None => return refuse(self, RejectReason::UnknownSymbol),
+            },
+        };
+        let session = self.sessions.get_slot_mut(slot).expect("live session");
+        let Some(free) = session.mass_cancels.iter_mut().find(|p| p.is_none()) else {
+            return refuse(self, RejectReason::ShardBusy);
+        };
+        *free = Some(PendingMassCancel {
+            request_id,
+            symbol,
+            remaining_shards: owners.len() as u16,
+            canceled: 0,
+        });
+        let Phase::Active { account, .. } = session.phase else {
+            unreachable!("mass cancel needs an active session");
+        };
+        let command = Command::MassCancel {
+            account,
+            symbol: (symbol != 0).then_some(symbol),
+            reason: CancelReason::MassCancel,
+        };
+        let origin = self.me(slot);
+        for &owner in owners.iter() {
+            if owner == self.id {
+                self.run_engine(&command, Some(origin), request_id, now);
+            } else {
+                self.links.send(
+                    owner as usize,
+                    MeshMsg::Command {
+                        origin: Some(origin),
+                        request_id,
+                        command,
+                    },
+                );
+                self.doorbells_due |= 1 << owner;
+            }
+        }
+    }
+
+    fn order_status(&mut self, slot: u16, account: u32, request: &OrderStatusRequestMsg) {
+        match self.shared.owner_of(request.symbol.get()) {
+            Some(owner) if owner == self.id as usize => {
+                let status = status_answer(&self.engine, account, request);
+                self.push_to(slot, &status);
+            }
+            Some(owner) => {
+                let origin = self.me(slot);
+                self.links.send(
+                    owner,
+                    MeshMsg::StatusRequest {
+                        origin,
+                        account,
+                        request: *request,
+                    },
+                );
+                self.doorbells_due |= 1 << owner;
+            }
+            None => self.push_to(slot, &OrderStatusMsg::unknown(request)),
+        }
+    }
+
+    /// Drains every inbound ring and the overflow queues. Returns how many
+    /// messages were handled.
+    pub fn poll_mesh(&mut self, now: Now) -> usize {
+        let mut handled = self.links.flush_overflow();
+        for from in 0..self.links.inbound.len() {
+            loop {
+                let Some(consumer) = self.links.inbound[from].as_mut() else {
+                    break;
+                };
+                let Ok(msg) = consumer.pop() else {
+                    break;
+                };
+                handled += 1;
+                self.counters.mesh_in += 1;
+                self.on_mesh(msg, now);
+            }
+        }
+        self.finish_deferred_ends();
+        self.ring_doorbells();
+        handled
+    }
+
+    fn on_mesh(&mut self, msg: MeshMsg, now: Now) {
+        match msg {
+            MeshMsg::Command {
+                origin,
+                request_id,
+                command,
+            } => self.run_engine(&command, origin, request_id, now),
+            MeshMsg::StatusRequest {
+                origin,
+                account,
+                request,
+            } => {
+                let status = status_answer(&self.engine, account, &request);
+                self.links.send(
+                    origin.shard as usize,
+                    MeshMsg::Status {
+                        dest: origin,
+                        status,
+                    },
+                );
+                self.doorbells_due |= 1 << origin.shard;
+            }
+            MeshMsg::Report { dest, event } => {
+                self.sessions.deliver_report(dest, &event, now.wall_ns)
+            }
+            MeshMsg::Status { dest, status } => {
+                if self.sessions.get(dest).is_some_and(|s| !s.is_ended()) {
+                    self.push_to(dest.slot, &status);
+                }
+            }
+            MeshMsg::MassCancelDone {
+                dest,
+                request_id,
+                canceled,
+            } => self.sessions.mass_cancel_done(dest, request_id, canceled),
+        }
+    }
+
+    fn ring_doorbells(&mut self) {
+        let mut due = std::mem::take(&mut self.doorbells_due);
+        while due != 0 {
+            let shard = due.trailing_zeros() as usize;
+            due &= due - 1;
+            self.shared.doorbells[shard].ring();
+        }
+    }
+
+    /// Whether ring input is waiting (a parked shard re-checks this).
+    pub fn mesh_pending(&self) -> bool {
+        self.links.inbound_pending() || self.links.overflow.iter().any(|q| !q.is_empty())
+    }
+
+    /// Ends a session: queues SessionEnd, unregisters it, and runs
+    /// cancel-on-disconnect. Idempotent.
+    pub fn end_session(&mut self, slot: u16, reason: SessionEndReason, expected_seq: u32) {
+        let Some(session) = self.sessions.get_slot_mut(slot) else {
+            return;
+        };
+        if session.is_ended() {
+            return;
+        }
+        let phase = session.phase;
+        session.phase = Phase::Ended(Some(reason));
+        session
+            .outbox
+            .push_final(&SessionEndMsg::new(reason, expected_seq));
+        session.writer.notify();
+        if reason == SessionEndReason::SlowConsumer {
+            self.counters.slow_consumers += 1;
+        }
+        self.after_end(slot, phase);
+    }
+
+    /// The connection is gone (closed by the peer, broken, or finished
+    /// after SessionEnd): ends the session if it was not, frees the slot.
+    pub fn close_session(&mut self, id: SessionRef) {
+        let Some(session) = self.sessions.get_mut(id) else {
+            return;
+        };
+        let phase = session.phase;
+        if !session.is_ended() {
+            session.phase = Phase::Ended(None);
+            self.after_end(id.slot, phase);
+        }
+        let session = self.sessions.get_mut(id).expect("still there");
+        session.writer.notify();
+        self.sessions.remove(id);
+        self.counters.sessions_ended += 1;
+        self.finish_deferred_ends();
+        self.ring_doorbells();
+    }
+
+    fn after_end(&mut self, slot: u16, phase: Phase) {
+        let Phase::Active {
+            account,
+            account_index,
+            cancel_on_disconnect,
+            ..
+        } = phase
+        else {
+            return;
+        };
+        let me = self.me(slot);
+        self.shared.directory.unregister(account_index, me);
+        if !cancel_on_disconnect {
+            return;
+        }
+        let command = Command::MassCancel {
+            account,
+            symbol: None,
+            reason: CancelReason::Disconnect,
+        };
+        let now = Now {
+            mono_ns: 0,
+            wall_ns: wall_clock_ns(),
+        };
+        let shared = Arc::clone(&self.shared);
+        for &owner in &shared.trading_shards {
+            if owner == self.id {
+                self.run_engine(&command, None, 0, now);
+            } else {
+                self.links.send(
+                    owner as usize,
+                    MeshMsg::Command {
+                        origin: None,
+                        request_id: 0,
+                        command,
+                    },
+                );
+                self.doorbells_due |= 1 << owner;
+            }
+        }
+    }
+
+    /// Sessions the router found too slow while the engine ran: end them now
+    /// that the engine is no longer borrowed.
+    fn finish_deferred_ends(&mut self) {
+        while let Some(slot) = self.sessions.take_deferred_end() {
+            self.end_session(slot, SessionEndReason::SlowConsumer, 0);
+        }
+    }
+
+    /// Heartbeats and timeouts; the runtime calls it every few milliseconds.
+    pub fn tick(&mut self, now: Now) {
+        let logon_timeout_ns = self.shared.config.session.logon_timeout_ms * 1_000_000;
+        let idle_intervals = self.shared.config.session.idle_timeout_intervals as u64;
+        for slot in 0..self.sessions.capacity() {
+            let Some(session) = self.sessions.get_slot_mut(slot) else {
+                continue;
+            };
+            let seq = session.outbox.next_seq();
+            if seq != session.seq_at_tick {
+                session.seq_at_tick = seq;
+                session.last_tx_ns = now.mono_ns;
+            }
+            match session.phase {
+                Phase::AwaitingLogon if now.mono_ns - session.opened_ns >= logon_timeout_ns => {
+                    self.end_session(slot, SessionEndReason::LogonTimeout, 0)
+                }
+                Phase::Active { .. } => {
+                    if now.mono_ns - session.last_rx_ns >= idle_intervals * session.heartbeat_ns {
+                        self.end_session(slot, SessionEndReason::IdleTimeout, 0);
+                    } else if now.mono_ns - session.last_tx_ns >= session.heartbeat_ns {
+                        session.last_tx_ns = now.mono_ns;
+                        self.push_to(slot, &GatewayHeartbeatMsg::new());
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.finish_deferred_ends();
+        self.ring_doorbells();
+    }
+
+    /// Ends every session with SessionEnd(Shutdown).
+    pub fn shut_down_sessions(&mut self) {
+        for slot in 0..self.sessions.capacity() {
+            self.end_session(slot, SessionEndReason::Shutdown, 0);
+        }
+        self.finish_deferred_ends();
+        self.ring_doorbells();
+    }
+
+    /// Hands a session's queued bytes to its writer (see [`Output`]).
+    pub fn take_output(&mut self, id: SessionRef, spare: &mut Vec<u8>) -> Output {
+        let Some(session) = self.sessions.get_mut(id) else {
+            return Output::Finished;
+        };
+        if !session.outbox.is_empty() {
+            session.outbox.swap_out(spare);
+            Output::Data
+        } else if session.is_ended() {
+            Output::Finished
+        } else {
+            Output::Idle
+        }
+    }
+
+    pub fn session_ended(&self, id: SessionRef) -> bool {
+        self.sessions.get(id).is_none_or(|s| s.is_ended())
+    }
+
+    pub fn live_sessions(&self) -> usize {
+        self.sessions.live()
+    }
+}
+
+/// The OrderStatus answer for `account`'s order, from the owning engine.
+fn status_answer(engine: &Engine, account: u32, request: &OrderStatusRequestMsg) -> OrderStatusMsg {
+    match engine.order(account, request.symbol.get(), request.order_id.get()) {
+        Some(view) => OrderStatusMsg::found(
+            request.client_order_id.get(),
+            &OrderSnapshot::resting(&view),
+        ),
+        None => OrderStatusMsg::unknown(request),
+    }
+}
+
+pub fn wall_clock_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}

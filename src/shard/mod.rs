@@ -1,0 +1,21 @@
+//! Shards: one pinned glommio executor per configured core, each with its
+//! sessions, its engine and its ends of the SPSC mesh.
+//!
+//! - `core`: the shard's logic, I/O-free (sessions, routing, engine, mesh).
+//! - `session`, `outbox`, `rate_limit`: one session's state.
+//! - `router`: engine events to sessions; the session table.
+//! - `mesh`: the rtrb rings between shards and the doorbells.
+//! - `directory`: which sessions each account has (lock-free table).
+//! - `shared`: config-derived lookups every shard reads.
+//! - `runtime`: the glommio tasks that move bytes between sockets and core.
+//! - `notify`: a single-threaded wake-up flag.
+
+pub mod core;
+pub mod directory;
+pub mod mesh;
+pub mod notify;
+pub mod outbox;
+pub mod rate_limit;
+pub mod router;
+pub mod session;
+pub mod shared;

@@ -1,0 +1,95 @@
+//! A session's bounded send buffer. Messages are encoded straight into it
+//! with the session's next sequence number; the writer task swaps it for an
+//! empty buffer of the same capacity and writes it out, so the steady state
+//! allocates nothing. The bound is `send_buffer_bytes`; room for one final
+//! `SessionEnd` is reserved beyond it.
+
+use crate::protocol::{encode, SessionEndMsg, SessionReport, WireMessage, MAX_MESSAGE_LEN};
+
+pub struct Outbox {
+    buf: Vec<u8>,
+    limit: usize,
+    next_seq: u32,
+    /// Set once the final SessionEnd is queued: nothing follows it.
+    sealed: bool,
+}
+
+/// The buffer would pass its bound: the client is not reading.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Full;
+
+impl Outbox {
+    pub fn new(limit: usize) -> Outbox {
+        Outbox {
+            buf: Vec::with_capacity(limit + MAX_MESSAGE_LEN),
+            limit,
+            next_seq: 1,
+            sealed: false,
+        }
+    }
+
+    fn append(
+        &mut self,
+        len: usize,
+        within: usize,
+        write: impl FnOnce(u32, &mut [u8]) -> Option<usize>,
+    ) -> Result<(), Full> {
+        if self.sealed {
+            return Ok(()); // after SessionEnd nothing more is sent
+        }
+        let start = self.buf.len();
+        if start + len > within {
+            return Err(Full);
+        }
+        self.buf.resize(start + len, 0);
+        let written = write(self.next_seq, &mut self.buf[start..]).expect("room was checked");
+        debug_assert_eq!(written, len);
+        self.next_seq = self.next_seq.wrapping_add(1);
+        Ok(())
+    }
+
+    pub fn push<M: WireMessage>(&mut self, msg: &M) -> Result<(), Full> {
+        self.append(M::LEN, self.limit, |seq, out| encode(msg, seq, out))
+    }
+
+    pub fn push_report(&mut self, report: &SessionReport) -> Result<(), Full> {
+        self.append(report.encoded_len(), self.limit, |seq, out| {
+            report.encode(seq, out)
+        })
+    }
+
+    /// Queues the last message of the session, using the reserved room.
+    pub fn push_final(&mut self, msg: &SessionEndMsg) {
+        let within = self.limit + MAX_MESSAGE_LEN;
+        let _ = self.append(SessionEndMsg::LEN, within, |seq, out| encode(msg, seq, out));
+        self.sealed = true;
+    }
+
+    /// Sequence number the next message will carry.
+    pub fn next_seq(&self) -> u32 {
+        self.next_seq
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    pub fn is_sealed(&self) -> bool {
+        self.sealed
+    }
+
+    /// Hands the queued bytes to the writer: swaps with `spare`, which must
+    /// be empty (the writer clears it after writing).
+    pub fn swap_out(&mut self, spare: &mut Vec<u8>) {
+        debug_assert!(spare.is_empty());
+        std::mem::swap(&mut self.buf, spare);
+        if self.buf.capacity() < self.limit + MAX_MESSAGE_LEN {
+            // Only the first swap meets a spare made without capacity.
+            self.buf.reserve_exact(self.limit + MAX_MESSAGE_LEN);
+        }
+    }
+
+    pub fn capacity_bytes(&self) -> usize {
+        self.limit + MAX_MESSAGE_LEN
+    }
+}

@@ -1,0 +1,94 @@
+//! One order-entry session's state on its shard: where it is in the
+//! protocol (docs/PROTOCOL.md section 5), its sequence numbers, rate limit,
+//! heartbeat clock, pending mass cancels and its send buffer.
+
+use std::rc::Rc;
+
+use super::notify::LocalNotify;
+use super::outbox::Outbox;
+use super::rate_limit::TokenBucket;
+use crate::config::Role;
+use crate::engine::{AccountId, SymbolId};
+use crate::protocol::SessionEndReason;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Connected; the first message must be a Logon.
+    AwaitingLogon,
+    Active {
+        account: AccountId,
+        account_index: usize,
+        role: Role,
+        cancel_on_disconnect: bool,
+    },
+    /// SessionEnd is queued (or the connection broke): nothing more is read.
+    Ended(Option<SessionEndReason>),
+}
+
+/// A MassCancel for several shards, waiting for each shard's count.
+#[derive(Clone, Copy, Debug)]
+pub struct PendingMassCancel {
+    pub request_id: u64,
+    pub symbol: SymbolId,
+    pub remaining_shards: u16,
+    pub canceled: u32,
+}
+
+/// Mass cancels a session may have in flight at once.
+pub const MAX_PENDING_MASS_CANCELS: usize = 4;
+
+pub struct Session {
+    pub phase: Phase,
+    /// `seq` the next client message must carry.
+    pub expected_seq: u32,
+    pub outbox: Outbox,
+    /// Wakes this session's writer task.
+    pub writer: Rc<LocalNotify>,
+    pub bucket: TokenBucket,
+    pub heartbeat_ns: u64,
+    pub opened_ns: u64,
+    pub last_rx_ns: u64,
+    pub last_tx_ns: u64,
+    /// Outbox sequence seen at the last tick (detects sends since then).
+    pub seq_at_tick: u32,
+    pub mass_cancels: [Option<PendingMassCancel>; MAX_PENDING_MASS_CANCELS],
+}
+
+impl Session {
+    pub fn is_active(&self) -> bool {
+        matches!(self.phase, Phase::Active { .. })
+    }
+
+    pub fn is_ended(&self) -> bool {
+        matches!(self.phase, Phase::Ended(_))
+    }
+}
+
+/// Compares a presented token with the configured one in time that does not
+/// depend on where they differ (both are at most 32 bytes; the comparison
+/// always runs over 32).
+pub fn tokens_match(configured: &[u8], presented: &[u8]) -> bool {
+    let mut a = [0u8; 32];
+    let mut b = [0u8; 32];
+    let (na, nb) = (configured.len().min(32), presented.len().min(32));
+    a[..na].copy_from_slice(&configured[..na]);
+    b[..nb].copy_from_slice(&presented[..nb]);
+    let mut diff = (configured.len() != presented.len()) as u8;
+    for i in 0..32 {
+        diff |= a[i] ^ b[i];
+    }
+    std::hint::black_box(diff) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tokens_match;
+
+    #[test]
+    fn tokens_match_only_when_identical() {
+        assert!(tokens_match(b"alice-demo-token", b"alice-demo-token"));
+        assert!(!tokens_match(b"alice-demo-token", b"alice-demo-tokeN"));
+        assert!(!tokens_match(b"alice-demo-token", b"alice-demo-token\0"));
+        assert!(!tokens_match(b"alice", b""));
+    }
+}

@@ -1,0 +1,88 @@
+//! What every shard reads and nobody writes after start-up (config-derived
+//! lookups), plus the few cross-shard atomics: the session directory, the
+//! doorbells and the shutdown flag.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::directory::SessionDirectory;
+use super::mesh::Doorbell;
+use crate::config::{AccountConfig, Config};
+use crate::engine::{AccountId, SymbolId};
+
+pub struct Shared {
+    pub config: Config,
+    /// (account id, index into `config.accounts`), sorted by id.
+    account_lookup: Vec<(AccountId, u32)>,
+    /// (symbol id, owner shard), sorted by id.
+    symbol_owner: Vec<(SymbolId, u16)>,
+    /// Shards that own at least one symbol (mass cancel fans out to them).
+    pub trading_shards: Vec<u16>,
+    pub directory: SessionDirectory,
+    pub doorbells: Vec<Doorbell>,
+    shutting_down: AtomicBool,
+}
+
+impl Shared {
+    pub fn new(config: Config, doorbells: Vec<Doorbell>) -> Shared {
+        let mut account_lookup: Vec<(AccountId, u32)> = config
+            .accounts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.id, i as u32))
+            .collect();
+        account_lookup.sort_unstable();
+        let mut symbol_owner: Vec<(SymbolId, u16)> = config
+            .symbols
+            .iter()
+            .map(|s| (s.id, config.owner_shard(s) as u16))
+            .collect();
+        symbol_owner.sort_unstable();
+        let mut trading_shards: Vec<u16> = symbol_owner.iter().map(|&(_, s)| s).collect();
+        trading_shards.sort_unstable();
+        trading_shards.dedup();
+        let directory = SessionDirectory::new(
+            config.accounts.len(),
+            config.session.max_sessions_per_account,
+        );
+        Shared {
+            config,
+            account_lookup,
+            symbol_owner,
+            trading_shards,
+            directory,
+            doorbells,
+            shutting_down: AtomicBool::new(false),
+        }
+    }
+
+    pub fn account_index(&self, account: AccountId) -> Option<usize> {
+        self.account_lookup
+            .binary_search_by_key(&account, |&(id, _)| id)
+            .ok()
+            .map(|i| self.account_lookup[i].1 as usize)
+    }
+
+    pub fn account(&self, index: usize) -> &AccountConfig {
+        &self.config.accounts[index]
+    }
+
+    #[inline]
+    pub fn owner_of(&self, symbol: SymbolId) -> Option<usize> {
+        self.symbol_owner
+            .binary_search_by_key(&symbol, |&(id, _)| id)
+            .ok()
+            .map(|i| self.symbol_owner[i].1 as usize)
+    }
+
+    pub fn shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+
+    /// Starts a graceful shutdown and wakes every shard.
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::Release);
+        for doorbell in &self.doorbells {
+            doorbell.force();
+        }
+    }
+}
