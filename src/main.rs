@@ -1,1 +1,144 @@
-fn main() {}
+//! The `tradsys` binary: `serve` runs the gateway, `doctor` checks the host,
+//! `config check` validates a configuration file.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tradsys::config::{Config, DEFAULT_TOML};
+use tradsys::server::Server;
+
+#[derive(Parser)]
+#[command(
+    name = "tradsys",
+    version,
+    about = "Thread-per-core io_uring trading gateway"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway (embedded demo configuration without --config).
+    Serve {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Validate a configuration file and print its shard layout.
+    CheckConfig {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Print the embedded default configuration.
+    DefaultConfig,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match Cli::parse().command {
+        Command::Serve { config } => serve(config),
+        Command::CheckConfig { config } => match Config::load(config.as_deref()) {
+            Ok(config) => {
+                describe(&config, false);
+                println!("config ok");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::DefaultConfig => {
+            print!("{DEFAULT_TOML}");
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// Logs the layout: shards, cores, symbols per shard, accounts.
+fn describe(config: &Config, print_demo_tokens: bool) {
+    for (shard, core) in config.server.cores.iter().enumerate() {
+        let symbols: Vec<&str> = config
+            .symbols
+            .iter()
+            .filter(|s| config.owner_shard(s) == shard)
+            .map(|s| s.name.as_str())
+            .collect();
+        tracing::info!(shard, core, ?symbols, "shard layout");
+    }
+    for account in &config.accounts {
+        if print_demo_tokens {
+            // Only for the embedded demo config: its tokens are public.
+            tracing::info!(account = account.id, name = %account.name, role = ?account.role, token = %account.token, "demo account");
+        } else {
+            tracing::info!(account = account.id, name = %account.name, role = ?account.role, "account");
+        }
+    }
+}
+
+/// Blocks SIGINT and SIGTERM in every thread (the shards inherit the mask)
+/// so that only `sigwait` here receives them.
+fn block_stop_signals() -> libc::sigset_t {
+    // SAFETY: plain libc signal-set manipulation on a local set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    }
+}
+
+fn serve(path: Option<PathBuf>) -> ExitCode {
+    let config = match Config::load(path.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let signals = block_stop_signals();
+    describe(&config, path.is_none());
+    let server_cfg = config.server.clone();
+    let server = match Server::start(config) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    tracing::info!(
+        order_entry = %server.order_entry_addr(),
+        shards = server_cfg.cores.len(),
+        cores = ?server_cfg.cores,
+        idle = ?server_cfg.idle,
+        "ready"
+    );
+    let mut signal = 0;
+    // SAFETY: waits on the blocked set built above.
+    unsafe {
+        libc::sigwait(&signals, &mut signal);
+    }
+    tracing::info!(signal, "stop requested: draining");
+    server.shutdown();
+    match server.join() {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(1)
+        }
+    }
+}

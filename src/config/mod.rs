@@ -130,7 +130,7 @@ pub struct AccountConfig {
     #[serde(default = "default_stp")]
     pub default_stp: StpConfig,
     pub max_order_qty: u64,
-    pub max_order_notional: u128,
+    pub max_order_notional: u64,
     pub max_open_orders: u32,
     pub max_position: u64,
 }
@@ -274,7 +274,7 @@ impl Config {
                     id: a.id,
                     limits: RiskLimits {
                         max_order_qty: a.max_order_qty,
-                        max_order_notional: a.max_order_notional,
+                        max_order_notional: a.max_order_notional as u128,
                         max_open_orders: a.max_open_orders,
                         max_position: a.max_position,
                     },

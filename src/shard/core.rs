@@ -558,6 +558,7 @@ impl ShardCore {
                     break;
                 };
                 handled += 1;
+                self.links.received[from] += 1;
                 self.counters.mesh_in += 1;
                 self.on_mesh(msg, now);
             }
@@ -612,6 +613,12 @@ impl ShardCore {
             due &= due - 1;
             self.shared.doorbells[shard].ring();
         }
+    }
+
+    /// This shard's mesh traffic counters: (sent to each shard, received
+    /// from each shard).
+    pub fn traffic(&self) -> (&[u64], &[u64]) {
+        (&self.links.sent, &self.links.received)
     }
 
     /// Whether ring input is waiting (a parked shard re-checks this).

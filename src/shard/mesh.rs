@@ -115,6 +115,11 @@ pub struct Links {
     pub overflow: Vec<VecDeque<MeshMsg>>,
     /// Messages that went to overflow (a count for metrics).
     pub overflowed: u64,
+    /// Messages sent to / received from each shard: two snapshots of every
+    /// shard's counters that agree and balance prove the mesh is empty
+    /// (graceful shutdown's termination check).
+    pub sent: Vec<u64>,
+    pub received: Vec<u64>,
 }
 
 /// Builds every shard's links: `shards * (shards - 1)` rings.
@@ -127,6 +132,8 @@ pub fn build(shards: usize, ring_capacity: usize) -> Vec<Links> {
                 .map(|_| VecDeque::with_capacity(ring_capacity))
                 .collect(),
             overflowed: 0,
+            sent: vec![0; shards],
+            received: vec![0; shards],
         })
         .collect();
     for from in 0..shards {
@@ -145,6 +152,7 @@ impl Links {
     /// Sends to shard `to` (never this shard): the ring if it has room and
     /// nothing is waiting ahead of it, else the overflow queue.
     pub fn send(&mut self, to: usize, msg: MeshMsg) {
+        self.sent[to] += 1;
         let queue = &mut self.overflow[to];
         let producer = self.outbound[to].as_mut().expect("no ring to self");
         if queue.is_empty() {

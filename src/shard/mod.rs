@@ -17,5 +17,6 @@ pub mod notify;
 pub mod outbox;
 pub mod rate_limit;
 pub mod router;
+pub mod runtime;
 pub mod session;
 pub mod shared;

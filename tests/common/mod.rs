@@ -1,2 +1,3 @@
 pub mod alloc_counter;
 pub mod engine_fixture;
+pub mod gateway;

@@ -1,0 +1,283 @@
+//! A small blocking client for bots, tests and the load generator: one
+//! `std::net::TcpStream`, fixed buffers, no allocation per message.
+//!
+//! ```no_run
+//! use tradsys::client::{Client, Received};
+//! let mut client = Client::connect("127.0.0.1:7001").unwrap();
+//! client.logon(1, b"alice-demo-token", 0, false).unwrap();
+//! ```
+
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use crate::engine::{ClientOrderId, NewOrder, OrderId, Price, Qty, SymbolId};
+use crate::protocol::*;
+
+/// A gateway message, copied out of the receive buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Received {
+    LogonAccepted(LogonAcceptedMsg),
+    LogonRejected(LogonRejectedMsg),
+    Heartbeat(GatewayHeartbeatMsg),
+    OrderAccepted(OrderAcceptedMsg),
+    OrderRejected(OrderRejectedMsg),
+    Fill(FillMsg),
+    OrderCanceled(OrderCanceledMsg),
+    OrderReplaced(OrderReplacedMsg),
+    CancelRejected(CancelRejectedMsg),
+    MassCancelDone(MassCancelDoneMsg),
+    OrderStatus(OrderStatusMsg),
+    SessionEnd(SessionEndMsg),
+}
+
+impl Received {
+    fn from_view(message: &GatewayMessage<'_>) -> Received {
+        match *message {
+            GatewayMessage::LogonAccepted(m) => Received::LogonAccepted(*m),
+            GatewayMessage::LogonRejected(m) => Received::LogonRejected(*m),
+            GatewayMessage::Heartbeat(m) => Received::Heartbeat(*m),
+            GatewayMessage::OrderAccepted(m) => Received::OrderAccepted(*m),
+            GatewayMessage::OrderRejected(m) => Received::OrderRejected(*m),
+            GatewayMessage::Fill(m) => Received::Fill(*m),
+            GatewayMessage::OrderCanceled(m) => Received::OrderCanceled(*m),
+            GatewayMessage::OrderReplaced(m) => Received::OrderReplaced(*m),
+            GatewayMessage::CancelRejected(m) => Received::CancelRejected(*m),
+            GatewayMessage::MassCancelDone(m) => Received::MassCancelDone(*m),
+            GatewayMessage::OrderStatus(m) => Received::OrderStatus(*m),
+            GatewayMessage::SessionEnd(m) => Received::SessionEnd(*m),
+        }
+    }
+
+    pub fn seq(&self) -> u32 {
+        match self {
+            Received::LogonAccepted(m) => m.header.seq.get(),
+            Received::LogonRejected(m) => m.header.seq.get(),
+            Received::Heartbeat(m) => m.header.seq.get(),
+            Received::OrderAccepted(m) => m.header.seq.get(),
+            Received::OrderRejected(m) => m.header.seq.get(),
+            Received::Fill(m) => m.header.seq.get(),
+            Received::OrderCanceled(m) => m.header.seq.get(),
+            Received::OrderReplaced(m) => m.header.seq.get(),
+            Received::CancelRejected(m) => m.header.seq.get(),
+            Received::MassCancelDone(m) => m.header.seq.get(),
+            Received::OrderStatus(m) => m.header.seq.get(),
+            Received::SessionEnd(m) => m.header.seq.get(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum ClientError {
+    Io(io::Error),
+    /// The gateway's bytes failed framing: the stream is unusable.
+    Framing(DecodeError),
+    /// The gateway closed the connection.
+    Closed,
+    /// A gateway message arrived out of sequence.
+    SequenceGap {
+        expected: u32,
+        got: u32,
+    },
+    /// Logon was refused (the reason code) or ended.
+    LogonRefused(Received),
+}
+
+impl From<io::Error> for ClientError {
+    fn from(e: io::Error) -> ClientError {
+        ClientError::Io(e)
+    }
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+pub struct Client {
+    stream: TcpStream,
+    next_seq: u32,
+    expected_seq: u32,
+    rx: Box<[u8]>,
+    rx_start: usize,
+    rx_end: usize,
+}
+
+const RX_BYTES: usize = 64 * 1024;
+
+impl Client {
+    pub fn connect(addr: impl ToSocketAddrs) -> io::Result<Client> {
+        let stream = TcpStream::connect(addr)?;
+        stream.set_nodelay(true)?;
+        Ok(Client {
+            stream,
+            next_seq: 1,
+            expected_seq: 1,
+            rx: vec![0u8; RX_BYTES].into_boxed_slice(),
+            rx_start: 0,
+            rx_end: 0,
+        })
+    }
+
+    pub fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+
+    /// `None` waits forever.
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.stream.set_read_timeout(timeout)
+    }
+
+    /// Sequence number the next message will carry.
+    pub fn next_seq(&self) -> u32 {
+        self.next_seq
+    }
+
+    /// Overrides the next sequence number (tests of gap handling).
+    pub fn set_next_seq(&mut self, seq: u32) {
+        self.next_seq = seq;
+    }
+
+    /// Encodes and sends one message with the next sequence number.
+    pub fn send<M: WireMessage>(&mut self, msg: &M) -> io::Result<()> {
+        let mut out = [0u8; MAX_MESSAGE_LEN];
+        let len = encode(msg, self.next_seq, &mut out).expect("every message fits 256 bytes");
+        self.next_seq = self.next_seq.wrapping_add(1);
+        self.stream.write_all(&out[..len])
+    }
+
+    /// Writes bytes as they are (malformed-input tests).
+    pub fn send_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.stream.write_all(bytes)
+    }
+
+    /// Sends Logon and waits for the answer.
+    pub fn logon(
+        &mut self,
+        account: u32,
+        token: &[u8],
+        heartbeat_interval_ms: u32,
+        cancel_on_disconnect: bool,
+    ) -> Result<LogonAcceptedMsg, ClientError> {
+        let logon = LogonMsg::new(account, token, heartbeat_interval_ms, cancel_on_disconnect)
+            .ok_or_else(|| {
+                ClientError::Io(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "token longer than 32 bytes",
+                ))
+            })?;
+        self.send(&logon)?;
+        match self.recv()? {
+            Received::LogonAccepted(accepted) => Ok(accepted),
+            other => Err(ClientError::LogonRefused(other)),
+        }
+    }
+
+    pub fn new_order(&mut self, order: &NewOrder) -> io::Result<()> {
+        self.send(&NewOrderMsg::from_order(order))
+    }
+
+    pub fn cancel(
+        &mut self,
+        client_order_id: ClientOrderId,
+        symbol: SymbolId,
+        order_id: OrderId,
+    ) -> io::Result<()> {
+        self.send(&CancelOrderMsg::new(client_order_id, order_id, symbol))
+    }
+
+    pub fn replace(
+        &mut self,
+        client_order_id: ClientOrderId,
+        symbol: SymbolId,
+        order_id: OrderId,
+        new_price: Price,
+        new_qty: Qty,
+    ) -> io::Result<()> {
+        self.send(&ReplaceOrderMsg::new(
+            client_order_id,
+            order_id,
+            symbol,
+            new_price,
+            new_qty,
+        ))
+    }
+
+    /// `symbol: None` cancels on every symbol.
+    pub fn mass_cancel(
+        &mut self,
+        client_order_id: ClientOrderId,
+        symbol: Option<SymbolId>,
+    ) -> io::Result<()> {
+        self.send(&MassCancelMsg::new(client_order_id, symbol))
+    }
+
+    pub fn order_status(
+        &mut self,
+        request_id: ClientOrderId,
+        symbol: SymbolId,
+        order_id: OrderId,
+    ) -> io::Result<()> {
+        self.send(&OrderStatusRequestMsg::new(request_id, order_id, symbol))
+    }
+
+    pub fn heartbeat(&mut self) -> io::Result<()> {
+        self.send(&ClientHeartbeatMsg::new())
+    }
+
+    pub fn logout(&mut self) -> io::Result<()> {
+        self.send(&LogoutMsg::new())
+    }
+
+    /// The next gateway message (blocking, subject to the read timeout).
+    pub fn recv(&mut self) -> Result<Received, ClientError> {
+        loop {
+            if let Some(received) = self.try_decode()? {
+                return Ok(received);
+            }
+            if self.rx_start > 0 {
+                self.rx.copy_within(self.rx_start..self.rx_end, 0);
+                self.rx_end -= self.rx_start;
+                self.rx_start = 0;
+            }
+            let n = self.stream.read(&mut self.rx[self.rx_end..])?;
+            if n == 0 {
+                return Err(ClientError::Closed);
+            }
+            self.rx_end += n;
+        }
+    }
+
+    /// The next message that is not a Heartbeat.
+    pub fn recv_skip_heartbeats(&mut self) -> Result<Received, ClientError> {
+        loop {
+            match self.recv()? {
+                Received::Heartbeat(_) => continue,
+                other => return Ok(other),
+            }
+        }
+    }
+
+    fn try_decode(&mut self) -> Result<Option<Received>, ClientError> {
+        match decode_gateway(&self.rx[self.rx_start..self.rx_end]) {
+            Ok(decoded) => {
+                let received = Received::from_view(&decoded.message);
+                self.rx_start += decoded.len;
+                let seq = received.seq();
+                if seq != self.expected_seq {
+                    return Err(ClientError::SequenceGap {
+                        expected: self.expected_seq,
+                        got: seq,
+                    });
+                }
+                self.expected_seq = seq.wrapping_add(1);
+                Ok(Some(received))
+            }
+            Err(DecodeError::Incomplete { .. }) => Ok(None),
+            Err(e) => Err(ClientError::Framing(e)),
+        }
+    }
+}

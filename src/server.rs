@@ -1,0 +1,145 @@
+//! Starting and stopping the gateway: validates cores, binds one
+//! SO_REUSEPORT order-entry listener per shard, builds the mesh, and starts
+//! one pinned glommio executor per shard.
+
+use std::net::SocketAddr;
+use std::os::fd::IntoRawFd;
+use std::sync::Arc;
+use std::time::Duration;
+
+use glommio::{LocalExecutorBuilder, Placement};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::config::{Config, IdlePolicy};
+use crate::shard::mesh::{self, Doorbell};
+use crate::shard::runtime;
+use crate::shard::shared::Shared;
+
+/// A running gateway.
+pub struct Server {
+    shared: Arc<Shared>,
+    shards: Vec<glommio::ExecutorJoinHandle<()>>,
+    order_entry: SocketAddr,
+}
+
+#[derive(Debug)]
+pub struct StartError(pub String);
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartError {}
+
+fn listener(addr: SocketAddr) -> std::io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nodelay(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket)
+}
+
+impl Server {
+    pub fn start(config: Config) -> Result<Server, StartError> {
+        let available: Vec<usize> = core_affinity::get_core_ids()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        for (i, core) in config.server.cores.iter().enumerate() {
+            if !available.contains(core) {
+                return Err(StartError(format!(
+                    "config: server.cores[{i}]: core {core} is not available to this process (available: {available:?})"
+                )));
+            }
+        }
+        let shards = config.shard_count();
+        // One listener per shard on the same port: the kernel spreads new
+        // connections over them. Port 0 takes the first one's ephemeral port.
+        let first = listener(config.server.order_entry).map_err(|e| {
+            StartError(format!(
+                "server.order_entry {}: {e}",
+                config.server.order_entry
+            ))
+        })?;
+        let order_entry = first
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .ok_or_else(|| StartError("order-entry listener has no address".into()))?;
+        let mut listeners = vec![first];
+        for _ in 1..shards {
+            listeners.push(
+                listener(order_entry).map_err(|e| StartError(format!("{order_entry}: {e}")))?,
+            );
+        }
+        let mut doorbells = Vec::with_capacity(shards);
+        let mut doorbell_rx = Vec::with_capacity(shards);
+        for _ in 0..shards {
+            let (bell, rx) = Doorbell::new().map_err(|e| StartError(format!("doorbell: {e}")))?;
+            doorbells.push(bell);
+            doorbell_rx.push(rx);
+        }
+        let links = mesh::build(shards, config.server.ring_capacity);
+        let shared = Arc::new(Shared::new(config, doorbells));
+        let mut handles = Vec::with_capacity(shards);
+        for (id, ((links, listener), rx)) in links
+            .into_iter()
+            .zip(listeners)
+            .zip(doorbell_rx)
+            .enumerate()
+        {
+            let server = &shared.config.server;
+            let spin = match server.idle {
+                IdlePolicy::Spin => Duration::from_secs(3600),
+                IdlePolicy::Park => Duration::ZERO,
+            };
+            let shared = Arc::clone(&shared);
+            let fd = listener.into_raw_fd();
+            let handle = LocalExecutorBuilder::new(Placement::Fixed(server.cores[id]))
+                .name(&format!("shard-{id}"))
+                .io_memory(server.io_memory_bytes)
+                .spin_before_park(spin)
+                .spawn(move || runtime::run(id as u16, shared, links, fd, rx))
+                .map_err(|e| StartError(format!("shard {id}: cannot start executor: {e}")))?;
+            handles.push(handle);
+        }
+        Ok(Server {
+            shared,
+            shards: handles,
+            order_entry,
+        })
+    }
+
+    pub fn order_entry_addr(&self) -> SocketAddr {
+        self.order_entry
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Begins a graceful shutdown (returns at once; `join` waits for it).
+    pub fn shutdown(&self) {
+        self.shared.begin_shutdown();
+    }
+
+    /// Waits for every shard to finish.
+    pub fn join(self) -> Result<(), StartError> {
+        let mut failed = Vec::new();
+        for (id, handle) in self.shards.into_iter().enumerate() {
+            if let Err(e) = handle.join() {
+                failed.push(format!("shard {id}: {e}"));
+            }
+        }
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(StartError(failed.join("; ")))
+        }
+    }
+}

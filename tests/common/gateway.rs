@@ -1,0 +1,278 @@
+//! Runs the real `tradsys` binary on loopback for integration tests: two
+//! shards (so orders cross the mesh), `park` idle policy (the test client
+//! needs a core too), an ephemeral port read from the `ready` log line.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use tradsys::client::{Client, Received};
+use tradsys::engine::*;
+
+/// Symbol 1 is owned by shard 0, symbol 2 by shard 1.
+pub const BTC: SymbolId = 1;
+pub const ETH: SymbolId = 2;
+pub const ALICE: AccountId = 1;
+pub const BOB: AccountId = 2;
+/// Carol's account has cancel-on-disconnect in config.
+pub const CAROL: AccountId = 3;
+pub const VIEWER: AccountId = 4;
+
+pub fn token(account: AccountId) -> &'static [u8] {
+    match account {
+        ALICE => b"alice-token",
+        BOB => b"bob-token",
+        CAROL => b"carol-token",
+        VIEWER => b"viewer-token",
+        _ => b"no-such-token",
+    }
+}
+
+pub fn config(session_overrides: &str) -> String {
+    format!(
+        r#"
+[server]
+order_entry = "127.0.0.1:0"
+market_data = "127.0.0.1:0"
+admin = "127.0.0.1:0"
+cores = [0, 1]
+idle = "park"
+shutdown_grace_ms = 2000
+
+[engine]
+order_capacity = 4096
+max_levels_per_side = 64
+
+[session]
+{session_overrides}
+
+[journal]
+dir = "{dir}"
+
+[[symbols]]
+id = 1
+name = "BTC-USD"
+tick_size = 1
+lot_size = 1
+reference_price = 10000
+price_band_bps = 1000
+shard = 0
+
+[[symbols]]
+id = 2
+name = "ETH-USD"
+tick_size = 5
+lot_size = 10
+reference_price = 3000
+price_band_bps = 1000
+shard = 1
+
+{accounts}
+"#,
+        dir = scratch_dir().join("journal").display(),
+        accounts = [
+            (ALICE, "alice", "trader", false),
+            (BOB, "bob", "trader", false),
+            (CAROL, "carol", "trader", true),
+            (VIEWER, "viewer", "viewer", false),
+        ]
+        .iter()
+        .map(|(id, name, role, cod)| format!(
+            r#"
+[[accounts]]
+id = {id}
+name = "{name}"
+token = "{name}-token"
+role = "{role}"
+cancel_on_disconnect = {cod}
+max_order_qty = 1000
+max_order_notional = 100000000
+max_open_orders = 50
+max_position = 5000
+"#
+        ))
+        .collect::<String>()
+    )
+}
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+fn scratch_dir() -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "tradsys-test-{}-{}",
+        std::process::id(),
+        NEXT.load(Ordering::Relaxed)
+    ))
+}
+
+pub struct Gateway {
+    child: Child,
+    pub addr: SocketAddr,
+    log: mpsc::Receiver<String>,
+    dir: PathBuf,
+}
+
+impl Gateway {
+    pub fn start() -> Gateway {
+        Gateway::start_with("")
+    }
+
+    /// Starts the binary with the test config plus `[session]` overrides.
+    pub fn start_with(session_overrides: &str) -> Gateway {
+        NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = scratch_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("tradsys.toml");
+        std::fs::write(&path, config(session_overrides)).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tradsys"))
+            .args(["serve", "--config"])
+            .arg(&path)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start tradsys");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, log) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let addr = loop {
+            let line = log
+                .recv_timeout(Duration::from_secs(30))
+                .expect("gateway printed its ready line");
+            if let Some(rest) = line.split("order_entry=").nth(1) {
+                if line.contains("ready") {
+                    break rest.split_whitespace().next().unwrap().parse().unwrap();
+                }
+            }
+        };
+        Gateway {
+            child,
+            addr,
+            log,
+            dir,
+        }
+    }
+
+    pub fn connect(&self) -> Client {
+        let client = Client::connect(self.addr).expect("connect");
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        client
+    }
+
+    /// A client logged on as `account`.
+    pub fn logon(&self, account: AccountId) -> Client {
+        let mut client = self.connect();
+        client
+            .logon(account, token(account), 0, false)
+            .expect("logon accepted");
+        client
+    }
+
+    /// SIGTERM, then the exit status and every log line printed.
+    pub fn stop(mut self) -> (ExitStatus, Vec<String>) {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let status = self.child.wait().unwrap();
+        let lines = self.log.try_iter().collect();
+        (status, lines)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn limit(
+    account: AccountId,
+    symbol: SymbolId,
+    client_order_id: u64,
+    side: Side,
+    price: Price,
+    qty: Qty,
+) -> NewOrder {
+    NewOrder {
+        account,
+        symbol,
+        client_order_id,
+        side,
+        kind: OrderKind::Limit,
+        tif: TimeInForce::Gtc,
+        post_only: false,
+        stp: None,
+        price,
+        qty,
+    }
+}
+
+/// The next message that is not a heartbeat must be `what`.
+pub fn expect<T>(client: &mut Client, what: &str, pick: impl FnOnce(&Received) -> Option<T>) -> T {
+    let received = client
+        .recv_skip_heartbeats()
+        .unwrap_or_else(|e| panic!("waiting for {what}: {e}"));
+    pick(&received).unwrap_or_else(|| panic!("waiting for {what}, got {received:?}"))
+}
+
+pub fn accepted(client: &mut Client) -> tradsys::protocol::OrderAcceptedMsg {
+    expect(client, "OrderAccepted", |r| match r {
+        Received::OrderAccepted(m) => Some(*m),
+        _ => None,
+    })
+}
+
+pub fn fill(client: &mut Client) -> tradsys::protocol::FillMsg {
+    expect(client, "Fill", |r| match r {
+        Received::Fill(m) => Some(*m),
+        _ => None,
+    })
+}
+
+pub fn rejected(client: &mut Client) -> u16 {
+    expect(client, "OrderRejected", |r| match r {
+        Received::OrderRejected(m) => Some(m.reason.get()),
+        _ => None,
+    })
+}
+
+pub fn cancel_rejected(client: &mut Client) -> u16 {
+    expect(client, "CancelRejected", |r| match r {
+        Received::CancelRejected(m) => Some(m.reason.get()),
+        _ => None,
+    })
+}
+
+pub fn canceled(client: &mut Client) -> tradsys::protocol::OrderCanceledMsg {
+    expect(client, "OrderCanceled", |r| match r {
+        Received::OrderCanceled(m) => Some(*m),
+        _ => None,
+    })
+}
+
+pub fn session_end(client: &mut Client) -> (u16, u32) {
+    expect(client, "SessionEnd", |r| match r {
+        Received::SessionEnd(m) => Some((m.reason.get(), m.expected_seq.get())),
+        _ => None,
+    })
+}
