@@ -110,7 +110,11 @@ const RX_BYTES: usize = 64 * 1024;
 
 impl Client {
     pub fn connect(addr: impl ToSocketAddrs) -> io::Result<Client> {
-        let stream = TcpStream::connect(addr)?;
+        Client::from_stream(TcpStream::connect(addr)?)
+    }
+
+    /// Wraps a connected stream (to set socket options before connecting).
+    pub fn from_stream(stream: TcpStream) -> io::Result<Client> {
         stream.set_nodelay(true)?;
         Ok(Client {
             stream,
@@ -120,6 +124,20 @@ impl Client {
             rx_start: 0,
             rx_end: 0,
         })
+    }
+
+    /// A second handle on the same connection for a reader thread; it
+    /// continues the receive sequence from here. The original should then
+    /// only send.
+    pub fn try_clone_for_reading(&self) -> Client {
+        Client {
+            stream: self.stream.try_clone().expect("clone a connected socket"),
+            next_seq: self.next_seq,
+            expected_seq: self.expected_seq,
+            rx: vec![0u8; RX_BYTES].into_boxed_slice(),
+            rx_start: 0,
+            rx_end: 0,
+        }
     }
 
     pub fn stream(&self) -> &TcpStream {

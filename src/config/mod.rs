@@ -71,6 +71,7 @@ pub struct SessionConfig {
     pub max_sessions_per_shard: usize,
     pub max_sessions_per_account: usize,
     pub send_buffer_bytes: usize,
+    pub socket_send_buffer_bytes: usize,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -205,6 +206,7 @@ impl Default for SessionConfig {
             max_sessions_per_shard: 256,
             max_sessions_per_account: 4,
             send_buffer_bytes: 1 << 20,
+            socket_send_buffer_bytes: 0,
         }
     }
 }

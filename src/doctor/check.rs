@@ -106,6 +106,10 @@ impl Findings {
         self.push(Status::Fail, found.into(), Some(fix.into()));
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.found.is_empty()
+    }
+
     fn push(&mut self, status: Status, found: String, fix: Option<String>) {
         self.status = self.status.max(status);
         self.found.push(found);

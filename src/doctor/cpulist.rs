@@ -50,7 +50,10 @@ fn parse_cpu(text: &str) -> Result<usize, String> {
 pub fn parse_hex_mask(text: &str) -> Result<Vec<usize>, String> {
     let groups: Vec<&str> = text.trim().split(',').collect();
     if groups.len() * 32 > MAX_CPUS {
-        return Err(format!("mask `{}` is wider than {MAX_CPUS} cpus", text.trim()));
+        return Err(format!(
+            "mask `{}` is wider than {MAX_CPUS} cpus",
+            text.trim()
+        ));
     }
     let mut cpus = Vec::new();
     for (index_from_right, group) in groups.iter().rev().enumerate() {

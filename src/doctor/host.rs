@@ -32,6 +32,8 @@ pub fn memlock_soft_limit() -> Option<Option<u64>> {
     if limit.rlim_cur == libc::RLIM_INFINITY {
         Some(None)
     } else {
+        // rlim_t is 32 bits on some 32-bit targets.
+        #[allow(clippy::unnecessary_cast)]
         Some(Some(limit.rlim_cur as u64))
     }
 }
@@ -42,7 +44,8 @@ pub fn allowed_cpus() -> Option<Vec<usize>> {
     // SAFETY: cpu_set_t is plain bits; all-zero is a valid empty set.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     // SAFETY: `set` is valid for writes of size_of::<cpu_set_t>() bytes.
-    let rc = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    let rc =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
     if rc != 0 {
         return None;
     }
@@ -150,7 +153,10 @@ pub fn process_running(comm: &str) -> bool {
         return false;
     };
     entries.flatten().any(|entry| {
-        let is_pid = entry.file_name().to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
+        let is_pid = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
         is_pid && read_trimmed(entry.path().join("comm")).is_some_and(|c| c == comm)
     })
 }

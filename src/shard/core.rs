@@ -151,7 +151,8 @@ impl ShardCore {
                     break;
                 }
                 Ok(decoded) => {
-                    if !self.can_route(id.slot, &decoded.message) {
+                    if session.outbox.over_half_full() || !self.can_route(id.slot, &decoded.message)
+                    {
                         blocked = true;
                         break;
                     }
@@ -166,10 +167,20 @@ impl ShardCore {
         Intake { consumed, blocked }
     }
 
-    /// Whether a blocked reader may try again.
-    pub fn can_resume(&self) -> bool {
-        (0..self.shared.config.shard_count())
-            .all(|s| s == self.id as usize || self.links.has_room(s))
+    /// Whether a blocked reader may try again: every ring has room and the
+    /// session's own outbox is at most half full. The second condition is
+    /// the session's own back-pressure: a client that pipelines faster than
+    /// the gateway can send its answers is slowed by TCP, not disconnected;
+    /// only a client that stops reading while others' activity fills its
+    /// outbox is a slow consumer.
+    pub fn can_resume(&self, id: SessionRef) -> bool {
+        let own_room = self
+            .sessions
+            .get(id)
+            .is_none_or(|s| !s.outbox.over_half_full());
+        own_room
+            && (0..self.shared.config.shard_count())
+                .all(|s| s == self.id as usize || self.links.has_room(s))
     }
 
     /// Whether every ring this message would use has room now.

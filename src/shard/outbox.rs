@@ -70,6 +70,11 @@ impl Outbox {
         self.next_seq
     }
 
+    /// Over half its bound: the session's reader pauses (own back-pressure).
+    pub fn over_half_full(&self) -> bool {
+        self.buf.len() > self.limit / 2
+    }
+
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }

@@ -127,6 +127,20 @@ async fn accept_loop(tasks: Rc<ShardTasks>, listener: TcpListener) {
             }
         };
         let _ = stream.set_nodelay(true);
+        let sndbuf = tasks.shared.config.session.socket_send_buffer_bytes;
+        if sndbuf > 0 {
+            let value = sndbuf as libc::c_int;
+            // SAFETY: setsockopt on a socket we own, with a c_int option.
+            unsafe {
+                libc::setsockopt(
+                    stream.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_SNDBUF,
+                    &value as *const libc::c_int as *const libc::c_void,
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                );
+            }
+        }
         let writer = Rc::new(LocalNotify::default());
         let opened = tasks
             .core
@@ -203,8 +217,9 @@ async fn read_loop(tasks: &Rc<ShardTasks>, mut stream: TcpStream, id: SessionRef
             if !intake.blocked {
                 break;
             }
-            // Back-pressure: a ring this session feeds is full.
-            while !tasks.core.borrow().can_resume() && !tasks.shared.shutting_down() {
+            // Back-pressure: a ring this session feeds is full, or its own
+            // outbox is (the writer is waiting on the client).
+            while !tasks.core.borrow().can_resume(id) && !tasks.shared.shutting_down() {
                 glommio::timer::sleep(Duration::from_micros(20)).await;
             }
         }
@@ -215,9 +230,12 @@ async fn read_loop(tasks: &Rc<ShardTasks>, mut stream: TcpStream, id: SessionRef
         }
     }
     tasks.readers_running.set(tasks.readers_running.get() - 1);
-    // A peer that went away ends the session here; at shutdown the session
-    // stays open until the mesh is drained and SessionEnd(Shutdown) is sent.
-    if !tasks.shared.shutting_down() {
+    // A peer that went away ends the session here. A session that ended by
+    // protocol is closed by its writer once SessionEnd is out; at shutdown
+    // the session stays open until the mesh is drained and
+    // SessionEnd(Shutdown) is queued.
+    let ended = tasks.core.borrow().session_ended(id);
+    if !ended && !tasks.shared.shutting_down() {
         tasks.core.borrow_mut().close_session(id);
     }
 }
