@@ -1,0 +1,219 @@
+//! The order path through the gateway allocates nothing per message once
+//! warmed up: bytes in -> session checks -> route across the mesh -> the
+//! owner's engine -> reports back across the mesh -> encoded into the
+//! session's outbox -> handed to the writer. Two shard cores run in this
+//! thread, joined by the real rtrb rings; only sockets are left out (they
+//! are glommio's: one io_uring operation per read or write batch, not per
+//! message).
+
+mod common;
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use common::alloc_counter::{allocations_in, CountingAllocator};
+use tradsys::config::Config;
+use tradsys::engine::*;
+use tradsys::protocol::*;
+use tradsys::shard::core::{Now, Output, ShardCore};
+use tradsys::shard::mesh::{self, Doorbell, SessionRef};
+use tradsys::shard::notify::LocalNotify;
+use tradsys::shard::shared::Shared;
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+const BTC: SymbolId = 1; // shard 0
+const ETH: SymbolId = 2; // shard 1
+
+fn two_shards() -> (ShardCore, ShardCore) {
+    let mut config = Config::parse(tradsys::config::DEFAULT_TOML).unwrap();
+    config.server.cores = vec![0, 1];
+    config.symbols[0].shard = Some(0);
+    config.symbols[1].shard = Some(1);
+    config.symbols[2].shard = Some(1);
+    config.engine.order_capacity = 1 << 12;
+    config.validate().unwrap();
+    let mut doorbells = Vec::new();
+    let mut keep = Vec::new();
+    for _ in 0..2 {
+        let (bell, rx) = Doorbell::new().unwrap();
+        doorbells.push(bell);
+        keep.push(rx);
+    }
+    std::mem::forget(keep); // the receiving ends must outlive the test
+    let shared = Arc::new(Shared::new(config, doorbells));
+    let mut links = mesh::build(2, 1024).into_iter();
+    let a = ShardCore::new(0, Arc::clone(&shared), links.next().unwrap());
+    let b = ShardCore::new(1, shared, links.next().unwrap());
+    (a, b)
+}
+
+struct Peer {
+    id: SessionRef,
+    seq: u32,
+    wire: [u8; 256],
+    spare: Vec<u8>,
+}
+
+impl Peer {
+    fn open(core: &mut ShardCore, now: Now) -> Peer {
+        let id = core
+            .open_session(Rc::new(LocalNotify::default()), now)
+            .unwrap();
+        Peer {
+            id,
+            seq: 1,
+            wire: [0; 256],
+            spare: Vec::with_capacity(2 << 20),
+        }
+    }
+
+    fn send<M: WireMessage>(&mut self, core: &mut ShardCore, msg: &M, now: Now) {
+        let len = encode(msg, self.seq, &mut self.wire).unwrap();
+        self.seq += 1;
+        let intake = core.on_bytes(self.id, &self.wire[..len], now);
+        assert_eq!((intake.consumed, intake.blocked), (len, false));
+    }
+
+    /// Takes everything queued for this session and counts message types.
+    fn drain(&mut self, core: &mut ShardCore, counts: &mut [u32; 256]) {
+        while core.take_output(self.id, &mut self.spare) == Output::Data {
+            let mut at = 0;
+            while at < self.spare.len() {
+                let decoded = decode_gateway(&self.spare[at..]).expect("well-formed output");
+                counts[decoded.message.header().msg_type as usize] += 1;
+                at += decoded.len;
+            }
+            self.spare.clear();
+        }
+    }
+}
+
+fn pump(a: &mut ShardCore, b: &mut ShardCore, now: Now) {
+    while a.poll_mesh(now) + b.poll_mesh(now) > 0 {}
+}
+
+/// One round: Alice (shard 0) rests a sell on ETH (shard 1) and a buy on BTC
+/// (shard 0); Bob (shard 1) takes both with IOCs; Alice replaces and
+/// cancels a fresh order. Every report crosses or stays as routing says.
+#[allow(clippy::too_many_arguments)]
+fn round(
+    a: &mut ShardCore,
+    b: &mut ShardCore,
+    alice: &mut Peer,
+    bob: &mut Peer,
+    i: u64,
+    now: Now,
+    counts: &mut [u32; 256],
+) {
+    let order = |account, symbol, side, price, qty, tif| NewOrder {
+        account,
+        symbol,
+        client_order_id: i,
+        side,
+        kind: OrderKind::Limit,
+        tif,
+        post_only: false,
+        stp: None,
+        price,
+        qty,
+    };
+    alice.send(
+        a,
+        &NewOrderMsg::from_order(&order(1, ETH, Side::Sell, 300_000, 10, TimeInForce::Gtc)),
+        now,
+    );
+    alice.send(
+        a,
+        &NewOrderMsg::from_order(&order(1, BTC, Side::Buy, 5_000_000, 2, TimeInForce::Gtc)),
+        now,
+    );
+    pump(a, b, now);
+    bob.send(
+        b,
+        &NewOrderMsg::from_order(&order(2, ETH, Side::Buy, 300_000, 10, TimeInForce::Ioc)),
+        now,
+    );
+    bob.send(
+        b,
+        &NewOrderMsg::from_order(&order(2, BTC, Side::Sell, 5_000_000, 2, TimeInForce::Ioc)),
+        now,
+    );
+    pump(a, b, now);
+    // A resting order on the far shard, taken by the mass cancel.
+    alice.send(
+        a,
+        &NewOrderMsg::from_order(&order(1, ETH, Side::Buy, 290_000, 10, TimeInForce::Gtc)),
+        now,
+    );
+    pump(a, b, now);
+    alice.send(a, &MassCancelMsg::new(i, None), now);
+    alice.send(a, &OrderStatusRequestMsg::new(i, 1, ETH), now);
+    alice.send(a, &ClientHeartbeatMsg::new(), now);
+    // Cancel and replace messages take the same route (answered here with
+    // CancelRejected: the mass cancel took the order).
+    alice.send(a, &CancelOrderMsg::new(i, 1, ETH), now);
+    alice.send(a, &ReplaceOrderMsg::new(i, 1, ETH, 290_000, 20), now);
+    pump(a, b, now);
+    alice.drain(a, counts);
+    bob.drain(b, counts);
+}
+
+#[test]
+fn order_path_across_the_mesh_allocates_nothing_after_warm_up() {
+    let (mut a, mut b) = two_shards();
+    let now = Now {
+        mono_ns: 1,
+        wall_ns: 1,
+    };
+    let mut alice = Peer::open(&mut a, now);
+    let mut bob = Peer::open(&mut b, now);
+    let mut counts = [0u32; 256];
+    alice.send(
+        &mut a,
+        &LogonMsg::new(1, b"alice-demo-token", 0, false).unwrap(),
+        now,
+    );
+    bob.send(
+        &mut b,
+        &LogonMsg::new(2, b"bob-demo-token", 0, false).unwrap(),
+        now,
+    );
+    alice.drain(&mut a, &mut counts);
+    bob.drain(&mut b, &mut counts);
+    round(&mut a, &mut b, &mut alice, &mut bob, 1, now, &mut counts);
+    let mut counts = [0u32; 256];
+    let rounds = 500;
+    let (allocations, ()) = allocations_in(|| {
+        for i in 2..2 + rounds {
+            // A millisecond per round keeps the rate limiter refilled.
+            let now = Now {
+                mono_ns: i * 1_000_000,
+                wall_ns: i,
+            };
+            round(&mut a, &mut b, &mut alice, &mut bob, i, now, &mut counts);
+        }
+    });
+    let r = rounds as u32;
+    assert_eq!(
+        counts[msg_type::ORDER_ACCEPTED as usize],
+        5 * r,
+        "every order accepted"
+    );
+    assert_eq!(
+        counts[msg_type::FILL as usize],
+        4 * r,
+        "two trades, both sides"
+    );
+    assert_eq!(counts[msg_type::ORDER_CANCELED as usize], r, "mass cancel");
+    assert_eq!(counts[msg_type::MASS_CANCEL_DONE as usize], r);
+    assert_eq!(counts[msg_type::ORDER_STATUS as usize], r);
+    assert_eq!(counts[msg_type::CANCEL_REJECTED as usize], 2 * r);
+    assert_eq!(counts[msg_type::ORDER_REJECTED as usize], 0);
+    assert!(
+        a.counters.commands_remote > 0 && b.counters.commands_remote > 0,
+        "crossed the mesh"
+    );
+    assert_eq!(allocations, 0, "allocations on the gateway order path");
+}
