@@ -99,6 +99,8 @@ impl std::error::Error for ClientError {}
 
 pub struct Client {
     stream: TcpStream,
+    /// Messages queued by `queue`, written by `flush` in one system call.
+    tx: Vec<u8>,
     next_seq: u32,
     expected_seq: u32,
     rx: Box<[u8]>,
@@ -107,6 +109,7 @@ pub struct Client {
 }
 
 const RX_BYTES: usize = 64 * 1024;
+const TX_BYTES: usize = 64 * 1024;
 
 impl Client {
     pub fn connect(addr: impl ToSocketAddrs) -> io::Result<Client> {
@@ -118,6 +121,7 @@ impl Client {
         stream.set_nodelay(true)?;
         Ok(Client {
             stream,
+            tx: Vec::with_capacity(TX_BYTES),
             next_seq: 1,
             expected_seq: 1,
             rx: vec![0u8; RX_BYTES].into_boxed_slice(),
@@ -132,6 +136,7 @@ impl Client {
     pub fn try_clone_for_reading(&self) -> Client {
         Client {
             stream: self.stream.try_clone().expect("clone a connected socket"),
+            tx: Vec::new(),
             next_seq: self.next_seq,
             expected_seq: self.expected_seq,
             rx: vec![0u8; RX_BYTES].into_boxed_slice(),
@@ -165,6 +170,26 @@ impl Client {
         let len = encode(msg, self.next_seq, &mut out).expect("every message fits 256 bytes");
         self.next_seq = self.next_seq.wrapping_add(1);
         self.stream.write_all(&out[..len])
+    }
+
+    /// Encodes a message into the send queue (no system call); `flush`
+    /// writes the queue. Flushes first if the queue is full.
+    pub fn queue<M: WireMessage>(&mut self, msg: &M) -> io::Result<()> {
+        if self.tx.len() + M::LEN > TX_BYTES {
+            self.flush()?;
+        }
+        let start = self.tx.len();
+        self.tx.resize(start + M::LEN, 0);
+        encode(msg, self.next_seq, &mut self.tx[start..]).expect("room reserved");
+        self.next_seq = self.next_seq.wrapping_add(1);
+        Ok(())
+    }
+
+    /// Writes everything queued by `queue`.
+    pub fn flush(&mut self) -> io::Result<()> {
+        let result = self.stream.write_all(&self.tx);
+        self.tx.clear();
+        result
     }
 
     /// Writes bytes as they are (malformed-input tests).

@@ -2,6 +2,7 @@
 //! last line of each is the one the README quotes.
 
 mod engine_bench;
+mod gateway_bench;
 mod rng;
 
 use clap::{Parser, Subcommand};
@@ -17,10 +18,13 @@ struct Cli {
 enum Command {
     /// The matching engine alone on one core, realistic order mix.
     Engine(engine_bench::EngineArgs),
+    /// Round trip and pipelined throughput against a running gateway.
+    Gateway(gateway_bench::GatewayArgs),
 }
 
 fn main() {
     match Cli::parse().command {
         Command::Engine(args) => engine_bench::run(&args),
+        Command::Gateway(args) => gateway_bench::run(&args),
     }
 }

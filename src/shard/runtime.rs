@@ -83,9 +83,21 @@ pub async fn run(
     drop(ticker);
 }
 
+/// How long an idle spinning shard lets glommio poll io_uring before it
+/// looks at its rings again.
+const SPIN_POLL: Duration = Duration::from_micros(1);
+
 async fn mesh_loop(tasks: &Rc<ShardTasks>, mut doorbell: UnixStream) {
     let id = tasks.core.borrow().id as usize;
     let mut wake = [0u8; 64];
+    // Spinning must not be done by yielding: glommio keeps running a task
+    // queue that has a runnable task until its preempt timer (100 ms) fires,
+    // and only then reaps socket completions. Waiting on a 1 us timer
+    // instead leaves the queue empty, so the executor spins in its own
+    // io_uring poll loop (spin_before_park is an hour) and checks its timer
+    // wheel there, waking this task a microsecond later. One timer is
+    // re-armed, not re-created, on every idle turn.
+    let mut spin_timer = glommio::timer::Timer::new(SPIN_POLL);
     loop {
         let handled = tasks.core.borrow_mut().poll_mesh(now());
         if tasks.shared.shutting_down() {
@@ -95,7 +107,10 @@ async fn mesh_loop(tasks: &Rc<ShardTasks>, mut doorbell: UnixStream) {
             continue;
         }
         match tasks.idle {
-            IdlePolicy::Spin => glommio::executor().yield_task_queue_now().await,
+            IdlePolicy::Spin => {
+                spin_timer.reset(SPIN_POLL);
+                (&mut spin_timer).await;
+            }
             IdlePolicy::Park => {
                 let bell = &tasks.shared.doorbells[id];
                 bell.park();
