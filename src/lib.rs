@@ -1,10 +1,14 @@
 //! tradsys: a thread-per-core trading gateway with a built-in matching engine.
 //!
-//! Read top-down, the modules follow the order path: bytes arrive and are
-//! decoded by [`protocol`], commands are matched by [`engine`].
+//! Read top-down, the modules follow the order path: bytes arrive on a
+//! shard ([`server`], [`shard`]), are decoded by [`protocol`], checked by the
+//! session and routed over the mesh ([`shard`]), and matched by [`engine`].
+//! [`config`] describes the whole, [`client`] is the bots' side, [`doctor`]
+//! checks the host.
 
 pub mod client;
 pub mod config;
+pub mod doctor;
 pub mod engine;
 pub mod protocol;
 pub mod server;

@@ -33,6 +33,14 @@ enum Command {
     },
     /// Print the embedded default configuration.
     DefaultConfig,
+    /// Check this host for low-latency operation; exit 1 if a check fails.
+    Doctor {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// One JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -61,6 +69,25 @@ fn main() -> ExitCode {
             print!("{DEFAULT_TOML}");
             ExitCode::SUCCESS
         }
+        Command::Doctor { config, json } => match Config::load(config.as_deref()) {
+            Ok(config) => {
+                let input = tradsys::doctor::DoctorInput {
+                    cores: config.server.cores.clone(),
+                    journal_dir: config.journal.dir.clone(),
+                    io_memory_bytes: config.server.io_memory_bytes as u64,
+                };
+                let format = if json {
+                    tradsys::doctor::Format::Json
+                } else {
+                    tradsys::doctor::Format::Table
+                };
+                tradsys::doctor::run(&input, format)
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+        },
     }
 }
 

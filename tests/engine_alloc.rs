@@ -37,7 +37,7 @@ impl EventSink for LastEvent {
 /// One round of every kind of command, around price `base`. Returns the
 /// number of events so the test can see work was done.
 fn round(engine: &mut Engine, sink: &mut LastEvent, next_id: &mut OrderId, base: Price) {
-    let mut new = |account, side, price, qty, tif| NewOrder {
+    let new = |account, side, price, qty, tif| NewOrder {
         account,
         symbol: SYM,
         client_order_id: 1,

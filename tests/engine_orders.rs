@@ -102,7 +102,7 @@ fn market_order_sweeps_inside_the_band_and_cancels_the_rest() {
     let mut h = Harness::new();
     h.rest(BOB, Sell, 1_050, 2);
     h.rest(BOB, Sell, 1_100, 2); // band high is 1_100 (ref 1_000, 10%)
-    h.rest(BOB, Sell, 1_100, 0 + 1);
+    h.rest(BOB, Sell, 1_100, 1);
     let mut order = h.order(ALICE, Buy, 0, 10);
     order.kind = OrderKind::Market;
     order.tif = TimeInForce::Ioc;

@@ -5,7 +5,7 @@
 //! file contents (testable with fixtures, see `tests/ops_doctor.rs`) plus a
 //! `probe` that reads this host through [`host`]:
 //!
-//! - `io_uring`: kernel version, `io_uring_setup` really works.
+//! - `uring`: kernel version, `io_uring_setup` really works.
 //! - `memlock`: RLIMIT_MEMLOCK against glommio's registered buffers.
 //! - `cpu`: shard cores exist, are online and allowed; governor; SMT; NUMA.
 //! - `isolation`: isolcpus, nohz_full, rcu_nocbs.
@@ -23,7 +23,6 @@ pub mod clock;
 pub mod cpu;
 pub mod cpulist;
 pub mod host;
-pub mod io_uring;
 pub mod irq;
 pub mod isolation;
 pub mod journal;
@@ -31,6 +30,7 @@ pub mod memlock;
 pub mod memory;
 pub mod report;
 pub mod sysctl;
+pub mod uring;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -64,7 +64,7 @@ pub fn collect(input: &DoctorInput) -> Report {
     cores.dedup();
 
     let (isolation_checks, isolated) = isolation::probe(&cores);
-    let mut checks = io_uring::probe();
+    let mut checks = uring::probe();
     checks.push(memlock::probe(cores.len(), input.io_memory_bytes));
     checks.extend(cpu::probe(&cores, &isolated));
     checks.extend(isolation_checks);

@@ -246,7 +246,9 @@ impl Engine {
             }
         }
         let rests = order.tif.rests();
-        if (!is_limit && rests) || (order.post_only && (!is_limit || !rests)) {
+        let market_that_rests = !is_limit && rests;
+        let resting_limit = is_limit && rests;
+        if market_that_rests || (order.post_only && !resting_limit) {
             return Err(RejectReason::InvalidCombination);
         }
         if symbol.halted {

@@ -26,6 +26,9 @@ use crate::config::Role;
 use crate::engine::{CancelReason, Command, Engine, Event, RejectReason};
 use crate::protocol::*;
 
+/// Messages taken from one inbound ring per `poll_mesh` call.
+const MESH_BATCH: usize = 4096;
+
 /// The two clocks the core needs, read once per batch by the runtime.
 #[derive(Clone, Copy, Debug)]
 pub struct Now {
@@ -561,11 +564,9 @@ impl ShardCore {
     pub fn poll_mesh(&mut self, now: Now) -> usize {
         let mut handled = self.links.flush_overflow();
         for from in 0..self.links.inbound.len() {
-            loop {
-                let Some(consumer) = self.links.inbound[from].as_mut() else {
-                    break;
-                };
-                let Ok(msg) = consumer.pop() else {
+            // Bounded per call so one busy ring cannot starve sockets.
+            for _ in 0..MESH_BATCH {
+                let Some(msg) = self.links.inbound[from].as_mut().and_then(|c| c.pop().ok()) else {
                     break;
                 };
                 handled += 1;
