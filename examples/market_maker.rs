@@ -1,0 +1,123 @@
+//! A tiny market-making bot against the demo gateway.
+//!
+//! Alice quotes a bid and an ask around a moving mid on BTC-USD and prints
+//! every fill she gets; Bob, on a second connection, now and then sends an
+//! IOC order that crosses her quotes so there is something to print.
+//!
+//! ```text
+//! cargo run --release -- serve                       # terminal 1
+//! cargo run --release --example market_maker         # terminal 2
+//! cargo run --release --example market_maker -- 127.0.0.1:7001 10
+//! ```
+
+use std::time::{Duration, Instant};
+
+use tradsys::client::{Client, Received};
+use tradsys::engine::*;
+
+const BTC: SymbolId = 1;
+const MID: Price = 5_000_000;
+
+fn order(
+    account: AccountId,
+    id: u64,
+    side: Side,
+    price: Price,
+    qty: Qty,
+    tif: TimeInForce,
+) -> NewOrder {
+    NewOrder {
+        account,
+        symbol: BTC,
+        client_order_id: id,
+        side,
+        kind: OrderKind::Limit,
+        tif,
+        post_only: tif != TimeInForce::Ioc,
+        stp: None,
+        price,
+        qty,
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let addr = args.next().unwrap_or_else(|| "127.0.0.1:7001".into());
+    let seconds: u64 = args.next().map_or(Ok(5), |s| s.parse())?;
+
+    let mut alice = Client::connect(&addr)?;
+    alice.logon(1, b"alice-demo-token", 1_000, true)?; // cancel quotes if we drop
+    alice.set_read_timeout(Some(Duration::from_millis(50)))?;
+    let mut bob = Client::connect(&addr)?;
+    bob.logon(2, b"bob-demo-token", 1_000, false)?;
+    bob.set_read_timeout(Some(Duration::from_millis(50)))?;
+    println!("quoting BTC-USD on {addr} for {seconds} s");
+
+    let (mut next_id, mut position, mut fills) = (1u64, 0i64, 0u32);
+    let mut quotes: [Option<OrderId>; 2] = [None, None];
+    let start = Instant::now();
+    let mut last_quote = Instant::now() - Duration::from_secs(1);
+    let mut mid = MID;
+    while start.elapsed() < Duration::from_secs(seconds) {
+        if last_quote.elapsed() >= Duration::from_millis(200) {
+            last_quote = Instant::now();
+            // Lean the quotes against the position.
+            mid += (next_id as i64 % 3 - 1) * 50 - position * 10;
+            for (slot, side, price) in [(0, Side::Buy, mid - 100), (1, Side::Sell, mid + 100)] {
+                next_id += 1;
+                match quotes[slot] {
+                    Some(id) => alice.replace(next_id, BTC, id, price, 5)?,
+                    None => {
+                        alice.new_order(&order(1, next_id, side, price, 5, TimeInForce::Gtc))?
+                    }
+                }
+            }
+            // Bob takes one side each round: lifts the offer, hits the bid.
+            next_id += 1;
+            let (side, price) = if next_id % 4 == 0 {
+                (Side::Buy, mid + 100)
+            } else {
+                (Side::Sell, mid - 100)
+            };
+            bob.new_order(&order(2, next_id, side, price, 2, TimeInForce::Ioc))?;
+        }
+        while let Ok(report) = alice.recv() {
+            match report {
+                Received::OrderAccepted(m) => {
+                    let slot = if m.side == Side::Buy as u8 { 0 } else { 1 };
+                    quotes[slot] = Some(m.order_id.get());
+                }
+                Received::Fill(f) => {
+                    fills += 1;
+                    let qty = f.qty.get() as i64;
+                    position += if f.side == Side::Buy as u8 { qty } else { -qty };
+                    println!(
+                        "fill: {} {} @ {} (exec {}), position {position}",
+                        if f.side == Side::Buy as u8 {
+                            "bought"
+                        } else {
+                            "sold"
+                        },
+                        f.qty.get(),
+                        f.price.get(),
+                        f.exec_id.get()
+                    );
+                    if f.leaves_qty.get() == 0 {
+                        let slot = if f.side == Side::Buy as u8 { 0 } else { 1 };
+                        quotes[slot] = None;
+                    }
+                }
+                Received::OrderRejected(r) => println!("rejected: reason {}", r.reason.get()),
+                Received::CancelRejected(r) => {
+                    // The quote was filled before the replace arrived.
+                    let _ = r;
+                }
+                _ => {}
+            }
+        }
+        while bob.recv().is_ok() {}
+    }
+    alice.logout()?;
+    println!("done: {fills} fills, position {position}");
+    Ok(())
+}
