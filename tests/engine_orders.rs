@@ -702,3 +702,63 @@ fn bytes_per_resting_order_is_within_budget() {
         h.engine.bytes_per_resting_order()
     );
 }
+
+#[test]
+fn process_batch_emits_exactly_what_process_does() {
+    // A pseudo-random stream of news, cancels and replaces on one book.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut commands = Vec::new();
+    for i in 0..5_000u64 {
+        let r = next();
+        let account = [ALICE, BOB, CAROL][(r % 3) as usize];
+        let command = match r % 10 {
+            0..=5 => Command::New(NewOrder {
+                account,
+                symbol: SYM,
+                client_order_id: i,
+                side: if r & 16 == 0 { Buy } else { Sell },
+                kind: OrderKind::Limit,
+                tif: TimeInForce::Gtc,
+                post_only: false,
+                stp: None,
+                price: 995 + (r >> 8) as Price % 10,
+                qty: 1 + (r >> 16) % 5,
+            }),
+            6..=8 => Command::Cancel(CancelOrder {
+                account,
+                symbol: SYM,
+                order_id: 1 + (r >> 20) % (i + 1),
+                client_order_id: i,
+            }),
+            _ => Command::Replace(ReplaceOrder {
+                account,
+                symbol: SYM,
+                order_id: 1 + (r >> 20) % (i + 1),
+                client_order_id: i,
+                new_price: 995 + (r >> 8) as Price % 10,
+                new_qty: 1 + (r >> 16) % 8,
+            }),
+        };
+        commands.push(command);
+    }
+    let mut config = config();
+    config.order_capacity = 4_096;
+    let mut one_by_one = Engine::new(&config);
+    let mut batched = Engine::new(&config);
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for command in &commands {
+        one_by_one.process(command, &mut a);
+    }
+    for chunk in commands.chunks(37) {
+        batched.process_batch(chunk, &mut b);
+    }
+    batched.check_invariants();
+    assert!(a.len() > 10_000);
+    assert_eq!(a, b);
+}

@@ -20,6 +20,7 @@ mod invariants;
 pub mod matcher;
 mod operator;
 pub mod order_index;
+mod prefetch;
 pub mod query;
 pub mod risk;
 pub mod slab;

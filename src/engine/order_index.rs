@@ -126,6 +126,30 @@ impl OrderIndex {
         self.len -= 1;
     }
 
+    /// Address of the entry an id's probe starts at (for prefetching).
+    #[inline]
+    pub fn home_entry(&self, id: OrderId) -> *const u64 {
+        &self.entries[self.home(id as u32)]
+    }
+
+    /// The slot of the first entry whose tag matches `id`, without
+    /// confirming the full id on the node: a prefetch hint, not a lookup.
+    #[inline]
+    pub fn guess_slot(&self, id: OrderId) -> Option<Slot> {
+        let mut i = self.home(id as u32);
+        for _ in 0..4 {
+            let e = self.entries[i];
+            if e == EMPTY {
+                return None;
+            }
+            if tag(e) == id as u32 {
+                return Some(slot_of(e));
+            }
+            i = (i + 1) & self.mask;
+        }
+        None
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }

@@ -143,6 +143,12 @@ impl OrderSlab {
         &mut self.nodes[slot as usize]
     }
 
+    /// Address of a node for prefetching; `slot` must be below capacity.
+    #[inline]
+    pub fn get_unchecked_hint(&self, slot: Slot) -> *const OrderNode {
+        &self.nodes[slot as usize]
+    }
+
     /// Bytes the slab reserves per order it can hold.
     pub fn bytes_per_order() -> usize {
         std::mem::size_of::<OrderNode>()
