@@ -88,6 +88,7 @@ pub struct JournalConfig {
     pub dir: PathBuf,
     pub sync: SyncPolicy,
     pub sync_interval_us: u64,
+    pub segment_bytes: u64,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -217,6 +218,7 @@ impl Default for JournalConfig {
             dir: PathBuf::from("./data"),
             sync: SyncPolicy::None,
             sync_interval_us: 1_000,
+            segment_bytes: 64 << 20,
         }
     }
 }

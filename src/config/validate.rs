@@ -158,6 +158,9 @@ impl Config {
         if j.dir.as_os_str().is_empty() {
             return fail("journal.dir", "must not be empty");
         }
+        if !(1 << 16..=1 << 34).contains(&j.segment_bytes) {
+            return fail("journal.segment_bytes", "must be between 65536 and 17179869184");
+        }
         if j.sync == SyncPolicy::Interval && j.sync_interval_us == 0 {
             return fail(
                 "journal.sync_interval_us",
