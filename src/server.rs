@@ -87,6 +87,7 @@ impl Server {
         let links = mesh::build(shards, config.server.ring_capacity);
         let shared = Arc::new(Shared::new(config, doorbells));
         let mut handles = Vec::with_capacity(shards);
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
         for (id, ((links, listener), rx)) in links
             .into_iter()
             .zip(listeners)
@@ -100,19 +101,40 @@ impl Server {
             };
             let shared = Arc::clone(&shared);
             let fd = listener.into_raw_fd();
+            let started = started_tx.clone();
             let handle = LocalExecutorBuilder::new(Placement::Fixed(server.cores[id]))
                 .name(&format!("shard-{id}"))
                 .io_memory(server.io_memory_bytes)
                 .spin_before_park(spin)
-                .spawn(move || runtime::run(id as u16, shared, links, fd, rx))
+                // Segment files are created on this thread, off the shard's
+                // core, so the reactor never waits for the file system.
+                .blocking_thread_pool_placement(glommio::PoolPlacement::Unbound(1))
+                .spawn(move || runtime::run(id as u16, shared, links, fd, rx, started))
                 .map_err(|e| StartError(format!("shard {id}: cannot start executor: {e}")))?;
             handles.push(handle);
         }
-        Ok(Server {
+        drop(started_tx);
+        let server = Server {
             shared,
             shards: handles,
             order_entry,
-        })
+        };
+        // Every shard answers once it has recovered (or failed to).
+        let mut failures = Vec::new();
+        for _ in 0..shards {
+            match started_rx.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => failures.push(e),
+                Err(_) => failures.push("a shard stopped during start-up".to_string()),
+            }
+        }
+        if failures.is_empty() {
+            Ok(server)
+        } else {
+            server.shutdown();
+            let _ = server.join();
+            Err(StartError(failures.join("; ")))
+        }
     }
 
     pub fn order_entry_addr(&self) -> SocketAddr {

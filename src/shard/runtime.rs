@@ -59,10 +59,27 @@ pub async fn run(
     links: Links,
     listener_fd: RawFd,
     doorbell: std::os::unix::net::UnixStream,
+    started: std::sync::mpsc::Sender<Result<(), String>>,
 ) {
     let idle = shared.config.server.idle;
+    let mut core = ShardCore::new(id, Arc::clone(&shared), links);
+    // Recovery runs before this shard accepts anything; the main thread
+    // waits for every shard's answer before it reports ready.
+    match core.start() {
+        Ok(()) => {
+            let _ = started.send(Ok(()));
+        }
+        Err(e) => {
+            let _ = started.send(Err(format!("shard {id}: {e}")));
+            // SAFETY: the listener fd is ours; nobody else will use it.
+            unsafe {
+                libc::close(listener_fd);
+            }
+            return;
+        }
+    }
     let tasks = Rc::new(ShardTasks {
-        core: RefCell::new(ShardCore::new(id, Arc::clone(&shared), links)),
+        core: RefCell::new(core),
         shared,
         connections: RefCell::new(Vec::new()),
         readers_running: Cell::new(0),
