@@ -226,7 +226,7 @@ impl Default for JournalConfig {
 impl Config {
     /// Parses and validates a TOML document.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(ConfigError::from_toml)?;
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::from_toml(e, text))?;
         config.validate()?;
         Ok(config)
     }

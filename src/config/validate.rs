@@ -22,12 +22,19 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl ConfigError {
-    pub(super) fn from_toml(e: toml::de::Error) -> ConfigError {
-        // toml names the key path (and unknown keys) in its message.
-        let field = e
-            .span()
-            .map(|s| format!("at byte {}..{}", s.start, s.end))
-            .unwrap_or_else(|| "document".to_string());
+    pub(super) fn from_toml(e: toml::de::Error, text: &str) -> ConfigError {
+        // toml names the key (unknown keys included) in its message; the
+        // span gives the place.
+        let field = match e.span() {
+            Some(span) => {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                let key = text[span.start.min(text.len())..span.end.min(text.len())].trim();
+                format!("line {line}, column {column} (`{key}`)")
+            }
+            None => "document".to_string(),
+        };
         ConfigError {
             field,
             rule: e.message().trim().to_string(),
@@ -159,7 +166,10 @@ impl Config {
             return fail("journal.dir", "must not be empty");
         }
         if !(1 << 16..=1 << 34).contains(&j.segment_bytes) {
-            return fail("journal.segment_bytes", "must be between 65536 and 17179869184");
+            return fail(
+                "journal.segment_bytes",
+                "must be between 65536 and 17179869184",
+            );
         }
         if j.sync == SyncPolicy::Interval && j.sync_interval_us == 0 {
             return fail(
