@@ -10,6 +10,7 @@ pub mod client;
 pub mod config;
 pub mod doctor;
 pub mod engine;
+pub mod journal;
 pub mod protocol;
 pub mod server;
 pub mod shard;

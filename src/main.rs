@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use tradsys::config::{Config, DEFAULT_TOML};
-use tradsys::server::Server;
+use tradsys::server::{Server, StartOptions};
 
 #[derive(Parser)]
 #[command(
@@ -25,6 +25,19 @@ enum Command {
     Serve {
         #[arg(long)]
         config: Option<PathBuf>,
+        /// If a journal is corrupt in the middle, cut it there (the damaged
+        /// and later segments are kept as *.corrupt) instead of refusing to
+        /// start. Everything after the damage is lost: use after `tradsys
+        /// journal verify` and a decision.
+        #[arg(long)]
+        truncate_corrupt_journal: bool,
+    },
+    /// Journal tools: verify (read-only check), dump (JSON lines), stats.
+    Journal {
+        #[arg(value_parser = ["verify", "dump", "stats"])]
+        action: String,
+        /// The journal directory (all shards) or one shard's directory.
+        dir: PathBuf,
     },
     /// Validate a configuration file and print its shard layout.
     CheckConfig {
@@ -53,7 +66,16 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match Cli::parse().command {
-        Command::Serve { config } => serve(config),
+        Command::Serve {
+            config,
+            truncate_corrupt_journal,
+        } => serve(
+            config,
+            StartOptions {
+                truncate_corrupt_journal,
+            },
+        ),
+        Command::Journal { action, dir } => tradsys::journal::run_cli(&action, &dir),
         Command::CheckConfig { config } => match Config::load(config.as_deref()) {
             Ok(config) => {
                 describe(&config, false);
@@ -126,7 +148,7 @@ fn block_stop_signals() -> libc::sigset_t {
     }
 }
 
-fn serve(path: Option<PathBuf>) -> ExitCode {
+fn serve(path: Option<PathBuf>, options: StartOptions) -> ExitCode {
     let config = match Config::load(path.as_deref()) {
         Ok(config) => config,
         Err(e) => {
@@ -137,7 +159,7 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
     let signals = block_stop_signals();
     describe(&config, path.is_none());
     let server_cfg = config.server.clone();
-    let server = match Server::start(config) {
+    let server = match Server::start_with(config, options) {
         Ok(server) => server,
         Err(e) => {
             eprintln!("{e}");

@@ -15,6 +15,13 @@ use crate::shard::mesh::{self, Doorbell};
 use crate::shard::runtime;
 use crate::shard::shared::Shared;
 
+/// Choices made on the command line rather than in the config file.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StartOptions {
+    /// Cut a corrupt journal at the damage instead of refusing to start.
+    pub truncate_corrupt_journal: bool,
+}
+
 /// A running gateway.
 pub struct Server {
     shared: Arc<Shared>,
@@ -45,6 +52,10 @@ fn listener(addr: SocketAddr) -> std::io::Result<Socket> {
 
 impl Server {
     pub fn start(config: Config) -> Result<Server, StartError> {
+        Server::start_with(config, StartOptions::default())
+    }
+
+    pub fn start_with(config: Config, options: StartOptions) -> Result<Server, StartError> {
         let available: Vec<usize> = core_affinity::get_core_ids()
             .unwrap_or_default()
             .into_iter()
@@ -85,7 +96,9 @@ impl Server {
             doorbell_rx.push(rx);
         }
         let links = mesh::build(shards, config.server.ring_capacity);
-        let shared = Arc::new(Shared::new(config, doorbells));
+        let mut shared = Shared::new(config, doorbells);
+        shared.truncate_corrupt_journal = options.truncate_corrupt_journal;
+        let shared = Arc::new(shared);
         let mut handles = Vec::with_capacity(shards);
         let (started_tx, started_rx) = std::sync::mpsc::channel();
         for (id, ((links, listener), rx)) in links

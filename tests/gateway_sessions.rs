@@ -284,12 +284,16 @@ fn a_client_that_stops_reading_is_ended_as_slow_consumer_and_nobody_waits() {
     let mut bob_reader = bob.try_clone_for_reading();
     let reader = std::thread::spawn(move || {
         let mut fills = 0;
-        while let Ok(received) = bob_reader.recv() {
-            if matches!(received, Received::Fill(_)) {
-                fills += 1;
-                if fills == 5_000 {
-                    break;
+        loop {
+            match bob_reader.recv() {
+                Ok(Received::Fill(_)) => {
+                    fills += 1;
+                    if fills == 5_000 {
+                        break;
+                    }
                 }
+                Ok(Received::OrderAccepted(_)) | Ok(Received::Heartbeat(_)) => {}
+                other => panic!("Bob after {fills} fills: {other:?}"),
             }
         }
         fills

@@ -3,6 +3,7 @@
 
 mod engine_bench;
 mod gateway_bench;
+mod journal_bench;
 mod rng;
 
 use clap::{Parser, Subcommand};
@@ -20,11 +21,14 @@ enum Command {
     Engine(engine_bench::EngineArgs),
     /// Round trip and pipelined throughput against a running gateway.
     Gateway(gateway_bench::GatewayArgs),
+    /// The write-ahead journal alone: append latency per sync policy, replay rate.
+    Journal(journal_bench::JournalArgs),
 }
 
 fn main() {
     match Cli::parse().command {
         Command::Engine(args) => engine_bench::run(&args),
         Command::Gateway(args) => gateway_bench::run(&args),
+        Command::Journal(args) => journal_bench::run(&args),
     }
 }

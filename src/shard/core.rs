@@ -23,8 +23,13 @@ use super::router::{Router, SessionTable};
 use super::session::{tokens_match, PendingMassCancel, Phase, Session};
 use super::shared::Shared;
 use crate::config::Role;
-use crate::engine::{CancelReason, Command, Engine, Event, RejectReason};
+use crate::engine::{CancelReason, Command, CountingSink, Engine, Event, RejectReason};
+use crate::journal::{self, JournalWriter, Segment, SegmentRequest};
 use crate::protocol::*;
+
+/// Report bytes budgeted per command in flight to another shard (an
+/// accept, a fill or two and a cancel).
+const MAX_REPORT_BYTES_PER_COMMAND: usize = 256;
 
 /// Messages taken from one inbound ring per `poll_mesh` call.
 const MESH_BATCH: usize = 4096;
@@ -69,12 +74,21 @@ pub struct ShardCounters {
     pub sessions_ended: u64,
     pub slow_consumers: u64,
     pub market_events: u64,
+    /// Commands refused because the journal could not take them.
+    pub journal_refusals: u64,
 }
 
 pub struct ShardCore {
     pub id: u16,
     shared: Arc<Shared>,
     engine: Engine,
+    /// The write-ahead journal; `None` only in tests that drive the core
+    /// without `start`.
+    journal: Option<JournalWriter>,
+    journal_failing: bool,
+    /// Commands a session may have in flight on other shards: their reports
+    /// must fit the half of its outbox the reader keeps free.
+    max_in_flight: u32,
     links: Links,
     sessions: SessionTable,
     /// Bit i set: shard i has new ring input and may need its doorbell.
@@ -89,6 +103,12 @@ impl ShardCore {
         ShardCore {
             id,
             engine,
+            journal: None,
+            journal_failing: false,
+            max_in_flight: (shared.config.session.send_buffer_bytes
+                / 2
+                / MAX_REPORT_BYTES_PER_COMMAND)
+                .max(1) as u32,
             links,
             sessions: SessionTable::new(max_sessions),
             shared,
@@ -99,8 +119,92 @@ impl ShardCore {
 
     /// Brings the shard to its state before the last stop (journal replay)
     /// before it serves anyone.
+    ///
+    /// Opens this shard's journal and replays every record into the engine:
+    /// same commands in, same books, order ids, positions and PnL out. A
+    /// torn tail is cut and logged; corruption stops the start unless the
+    /// operator asked to truncate there.
     pub fn start(&mut self) -> Result<(), String> {
+        let cfg = &self.shared.config.journal;
+        let dir = journal::shard_dir(&cfg.dir, self.id);
+        let engine = &mut self.engine;
+        let mut sink = CountingSink::default();
+        let (writer, report) = JournalWriter::open(
+            &dir,
+            self.id,
+            cfg,
+            self.shared.truncate_corrupt_journal,
+            |record| engine.process(&record.command, &mut sink),
+        )
+        .map_err(|e| e.to_string())?;
+        if let Some((file, offset)) = &report.torn_tail {
+            tracing::warn!(shard = self.id, file = %file.display(), offset, "journal: torn tail cut");
+        }
+        if let Some(cut) = &report.truncated_corruption {
+            tracing::warn!(
+                shard = self.id,
+                file = %cut.file.display(),
+                offset = cut.offset,
+                reason = ?cut.reason,
+                set_aside = ?cut.set_aside,
+                "journal: corruption cut as asked (--truncate-corrupt-journal)"
+            );
+        }
+        tracing::info!(
+            shard = self.id,
+            records = report.records,
+            segments = report.segments,
+            last_seq = report.last_seq,
+            resting_orders = self.engine.resting_orders(),
+            elapsed_ms = report.elapsed.as_millis() as u64,
+            "journal replayed"
+        );
+        self.journal = Some(writer);
         Ok(())
+    }
+
+    /// Interval syncs; called by the runtime's ticker.
+    pub fn journal_tick(&mut self, now: Now) {
+        if let Some(journal) = self.journal.as_mut() {
+            if let Err(error) = journal.sync_if_due(now.wall_ns) {
+                tracing::error!(shard = self.id, %error, "journal: msync failed");
+            }
+            // Re-faults the pages the next appends will write (msync and
+            // writeback write-protect them again).
+            journal.prefault_ahead();
+        }
+    }
+
+    /// A segment the journal wants created ahead of need (off this thread).
+    pub fn journal_spare_needed(&mut self) -> Option<SegmentRequest> {
+        self.journal.as_ref()?.spare_needed()
+    }
+
+    pub fn journal_spare_ready(&mut self, created: std::io::Result<Segment>) {
+        let Some(journal) = self.journal.as_mut() else {
+            return;
+        };
+        match created {
+            Ok(segment) => journal.install_spare(segment),
+            Err(error) => {
+                tracing::warn!(shard = self.id, %error, "journal: cannot create the next segment yet");
+                journal.spare_creation_failed();
+            }
+        }
+    }
+
+    /// A full segment that can now be unmapped off this thread.
+    pub fn journal_retired(&mut self) -> Option<Segment> {
+        self.journal.as_mut()?.take_retired()
+    }
+
+    /// Makes everything appended durable (graceful shutdown).
+    pub fn journal_sync(&mut self) {
+        if let Some(journal) = self.journal.as_mut() {
+            if let Err(error) = journal.sync_now() {
+                tracing::error!(shard = self.id, %error, "journal: final msync failed");
+            }
+        }
     }
 
     pub fn shared(&self) -> &Arc<Shared> {
@@ -133,6 +237,7 @@ impl ShardCore {
             last_rx_ns: now.mono_ns,
             last_tx_ns: now.mono_ns,
             seq_at_tick: 1,
+            remote_in_flight: 0,
             mass_cancels: [None; super::session::MAX_PENDING_MASS_CANCELS],
         };
         let slot = self.sessions.insert(session)?;
@@ -160,8 +265,9 @@ impl ShardCore {
                     break;
                 }
                 Ok(decoded) => {
-                    if session.outbox.over_half_full() || !self.can_route(id.slot, &decoded.message)
-                    {
+                    let own_backlog = session.outbox.over_half_full()
+                        || session.remote_in_flight >= self.max_in_flight;
+                    if own_backlog || !self.can_route(id.slot, &decoded.message) {
                         blocked = true;
                         break;
                     }
@@ -186,7 +292,7 @@ impl ShardCore {
         let own_room = self
             .sessions
             .get(id)
-            .is_none_or(|s| !s.outbox.over_half_full());
+            .is_none_or(|s| !s.outbox.over_half_full() && s.remote_in_flight < self.max_in_flight);
         own_room
             && (0..self.shared.config.shard_count())
                 .all(|s| s == self.id as usize || self.links.has_room(s))
@@ -406,18 +512,7 @@ impl ShardCore {
                 self.counters.commands_local += 1;
                 self.run_engine(&command, Some(origin), request_id, now);
             }
-            Some(owner) => {
-                self.counters.commands_remote += 1;
-                self.links.send(
-                    owner,
-                    MeshMsg::Command {
-                        origin: Some(origin),
-                        request_id,
-                        command,
-                    },
-                );
-                self.doorbells_due |= 1 << owner;
-            }
+            Some(owner) => self.send_command(owner, origin, request_id, command),
             // No engine owns it: answer as an engine would.
             None => self.run_engine_unknown_symbol(&command, origin.slot, now),
         }
@@ -451,6 +546,8 @@ impl ShardCore {
     }
 
     /// Runs one command through this shard's engine, routing its events.
+    /// Write-ahead: the command is in the journal before the engine sees it,
+    /// so no report of it can leave before it is recorded.
     fn run_engine(
         &mut self,
         command: &Command,
@@ -458,6 +555,25 @@ impl ShardCore {
         request_id: u64,
         now: Now,
     ) {
+        if let Some(journal) = self.journal.as_mut() {
+            match journal.append(now.wall_ns, command) {
+                Ok(_) => {
+                    if self.journal_failing {
+                        self.journal_failing = false;
+                        tracing::warn!(shard = self.id, "journal: accepting commands again");
+                    }
+                }
+                Err(error) => {
+                    if !self.journal_failing {
+                        self.journal_failing = true;
+                        tracing::error!(shard = self.id, %error, "journal: refusing commands");
+                    }
+                    self.counters.journal_refusals += 1;
+                    self.refuse_unjournaled(command, origin, request_id, now);
+                    return;
+                }
+            }
+        }
         let mut router = Router {
             shard: self.id,
             shared: &self.shared,
@@ -470,6 +586,88 @@ impl ShardCore {
             wall_ns: now.wall_ns,
         };
         self.engine.process(command, &mut router);
+    }
+
+    /// Answers a command the journal could not take: JournalUnavailable to
+    /// the session that sent it (and nobody else); nothing was executed.
+    fn refuse_unjournaled(
+        &mut self,
+        command: &Command,
+        origin: Option<SessionRef>,
+        request_id: u64,
+        now: Now,
+    ) {
+        let reason = RejectReason::JournalUnavailable;
+        let event = match *command {
+            Command::New(o) => Event::Rejected {
+                account: o.account,
+                symbol: o.symbol,
+                client_order_id: o.client_order_id,
+                reason,
+            },
+            Command::Cancel(c) => Event::CancelRejected {
+                order_id: c.order_id,
+                account: c.account,
+                symbol: c.symbol,
+                client_order_id: c.client_order_id,
+                reason,
+            },
+            Command::Replace(r) => Event::CancelRejected {
+                order_id: r.order_id,
+                account: r.account,
+                symbol: r.symbol,
+                client_order_id: r.client_order_id,
+                reason,
+            },
+            Command::MassCancel { .. } => {
+                // The requester's total simply does not include this shard.
+                match origin {
+                    Some(origin) if origin.shard == self.id => {
+                        self.sessions.mass_cancel_done(origin, request_id, 0)
+                    }
+                    Some(origin) => {
+                        self.links.send(
+                            origin.shard as usize,
+                            MeshMsg::MassCancelDone {
+                                dest: origin,
+                                request_id,
+                                canceled: 0,
+                            },
+                        );
+                        self.doorbells_due |= 1 << origin.shard;
+                    }
+                    None => tracing::error!(
+                        shard = self.id,
+                        ?command,
+                        "journal: cancel-on-disconnect not executed"
+                    ),
+                }
+                return;
+            }
+            _ => {
+                tracing::error!(
+                    shard = self.id,
+                    ?command,
+                    "journal: operator command not executed"
+                );
+                return;
+            }
+        };
+        let Some(origin) = origin else {
+            return;
+        };
+        if origin.shard == self.id {
+            self.sessions.deliver_report(origin, &event, now.wall_ns);
+        } else {
+            self.links.send(
+                origin.shard as usize,
+                MeshMsg::Report {
+                    dest: origin,
+                    event,
+                },
+            );
+            self.doorbells_due |= 1 << origin.shard;
+        }
     }
 
     fn mass_cancel(
@@ -530,17 +728,33 @@ impl ShardCore {
             if owner == self.id {
                 self.run_engine(&command, Some(origin), request_id, now);
             } else {
-                self.links.send(
-                    owner as usize,
-                    MeshMsg::Command {
-                        origin: Some(origin),
-                        request_id,
-                        command,
-                    },
-                );
-                self.doorbells_due |= 1 << owner;
+                self.send_command(owner as usize, origin, request_id, command);
             }
         }
+    }
+
+    /// Sends a session's command to the shard that owns its symbol and
+    /// counts it in flight until that shard's `Processed` comes back.
+    fn send_command(
+        &mut self,
+        owner: usize,
+        origin: SessionRef,
+        request_id: u64,
+        command: Command,
+    ) {
+        self.counters.commands_remote += 1;
+        if let Some(session) = self.sessions.get_mut(origin) {
+            session.remote_in_flight += 1;
+        }
+        self.links.send(
+            owner,
+            MeshMsg::Command {
+                origin: Some(origin),
+                request_id,
+                command,
+            },
+        );
+        self.doorbells_due |= 1 << owner;
     }
 
     fn order_status(&mut self, slot: u16, account: u32, request: &OrderStatusRequestMsg) {
@@ -551,6 +765,9 @@ impl ShardCore {
             }
             Some(owner) => {
                 let origin = self.me(slot);
+                if let Some(session) = self.sessions.get_mut(origin) {
+                    session.remote_in_flight += 1;
+                }
                 self.links.send(
                     owner,
                     MeshMsg::StatusRequest {
@@ -592,7 +809,17 @@ impl ShardCore {
                 origin,
                 request_id,
                 command,
-            } => self.run_engine(&command, origin, request_id, now),
+            } => {
+                self.run_engine(&command, origin, request_id, now);
+                // After the command's reports on the same ring: when it
+                // arrives, every report for the origin session is in.
+                if let Some(origin) = origin {
+                    self.links
+                        .send(origin.shard as usize, MeshMsg::Processed { dest: origin });
+                    self.doorbells_due |= 1 << origin.shard;
+                }
+            }
+            MeshMsg::Processed { dest } => self.sessions.command_done(dest),
             MeshMsg::StatusRequest {
                 origin,
                 account,
@@ -612,6 +839,7 @@ impl ShardCore {
                 self.sessions.deliver_report(dest, &event, now.wall_ns)
             }
             MeshMsg::Status { dest, status } => {
+                self.sessions.command_done(dest);
                 if self.sessions.get(dest).is_some_and(|s| !s.is_ended()) {
                     self.push_to(dest.slot, &status);
                 }

@@ -45,6 +45,9 @@ pub enum MeshMsg {
     },
     /// An order report for one session on the receiving shard.
     Report { dest: SessionRef, event: Event },
+    /// The owner shard finished a command of `dest` (flow control: it
+    /// follows the command's reports on the same ring).
+    Processed { dest: SessionRef },
     Status {
         dest: SessionRef,
         status: OrderStatusMsg,

@@ -121,6 +121,13 @@ impl SessionTable {
         }
     }
 
+    /// Another shard finished one of this session's commands.
+    pub fn command_done(&mut self, dest: SessionRef) {
+        if let Some(session) = self.get_mut(dest) {
+            session.remote_in_flight = session.remote_in_flight.saturating_sub(1);
+        }
+    }
+
     /// Adds one shard's count to a pending mass cancel; answers the client
     /// when the last shard has reported.
     pub fn mass_cancel_done(&mut self, dest: SessionRef, request_id: u64, canceled: u32) {

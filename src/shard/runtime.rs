@@ -310,7 +310,24 @@ async fn tick_loop(tasks: Rc<ShardTasks>) {
         if tasks.shared.shutting_down() {
             return;
         }
-        tasks.core.borrow_mut().tick(now());
+        let now = now();
+        tasks.core.borrow_mut().tick(now);
+        tasks.core.borrow_mut().journal_tick(now);
+        // File-system work of the journal happens on the blocking pool
+        // (an unpinned thread), never on the shard's reactor.
+        let spare = tasks.core.borrow_mut().journal_spare_needed();
+        if let Some(request) = spare {
+            let created = glommio::executor()
+                .spawn_blocking(move || request.create())
+                .await;
+            tasks.core.borrow_mut().journal_spare_ready(created);
+        }
+        let retired = tasks.core.borrow_mut().journal_retired();
+        if let Some(segment) = retired {
+            glommio::executor()
+                .spawn_blocking(move || drop(segment))
+                .await;
+        }
     }
 }
 
@@ -332,6 +349,7 @@ async fn graceful_shutdown(tasks: &Rc<ShardTasks>) {
     quiesce(tasks, id, 1).await;
     tasks.core.borrow_mut().shut_down_sessions();
     quiesce(tasks, id, 2).await;
+    tasks.core.borrow_mut().journal_sync();
     let grace = Duration::from_millis(tasks.shared.config.server.shutdown_grace_ms);
     let deadline = Instant::now() + grace;
     while tasks.writers_running.get() > 0 && Instant::now() < deadline {

@@ -52,6 +52,8 @@ pub struct Session {
     /// Outbox sequence seen at the last tick (detects sends since then).
     pub seq_at_tick: u32,
     pub mass_cancels: [Option<PendingMassCancel>; MAX_PENDING_MASS_CANCELS],
+    /// Commands sent to other shards whose `Processed` has not come back.
+    pub remote_in_flight: u32,
 }
 
 impl Session {

@@ -19,6 +19,9 @@ pub struct Shared {
     pub trading_shards: Vec<u16>,
     pub directory: SessionDirectory,
     pub doorbells: Vec<Doorbell>,
+    /// `serve --truncate-corrupt-journal`: cut the journal at corruption
+    /// instead of refusing to start.
+    pub truncate_corrupt_journal: bool,
     shutting_down: AtomicBool,
     /// Graceful shutdown: the phase each shard has reached, and each shard's
     /// published mesh counters (`[from * n + to]`), written only then.
@@ -60,6 +63,7 @@ impl Shared {
             sent: (0..shards * shards).map(|_| AtomicU64::new(0)).collect(),
             received: (0..shards * shards).map(|_| AtomicU64::new(0)).collect(),
             doorbells,
+            truncate_corrupt_journal: false,
             shutting_down: AtomicBool::new(false),
         }
     }

@@ -34,7 +34,7 @@ pub fn token(account: AccountId) -> &'static [u8] {
     }
 }
 
-pub fn config(session_overrides: &str) -> String {
+pub fn config(session_overrides: &str, dir: &std::path::Path) -> String {
     format!(
         r#"
 [server]
@@ -54,6 +54,8 @@ max_levels_per_side = 64
 
 [journal]
 dir = "{dir}"
+# Small segments: fast to create, and the crash test rolls over often.
+segment_bytes = 262144
 
 [[symbols]]
 id = 1
@@ -75,7 +77,7 @@ shard = 1
 
 {accounts}
 "#,
-        dir = scratch_dir().join("journal").display(),
+        dir = dir.join("journal").display(),
         accounts = [
             (ALICE, "alice", "trader", false),
             (BOB, "bob", "trader", false),
@@ -103,11 +105,12 @@ max_position = 5000
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
+/// A directory of its own for each gateway a test process starts.
 fn scratch_dir() -> PathBuf {
     std::env::temp_dir().join(format!(
         "tradsys-test-{}-{}",
         std::process::id(),
-        NEXT.load(Ordering::Relaxed)
+        NEXT.fetch_add(1, Ordering::Relaxed)
     ))
 }
 
@@ -116,6 +119,7 @@ pub struct Gateway {
     pub addr: SocketAddr,
     log: mpsc::Receiver<String>,
     dir: PathBuf,
+    owns_dir: bool,
 }
 
 impl Gateway {
@@ -125,11 +129,28 @@ impl Gateway {
 
     /// Starts the binary with the test config plus `[session]` overrides.
     pub fn start_with(session_overrides: &str) -> Gateway {
-        NEXT.fetch_add(1, Ordering::Relaxed);
         let dir = scratch_dir();
+        let mut gateway = Gateway::start_in(&dir, session_overrides).expect("gateway starts");
+        gateway.owns_dir = true;
+        gateway
+    }
+
+    /// A fresh scratch directory for `start_in` (the caller removes it).
+    pub fn new_dir() -> PathBuf {
+        scratch_dir()
+    }
+
+    /// Starts on `dir` (config and journal there; kept when dropped, so a
+    /// restart recovers the same journal). `Err` carries the log if it did
+    /// not get ready.
+    pub fn start_in(
+        dir: &std::path::Path,
+        session_overrides: &str,
+    ) -> Result<Gateway, Vec<String>> {
+        let dir = dir.to_path_buf();
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("tradsys.toml");
-        std::fs::write(&path, config(session_overrides)).unwrap();
+        std::fs::write(&path, config(session_overrides, &dir)).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_tradsys"))
             .args(["serve", "--config"])
             .arg(&path)
@@ -147,22 +168,38 @@ impl Gateway {
                 }
             }
         });
+        let mut seen = Vec::new();
         let addr = loop {
-            let line = log
-                .recv_timeout(Duration::from_secs(30))
-                .expect("gateway printed its ready line");
+            let Ok(line) = log.recv_timeout(Duration::from_secs(30)) else {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(seen);
+            };
             if let Some(rest) = line.split("order_entry=").nth(1) {
                 if line.contains("ready") {
                     break rest.split_whitespace().next().unwrap().parse().unwrap();
                 }
             }
+            seen.push(line);
         };
-        Gateway {
+        Ok(Gateway {
             child,
             addr,
             log,
             dir,
-        }
+            owns_dir: false,
+        })
+    }
+
+    /// SIGKILL: no shutdown of any kind.
+    pub fn kill(mut self) -> Vec<String> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.log.try_iter().collect()
+    }
+
+    pub fn journal_dir(&self) -> PathBuf {
+        self.dir.join("journal")
     }
 
     pub fn connect(&self) -> Client {
@@ -201,7 +238,9 @@ impl Drop for Gateway {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if self.owns_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 

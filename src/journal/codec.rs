@@ -1,0 +1,382 @@
+//! The fixed binary encoding of each [`Command`] variant in a journal record
+//! payload. Every field is explicit little-endian at a fixed offset; the
+//! tables are in `FORMAT.md`. Reserved bytes are written as zero and must
+//! read as zero, and every enum byte must name a known value: a payload
+//! that passed its CRC but still fails here was written by something else
+//! (another format version), and the reader says so instead of guessing.
+//!
+//! Payloads are never empty: a zero `len` word marks the end of a
+//! segment's data, so `EndOfDay` carries four reserved bytes.
+
+use std::fmt;
+
+use crate::engine::{
+    CancelOrder, CancelReason, Command, NewOrder, OrderKind, ReplaceOrder, Side, StpMode,
+    TimeInForce,
+};
+
+/// Record `kind` values. Published numbers never change meaning.
+pub mod kind {
+    pub const NEW: u16 = 1;
+    pub const CANCEL: u16 = 2;
+    pub const REPLACE: u16 = 3;
+    pub const MASS_CANCEL: u16 = 4;
+    pub const KILL_SWITCH: u16 = 5;
+    pub const HALT: u16 = 6;
+    pub const SET_REFERENCE_PRICE: u16 = 7;
+    pub const END_OF_DAY: u16 = 8;
+}
+
+/// Every kind, in number order, with its name in `dump` output.
+pub const KINDS: [(u16, &str); 8] = [
+    (kind::NEW, "new"),
+    (kind::CANCEL, "cancel"),
+    (kind::REPLACE, "replace"),
+    (kind::MASS_CANCEL, "mass_cancel"),
+    (kind::KILL_SWITCH, "kill_switch"),
+    (kind::HALT, "halt"),
+    (kind::SET_REFERENCE_PRICE, "set_reference_price"),
+    (kind::END_OF_DAY, "end_of_day"),
+];
+
+/// The largest payload of any kind (`New`, `Replace`).
+pub const MAX_PAYLOAD: usize = 40;
+
+/// Why a payload could not be decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodecError {
+    UnknownKind(u16),
+    /// The payload length is not the one this kind always has.
+    BadLength {
+        kind: u16,
+        expected: usize,
+        actual: usize,
+    },
+    /// A field holds a value outside its domain (an unknown enum number, a
+    /// boolean other than 0/1, a non-zero reserved byte).
+    BadField {
+        field: &'static str,
+        value: u64,
+    },
+}
+
+impl fmt::Display for CodecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            CodecError::UnknownKind(k) => write!(f, "unknown record kind {k}"),
+            CodecError::BadLength {
+                kind,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "kind {kind} payload is {actual} bytes, expected {expected}"
+            ),
+            CodecError::BadField { field, value } => write!(f, "bad {field} value {value}"),
+        }
+    }
+}
+
+impl std::error::Error for CodecError {}
+
+/// The record kind of a command.
+pub fn kind_of(command: &Command) -> u16 {
+    match command {
+        Command::New(_) => kind::NEW,
+        Command::Cancel(_) => kind::CANCEL,
+        Command::Replace(_) => kind::REPLACE,
+        Command::MassCancel { .. } => kind::MASS_CANCEL,
+        Command::KillSwitch { .. } => kind::KILL_SWITCH,
+        Command::Halt { .. } => kind::HALT,
+        Command::SetReferencePrice { .. } => kind::SET_REFERENCE_PRICE,
+        Command::EndOfDay => kind::END_OF_DAY,
+    }
+}
+
+/// The payload length of a kind; `None` for an unknown kind.
+pub fn payload_len(kind: u16) -> Option<usize> {
+    Some(match kind {
+        kind::NEW => 40,
+        kind::CANCEL => 24,
+        kind::REPLACE => 40,
+        kind::MASS_CANCEL => 12,
+        kind::KILL_SWITCH => 8,
+        kind::HALT => 8,
+        kind::SET_REFERENCE_PRICE => 16,
+        kind::END_OF_DAY => 4,
+        _ => return None,
+    })
+}
+
+/// The name of a kind in `dump` and `stats` output.
+pub fn kind_name(kind: u16) -> &'static str {
+    KINDS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map_or("unknown", |(_, name)| name)
+}
+
+/// Writes the payload of `command` into `out`, which must be exactly
+/// `payload_len(kind_of(command))` bytes (every byte is written, reserved
+/// ones as zero). Returns the kind.
+pub fn encode(command: &Command, out: &mut [u8]) -> u16 {
+    let kind = kind_of(command);
+    assert_eq!(Some(out.len()), payload_len(kind), "payload buffer size");
+    let mut w = Writer { out, at: 0 };
+    match *command {
+        Command::New(o) => {
+            w.u32(o.account);
+            w.u32(o.symbol);
+            w.u64(o.client_order_id);
+            w.u8(o.side as u8);
+            w.u8(o.kind as u8);
+            w.u8(o.tif as u8);
+            w.u8(o.post_only as u8);
+            w.u8(o.stp.map_or(0, |s| s as u8));
+            w.zeros(3);
+            w.i64(o.price);
+            w.u64(o.qty);
+        }
+        Command::Cancel(c) => {
+            w.u32(c.account);
+            w.u32(c.symbol);
+            w.u64(c.order_id);
+            w.u64(c.client_order_id);
+        }
+        Command::Replace(r) => {
+            w.u32(r.account);
+            w.u32(r.symbol);
+            w.u64(r.order_id);
+            w.u64(r.client_order_id);
+            w.i64(r.new_price);
+            w.u64(r.new_qty);
+        }
+        Command::MassCancel {
+            account,
+            symbol,
+            reason,
+        } => {
+            w.u32(account);
+            w.u32(symbol.unwrap_or(0));
+            w.u8(symbol.is_some() as u8);
+            w.u8(reason as u8);
+            w.zeros(2);
+        }
+        Command::KillSwitch { account, on } => {
+            w.u32(account);
+            w.u8(on as u8);
+            w.zeros(3);
+        }
+        Command::Halt { symbol, on } => {
+            w.u32(symbol);
+            w.u8(on as u8);
+            w.zeros(3);
+        }
+        Command::SetReferencePrice { symbol, price } => {
+            w.u32(symbol);
+            w.zeros(4);
+            w.i64(price);
+        }
+        Command::EndOfDay => w.zeros(4),
+    }
+    debug_assert_eq!(w.at, w.out.len(), "every payload byte written");
+    kind
+}
+
+/// Reads a payload of `kind`. Never panics: any input is either a command
+/// or a [`CodecError`].
+pub fn decode(kind: u16, payload: &[u8]) -> Result<Command, CodecError> {
+    let expected = payload_len(kind).ok_or(CodecError::UnknownKind(kind))?;
+    if payload.len() != expected {
+        return Err(CodecError::BadLength {
+            kind,
+            expected,
+            actual: payload.len(),
+        });
+    }
+    let mut r = Reader {
+        bytes: payload,
+        at: 0,
+    };
+    let command = match kind {
+        kind::NEW => {
+            let account = r.u32();
+            let symbol = r.u32();
+            let client_order_id = r.u64();
+            let side = r.enum_u8("side", Side::from_u8)?;
+            let order_kind = r.enum_u8("order_kind", OrderKind::from_u8)?;
+            let tif = r.enum_u8("tif", TimeInForce::from_u8)?;
+            let post_only = r.bool("post_only")?;
+            let stp = match r.u8() {
+                0 => None,
+                v => Some(StpMode::from_u8(v).ok_or(CodecError::BadField {
+                    field: "stp",
+                    value: v as u64,
+                })?),
+            };
+            r.reserved(3)?;
+            Command::New(NewOrder {
+                account,
+                symbol,
+                client_order_id,
+                side,
+                kind: order_kind,
+                tif,
+                post_only,
+                stp,
+                price: r.i64(),
+                qty: r.u64(),
+            })
+        }
+        kind::CANCEL => Command::Cancel(CancelOrder {
+            account: r.u32(),
+            symbol: r.u32(),
+            order_id: r.u64(),
+            client_order_id: r.u64(),
+        }),
+        kind::REPLACE => Command::Replace(ReplaceOrder {
+            account: r.u32(),
+            symbol: r.u32(),
+            order_id: r.u64(),
+            client_order_id: r.u64(),
+            new_price: r.i64(),
+            new_qty: r.u64(),
+        }),
+        kind::MASS_CANCEL => {
+            let account = r.u32();
+            let symbol_value = r.u32();
+            let has_symbol = r.bool("has_symbol")?;
+            let reason = r.enum_u8("reason", CancelReason::from_u8)?;
+            r.reserved(2)?;
+            if !has_symbol && symbol_value != 0 {
+                return Err(CodecError::BadField {
+                    field: "symbol",
+                    value: symbol_value as u64,
+                });
+            }
+            Command::MassCancel {
+                account,
+                symbol: has_symbol.then_some(symbol_value),
+                reason,
+            }
+        }
+        kind::KILL_SWITCH => {
+            let account = r.u32();
+            let on = r.bool("on")?;
+            r.reserved(3)?;
+            Command::KillSwitch { account, on }
+        }
+        kind::HALT => {
+            let symbol = r.u32();
+            let on = r.bool("on")?;
+            r.reserved(3)?;
+            Command::Halt { symbol, on }
+        }
+        kind::SET_REFERENCE_PRICE => {
+            let symbol = r.u32();
+            r.reserved(4)?;
+            Command::SetReferencePrice {
+                symbol,
+                price: r.i64(),
+            }
+        }
+        kind::END_OF_DAY => {
+            r.reserved(4)?;
+            Command::EndOfDay
+        }
+        _ => return Err(CodecError::UnknownKind(kind)),
+    };
+    debug_assert_eq!(r.at, payload.len(), "every payload byte read");
+    Ok(command)
+}
+
+/// Sequential little-endian writes into a buffer whose size was checked
+/// against the kind's layout before the first write.
+struct Writer<'a> {
+    out: &'a mut [u8],
+    at: usize,
+}
+
+impl Writer<'_> {
+    fn bytes<const N: usize>(&mut self, b: [u8; N]) {
+        self.out[self.at..self.at + N].copy_from_slice(&b);
+        self.at += N;
+    }
+    fn u8(&mut self, v: u8) {
+        self.bytes([v]);
+    }
+    fn u32(&mut self, v: u32) {
+        self.bytes(v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.bytes(v.to_le_bytes());
+    }
+    fn i64(&mut self, v: i64) {
+        self.bytes(v.to_le_bytes());
+    }
+    fn zeros(&mut self, n: usize) {
+        self.out[self.at..self.at + n].fill(0);
+        self.at += n;
+    }
+}
+
+/// Sequential little-endian reads from a payload whose length was checked
+/// against the kind's layout first, so the slicing cannot go out of range.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn array<const N: usize>(&mut self) -> [u8; N] {
+        let mut b = [0u8; N];
+        b.copy_from_slice(&self.bytes[self.at..self.at + N]);
+        self.at += N;
+        b
+    }
+    fn u8(&mut self) -> u8 {
+        self.array::<1>()[0]
+    }
+    fn u32(&mut self) -> u32 {
+        u32::from_le_bytes(self.array())
+    }
+    fn u64(&mut self) -> u64 {
+        u64::from_le_bytes(self.array())
+    }
+    fn i64(&mut self) -> i64 {
+        i64::from_le_bytes(self.array())
+    }
+    fn bool(&mut self, field: &'static str) -> Result<bool, CodecError> {
+        match self.u8() {
+            0 => Ok(false),
+            1 => Ok(true),
+            v => Err(CodecError::BadField {
+                field,
+                value: v as u64,
+            }),
+        }
+    }
+    fn enum_u8<T>(
+        &mut self,
+        field: &'static str,
+        from: impl Fn(u8) -> Option<T>,
+    ) -> Result<T, CodecError> {
+        let v = self.u8();
+        from(v).ok_or(CodecError::BadField {
+            field,
+            value: v as u64,
+        })
+    }
+    fn reserved(&mut self, n: usize) -> Result<(), CodecError> {
+        for _ in 0..n {
+            let v = self.u8();
+            if v != 0 {
+                return Err(CodecError::BadField {
+                    field: "reserved",
+                    value: v as u64,
+                });
+            }
+        }
+        Ok(())
+    }
+}

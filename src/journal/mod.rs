@@ -1,0 +1,204 @@
+//! The per-shard write-ahead journal of engine commands.
+//!
+//! The engine is a pure state machine, so the journal stores its inputs,
+//! not its state: every [`Command`] a shard's engine processes, in order,
+//! each with a sequence number and the wall-clock time it arrived. Replaying
+//! them into a fresh engine rebuilds the same books, order ids and
+//! positions.
+//!
+//! # Files
+//!
+//! `{journal.dir}/shard-{id}/{first_seq:020}.seg`: each segment is
+//! preallocated to `journal.segment_bytes` (ftruncate + posix_fallocate, so a
+//! store through the map can never meet a full disk) and memory-mapped. The
+//! next segment is created ahead of need on a blocking thread
+//! ([`JournalWriter::spare_needed`]) under a `.spare` name and renamed when
+//! the writer moves into it. `LOCK` (flock) keeps a second writer out.
+//!
+//! # Segment header (64 bytes, little-endian)
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 8 | magic `TRDSJRNL` |
+//! | 8 | 2 | format version (1) |
+//! | 10 | 2 | shard id |
+//! | 12 | 4 | reserved, 0 |
+//! | 16 | 8 | first_seq: sequence number of the first record |
+//! | 24 | 8 | segment_bytes: preallocated file length |
+//! | 32 | 8 | created_ns: wall clock at creation |
+//! | 40 | 20 | reserved, 0 |
+//! | 60 | 4 | CRC32C of bytes 0..60 |
+//!
+//! # Record (from offset 64, each 8-byte aligned, little-endian)
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 4 | len: payload bytes; 0 = end of data |
+//! | 4 | 4 | CRC32C of bytes 8..28+len |
+//! | 8 | 8 | seq: 1 for a shard's first record, +1 per record, across segments and restarts |
+//! | 16 | 8 | ts_ns: wall clock when the command arrived (an input, not used by replay) |
+//! | 24 | 2 | kind (see [`codec`]) |
+//! | 26 | 2 | reserved, 0 |
+//! | 28 | len | payload: the command's fixed encoding ([`codec`]) |
+//! | 28+len | 0..7 | zero padding to a multiple of 8 |
+//!
+//! `len` is stored last: a process that dies mid-append leaves `len = 0`.
+//!
+//! # Recovery ([`JournalWriter::open`])
+//!
+//! Segments are read in sequence order; every good record goes to the
+//! replay callback. A damaged record (bad length, bad CRC, or a zero `len`
+//! followed by stray bytes) with nothing but zeros after it, in the last
+//! segment, is a torn tail: an append that never returned, hence never
+//! acknowledged. It is logged, zeroed and synced, and its sequence number
+//! is reused. Damage anywhere else (more data after it, later segments, a
+//! bad header, a sequence gap, a record whose CRC holds but whose content
+//! does not decode) is corruption: `open` refuses with the file and offset,
+//! unless asked to cut the journal there.
+//!
+//! # What the shard does around `append`
+//!
+//! Off the per-message path (timer or idle): create the segment
+//! [`JournalWriter::spare_needed`] asks for on a blocking thread and hand it
+//! to [`JournalWriter::install_spare`]; call [`JournalWriter::sync_if_due`]
+//! (`interval`), [`JournalWriter::prefault_ahead`] (keeps the next pages
+//! writable after the kernel's writeback write-protected them) and
+//! [`JournalWriter::take_retired`] (unmap the previous segment elsewhere).
+//! At shutdown, [`JournalWriter::sync_now`].
+//!
+//! `FORMAT.md` beside this file is the same description for operators.
+
+pub mod codec;
+mod layout;
+mod recovery;
+mod scan;
+mod segment;
+mod tools;
+mod writer;
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::engine::Command;
+
+pub use layout::HeaderError;
+pub use layout::{
+    parse_shard_dir_name, segment_file_name, shard_dir, FORMAT_VERSION, HEADER_BYTES,
+    MAX_RECORD_BYTES, MIN_SEGMENT_BYTES,
+};
+pub use scan::CorruptReason;
+pub use segment::{Segment, SegmentRequest};
+pub use tools::{dump, run_cli, stats, verify, JournalSummary, ShardSummary};
+pub use writer::{JournalStats, JournalWriter, FULL_RETRY_NS, PREFAULT_AHEAD_BYTES};
+
+/// One journaled command as replay sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub seq: u64,
+    pub ts_ns: u64,
+    pub command: Command,
+}
+
+/// What recovery found and did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// Records replayed.
+    pub records: u64,
+    /// Segments read (set-aside ones not counted).
+    pub segments: u32,
+    /// Sequence number of the last record replayed; 0 for an empty journal.
+    pub last_seq: u64,
+    /// A torn tail that was cut: the file and the offset of the partial record.
+    pub torn_tail: Option<(PathBuf, u64)>,
+    /// Corruption cut because the caller asked for it.
+    pub truncated_corruption: Option<TruncatedCorruption>,
+    pub elapsed: Duration,
+}
+
+/// Where the journal was cut and what was moved out of the way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TruncatedCorruption {
+    pub file: PathBuf,
+    pub offset: u64,
+    pub reason: CorruptReason,
+    /// Files renamed to `*.corrupt`: a copy of the damaged segment as it was
+    /// (if its header was sound and it was kept), and every later segment.
+    pub set_aside: Vec<PathBuf>,
+}
+
+#[derive(Debug)]
+pub enum JournalError {
+    Io {
+        path: PathBuf,
+        op: &'static str,
+        source: io::Error,
+    },
+    /// The journal cannot be read past `offset` of `file`.
+    Corrupt {
+        file: PathBuf,
+        offset: u64,
+        reason: CorruptReason,
+    },
+    /// The active segment has no room for the record and the next segment
+    /// could not be created (`source`: ENOSPC, EDQUOT, EFBIG, EMFILE...).
+    /// Nothing was appended; everything appended before is intact.
+    Full {
+        shard: u16,
+        /// The sequence number the refused record would have had.
+        seq: u64,
+        source: io::Error,
+    },
+    /// Another writer holds the shard directory.
+    Locked { dir: PathBuf },
+    InvalidConfig {
+        field: &'static str,
+        reason: &'static str,
+    },
+}
+
+impl fmt::Display for JournalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JournalError::Io { path, op, source } => {
+                write!(f, "journal {op} {}: {source}", path.display())
+            }
+            JournalError::Corrupt {
+                file,
+                offset,
+                reason,
+            } => write!(
+                f,
+                "journal corrupt: {} at offset {offset}: {reason}",
+                file.display()
+            ),
+            JournalError::Full { shard, seq, source } => write!(
+                f,
+                "journal of shard {shard} full at seq {seq}: next segment not created: {source}"
+            ),
+            JournalError::Locked { dir } => {
+                write!(f, "journal {} is in use by another writer", dir.display())
+            }
+            JournalError::InvalidConfig { field, reason } => write!(f, "{field}: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for JournalError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            JournalError::Io { source, .. } | JournalError::Full { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// `map_err` helper: an I/O error with the path and operation it came from.
+pub(crate) fn io_error(
+    path: impl Into<PathBuf>,
+    op: &'static str,
+) -> impl FnOnce(io::Error) -> JournalError {
+    let path = path.into();
+    move |source| JournalError::Io { path, op, source }
+}

@@ -1,0 +1,281 @@
+//! Opening a shard's journal: replay every good record, cut a torn tail,
+//! refuse (or, when asked, cut at) corruption, and leave a writer
+//! positioned after the last good record.
+
+use std::cell::Cell;
+use std::fs::{self, File};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::config::{JournalConfig, SyncPolicy};
+
+use super::layout::*;
+use super::scan::{check_header, list_segments, scan_records, CorruptReason};
+use super::segment::Segment;
+use super::writer::{lock_dir, JournalStats, JournalWriter};
+use super::{io_error, JournalError, Record, RecoveryReport, TruncatedCorruption};
+
+impl JournalWriter {
+    /// Opens (creating if missing) the journal in `shard_dir`, calls
+    /// `replay` for every good record in order, and returns the writer
+    /// ready to append the next sequence number.
+    ///
+    /// On `Err(Corrupt)` the records already passed to `replay` are the
+    /// good ones before the damage, but the journal goes on past it: the
+    /// caller must not serve from what it rebuilt. With
+    /// `truncate_corruption` the journal is instead cut at the damage (the
+    /// damaged segment is copied to `*.corrupt` first, later segments are
+    /// renamed to `*.corrupt`) and the cut is in the report.
+    pub fn open(
+        shard_dir: &Path,
+        shard: u16,
+        cfg: &JournalConfig,
+        truncate_corruption: bool,
+        mut replay: impl FnMut(&Record),
+    ) -> Result<(JournalWriter, RecoveryReport), JournalError> {
+        let started = Instant::now();
+        if cfg.segment_bytes < MIN_SEGMENT_BYTES {
+            return Err(JournalError::InvalidConfig {
+                field: "journal.segment_bytes",
+                reason: "must be at least 4096",
+            });
+        }
+        fs::create_dir_all(shard_dir).map_err(io_error(shard_dir, "create directory"))?;
+        let lock = lock_dir(shard_dir)?;
+        let files = list_segments(shard_dir).map_err(io_error(shard_dir, "list"))?;
+        for spare in &files.spares {
+            // A spare never activated holds no records.
+            fs::remove_file(spare).map_err(io_error(spare, "remove spare"))?;
+        }
+
+        let mut report = RecoveryReport {
+            records: 0,
+            segments: 0,
+            last_seq: 0,
+            torn_tail: None,
+            truncated_corruption: None,
+            elapsed: Default::default(),
+        };
+        let mut expected_seq = 1;
+        let mut active: Option<(Segment, usize)> = None;
+        let count = files.segments.len();
+        for (i, (name_seq, path)) in files.segments.iter().enumerate() {
+            let later = &files.segments[i + 1..];
+            let header = read_segment_header(path, shard, *name_seq, expected_seq)?;
+            let (header, file_len) = match header {
+                Ok(found) => found,
+                Err(reason) => {
+                    // Nothing in this file is readable: it and every later
+                    // one go aside; the previous segment (if any) stays active.
+                    let cut = Cut {
+                        file: path,
+                        offset: 0,
+                        reason,
+                        keep_copy: false,
+                    };
+                    cut_here(cut, later, truncate_corruption, &mut report)?;
+                    break;
+                }
+            };
+            let mut segment =
+                Segment::open_existing(path, header.first_seq, header.segment_bytes, file_len)
+                    .map_err(io_error(path, "map"))?;
+            let scan = scan_records(segment.bytes(), expected_seq, |_, _, r| replay(r));
+            if cfg.sync != SyncPolicy::None {
+                // A previous run with `sync = none` may have left these
+                // records only in the page cache; they are about to be
+                // built on.
+                segment
+                    .sync_range(HEADER_BYTES.min(scan.end), scan.end)
+                    .map_err(io_error(path, "msync"))?;
+            }
+            report.records += scan.records;
+            report.segments += 1;
+            expected_seq = scan.next_seq;
+            let Some(damage) = scan.damage else {
+                active = Some((segment, scan.end));
+                continue;
+            };
+            let offset = damage.offset as u64;
+            if i + 1 == count && damage.tail_only {
+                tracing::warn!(
+                    file = %path.display(),
+                    offset,
+                    reason = %damage.reason,
+                    "journal: torn tail (an append that never completed) truncated"
+                );
+                segment
+                    .zero_range(damage.offset, damage.zone_end)
+                    .map_err(io_error(path, "truncate torn tail"))?;
+                report.torn_tail = Some((path.clone(), offset));
+                active = Some((segment, damage.offset));
+                break;
+            }
+            let cut = Cut {
+                file: path,
+                offset,
+                reason: damage.reason,
+                keep_copy: true,
+            };
+            cut_here(cut, later, truncate_corruption, &mut report)?;
+            let end = segment.bytes().len();
+            segment
+                .zero_range(damage.offset, end)
+                .map_err(io_error(path, "truncate corruption"))?;
+            active = Some((segment, damage.offset));
+            break;
+        }
+        report.last_seq = expected_seq - 1;
+
+        let (mut active, write_off) = match active {
+            Some(found) => found,
+            None => (
+                first_segment(shard_dir, shard, cfg, expected_seq)?,
+                HEADER_BYTES,
+            ),
+        };
+        active.prefault_from(write_off);
+        let writer = JournalWriter {
+            dir: shard_dir.to_path_buf(),
+            shard,
+            sync: cfg.sync,
+            sync_interval_ns: cfg.sync_interval_us.saturating_mul(1_000),
+            segment_bytes: cfg.segment_bytes,
+            active,
+            write_off,
+            synced_off: write_off,
+            retired: None,
+            dir_unsynced: false,
+            spare: None,
+            spare_requested: Cell::new(false),
+            spare_names: Cell::new(0),
+            next_seq: expected_seq,
+            last_sync_ns: 0,
+            creation_failed: None,
+            stats: JournalStats::default(),
+            _lock: lock,
+        };
+        report.elapsed = started.elapsed();
+        Ok((writer, report))
+    }
+}
+
+/// The segment a journal starts with when recovery kept none.
+fn first_segment(
+    shard_dir: &Path,
+    shard: u16,
+    cfg: &JournalConfig,
+    first_seq: u64,
+) -> Result<Segment, JournalError> {
+    let request = super::segment::SegmentRequest {
+        dir: shard_dir.to_path_buf(),
+        file_name: format!("open-{}{SPARE_SUFFIX}", std::process::id()),
+        shard,
+        segment_bytes: cfg.segment_bytes,
+        durable: cfg.sync != SyncPolicy::None,
+    };
+    let path = shard_dir.join(&request.file_name);
+    let mut segment = request
+        .create()
+        .map_err(io_error(&path, "create segment"))?;
+    segment
+        .activate(first_seq, cfg.sync != SyncPolicy::None)
+        .map_err(io_error(&path, "activate segment"))?;
+    Ok(segment)
+}
+
+/// Reads and checks a segment header: `Ok(Err(reason))` when the header
+/// itself says the segment is unusable, `Err` for I/O failures.
+fn read_segment_header(
+    path: &Path,
+    shard: u16,
+    name_seq: u64,
+    expected_seq: u64,
+) -> Result<Result<(SegmentHeader, u64), CorruptReason>, JournalError> {
+    let file = File::open(path).map_err(io_error(path, "open"))?;
+    let file_len = file.metadata().map_err(io_error(path, "stat"))?.len();
+    let mut bytes = [0u8; HEADER_BYTES];
+    if file_len < HEADER_BYTES as u64 {
+        return Ok(Err(CorruptReason::Header(HeaderError::TooShort(file_len))));
+    }
+    file.read_exact_at(&mut bytes, 0)
+        .map_err(io_error(path, "read header"))?;
+    Ok(
+        check_header(&bytes, Some(shard), name_seq).and_then(|header| {
+            if header.first_seq != expected_seq {
+                return Err(CorruptReason::SequenceGap {
+                    expected: expected_seq,
+                    found: header.first_seq,
+                });
+            }
+            Ok((header, file_len))
+        }),
+    )
+}
+
+struct Cut<'a> {
+    file: &'a Path,
+    offset: u64,
+    reason: CorruptReason,
+    /// Copy the damaged file aside before it is cut (its header is sound,
+    /// so it stays as the active segment); otherwise it is renamed aside.
+    keep_copy: bool,
+}
+
+/// Refuses corruption, or (when asked) sets aside what follows it.
+fn cut_here(
+    cut: Cut<'_>,
+    later: &[(u64, PathBuf)],
+    truncate_corruption: bool,
+    report: &mut RecoveryReport,
+) -> Result<(), JournalError> {
+    if !truncate_corruption {
+        return Err(JournalError::Corrupt {
+            file: cut.file.to_path_buf(),
+            offset: cut.offset,
+            reason: cut.reason,
+        });
+    }
+    let mut set_aside = Vec::new();
+    let aside = aside_name(cut.file);
+    if cut.keep_copy {
+        fs::copy(cut.file, &aside).map_err(io_error(cut.file, "copy aside"))?;
+    } else {
+        fs::rename(cut.file, &aside).map_err(io_error(cut.file, "rename aside"))?;
+    }
+    set_aside.push(aside);
+    for (_, path) in later {
+        let aside = aside_name(path);
+        fs::rename(path, &aside).map_err(io_error(path, "rename aside"))?;
+        set_aside.push(aside);
+    }
+    let dir = cut.file.parent().expect("segment in a directory");
+    super::segment::sync_dir(dir).map_err(io_error(dir, "fsync"))?;
+    tracing::warn!(
+        file = %cut.file.display(),
+        offset = cut.offset,
+        reason = %cut.reason,
+        set_aside = set_aside.len(),
+        "journal: corruption cut as requested; later records are not replayed"
+    );
+    report.truncated_corruption = Some(TruncatedCorruption {
+        file: cut.file.to_path_buf(),
+        offset: cut.offset,
+        reason: cut.reason,
+        set_aside,
+    });
+    Ok(())
+}
+
+/// `{file}.corrupt`, or `{file}.corrupt.N` if an earlier cut used that.
+fn aside_name(file: &Path) -> PathBuf {
+    let base = format!("{}{CORRUPT_SUFFIX}", file.display());
+    let mut candidate = PathBuf::from(&base);
+    let mut n = 1;
+    while candidate.exists() {
+        candidate = PathBuf::from(format!("{base}.{n}"));
+        n += 1;
+    }
+    candidate
+}

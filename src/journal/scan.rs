@@ -1,0 +1,351 @@
+//! Reading segments: listing a shard directory, checking headers, and
+//! walking the records of one segment while classifying how its data ends.
+//! Recovery (which may repair) and the tools (which never write) share it,
+//! so `verify` says exactly what `open` would do.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::codec::{self, CodecError, MAX_PAYLOAD};
+use super::layout::*;
+use super::Record;
+
+/// What makes a journal unreadable at some offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CorruptReason {
+    Header(HeaderError),
+    /// The header names another shard.
+    ShardMismatch {
+        expected: u16,
+        found: u16,
+    },
+    /// The file name and the header disagree on the first sequence number.
+    NameMismatch {
+        name_seq: u64,
+        header_seq: u64,
+    },
+    /// A segment or record does not carry the next sequence number (a
+    /// segment file is missing, or a record is out of place).
+    SequenceGap {
+        expected: u64,
+        found: u64,
+    },
+    /// A zero `len` word (end of data) followed by non-zero bytes.
+    DataAfterEnd,
+    /// A `len` word no record can have.
+    BadLength(u32),
+    /// The file ends inside a record (it was cut short).
+    Truncated,
+    CrcMismatch,
+    /// The CRC holds but the payload is not a command this version knows.
+    Undecodable(CodecError),
+    /// The CRC holds but the frame's reserved field is not zero.
+    ReservedNotZero(u16),
+}
+
+impl fmt::Display for CorruptReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            CorruptReason::Header(HeaderError::TooShort(n)) => {
+                write!(f, "file of {n} bytes is shorter than a segment header")
+            }
+            CorruptReason::Header(HeaderError::BadMagic) => {
+                write!(f, "not a journal segment (magic)")
+            }
+            CorruptReason::Header(HeaderError::BadCrc) => write!(f, "segment header CRC mismatch"),
+            CorruptReason::Header(HeaderError::UnsupportedVersion(v)) => {
+                write!(f, "unsupported format version {v}")
+            }
+            CorruptReason::Header(HeaderError::BadSegmentBytes(n)) => {
+                write!(f, "header segment_bytes {n} is below the minimum")
+            }
+            CorruptReason::ShardMismatch { expected, found } => {
+                write!(
+                    f,
+                    "segment belongs to shard {found}, expected shard {expected}"
+                )
+            }
+            CorruptReason::NameMismatch {
+                name_seq,
+                header_seq,
+            } => write!(
+                f,
+                "file name says first seq {name_seq}, header says {header_seq}"
+            ),
+            CorruptReason::SequenceGap { expected, found } => {
+                write!(f, "expected seq {expected}, found {found}")
+            }
+            CorruptReason::DataAfterEnd => write!(f, "non-zero bytes after the end of data"),
+            CorruptReason::BadLength(len) => write!(f, "bad record length {len}"),
+            CorruptReason::Truncated => write!(f, "the file ends inside a record"),
+            CorruptReason::CrcMismatch => write!(f, "record CRC mismatch"),
+            CorruptReason::Undecodable(e) => write!(f, "undecodable record: {e}"),
+            CorruptReason::ReservedNotZero(v) => write!(f, "record reserved field is {v}"),
+        }
+    }
+}
+
+/// Where and why a segment's records stop being readable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Damage {
+    pub offset: usize,
+    pub reason: CorruptReason,
+    /// Only zeros follow the damaged frame in this segment and no intact
+    /// record follows it: what an append that never finished leaves. In the
+    /// last segment that is a torn tail, not corruption.
+    pub tail_only: bool,
+    /// End of the bytes the damaged frame may occupy (zeroed on repair).
+    pub zone_end: usize,
+}
+
+/// The outcome of walking one segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordScan {
+    pub records: u64,
+    pub next_seq: u64,
+    /// Offset just past the last good record: where the next one goes.
+    pub end: usize,
+    pub damage: Option<Damage>,
+}
+
+/// Walks the records of one segment, calling `on_record(offset, kind,
+/// record)` for each good one in order. `bytes` is the segment from its
+/// start to the end of its record area (the header's `segment_bytes`, or
+/// the file's end if that comes first).
+pub fn scan_records(
+    bytes: &[u8],
+    first_seq: u64,
+    mut on_record: impl FnMut(usize, u16, &Record),
+) -> RecordScan {
+    let data_end = bytes.len() & !(RECORD_ALIGN - 1);
+    let mut off = HEADER_BYTES.min(data_end);
+    let mut seq = first_seq;
+    let mut records = 0;
+    let damage = loop {
+        if off >= data_end {
+            // A file cut at an unaligned length can leave part of a frame
+            // in its last few bytes.
+            if all_zero(&bytes[off..]) {
+                break None;
+            }
+            break Some(Damage {
+                offset: off,
+                reason: CorruptReason::Truncated,
+                tail_only: true,
+                zone_end: bytes.len(),
+            });
+        }
+        match read_frame(bytes, off, data_end, seq) {
+            Frame::Record {
+                kind,
+                record,
+                frame_bytes,
+            } => {
+                on_record(off, kind, &record);
+                records += 1;
+                seq += 1;
+                off += frame_bytes;
+            }
+            Frame::End => {
+                if all_zero(&bytes[off..]) {
+                    break None;
+                }
+                break Some(soft_damage(
+                    bytes,
+                    off,
+                    data_end,
+                    seq,
+                    CorruptReason::DataAfterEnd,
+                    MAX_RECORD_BYTES,
+                ));
+            }
+            Frame::Soft {
+                reason,
+                frame_bytes,
+            } => {
+                break Some(soft_damage(bytes, off, data_end, seq, reason, frame_bytes));
+            }
+            Frame::Hard(reason) => {
+                break Some(Damage {
+                    offset: off,
+                    reason,
+                    tail_only: false,
+                    zone_end: (off + MAX_RECORD_BYTES).min(bytes.len()),
+                })
+            }
+        }
+    };
+    debug_assert!(off <= data_end || damage.is_some());
+    RecordScan {
+        records,
+        next_seq: seq,
+        end: off,
+        damage,
+    }
+}
+
+enum Frame {
+    Record {
+        kind: u16,
+        record: Record,
+        frame_bytes: usize,
+    },
+    /// A zero `len` word.
+    End,
+    /// Damage an unfinished append can leave: bad length or CRC.
+    Soft {
+        reason: CorruptReason,
+        frame_bytes: usize,
+    },
+    /// Damage no append leaves: the CRC holds but the content is wrong.
+    Hard(CorruptReason),
+}
+
+fn read_frame(bytes: &[u8], off: usize, data_end: usize, seq: u64) -> Frame {
+    let len = get_u32(bytes, off + R_LEN);
+    if len == 0 {
+        return Frame::End;
+    }
+    if len as usize > MAX_PAYLOAD {
+        return Frame::Soft {
+            reason: CorruptReason::BadLength(len),
+            frame_bytes: MAX_RECORD_BYTES,
+        };
+    }
+    if off + record_bytes(len as usize) > data_end {
+        return Frame::Soft {
+            reason: CorruptReason::Truncated,
+            frame_bytes: MAX_RECORD_BYTES,
+        };
+    }
+    let len = len as usize;
+    let frame_bytes = record_bytes(len);
+    let crc = crc32c::crc32c(&bytes[off + R_SEQ..off + R_PAYLOAD + len]);
+    if crc != get_u32(bytes, off + R_CRC) {
+        return Frame::Soft {
+            reason: CorruptReason::CrcMismatch,
+            frame_bytes,
+        };
+    }
+    let found = get_u64(bytes, off + R_SEQ);
+    if found != seq {
+        return Frame::Hard(CorruptReason::SequenceGap {
+            expected: seq,
+            found,
+        });
+    }
+    let reserved = get_u16(bytes, off + R_RESERVED);
+    if reserved != 0 {
+        return Frame::Hard(CorruptReason::ReservedNotZero(reserved));
+    }
+    let kind = get_u16(bytes, off + R_KIND);
+    match codec::decode(kind, &bytes[off + R_PAYLOAD..off + R_PAYLOAD + len]) {
+        Ok(command) => Frame::Record {
+            kind,
+            record: Record {
+                seq,
+                ts_ns: get_u64(bytes, off + R_TS),
+                command,
+            },
+            frame_bytes,
+        },
+        Err(e) => Frame::Hard(CorruptReason::Undecodable(e)),
+    }
+}
+
+/// Damage of the kind an unfinished append leaves, classified: it is only
+/// a tail if nothing but zeros follows its frame and no intact record with
+/// the next sequence number starts inside the frame's reach (which would
+/// mean a record was lost in the middle, not at the end).
+fn soft_damage(
+    bytes: &[u8],
+    off: usize,
+    data_end: usize,
+    seq: u64,
+    reason: CorruptReason,
+    frame_bytes: usize,
+) -> Damage {
+    let zone_end = (off + frame_bytes.max(MAX_RECORD_BYTES)).min(bytes.len());
+    let after = (off + frame_bytes).min(bytes.len());
+    let successor = (off + RECORD_ALIGN..zone_end)
+        .step_by(RECORD_ALIGN)
+        .filter(|&p| p < data_end)
+        .any(|p| {
+            matches!(
+                read_frame(bytes, p, data_end, seq + 1),
+                Frame::Record { .. }
+            )
+        });
+    Damage {
+        offset: off,
+        reason,
+        tail_only: !successor && all_zero(&bytes[after..]),
+        zone_end,
+    }
+}
+
+/// Whether every byte is zero; word at a time, since recovery runs it over
+/// the unused rest of the active segment.
+pub fn all_zero(bytes: &[u8]) -> bool {
+    let mut chunks = bytes.chunks_exact(64);
+    for chunk in &mut chunks {
+        let mut acc = 0u64;
+        for word in chunk.chunks_exact(8) {
+            acc |= u64::from_ne_bytes(word.try_into().expect("8-byte chunk"));
+        }
+        if acc != 0 {
+            return false;
+        }
+    }
+    chunks.remainder().iter().all(|&b| b == 0)
+}
+
+/// Checks a header against the shard and the file name.
+pub fn check_header(
+    bytes: &[u8],
+    shard: Option<u16>,
+    name_seq: u64,
+) -> Result<SegmentHeader, CorruptReason> {
+    let header = read_header(bytes).map_err(CorruptReason::Header)?;
+    if let Some(expected) = shard {
+        if header.shard != expected {
+            return Err(CorruptReason::ShardMismatch {
+                expected,
+                found: header.shard,
+            });
+        }
+    }
+    if header.first_seq != name_seq {
+        return Err(CorruptReason::NameMismatch {
+            name_seq,
+            header_seq: header.first_seq,
+        });
+    }
+    Ok(header)
+}
+
+/// The files of one shard directory.
+#[derive(Debug, Default)]
+pub struct SegmentFiles {
+    /// `(first_seq, path)`, in sequence order.
+    pub segments: Vec<(u64, PathBuf)>,
+    /// Spares that were never activated (left by a stop or a crash).
+    pub spares: Vec<PathBuf>,
+}
+
+pub fn list_segments(dir: &Path) -> io::Result<SegmentFiles> {
+    let mut files = SegmentFiles::default();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if let Some(seq) = parse_segment_file_name(name) {
+            files.segments.push((seq, entry.path()));
+        } else if name.ends_with(SPARE_SUFFIX) {
+            files.spares.push(entry.path());
+        }
+    }
+    files.segments.sort_unstable();
+    Ok(files)
+}

@@ -1,0 +1,254 @@
+//! One segment file: preallocated, memory-mapped, prefaulted. New segments
+//! are made from a [`SegmentRequest`] (on a blocking thread, ahead of need)
+//! under a temporary `.spare` name and become `{first_seq:020}.seg` when the
+//! writer activates them, since the first sequence number they hold is
+//! only known then.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use memmap2::{Advice, MmapMut, MmapOptions};
+
+use super::layout::*;
+
+/// A mapped segment file, owned by one writer (or on its way to one).
+pub struct Segment {
+    path: PathBuf,
+    // No file descriptor is kept: the mapping outlives it.
+    map: MmapMut,
+    /// `None` while a spare (not yet holding records).
+    first_seq: Option<u64>,
+    segment_bytes: u64,
+}
+
+/// Everything needed to create the next segment off the shard thread.
+/// `create` does the slow part: file creation, allocation of every block
+/// (so writes through the map can never hit ENOSPC, which would be a
+/// SIGBUS), mapping, and faulting every page in writable (so appends never
+/// take a page fault).
+#[derive(Debug)]
+pub struct SegmentRequest {
+    pub(crate) dir: PathBuf,
+    pub(crate) file_name: String,
+    pub(crate) shard: u16,
+    pub(crate) segment_bytes: u64,
+    /// fsync the new file before handing it over (sync policy not `none`).
+    pub(crate) durable: bool,
+}
+
+impl SegmentRequest {
+    pub fn create(self) -> io::Result<Segment> {
+        let path = self.dir.join(&self.file_name);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        match self.fill(&file) {
+            Ok(map) => Ok(Segment {
+                path,
+                map,
+                first_seq: None,
+                segment_bytes: self.segment_bytes,
+            }),
+            Err(e) => {
+                // Leave nothing half-made behind; the error is what matters.
+                let _ = fs::remove_file(&path);
+                Err(e)
+            }
+        }
+    }
+
+    fn fill(&self, file: &File) -> io::Result<MmapMut> {
+        assert!(self.segment_bytes >= MIN_SEGMENT_BYTES);
+        file.set_len(self.segment_bytes)?;
+        fallocate(file, self.segment_bytes)?;
+        let mut map = map_file(file, self.segment_bytes)?;
+        write_header_prefix(&mut map, self.shard, self.segment_bytes, wall_clock_ns());
+        let len = map.len();
+        prefault(&mut map, 0, len);
+        if self.durable {
+            map.flush_range(0, HEADER_BYTES)?;
+            file.sync_all()?;
+        }
+        Ok(map)
+    }
+}
+
+impl Segment {
+    /// Maps an existing segment (recovery). The map covers the header's
+    /// `segment_bytes`, or less if the file was cut short: a short segment
+    /// simply holds fewer records before the writer rolls over.
+    pub(crate) fn open_existing(
+        path: &Path,
+        first_seq: u64,
+        segment_bytes: u64,
+        file_len: u64,
+    ) -> io::Result<Segment> {
+        let file = OpenOptions::new().read(true).write(true).open(path)?;
+        let map = map_file(&file, segment_bytes.min(file_len))?;
+        Ok(Segment {
+            path: path.to_path_buf(),
+            map,
+            first_seq: Some(first_seq),
+            segment_bytes,
+        })
+    }
+
+    /// Faults in the pages appends will write from `from` on.
+    pub(crate) fn prefault_from(&mut self, from: usize) {
+        let len = self.map.len();
+        prefault(&mut self.map, from, len);
+    }
+
+    /// Faults in (again) the pages of `from..from + len`.
+    pub(crate) fn prefault_range(&mut self, from: usize, len: usize) {
+        let end = from.saturating_add(len).min(self.map.len());
+        prefault(&mut self.map, from, end);
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The first sequence number this segment holds; `None` for a spare.
+    pub fn first_seq(&self) -> Option<u64> {
+        self.first_seq
+    }
+
+    pub fn segment_bytes(&self) -> u64 {
+        self.segment_bytes
+    }
+
+    /// Where the record area ends (the map already stops at the header's
+    /// `segment_bytes` or the file's end).
+    pub(crate) fn data_end(&self) -> usize {
+        self.map.len() & !(RECORD_ALIGN - 1)
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.map
+    }
+
+    pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.map
+    }
+
+    /// msync(MS_SYNC) of `from..to` (widened to pages by the kernel).
+    pub(crate) fn sync_range(&self, from: usize, to: usize) -> io::Result<()> {
+        debug_assert!(from <= to && to <= self.map.len());
+        if to > from {
+            self.map.flush_range(from, to - from)?;
+        }
+        Ok(())
+    }
+
+    /// Zeroes `from..to` and makes that durable: how a torn tail or a
+    /// corrupt stretch is cut off.
+    pub(crate) fn zero_range(&mut self, from: usize, to: usize) -> io::Result<()> {
+        self.map[from..to].fill(0);
+        self.sync_range(from, to)
+    }
+
+    /// Makes a spare the segment that holds records from `first_seq` on:
+    /// seals the header and gives the file its final name. On error the
+    /// spare stays a spare (under its old name) and may be activated later.
+    pub(crate) fn activate(&mut self, first_seq: u64, durable: bool) -> io::Result<()> {
+        assert!(self.first_seq.is_none(), "only a spare is activated");
+        seal_header(&mut self.map, first_seq);
+        let dir = self
+            .path
+            .parent()
+            .expect("segment path has a directory")
+            .to_path_buf();
+        let final_path = dir.join(segment_file_name(first_seq));
+        if durable {
+            self.map.flush_range(0, HEADER_BYTES)?;
+        }
+        fs::rename(&self.path, &final_path)?;
+        // Renamed: a retry (same or later seq) renames from here.
+        self.path = final_path;
+        if durable {
+            sync_dir(&dir)?;
+        }
+        self.first_seq = Some(first_seq);
+        Ok(())
+    }
+
+    /// Removes an unused spare's file.
+    pub(crate) fn discard(self) {
+        debug_assert!(self.first_seq.is_none());
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// fsync of a directory: makes a rename in it durable.
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+fn map_file(file: &File, len: u64) -> io::Result<MmapMut> {
+    // SAFETY: the mapping is of a file in a shard directory that one
+    // writer owns (it holds the directory's lock); nothing else writes or
+    // truncates the file while it is mapped. Reads through the map see the
+    // file's bytes; every access is bounds checked against the map length.
+    unsafe { MmapOptions::new().len(len as usize).map_mut(file) }
+}
+
+/// Reserves every block of the file so that stores through the mapping
+/// cannot fail for lack of space.
+fn fallocate(file: &File, len: u64) -> io::Result<()> {
+    // posix_fallocate returns the error number instead of setting errno.
+    let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len as libc::off_t) };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    Ok(())
+}
+
+/// Faults the pages of `from..to` in writable, so the first store to a
+/// page on the append path is not a page fault (a few microseconds, and a
+/// filesystem callback on ext4/xfs). MADV_POPULATE_WRITE (Linux 5.14) does
+/// it without touching data; older kernels get a read-and-write-back of one
+/// byte per page, which is just as harmless to the contents.
+fn prefault(map: &mut MmapMut, from: usize, to: usize) {
+    let page = page_size();
+    let from = from / page * page;
+    if from >= to {
+        return;
+    }
+    if map
+        .advise_range(Advice::PopulateWrite, from, to - from)
+        .is_ok()
+    {
+        return;
+    }
+    let base = map.as_mut_ptr();
+    for off in (from..to).step_by(page) {
+        // SAFETY: `off` is inside the mapping; the owner has exclusive use
+        // of it, and writing back the byte just read changes nothing.
+        unsafe {
+            let p = base.add(off);
+            p.write_volatile(p.read_volatile());
+        }
+    }
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if n > 0 {
+        n as usize
+    } else {
+        4096
+    }
+}
+
+pub(crate) fn wall_clock_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}

@@ -1,0 +1,354 @@
+//! The append side: one writer per shard, on the shard's thread. `append`
+//! is a bounds check, a ~72-byte copy and a CRC into a prefaulted map: no
+//! allocation, no lock, and no syscall unless the sync policy is `every` or
+//! the active segment is full (roll-over: a rename, once per segment).
+
+use std::cell::Cell;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use crate::config::SyncPolicy;
+use crate::engine::Command;
+
+use super::layout::*;
+use super::segment::{self, Segment, SegmentRequest};
+use super::{io_error, JournalError};
+
+/// After a failed synchronous segment creation, appends that need a new
+/// segment are refused without retrying for this long (of `ts_ns`), so a
+/// full disk costs the shard one failed attempt per second, not one per
+/// order. An installed spare ends the wait at once.
+pub const FULL_RETRY_NS: u64 = 1_000_000_000;
+
+/// How far ahead of the write position [`JournalWriter::prefault_ahead`]
+/// keeps pages writable: about 3,600 new-order records.
+pub const PREFAULT_AHEAD_BYTES: usize = 256 << 10;
+
+/// Counters for the admin thread; plain integers, read by copy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JournalStats {
+    pub records_appended: u64,
+    pub bytes_appended: u64,
+    /// Moves into a new segment.
+    pub segments_rolled: u64,
+    pub spares_installed: u64,
+    /// Segments created on the shard thread because no spare was ready.
+    pub sync_segment_creations: u64,
+    /// msync calls made by `sync_now`/`sync_if_due` (not per-append ones).
+    pub syncs: u64,
+    /// Appends refused with `JournalError::Full`.
+    pub full_refusals: u64,
+}
+
+pub struct JournalWriter {
+    pub(super) dir: PathBuf,
+    pub(super) shard: u16,
+    pub(super) sync: SyncPolicy,
+    pub(super) sync_interval_ns: u64,
+    pub(super) segment_bytes: u64,
+    pub(super) active: Segment,
+    /// Where the next record goes in `active`.
+    pub(super) write_off: usize,
+    /// `active` is durable up to here.
+    pub(super) synced_off: usize,
+    /// The previous segment and the part of it still to be synced.
+    pub(super) retired: Option<(Segment, usize, usize)>,
+    /// A rename whose directory entry is not yet durable (interval policy).
+    pub(super) dir_unsynced: bool,
+    pub(super) spare: Option<Segment>,
+    pub(super) spare_requested: Cell<bool>,
+    pub(super) spare_names: Cell<u64>,
+    pub(super) next_seq: u64,
+    pub(super) last_sync_ns: u64,
+    /// `ts_ns` and errno of the last failed synchronous creation.
+    pub(super) creation_failed: Option<(u64, i32)>,
+    pub(super) stats: JournalStats,
+    /// Holds the shard directory's flock for the writer's lifetime.
+    pub(super) _lock: File,
+}
+
+impl JournalWriter {
+    /// Appends one command and returns its sequence number. With
+    /// `sync = every` the record is durable (msync) when this returns.
+    pub fn append(&mut self, ts_ns: u64, command: &Command) -> Result<u64, JournalError> {
+        let frame = command_record_bytes(command);
+        if self.write_off + frame > self.active.data_end() {
+            self.roll_over(ts_ns)?;
+        }
+        let off = self.write_off;
+        let seq = self.next_seq;
+        debug_assert_eq!(off % RECORD_ALIGN, 0);
+        write_record(
+            &mut self.active.bytes_mut()[off..off + frame],
+            seq,
+            ts_ns,
+            command,
+        );
+        if self.sync == SyncPolicy::Every {
+            if let Err(source) = self.active.sync_range(off, off + frame) {
+                // Not known durable, so not appended: erase it and keep its
+                // sequence number for the next attempt.
+                self.active.bytes_mut()[off..off + frame].fill(0);
+                return Err(JournalError::Io {
+                    path: self.active.path().to_path_buf(),
+                    op: "msync",
+                    source,
+                });
+            }
+            self.synced_off = off + frame;
+        }
+        self.write_off = off + frame;
+        self.next_seq = seq + 1;
+        self.stats.records_appended += 1;
+        self.stats.bytes_appended += frame as u64;
+        Ok(seq)
+    }
+
+    /// Moves into the spare (or a segment made now). On failure nothing
+    /// changes: the active segment stays, the spare (if any) stays.
+    fn roll_over(&mut self, ts_ns: u64) -> Result<(), JournalError> {
+        let mut next = match self.spare.take() {
+            Some(spare) => spare,
+            None => self.create_now(ts_ns)?,
+        };
+        let durable = self.sync == SyncPolicy::Every;
+        if let Err(source) = next.activate(self.next_seq, durable) {
+            self.spare = Some(next);
+            self.stats.full_refusals += 1;
+            return Err(self.full(source));
+        }
+        self.dir_unsynced |= self.sync == SyncPolicy::Interval;
+        let old = std::mem::replace(&mut self.active, next);
+        let unsynced = (self.synced_off, self.write_off);
+        self.write_off = HEADER_BYTES;
+        self.synced_off = HEADER_BYTES;
+        self.stats.segments_rolled += 1;
+        // At most one retired segment: an older one is finished now (with
+        // sync = interval that means an msync here, which only happens if
+        // a whole segment filled between two syncs).
+        if let Some((older, from, to)) = self.retired.take() {
+            if self.sync == SyncPolicy::Interval {
+                if let Err(e) = older.sync_range(from, to) {
+                    tracing::warn!(file = %older.path().display(), error = %e, "journal: msync failed");
+                }
+            }
+        }
+        self.retired = Some((old, unsynced.0, unsynced.1));
+        Ok(())
+    }
+
+    fn create_now(&mut self, ts_ns: u64) -> Result<Segment, JournalError> {
+        if let Some((failed_ns, errno)) = self.creation_failed {
+            if ts_ns.saturating_sub(failed_ns) < FULL_RETRY_NS {
+                self.stats.full_refusals += 1;
+                return Err(self.full(std::io::Error::from_raw_os_error(errno)));
+            }
+        }
+        self.stats.sync_segment_creations += 1;
+        match self.request().create() {
+            Ok(segment) => {
+                self.creation_failed = None;
+                Ok(segment)
+            }
+            Err(source) => {
+                let errno = source.raw_os_error().unwrap_or(libc::EIO);
+                self.creation_failed = Some((ts_ns, errno));
+                self.stats.full_refusals += 1;
+                Err(self.full(source))
+            }
+        }
+    }
+
+    fn full(&self, source: std::io::Error) -> JournalError {
+        JournalError::Full {
+            shard: self.shard,
+            seq: self.next_seq,
+            source,
+        }
+    }
+
+    pub(super) fn request(&self) -> SegmentRequest {
+        let n = self.spare_names.get() + 1;
+        self.spare_names.set(n);
+        SegmentRequest {
+            dir: self.dir.clone(),
+            file_name: format!("next-{}-{n}{SPARE_SUFFIX}", std::process::id()),
+            shard: self.shard,
+            segment_bytes: self.segment_bytes,
+            durable: self.sync != SyncPolicy::None,
+        }
+    }
+
+    /// Asks for the next segment once the active one is half full and no
+    /// spare is ready or requested. Run `create()` off the shard thread
+    /// (glommio `spawn_blocking`), then hand the segment to
+    /// [`install_spare`](Self::install_spare), or call
+    /// [`spare_creation_failed`](Self::spare_creation_failed) so a later
+    /// call asks again.
+    pub fn spare_needed(&self) -> Option<SegmentRequest> {
+        if self.spare.is_some() || self.spare_requested.get() {
+            return None;
+        }
+        let used = self.write_off - HEADER_BYTES;
+        let room = self.active.data_end() - HEADER_BYTES;
+        if used * 2 < room {
+            return None;
+        }
+        self.spare_requested.set(true);
+        Some(self.request())
+    }
+
+    pub fn install_spare(&mut self, spare: Segment) {
+        assert!(spare.first_seq().is_none(), "a spare holds no records yet");
+        assert_eq!(
+            spare.path().parent(),
+            Some(self.dir.as_path()),
+            "spare of this shard"
+        );
+        self.spare_requested.set(false);
+        self.creation_failed = None;
+        if self.spare.is_some() {
+            spare.discard();
+        } else {
+            self.spare = Some(spare);
+            self.stats.spares_installed += 1;
+        }
+    }
+
+    pub fn spare_creation_failed(&mut self) {
+        self.spare_requested.set(false);
+    }
+
+    /// With `sync = interval`: if `sync_interval_us` has passed since the
+    /// last sync, msyncs what was written since. Returns whether it synced.
+    /// Other policies: nothing to do.
+    pub fn sync_if_due(&mut self, now_ns: u64) -> std::io::Result<bool> {
+        if self.sync != SyncPolicy::Interval
+            || now_ns.saturating_sub(self.last_sync_ns) < self.sync_interval_ns
+        {
+            return Ok(false);
+        }
+        self.last_sync_ns = now_ns;
+        if !self.sync_pending() {
+            return Ok(false);
+        }
+        self.sync_now()?;
+        Ok(true)
+    }
+
+    fn sync_pending(&self) -> bool {
+        self.synced_off < self.write_off || self.retired.is_some() || self.dir_unsynced
+    }
+
+    /// Makes everything appended so far durable, whatever the policy.
+    pub fn sync_now(&mut self) -> std::io::Result<()> {
+        if let Some((older, from, to)) = self.retired.take() {
+            if let Err(e) = older.sync_range(from, to) {
+                self.retired = Some((older, from, to));
+                return Err(e);
+            }
+        }
+        self.active.sync_range(self.synced_off, self.write_off)?;
+        self.synced_off = self.write_off;
+        if self.dir_unsynced {
+            segment::sync_dir(&self.dir)?;
+            self.dir_unsynced = false;
+        }
+        self.stats.syncs += 1;
+        // msync left the page being filled clean, hence write-protected.
+        self.prefault_ahead();
+        Ok(())
+    }
+
+    /// Housekeeping for the shard's idle or timer path, never per message:
+    /// once the kernel writes a dirty page back (msync, or the flusher
+    /// after `vm.dirty_expire_centisecs`, 30 s by default) it
+    /// write-protects it, and the next store to it takes a fault through
+    /// the filesystem (microseconds on ext4/xfs). This faults the next
+    /// [`PREFAULT_AHEAD_BYTES`] back in (one madvise; cheap when nothing
+    /// needs doing), so the appends that follow do not.
+    pub fn prefault_ahead(&mut self) {
+        self.active
+            .prefault_range(self.write_off, PREFAULT_AHEAD_BYTES);
+    }
+
+    /// The previous segment, once nothing in it awaits a sync, so the
+    /// caller can unmap it off the shard thread; otherwise it is unmapped
+    /// at the next sync or roll-over.
+    pub fn take_retired(&mut self) -> Option<Segment> {
+        match self.retired {
+            Some((_, from, to)) if from >= to || self.sync != SyncPolicy::Interval => {
+                self.retired.take().map(|(segment, _, _)| segment)
+            }
+            _ => None,
+        }
+    }
+
+    /// The sequence number the next append will get.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    pub fn stats(&self) -> JournalStats {
+        self.stats
+    }
+
+    pub fn shard(&self) -> u16 {
+        self.shard
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn active_segment(&self) -> &Path {
+        self.active.path()
+    }
+
+    /// Bytes of the active segment in use (header and records).
+    pub fn active_bytes_used(&self) -> u64 {
+        self.write_off as u64
+    }
+
+    pub fn has_spare(&self) -> bool {
+        self.spare.is_some()
+    }
+}
+
+impl Drop for JournalWriter {
+    fn drop(&mut self) {
+        if self.sync != SyncPolicy::None {
+            if let Err(e) = self.sync_now() {
+                tracing::warn!(dir = %self.dir.display(), error = %e, "journal: final sync failed");
+            }
+        }
+        if let Some(spare) = self.spare.take() {
+            spare.discard();
+        }
+    }
+}
+
+/// Takes the shard directory's lock: two writers on one journal would
+/// interleave records.
+pub(super) fn lock_dir(dir: &Path) -> Result<File, JournalError> {
+    use std::os::fd::AsRawFd;
+    let path = dir.join("LOCK");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_error(&path, "open"))?;
+    // SAFETY: flock on a descriptor we own.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            return Err(JournalError::Locked {
+                dir: dir.to_path_buf(),
+            });
+        }
+        return Err(io_error(&path, "flock")(e));
+    }
+    Ok(file)
+}

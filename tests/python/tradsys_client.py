@@ -1,0 +1,472 @@
+"""tradsys order-entry protocol, version 1: a small blocking Python client.
+
+Written from docs/PROTOCOL.md alone (standard library only). Every message is
+a fixed-size little-endian record; see the section numbers in the comments.
+
+    from tradsys_client import Session, Side, OrderKind, Tif
+    s = Session.connect("127.0.0.1", 7001)
+    acc = s.logon(1, "alice-demo-token")
+    s.new_order(client_order_id=1, symbol=1, side=Side.SELL, price=5000000, qty=5)
+    msg = s.recv()          # decoded gateway message (a Msg), or raises
+"""
+
+import select
+import socket
+import struct
+import time
+
+# --- section 1 / 2 / 3: conventions, header, framing ----------------------
+
+VERSION = 1
+HEADER = struct.Struct("<HBBI")  # length, msg_type, version, seq
+HEADER_LEN = 8
+MAX_MESSAGE_LEN = 256
+SEQ_MOD = 1 << 32
+
+
+def next_seq(seq):
+    """Section 4: +1, wrapping from 4294967295 to 0."""
+    return (seq + 1) % SEQ_MOD
+
+
+# --- section 6: message index ---------------------------------------------
+
+class MsgType:
+    LOGON = 0x01
+    LOGOUT = 0x02
+    HEARTBEAT = 0x03
+    NEW_ORDER = 0x04
+    CANCEL_ORDER = 0x05
+    REPLACE_ORDER = 0x06
+    MASS_CANCEL = 0x07
+    ORDER_STATUS_REQUEST = 0x08
+    LOGON_ACCEPTED = 0x81
+    LOGON_REJECTED = 0x82
+    GW_HEARTBEAT = 0x83
+    ORDER_ACCEPTED = 0x84
+    ORDER_REJECTED = 0x85
+    FILL = 0x86
+    ORDER_CANCELED = 0x87
+    ORDER_REPLACED = 0x88
+    CANCEL_REJECTED = 0x89
+    MASS_CANCEL_DONE = 0x8A
+    ORDER_STATUS = 0x8B
+    SESSION_END = 0x8C
+
+
+# --- section 9 / 10: enumerations and reason codes ------------------------
+
+class Side:
+    BUY = 1
+    SELL = 2
+
+
+class OrderKind:
+    LIMIT = 1
+    MARKET = 2
+
+
+class Tif:
+    GTC = 1
+    DAY = 2
+    IOC = 3
+    FOK = 4
+
+
+class Stp:
+    DEFAULT = 0
+    CANCEL_RESTING = 1
+    CANCEL_INCOMING = 2
+    CANCEL_BOTH = 3
+
+
+class Liquidity:
+    AGGRESSOR = 1
+    PASSIVE = 2
+
+
+class OrderState:
+    UNKNOWN = 0
+    OPEN = 1
+    FILLED = 2
+    CANCELED = 3
+
+
+REJECT_REASONS = {
+    1: "UnknownSymbol", 2: "InvalidSide", 3: "InvalidOrderType",
+    4: "InvalidTimeInForce", 5: "InvalidQty", 6: "InvalidPrice",
+    7: "PriceNotOnTick", 8: "QtyNotOnLot", 9: "InvalidCombination",
+    10: "InvalidStpMode",
+    100: "UnknownOrder", 101: "WouldCrossPostOnly", 102: "OrderCapacity",
+    103: "BookLevelCapacity", 104: "SymbolHalted", 105: "AccountKilled",
+    106: "ReplaceBelowFilled", 107: "ReplaceNoChange",
+    200: "MaxOrderQty", 201: "MaxOrderNotional", 202: "MaxOpenOrders",
+    203: "MaxPosition", 204: "PriceBand", 205: "UnknownAccount",
+    300: "NotLoggedOn", 301: "NotAuthorized", 302: "RateLimited",
+    303: "SequenceGap", 304: "ShardBusy", 305: "JournalUnavailable",
+}
+RejectReason = type("RejectReason", (), {v: k for k, v in REJECT_REASONS.items()})
+
+CANCEL_REASONS = {
+    1: "Requested", 2: "ImmediateRemainder", 3: "FillOrKill", 4: "SelfTrade",
+    5: "MassCancel", 6: "KillSwitch", 7: "Disconnect", 8: "Expired",
+}
+CancelReason = type("CancelReason", (), {v: k for k, v in CANCEL_REASONS.items()})
+
+SESSION_END_REASONS = {
+    1: "Logout", 2: "IdleTimeout", 3: "BadLength", 4: "UnknownMessageType",
+    5: "WrongVersion", 6: "LengthMismatch", 7: "NotLoggedOn",
+    8: "SequenceGap", 9: "Shutdown", 10: "LogonRejected",
+    11: "SlowConsumer", 12: "DuplicateLogon", 13: "LogonTimeout",
+}
+SessionEndReason = type("SessionEndReason", (), {v: k for k, v in SESSION_END_REASONS.items()})
+
+LOGON_REJECT_REASONS = {
+    1: "InvalidCredentials", 2: "UnsupportedFlags", 3: "SessionLimit",
+    4: "ShuttingDown",
+}
+LogonRejectReason = type("LogonRejectReason", (), {v: k for k, v in LOGON_REJECT_REASONS.items()})
+
+
+# --- sections 7 / 8: message bodies (after the 8-byte header) --------------
+# Each entry: msg_type -> (name, total length, body struct, field names).
+# Reserved fields are "x" pad bytes (sent as zero, ignored on receipt).
+
+def _spec(name, length, fmt, fields):
+    st = struct.Struct("<" + fmt)
+    assert HEADER_LEN + st.size == length, (name, st.size)
+    return (name, length, st, fields)
+
+
+CLIENT_MESSAGES = {
+    MsgType.LOGON: _spec("Logon", 56, "II32sB7x",
+                         ("account", "heartbeat_interval_ms", "token", "flags")),
+    MsgType.LOGOUT: _spec("Logout", 8, "", ()),
+    MsgType.HEARTBEAT: _spec("Heartbeat", 8, "", ()),
+    MsgType.NEW_ORDER: _spec("NewOrder", 48, "QIBBBBB7xqQ",
+                             ("client_order_id", "symbol", "side", "order_kind",
+                              "tif", "flags", "stp", "price", "qty")),
+    MsgType.CANCEL_ORDER: _spec("CancelOrder", 32, "QQI4x",
+                                ("client_order_id", "order_id", "symbol")),
+    MsgType.REPLACE_ORDER: _spec("ReplaceOrder", 48, "QQI4xqQ",
+                                 ("client_order_id", "order_id", "symbol",
+                                  "new_price", "new_qty")),
+    MsgType.MASS_CANCEL: _spec("MassCancel", 24, "QI4x",
+                               ("client_order_id", "symbol")),
+    MsgType.ORDER_STATUS_REQUEST: _spec("OrderStatusRequest", 32, "QQI4x",
+                                        ("client_order_id", "order_id", "symbol")),
+}
+
+GATEWAY_MESSAGES = {
+    MsgType.LOGON_ACCEPTED: _spec("LogonAccepted", 24, "III4x",
+                                  ("account", "heartbeat_interval_ms",
+                                   "next_expected_seq")),
+    MsgType.LOGON_REJECTED: _spec("LogonRejected", 16, "H6x", ("reason",)),
+    MsgType.GW_HEARTBEAT: _spec("Heartbeat", 8, "", ()),
+    MsgType.ORDER_ACCEPTED: _spec("OrderAccepted", 56, "QQIBBBxqQQ",
+                                  ("order_id", "client_order_id", "symbol", "side",
+                                   "order_kind", "tif", "price", "qty",
+                                   "timestamp_ns")),
+    MsgType.ORDER_REJECTED: _spec("OrderRejected", 32, "QIH2xQ",
+                                  ("client_order_id", "symbol", "reason",
+                                   "timestamp_ns")),
+    MsgType.FILL: _spec("Fill", 72, "QQQIBB2xqQQQ",
+                        ("exec_id", "order_id", "client_order_id", "symbol", "side",
+                         "liquidity", "price", "qty", "leaves_qty",
+                         "timestamp_ns")),
+    MsgType.ORDER_CANCELED: _spec("OrderCanceled", 48, "QQIB3xQQ",
+                                  ("order_id", "client_order_id", "symbol", "reason",
+                                   "canceled_qty", "timestamp_ns")),
+    MsgType.ORDER_REPLACED: _spec("OrderReplaced", 64, "QQIB3xqQQQ",
+                                  ("order_id", "client_order_id", "symbol",
+                                   "kept_priority", "price", "qty", "leaves_qty",
+                                   "timestamp_ns")),
+    MsgType.CANCEL_REJECTED: _spec("CancelRejected", 40, "QQIH2xQ",
+                                   ("order_id", "client_order_id", "symbol", "reason",
+                                    "timestamp_ns")),
+    MsgType.MASS_CANCEL_DONE: _spec("MassCancelDone", 32, "QIIH6x",
+                                    ("client_order_id", "symbol", "canceled_count",
+                                     "reject_reason")),
+    MsgType.ORDER_STATUS: _spec("OrderStatus", 72, "QQQIBBHqQQQ",
+                                ("client_order_id", "order_id",
+                                 "order_client_order_id", "symbol", "side", "state",
+                                 "reject_reason", "price", "qty", "leaves_qty",
+                                 "filled_qty")),
+    MsgType.SESSION_END: _spec("SessionEnd", 16, "H2xI", ("reason", "expected_seq")),
+}
+
+
+class Msg:
+    """A decoded message: .name, .msg_type, .seq, .length and one attribute per field."""
+
+    def __init__(self, name, msg_type, seq, length, fields):
+        self.name = name
+        self.msg_type = msg_type
+        self.seq = seq
+        self.length = length
+        self.fields = fields
+        self.__dict__.update(fields)
+
+    def __repr__(self):
+        body = ", ".join("%s=%r" % kv for kv in self.fields.items())
+        return "%s(seq=%d%s)" % (self.name, self.seq, ", " + body if body else "")
+
+
+class ProtocolError(Exception):
+    """The gateway's bytes failed a framing or sequence check (section 3/4)."""
+
+
+class Closed(Exception):
+    """The gateway closed the connection."""
+
+
+class Timeout(Exception):
+    """Nothing matching arrived in time."""
+
+
+def encode_token(token):
+    raw = token.encode("ascii") if isinstance(token, str) else bytes(token)
+    if len(raw) > 32:
+        raise ValueError("token longer than 32 bytes")
+    return raw  # struct "32s" pads with NUL
+
+
+def encode(msg_type, seq, version=VERSION, length=None, **fields):
+    """Encode a client message. `version` / `length` may be overridden to build
+    deliberately malformed messages for tests."""
+    name, fixed_len, st, names = CLIENT_MESSAGES[msg_type]
+    values = []
+    for n in names:
+        v = fields.pop(n, 0)
+        if n == "token":
+            v = encode_token(v)
+        values.append(v)
+    if fields:
+        raise TypeError("unknown fields for %s: %s" % (name, sorted(fields)))
+    body = st.pack(*values)
+    return HEADER.pack(fixed_len if length is None else length, msg_type, version,
+                       seq % SEQ_MOD) + body
+
+
+def encode_raw(length, msg_type, version, seq, body=b""):
+    """Arbitrary header + body, for negative tests."""
+    return HEADER.pack(length, msg_type, version, seq % SEQ_MOD) + body
+
+
+def decode_header(buf):
+    return HEADER.unpack_from(buf, 0)
+
+
+def check_header(length, msg_type, version):
+    """Section 3, steps 2-5, applied to gateway bytes. Returns the fixed spec."""
+    if not (HEADER_LEN <= length <= MAX_MESSAGE_LEN):
+        raise ProtocolError("BadLength: %d" % length)
+    if version != VERSION:
+        raise ProtocolError("WrongVersion: %d" % version)
+    spec = GATEWAY_MESSAGES.get(msg_type)
+    if spec is None:
+        raise ProtocolError("UnknownMessageType: 0x%02x" % msg_type)
+    if length != spec[1]:
+        raise ProtocolError("LengthMismatch: %s length %d, expected %d"
+                            % (spec[0], length, spec[1]))
+    return spec
+
+
+def decode(buf):
+    """Decode one complete gateway message (bytes of exactly `length`)."""
+    length, msg_type, version, seq = decode_header(buf)
+    name, _, st, names = check_header(length, msg_type, version)
+    values = st.unpack_from(buf, HEADER_LEN)
+    return Msg(name, msg_type, seq, length, dict(zip(names, values)))
+
+
+def decode_client(buf):
+    """Decode a client message (used by self-tests against the doc's hex dumps)."""
+    length, msg_type, version, seq = decode_header(buf)
+    name, _, st, names = CLIENT_MESSAGES[msg_type]
+    values = st.unpack_from(buf, HEADER_LEN)
+    fields = dict(zip(names, values))
+    if "token" in fields:
+        fields["token"] = fields["token"].rstrip(b"\0").decode("ascii")
+    return Msg(name, msg_type, seq, length, fields)
+
+
+class Session:
+    """One TCP connection = one session (section 1)."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.send_seq = 0          # seq of the last message sent
+        self.recv_seq = 0          # seq of the last gateway message received
+        self.buf = bytearray()
+        self.heartbeat_s = None    # granted interval once logged on
+        self.last_send = time.monotonic()
+        self.last_recv = time.monotonic()
+        self.closed = False
+        self.check_gateway_seq = True
+
+    @classmethod
+    def connect(cls, host, port, timeout=5.0):
+        sock = socket.create_connection((host, port), timeout=timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return cls(sock)
+
+    def close(self):
+        if not self.closed:
+            self.closed = True
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+
+    # -- sending ---------------------------------------------------------
+
+    def send_bytes(self, data):
+        self.sock.sendall(data)
+        self.last_send = time.monotonic()
+
+    def send(self, msg_type, seq=None, **fields):
+        """Send a client message with the next seq (or an explicit one, which
+        then becomes the session's last sent seq). Returns the seq used."""
+        if seq is None:
+            seq = next_seq(self.send_seq)
+        self.send_bytes(encode(msg_type, seq, **fields))
+        self.send_seq = seq % SEQ_MOD
+        return seq
+
+    def logon(self, account, token, heartbeat_interval_ms=0, flags=0, timeout=5.0):
+        """Send Logon, return LogonAccepted; raise on LogonRejected/SessionEnd."""
+        self.send(MsgType.LOGON, account=account,
+                  heartbeat_interval_ms=heartbeat_interval_ms, token=token, flags=flags)
+        msg = self.recv(timeout=timeout)
+        if msg.msg_type == MsgType.LOGON_ACCEPTED:
+            self.heartbeat_s = msg.heartbeat_interval_ms / 1000.0
+        return msg
+
+    def logout(self):
+        return self.send(MsgType.LOGOUT)
+
+    def heartbeat(self):
+        return self.send(MsgType.HEARTBEAT)
+
+    def new_order(self, client_order_id, symbol, side, qty, price=0,
+                  order_kind=OrderKind.LIMIT, tif=Tif.GTC, flags=0, stp=0):
+        return self.send(MsgType.NEW_ORDER, client_order_id=client_order_id,
+                         symbol=symbol, side=side, order_kind=order_kind, tif=tif,
+                         flags=flags, stp=stp, price=price, qty=qty)
+
+    def cancel(self, client_order_id, order_id, symbol):
+        return self.send(MsgType.CANCEL_ORDER, client_order_id=client_order_id,
+                         order_id=order_id, symbol=symbol)
+
+    def replace(self, client_order_id, order_id, symbol, new_price, new_qty):
+        return self.send(MsgType.REPLACE_ORDER, client_order_id=client_order_id,
+                         order_id=order_id, symbol=symbol, new_price=new_price,
+                         new_qty=new_qty)
+
+    def mass_cancel(self, client_order_id, symbol=0):
+        return self.send(MsgType.MASS_CANCEL, client_order_id=client_order_id,
+                         symbol=symbol)
+
+    def status(self, client_order_id, order_id, symbol):
+        return self.send(MsgType.ORDER_STATUS_REQUEST, client_order_id=client_order_id,
+                         order_id=order_id, symbol=symbol)
+
+    # -- receiving -------------------------------------------------------
+
+    def _try_take(self):
+        """Section 3: frame one message from self.buf if complete."""
+        if len(self.buf) < HEADER_LEN:
+            return None
+        length, msg_type, version, seq = decode_header(self.buf)
+        check_header(length, msg_type, version)  # before the body arrives
+        if len(self.buf) < length:
+            return None
+        raw = bytes(self.buf[:length])
+        del self.buf[:length]
+        msg = decode(raw)
+        if self.check_gateway_seq:
+            want = next_seq(self.recv_seq)
+            if msg.seq != want:
+                raise ProtocolError("gateway seq %d, expected %d" % (msg.seq, want))
+        self.recv_seq = msg.seq
+        self.last_recv = time.monotonic()
+        return msg
+
+    def _heartbeat_if_writable(self):
+        """Send a due Heartbeat without ever blocking the reader: if the socket
+        cannot take it now (the gateway is not reading us), try again later."""
+        try:
+            _, w, _ = select.select([], [self.sock], [], 0)
+            if w:
+                self.heartbeat()
+            else:
+                self.last_send = time.monotonic()
+        except OSError:  # peer gone; the read path reports it
+            self.heartbeat_s = None
+
+    def recv(self, timeout=5.0, skip_heartbeats=True):
+        """Next gateway message. Sends our own Heartbeat when due while waiting
+        (section 5.2). Raises Timeout, Closed or ProtocolError."""
+        deadline = time.monotonic() + timeout
+        while True:
+            msg = self._try_take()
+            if msg is not None:
+                if skip_heartbeats and msg.msg_type == MsgType.GW_HEARTBEAT:
+                    continue
+                return msg
+            now = time.monotonic()
+            if now >= deadline:
+                raise Timeout("no message within %.1f s" % timeout)
+            wait = deadline - now
+            if self.heartbeat_s:
+                due = self.last_send + self.heartbeat_s
+                if now >= due:
+                    self._heartbeat_if_writable()
+                    continue
+                wait = min(wait, due - now)
+            self.sock.settimeout(max(wait, 0.001))
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            except ConnectionResetError:
+                raise Closed("connection reset")
+            if not data:
+                if self.buf:
+                    raise Closed("closed mid-message (%d bytes pending)" % len(self.buf))
+                raise Closed("connection closed")
+            self.buf += data
+
+    def recv_until(self, pred, timeout=5.0):
+        """Collect messages until pred(msg) is true; return (matching, all)."""
+        deadline = time.monotonic() + timeout
+        seen = []
+        while True:
+            msg = self.recv(timeout=max(deadline - time.monotonic(), 0.0))
+            seen.append(msg)
+            if pred(msg):
+                return msg, seen
+
+    def drain(self, quiet=0.2):
+        """Read whatever arrives until `quiet` seconds pass with nothing."""
+        out = []
+        while True:
+            try:
+                out.append(self.recv(timeout=quiet))
+            except (Timeout, Closed):
+                return out
+
+    def wait_closed(self, timeout=5.0):
+        """True if the gateway closes the connection (EOF/reset) in time; any
+        messages that arrive before the close are returned in the list."""
+        deadline = time.monotonic() + timeout
+        extra = []
+        while True:
+            try:
+                extra.append(self.recv(timeout=max(deadline - time.monotonic(), 0.0),
+                                       skip_heartbeats=False))
+            except Closed:
+                return True, extra
+            except Timeout:
+                return False, extra
