@@ -1,6 +1,6 @@
 //! The order path through the gateway allocates nothing per message once
 //! warmed up: bytes in -> session checks -> route across the mesh -> the
-//! owner's engine -> reports back across the mesh -> encoded into the
+//! owner's journal (write-ahead) and engine -> reports back across the mesh -> encoded into the
 //! session's outbox -> handed to the writer. Two shard cores run in this
 //! thread, joined by the real rtrb rings; only sockets are left out (they
 //! are glommio's: one io_uring operation per read or write batch, not per
@@ -26,8 +26,11 @@ static ALLOCATOR: CountingAllocator = CountingAllocator;
 const BTC: SymbolId = 1; // shard 0
 const ETH: SymbolId = 2; // shard 1
 
-fn two_shards() -> (ShardCore, ShardCore) {
+/// Two shard cores with their journals (sync = none) in `journal_dir`.
+fn two_shards(journal_dir: &std::path::Path) -> (ShardCore, ShardCore) {
     let mut config = Config::parse(tradsys::config::DEFAULT_TOML).unwrap();
+    config.journal.dir = journal_dir.to_path_buf();
+    config.journal.segment_bytes = 64 << 20;
     config.server.cores = vec![0, 1];
     config.symbols[0].shard = Some(0);
     config.symbols[1].shard = Some(1);
@@ -44,8 +47,10 @@ fn two_shards() -> (ShardCore, ShardCore) {
     std::mem::forget(keep); // the receiving ends must outlive the test
     let shared = Arc::new(Shared::new(config, doorbells));
     let mut links = mesh::build(2, 1024).into_iter();
-    let a = ShardCore::new(0, Arc::clone(&shared), links.next().unwrap());
-    let b = ShardCore::new(1, shared, links.next().unwrap());
+    let mut a = ShardCore::new(0, Arc::clone(&shared), links.next().unwrap());
+    let mut b = ShardCore::new(1, shared, links.next().unwrap());
+    a.start().unwrap();
+    b.start().unwrap();
     (a, b)
 }
 
@@ -162,7 +167,9 @@ fn round(
 
 #[test]
 fn order_path_across_the_mesh_allocates_nothing_after_warm_up() {
-    let (mut a, mut b) = two_shards();
+    let dir = std::env::temp_dir().join(format!("tradsys-alloc-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (mut a, mut b) = two_shards(&dir);
     let now = Now {
         mono_ns: 1,
         wall_ns: 1,
@@ -216,4 +223,12 @@ fn order_path_across_the_mesh_allocates_nothing_after_warm_up() {
         "crossed the mesh"
     );
     assert_eq!(allocations, 0, "allocations on the gateway order path");
+    assert_eq!(a.counters.journal_refusals + b.counters.journal_refusals, 0);
+    drop((a, b));
+    let journaled = tradsys::journal::stats(&dir).unwrap().records();
+    assert!(
+        journaled > 5_000,
+        "every command was journaled: {journaled}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
