@@ -157,6 +157,13 @@ fn serve(path: Option<PathBuf>, options: StartOptions) -> ExitCode {
         }
     };
     let signals = block_stop_signals();
+    // A journal segment that would pass RLIMIT_FSIZE must fail with EFBIG
+    // (the journal then refuses orders with JournalUnavailable), not kill
+    // the gateway with SIGXFSZ.
+    // SAFETY: setting a signal's disposition to ignore.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     describe(&config, path.is_none());
     let server_cfg = config.server.clone();
     let server = match Server::start_with(config, options) {

@@ -34,7 +34,11 @@ pub fn token(account: AccountId) -> &'static [u8] {
     }
 }
 
-pub fn config(session_overrides: &str, dir: &std::path::Path) -> String {
+/// The test configuration. `overrides` go into `[session]`; anything after
+/// a `[journal]` line in them goes into `[journal]`.
+pub fn config(overrides: &str, dir: &std::path::Path) -> String {
+    let (session_overrides, journal_overrides) =
+        overrides.split_once("[journal]").unwrap_or((overrides, ""));
     format!(
         r#"
 [server]
@@ -54,8 +58,7 @@ max_levels_per_side = 64
 
 [journal]
 dir = "{dir}"
-# Small segments: fast to create, and the crash test rolls over often.
-segment_bytes = 262144
+{journal_overrides}
 
 [[symbols]]
 id = 1
@@ -78,6 +81,13 @@ shard = 1
 {accounts}
 "#,
         dir = dir.join("journal").display(),
+        // Small segments by default: fast to create, and the crash test
+        // rolls over often.
+        journal_overrides = if journal_overrides.contains("segment_bytes") {
+            journal_overrides.to_string()
+        } else {
+            format!("segment_bytes = 262144\n{journal_overrides}")
+        },
         accounts = [
             (ALICE, "alice", "trader", false),
             (BOB, "bob", "trader", false),
@@ -147,11 +157,39 @@ impl Gateway {
         dir: &std::path::Path,
         session_overrides: &str,
     ) -> Result<Gateway, Vec<String>> {
+        Gateway::start_limited(dir, session_overrides, None)
+    }
+
+    /// As `start_in`, with RLIMIT_FSIZE set to `file_size_limit` bytes in
+    /// the gateway process (a full disk, as far as the journal can tell).
+    pub fn start_limited(
+        dir: &std::path::Path,
+        session_overrides: &str,
+        file_size_limit: Option<u64>,
+    ) -> Result<Gateway, Vec<String>> {
         let dir = dir.to_path_buf();
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("tradsys.toml");
         std::fs::write(&path, config(session_overrides, &dir)).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tradsys"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tradsys"));
+        if let Some(limit) = file_size_limit {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: only setrlimit between fork and exec.
+            unsafe {
+                command.pre_exec(move || {
+                    let rlimit = libc::rlimit {
+                        rlim_cur: limit,
+                        rlim_max: limit,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_FSIZE, &rlimit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
+        let mut child = command
             .args(["serve", "--config"])
             .arg(&path)
             .env("RUST_LOG", "info")
