@@ -69,6 +69,23 @@ impl Server {
             }
         }
         let shards = config.shard_count();
+        // SO_REUSEPORT would let a second gateway bind the same port and
+        // silently split clients between two order books. A plain bind
+        // fails on a port anyone holds, reuse-port or not: probe first.
+        if config.server.order_entry.port() != 0 {
+            let probe = Socket::new(
+                Domain::for_address(config.server.order_entry),
+                Type::STREAM,
+                Some(Protocol::TCP),
+            )
+            .and_then(|s| s.bind(&config.server.order_entry.into()).map(|()| s));
+            if let Err(e) = probe {
+                return Err(StartError(format!(
+                    "server.order_entry {}: {e} (is another gateway running?)",
+                    config.server.order_entry
+                )));
+            }
+        }
         // One listener per shard on the same port: the kernel spreads new
         // connections over them. Port 0 takes the first one's ephemeral port.
         let first = listener(config.server.order_entry).map_err(|e| {

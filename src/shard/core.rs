@@ -260,7 +260,7 @@ impl ShardCore {
                     let reason = error
                         .session_end_reason()
                         .expect("every framing error has a session end reason");
-                    self.end_session(id.slot, reason, 0);
+                    self.end_session(id.slot, reason);
                     consumed = bytes.len();
                     break;
                 }
@@ -331,19 +331,18 @@ impl ShardCore {
         session.last_rx_ns = now.mono_ns;
         let seq = message.header().seq.get();
         if seq != session.expected_seq {
-            let expected = session.expected_seq;
-            self.end_session(slot, SessionEndReason::SequenceGap, expected);
+            self.end_session(slot, SessionEndReason::SequenceGap);
             return;
         }
         session.expected_seq = seq.wrapping_add(1);
         match (session.phase, message) {
             (Phase::AwaitingLogon, ClientMessage::Logon(logon)) => self.logon(slot, logon),
-            (Phase::AwaitingLogon, _) => self.end_session(slot, SessionEndReason::NotLoggedOn, 0),
+            (Phase::AwaitingLogon, _) => self.end_session(slot, SessionEndReason::NotLoggedOn),
             (Phase::Active { .. }, ClientMessage::Logon(_)) => {
-                self.end_session(slot, SessionEndReason::DuplicateLogon, 0)
+                self.end_session(slot, SessionEndReason::DuplicateLogon)
             }
             (Phase::Active { .. }, ClientMessage::Logout(_)) => {
-                self.end_session(slot, SessionEndReason::Logout, 0)
+                self.end_session(slot, SessionEndReason::Logout)
             }
             (Phase::Active { .. }, ClientMessage::Heartbeat(_)) => {}
             (Phase::Active { .. }, request) => self.order_entry(slot, request, now),
@@ -357,7 +356,7 @@ impl ShardCore {
             Err(reason) => {
                 let session = self.sessions.get_slot_mut(slot).expect("live session");
                 let _ = session.outbox.push(&LogonRejectedMsg::new(reason));
-                self.end_session(slot, SessionEndReason::LogonRejected, 0);
+                self.end_session(slot, SessionEndReason::LogonRejected);
             }
         }
     }
@@ -483,7 +482,7 @@ impl ShardCore {
         let report = SessionReport::from_event(&event, now.wall_ns).expect("a reject is a report");
         let session = self.sessions.get_slot_mut(slot).expect("live session");
         if session.outbox.push_report(&report).is_err() {
-            self.end_session(slot, SessionEndReason::SlowConsumer, 0);
+            self.end_session(slot, SessionEndReason::SlowConsumer);
         } else {
             session.writer.notify();
         }
@@ -492,7 +491,7 @@ impl ShardCore {
     fn push_to<M: WireMessage>(&mut self, slot: u16, msg: &M) {
         let session = self.sessions.get_slot_mut(slot).expect("live session");
         if session.outbox.push(msg).is_err() {
-            self.end_session(slot, SessionEndReason::SlowConsumer, 0);
+            self.end_session(slot, SessionEndReason::SlowConsumer);
         } else {
             session.writer.notify();
         }
@@ -874,7 +873,8 @@ impl ShardCore {
 
     /// Ends a session: queues SessionEnd, unregisters it, and runs
     /// cancel-on-disconnect. Idempotent.
-    pub fn end_session(&mut self, slot: u16, reason: SessionEndReason, expected_seq: u32) {
+    /// SessionEnd carries the client `seq` the gateway expected next.
+    pub fn end_session(&mut self, slot: u16, reason: SessionEndReason) {
         let Some(session) = self.sessions.get_slot_mut(slot) else {
             return;
         };
@@ -883,9 +883,24 @@ impl ShardCore {
         }
         let phase = session.phase;
         session.phase = Phase::Ended(Some(reason));
+        let expected_seq = session.expected_seq;
         session
             .outbox
             .push_final(&SessionEndMsg::new(reason, expected_seq));
+        let account = match phase {
+            Phase::Active { account, .. } => Some(account),
+            _ => None,
+        };
+        // Once per session, never per message: operators need to see why a
+        // bot was cut off.
+        tracing::info!(
+            shard = self.id,
+            slot,
+            ?account,
+            ?reason,
+            expected_seq,
+            "session ended"
+        );
         session.writer.notify();
         if reason == SessionEndReason::SlowConsumer {
             self.counters.slow_consumers += 1;
@@ -958,7 +973,7 @@ impl ShardCore {
     /// that the engine is no longer borrowed.
     fn finish_deferred_ends(&mut self) {
         while let Some(slot) = self.sessions.take_deferred_end() {
-            self.end_session(slot, SessionEndReason::SlowConsumer, 0);
+            self.end_session(slot, SessionEndReason::SlowConsumer);
         }
     }
 
@@ -977,11 +992,11 @@ impl ShardCore {
             }
             match session.phase {
                 Phase::AwaitingLogon if now.mono_ns - session.opened_ns >= logon_timeout_ns => {
-                    self.end_session(slot, SessionEndReason::LogonTimeout, 0)
+                    self.end_session(slot, SessionEndReason::LogonTimeout)
                 }
                 Phase::Active { .. } => {
                     if now.mono_ns - session.last_rx_ns >= idle_intervals * session.heartbeat_ns {
-                        self.end_session(slot, SessionEndReason::IdleTimeout, 0);
+                        self.end_session(slot, SessionEndReason::IdleTimeout);
                     } else if now.mono_ns - session.last_tx_ns >= session.heartbeat_ns {
                         session.last_tx_ns = now.mono_ns;
                         self.push_to(slot, &GatewayHeartbeatMsg::new());
@@ -997,7 +1012,7 @@ impl ShardCore {
     /// Ends every session with SessionEnd(Shutdown).
     pub fn shut_down_sessions(&mut self) {
         for slot in 0..self.sessions.capacity() {
-            self.end_session(slot, SessionEndReason::Shutdown, 0);
+            self.end_session(slot, SessionEndReason::Shutdown);
         }
         self.finish_deferred_ends();
         self.ring_doorbells();

@@ -284,9 +284,24 @@ async fn write_loop(
         let output = tasks.core.borrow_mut().take_output(id, &mut spare);
         match output {
             Output::Data => {
-                let written = stream.write_all(&spare).await;
+                // A client that does not read blocks only this task; once
+                // its session has ended (slow consumer, shutdown) it gets at
+                // most one linger period more before the socket is closed.
+                let linger = Duration::from_millis(tasks.shared.config.server.shutdown_grace_ms);
+                let written = futures_lite::future::or(
+                    async { stream.write_all(&spare).await.is_ok() },
+                    async {
+                        loop {
+                            glommio::timer::sleep(linger).await;
+                            if tasks.core.borrow().session_ended(id) {
+                                return false;
+                            }
+                        }
+                    },
+                )
+                .await;
                 spare.clear();
-                if written.is_err() {
+                if !written {
                     break;
                 }
             }
@@ -294,8 +309,29 @@ async fn write_loop(
             Output::Finished => break,
         }
     }
-    // Closing both directions also wakes a reader still waiting on the socket.
+    // Half-close: FIN after the queued bytes (SessionEnd last). Then read
+    // and discard until the client closes, for at most the linger time:
+    // closing a socket with unread input sends a reset, and a reset makes
+    // the client's kernel drop what it has not read yet, SessionEnd too.
     // SAFETY: shutdown on our own fd; no memory is touched.
+    unsafe {
+        libc::shutdown(stream.as_raw_fd(), libc::SHUT_WR);
+    }
+    let linger = Duration::from_millis(tasks.shared.config.server.shutdown_grace_ms);
+    let mut scratch = [0u8; 4096];
+    let _ = futures_lite::future::or(
+        async {
+            while let Ok(n) = stream.read(&mut scratch).await {
+                if n == 0 {
+                    break;
+                }
+            }
+        },
+        glommio::timer::sleep(linger),
+    )
+    .await;
+    // Both directions, which also wakes a reader still waiting on the socket.
+    // SAFETY: as above.
     unsafe {
         libc::shutdown(stream.as_raw_fd(), libc::SHUT_RDWR);
     }

@@ -167,10 +167,19 @@ impl Gateway {
         session_overrides: &str,
         file_size_limit: Option<u64>,
     ) -> Result<Gateway, Vec<String>> {
+        Gateway::start_config(dir, &config(session_overrides, dir), file_size_limit)
+    }
+
+    /// Starts on `dir` with exactly this configuration text.
+    pub fn start_config(
+        dir: &std::path::Path,
+        config_text: &str,
+        file_size_limit: Option<u64>,
+    ) -> Result<Gateway, Vec<String>> {
         let dir = dir.to_path_buf();
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("tradsys.toml");
-        std::fs::write(&path, config(session_overrides, &dir)).unwrap();
+        std::fs::write(&path, config_text).unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_tradsys"));
         if let Some(limit) = file_size_limit {
             use std::os::unix::process::CommandExt;
