@@ -43,9 +43,17 @@ fn order(
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:7001".into());
-    let seconds: u64 = args.next().map_or(Ok(5), |s| s.parse())?;
-
-    let mut alice = Client::connect(&addr)?;
+    if addr.starts_with('-') {
+        println!("usage: market_maker [ADDR (default 127.0.0.1:7001)] [SECONDS (default 5)]");
+        return Ok(());
+    }
+    let seconds: u64 = match args.next().map(|s| s.parse()) {
+        None => 5,
+        Some(Ok(seconds)) => seconds,
+        Some(Err(_)) => return Err("SECONDS must be a whole number".into()),
+    };
+    let mut alice = Client::connect(&addr)
+        .map_err(|e| format!("cannot connect to {addr}: {e} (is `tradsys serve` running?)"))?;
     alice.logon(1, b"alice-demo-token", 1_000, true)?; // cancel quotes if we drop
     alice.set_read_timeout(Some(Duration::from_millis(50)))?;
     let mut bob = Client::connect(&addr)?;

@@ -39,7 +39,8 @@ enum Command {
         /// The journal directory (all shards) or one shard's directory.
         dir: PathBuf,
     },
-    /// Validate a configuration file and print its shard layout.
+    /// Validate a configuration file (the embedded default without
+    /// --config) and that its cores exist here; print its shard layout.
     CheckConfig {
         #[arg(long)]
         config: Option<PathBuf>,
@@ -48,6 +49,8 @@ enum Command {
     DefaultConfig,
     /// Check this host for low-latency operation; exit 1 if a check fails.
     Doctor {
+        /// The configuration whose cores and journal to check (the embedded
+        /// default without it).
         #[arg(long)]
         config: Option<PathBuf>,
         /// One JSON object instead of the table.
@@ -76,11 +79,22 @@ fn main() -> ExitCode {
             },
         ),
         Command::Journal { action, dir } => tradsys::journal::run_cli(&action, &dir),
-        Command::CheckConfig { config } => match Config::load(config.as_deref()) {
+        Command::CheckConfig { config: path } => match Config::load(path.as_deref()) {
             Ok(config) => {
                 describe(&config, false);
-                println!("config ok");
-                ExitCode::SUCCESS
+                let which = path.map_or("the embedded default".to_string(), |p| {
+                    p.display().to_string()
+                });
+                match tradsys::server::check_cores(&config) {
+                    Ok(()) => {
+                        println!("config ok: {which}");
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("{which}: valid, but not runnable on this host: {e}");
+                        ExitCode::from(2)
+                    }
+                }
             }
             Err(e) => {
                 eprintln!("{e}");

@@ -40,6 +40,23 @@ impl std::fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
+/// Every configured core must be one this process may run on.
+pub fn check_cores(config: &Config) -> Result<(), StartError> {
+    let available: Vec<usize> = core_affinity::get_core_ids()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    for (i, core) in config.server.cores.iter().enumerate() {
+        if !available.contains(core) {
+            return Err(StartError(format!(
+                "config: server.cores[{i}]: core {core} is not available to this process (available: {available:?})"
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn listener(addr: SocketAddr) -> std::io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
@@ -56,18 +73,7 @@ impl Server {
     }
 
     pub fn start_with(config: Config, options: StartOptions) -> Result<Server, StartError> {
-        let available: Vec<usize> = core_affinity::get_core_ids()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|c| c.id)
-            .collect();
-        for (i, core) in config.server.cores.iter().enumerate() {
-            if !available.contains(core) {
-                return Err(StartError(format!(
-                    "config: server.cores[{i}]: core {core} is not available to this process (available: {available:?})"
-                )));
-            }
-        }
+        check_cores(&config)?;
         let shards = config.shard_count();
         // SO_REUSEPORT would let a second gateway bind the same port and
         // silently split clients between two order books. A plain bind
