@@ -291,3 +291,46 @@ fn reports_go_to_every_session_of_the_account() {
     let b = accepted(&mut monitor);
     assert_eq!(a.order_id.get(), b.order_id.get());
 }
+
+#[test]
+fn tiny_rings_apply_back_pressure_and_lose_nothing() {
+    // 16-slot rings between the shards: a pipelining client on one shard
+    // trading on both fills them at once; its reader must wait, nothing may
+    // be dropped or deadlock.
+    let gateway = Gateway::start_with(
+        "rate_limit_per_sec = 10000000\nrate_limit_burst = 100000\n[server]\nring_capacity = 16",
+    );
+    let mut bob = gateway.logon(BOB);
+    let mut reader = bob.try_clone_for_reading();
+    let orders = 4_000u64;
+    let collector = std::thread::spawn(move || {
+        let (mut accepted, mut done) = (0, 0);
+        while done < orders {
+            match reader.recv_skip_heartbeats().unwrap() {
+                Received::OrderAccepted(_) => accepted += 1,
+                Received::OrderCanceled(m) => {
+                    assert_eq!(m.reason, CancelReason::ImmediateRemainder as u8);
+                    done += 1;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        accepted
+    });
+    for i in 0..orders {
+        let (symbol, price, qty) = if i % 2 == 0 {
+            (BTC, 9_500, 1)
+        } else {
+            (ETH, 2_800, 10)
+        };
+        let mut ioc = limit(BOB, symbol, i, Buy, price, qty);
+        ioc.tif = TimeInForce::Ioc;
+        bob.queue(&tradsys::protocol::NewOrderMsg::from_order(&ioc))
+            .unwrap();
+        if i % 64 == 63 {
+            bob.flush().unwrap();
+        }
+    }
+    bob.flush().unwrap();
+    assert_eq!(collector.join().unwrap(), orders);
+}

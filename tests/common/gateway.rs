@@ -35,8 +35,10 @@ pub fn token(account: AccountId) -> &'static [u8] {
 }
 
 /// The test configuration. `overrides` go into `[session]`; anything after
-/// a `[journal]` line in them goes into `[journal]`.
+/// a `[journal]` line in them goes into `[journal]`, and after a `[server]`
+/// line into `[server]` (`[server]` part last).
 pub fn config(overrides: &str, dir: &std::path::Path) -> String {
+    let (overrides, server_overrides) = overrides.split_once("[server]").unwrap_or((overrides, ""));
     let (session_overrides, journal_overrides) =
         overrides.split_once("[journal]").unwrap_or((overrides, ""));
     format!(
@@ -48,6 +50,7 @@ admin = "127.0.0.1:0"
 cores = [0, 1]
 idle = "park"
 shutdown_grace_ms = 2000
+{server_overrides}
 
 [engine]
 order_capacity = 4096
