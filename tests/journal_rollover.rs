@@ -118,25 +118,11 @@ fn with_a_spare_prepared_ahead_no_segment_is_created_on_the_append_path() {
 }
 
 #[test]
-fn a_spare_is_asked_for_once_the_active_segment_is_half_full() {
+fn a_spare_is_asked_for_at_open_and_again_after_each_roll_over() {
     let tmp = TempDir::new("spare-timing");
     let cfg = config(tmp.path(), SEGMENT, SyncPolicy::None);
     let (mut writer, _, _) = open(tmp.path(), &cfg, false).unwrap();
-    let half = (SEGMENT as usize - 64) / 2;
-    let mut used = 0;
-    while used + 72 < half {
-        assert!(
-            writer.spare_needed().is_none(),
-            "not yet, {used} bytes used"
-        );
-        writer.append(0, &every_kind(1)[0]).unwrap();
-        used += 72;
-    }
-    while used < half {
-        writer.append(0, &every_kind(1)[0]).unwrap();
-        used += 72;
-    }
-    let request = writer.spare_needed().expect("half full");
+    let request = writer.spare_needed().expect("asked for at open");
     assert!(writer.spare_needed().is_none(), "one request at a time");
     drop(request);
     writer.spare_creation_failed();
@@ -144,6 +130,20 @@ fn a_spare_is_asked_for_once_the_active_segment_is_half_full() {
     writer.install_spare(request.create().unwrap());
     assert!(writer.spare_needed().is_none(), "a spare is ready");
     assert_eq!(files_ending(tmp.path(), ".spare").len(), 1);
+    // Fill the active segment: the roll-over uses the spare, and the next
+    // one is asked for at once.
+    let records = (SEGMENT as usize - 64) / 72 + 1;
+    for _ in 0..records {
+        writer.append(0, &every_kind(1)[0]).unwrap();
+    }
+    assert!(
+        files_ending(tmp.path(), ".spare").is_empty(),
+        "the spare became the active segment"
+    );
+    assert!(
+        writer.spare_needed().is_some(),
+        "the next spare is asked for right after the roll-over"
+    );
 }
 
 #[test]

@@ -86,6 +86,8 @@ pub struct ShardCore {
     /// without `start`.
     journal: Option<JournalWriter>,
     journal_failing: bool,
+    /// No spare segment is asked for before this (after a failed creation).
+    spare_retry_after_ns: u64,
     /// Commands a session may have in flight on other shards: their reports
     /// must fit the half of its outbox the reader keeps free.
     max_in_flight: u32,
@@ -105,6 +107,7 @@ impl ShardCore {
             engine,
             journal: None,
             journal_failing: false,
+            spare_retry_after_ns: 0,
             max_in_flight: (shared.config.session.send_buffer_bytes
                 / 2
                 / MAX_REPORT_BYTES_PER_COMMAND)
@@ -176,11 +179,16 @@ impl ShardCore {
     }
 
     /// A segment the journal wants created ahead of need (off this thread).
-    pub fn journal_spare_needed(&mut self) -> Option<SegmentRequest> {
+    /// After a failed creation (full disk) it waits a second before asking
+    /// again, so a full disk costs one attempt and one log line a second.
+    pub fn journal_spare_needed(&mut self, now: Now) -> Option<SegmentRequest> {
+        if now.mono_ns < self.spare_retry_after_ns {
+            return None;
+        }
         self.journal.as_ref()?.spare_needed()
     }
 
-    pub fn journal_spare_ready(&mut self, created: std::io::Result<Segment>) {
+    pub fn journal_spare_ready(&mut self, created: std::io::Result<Segment>, now: Now) {
         let Some(journal) = self.journal.as_mut() else {
             return;
         };
@@ -189,6 +197,7 @@ impl ShardCore {
             Err(error) => {
                 tracing::warn!(shard = self.id, %error, "journal: cannot create the next segment yet");
                 journal.spare_creation_failed();
+                self.spare_retry_after_ns = now.mono_ns + 1_000_000_000;
             }
         }
     }

@@ -351,12 +351,12 @@ async fn tick_loop(tasks: Rc<ShardTasks>) {
         tasks.core.borrow_mut().journal_tick(now);
         // File-system work of the journal happens on the blocking pool
         // (an unpinned thread), never on the shard's reactor.
-        let spare = tasks.core.borrow_mut().journal_spare_needed();
+        let spare = tasks.core.borrow_mut().journal_spare_needed(now);
         if let Some(request) = spare {
             let created = glommio::executor()
                 .spawn_blocking(move || request.create())
                 .await;
-            tasks.core.borrow_mut().journal_spare_ready(created);
+            tasks.core.borrow_mut().journal_spare_ready(created, now);
         }
         let retired = tasks.core.borrow_mut().journal_retired();
         if let Some(segment) = retired {
