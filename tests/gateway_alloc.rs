@@ -9,16 +9,14 @@
 mod common;
 
 use std::rc::Rc;
-use std::sync::Arc;
 
 use common::alloc_counter::{allocations_in, CountingAllocator};
-use tradsys::config::Config;
+use common::shards::two_shard_cores;
 use tradsys::engine::*;
 use tradsys::protocol::*;
 use tradsys::shard::core::{Now, Output, ShardCore};
-use tradsys::shard::mesh::{self, Doorbell, SessionRef};
+use tradsys::shard::mesh::SessionRef;
 use tradsys::shard::notify::LocalNotify;
-use tradsys::shard::shared::Shared;
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
@@ -28,27 +26,12 @@ const ETH: SymbolId = 2; // shard 1
 
 /// Two shard cores with their journals (sync = none) in `journal_dir`.
 fn two_shards(journal_dir: &std::path::Path) -> (ShardCore, ShardCore) {
-    let mut config = Config::parse(tradsys::config::DEFAULT_TOML).unwrap();
-    config.journal.dir = journal_dir.to_path_buf();
-    config.journal.segment_bytes = 64 << 20;
-    config.server.cores = vec![0, 1];
-    config.symbols[0].shard = Some(0);
-    config.symbols[1].shard = Some(1);
-    config.symbols[2].shard = Some(1);
-    config.engine.order_capacity = 1 << 12;
-    config.validate().unwrap();
-    let mut doorbells = Vec::new();
-    let mut keep = Vec::new();
-    for _ in 0..2 {
-        let (bell, rx) = Doorbell::new().unwrap();
-        doorbells.push(bell);
-        keep.push(rx);
-    }
-    std::mem::forget(keep); // the receiving ends must outlive the test
-    let shared = Arc::new(Shared::new(config, doorbells));
-    let mut links = mesh::build(2, 1024).into_iter();
-    let mut a = ShardCore::new(0, Arc::clone(&shared), links.next().unwrap());
-    let mut b = ShardCore::new(1, shared, links.next().unwrap());
+    let (mut a, mut b, receivers) = two_shard_cores(1024, |config| {
+        config.journal.dir = journal_dir.to_path_buf();
+        config.journal.segment_bytes = 64 << 20;
+        config.engine.order_capacity = 1 << 12;
+    });
+    std::mem::forget(receivers); // the doorbells must outlive the test
     a.start().unwrap();
     b.start().unwrap();
     (a, b)

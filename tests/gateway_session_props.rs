@@ -5,42 +5,24 @@
 //! invariant checks.
 
 use std::rc::Rc;
-use std::sync::Arc;
 
+mod common;
+
+use common::shards::two_shard_cores;
 use proptest::prelude::*;
-use tradsys::config::Config;
 use tradsys::protocol::*;
 use tradsys::shard::core::{Now, Output, ShardCore};
-use tradsys::shard::mesh::{self, Doorbell, SessionRef};
+use tradsys::shard::mesh::SessionRef;
 use tradsys::shard::notify::LocalNotify;
-use tradsys::shard::shared::Shared;
 use zerocopy::little_endian::{I64, U32, U64};
 
 fn two_shards() -> (ShardCore, ShardCore, Vec<std::os::unix::net::UnixStream>) {
-    let mut config = Config::parse(DEFAULT_CONFIG).unwrap();
-    config.server.cores = vec![0, 1];
-    config.symbols[0].shard = Some(0);
-    config.symbols[1].shard = Some(1);
-    config.symbols[2].shard = Some(1);
-    config.engine.order_capacity = 64;
-    config.engine.max_levels_per_side = 8;
-    config.session.send_buffer_bytes = 1 << 16;
-    config.validate().unwrap();
-    let mut doorbells = Vec::new();
-    let mut keep = Vec::new();
-    for _ in 0..2 {
-        let (bell, rx) = Doorbell::new().unwrap();
-        doorbells.push(bell);
-        keep.push(rx);
-    }
-    let shared = Arc::new(Shared::new(config, doorbells));
-    let mut links = mesh::build(2, 16).into_iter();
-    let a = ShardCore::new(0, Arc::clone(&shared), links.next().unwrap());
-    let b = ShardCore::new(1, shared, links.next().unwrap());
-    (a, b, keep)
+    two_shard_cores(16, |config| {
+        config.engine.order_capacity = 64;
+        config.engine.max_levels_per_side = 8;
+        config.session.send_buffer_bytes = 1 << 16;
+    })
 }
-
-const DEFAULT_CONFIG: &str = tradsys::config::DEFAULT_TOML;
 
 #[derive(Clone, Debug)]
 enum Step {

@@ -527,30 +527,9 @@ impl ShardCore {
     }
 
     fn run_engine_unknown_symbol(&mut self, command: &Command, slot: u16, now: Now) {
-        let event = match *command {
-            Command::New(o) => Event::Rejected {
-                account: o.account,
-                symbol: o.symbol,
-                client_order_id: o.client_order_id,
-                reason: RejectReason::UnknownSymbol,
-            },
-            Command::Cancel(c) => Event::CancelRejected {
-                order_id: c.order_id,
-                account: c.account,
-                symbol: c.symbol,
-                client_order_id: c.client_order_id,
-                reason: RejectReason::UnknownSymbol,
-            },
-            Command::Replace(r) => Event::CancelRejected {
-                order_id: r.order_id,
-                account: r.account,
-                symbol: r.symbol,
-                client_order_id: r.client_order_id,
-                reason: RejectReason::UnknownSymbol,
-            },
-            _ => return,
-        };
-        self.refuse(slot, event, now);
+        if let Some(event) = refusal_of(command, RejectReason::UnknownSymbol) {
+            self.refuse(slot, event, now);
+        }
     }
 
     /// Runs one command through this shard's engine, routing its events.
@@ -605,28 +584,10 @@ impl ShardCore {
         request_id: u64,
         now: Now,
     ) {
-        let reason = RejectReason::JournalUnavailable;
         let event = match *command {
-            Command::New(o) => Event::Rejected {
-                account: o.account,
-                symbol: o.symbol,
-                client_order_id: o.client_order_id,
-                reason,
-            },
-            Command::Cancel(c) => Event::CancelRejected {
-                order_id: c.order_id,
-                account: c.account,
-                symbol: c.symbol,
-                client_order_id: c.client_order_id,
-                reason,
-            },
-            Command::Replace(r) => Event::CancelRejected {
-                order_id: r.order_id,
-                account: r.account,
-                symbol: r.symbol,
-                client_order_id: r.client_order_id,
-                reason,
-            },
+            Command::New(_) | Command::Cancel(_) | Command::Replace(_) => {
+                refusal_of(command, RejectReason::JournalUnavailable).expect("an order command")
+            }
             Command::MassCancel { .. } => {
                 // The requester's total simply does not include this shard.
                 match origin {
@@ -793,7 +754,7 @@ impl ShardCore {
     /// Drains every inbound ring and the overflow queues. Returns how many
     /// messages were handled.
     pub fn poll_mesh(&mut self, now: Now) -> usize {
-        let mut handled = self.links.flush_overflow();
+        let mut handled = self.links.flush_overflow(&mut self.doorbells_due);
         for from in 0..self.links.inbound.len() {
             // Bounded per call so one busy ring cannot starve sockets.
             for _ in 0..MESH_BATCH {
@@ -1049,6 +1010,34 @@ impl ShardCore {
     pub fn live_sessions(&self) -> usize {
         self.sessions.live()
     }
+}
+
+/// The report that refuses an order command before any engine ran it:
+/// OrderRejected for a new order, CancelRejected for a cancel or replace.
+fn refusal_of(command: &Command, reason: RejectReason) -> Option<Event> {
+    Some(match *command {
+        Command::New(o) => Event::Rejected {
+            account: o.account,
+            symbol: o.symbol,
+            client_order_id: o.client_order_id,
+            reason,
+        },
+        Command::Cancel(c) => Event::CancelRejected {
+            order_id: c.order_id,
+            account: c.account,
+            symbol: c.symbol,
+            client_order_id: c.client_order_id,
+            reason,
+        },
+        Command::Replace(r) => Event::CancelRejected {
+            order_id: r.order_id,
+            account: r.account,
+            symbol: r.symbol,
+            client_order_id: r.client_order_id,
+            reason,
+        },
+        _ => return None,
+    })
 }
 
 /// The OrderStatus answer for `account`'s order, from the owning engine.

@@ -171,18 +171,25 @@ impl Links {
 
     /// Moves overflow into rings that have room again. Returns how many
     /// messages moved.
-    pub fn flush_overflow(&mut self) -> usize {
+    /// Sets bit `to` in `doorbells_due` for every shard that got messages:
+    /// it may have parked on an empty ring since they were queued here, and
+    /// only its doorbell wakes it.
+    pub fn flush_overflow(&mut self, doorbells_due: &mut u64) -> usize {
         let mut moved = 0;
         for (to, queue) in self.overflow.iter_mut().enumerate() {
             let Some(producer) = self.outbound[to].as_mut() else {
                 continue;
             };
+            let before = moved;
             while let Some(msg) = queue.front() {
                 if producer.push(*msg).is_err() {
                     break;
                 }
                 queue.pop_front();
                 moved += 1;
+            }
+            if moved > before {
+                *doorbells_due |= 1 << to;
             }
         }
         moved

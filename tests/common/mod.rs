@@ -1,3 +1,4 @@
 pub mod alloc_counter;
 pub mod engine_fixture;
 pub mod gateway;
+pub mod shards;

@@ -1,0 +1,39 @@
+//! Two I/O-free shard cores on the demo config (BTC-USD on shard 0, ETH-USD
+//! and SOL-USD on shard 1), joined by real rtrb rings, for tests that drive
+//! the gateway's logic without sockets.
+
+#![allow(dead_code)]
+
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+
+use tradsys::config::{Config, DEFAULT_TOML};
+use tradsys::shard::core::ShardCore;
+use tradsys::shard::mesh::{self, Doorbell};
+use tradsys::shard::shared::Shared;
+
+/// The cores and the doorbells' receiving ends (keep them alive).
+pub fn two_shard_cores(
+    ring_capacity: usize,
+    tweak: impl FnOnce(&mut Config),
+) -> (ShardCore, ShardCore, Vec<UnixStream>) {
+    let mut config = Config::parse(DEFAULT_TOML).unwrap();
+    config.server.cores = vec![0, 1];
+    config.symbols[0].shard = Some(0);
+    config.symbols[1].shard = Some(1);
+    config.symbols[2].shard = Some(1);
+    tweak(&mut config);
+    config.validate().unwrap();
+    let mut doorbells = Vec::new();
+    let mut receivers = Vec::new();
+    for _ in 0..2 {
+        let (bell, rx) = Doorbell::new().unwrap();
+        doorbells.push(bell);
+        receivers.push(rx);
+    }
+    let shared = Arc::new(Shared::new(config, doorbells));
+    let mut links = mesh::build(2, ring_capacity).into_iter();
+    let a = ShardCore::new(0, Arc::clone(&shared), links.next().unwrap());
+    let b = ShardCore::new(1, shared, links.next().unwrap());
+    (a, b, receivers)
+}
