@@ -16,9 +16,12 @@ static ALLOCATOR: CountingAllocator = CountingAllocator;
 fn append_in_steady_state_does_not_allocate() {
     for sync in [SyncPolicy::None, SyncPolicy::Interval, SyncPolicy::Every] {
         let tmp = TempDir::new("alloc");
-        // Big enough that 600 records stay below half: no spare request.
+        // Big enough that 600 records do not roll over; the spare asked
+        // for at open is installed first, so no request is pending.
         let cfg = config(tmp.path(), 1024 * KIB, sync);
         let (mut writer, _, _) = open(tmp.path(), &cfg, false).unwrap();
+        let spare = writer.spare_needed().expect("asked for at open");
+        writer.install_spare(spare.create().unwrap());
         let commands = mixed_commands(64);
         append_all(&mut writer, 0, &commands[..8]);
         let (allocations, appended) = allocations_in(|| {
