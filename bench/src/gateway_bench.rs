@@ -73,6 +73,26 @@ fn complete_one(client: &mut Client) -> Instant {
     }
 }
 
+/// `pings` round trips after as many of warm-up, one order in flight: the
+/// distribution of send -> OrderAccepted, in nanoseconds.
+pub fn ping_pong(client: &mut Client, args: &GatewayArgs, pings: u64) -> Histogram<u64> {
+    let mut rtt = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap();
+    let mut id = 0;
+    for measured in [false, true] {
+        for _ in 0..pings {
+            id += 1;
+            let sent = Instant::now();
+            client.send(&order(args, id)).unwrap();
+            let accepted = complete_one(client);
+            if measured {
+                rtt.record(accepted.duration_since(sent).as_nanos() as u64)
+                    .unwrap();
+            }
+        }
+    }
+    rtt
+}
+
 pub fn run(args: &GatewayArgs) {
     let pinned = core_affinity::get_core_ids()
         .and_then(|cores| cores.into_iter().find(|c| c.id == args.core))
@@ -89,20 +109,8 @@ pub fn run(args: &GatewayArgs) {
         args.addr, args.account, args.symbol, args.core, pinned
     );
 
-    let mut rtt = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap();
-    let mut id = 0;
-    for measured in [false, true] {
-        for _ in 0..args.pings {
-            id += 1;
-            let sent = Instant::now();
-            client.send(&order(args, id)).unwrap();
-            let accepted = complete_one(&mut client);
-            if measured {
-                rtt.record(accepted.duration_since(sent).as_nanos() as u64)
-                    .unwrap();
-            }
-        }
-    }
+    let rtt = ping_pong(&mut client, args, args.pings);
+    let mut id = 2 * args.pings;
     let us = |q: f64| rtt.value_at_quantile(q) as f64 / 1_000.0;
     println!(
         "gateway ping-pong: {} round trips, p50={:.1} p90={:.1} p99={:.1} p99.9={:.1} max={:.1} us",

@@ -1,6 +1,7 @@
 //! `tradsys-bench`: the benchmarks. Each subcommand prints its figures; the
 //! last line of each is the one the README quotes.
 
+mod echo_bench;
 mod engine_bench;
 mod gateway_bench;
 mod journal_bench;
@@ -23,6 +24,10 @@ enum Command {
     Gateway(gateway_bench::GatewayArgs),
     /// The write-ahead journal alone: append latency per sync policy, replay rate.
     Journal(journal_bench::JournalArgs),
+    /// A bare io_uring server with the gateway's framing: the floor.
+    Echo(echo_bench::EchoArgs),
+    /// Ping-pong against the echo and against the gateway, and their ratio.
+    Compare(echo_bench::CompareArgs),
 }
 
 fn main() {
@@ -30,5 +35,7 @@ fn main() {
         Command::Engine(args) => engine_bench::run(&args),
         Command::Gateway(args) => gateway_bench::run(&args),
         Command::Journal(args) => journal_bench::run(&args),
+        Command::Echo(args) => echo_bench::run_echo(&args),
+        Command::Compare(args) => echo_bench::run_compare(&args),
     }
 }
