@@ -5,6 +5,7 @@ mod echo_bench;
 mod engine_bench;
 mod gateway_bench;
 mod journal_bench;
+mod orders_bench;
 mod rng;
 
 use clap::{Parser, Subcommand};
@@ -24,6 +25,9 @@ enum Command {
     Gateway(gateway_bench::GatewayArgs),
     /// The write-ahead journal alone: append latency per sync policy, replay rate.
     Journal(journal_bench::JournalArgs),
+    /// Load against a running gateway: open loop at a fixed rate (latency
+    /// from the intended send time) or closed loop at a pipeline depth.
+    Orders(orders_bench::OrdersArgs),
     /// A bare io_uring server with the gateway's framing: the floor.
     Echo(echo_bench::EchoArgs),
     /// Ping-pong against the echo and against the gateway, and their ratio.
@@ -35,6 +39,7 @@ fn main() {
         Command::Engine(args) => engine_bench::run(&args),
         Command::Gateway(args) => gateway_bench::run(&args),
         Command::Journal(args) => journal_bench::run(&args),
+        Command::Orders(args) => orders_bench::run(&args),
         Command::Echo(args) => echo_bench::run_echo(&args),
         Command::Compare(args) => echo_bench::run_compare(&args),
     }
