@@ -264,7 +264,11 @@ fn graceful_shutdown_sends_session_end_and_exits_zero() {
 
 #[test]
 fn a_client_that_stops_reading_is_ended_as_slow_consumer_and_nobody_waits() {
-    let gateway = Gateway::start_with("send_buffer_bytes = 4096\nsocket_send_buffer_bytes = 4096");
+    // A long grace: Alice reads her backlog only after Bob is done, and the
+    // gateway must not give up on her connection before she has.
+    let gateway = Gateway::start_with(
+        "send_buffer_bytes = 4096\nsocket_send_buffer_bytes = 4096\n[server]\nshutdown_grace_ms = 60000",
+    );
     // Alice's socket barely buffers anything, and Alice never reads.
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     socket.set_recv_buffer_size(4096).unwrap();

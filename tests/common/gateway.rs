@@ -41,6 +41,11 @@ pub fn config(overrides: &str, dir: &std::path::Path) -> String {
     let (overrides, server_overrides) = overrides.split_once("[server]").unwrap_or((overrides, ""));
     let (session_overrides, journal_overrides) =
         overrides.split_once("[journal]").unwrap_or((overrides, ""));
+    let server_overrides = if server_overrides.contains("shutdown_grace_ms") {
+        server_overrides.to_string()
+    } else {
+        format!("shutdown_grace_ms = 2000\n{server_overrides}")
+    };
     format!(
         r#"
 [server]
@@ -49,7 +54,6 @@ market_data = "127.0.0.1:0"
 admin = "127.0.0.1:0"
 cores = [0, 1]
 idle = "park"
-shutdown_grace_ms = 2000
 {server_overrides}
 
 [engine]
