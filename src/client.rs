@@ -32,7 +32,7 @@ pub enum Received {
 }
 
 impl Received {
-    fn from_view(message: &GatewayMessage<'_>) -> Received {
+    pub fn from_view(message: &GatewayMessage<'_>) -> Received {
         match *message {
             GatewayMessage::LogonAccepted(m) => Received::LogonAccepted(*m),
             GatewayMessage::LogonRejected(m) => Received::LogonRejected(*m),

@@ -8,21 +8,22 @@
 //! does nothing else: no session checks, no routing, no engine, no journal.
 //! The difference between the two distributions is what the gateway costs.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpListener;
 use glommio::{LocalExecutorBuilder, Placement};
-use hdrhistogram::Histogram;
-use tradsys::client::Client;
 use tradsys::engine::{CancelReason, Event, OrderKind, Side, TimeInForce};
 use tradsys::protocol::*;
 
-use crate::gateway_bench::{ping_pong, GatewayArgs};
+use crate::gateway_process::GatewayProcess;
+use crate::load;
+use crate::mix::Mix;
+use crate::orders_bench::{report, OrdersArgs};
+use crate::report::{histogram, Figure, Unit, Value};
+use crate::schedule::Phase;
 
 #[derive(clap::Args)]
 pub struct EchoArgs {
@@ -35,20 +36,39 @@ pub struct EchoArgs {
 
 #[derive(clap::Args)]
 pub struct CompareArgs {
-    /// Round trips measured against each server (after as many of warm-up).
-    #[arg(long, default_value_t = 100_000)]
-    pub pings: u64,
+    /// Open-loop rate of both runs, requests per second.
+    #[arg(long, default_value_t = 50_000)]
+    pub rate: u64,
+    /// Measured seconds per round and server.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Seconds at full rate before measuring, each round.
+    #[arg(long, default_value_t = 1.0)]
+    pub warmup: f64,
+    /// Rounds; each runs the echo, then the gateway, so slow drift in the
+    /// machine lands on both alike. Histograms are merged per server.
+    #[arg(long, default_value_t = 2)]
+    pub rounds: u32,
     /// Core of the echo and of the gateway's single shard (the gateway's
     /// config must say the same: configs/bench.toml uses core 0).
     #[arg(long, default_value_t = 0)]
     pub server_core: usize,
-    /// Core the client is pinned to.
+    /// Core the client thread is pinned to.
     #[arg(long, default_value_t = 1)]
     pub client_core: usize,
     #[arg(long, default_value = "configs/bench.toml")]
     pub gateway_config: PathBuf,
     #[arg(long, default_value = "127.0.0.1:7101")]
     pub echo_addr: SocketAddr,
+}
+
+/// A stall the echo injects once (tests of the load generator's
+/// coordinated-omission correction): after answering `after` orders it
+/// blocks its core for `pause`.
+#[derive(Clone, Copy)]
+pub struct Stall {
+    pub after: u64,
+    pub pause: Duration,
 }
 
 /// Encodes the echo's answer to one client message into `out`; returns the
@@ -99,6 +119,7 @@ pub fn spawn_echo(
     addr: SocketAddr,
     core: usize,
     connections: Option<usize>,
+    stall: Option<Stall>,
 ) -> glommio::ExecutorJoinHandle<()> {
     LocalExecutorBuilder::new(Placement::Fixed(core))
         .name("echo")
@@ -145,6 +166,11 @@ pub fn spawn_echo(
                             &mut outbuf[out..],
                         );
                         at += len;
+                        if stall.is_some_and(|s| s.after == order_id) {
+                            // Blocks the whole executor, as a stalled
+                            // server would: nothing is read or answered.
+                            std::thread::sleep(stall.unwrap().pause);
+                        }
                     }
                     inbuf.copy_within(at..filled, 0);
                     filled -= at;
@@ -160,131 +186,72 @@ pub fn spawn_echo(
 
 pub fn run_echo(args: &EchoArgs) {
     println!("echo: {} on core {}", args.addr, args.core);
-    let _ = spawn_echo(args.addr, args.core, None).join();
+    let _ = spawn_echo(args.addr, args.core, None, None).join();
 }
 
-fn pin(core: usize) -> bool {
-    core_affinity::get_core_ids()
-        .and_then(|cores| cores.into_iter().find(|c| c.id == core))
-        .is_some_and(core_affinity::set_for_current)
-}
-
-fn measure(addr: SocketAddr, token: &str, pings: u64) -> Histogram<u64> {
-    let mut client = Client::connect(addr).expect("connect");
-    client
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    client
-        .logon(1, token.as_bytes(), 30_000, false)
-        .expect("logon");
-    let args = GatewayArgs {
+/// The load `compare` puts on either server: IOC orders only (all the echo
+/// can answer), one connection, open loop at the given rate.
+pub fn compare_load(args: &CompareArgs, addr: SocketAddr, token: &str) -> OrdersArgs {
+    OrdersArgs {
         addr: addr.to_string(),
-        account: 1,
+        accounts: vec![1],
         token: token.to_string(),
-        symbol: 1,
-        price: 4_500_000,
-        pings,
-        burst: 0,
+        connections: 1,
+        client_cores: vec![args.client_core],
+        symbols: vec![1],
+        reference_price: 5_000_000,
+        tick: 1,
+        mix: Mix::IOC_ONLY,
+        max_resting: 0,
+        rate: args.rate,
         depth: 1,
-        core: 0,
-    };
-    let rtt = ping_pong(&mut client, &args, pings);
-    let _ = client.logout();
-    rtt
-}
-
-/// Starts `tradsys serve` (the binary next to this one) and waits for its
-/// ready line; returns the child and its order-entry address.
-fn start_gateway(config: &PathBuf) -> (std::process::Child, SocketAddr) {
-    let exe = std::env::current_exe().unwrap().with_file_name("tradsys");
-    let mut command = Command::new(&exe);
-    {
-        use std::os::unix::process::CommandExt;
-        // The client thread is pinned and a child inherits that: give the
-        // gateway every core back, so it can pin its shards where told.
-        // SAFETY: only sched_setaffinity between fork and exec.
-        unsafe {
-            command.pre_exec(|| {
-                let mut all: libc::cpu_set_t = std::mem::zeroed();
-                for cpu in 0..libc::CPU_SETSIZE as usize {
-                    libc::CPU_SET(cpu, &mut all);
-                }
-                libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &all);
-                Ok(())
-            });
-        }
+        ramp_up: 0.0,
+        warmup: args.warmup,
+        duration: args.duration,
+        ramp_down: 0.0,
+        hgrm: PathBuf::new(),
+        seed: 42,
     }
-    let mut child = command
-        .args(["serve", "--config"])
-        .arg(config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "start {} (build it with cargo build --release): {e}",
-                exe.display()
-            )
-        });
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let mut seen = Vec::new();
-    let addr = loop {
-        let Some(Ok(line)) = lines.next() else {
-            panic!(
-                "the gateway stopped before it was ready:\n{}",
-                seen.join("\n")
-            );
-        };
-        seen.push(line.clone());
-        if line.contains("ready") {
-            if let Some(rest) = line.split("order_entry=").nth(1) {
-                break rest.split_whitespace().next().unwrap().parse().unwrap();
-            }
-        }
-    };
-    // Keep draining its log so it never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, addr)
 }
 
-pub fn run_compare(args: &CompareArgs) {
-    let pinned = pin(args.client_core);
+pub fn run_compare(args: &CompareArgs) -> Vec<Figure> {
     println!(
-        "compare: {} round trips each, servers on core {}, client on core {} (pinned: {pinned})",
-        args.pings, args.server_core, args.client_core
+        "compare: open loop {} orders/s (IOC, accepted then canceled), {} round(s) of {} s + {} s warm-up per server, servers on core {}, client on core {}",
+        args.rate, args.rounds, args.duration, args.warmup, args.server_core, args.client_core
     );
-    let echo = spawn_echo(args.echo_addr, args.server_core, Some(1));
-    std::thread::sleep(Duration::from_millis(200)); // let it bind before connecting
-    let echo_rtt = measure(args.echo_addr, "echo", args.pings);
-    let _ = echo.join();
+    let (mut echo_all, mut gateway_all) = (histogram(), histogram());
+    for round in 1..=args.rounds {
+        let echo = spawn_echo(args.echo_addr, args.server_core, Some(1), None);
+        let load = compare_load(args, args.echo_addr, "echo");
+        let result = load::run(&load.spec());
+        let _ = echo.join();
+        report(&format!("round {round} echo"), &load, &result);
+        echo_all
+            .add(&result.by_phase[Phase::Steady.index()])
+            .unwrap();
 
-    let (mut gateway, addr) = start_gateway(&args.gateway_config);
-    let gateway_rtt = measure(addr, "bench-token", args.pings);
-    // SAFETY: signalling our own child.
-    unsafe {
-        libc::kill(gateway.id() as i32, libc::SIGINT);
+        let gateway = GatewayProcess::start(&args.gateway_config);
+        let load = compare_load(args, gateway.addr, "bench-token");
+        let result = load::run(&load.spec());
+        drop(gateway);
+        report(&format!("round {round} gateway"), &load, &result);
+        gateway_all
+            .add(&result.by_phase[Phase::Steady.index()])
+            .unwrap();
     }
-    let _ = gateway.wait();
-
-    let us = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1_000.0;
-    for (name, h) in [("echo", &echo_rtt), ("gateway", &gateway_rtt)] {
-        println!(
-            "{name}: p50={:.1} p90={:.1} p99={:.1} p99.9={:.1} max={:.1} us",
-            us(h, 0.5),
-            us(h, 0.9),
-            us(h, 0.99),
-            us(h, 0.999),
-            h.max() as f64 / 1_000.0
-        );
-    }
+    let echo = Figure::latency("echo", &echo_all, Unit::Us).print();
+    let gateway = Figure::latency("gateway", &gateway_all, Unit::Us).print();
+    let (Value::Latency(g), Value::Latency(e)) = (&gateway.value, &echo.value) else {
+        unreachable!("both are latency figures")
+    };
     println!(
         "ratio gateway/echo p50={:.2} p99={:.2} (gateway p50={:.1} p99={:.1} us, echo p50={:.1} p99={:.1} us)",
-        us(&gateway_rtt, 0.5) / us(&echo_rtt, 0.5),
-        us(&gateway_rtt, 0.99) / us(&echo_rtt, 0.99),
-        us(&gateway_rtt, 0.5),
-        us(&gateway_rtt, 0.99),
-        us(&echo_rtt, 0.5),
-        us(&echo_rtt, 0.99)
+        g.p50 / e.p50,
+        g.p99 / e.p99,
+        g.p50,
+        g.p99,
+        e.p50,
+        e.p99
     );
+    vec![echo, gateway]
 }

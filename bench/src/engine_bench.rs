@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use tradsys::engine::*;
 
+use crate::report::Figure;
 use crate::rng::Rng;
 
 #[derive(clap::Args)]
@@ -353,7 +354,7 @@ fn scenario(
     runs.swap_remove(runs.len() / 2)
 }
 
-pub fn run(args: &EngineArgs) {
+pub fn run(args: &EngineArgs) -> Vec<Figure> {
     let pinned = core_affinity::get_core_ids()
         .and_then(|cores| cores.into_iter().find(|c| c.id == args.core))
         .is_some_and(core_affinity::set_for_current);
@@ -363,6 +364,7 @@ pub fn run(args: &EngineArgs) {
     );
     let mut slowest = f64::MAX;
     let mut bytes = 0;
+    let mut figures = Vec::new();
     let scenarios = match args.symbols {
         Some(symbols) => vec![symbols],
         None => vec![1, 100],
@@ -378,9 +380,17 @@ pub fn run(args: &EngineArgs) {
             } else {
                 format!("batches of {batch} with prefetch")
             };
+            figures.push(
+                Figure::rate(
+                    format!("engine[{symbols} symbols, {mode}]"),
+                    outcome.ops_per_sec,
+                    "ops",
+                )
+                .print(),
+            );
             println!(
-                "engine[{symbols} symbols, {mode}]: {:.0} ops/s, {} events, {} resting at end, {} bytes/resting order",
-                outcome.ops_per_sec, outcome.events, outcome.resting, outcome.bytes_per_order
+                "  {} events, {} resting at end, {} bytes/resting order",
+                outcome.events, outcome.resting, outcome.bytes_per_order
             );
             if batch > 1 {
                 slowest = slowest.min(outcome.ops_per_sec);
@@ -390,5 +400,7 @@ pub fn run(args: &EngineArgs) {
     }
     // The slowest scenario, batched (the engine API; the gateway still
     // hands commands over one at a time).
-    println!("engine: {slowest:.0} ops/s, {bytes} bytes/resting order");
+    println!("  the slowest scenario, batched; {bytes} bytes/resting order");
+    figures.push(Figure::rate("engine", slowest, "ops").print());
+    figures
 }

@@ -14,6 +14,8 @@ use tradsys::client::{Client, Received};
 use tradsys::engine::*;
 use tradsys::protocol::NewOrderMsg;
 
+use crate::report::{histogram, Figure, Unit};
+
 #[derive(clap::Args)]
 pub struct GatewayArgs {
     #[arg(long, default_value = "127.0.0.1:7001")]
@@ -76,7 +78,7 @@ fn complete_one(client: &mut Client) -> Instant {
 /// `pings` round trips after as many of warm-up, one order in flight: the
 /// distribution of send -> OrderAccepted, in nanoseconds.
 pub fn ping_pong(client: &mut Client, args: &GatewayArgs, pings: u64) -> Histogram<u64> {
-    let mut rtt = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap();
+    let mut rtt = histogram();
     let mut id = 0;
     for measured in [false, true] {
         for _ in 0..pings {
@@ -93,10 +95,8 @@ pub fn ping_pong(client: &mut Client, args: &GatewayArgs, pings: u64) -> Histogr
     rtt
 }
 
-pub fn run(args: &GatewayArgs) {
-    let pinned = core_affinity::get_core_ids()
-        .and_then(|cores| cores.into_iter().find(|c| c.id == args.core))
-        .is_some_and(core_affinity::set_for_current);
+pub fn run(args: &GatewayArgs) -> Vec<Figure> {
+    let pinned = crate::report::pin(args.core);
     let mut client = Client::connect(&args.addr).expect("connect to the gateway");
     client
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -111,16 +111,7 @@ pub fn run(args: &GatewayArgs) {
 
     let rtt = ping_pong(&mut client, args, args.pings);
     let mut id = 2 * args.pings;
-    let us = |q: f64| rtt.value_at_quantile(q) as f64 / 1_000.0;
-    println!(
-        "gateway ping-pong: {} round trips, p50={:.1} p90={:.1} p99={:.1} p99.9={:.1} max={:.1} us",
-        rtt.len(),
-        us(0.5),
-        us(0.9),
-        us(0.99),
-        us(0.999),
-        rtt.max() as f64 / 1_000.0
-    );
+    let ping_pong = Figure::latency("gateway ping-pong", &rtt, Unit::Us).print();
 
     let (mut sent, mut done, mut in_flight) = (0u64, 0u64, 0u64);
     let start = Instant::now();
@@ -140,11 +131,17 @@ pub fn run(args: &GatewayArgs) {
     }
     let elapsed = start.elapsed();
     println!(
-        "gateway burst: {} orders in {:.3} s = {:.0} orders/s (depth {}, 2 reports per order)",
+        "  burst: {} orders in {:.3} s, depth {}, 2 reports per order",
         args.burst,
         elapsed.as_secs_f64(),
-        args.burst as f64 / elapsed.as_secs_f64(),
         args.depth
     );
+    let burst = Figure::rate(
+        "gateway burst",
+        args.burst as f64 / elapsed.as_secs_f64(),
+        "orders",
+    )
+    .print();
     let _ = client.logout();
+    vec![ping_pong, burst]
 }

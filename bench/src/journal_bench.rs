@@ -11,11 +11,11 @@ use std::path::PathBuf;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use hdrhistogram::Histogram;
 use tradsys::config::{JournalConfig, SyncPolicy};
 use tradsys::engine::*;
 use tradsys::journal::{self, JournalWriter, Segment};
 
+use crate::report::{histogram, Figure, Unit};
 use crate::rng::Rng;
 
 #[derive(clap::Args)]
@@ -91,7 +91,12 @@ fn wall_ns() -> u64 {
 
 /// Appends `commands` under `sync`, creating spares off-thread, and prints
 /// the latency line.
-fn append_run(args: &JournalArgs, sync: SyncPolicy, commands: &[Command]) -> PathBuf {
+fn append_run(
+    args: &JournalArgs,
+    sync: SyncPolicy,
+    commands: &[Command],
+    figures: &mut Vec<Figure>,
+) -> PathBuf {
     let name = policy_name(&sync);
     let cfg = JournalConfig {
         dir: args.dir.clone(),
@@ -103,7 +108,7 @@ fn append_run(args: &JournalArgs, sync: SyncPolicy, commands: &[Command]) -> Pat
     let _ = std::fs::remove_dir_all(&shard_dir);
     let (mut writer, _) =
         JournalWriter::open(&shard_dir, 0, &cfg, false, |_| {}).expect("open journal");
-    let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap();
+    let mut latency = histogram();
     let mut pending: Option<JoinHandle<(std::io::Result<Segment>, Duration)>> = None;
     let mut slowest_spare = Duration::ZERO;
     let base_ns = wall_ns();
@@ -141,17 +146,11 @@ fn append_run(args: &JournalArgs, sync: SyncPolicy, commands: &[Command]) -> Pat
         }
     }
     let stats = writer.stats();
+    figures.push(Figure::latency(format!("journal-append[{name}]"), &latency, Unit::Ns).print());
     println!(
-        "journal-append[{name}] p50/p99/p99.9: {}/{}/{} ns",
-        latency.value_at_quantile(0.50),
-        latency.value_at_quantile(0.99),
-        latency.value_at_quantile(0.999)
-    );
-    println!(
-        "  {name}: {} records in {:.1} ms, max {} ns, {} segments rolled ({} created on the append path, spares took up to {:.1} ms off-thread), {} interval syncs",
+        "  {name}: {} records in {:.1} ms, {} segments rolled ({} created on the append path, spares took up to {:.1} ms off-thread), {} interval syncs",
         commands.len(),
         elapsed.as_secs_f64() * 1e3,
-        latency.max(),
         stats.segments_rolled,
         stats.sync_segment_creations,
         slowest_spare.as_secs_f64() * 1e3,
@@ -183,7 +182,7 @@ fn engine_config() -> EngineConfig {
     }
 }
 
-fn replay_run(args: &JournalArgs, shard_dir: &PathBuf) {
+fn replay_run(args: &JournalArgs, shard_dir: &PathBuf, figures: &mut Vec<Figure>) {
     let cfg = JournalConfig {
         dir: args.dir.clone(),
         sync: SyncPolicy::None,
@@ -208,10 +207,7 @@ fn replay_run(args: &JournalArgs, shard_dir: &PathBuf) {
         report.segments,
         elapsed.as_secs_f64() * 1e3
     );
-    println!(
-        "replay: {:.0} records/s",
-        count as f64 / elapsed.as_secs_f64()
-    );
+    figures.push(Figure::rate("replay", count as f64 / elapsed.as_secs_f64(), "records").print());
 
     let mut engine = Engine::new(&engine_config());
     let mut sink = CountingSink::default();
@@ -222,15 +218,23 @@ fn replay_run(args: &JournalArgs, shard_dir: &PathBuf) {
     .expect("reopen");
     let elapsed = started.elapsed();
     drop(writer);
+    figures.push(
+        Figure::rate(
+            "replay into engine",
+            report.records as f64 / elapsed.as_secs_f64(),
+            "records",
+        )
+        .print(),
+    );
     println!(
-        "replay into engine: {:.0} records/s ({} events, {} resting at end)",
-        report.records as f64 / elapsed.as_secs_f64(),
+        "  {} events, {} resting at end",
         sink.events,
         engine.resting_orders()
     );
 }
 
-pub fn run(args: &JournalArgs) {
+pub fn run(args: &JournalArgs) -> Vec<Figure> {
+    let mut figures = Vec::new();
     let pinned = core_affinity::get_core_ids()
         .and_then(|cores| cores.into_iter().find(|c| c.id == args.core))
         .is_some_and(core_affinity::set_for_current);
@@ -244,16 +248,18 @@ pub fn run(args: &JournalArgs) {
         pinned
     );
     let commands = new_orders(args.records.max(args.every_records), args.seed);
-    let none_dir = append_run(args, SyncPolicy::None, &commands[..args.records]);
-    let interval_dir = append_run(args, SyncPolicy::Interval, &commands[..args.records]);
-    let every_dir = append_run(args, SyncPolicy::Every, &commands[..args.every_records]);
+    let f = &mut figures;
+    let none_dir = append_run(args, SyncPolicy::None, &commands[..args.records], f);
+    let interval_dir = append_run(args, SyncPolicy::Interval, &commands[..args.records], f);
+    let every_dir = append_run(args, SyncPolicy::Every, &commands[..args.every_records], f);
     for dir in [&interval_dir, &every_dir] {
         let _ = std::fs::remove_dir_all(dir);
     }
     let summary = journal::verify(&none_dir).expect("verify");
     assert!(summary.is_intact() && summary.records() == args.records as u64);
-    replay_run(args, &none_dir);
+    replay_run(args, &none_dir, &mut figures);
     // Only what this bench made: `--dir` may name an existing directory.
     let _ = std::fs::remove_dir_all(&none_dir);
     let _ = std::fs::remove_dir(&args.dir);
+    figures
 }

@@ -1,12 +1,21 @@
-//! `tradsys-bench`: the benchmarks. Each subcommand prints its figures; the
-//! last line of each is the one the README quotes.
+//! `tradsys-bench`: the benchmarks. Each subcommand prints its figures in
+//! one shared format (see `report.rs`); `report` runs them all and prints
+//! the README's table.
 
+mod conn;
 mod echo_bench;
 mod engine_bench;
 mod gateway_bench;
+mod gateway_process;
+mod hiccup_bench;
 mod journal_bench;
+mod load;
+mod mix;
 mod orders_bench;
+mod report;
+mod report_bench;
 mod rng;
+mod schedule;
 
 use clap::{Parser, Subcommand};
 
@@ -30,17 +39,59 @@ enum Command {
     Orders(orders_bench::OrdersArgs),
     /// A bare io_uring server with the gateway's framing: the floor.
     Echo(echo_bench::EchoArgs),
-    /// Ping-pong against the echo and against the gateway, and their ratio.
+    /// The same open-loop load against the echo and the gateway, and their ratio.
     Compare(echo_bench::CompareArgs),
+    /// How long the machine itself stalls a pinned, spinning thread.
+    Hiccup(hiccup_bench::HiccupArgs),
+    /// Runs every bench (starting its own gateway) and prints the README table.
+    Report(report_bench::ReportArgs),
 }
 
 fn main() {
     match Cli::parse().command {
-        Command::Engine(args) => engine_bench::run(&args),
-        Command::Gateway(args) => gateway_bench::run(&args),
-        Command::Journal(args) => journal_bench::run(&args),
-        Command::Orders(args) => orders_bench::run(&args),
+        Command::Engine(args) => drop(engine_bench::run(&args)),
+        Command::Gateway(args) => drop(gateway_bench::run(&args)),
+        Command::Journal(args) => drop(journal_bench::run(&args)),
+        Command::Orders(args) => drop(orders_bench::run(&args)),
         Command::Echo(args) => echo_bench::run_echo(&args),
-        Command::Compare(args) => echo_bench::run_compare(&args),
+        Command::Compare(args) => drop(echo_bench::run_compare(&args)),
+        Command::Hiccup(args) => drop(hiccup_bench::run(&args)),
+        Command::Report(args) => report_bench::run(&args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn orders_takes_lists_and_a_mix() {
+        let cli = Cli::try_parse_from([
+            "tradsys-bench",
+            "orders",
+            "--accounts",
+            "1,2,3",
+            "--symbols",
+            "4",
+            "--mix",
+            "ioc=1,cancel=2",
+            "--rate",
+            "0",
+        ])
+        .unwrap();
+        let Command::Orders(args) = cli.command else {
+            panic!("parsed as another subcommand")
+        };
+        assert_eq!(args.accounts, vec![1, 2, 3]);
+        assert_eq!(args.symbols, vec![4]);
+        assert_eq!(args.mix.to_string(), "ioc=1,cancel=2");
+        let bad = Cli::try_parse_from(["tradsys-bench", "orders", "--mix", "buy=1"]);
+        assert!(bad.err().unwrap().to_string().contains("unknown op"));
     }
 }
