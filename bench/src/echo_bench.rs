@@ -145,10 +145,8 @@ pub fn spawn_echo(
                 let _ = stream.set_nodelay(true);
                 let (mut inbuf, mut outbuf) = (vec![0u8; 64 << 10], vec![0u8; 256 << 10]);
                 let (mut filled, mut next_seq, mut order_id) = (0, 1u32, 0u64);
-                loop {
-                    let Ok(n) = stream.read(&mut inbuf[filled..]).await else {
-                        break;
-                    };
+                let mut stall = stall;
+                while let Ok(n) = stream.read(&mut inbuf[filled..]).await {
                     if n == 0 {
                         break;
                     }
@@ -166,10 +164,11 @@ pub fn spawn_echo(
                             &mut outbuf[out..],
                         );
                         at += len;
-                        if stall.is_some_and(|s| s.after == order_id) {
-                            // Blocks the whole executor, as a stalled
+                        if let Some(s) = stall.filter(|s| s.after == order_id) {
+                            // Once. Blocks the whole executor, as a stalled
                             // server would: nothing is read or answered.
-                            std::thread::sleep(stall.unwrap().pause);
+                            stall = None;
+                            std::thread::sleep(s.pause);
                         }
                     }
                     inbuf.copy_within(at..filled, 0);

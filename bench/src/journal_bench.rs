@@ -7,7 +7,7 @@
 //! a matching engine. The page cache is warm (the files were just written):
 //! this is the journal's cost, not the disk's.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -182,7 +182,7 @@ fn engine_config() -> EngineConfig {
     }
 }
 
-fn replay_run(args: &JournalArgs, shard_dir: &PathBuf, figures: &mut Vec<Figure>) {
+fn replay_run(args: &JournalArgs, shard_dir: &Path, figures: &mut Vec<Figure>) {
     let cfg = JournalConfig {
         dir: args.dir.clone(),
         sync: SyncPolicy::None,

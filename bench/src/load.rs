@@ -319,21 +319,18 @@ fn reject(tally: &mut Tally, op: Op, reason: u16) {
     *tally.rejects.entry((op.name(), reason)).or_default() += 1;
 }
 
-/// Reads everything that has arrived on `session`; returns how many
-/// requests got their first answer.
+/// Reads everything that has arrived on `session`.
 fn drain(
     session: &mut Session,
     tally: &mut Tally,
     clock: Clock,
     steady: (u64, u64),
-) -> Result<u64, ConnError> {
-    let mut firsts = 0;
+) -> Result<(), ConnError> {
     while let Some(message) = session.conn.poll()? {
         let now = clock.ns();
         match message {
             Received::OrderAccepted(m) => {
                 if let Some(p) = answered(session, tally, m.client_order_id.get(), now, steady) {
-                    firsts += 1;
                     if p.op == Op::Rest {
                         session.add_resting(Resting {
                             order_id: m.order_id.get(),
@@ -347,14 +344,11 @@ fn drain(
             }
             Received::OrderRejected(m) => {
                 if let Some(p) = answered(session, tally, m.client_order_id.get(), now, steady) {
-                    firsts += 1;
                     reject(tally, p.op, m.reason.get());
                 }
             }
             Received::OrderReplaced(m) => {
-                if answered(session, tally, m.client_order_id.get(), now, steady).is_some() {
-                    firsts += 1;
-                }
+                answered(session, tally, m.client_order_id.get(), now, steady);
             }
             Received::CancelRejected(m) => {
                 let order_id = m.order_id.get();
@@ -363,7 +357,6 @@ fn drain(
                     session.cancels.remove(&order_id);
                 }
                 if let Some(p) = answered(session, tally, id, now, steady) {
-                    firsts += 1;
                     reject(tally, p.op, m.reason.get());
                 }
             }
@@ -373,9 +366,7 @@ fn drain(
                 // self-trade prevention): either way it is off the book.
                 session.remove_resting(order_id);
                 if let Some(id) = session.cancels.remove(&order_id) {
-                    if answered(session, tally, id, now, steady).is_some() {
-                        firsts += 1;
-                    }
+                    answered(session, tally, id, now, steady);
                 }
             }
             Received::Fill(m) => {
@@ -387,7 +378,7 @@ fn drain(
             _ => {}
         }
     }
-    Ok(firsts)
+    Ok(())
 }
 
 fn connect(spec: &LoadSpec, first: usize, step: usize) -> Vec<Session> {
