@@ -18,7 +18,7 @@ use glommio::{LocalExecutorBuilder, Placement};
 use tradsys::engine::{CancelReason, Event, OrderKind, Side, TimeInForce};
 use tradsys::protocol::*;
 
-use crate::gateway_process::GatewayProcess;
+use crate::gateway_process::ServerProcess;
 use crate::load;
 use crate::mix::Mix;
 use crate::orders_bench::{report, OrdersArgs};
@@ -32,6 +32,9 @@ pub struct EchoArgs {
     /// Core the echo's executor is pinned to.
     #[arg(long, default_value_t = 0)]
     pub core: usize,
+    /// Exit after serving this many connections (default: serve for ever).
+    #[arg(long)]
+    pub connections: Option<usize>,
 }
 
 #[derive(clap::Args)]
@@ -49,6 +52,11 @@ pub struct CompareArgs {
     /// machine lands on both alike. Histograms are merged per server.
     #[arg(long, default_value_t = 2)]
     pub rounds: u32,
+    /// Idle seconds after stopping a server before the next one starts.
+    /// Without it the kernel's teardown of the last server (about 20 ms of
+    /// work, 0.5-3 s after its exit) lands inside the next run.
+    #[arg(long, default_value_t = 3.0)]
+    pub settle: f64,
     /// Core of the echo and of the gateway's single shard (the gateway's
     /// config must say the same: configs/bench.toml uses core 0).
     #[arg(long, default_value_t = 0)]
@@ -136,6 +144,7 @@ pub fn spawn_echo(
                 }
             });
             let listener = TcpListener::bind(addr).expect("bind the echo address");
+            println!("echo: listening on {addr} (core {core})");
             let mut served = 0;
             while connections.is_none_or(|n| served < n) {
                 let Ok(mut stream) = listener.accept().await else {
@@ -184,8 +193,7 @@ pub fn spawn_echo(
 }
 
 pub fn run_echo(args: &EchoArgs) {
-    println!("echo: {} on core {}", args.addr, args.core);
-    let _ = spawn_echo(args.addr, args.core, None, None).join();
+    let _ = spawn_echo(args.addr, args.core, args.connections, None).join();
 }
 
 /// The load `compare` puts on either server: IOC orders only (all the echo
@@ -220,19 +228,21 @@ pub fn run_compare(args: &CompareArgs) -> Vec<Figure> {
     );
     let (mut echo_all, mut gateway_all) = (histogram(), histogram());
     for round in 1..=args.rounds {
-        let echo = spawn_echo(args.echo_addr, args.server_core, Some(1), None);
-        let load = compare_load(args, args.echo_addr, "echo");
+        let echo = ServerProcess::start_echo(args.echo_addr, args.server_core);
+        let load = compare_load(args, echo.addr, "echo");
         let result = load::run(&load.spec());
-        let _ = echo.join();
+        drop(echo);
+        std::thread::sleep(Duration::from_secs_f64(args.settle));
         report(&format!("round {round} echo"), &load, &result);
         echo_all
             .add(&result.by_phase[Phase::Steady.index()])
             .unwrap();
 
-        let gateway = GatewayProcess::start(&args.gateway_config);
+        let gateway = ServerProcess::start(&args.gateway_config);
         let load = compare_load(args, gateway.addr, "bench-token");
         let result = load::run(&load.spec());
         drop(gateway);
+        std::thread::sleep(Duration::from_secs_f64(args.settle));
         report(&format!("round {round} gateway"), &load, &result);
         gateway_all
             .add(&result.by_phase[Phase::Steady.index()])

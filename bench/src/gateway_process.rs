@@ -1,93 +1,132 @@
-//! A real `tradsys serve` child process for the benches that start their
-//! own gateway (`compare`, `report`): the binary next to this one, on the
-//! config given, stopped with SIGINT (a graceful shutdown) when dropped.
+//! Servers the benches run as child processes: the real `tradsys serve`
+//! (`compare`, `report`) and the echo floor (`compare`). A server in its own
+//! process shares nothing with the load generator but the kernel: an echo
+//! thread inside the generator's process measured a 24 ms tail that the
+//! same echo in its own process did not have.
+//!
+//! Each is stopped when dropped: the gateway with SIGINT (a graceful
+//! shutdown), the echo with SIGKILL.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-pub struct GatewayProcess {
+pub struct ServerProcess {
     child: Child,
     pub addr: SocketAddr,
-    /// The child's working directory: its `./data` journal lives and dies
+    stop_signal: i32,
+    /// The gateway's working directory: its `./data` journal lives and dies
     /// here, so runs neither replay nor keep each other's journals.
-    scratch: PathBuf,
+    scratch: Option<PathBuf>,
 }
 
-impl GatewayProcess {
-    /// Starts the gateway and waits for its ready line.
-    pub fn start(config: &Path) -> GatewayProcess {
+pub type GatewayProcess = ServerProcess;
+
+/// A command for a binary next to this one, with every core allowed: the
+/// caller may be pinned, and a child inherits that.
+fn command(binary: &str) -> Command {
+    let exe = std::env::current_exe().unwrap().with_file_name(binary);
+    let mut command = Command::new(exe);
+    use std::os::unix::process::CommandExt;
+    // SAFETY: only sched_setaffinity between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            let mut all: libc::cpu_set_t = std::mem::zeroed();
+            for cpu in 0..libc::CPU_SETSIZE as usize {
+                libc::CPU_SET(cpu, &mut all);
+            }
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &all);
+            Ok(())
+        });
+    }
+    command
+}
+
+/// Reads `output` until a line containing `marker`; returns the address
+/// that follows `key` on it, and keeps draining the rest in a thread.
+fn wait_ready(output: impl Read + Send + 'static, marker: &str, key: &str) -> SocketAddr {
+    let mut lines = BufReader::new(output).lines();
+    let mut seen = Vec::new();
+    let addr = loop {
+        let Some(Ok(line)) = lines.next() else {
+            panic!(
+                "the server stopped before it was ready:\n{}",
+                seen.join("\n")
+            );
+        };
+        seen.push(line.clone());
+        if line.contains(marker) {
+            if let Some(rest) = line.split(key).nth(1) {
+                break rest.split_whitespace().next().unwrap().parse().unwrap();
+            }
+        }
+    };
+    // Keep draining its output so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    addr
+}
+
+impl ServerProcess {
+    /// Starts `tradsys serve --config <config>` and waits for its ready line.
+    pub fn start(config: &Path) -> ServerProcess {
         let config = std::fs::canonicalize(config)
             .unwrap_or_else(|e| panic!("gateway config {}: {e}", config.display()));
         let scratch = std::env::temp_dir().join(format!("tradsys-bench-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&scratch);
         std::fs::create_dir_all(&scratch).expect("create the gateway's scratch directory");
-        let exe = std::env::current_exe().unwrap().with_file_name("tradsys");
-        let mut command = Command::new(&exe);
-        {
-            use std::os::unix::process::CommandExt;
-            // The client thread is pinned and a child inherits that: give the
-            // gateway every core back, so it can pin its shards where told.
-            // SAFETY: only sched_setaffinity between fork and exec.
-            unsafe {
-                command.pre_exec(|| {
-                    let mut all: libc::cpu_set_t = std::mem::zeroed();
-                    for cpu in 0..libc::CPU_SETSIZE as usize {
-                        libc::CPU_SET(cpu, &mut all);
-                    }
-                    libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &all);
-                    Ok(())
-                });
-            }
-        }
-        let mut child = command
+        let mut child = command("tradsys")
             .args(["serve", "--config"])
             .arg(&config)
             .current_dir(&scratch)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "start {} (build it with cargo build --release): {e}",
-                    exe.display()
-                )
-            });
-        let stderr = child.stderr.take().unwrap();
-        let mut lines = BufReader::new(stderr).lines();
-        let mut seen = Vec::new();
-        let addr = loop {
-            let Some(Ok(line)) = lines.next() else {
-                panic!(
-                    "the gateway stopped before it was ready:\n{}",
-                    seen.join("\n")
-                );
-            };
-            seen.push(line.clone());
-            if line.contains("ready") {
-                if let Some(rest) = line.split("order_entry=").nth(1) {
-                    break rest.split_whitespace().next().unwrap().parse().unwrap();
-                }
-            }
-        };
-        // Keep draining its log so it never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        GatewayProcess {
+            .unwrap_or_else(|e| panic!("start tradsys (cargo build --release first): {e}"));
+        let addr = wait_ready(child.stderr.take().unwrap(), "ready", "order_entry=");
+        ServerProcess {
             child,
             addr,
-            scratch,
+            stop_signal: libc::SIGINT,
+            scratch: Some(scratch),
+        }
+    }
+
+    /// Starts `tradsys-bench echo` for one connection on `core`.
+    pub fn start_echo(addr: SocketAddr, core: usize) -> ServerProcess {
+        let mut child = command("tradsys-bench")
+            .args(["echo", "--connections", "1", "--core"])
+            .arg(core.to_string())
+            .arg("--addr")
+            .arg(addr.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start tradsys-bench echo: {e}"));
+        let addr = wait_ready(child.stdout.take().unwrap(), "listening", "listening on ");
+        ServerProcess {
+            child,
+            addr,
+            stop_signal: libc::SIGKILL,
+            scratch: None,
         }
     }
 }
 
-impl Drop for GatewayProcess {
+impl Drop for ServerProcess {
     fn drop(&mut self) {
         // SAFETY: signalling our own child.
         unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGINT);
+            libc::kill(self.child.id() as i32, self.stop_signal);
         }
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.scratch);
+        if let Some(scratch) = &self.scratch {
+            let _ = std::fs::remove_dir_all(scratch);
+        }
+        // Write back what the run dirtied (its journal) now, not during
+        // the next run: measured without this, a kernel flush landed on the
+        // next server's core about 2 s into its run and cost it 20-24 ms.
+        // SAFETY: sync has no preconditions.
+        unsafe { libc::sync() };
     }
 }

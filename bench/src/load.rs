@@ -73,9 +73,30 @@ pub struct LoadResult {
     /// (request, reason code) -> count.
     pub rejects: BTreeMap<(&'static str, u16), u64>,
     pub all_pinned: bool,
+    /// Per [`WINDOW_NS`] of the run (by answer time): the slowest answer's
+    /// latency, so a tail can be told apart as one event or a steady drift.
+    pub window_max: Vec<u64>,
 }
 
+/// Width of a timeline window.
+pub const WINDOW_NS: u64 = 100_000_000;
+
 impl LoadResult {
+    /// The `n` windows with the slowest answers: (start ns, max latency ns),
+    /// slowest first.
+    pub fn worst_windows(&self, n: usize) -> Vec<(u64, u64)> {
+        let mut windows: Vec<(u64, u64)> = self
+            .window_max
+            .iter()
+            .enumerate()
+            .map(|(i, &max)| (i as u64 * WINDOW_NS, max))
+            .filter(|&(_, max)| max > 0)
+            .collect();
+        windows.sort_by(|a, b| b.1.cmp(&a.1));
+        windows.truncate(n);
+        windows
+    }
+
     pub fn reject_count(&self) -> u64 {
         self.rejects.values().sum()
     }
@@ -138,6 +159,7 @@ struct Tally {
     steady_answered: u64,
     fills: u64,
     rejects: BTreeMap<(&'static str, u16), u64>,
+    window_max: Vec<u64>,
 }
 
 impl Tally {
@@ -150,6 +172,7 @@ impl Tally {
             steady_answered: 0,
             fills: 0,
             rejects: BTreeMap::new(),
+            window_max: Vec::with_capacity(4_096),
         }
     }
 }
@@ -308,6 +331,11 @@ fn answered(
     if pending.phase == Phase::Steady {
         tally.by_op[pending.op.index()].record(latency).unwrap();
     }
+    let window = (now_ns / WINDOW_NS) as usize;
+    if window >= tally.window_max.len() {
+        tally.window_max.resize(window + 1, 0);
+    }
+    tally.window_max[window] = tally.window_max[window].max(latency);
     tally.answered += 1;
     if now_ns >= steady.0 && now_ns < steady.1 {
         tally.steady_answered += 1;
@@ -541,6 +569,7 @@ pub fn run(spec: &LoadSpec) -> LoadResult {
         fills: 0,
         rejects: BTreeMap::new(),
         all_pinned: true,
+        window_max: Vec::new(),
     };
     for (tally, pinned) in tallies {
         for (into, from) in result.by_phase.iter_mut().zip(&tally.by_phase) {
@@ -557,6 +586,12 @@ pub fn run(spec: &LoadSpec) -> LoadResult {
             *result.rejects.entry(key).or_default() += n;
         }
         result.all_pinned &= pinned;
+        if tally.window_max.len() > result.window_max.len() {
+            result.window_max.resize(tally.window_max.len(), 0);
+        }
+        for (into, from) in result.window_max.iter_mut().zip(&tally.window_max) {
+            *into = (*into).max(*from);
+        }
     }
     result
 }

@@ -142,6 +142,15 @@ pub fn report(label: &str, args: &OrdersArgs, result: &LoadResult) -> Vec<Figure
     for ((request, reason), n) in &result.rejects {
         println!("  rejected {request} reason {reason}: {n}");
     }
+    let worst: Vec<String> = result
+        .worst_windows(5)
+        .iter()
+        .map(|(at, max)| format!("{:.1}s:{:.1}", *at as f64 / 1e9, *max as f64 / 1e3))
+        .collect();
+    println!(
+        "  slowest 100 ms windows (start:max us): {}",
+        worst.join(" ")
+    );
     for phase in Phase::ALL {
         let h = &result.by_phase[phase.index()];
         if phase != Phase::Steady && !h.is_empty() {

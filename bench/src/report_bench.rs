@@ -178,6 +178,7 @@ pub fn run(args: &ReportArgs) {
         duration: args.duration,
         warmup: 1.0,
         rounds: 2,
+        settle: 3.0,
         server_core: args.server_core,
         client_core: args.client_core,
         gateway_config: args.gateway_config.clone(),
