@@ -134,6 +134,11 @@ impl Conn {
         Ok(())
     }
 
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        self.stream.as_raw_fd()
+    }
+
     /// Bytes queued and not yet taken by the socket.
     pub fn unsent(&self) -> usize {
         self.tx.len() - self.tx_sent

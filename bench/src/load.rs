@@ -18,6 +18,7 @@ use tradsys::protocol::*;
 
 use crate::conn::{Conn, ConnError, Received};
 use crate::mix::{Mix, Op};
+use crate::readiness::Readiness;
 use crate::report::{histogram, pin};
 use crate::rng::Rng;
 use crate::schedule::{Phase, Schedule};
@@ -92,7 +93,7 @@ impl LoadResult {
             .map(|(i, &max)| (i as u64 * WINDOW_NS, max))
             .filter(|&(_, max)| max > 0)
             .collect();
-        windows.sort_by(|a, b| b.1.cmp(&a.1));
+        windows.sort_by_key(|w| std::cmp::Reverse(w.1));
         windows.truncate(n);
         windows
     }
@@ -409,6 +410,24 @@ fn drain(
     Ok(())
 }
 
+/// Reads every connection that has something to read.
+fn read_ready(
+    readiness: &mut Readiness,
+    ready: &mut Vec<usize>,
+    sessions: &mut [Session],
+    tally: &mut Tally,
+    clock: Clock,
+    steady: (u64, u64),
+) {
+    ready.clear();
+    readiness
+        .poll(|i| ready.push(i))
+        .unwrap_or_else(|e| fail(ConnError::Io(e)));
+    for &i in ready.iter() {
+        drain(&mut sessions[i], tally, clock, steady).unwrap_or_else(|e| fail(e));
+    }
+}
+
 fn connect(spec: &LoadSpec, first: usize, step: usize) -> Vec<Session> {
     (first..spec.connections)
         .step_by(step)
@@ -454,6 +473,13 @@ fn run_thread(
     if sessions.is_empty() {
         return (tally, pinned);
     }
+    let mut readiness = Readiness::new(sessions.len()).expect("create an epoll set");
+    for (i, session) in sessions.iter().enumerate() {
+        readiness
+            .add(session.conn.raw_fd(), i)
+            .expect("watch a connection");
+    }
+    let mut ready = Vec::with_capacity(sessions.len());
     match &spec.mode {
         Mode::Open(schedule) => {
             // This thread's share: every `threads`-th slot of the schedule,
@@ -466,6 +492,8 @@ fn run_thread(
             );
             let mut slot = thread as u64;
             let mut next_conn = 0;
+            // A socket that did not take all its bytes is retried each turn.
+            let mut pushed_back = false;
             let conns = sessions.len();
             loop {
                 let now = clock.ns();
@@ -484,15 +512,22 @@ fn run_thread(
                     slot += threads as u64;
                     queued = true;
                 }
-                let mut waiting = 0;
-                for session in sessions.iter_mut() {
-                    if queued || session.conn.unsent() > 0 {
+                if queued || pushed_back {
+                    pushed_back = false;
+                    for session in sessions.iter_mut().filter(|s| s.conn.unsent() > 0) {
                         session.conn.flush().unwrap_or_else(|e| fail(e));
+                        pushed_back |= session.conn.unsent() > 0;
                     }
-                    drain(session, &mut tally, clock, steady_window).unwrap_or_else(|e| fail(e));
-                    waiting += session.pending.len();
                 }
-                if slot >= total && waiting == 0 {
+                read_ready(
+                    &mut readiness,
+                    &mut ready,
+                    &mut sessions,
+                    &mut tally,
+                    clock,
+                    steady_window,
+                );
+                if slot >= total && sessions.iter().all(|s| s.pending.is_empty()) {
                     break;
                 }
             }
@@ -512,7 +547,6 @@ fn run_thread(
                 } else {
                     Phase::Steady
                 };
-                let mut waiting = 0;
                 for session in sessions.iter_mut() {
                     if now < end {
                         while (session.pending.len() as u64) < *depth {
@@ -521,11 +555,19 @@ fn run_thread(
                             tally.sent += 1;
                         }
                     }
-                    session.conn.flush().unwrap_or_else(|e| fail(e));
-                    drain(session, &mut tally, clock, steady_window).unwrap_or_else(|e| fail(e));
-                    waiting += session.pending.len();
+                    if session.conn.unsent() > 0 {
+                        session.conn.flush().unwrap_or_else(|e| fail(e));
+                    }
                 }
-                if now >= end && waiting == 0 {
+                read_ready(
+                    &mut readiness,
+                    &mut ready,
+                    &mut sessions,
+                    &mut tally,
+                    clock,
+                    steady_window,
+                );
+                if now >= end && sessions.iter().all(|s| s.pending.is_empty()) {
                     break;
                 }
             }

@@ -12,6 +12,7 @@ mod journal_bench;
 mod load;
 mod mix;
 mod orders_bench;
+mod readiness;
 mod report;
 mod report_bench;
 mod rng;
