@@ -82,7 +82,9 @@ impl ServerProcess {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("start tradsys (cargo build --release first): {e}"));
+            .unwrap_or_else(|e| {
+                panic!("start tradsys (cargo build --release --workspace first): {e}")
+            });
         let addr = wait_ready(child.stderr.take().unwrap(), "ready", "order_entry=");
         ServerProcess {
             child,

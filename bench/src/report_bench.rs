@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use crate::echo_bench::{self, CompareArgs};
 use crate::engine_bench::{self, EngineArgs};
+use crate::gateway_bench::{self, GatewayArgs};
 use crate::gateway_process::GatewayProcess;
 use crate::hiccup_bench::{self, HiccupArgs};
 use crate::journal_bench::{self, JournalArgs};
@@ -168,7 +169,7 @@ pub fn run(args: &ReportArgs) {
     all.extend(journal_bench::run(&JournalArgs {
         records: 2_000_000,
         every_records: 2_000,
-        dir: std::env::temp_dir().join("tradsys-bench-journal"),
+        dir: std::env::temp_dir().join(format!("tradsys-bench-journal-{}", std::process::id())),
         segment_bytes: 64 << 20,
         core: args.client_core,
         seed: 42,
@@ -184,6 +185,20 @@ pub fn run(args: &ReportArgs) {
         gateway_config: args.gateway_config.clone(),
         echo_addr: "127.0.0.1:7101".parse().unwrap(),
     }));
+    {
+        let gateway = GatewayProcess::start(&args.gateway_config);
+        all.extend(gateway_bench::run(&GatewayArgs {
+            addr: gateway.addr.to_string(),
+            account: 1,
+            token: "bench-token".into(),
+            symbol: 1,
+            price: 4_500_000,
+            pings: 100_000,
+            burst: 1_000_000,
+            depth: 256,
+            core: args.client_core,
+        }));
+    }
     let mix: Mix = MIX.parse().unwrap();
     all.extend(orders_run(args, "mix open loop", mix, args.rate));
     all.extend(orders_run(args, "ioc closed loop", Mix::IOC_ONLY, 0));
@@ -204,12 +219,14 @@ pub fn run(args: &ReportArgs) {
         utc_date(),
         cpu_model(),
         uname(),
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        // Not available_parallelism: that is this (pinned) thread's mask.
+        // SAFETY: sysconf has no preconditions.
+        unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) },
         args.server_core,
         args.client_core
     );
     println!(
-        "Command: `cargo build --release && target/release/tradsys-bench {}` (gateway config `{}`).",
+        "Command: `cargo build --release --workspace && target/release/tradsys-bench {}` (gateway config `{}`).",
         args_line.join(" "),
         args.gateway_config.display()
     );
@@ -242,6 +259,16 @@ pub fn run(args: &ReportArgs) {
             gateway.p99 / echo.p99
         ),
         "",
+    );
+    row(
+        "gateway round trip, one IOC in flight (ping-pong, send to OrderAccepted)".into(),
+        percentiles(find(&all, "gateway ping-pong")),
+        "order processing p99 < 50 us",
+    );
+    row(
+        "throughput, one shard, closed loop, IOC, 1 session x 256 in flight".into(),
+        percentiles(find(&all, "gateway burst")),
+        "275,000 orders/s",
     );
     row(
         "throughput, one shard, closed loop, IOC, 4 sessions x 64 in flight".into(),
