@@ -22,7 +22,7 @@ use glommio::net::{TcpListener, TcpStream, UnixStream};
 use super::core::{wall_clock_ns, Now, Output, ShardCore};
 use super::mesh::{Links, SessionRef};
 use super::notify::LocalNotify;
-use super::shared::{QuiescenceWave, Shared};
+use super::shared::{phase, Quiescence, Shared};
 use crate::config::IdlePolicy;
 use crate::protocol::*;
 
@@ -382,9 +382,10 @@ async fn graceful_shutdown(tasks: &Rc<ShardTasks>) {
     while tasks.readers_running.get() > 0 {
         glommio::timer::sleep(Duration::from_millis(1)).await;
     }
-    quiesce(tasks, id, 1).await;
+    quiesce(tasks, id, phase::READERS_STOPPED).await;
     tasks.core.borrow_mut().shut_down_sessions();
-    quiesce(tasks, id, 2).await;
+    quiesce(tasks, id, phase::SESSIONS_ENDED).await;
+    wait_until_every_shard_confirmed(tasks, id).await;
     tasks.core.borrow_mut().journal_sync();
     let grace = Duration::from_millis(tasks.shared.config.server.shutdown_grace_ms);
     let deadline = Instant::now() + grace;
@@ -403,21 +404,33 @@ async fn graceful_shutdown(tasks: &Rc<ShardTasks>) {
 /// Polls the mesh until every shard has reached `phase` and two complete
 /// waves of counters agree: nothing is in flight anywhere.
 async fn quiesce(tasks: &Rc<ShardTasks>, id: usize, phase: u32) {
-    let mut previous: Option<QuiescenceWave> = None;
+    let mut quiescence = Quiescence::default();
     loop {
-        {
-            let mut core = tasks.core.borrow_mut();
-            core.poll_mesh(now());
-            let (sent, received) = core.traffic();
-            tasks
-                .shared
-                .publish_shutdown_state(id, phase, sent, received);
-        }
-        match (tasks.shared.quiescence_wave(phase), &previous) {
-            (Some(wave), Some(earlier)) if earlier.confirms(&wave) => return,
-            (Some(wave), Some(earlier)) if !earlier.is_superseded_by(&wave) => {}
-            (wave, _) => previous = wave,
+        publish(tasks, id, phase);
+        if quiescence.check(&tasks.shared, phase) {
+            return;
         }
         glommio::timer::sleep(Duration::from_micros(200)).await;
     }
+}
+
+/// Keeps publishing (so slower shards see this one's epoch move) until
+/// every shard has confirmed quiescence; only then may this one exit.
+async fn wait_until_every_shard_confirmed(tasks: &Rc<ShardTasks>, id: usize) {
+    loop {
+        publish(tasks, id, phase::CONFIRMED);
+        if tasks.shared.all_reached(phase::CONFIRMED) {
+            return;
+        }
+        glommio::timer::sleep(Duration::from_micros(200)).await;
+    }
+}
+
+fn publish(tasks: &Rc<ShardTasks>, id: usize, phase: u32) {
+    let mut core = tasks.core.borrow_mut();
+    core.poll_mesh(now());
+    let (sent, received) = core.traffic();
+    tasks
+        .shared
+        .publish_shutdown_state(id, phase, sent, received);
 }
