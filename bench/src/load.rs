@@ -67,6 +67,8 @@ pub struct LoadResult {
     pub by_op: [Histogram<u64>; 5],
     pub sent: u64,
     pub answered: u64,
+    /// Still waiting when the run gave up on them (see `DRAIN_TIMEOUT_NS`).
+    pub unanswered: u64,
     /// First answers that arrived inside the steady window.
     pub steady_answered: u64,
     pub steady_secs: f64,
@@ -103,13 +105,17 @@ impl LoadResult {
     }
 }
 
+/// A request waiting for its first answer.
 #[derive(Clone, Copy)]
 struct Pending {
+    /// Intended send time (open loop) or actual send time (closed loop),
+    /// ns since the run's start.
     start_ns: u64,
     phase: Phase,
     op: Op,
 }
 
+/// One of the connection's own orders on the book, as last seen.
 #[derive(Clone, Copy)]
 struct Resting {
     order_id: u64,
@@ -129,7 +135,8 @@ struct Session {
     /// Order id -> the cancel request waiting on it (an OrderCanceled names
     /// the order, not the cancel request).
     cancels: HashMap<u64, u64>,
-    /// Request id of a resting order -> the op that placed it.
+    /// This connection's orders on the book, for cancels and replaces to
+    /// pick from at random, and where each one is in that list by order id.
     resting: Vec<Resting>,
     resting_at: HashMap<u64, usize>,
 }
@@ -157,6 +164,7 @@ struct Tally {
     by_op: [Histogram<u64>; 5],
     sent: u64,
     answered: u64,
+    unanswered: u64,
     steady_answered: u64,
     fills: u64,
     rejects: BTreeMap<(&'static str, u16), u64>,
@@ -170,6 +178,7 @@ impl Tally {
             by_op: std::array::from_fn(|_| histogram()),
             sent: 0,
             answered: 0,
+            unanswered: 0,
             steady_answered: 0,
             fills: 0,
             rejects: BTreeMap::new(),
@@ -410,6 +419,21 @@ fn drain(
     Ok(())
 }
 
+/// How long after its last send a thread waits for the last answers.
+const DRAIN_TIMEOUT_NS: u64 = 10_000_000_000;
+
+/// True when nothing is waiting for an answer, or when the last answers
+/// are more than [`DRAIN_TIMEOUT_NS`] overdue (counted as unanswered: a
+/// request whose answer this generator cannot match must not hang the run).
+fn done_or_given_up(sessions: &[Session], tally: &mut Tally, now: u64, sending_ended: u64) -> bool {
+    let waiting: usize = sessions.iter().map(|s| s.pending.len()).sum();
+    if waiting > 0 && now < sending_ended + DRAIN_TIMEOUT_NS {
+        return false;
+    }
+    tally.unanswered = waiting as u64;
+    true
+}
+
 /// Reads every connection that has something to read.
 fn read_ready(
     readiness: &mut Readiness,
@@ -527,7 +551,9 @@ fn run_thread(
                     clock,
                     steady_window,
                 );
-                if slot >= total && sessions.iter().all(|s| s.pending.is_empty()) {
+                if slot >= total
+                    && done_or_given_up(&sessions, &mut tally, now, schedule.intended_ns(total))
+                {
                     break;
                 }
             }
@@ -567,7 +593,7 @@ fn run_thread(
                     clock,
                     steady_window,
                 );
-                if now >= end && sessions.iter().all(|s| s.pending.is_empty()) {
+                if now >= end && done_or_given_up(&sessions, &mut tally, now, end) {
                     break;
                 }
             }
@@ -606,6 +632,7 @@ pub fn run(spec: &LoadSpec) -> LoadResult {
         by_op: std::array::from_fn(|_| histogram()),
         sent: 0,
         answered: 0,
+        unanswered: 0,
         steady_answered: 0,
         steady_secs,
         fills: 0,
@@ -622,6 +649,7 @@ pub fn run(spec: &LoadSpec) -> LoadResult {
         }
         result.sent += tally.sent;
         result.answered += tally.answered;
+        result.unanswered += tally.unanswered;
         result.steady_answered += tally.steady_answered;
         result.fills += tally.fills;
         for (key, n) in tally.rejects {
@@ -726,6 +754,7 @@ mod tests {
         echo.join().unwrap();
         assert!(result.sent > 16, "the pipeline was refilled");
         assert_eq!(result.answered, result.sent, "nothing left unanswered");
+        assert_eq!(result.unanswered, 0);
         assert_eq!(result.reject_count(), 0);
         assert!(result.steady_answered > 0 && result.steady_answered <= result.answered);
     }
@@ -772,6 +801,7 @@ mod tests {
             .collect();
         assert_eq!(counts, vec![400, 400, 2_000, 400]);
         assert_eq!(result.answered, result.sent);
+        assert_eq!(result.unanswered, 0, "every answer matched its request");
         for op in Op::ALL {
             assert!(
                 !result.by_op[op.index()].is_empty(),

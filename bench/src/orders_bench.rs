@@ -132,9 +132,10 @@ impl OrdersArgs {
 pub fn report(label: &str, args: &OrdersArgs, result: &LoadResult) -> Vec<Figure> {
     let open_loop = args.rate > 0;
     println!(
-        "{label}: {} sent, {} answered, {} fills, {} rejects, client threads pinned: {}",
+        "{label}: {} sent, {} answered, {} unanswered, {} fills, {} rejects, client threads pinned: {}",
         result.sent,
         result.answered,
+        result.unanswered,
         result.fills,
         result.reject_count(),
         result.all_pinned
