@@ -76,14 +76,18 @@ impl Server {
         check_cores(&config)?;
         let shards = config.shard_count();
         // SO_REUSEPORT would let a second gateway bind the same port and
-        // silently split clients between two order books. A plain bind
-        // fails on a port anyone holds, reuse-port or not: probe first.
+        // silently split clients between two order books. A bind without
+        // it fails on a port anyone listens on, reuse-port or not: probe
+        // first. The probe sets SO_REUSEADDR (as the real listeners do), so
+        // connections of a stopped gateway left in TIME_WAIT on the port
+        // (it closes first when it ends a session) do not refuse a restart.
         if config.server.order_entry.port() != 0 {
             let probe = Socket::new(
                 Domain::for_address(config.server.order_entry),
                 Type::STREAM,
                 Some(Protocol::TCP),
             )
+            .and_then(|s| s.set_reuse_address(true).map(|()| s))
             .and_then(|s| s.bind(&config.server.order_entry.into()).map(|()| s));
             if let Err(e) = probe {
                 return Err(StartError(format!(

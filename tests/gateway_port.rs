@@ -1,0 +1,78 @@
+//! The order-entry port at start-up: a second gateway on a port one is
+//! listening on is refused (SO_REUSEPORT would otherwise split clients
+//! between two books), while connections left in TIME_WAIT by a stopped
+//! one do not stop a restart.
+
+mod common;
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+
+use common::gateway::{config, Gateway};
+
+/// The test config with the order-entry port fixed to `addr`.
+fn config_on(addr: SocketAddr, dir: &std::path::Path) -> String {
+    config("", dir).replace(
+        "order_entry = \"127.0.0.1:0\"",
+        &format!("order_entry = \"{addr}\""),
+    )
+}
+
+/// Sockets in TIME_WAIT whose local port is `port` (from /proc/net/tcp).
+fn time_wait_on(port: u16) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    table
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let local_port = fields[1].rsplit(':').next().unwrap();
+            u16::from_str_radix(local_port, 16).unwrap() == port && fields[3] == "06"
+        })
+        .count()
+}
+
+#[test]
+fn a_second_gateway_on_a_port_in_use_is_refused_and_says_why() {
+    let first = Gateway::start();
+    let dir = Gateway::new_dir();
+    let second = Gateway::start_config(&dir, &config_on(first.addr, &dir), None);
+    let log = second.err().expect("the second gateway must not start");
+    assert!(
+        log.iter()
+            .any(|l| l.contains("is another gateway running?")),
+        "{}",
+        log.join("\n")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn connections_left_in_time_wait_do_not_refuse_a_restart() {
+    // A server that closes first leaves its side in TIME_WAIT on its own
+    // port, as a gateway does when it ends a session.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut client = TcpStream::connect(addr).unwrap();
+    let (server_side, _) = listener.accept().unwrap();
+    drop(server_side);
+    let mut eof = [0u8; 1];
+    assert_eq!(client.read(&mut eof).unwrap(), 0, "the server closed first");
+    drop(client);
+    drop(listener);
+    assert!(
+        time_wait_on(addr.port()) > 0,
+        "no TIME_WAIT on {addr}: the test proves nothing"
+    );
+
+    let dir = Gateway::new_dir();
+    let gateway = Gateway::start_config(&dir, &config_on(addr, &dir), None)
+        .unwrap_or_else(|log| panic!("refused beside a TIME_WAIT:\n{}", log.join("\n")));
+    assert_eq!(gateway.addr, addr);
+    let mut alice = gateway.logon(common::gateway::ALICE);
+    alice.heartbeat().unwrap();
+    drop(alice);
+    let (status, _) = gateway.stop();
+    assert!(status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
