@@ -46,10 +46,18 @@ impl std::fmt::Display for ConnError {
             ConnError::SequenceGap { expected, got } => {
                 write!(f, "gateway sequence gap: expected {expected}, got {got}")
             }
-            ConnError::SessionEnd { reason } => {
-                write!(f, "the gateway ended the session, reason {reason}")
-            }
-            ConnError::LogonRejected { reason } => write!(f, "logon rejected, reason {reason}"),
+            ConnError::SessionEnd { reason } => write!(
+                f,
+                "the gateway ended the session: {} ({reason})",
+                SessionEndReason::from_u16(*reason)
+                    .map_or("unknown reason".to_string(), |r| format!("{r:?}"))
+            ),
+            ConnError::LogonRejected { reason } => write!(
+                f,
+                "logon rejected: {} ({reason})",
+                LogonRejectReason::from_u16(*reason)
+                    .map_or("unknown reason".to_string(), |r| format!("{r:?}"))
+            ),
         }
     }
 }

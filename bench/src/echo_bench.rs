@@ -222,6 +222,7 @@ pub fn compare_load(args: &CompareArgs, addr: SocketAddr, token: &str) -> Orders
 }
 
 pub fn run_compare(args: &CompareArgs) -> Vec<Figure> {
+    crate::gateway_process::require_config(&args.gateway_config);
     println!(
         "compare: open loop {} orders/s (IOC, accepted then canceled), {} round(s) of {} s + {} s warm-up per server, servers on core {}, client on core {}",
         args.rate, args.rounds, args.duration, args.warmup, args.server_core, args.client_core

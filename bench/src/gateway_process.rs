@@ -23,6 +23,18 @@ pub struct ServerProcess {
 
 pub type GatewayProcess = ServerProcess;
 
+/// Exits with a clear message unless the gateway config can be read: the
+/// default path is relative to the repository root.
+pub fn require_config(config: &Path) {
+    if let Err(e) = std::fs::metadata(config) {
+        eprintln!(
+            "tradsys-bench: gateway config {}: {e} (run from the repository root, or pass --gateway-config)",
+            config.display()
+        );
+        std::process::exit(2);
+    }
+}
+
 /// A command for a binary next to this one, with every core allowed: the
 /// caller may be pinned, and a child inherits that.
 fn command(binary: &str) -> Command {

@@ -69,6 +69,9 @@ pub struct LoadResult {
     pub answered: u64,
     /// Still waiting when the run gave up on them (see `DRAIN_TIMEOUT_NS`).
     pub unanswered: u64,
+    /// Open loop: the most a request left after its intended time (the
+    /// generator itself falling behind, or stalled).
+    pub max_send_lag_ns: u64,
     /// First answers that arrived inside the steady window.
     pub steady_answered: u64,
     pub steady_secs: f64,
@@ -165,6 +168,7 @@ struct Tally {
     sent: u64,
     answered: u64,
     unanswered: u64,
+    max_send_lag_ns: u64,
     steady_answered: u64,
     fills: u64,
     rejects: BTreeMap<(&'static str, u16), u64>,
@@ -179,6 +183,7 @@ impl Tally {
             sent: 0,
             answered: 0,
             unanswered: 0,
+            max_send_lag_ns: 0,
             steady_answered: 0,
             fills: 0,
             rejects: BTreeMap::new(),
@@ -242,7 +247,7 @@ impl Builder<'_> {
         }
         let id = session.next_request;
         session.next_request += 1;
-        let new_order = |symbol, side, tif, price, qty| {
+        let new_order = |symbol, side, tif, price, qty, stp| {
             NewOrderMsg::from_order(&NewOrder {
                 account: session.account,
                 symbol,
@@ -251,7 +256,7 @@ impl Builder<'_> {
                 kind: OrderKind::Limit,
                 tif,
                 post_only: false,
-                stp: None,
+                stp,
                 price,
                 qty,
             })
@@ -260,14 +265,14 @@ impl Builder<'_> {
             Op::Ioc => {
                 // Far below any resting sell: accepted, then canceled.
                 let price = self.spec.reference_price - self.spec.reference_price / 20;
-                let msg = new_order(self.symbol(), Side::Buy, TimeInForce::Ioc, price, 1);
+                let msg = new_order(self.symbol(), Side::Buy, TimeInForce::Ioc, price, 1, None);
                 session.conn.queue(&msg);
             }
             Op::Rest => {
                 let side = self.side();
                 let price = self.passive_price(side);
                 let qty = 1 + self.rng.below(3);
-                let msg = new_order(self.symbol(), side, TimeInForce::Gtc, price, qty);
+                let msg = new_order(self.symbol(), side, TimeInForce::Gtc, price, qty, None);
                 session.conn.queue(&msg);
             }
             Op::Take => {
@@ -278,7 +283,11 @@ impl Builder<'_> {
                     Side::Buy => self.spec.reference_price + through,
                     Side::Sell => self.spec.reference_price - through,
                 };
-                let msg = new_order(self.symbol(), side, TimeInForce::Ioc, price, 1);
+                // Meeting its own account's order first, the take is what
+                // gets canceled: the default (cancel resting) would sweep
+                // every own order on that side off the book at once.
+                let stp = Some(StpMode::CancelIncoming);
+                let msg = new_order(self.symbol(), side, TimeInForce::Ioc, price, 1, stp);
                 session.conn.queue(&msg);
             }
             Op::Cancel => {
@@ -400,11 +409,15 @@ fn drain(
             }
             Received::OrderCanceled(m) => {
                 let order_id = m.order_id.get();
-                // Ours (a cancel's answer), or the book's (IOC remainder,
-                // self-trade prevention): either way it is off the book.
+                // Off the book either way. Only a Requested cancel answers
+                // our cancel request; after any other (self-trade
+                // prevention, say) the request still gets its own
+                // CancelRejected, and that is its answer.
                 session.remove_resting(order_id);
-                if let Some(id) = session.cancels.remove(&order_id) {
-                    answered(session, tally, id, now, steady);
+                if m.reason == CancelReason::Requested as u8 {
+                    if let Some(id) = session.cancels.remove(&order_id) {
+                        answered(session, tally, id, now, steady);
+                    }
                 }
             }
             Received::Fill(m) => {
@@ -458,7 +471,11 @@ fn connect(spec: &LoadSpec, first: usize, step: usize) -> Vec<Session> {
         .map(|c| {
             let account = spec.accounts[c % spec.accounts.len()];
             let conn = Conn::logon(&spec.addr, account, &spec.token).unwrap_or_else(|e| {
-                panic!("connection {c} to {} as account {account}: {e}", spec.addr)
+                eprintln!(
+                    "tradsys-bench: connection {c} to {} as account {account}: {e}",
+                    spec.addr
+                );
+                std::process::exit(1)
             });
             Session {
                 conn,
@@ -473,8 +490,11 @@ fn connect(spec: &LoadSpec, first: usize, step: usize) -> Vec<Session> {
         .collect()
 }
 
+/// Ends the whole run with the reason: a load generator that lost a
+/// connection cannot produce honest figures.
 fn fail(e: ConnError) -> ! {
-    panic!("load stopped: {e} (is the gateway running configs/bench.toml?)")
+    eprintln!("tradsys-bench: load stopped: {e}");
+    std::process::exit(1)
 }
 
 /// One client thread: its sessions, its share of the rate.
@@ -523,6 +543,8 @@ fn run_thread(
                 let now = clock.ns();
                 let mut queued = false;
                 while slot < total && schedule.intended_ns(slot) <= now {
+                    tally.max_send_lag_ns =
+                        tally.max_send_lag_ns.max(now - schedule.intended_ns(slot));
                     let session = &mut sessions[next_conn];
                     next_conn = (next_conn + 1) % conns;
                     let op = spec.mix.pick(builder.rng.next_u64());
@@ -633,6 +655,7 @@ pub fn run(spec: &LoadSpec) -> LoadResult {
         sent: 0,
         answered: 0,
         unanswered: 0,
+        max_send_lag_ns: 0,
         steady_answered: 0,
         steady_secs,
         fills: 0,
@@ -650,6 +673,7 @@ pub fn run(spec: &LoadSpec) -> LoadResult {
         result.sent += tally.sent;
         result.answered += tally.answered;
         result.unanswered += tally.unanswered;
+        result.max_send_lag_ns = result.max_send_lag_ns.max(tally.max_send_lag_ns);
         result.steady_answered += tally.steady_answered;
         result.fills += tally.fills;
         for (key, n) in tally.rejects {

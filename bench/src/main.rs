@@ -95,4 +95,27 @@ mod tests {
         let bad = Cli::try_parse_from(["tradsys-bench", "orders", "--mix", "buy=1"]);
         assert!(bad.err().unwrap().to_string().contains("unknown op"));
     }
+
+    fn orders(args: &[&str]) -> orders_bench::OrdersArgs {
+        let argv = ["tradsys-bench", "orders"].iter().chain(args);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Orders(args) => args,
+            _ => panic!("parsed as another subcommand"),
+        }
+    }
+
+    #[test]
+    fn orders_refuses_a_run_that_cannot_be_made_and_says_which_option() {
+        assert!(orders(&[]).check().is_ok());
+        assert!(orders(&["--rate", "0", "--depth", "4"]).check().is_ok());
+        let refused = |args: &[&str], option: &str| {
+            let problem = orders(args).check().unwrap_err();
+            assert!(problem.contains(option), "{args:?}: {problem}");
+        };
+        refused(&["--connections", "0"], "--connections");
+        refused(&["--duration", "0"], "--duration");
+        refused(&["--warmup=-1"], "--warmup");
+        refused(&["--rate", "0", "--depth", "0"], "--depth");
+        refused(&["--rate", "0", "--ramp-up", "1"], "--ramp-up");
+    }
 }

@@ -93,6 +93,7 @@ impl FromStr for Mix {
     /// `ioc=50,rest=20,cancel=20,replace=10,take=0`; ops left out weigh 0.
     fn from_str(text: &str) -> Result<Mix, String> {
         let mut weights = [0u32; 5];
+        let mut seen = [false; 5];
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (name, weight) = part
                 .split_once('=')
@@ -103,6 +104,10 @@ impl FromStr for Mix {
                 .ok_or_else(|| {
                     format!("'{name}': unknown op (ioc, rest, cancel, replace, take)")
                 })?;
+            if seen[op.index()] {
+                return Err(format!("'{name}' is given twice"));
+            }
+            seen[op.index()] = true;
             weights[op.index()] = weight
                 .trim()
                 .parse()
@@ -146,6 +151,10 @@ mod tests {
         assert!("buy=3".parse::<Mix>().unwrap_err().contains("unknown op"));
         assert!("ioc=x".parse::<Mix>().unwrap_err().contains("whole number"));
         assert!("ioc=0".parse::<Mix>().unwrap_err().contains("non-zero"));
+        assert!("rest=4,rest=1"
+            .parse::<Mix>()
+            .unwrap_err()
+            .contains("twice"));
     }
 
     #[test]

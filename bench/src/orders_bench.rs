@@ -107,6 +107,32 @@ impl OrdersArgs {
         }
     }
 
+    /// What makes no run at all, said before connecting.
+    pub fn check(&self) -> Result<(), String> {
+        if self.connections == 0 {
+            return Err("--connections must be at least 1".into());
+        }
+        if self.duration <= 0.0 || !self.duration.is_finite() {
+            return Err("--duration must be a positive number of seconds".into());
+        }
+        for (name, secs) in [
+            ("--warmup", self.warmup),
+            ("--ramp-up", self.ramp_up),
+            ("--ramp-down", self.ramp_down),
+        ] {
+            if secs < 0.0 || !secs.is_finite() {
+                return Err(format!("{name} must be 0 or more seconds"));
+            }
+        }
+        if self.rate == 0 && self.depth == 0 {
+            return Err("--depth must be at least 1 in closed loop (--rate 0)".into());
+        }
+        if self.rate == 0 && (self.ramp_up > 0.0 || self.ramp_down > 0.0) {
+            return Err("--ramp-up and --ramp-down shape an open-loop rate; closed loop (--rate 0) has none".into());
+        }
+        Ok(())
+    }
+
     /// The run's conditions, printed above its figures.
     pub fn describe(&self) -> String {
         let mode = if self.rate > 0 {
@@ -131,8 +157,16 @@ impl OrdersArgs {
 /// (`<label> steady latency`, `<label> throughput`).
 pub fn report(label: &str, args: &OrdersArgs, result: &LoadResult) -> Vec<Figure> {
     let open_loop = args.rate > 0;
+    let lag = if open_loop {
+        format!(
+            ", sends up to {:.1} us behind schedule",
+            result.max_send_lag_ns as f64 / 1e3
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "{label}: {} sent, {} answered, {} unanswered, {} fills, {} rejects, client threads pinned: {}",
+        "{label}: {} sent, {} answered, {} unanswered, {} fills (both sides), {} rejects{lag}, client threads pinned: {}",
         result.sent,
         result.answered,
         result.unanswered,
@@ -141,7 +175,12 @@ pub fn report(label: &str, args: &OrdersArgs, result: &LoadResult) -> Vec<Figure
         result.all_pinned
     );
     for ((request, reason), n) in &result.rejects {
-        println!("  rejected {request} reason {reason}: {n}");
+        let name = tradsys::engine::RejectReason::from_u16(*reason)
+            .map_or("unknown".to_string(), |r| format!("{r:?}"));
+        println!("  rejected {request}: {name} ({reason}): {n}");
+    }
+    if result.answered > 0 && result.reject_count() == result.answered {
+        println!("  WARNING: every request was rejected; the figures below measure rejections");
     }
     let worst: Vec<String> = result
         .worst_windows(5)
@@ -186,10 +225,18 @@ pub fn report(label: &str, args: &OrdersArgs, result: &LoadResult) -> Vec<Figure
 }
 
 pub fn run(args: &OrdersArgs) -> Vec<Figure> {
+    if let Err(problem) = args.check() {
+        eprintln!("tradsys-bench orders: {problem}");
+        std::process::exit(2);
+    }
+    // Before the run, so a bad path costs nothing.
+    let mut file = std::fs::File::create(&args.hgrm).unwrap_or_else(|e| {
+        eprintln!("tradsys-bench orders: --hgrm {}: {e}", args.hgrm.display());
+        std::process::exit(2)
+    });
     println!("orders: {} against {}", args.describe(), args.addr);
     let result = load::run(&args.spec());
     let figures = report("orders", args, &result);
-    let mut file = std::fs::File::create(&args.hgrm).expect("create the .hgrm file");
     write_hgrm(&result.by_phase[Phase::Steady.index()], &mut file).expect("write the .hgrm file");
     println!("distribution: {}", args.hgrm.display());
     figures

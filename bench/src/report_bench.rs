@@ -152,6 +152,7 @@ fn percentiles(figure: &Figure) -> String {
 }
 
 pub fn run(args: &ReportArgs) {
+    crate::gateway_process::require_config(&args.gateway_config);
     let mut all = Vec::new();
     all.extend(hiccup_bench::run(&HiccupArgs {
         cores: vec![args.server_core, args.client_core],
