@@ -52,7 +52,7 @@ pub struct CompareArgs {
     /// machine lands on both alike. Histograms are merged per server.
     #[arg(long, default_value_t = 2)]
     pub rounds: u32,
-    /// Idle seconds after stopping a server before the next one starts.
+    /// Idle seconds before the first server starts and after stopping each.
     /// Without it the kernel's teardown of the last server (about 20 ms of
     /// work, 0.5-3 s after its exit) lands inside the next run.
     #[arg(long, default_value_t = 3.0)]
@@ -228,6 +228,10 @@ pub fn run_compare(args: &CompareArgs) -> Vec<Figure> {
         args.rate, args.rounds, args.duration, args.warmup, args.server_core, args.client_core
     );
     let (mut echo_all, mut gateway_all) = (histogram(), histogram());
+    // Whatever ran just before (in `report`: the journal bench, removing
+    // its segment files) gets the same settle time as a stopped server:
+    // measured without it, the first echo round took a 16-34 ms stall.
+    std::thread::sleep(Duration::from_secs_f64(args.settle));
     for round in 1..=args.rounds {
         let echo = ServerProcess::start_echo(args.echo_addr, args.server_core);
         let load = compare_load(args, echo.addr, "echo");
