@@ -144,7 +144,9 @@ impl Figure {
 }
 
 /// Writes the percentile distribution in the HdrHistogram `.hgrm` text
-/// format (values in microseconds), which the standard plotters read.
+/// format (values in microseconds, 5 steps per halving of the distance to
+/// 100%, as the Java reference prints by default), which the standard
+/// plotters read.
 pub fn write_hgrm(histogram: &Histogram<u64>, out: &mut impl Write) -> std::io::Result<()> {
     writeln!(
         out,
@@ -152,7 +154,7 @@ pub fn write_hgrm(histogram: &Histogram<u64>, out: &mut impl Write) -> std::io::
         "Value", "Percentile", "TotalCount", "1/(1-Percentile)"
     )?;
     let mut total = 0u64;
-    for v in histogram.iter_quantiles(1) {
+    for v in histogram.iter_quantiles(5) {
         let q = v.quantile_iterated_to();
         total += v.count_since_last_iteration();
         let inverse = if q < 1.0 {
