@@ -40,10 +40,13 @@ pub struct EngineArgs {
     pub symbols: Option<u32>,
 }
 
-const REFERENCE_PRICE: Price = 100_000;
-const ACCOUNTS: u32 = 64;
+/// The reference price of every symbol (the journal bench shares it).
+pub const REFERENCE_PRICE: Price = 100_000;
+pub const ACCOUNTS: u32 = 64;
 
-fn config(symbols: u32, order_capacity: u32) -> EngineConfig {
+/// `symbols` books with the same reference data and `ACCOUNTS` unlimited
+/// accounts (the journal bench replays into the same).
+pub fn config(symbols: u32, order_capacity: u32) -> EngineConfig {
     EngineConfig {
         symbols: (1..=symbols)
             .map(|id| SymbolSpec {
@@ -355,9 +358,7 @@ fn scenario(
 }
 
 pub fn run(args: &EngineArgs) -> Vec<Figure> {
-    let pinned = core_affinity::get_core_ids()
-        .and_then(|cores| cores.into_iter().find(|c| c.id == args.core))
-        .is_some_and(core_affinity::set_for_current);
+    let pinned = crate::report::pin(args.core);
     println!(
         "engine bench: {} ops per scenario, {} resting orders per book before timing, pinned to core {}: {}",
         args.ops, args.depth, args.core, pinned

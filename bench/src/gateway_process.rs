@@ -21,8 +21,6 @@ pub struct ServerProcess {
     scratch: Option<PathBuf>,
 }
 
-pub type GatewayProcess = ServerProcess;
-
 /// Exits with a clear message unless the gateway config can be read: the
 /// default path is relative to the repository root.
 pub fn require_config(config: &Path) {

@@ -15,6 +15,7 @@ use tradsys::config::{JournalConfig, SyncPolicy};
 use tradsys::engine::*;
 use tradsys::journal::{self, JournalWriter, Segment};
 
+use crate::engine_bench;
 use crate::report::{histogram, Figure, Unit};
 use crate::rng::Rng;
 
@@ -39,8 +40,8 @@ pub struct JournalArgs {
 }
 
 const SYMBOLS: u32 = 100;
-const ACCOUNTS: u32 = 64;
-const MID: Price = 100_000;
+const ACCOUNTS: u32 = engine_bench::ACCOUNTS;
+const MID: Price = engine_bench::REFERENCE_PRICE;
 
 /// New orders around the mid of 100 symbols, both sides, mostly resting
 /// limits with some marketable IOCs: what the journal sees most.
@@ -161,29 +162,6 @@ fn append_run(
     shard_dir
 }
 
-fn engine_config() -> EngineConfig {
-    EngineConfig {
-        symbols: (1..=SYMBOLS)
-            .map(|id| SymbolSpec {
-                id,
-                tick_size: 1,
-                lot_size: 1,
-                reference_price: MID,
-                price_band_bps: 1_000,
-            })
-            .collect(),
-        accounts: (1..=ACCOUNTS)
-            .map(|id| AccountSpec {
-                id,
-                limits: RiskLimits::UNLIMITED,
-                default_stp: StpMode::CancelResting,
-            })
-            .collect(),
-        order_capacity: 1 << 22,
-        max_levels_per_side: 4_096,
-    }
-}
-
 fn replay_run(args: &JournalArgs, shard_dir: &Path, figures: &mut Vec<Figure>) {
     let cfg = JournalConfig {
         dir: args.dir.clone(),
@@ -211,7 +189,7 @@ fn replay_run(args: &JournalArgs, shard_dir: &Path, figures: &mut Vec<Figure>) {
     );
     figures.push(Figure::rate("replay", count as f64 / elapsed.as_secs_f64(), "records").print());
 
-    let mut engine = Engine::new(&engine_config());
+    let mut engine = Engine::new(&engine_bench::config(SYMBOLS, 1 << 22));
     let mut sink = CountingSink::default();
     let started = Instant::now();
     let (writer, report) = JournalWriter::open(shard_dir, 0, &cfg, false, |r| {
@@ -237,9 +215,7 @@ fn replay_run(args: &JournalArgs, shard_dir: &Path, figures: &mut Vec<Figure>) {
 
 pub fn run(args: &JournalArgs) -> Vec<Figure> {
     let mut figures = Vec::new();
-    let pinned = core_affinity::get_core_ids()
-        .and_then(|cores| cores.into_iter().find(|c| c.id == args.core))
-        .is_some_and(core_affinity::set_for_current);
+    let pinned = crate::report::pin(args.core);
     println!(
         "journal bench: {} records (every: {}), segments of {} bytes in {}, pinned to core {}: {}",
         args.records,

@@ -66,7 +66,6 @@ pub struct LoadResult {
     /// Steady phase only, per op.
     pub by_op: [Histogram<u64>; 5],
     pub sent: u64,
-    pub answered: u64,
     /// Still waiting when the run gave up on them (see `DRAIN_TIMEOUT_NS`).
     pub unanswered: u64,
     /// Open loop: the most a request left after its intended time (the
@@ -88,6 +87,49 @@ pub struct LoadResult {
 pub const WINDOW_NS: u64 = 100_000_000;
 
 impl LoadResult {
+    /// Nothing measured yet: one thread's tally starts here, and the run's
+    /// result is every thread's merged into one.
+    fn new(steady_secs: f64, pinned: bool) -> LoadResult {
+        LoadResult {
+            by_phase: std::array::from_fn(|_| histogram()),
+            by_op: std::array::from_fn(|_| histogram()),
+            sent: 0,
+            unanswered: 0,
+            max_send_lag_ns: 0,
+            steady_answered: 0,
+            steady_secs,
+            fills: 0,
+            rejects: BTreeMap::new(),
+            all_pinned: pinned,
+            window_max: Vec::with_capacity(4_096),
+        }
+    }
+
+    /// Adds another thread's tally to this one.
+    fn merge(&mut self, other: LoadResult) {
+        for (into, from) in self.by_phase.iter_mut().zip(&other.by_phase) {
+            into.add(from).unwrap();
+        }
+        for (into, from) in self.by_op.iter_mut().zip(&other.by_op) {
+            into.add(from).unwrap();
+        }
+        self.sent += other.sent;
+        self.unanswered += other.unanswered;
+        self.max_send_lag_ns = self.max_send_lag_ns.max(other.max_send_lag_ns);
+        self.steady_answered += other.steady_answered;
+        self.fills += other.fills;
+        for (key, n) in other.rejects {
+            *self.rejects.entry(key).or_default() += n;
+        }
+        self.all_pinned &= other.all_pinned;
+        if other.window_max.len() > self.window_max.len() {
+            self.window_max.resize(other.window_max.len(), 0);
+        }
+        for (into, from) in self.window_max.iter_mut().zip(&other.window_max) {
+            *into = (*into).max(*from);
+        }
+    }
+
     /// The `n` windows with the slowest answers: (start ns, max latency ns),
     /// slowest first.
     pub fn worst_windows(&self, n: usize) -> Vec<(u64, u64)> {
@@ -101,6 +143,12 @@ impl LoadResult {
         windows.sort_by_key(|w| std::cmp::Reverse(w.1));
         windows.truncate(n);
         windows
+    }
+
+    /// Requests that got their first answer: each is in exactly one
+    /// phase's histogram.
+    pub fn answered(&self) -> u64 {
+        self.by_phase.iter().map(|h| h.len()).sum()
     }
 
     pub fn reject_count(&self) -> u64 {
@@ -158,36 +206,6 @@ impl Session {
             if let Some(moved) = self.resting.get(at) {
                 self.resting_at.insert(moved.order_id, at);
             }
-        }
-    }
-}
-
-struct Tally {
-    by_phase: [Histogram<u64>; 4],
-    by_op: [Histogram<u64>; 5],
-    sent: u64,
-    answered: u64,
-    unanswered: u64,
-    max_send_lag_ns: u64,
-    steady_answered: u64,
-    fills: u64,
-    rejects: BTreeMap<(&'static str, u16), u64>,
-    window_max: Vec<u64>,
-}
-
-impl Tally {
-    fn new() -> Tally {
-        Tally {
-            by_phase: std::array::from_fn(|_| histogram()),
-            by_op: std::array::from_fn(|_| histogram()),
-            sent: 0,
-            answered: 0,
-            unanswered: 0,
-            max_send_lag_ns: 0,
-            steady_answered: 0,
-            fills: 0,
-            rejects: BTreeMap::new(),
-            window_max: Vec::with_capacity(4_096),
         }
     }
 }
@@ -337,7 +355,7 @@ impl Builder<'_> {
 /// Records the first answer to request `id`, if it is still pending.
 fn answered(
     session: &mut Session,
-    tally: &mut Tally,
+    tally: &mut LoadResult,
     id: u64,
     now_ns: u64,
     steady: (u64, u64),
@@ -355,21 +373,20 @@ fn answered(
         tally.window_max.resize(window + 1, 0);
     }
     tally.window_max[window] = tally.window_max[window].max(latency);
-    tally.answered += 1;
     if now_ns >= steady.0 && now_ns < steady.1 {
         tally.steady_answered += 1;
     }
     Some(pending)
 }
 
-fn reject(tally: &mut Tally, op: Op, reason: u16) {
+fn reject(tally: &mut LoadResult, op: Op, reason: u16) {
     *tally.rejects.entry((op.name(), reason)).or_default() += 1;
 }
 
 /// Reads everything that has arrived on `session`.
 fn drain(
     session: &mut Session,
-    tally: &mut Tally,
+    tally: &mut LoadResult,
     clock: Clock,
     steady: (u64, u64),
 ) -> Result<(), ConnError> {
@@ -438,7 +455,12 @@ const DRAIN_TIMEOUT_NS: u64 = 10_000_000_000;
 /// True when nothing is waiting for an answer, or when the last answers
 /// are more than [`DRAIN_TIMEOUT_NS`] overdue (counted as unanswered: a
 /// request whose answer this generator cannot match must not hang the run).
-fn done_or_given_up(sessions: &[Session], tally: &mut Tally, now: u64, sending_ended: u64) -> bool {
+fn done_or_given_up(
+    sessions: &[Session],
+    tally: &mut LoadResult,
+    now: u64,
+    sending_ended: u64,
+) -> bool {
     let waiting: usize = sessions.iter().map(|s| s.pending.len()).sum();
     if waiting > 0 && now < sending_ended + DRAIN_TIMEOUT_NS {
         return false;
@@ -452,7 +474,7 @@ fn read_ready(
     readiness: &mut Readiness,
     ready: &mut Vec<usize>,
     sessions: &mut [Session],
-    tally: &mut Tally,
+    tally: &mut LoadResult,
     clock: Clock,
     steady: (u64, u64),
 ) {
@@ -503,7 +525,7 @@ fn run_thread(
     thread: usize,
     clock_ready: &std::sync::Barrier,
     start: &std::sync::OnceLock<Instant>,
-) -> (Tally, bool) {
+) -> LoadResult {
     let threads = spec.client_cores.len();
     let pinned = pin(spec.client_cores[thread]);
     let mut sessions = connect(spec, thread, threads);
@@ -511,11 +533,11 @@ fn run_thread(
         spec,
         rng: Rng::new(spec.seed ^ (thread as u64 + 1).wrapping_mul(0x9E37_79B9)),
     };
-    let mut tally = Tally::new();
+    let mut tally = LoadResult::new(0.0, pinned);
     clock_ready.wait();
     let clock = Clock(*start.get_or_init(Instant::now));
     if sessions.is_empty() {
-        return (tally, pinned);
+        return tally;
     }
     let mut readiness = Readiness::new(sessions.len()).expect("create an epoll set");
     for (i, session) in sessions.iter().enumerate() {
@@ -624,7 +646,7 @@ fn run_thread(
     for session in sessions {
         session.conn.logout();
     }
-    (tally, pinned)
+    tally
 }
 
 /// Runs the load and merges every thread's figures.
@@ -636,7 +658,7 @@ pub fn run(spec: &LoadSpec) -> LoadResult {
     // are ready, so logon time is never charged to the schedule.
     let ready = std::sync::Barrier::new(threads);
     let start = std::sync::OnceLock::new();
-    let tallies: Vec<(Tally, bool)> = std::thread::scope(|scope| {
+    let tallies: Vec<LoadResult> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 let (ready, start) = (&ready, &start);
@@ -649,43 +671,9 @@ pub fn run(spec: &LoadSpec) -> LoadResult {
         Mode::Open(s) => s.steady.as_secs_f64(),
         Mode::Closed { duration, .. } => duration.as_secs_f64(),
     };
-    let mut result = LoadResult {
-        by_phase: std::array::from_fn(|_| histogram()),
-        by_op: std::array::from_fn(|_| histogram()),
-        sent: 0,
-        answered: 0,
-        unanswered: 0,
-        max_send_lag_ns: 0,
-        steady_answered: 0,
-        steady_secs,
-        fills: 0,
-        rejects: BTreeMap::new(),
-        all_pinned: true,
-        window_max: Vec::new(),
-    };
-    for (tally, pinned) in tallies {
-        for (into, from) in result.by_phase.iter_mut().zip(&tally.by_phase) {
-            into.add(from).unwrap();
-        }
-        for (into, from) in result.by_op.iter_mut().zip(&tally.by_op) {
-            into.add(from).unwrap();
-        }
-        result.sent += tally.sent;
-        result.answered += tally.answered;
-        result.unanswered += tally.unanswered;
-        result.max_send_lag_ns = result.max_send_lag_ns.max(tally.max_send_lag_ns);
-        result.steady_answered += tally.steady_answered;
-        result.fills += tally.fills;
-        for (key, n) in tally.rejects {
-            *result.rejects.entry(key).or_default() += n;
-        }
-        result.all_pinned &= pinned;
-        if tally.window_max.len() > result.window_max.len() {
-            result.window_max.resize(tally.window_max.len(), 0);
-        }
-        for (into, from) in result.window_max.iter_mut().zip(&tally.window_max) {
-            *into = (*into).max(*from);
-        }
+    let mut result = LoadResult::new(steady_secs, true);
+    for tally in tallies {
+        result.merge(tally);
     }
     result
 }
@@ -777,10 +765,10 @@ mod tests {
         let result = run(&load.spec());
         echo.join().unwrap();
         assert!(result.sent > 16, "the pipeline was refilled");
-        assert_eq!(result.answered, result.sent, "nothing left unanswered");
+        assert_eq!(result.answered(), result.sent, "nothing left unanswered");
         assert_eq!(result.unanswered, 0);
         assert_eq!(result.reject_count(), 0);
-        assert!(result.steady_answered > 0 && result.steady_answered <= result.answered);
+        assert!(result.steady_answered > 0 && result.steady_answered <= result.answered());
     }
 
     /// A gateway on the bench config, in this process, on an ephemeral
@@ -824,7 +812,7 @@ mod tests {
             .map(|p| result.by_phase[p.index()].len())
             .collect();
         assert_eq!(counts, vec![400, 400, 2_000, 400]);
-        assert_eq!(result.answered, result.sent);
+        assert_eq!(result.answered(), result.sent);
         assert_eq!(result.unanswered, 0, "every answer matched its request");
         for op in Op::ALL {
             assert!(

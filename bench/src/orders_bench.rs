@@ -168,7 +168,7 @@ pub fn report(label: &str, args: &OrdersArgs, result: &LoadResult) -> Vec<Figure
     println!(
         "{label}: {} sent, {} answered, {} unanswered, {} fills (both sides), {} rejects{lag}, client threads pinned: {}",
         result.sent,
-        result.answered,
+        result.answered(),
         result.unanswered,
         result.fills,
         result.reject_count(),
@@ -179,7 +179,7 @@ pub fn report(label: &str, args: &OrdersArgs, result: &LoadResult) -> Vec<Figure
             .map_or("unknown".to_string(), |r| format!("{r:?}"));
         println!("  rejected {request}: {name} ({reason}): {n}");
     }
-    if result.answered > 0 && result.reject_count() == result.answered {
+    if result.answered() > 0 && result.reject_count() == result.answered() {
         println!("  WARNING: every request was rejected; the figures below measure rejections");
     }
     let worst: Vec<String> = result

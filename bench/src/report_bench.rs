@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use crate::echo_bench::{self, CompareArgs};
 use crate::engine_bench::{self, EngineArgs};
 use crate::gateway_bench::{self, GatewayArgs};
-use crate::gateway_process::GatewayProcess;
+use crate::gateway_process::ServerProcess;
 use crate::hiccup_bench::{self, HiccupArgs};
 use crate::journal_bench::{self, JournalArgs};
 use crate::load;
@@ -60,7 +60,7 @@ const MIX: &str = "rest=40,cancel=30,replace=15,ioc=10,take=5";
 
 /// Runs `orders` against a fresh gateway.
 fn orders_run(args: &ReportArgs, label: &str, mix: Mix, rate: u64) -> Vec<Figure> {
-    let gateway = GatewayProcess::start(&args.gateway_config);
+    let gateway = ServerProcess::start(&args.gateway_config);
     let mut load_args = orders_args(args, &gateway.addr.to_string(), mix, rate);
     if rate == 0 {
         load_args.ramp_up = 0.0;
@@ -187,7 +187,7 @@ pub fn run(args: &ReportArgs) {
         echo_addr: "127.0.0.1:7101".parse().unwrap(),
     }));
     {
-        let gateway = GatewayProcess::start(&args.gateway_config);
+        let gateway = ServerProcess::start(&args.gateway_config);
         all.extend(gateway_bench::run(&GatewayArgs {
             addr: gateway.addr.to_string(),
             account: 1,
