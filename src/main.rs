@@ -194,14 +194,22 @@ fn serve(path: Option<PathBuf>, options: StartOptions) -> ExitCode {
         idle = ?server_cfg.idle,
         "ready"
     );
-    let mut signal = 0;
-    // SAFETY: waits on the blocked set built above.
-    unsafe {
-        libc::sigwait(&signals, &mut signal);
+    let signal = wait_for_stop(&signals, &server);
+    match signal {
+        Some(signal) => tracing::info!(signal, "stop requested: draining"),
+        None => tracing::error!("fail-stop: draining"),
     }
-    tracing::info!(signal, "stop requested: draining");
+    let shared = std::sync::Arc::clone(server.shared());
     server.shutdown();
-    match server.join() {
+    let joined = server.join();
+    if let Some(why) = shared.fail_stop_reason() {
+        // Exit 3: the gateway stopped itself because it could no longer
+        // keep its promise (docs/OPERATIONS.md, "Fail-stop").
+        tracing::error!(reason = why, "stopped: journal failure");
+        eprintln!("tradsys stopped: journal failure: {why}");
+        return ExitCode::from(3);
+    }
+    match joined {
         Ok(()) => {
             tracing::info!("stopped");
             ExitCode::SUCCESS
@@ -209,6 +217,26 @@ fn serve(path: Option<PathBuf>, options: StartOptions) -> ExitCode {
         Err(e) => {
             eprintln!("{e}");
             ExitCode::from(1)
+        }
+    }
+}
+
+/// Waits for SIGINT/SIGTERM (returns it) or for a shard to begin a
+/// fail-stop (returns `None`), checking the latter every 50 ms.
+fn wait_for_stop(signals: &libc::sigset_t, server: &Server) -> Option<i32> {
+    let timeout = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 50_000_000,
+    };
+    loop {
+        // SAFETY: waits on the blocked set built by block_stop_signals;
+        // no siginfo is asked for.
+        let signal = unsafe { libc::sigtimedwait(signals, std::ptr::null_mut(), &timeout) };
+        if signal > 0 {
+            return Some(signal);
+        }
+        if server.shared().shutting_down() {
+            return None;
         }
     }
 }

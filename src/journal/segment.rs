@@ -25,10 +25,22 @@ pub struct Segment {
 }
 
 /// Everything needed to create the next segment off the shard thread.
-/// `create` does the slow part: file creation, allocation of every block
-/// (so writes through the map can never hit ENOSPC, which would be a
-/// SIGBUS), mapping, and faulting every page in writable (so appends never
-/// take a page fault).
+/// `create` does the slow part: file creation, every block allocated *and
+/// written* (zeros), the file and its directory synced, then mapping and
+/// faulting every page in writable (so appends never take a page fault).
+///
+/// Why write the zeros rather than trust `posix_fallocate`: on ext4 and
+/// xfs fallocate leaves *unwritten* extents, and the first writeback of a
+/// page in one converts its extent, a metadata update that can fail on
+/// thin or failing storage after msync of the data has already returned
+/// success (seen here: "failed to convert unwritten extents to written
+/// extents -- potential data loss!", records acknowledged after a good
+/// msync unreadable after a remount). Once every block has been written
+/// and fsynced, a store through the map is an overwrite in place: its
+/// writeback needs no allocation and no extent change, so a later msync
+/// error can only be a real device error, which fail-stops the gateway.
+/// A disk that cannot hold the segment fails here, off the order path,
+/// where a refusal loses nothing.
 #[derive(Debug)]
 pub struct SegmentRequest {
     pub(crate) dir: PathBuf,
@@ -64,16 +76,23 @@ impl SegmentRequest {
 
     fn fill(&self, file: &File) -> io::Result<MmapMut> {
         assert!(self.segment_bytes >= MIN_SEGMENT_BYTES);
-        file.set_len(self.segment_bytes)?;
+        // fallocate first: a disk without room fails fast, before a single
+        // block is written, and the extents come out contiguous.
         fallocate(file, self.segment_bytes)?;
+        write_zeros(file, self.segment_bytes)?;
+        // Blocks written and their extents converted on disk before the
+        // segment is used, whatever the sync policy: this is what makes a
+        // store through the map an overwrite in place (see above).
+        file.sync_all()?;
+        sync_dir(&self.dir)?;
         let mut map = map_file(file, self.segment_bytes)?;
         write_header_prefix(&mut map, self.shard, self.segment_bytes, wall_clock_ns());
         let len = map.len();
         prefault(&mut map, 0, len);
         if self.durable {
             map.flush_range(0, HEADER_BYTES)?;
-            file.sync_all()?;
         }
+        debug_assert_eq!(map.len() as u64, self.segment_bytes);
         Ok(map)
     }
 }
@@ -96,6 +115,12 @@ impl Segment {
             first_seq: Some(first_seq),
             segment_bytes,
         })
+    }
+
+    /// Re-dirties `from..to` and msyncs it (see [`redirty`]).
+    pub(crate) fn rewrite_range(&mut self, from: usize, to: usize) -> io::Result<()> {
+        redirty(&mut self.map, from, to);
+        self.sync_range(from, to)
     }
 
     /// Faults in the pages appends will write from `from` on.
@@ -154,10 +179,14 @@ impl Segment {
     }
 
     /// Makes a spare the segment that holds records from `first_seq` on:
-    /// seals the header and gives the file its final name. On error the
-    /// spare stays a spare (under its old name) and may be activated later.
-    pub(crate) fn activate(&mut self, first_seq: u64, durable: bool) -> io::Result<()> {
+    /// seals the header and gives the file its final name. A failed rename
+    /// leaves the spare a spare (under its old name), to be activated
+    /// later: nothing was lost. A failed sync is [`ActivateError::Sync`]:
+    /// the writer must stop, never retry it (a retried fsync can succeed
+    /// without the data having reached the disk).
+    pub(crate) fn activate(&mut self, first_seq: u64, durable: bool) -> Result<(), ActivateError> {
         assert!(self.first_seq.is_none(), "only a spare is activated");
+        assert!(first_seq >= 1, "sequence numbers start at 1");
         seal_header(&mut self.map, first_seq);
         let dir = self
             .path
@@ -166,15 +195,17 @@ impl Segment {
             .to_path_buf();
         let final_path = dir.join(segment_file_name(first_seq));
         if durable {
-            self.map.flush_range(0, HEADER_BYTES)?;
+            self.map
+                .flush_range(0, HEADER_BYTES)
+                .map_err(ActivateError::Sync)?;
         }
-        fs::rename(&self.path, &final_path)?;
+        fs::rename(&self.path, &final_path).map_err(ActivateError::Rename)?;
         // Renamed: a retry (same or later seq) renames from here.
         self.path = final_path;
-        if durable {
-            sync_dir(&dir)?;
-        }
         self.first_seq = Some(first_seq);
+        if durable {
+            sync_dir(&dir).map_err(ActivateError::Sync)?;
+        }
         Ok(())
     }
 
@@ -183,6 +214,15 @@ impl Segment {
         debug_assert!(self.first_seq.is_none());
         let _ = fs::remove_file(&self.path);
     }
+}
+
+/// Why [`Segment::activate`] failed.
+#[derive(Debug)]
+pub(crate) enum ActivateError {
+    /// The rename failed: the spare is still a spare; retry later.
+    Rename(io::Error),
+    /// An msync or fsync failed: fatal for the writer.
+    Sync(io::Error),
 }
 
 /// fsync of a directory: makes a rename in it durable.
@@ -207,6 +247,44 @@ fn fallocate(file: &File, len: u64) -> io::Result<()> {
         return Err(io::Error::from_raw_os_error(rc));
     }
     Ok(())
+}
+
+/// Writes zeros over the whole file with plain `pwrite`s (1 MiB at a time,
+/// from one static zero buffer), so every block is allocated and written.
+fn write_zeros(file: &File, len: u64) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    static ZEROS: [u8; 1 << 20] = [0; 1 << 20];
+    let mut off = 0u64;
+    while off < len {
+        let n = (len - off).min(ZEROS.len() as u64) as usize;
+        file.write_all_at(&ZEROS[..n], off)?;
+        off += n as u64;
+    }
+    debug_assert_eq!(file.metadata().map(|m| m.len()).unwrap_or(len), len);
+    Ok(())
+}
+
+/// Marks every page of `from..to` dirty again by writing back the byte it
+/// holds, so the next msync writes those pages to disk again. After a
+/// writeback error the kernel marks a page clean although its data never
+/// reached the disk (fsyncgate): recovery re-dirties what it is about to
+/// build on, so a page the cache still holds is written once more or the
+/// sync fails and the start refuses.
+pub(crate) fn redirty(map: &mut MmapMut, from: usize, to: usize) {
+    assert!(from <= to && to <= map.len());
+    let page = page_size();
+    let base = map.as_mut_ptr();
+    let mut off = from / page * page;
+    while off < to {
+        // SAFETY: `off` is inside the mapping (off < to <= len); the
+        // writer owns the mapping exclusively (it holds the directory
+        // lock), and writing back the byte just read changes no data.
+        unsafe {
+            let p = base.add(off);
+            p.write_volatile(p.read_volatile());
+        }
+        off += page;
+    }
 }
 
 /// Faults the pages of `from..to` in writable, so the first store to a
