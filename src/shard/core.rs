@@ -309,6 +309,8 @@ impl ShardCore {
             last_tx_ns: now.mono_ns,
             seq_at_tick: 1,
             remote_in_flight: 0,
+            input_pending: false,
+            backlog_since_ns: None,
             mass_cancels: [None; super::session::MAX_PENDING_MASS_CANCELS],
         };
         let slot = self.sessions.insert(session)?;
@@ -347,6 +349,9 @@ impl ShardCore {
                     self.handle(id.slot, &decoded.message, now);
                 }
             }
+        }
+        if let Some(session) = self.sessions.get_mut(id) {
+            session.input_pending = blocked;
         }
         self.finish_deferred_ends();
         self.ring_doorbells();
@@ -1100,7 +1105,26 @@ impl ShardCore {
                     self.end_session(slot, SessionEndReason::LogonTimeout)
                 }
                 Phase::Active { .. } => {
-                    if now.mono_ns - session.last_rx_ns >= idle_intervals * session.heartbeat_ns {
+                    let idle_window = idle_intervals * session.heartbeat_ns;
+                    if session.input_pending {
+                        // Not idle: its messages wait in the reader. If they
+                        // wait because it does not read its own reports,
+                        // it is a slow consumer once that lasts the window.
+                        session.last_rx_ns = now.mono_ns;
+                        if session.outbox.over_half_full() {
+                            let since = *session.backlog_since_ns.get_or_insert(now.mono_ns);
+                            if now.mono_ns - since >= idle_window {
+                                self.end_session(slot, SessionEndReason::SlowConsumer);
+                                continue;
+                            }
+                        } else {
+                            session.backlog_since_ns = None;
+                        }
+                    } else {
+                        session.backlog_since_ns = None;
+                    }
+                    let session = self.sessions.get_slot_mut(slot).expect("live session");
+                    if now.mono_ns - session.last_rx_ns >= idle_window {
                         self.end_session(slot, SessionEndReason::IdleTimeout);
                     } else if now.mono_ns - session.last_tx_ns >= session.heartbeat_ns {
                         session.last_tx_ns = now.mono_ns;
