@@ -11,10 +11,14 @@ use tradsys::server::{Server, StartOptions};
 #[derive(Parser)]
 #[command(
     name = "tradsys",
-    version,
+    version = tradsys::VERSION,
     about = "Thread-per-core io_uring trading gateway"
 )]
 struct Cli {
+    /// Log line format on stderr: `text` (default) or `json` (one JSON
+    /// object per line, for log shippers). Also TRADSYS_LOG_FORMAT.
+    #[arg(long, global = true, env = "TRADSYS_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -60,15 +64,19 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if cli.log_format == "json" {
+        logs.json().flatten_event(true).init();
+    } else {
+        logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
+    match cli.command {
         Command::Serve {
             config,
             truncate_corrupt_journal,
@@ -178,6 +186,11 @@ fn serve(path: Option<PathBuf>, options: StartOptions) -> ExitCode {
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
+    tracing::info!(
+        version = tradsys::VERSION,
+        pid = std::process::id(),
+        "tradsys starting"
+    );
     describe(&config, path.is_none());
     let server_cfg = config.server.clone();
     let server = match Server::start_with(config, options) {
