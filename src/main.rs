@@ -235,12 +235,15 @@ fn serve(path: Option<PathBuf>, options: StartOptions) -> ExitCode {
 }
 
 /// Waits for SIGINT/SIGTERM (returns it) or for a shard to begin a
-/// fail-stop (returns `None`), checking the latter every 50 ms.
+/// fail-stop (returns `None`), checking the latter every 50 ms. Meanwhile,
+/// housekeeping of this (unpinned) thread: gives freed heap memory back to
+/// the OS every few seconds.
 fn wait_for_stop(signals: &libc::sigset_t, server: &Server) -> Option<i32> {
     let timeout = libc::timespec {
         tv_sec: 0,
         tv_nsec: 50_000_000,
     };
+    let mut last_trim = std::time::Instant::now();
     loop {
         // SAFETY: waits on the blocked set built by block_stop_signals;
         // no siginfo is asked for.
@@ -250,6 +253,10 @@ fn wait_for_stop(signals: &libc::sigset_t, server: &Server) -> Option<i32> {
         }
         if server.shared().shutting_down() {
             return None;
+        }
+        if last_trim.elapsed() >= tradsys::server::MEMORY_TRIM_INTERVAL {
+            last_trim = std::time::Instant::now();
+            tradsys::server::trim_freed_memory();
         }
     }
 }
