@@ -17,6 +17,7 @@ mod report;
 mod report_bench;
 mod rng;
 mod schedule;
+mod soak;
 
 use clap::{Parser, Subcommand};
 
@@ -46,6 +47,10 @@ enum Command {
     Hiccup(hiccup_bench::HiccupArgs),
     /// Runs every bench (starting its own gateway) and prints the README table.
     Report(report_bench::ReportArgs),
+    /// A seeded schedule of faults (kill, pause, full disk, sync failure,
+    /// CPU hog, disconnects) against a gateway under load, checked
+    /// against a journal-replay oracle. Exits 1 on any violation.
+    Soak(soak::SoakArgs),
 }
 
 fn main() {
@@ -65,6 +70,7 @@ fn main() {
         Command::Compare(args) => drop(echo_bench::run_compare(&args)),
         Command::Hiccup(args) => drop(hiccup_bench::run(&args)),
         Command::Report(args) => report_bench::run(&args),
+        Command::Soak(args) => std::process::exit(soak::run(&args)),
     }
 }
 
