@@ -236,7 +236,8 @@ impl JournalWriter {
     /// right after opening and right after each roll-over. (Waiting for the
     /// active segment to be half full was measured too late: at 5 M appends
     /// per second the second half of a 64 MiB segment fills in about 75 ms,
-    /// and creating and prefaulting a spare takes 50 - 135 ms here.) Run
+    /// and creating a spare takes 160 - 180 ms here since its blocks are
+    /// proven on the device, 50 - 135 ms before.) Run
     /// `create()` off the shard thread
     /// (glommio `spawn_blocking`), then hand the segment to
     /// [`install_spare`](Self::install_spare), or call
