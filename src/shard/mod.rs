@@ -8,8 +8,11 @@
 //! - `directory`: which sessions each account has (lock-free table).
 //! - `shared`: config-derived lookups every shard reads.
 //! - `runtime`: the glommio tasks that move bytes between sockets and core.
+//! - `admission`: the acceptor's back-off and the counted, rate-limited
+//!   log of connections kept out.
 //! - `notify`: a single-threaded wake-up flag.
 
+pub mod admission;
 pub mod core;
 pub mod directory;
 pub mod mesh;

@@ -5,7 +5,8 @@
 //! locks; a `RefCell` borrow is never held across an `.await`):
 //! - the mesh loop: drains the inbound rings; when idle it spins (`spin`) or
 //!   parks on its doorbell (`park`); it also runs graceful shutdown;
-//! - the acceptor: accepts on this shard's SO_REUSEPORT listener;
+//! - the acceptor: accepts on this shard's SO_REUSEPORT listener, pausing
+//!   after errors that would repeat at once (see `admission.rs`);
 //! - the ticker: heartbeats and timeouts every few milliseconds;
 //! - per connection, a reader (socket -> core) and a writer (outbox ->
 //!   socket, woken by a [`LocalNotify`]).
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::{TcpListener, TcpStream, UnixStream};
 
+use super::admission::{AcceptBackoff, Admission, Refusal};
 use super::core::{wall_clock_ns, Now, Output, ShardCore};
 use super::mesh::{Links, SessionRef};
 use super::notify::LocalNotify;
@@ -48,6 +50,8 @@ struct ShardTasks {
     readers_running: Cell<usize>,
     writers_running: Cell<usize>,
     stop_accepting: LocalNotify,
+    /// Connections kept out: counted, logged at most once a second a kind.
+    admission: RefCell<Admission>,
     idle: IdlePolicy,
 }
 
@@ -85,6 +89,7 @@ pub async fn run(
         readers_running: Cell::new(0),
         writers_running: Cell::new(0),
         stop_accepting: LocalNotify::default(),
+        admission: RefCell::new(Admission::new(id)),
         idle,
     });
     // SAFETY: the fd is a bound, listening TCP socket handed to this shard
@@ -144,6 +149,7 @@ async fn mesh_loop(tasks: &Rc<ShardTasks>, mut doorbell: UnixStream) {
 }
 
 async fn accept_loop(tasks: Rc<ShardTasks>, listener: TcpListener) {
+    let mut backoff = AcceptBackoff::default();
     loop {
         let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
             tasks.stop_accepting.wait().await;
@@ -152,9 +158,36 @@ async fn accept_loop(tasks: Rc<ShardTasks>, listener: TcpListener) {
         .await;
         let stream = match accepted {
             None => return,
-            Some(Ok(stream)) => stream,
+            Some(Ok(stream)) => {
+                backoff.after_success();
+                stream
+            }
             Some(Err(error)) => {
-                tracing::warn!(%error, "accept failed");
+                let error = std::io::Error::from(error);
+                tasks.admission.borrow_mut().refused(
+                    Refusal::AcceptFailed,
+                    None,
+                    &error,
+                    now().mono_ns,
+                );
+                if let Some(pause) = backoff.after_error(&error) {
+                    // The pause ends early for a shutdown: the acceptor
+                    // must not hold the shard's exit up.
+                    let stopping = futures_lite::future::or(
+                        async {
+                            glommio::timer::sleep(pause).await;
+                            false
+                        },
+                        async {
+                            tasks.stop_accepting.wait().await;
+                            true
+                        },
+                    )
+                    .await;
+                    if stopping {
+                        return;
+                    }
+                }
                 continue;
             }
         };
@@ -215,6 +248,13 @@ async fn serve(tasks: Rc<ShardTasks>, stream: TcpStream, id: SessionRef, writer:
     // SAFETY: dup of a valid socket fd; the new fd is owned by the writer.
     let write_fd = unsafe { libc::dup(fd) };
     if write_fd < 0 {
+        let error = std::io::Error::last_os_error();
+        tasks.admission.borrow_mut().refused(
+            Refusal::DupFailed,
+            stream.peer_addr().ok(),
+            &error,
+            now().mono_ns,
+        );
         tasks.core.borrow_mut().close_session(id);
         return;
     }
@@ -348,6 +388,7 @@ async fn tick_loop(tasks: Rc<ShardTasks>) {
         }
         let now = now();
         tasks.core.borrow_mut().tick(now);
+        tasks.admission.borrow_mut().flush(now.mono_ns);
         tasks.core.borrow_mut().journal_tick(now);
         // File-system work of the journal happens on the blocking pool
         // (an unpinned thread), never on the shard's reactor.
@@ -393,10 +434,13 @@ async fn graceful_shutdown(tasks: &Rc<ShardTasks>) {
         glommio::timer::sleep(Duration::from_millis(1)).await;
     }
     let core = tasks.core.borrow();
+    let admission = tasks.admission.borrow();
     tracing::info!(
         shard = id,
         sessions_left = core.live_sessions(),
         messages_in = core.counters.messages_in,
+        accept_failures = admission.count(Refusal::AcceptFailed),
+        refused = admission.total() - admission.count(Refusal::AcceptFailed),
         "shard stopped"
     );
 }

@@ -286,6 +286,81 @@ impl Gateway {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// SIGTERM, then the exit status and the log if the process exits
+    /// within `deadline`; `Err` with the log if it does not (it is then
+    /// killed).
+    pub fn stop_within(
+        mut self,
+        deadline: Duration,
+    ) -> Result<(ExitStatus, Vec<String>), Vec<String>> {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let until = std::time::Instant::now() + deadline;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Ok((status, self.log.try_iter().collect()));
+            }
+            if std::time::Instant::now() >= until {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                return Err(self.log.try_iter().collect());
+            }
+            std::thread::sleep(Duration::from_millis(10)); // polling the exit, not synchronising
+        }
+    }
+
+    /// The log lines printed since the last call (or the start).
+    pub fn take_log(&self) -> Vec<String> {
+        self.log.try_iter().collect()
+    }
+
+    /// File descriptors the gateway process holds now.
+    pub fn fd_count(&self) -> usize {
+        self.fds().len()
+    }
+
+    /// The numbers of the file descriptors the gateway holds now.
+    pub fn fds(&self) -> Vec<usize> {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .expect("the gateway's /proc/PID/fd")
+            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+            .collect()
+    }
+
+    /// Sets the running gateway's RLIMIT_NOFILE soft limit (prlimit(2)):
+    /// from now on it can open no fd numbered `limit` or above.
+    pub fn set_fd_limit(&self, limit: u64) {
+        let mut old = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: reads the current limits into a local.
+        let rc = unsafe {
+            libc::prlimit(
+                self.child.id() as libc::pid_t,
+                libc::RLIMIT_NOFILE,
+                std::ptr::null(),
+                &mut old,
+            )
+        };
+        assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
+        let new = libc::rlimit {
+            rlim_cur: limit,
+            rlim_max: old.rlim_max,
+        };
+        // SAFETY: sets the gateway child's limits from a local.
+        let rc = unsafe {
+            libc::prlimit(
+                self.child.id() as libc::pid_t,
+                libc::RLIMIT_NOFILE,
+                &new,
+                std::ptr::null_mut(),
+            )
+        };
+        assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
+    }
 }
 
 impl Drop for Gateway {
