@@ -173,3 +173,8 @@ fn tail(log: &[String]) -> String {
 fn at_the_fd_limit_with_an_even_budget() {
     at_the_fd_limit(20);
 }
+
+#[test]
+fn at_the_fd_limit_with_an_odd_budget() {
+    at_the_fd_limit(21);
+}
