@@ -6,6 +6,15 @@
 //! [`config`] describes the whole, [`client`] is the bots' side, [`doctor`]
 //! checks the host.
 
+/// `0.1.0 (commit 1a2b3c4d5e6f)`: the package version and the git commit
+/// the binary was built from (`unknown` outside a git checkout).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("TRADSYS_COMMIT"),
+    ")"
+);
+
 pub mod client;
 pub mod config;
 pub mod doctor;

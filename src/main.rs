@@ -11,10 +11,14 @@ use tradsys::server::{Server, StartOptions};
 #[derive(Parser)]
 #[command(
     name = "tradsys",
-    version,
+    version = tradsys::VERSION,
     about = "Thread-per-core io_uring trading gateway"
 )]
 struct Cli {
+    /// Log line format on stderr: `text` (default) or `json` (one JSON
+    /// object per line, for log shippers). Also TRADSYS_LOG_FORMAT.
+    #[arg(long, global = true, env = "TRADSYS_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -60,15 +64,19 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if cli.log_format == "json" {
+        logs.json().flatten_event(true).init();
+    } else {
+        logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
+    match cli.command {
         Command::Serve {
             config,
             truncate_corrupt_journal,
@@ -178,6 +186,11 @@ fn serve(path: Option<PathBuf>, options: StartOptions) -> ExitCode {
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
+    tracing::info!(
+        version = tradsys::VERSION,
+        pid = std::process::id(),
+        "tradsys starting"
+    );
     describe(&config, path.is_none());
     let server_cfg = config.server.clone();
     let server = match Server::start_with(config, options) {
@@ -194,14 +207,22 @@ fn serve(path: Option<PathBuf>, options: StartOptions) -> ExitCode {
         idle = ?server_cfg.idle,
         "ready"
     );
-    let mut signal = 0;
-    // SAFETY: waits on the blocked set built above.
-    unsafe {
-        libc::sigwait(&signals, &mut signal);
+    let signal = wait_for_stop(&signals, &server);
+    match signal {
+        Some(signal) => tracing::info!(signal, "stop requested: draining"),
+        None => tracing::error!("fail-stop: draining"),
     }
-    tracing::info!(signal, "stop requested: draining");
+    let shared = std::sync::Arc::clone(server.shared());
     server.shutdown();
-    match server.join() {
+    let joined = server.join();
+    if let Some(why) = shared.fail_stop_reason() {
+        // Exit 3: the gateway stopped itself because it could no longer
+        // keep its promise (docs/OPERATIONS.md, "Fail-stop").
+        tracing::error!(reason = why, "stopped: journal failure");
+        eprintln!("tradsys stopped: journal failure: {why}");
+        return ExitCode::from(3);
+    }
+    match joined {
         Ok(()) => {
             tracing::info!("stopped");
             ExitCode::SUCCESS
@@ -209,6 +230,33 @@ fn serve(path: Option<PathBuf>, options: StartOptions) -> ExitCode {
         Err(e) => {
             eprintln!("{e}");
             ExitCode::from(1)
+        }
+    }
+}
+
+/// Waits for SIGINT/SIGTERM (returns it) or for a shard to begin a
+/// fail-stop (returns `None`), checking the latter every 50 ms. Meanwhile,
+/// housekeeping of this (unpinned) thread: gives freed heap memory back to
+/// the OS every few seconds.
+fn wait_for_stop(signals: &libc::sigset_t, server: &Server) -> Option<i32> {
+    let timeout = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 50_000_000,
+    };
+    let mut last_trim = std::time::Instant::now();
+    loop {
+        // SAFETY: waits on the blocked set built by block_stop_signals;
+        // no siginfo is asked for.
+        let signal = unsafe { libc::sigtimedwait(signals, std::ptr::null_mut(), &timeout) };
+        if signal > 0 {
+            return Some(signal);
+        }
+        if server.shared().shutting_down() {
+            return None;
+        }
+        if last_trim.elapsed() >= tradsys::server::MEMORY_TRIM_INTERVAL {
+            last_trim = std::time::Instant::now();
+            tradsys::server::trim_freed_memory();
         }
     }
 }

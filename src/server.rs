@@ -41,6 +41,52 @@ impl std::fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
+/// Makes glibc serve every allocation of 64 KiB or more with its own
+/// mapping and unmap it when freed. Per-session buffers (the send buffer
+/// and the writer's swap buffer of `send_buffer_bytes` each, the reader's
+/// 64 KiB) are allocated when a session starts (at its Logon) and freed
+/// when it closes; by default glibc raises its mmap threshold after the first such
+/// free (up to 32 MiB), after which those buffers come from the heap and
+/// their pages stay resident when freed: RSS grew by 59 MB over ten rounds
+/// of 400 connections that never logged on, and kept it
+/// (tests/gateway_memory.rs). A fixed threshold turns the dynamic
+/// adjustment off, so memory goes back to its baseline after churn. The
+/// cost is an mmap/munmap per buffer at connect and close, never per
+/// message. Idempotent; process-wide.
+pub fn return_freed_buffers_to_the_os() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning parameters.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 20);
+    }
+}
+
+/// How often the main thread gives freed heap memory back to the OS.
+pub const MEMORY_TRIM_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Returns the free memory of every malloc arena to the OS
+/// (`malloc_trim(0)`). Small allocations of connections that came and went
+/// (glommio's per-connection and per-operation state, tasks) fragment the
+/// arenas, and glibc gives back only the top of a heap: 400-connection
+/// rounds of connections that never logged on left RSS 24 MB higher after
+/// 20 rounds, all of it returned by one `malloc_trim(0)`. Runs on the main
+/// thread, never a shard; it holds each arena's lock briefly, so a shard
+/// allocating at that moment (a connection opening) may wait that long.
+pub fn trim_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let started = std::time::Instant::now();
+        // SAFETY: malloc_trim has no preconditions.
+        let released = unsafe { libc::malloc_trim(0) };
+        tracing::debug!(
+            released = released != 0,
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "heap trimmed"
+        );
+    }
+}
+
 /// Every configured core must be one this process may run on.
 pub fn check_cores(config: &Config) -> Result<(), StartError> {
     let available: Vec<usize> = core_affinity::get_core_ids()
@@ -167,6 +213,7 @@ impl Server {
 
     pub fn start_with(config: Config, options: StartOptions) -> Result<Server, StartError> {
         check_cores(&config)?;
+        return_freed_buffers_to_the_os();
         let shards = config.shard_count();
         probe_order_entry(&config)?;
         // One listener per shard on the same port: the kernel spreads new

@@ -109,7 +109,7 @@ fn at_the_fd_limit(spare: usize) {
         // JournalUnavailable); a few hundred orders stay in the first one.
         std::thread::sleep(Duration::from_millis(5));
     }
-    let log = gateway.take_log();
+    let log = gateway.log_lines();
     let failures: Vec<&String> = log.iter().filter(|l| l.contains("accept failed")).collect();
     let attempts: u64 = failures.iter().map(|l| 1 + suppressed(l)).sum();
     println!(

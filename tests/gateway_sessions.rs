@@ -283,6 +283,34 @@ fn a_client_that_stops_reading_is_ended_as_slow_consumer_and_nobody_waits() {
             .new_order(&limit(ALICE, BTC, i, Sell, 10_000, 1_000))
             .unwrap();
     }
+    // Wait for a fact, not a time: Bob's 5,000 lots rest on the book as
+    // Alice's sells before he trades (her connection may land on the other
+    // shard, and she never reads her acknowledgements; her position limit
+    // lets only some of the 40 rest). A second session of her account asks
+    // the status of her orders (ids count from 1 per symbol) until they
+    // hold 5,000.
+    let mut alice_watch = gateway.logon(ALICE);
+    let mut asked = 0;
+    loop {
+        let mut resting = 0;
+        for order_id in 1..=40 {
+            asked += 1;
+            alice_watch.order_status(asked, BTC, order_id).unwrap();
+            resting += loop {
+                match alice_watch.recv_skip_heartbeats().unwrap() {
+                    // One request at a time: this is its answer.
+                    Received::OrderStatus(m) => break m.leaves_qty.get(),
+                    _ => continue, // copies of Alice's own reports
+                }
+            };
+        }
+        if resting >= 5_000 {
+            break;
+        }
+        assert!(asked < 40_000, "Alice's sells never reached the book");
+    }
+    alice_watch.logout().unwrap();
+    drop(alice_watch);
     // Bob trades against her in small lots and keeps reading his own reports.
     let mut bob = gateway.logon(BOB);
     let mut bob_reader = bob.try_clone_for_reading();
@@ -326,4 +354,59 @@ fn a_client_that_stops_reading_is_ended_as_slow_consumer_and_nobody_waits() {
             Err(e) => panic!("expected SessionEnd(SlowConsumer) before close: {e}"),
         }
     }
+}
+
+#[test]
+fn a_client_that_pipelines_without_reading_is_ended_as_slow_consumer_not_idle() {
+    // Issue 9, defect 6: the gateway stops reading a session whose own
+    // reports pile up (back-pressure), so "nothing received" while it is
+    // the gateway that does not read was an IdleTimeout. It is the client
+    // not reading its reports: SlowConsumer.
+    let gateway = Gateway::start_with(
+        "send_buffer_bytes = 8192\nsocket_send_buffer_bytes = 4096\n[server]\nshutdown_grace_ms = 60000",
+    );
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&gateway.addr.into()).unwrap();
+    let mut alice = tradsys::client::Client::from_stream(socket.into()).unwrap();
+    alice
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    // 100 ms heartbeats (the minimum): the idle window is 300 ms.
+    alice.logon(ALICE, token(ALICE), 100, false).unwrap();
+    alice
+        .stream()
+        .set_write_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    // IOCs that cross nothing, as fast as the gateway takes them, without
+    // reading: each one is two reports. The writes stop when the gateway
+    // stops reading (a write blocks for 2 s).
+    let mut sent = 0u64;
+    loop {
+        let mut ioc = limit(ALICE, BTC, sent, Buy, 9_000, 1);
+        ioc.tif = TimeInForce::Ioc;
+        if alice.new_order(&ioc).is_err() {
+            break;
+        }
+        sent += 1;
+        assert!(sent < 10_000_000, "the gateway never applied back-pressure");
+    }
+    // Her reports end in SessionEnd: SlowConsumer, not IdleTimeout.
+    let mut reports = 0u64;
+    loop {
+        match alice.recv() {
+            Ok(Received::SessionEnd(m)) => {
+                assert_eq!(
+                    SessionEndReason::from_u16(m.reason.get()),
+                    Some(SessionEndReason::SlowConsumer),
+                    "after {reports} reports of {sent} orders"
+                );
+                break;
+            }
+            Ok(_) => reports += 1,
+            Err(e) => panic!("expected SessionEnd(SlowConsumer) after {reports} reports: {e}"),
+        }
+    }
+    assert!(reports > 0);
+    still_serving(&gateway, 7);
 }

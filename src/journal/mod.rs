@@ -9,8 +9,10 @@
 //! # Files
 //!
 //! `{journal.dir}/shard-{id}/{first_seq:020}.seg`: each segment is
-//! preallocated to `journal.segment_bytes` (ftruncate + posix_fallocate, so a
-//! store through the map can never meet a full disk) and memory-mapped. The
+//! allocated to `journal.segment_bytes`, written with zeros and fsynced
+//! (file and directory) before it is used, so a store through the map is
+//! an overwrite of blocks that exist on disk (see [`SegmentRequest`] for
+//! why fallocate alone is not enough), and memory-mapped. The
 //! next segment is created ahead of need on a blocking thread
 //! ([`JournalWriter::spare_needed`]) under a `.spare` name and renamed when
 //! the writer moves into it. `LOCK` (flock) keeps a second writer out.
@@ -43,6 +45,16 @@
 //! | 28+len | 0..7 | zero padding to a multiple of 8 |
 //!
 //! `len` is stored last: a process that dies mid-append leaves `len = 0`.
+//!
+//! # Sync failures are fatal
+//!
+//! The first msync or fsync error of any kind poisons the writer
+//! ([`JournalError::SyncFailed`]): every later append and sync returns the
+//! same error, nothing is retried. The shard stops acknowledging and the
+//! gateway stops with a non-zero exit. At the next start, recovery
+//! re-dirties and re-syncs the last two segments, so pages the kernel
+//! marked clean after the failed writeback are written again, or the
+//! start refuses with the error.
 //!
 //! # Recovery ([`JournalWriter::open`])
 //!
@@ -150,6 +162,17 @@ pub enum JournalError {
         seq: u64,
         source: io::Error,
     },
+    /// An msync or fsync failed: what was written from `offset` of `file`
+    /// on may not be on disk, and the kernel may already have marked those
+    /// pages clean, so no retry can be trusted (PostgreSQL's "fsyncgate").
+    /// The writer refuses every later append and sync with this same
+    /// error; the gateway stops (fail-stop) and recovery re-writes the
+    /// tail at the next start.
+    SyncFailed {
+        file: PathBuf,
+        offset: u64,
+        source: io::Error,
+    },
     /// Another writer holds the shard directory.
     Locked { dir: PathBuf },
     InvalidConfig {
@@ -177,6 +200,15 @@ impl fmt::Display for JournalError {
                 f,
                 "journal of shard {shard} full at seq {seq}: next segment not created: {source}"
             ),
+            JournalError::SyncFailed {
+                file,
+                offset,
+                source,
+            } => write!(
+                f,
+                "journal sync failed: {} from offset {offset}: {source} (records from there on may not be on disk; not retried)",
+                file.display()
+            ),
             JournalError::Locked { dir } => {
                 write!(f, "journal {} is in use by another writer", dir.display())
             }
@@ -188,7 +220,9 @@ impl fmt::Display for JournalError {
 impl std::error::Error for JournalError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            JournalError::Io { source, .. } | JournalError::Full { source, .. } => Some(source),
+            JournalError::Io { source, .. }
+            | JournalError::Full { source, .. }
+            | JournalError::SyncFailed { source, .. } => Some(source),
             _ => None,
         }
     }

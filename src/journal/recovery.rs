@@ -12,7 +12,7 @@ use crate::config::{JournalConfig, SyncPolicy};
 
 use super::layout::*;
 use super::scan::{check_header, list_segments, scan_records, CorruptReason};
-use super::segment::Segment;
+use super::segment::{ActivateError, Segment};
 use super::writer::{lock_dir, JournalStats, JournalWriter};
 use super::{io_error, JournalError, Record, RecoveryReport, TruncatedCorruption};
 
@@ -85,10 +85,18 @@ impl JournalWriter {
             if cfg.sync != SyncPolicy::None {
                 // A previous run with `sync = none` may have left these
                 // records only in the page cache; they are about to be
-                // built on.
-                segment
-                    .sync_range(HEADER_BYTES.min(scan.end), scan.end)
-                    .map_err(io_error(path, "msync"))?;
+                // built on. The last two segments (the only ones a failed
+                // sync of the previous run can have touched: the active one
+                // and at most one retired) are re-dirtied first, because
+                // after a writeback error the kernel marks pages clean that
+                // never reached the disk, and a plain msync would skip them.
+                let from = HEADER_BYTES.min(scan.end);
+                let synced = if i + 2 >= count {
+                    segment.rewrite_range(from, scan.end)
+                } else {
+                    segment.sync_range(from, scan.end)
+                };
+                synced.map_err(io_error(path, "msync"))?;
             }
             report.records += scan.records;
             report.segments += 1;
@@ -153,6 +161,7 @@ impl JournalWriter {
             next_seq: expected_seq,
             last_sync_ns: 0,
             creation_failed: None,
+            failed: None,
             stats: JournalStats::default(),
             _lock: lock,
         };
@@ -181,7 +190,11 @@ fn first_segment(
         .map_err(io_error(&path, "create segment"))?;
     segment
         .activate(first_seq, cfg.sync != SyncPolicy::None)
-        .map_err(io_error(&path, "activate segment"))?;
+        .map_err(|e| match e {
+            ActivateError::Rename(source) | ActivateError::Sync(source) => {
+                io_error(&path, "activate segment")(source)
+            }
+        })?;
     Ok(segment)
 }
 

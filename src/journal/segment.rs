@@ -25,17 +25,32 @@ pub struct Segment {
 }
 
 /// Everything needed to create the next segment off the shard thread.
-/// `create` does the slow part: file creation, allocation of every block
-/// (so writes through the map can never hit ENOSPC, which would be a
-/// SIGBUS), mapping, and faulting every page in writable (so appends never
-/// take a page fault).
+/// `create` does the slow part: file creation, every block allocated,
+/// written with a pattern that is read back from the device (proving the
+/// blocks exist below the file system), then written with zeros; the file
+/// and its directory synced; then mapping and faulting every page in
+/// writable (so appends never take a page fault).
+///
+/// Why write the blocks rather than trust `posix_fallocate`: on ext4 and
+/// xfs fallocate leaves *unwritten* extents, and the first writeback of a
+/// page in one converts its extent, a metadata update that can fail on
+/// thin or failing storage after msync of the data has already returned
+/// success (seen here: "failed to convert unwritten extents to written
+/// extents -- potential data loss!", records acknowledged after a good
+/// msync unreadable after a remount). Once every block has been written
+/// and fsynced, a store through the map is an overwrite in place: its
+/// writeback needs no allocation and no extent change, so a later msync
+/// error can only be a real device error, which fail-stops the gateway.
+/// A disk that cannot hold the segment fails here, off the order path,
+/// where a refusal loses nothing.
 #[derive(Debug)]
 pub struct SegmentRequest {
     pub(crate) dir: PathBuf,
     pub(crate) file_name: String,
     pub(crate) shard: u16,
     pub(crate) segment_bytes: u64,
-    /// fsync the new file before handing it over (sync policy not `none`).
+    /// msync the new header before handing it over (sync policy not
+    /// `none`); the file's blocks are synced whatever the policy.
     pub(crate) durable: bool,
 }
 
@@ -64,18 +79,86 @@ impl SegmentRequest {
 
     fn fill(&self, file: &File) -> io::Result<MmapMut> {
         assert!(self.segment_bytes >= MIN_SEGMENT_BYTES);
-        file.set_len(self.segment_bytes)?;
+        // fallocate first: a disk without room fails fast, before a single
+        // block is written, and the extents come out contiguous.
         fallocate(file, self.segment_bytes)?;
+        prove_blocks_exist(file, self.segment_bytes)?;
+        write_fill(file, self.segment_bytes, 0)?;
+        // Blocks written and their extents converted on disk before the
+        // segment is used, whatever the sync policy: this is what makes a
+        // store through the map an overwrite in place (see above).
+        file.sync_all()?;
+        sync_dir(&self.dir)?;
         let mut map = map_file(file, self.segment_bytes)?;
         write_header_prefix(&mut map, self.shard, self.segment_bytes, wall_clock_ns());
         let len = map.len();
         prefault(&mut map, 0, len);
         if self.durable {
             map.flush_range(0, HEADER_BYTES)?;
-            file.sync_all()?;
         }
+        debug_assert_eq!(map.len() as u64, self.segment_bytes);
         Ok(map)
     }
+}
+
+/// The byte [`prove_blocks_exist`] writes and reads back: not 0, because a
+/// block that was never stored (a hole) also reads as zeros.
+const PROOF_BYTE: u8 = 0xA5;
+
+/// Writes a non-zero pattern over the whole file, fsyncs it, drops it from
+/// the page cache and reads it back from the device. A device that
+/// acknowledged a write it did not store fails here, at creation, instead
+/// of losing acknowledged records later. (Seen here: ext4 on a loop device
+/// over a full tmpfs returned success from fsync with half of a new file
+/// missing on the device, the loop driver counting a short write as done.)
+/// Once the pattern is on the device every block exists below the file
+/// system too, so the zeros written next, and every record after them, are
+/// overwrites of stored blocks.
+fn prove_blocks_exist(file: &File, len: u64) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    write_fill(file, len, PROOF_BYTE)?;
+    file.sync_all()?;
+    // SAFETY: fadvise on a descriptor we own; it only drops clean pages.
+    unsafe {
+        libc::posix_fadvise(
+            file.as_raw_fd(),
+            0,
+            len as libc::off_t,
+            libc::POSIX_FADV_DONTNEED,
+        );
+    }
+    let mut buf = vec![0u8; CHUNK.min(len as usize)];
+    let mut off = 0u64;
+    while off < len {
+        let n = (len - off).min(buf.len() as u64) as usize;
+        file.read_exact_at(&mut buf[..n], off)?;
+        if let Some(bad) = buf[..n].iter().position(|&b| b != PROOF_BYTE) {
+            return Err(io::Error::other(format!(
+                "segment block at offset {} did not reach the device (read back {:#04x}, wrote {PROOF_BYTE:#04x}): the storage acknowledged a write it did not keep",
+                off + bad as u64,
+                buf[bad]
+            )));
+        }
+        off += n as u64;
+    }
+    Ok(())
+}
+
+/// Bytes written or read at once when a segment is filled or checked.
+const CHUNK: usize = 1 << 20;
+
+/// Writes `byte` over the whole file with plain `pwrite`s, a chunk at a
+/// time, so every block is allocated and written.
+fn write_fill(file: &File, len: u64, byte: u8) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let chunk = vec![byte; CHUNK.min(len as usize)];
+    let mut off = 0u64;
+    while off < len {
+        let n = (len - off).min(chunk.len() as u64) as usize;
+        file.write_all_at(&chunk[..n], off)?;
+        off += n as u64;
+    }
+    Ok(())
 }
 
 impl Segment {
@@ -96,6 +179,12 @@ impl Segment {
             first_seq: Some(first_seq),
             segment_bytes,
         })
+    }
+
+    /// Re-dirties `from..to` and msyncs it (see [`redirty`]).
+    pub(crate) fn rewrite_range(&mut self, from: usize, to: usize) -> io::Result<()> {
+        redirty(&mut self.map, from, to);
+        self.sync_range(from, to)
     }
 
     /// Faults in the pages appends will write from `from` on.
@@ -154,10 +243,14 @@ impl Segment {
     }
 
     /// Makes a spare the segment that holds records from `first_seq` on:
-    /// seals the header and gives the file its final name. On error the
-    /// spare stays a spare (under its old name) and may be activated later.
-    pub(crate) fn activate(&mut self, first_seq: u64, durable: bool) -> io::Result<()> {
+    /// seals the header and gives the file its final name. A failed rename
+    /// leaves the spare a spare (under its old name), to be activated
+    /// later: nothing was lost. A failed sync is [`ActivateError::Sync`]:
+    /// the writer must stop, never retry it (a retried fsync can succeed
+    /// without the data having reached the disk).
+    pub(crate) fn activate(&mut self, first_seq: u64, durable: bool) -> Result<(), ActivateError> {
         assert!(self.first_seq.is_none(), "only a spare is activated");
+        assert!(first_seq >= 1, "sequence numbers start at 1");
         seal_header(&mut self.map, first_seq);
         let dir = self
             .path
@@ -166,15 +259,17 @@ impl Segment {
             .to_path_buf();
         let final_path = dir.join(segment_file_name(first_seq));
         if durable {
-            self.map.flush_range(0, HEADER_BYTES)?;
+            self.map
+                .flush_range(0, HEADER_BYTES)
+                .map_err(ActivateError::Sync)?;
         }
-        fs::rename(&self.path, &final_path)?;
+        fs::rename(&self.path, &final_path).map_err(ActivateError::Rename)?;
         // Renamed: a retry (same or later seq) renames from here.
         self.path = final_path;
-        if durable {
-            sync_dir(&dir)?;
-        }
         self.first_seq = Some(first_seq);
+        if durable {
+            sync_dir(&dir).map_err(ActivateError::Sync)?;
+        }
         Ok(())
     }
 
@@ -183,6 +278,15 @@ impl Segment {
         debug_assert!(self.first_seq.is_none());
         let _ = fs::remove_file(&self.path);
     }
+}
+
+/// Why [`Segment::activate`] failed.
+#[derive(Debug)]
+pub(crate) enum ActivateError {
+    /// The rename failed: the spare is still a spare; retry later.
+    Rename(io::Error),
+    /// An msync or fsync failed: fatal for the writer.
+    Sync(io::Error),
 }
 
 /// fsync of a directory: makes a rename in it durable.
@@ -207,6 +311,29 @@ fn fallocate(file: &File, len: u64) -> io::Result<()> {
         return Err(io::Error::from_raw_os_error(rc));
     }
     Ok(())
+}
+
+/// Marks every page of `from..to` dirty again by writing back the byte it
+/// holds, so the next msync writes those pages to disk again. After a
+/// writeback error the kernel marks a page clean although its data never
+/// reached the disk (fsyncgate): recovery re-dirties what it is about to
+/// build on, so a page the cache still holds is written once more or the
+/// sync fails and the start refuses.
+pub(crate) fn redirty(map: &mut MmapMut, from: usize, to: usize) {
+    assert!(from <= to && to <= map.len());
+    let page = page_size();
+    let base = map.as_mut_ptr();
+    let mut off = from / page * page;
+    while off < to {
+        // SAFETY: `off` is inside the mapping (off < to <= len); the
+        // writer owns the mapping exclusively (it holds the directory
+        // lock), and writing back the byte just read changes no data.
+        unsafe {
+            let p = base.add(off);
+            p.write_volatile(p.read_volatile());
+        }
+        off += page;
+    }
 }
 
 /// Faults the pages of `from..to` in writable, so the first store to a

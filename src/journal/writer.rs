@@ -11,7 +11,7 @@ use crate::config::SyncPolicy;
 use crate::engine::Command;
 
 use super::layout::*;
-use super::segment::{self, Segment, SegmentRequest};
+use super::segment::{self, ActivateError, Segment, SegmentRequest};
 use super::{io_error, JournalError};
 
 /// After a failed synchronous segment creation, appends that need a new
@@ -62,6 +62,9 @@ pub struct JournalWriter {
     pub(super) last_sync_ns: u64,
     /// `ts_ns` and errno of the last failed synchronous creation.
     pub(super) creation_failed: Option<(u64, i32)>,
+    /// The first sync failure (file, offset, errno): once set, the writer
+    /// refuses everything with it and never syncs again.
+    pub(super) failed: Option<(PathBuf, u64, i32)>,
     pub(super) stats: JournalStats,
     /// Holds the shard directory's flock for the writer's lifetime.
     pub(super) _lock: File,
@@ -70,7 +73,12 @@ pub struct JournalWriter {
 impl JournalWriter {
     /// Appends one command and returns its sequence number. With
     /// `sync = every` the record is durable (msync) when this returns.
+    ///
+    /// Errors: [`JournalError::Full`] (no segment for it: nothing appended,
+    /// try again later) or [`JournalError::SyncFailed`] (fatal: this and
+    /// every later call fail with it).
     pub fn append(&mut self, ts_ns: u64, command: &Command) -> Result<u64, JournalError> {
+        self.check_not_failed()?;
         let frame = command_record_bytes(command);
         if self.write_off + frame > self.active.data_end() {
             self.roll_over(ts_ns)?;
@@ -78,6 +86,8 @@ impl JournalWriter {
         let off = self.write_off;
         let seq = self.next_seq;
         debug_assert_eq!(off % RECORD_ALIGN, 0);
+        assert!(off >= HEADER_BYTES && off + frame <= self.active.data_end());
+        assert!(self.synced_off <= self.write_off);
         write_record(
             &mut self.active.bytes_mut()[off..off + frame],
             seq,
@@ -86,14 +96,11 @@ impl JournalWriter {
         );
         if self.sync == SyncPolicy::Every {
             if let Err(source) = self.active.sync_range(off, off + frame) {
-                // Not known durable, so not appended: erase it and keep its
-                // sequence number for the next attempt.
+                // Not known durable, so not appended: erase it (a restart
+                // from this page cache must not replay what nobody was
+                // told) and stop for good.
                 self.active.bytes_mut()[off..off + frame].fill(0);
-                return Err(JournalError::Io {
-                    path: self.active.path().to_path_buf(),
-                    op: "msync",
-                    source,
-                });
+                return Err(self.fail(off as u64, source));
             }
             self.synced_off = off + frame;
         }
@@ -104,19 +111,63 @@ impl JournalWriter {
         Ok(seq)
     }
 
-    /// Moves into the spare (or a segment made now). On failure nothing
-    /// changes: the active segment stays, the spare (if any) stays.
+    /// Whether a sync has failed (the writer refuses everything).
+    pub fn failed(&self) -> bool {
+        self.failed.is_some()
+    }
+
+    fn check_not_failed(&self) -> Result<(), JournalError> {
+        match &self.failed {
+            None => Ok(()),
+            Some((file, offset, errno)) => Err(JournalError::SyncFailed {
+                file: file.clone(),
+                offset: *offset,
+                source: std::io::Error::from_raw_os_error(*errno),
+            }),
+        }
+    }
+
+    /// Records the first sync failure of the active segment at `offset`.
+    fn fail(&mut self, offset: u64, source: std::io::Error) -> JournalError {
+        let file = self.active.path().to_path_buf();
+        self.fail_at(file, offset, source)
+    }
+
+    fn fail_at(&mut self, file: PathBuf, offset: u64, source: std::io::Error) -> JournalError {
+        debug_assert!(self.failed.is_none(), "a failed writer syncs no more");
+        let errno = source.raw_os_error().unwrap_or(libc::EIO);
+        self.failed = Some((file.clone(), offset, errno));
+        JournalError::SyncFailed {
+            file,
+            offset,
+            source,
+        }
+    }
+
+    /// Moves into the spare (or a segment made now). On a refusal (`Full`)
+    /// nothing changes: the active segment stays, the spare (if any)
+    /// stays. A sync failure poisons the writer.
     fn roll_over(&mut self, ts_ns: u64) -> Result<(), JournalError> {
         let mut next = match self.spare.take() {
             Some(spare) => spare,
             None => self.create_now(ts_ns)?,
         };
         let durable = self.sync == SyncPolicy::Every;
-        if let Err(source) = next.activate(self.next_seq, durable) {
-            self.spare = Some(next);
-            self.stats.full_refusals += 1;
-            return Err(self.full(source));
+        match next.activate(self.next_seq, durable) {
+            Ok(()) => {}
+            Err(ActivateError::Rename(source)) => {
+                self.spare = Some(next);
+                self.stats.full_refusals += 1;
+                return Err(self.full(source));
+            }
+            Err(ActivateError::Sync(source)) => {
+                let file = next.path().to_path_buf();
+                // `next` is dropped: the start after the fail-stop sees it
+                // as the last segment (header sealed or not).
+                return Err(self.fail_at(file, 0, source));
+            }
         }
+        debug_assert_eq!(next.first_seq(), Some(self.next_seq));
         self.dir_unsynced |= self.sync == SyncPolicy::Interval;
         let old = std::mem::replace(&mut self.active, next);
         let unsynced = (self.synced_off, self.write_off);
@@ -128,8 +179,10 @@ impl JournalWriter {
         // a whole segment filled between two syncs).
         if let Some((older, from, to)) = self.retired.take() {
             if self.sync == SyncPolicy::Interval {
-                if let Err(e) = older.sync_range(from, to) {
-                    tracing::warn!(file = %older.path().display(), error = %e, "journal: msync failed");
+                if let Err(source) = older.sync_range(from, to) {
+                    let file = older.path().to_path_buf();
+                    self.retired = Some((old, unsynced.0, unsynced.1));
+                    return Err(self.fail_at(file, from as u64, source));
                 }
             }
         }
@@ -220,8 +273,10 @@ impl JournalWriter {
 
     /// With `sync = interval`: if `sync_interval_us` has passed since the
     /// last sync, msyncs what was written since. Returns whether it synced.
-    /// Other policies: nothing to do.
-    pub fn sync_if_due(&mut self, now_ns: u64) -> std::io::Result<bool> {
+    /// Other policies: nothing to do. A failure is fatal (see
+    /// [`JournalError::SyncFailed`]).
+    pub fn sync_if_due(&mut self, now_ns: u64) -> Result<bool, JournalError> {
+        self.check_not_failed()?;
         if self.sync != SyncPolicy::Interval
             || now_ns.saturating_sub(self.last_sync_ns) < self.sync_interval_ns
         {
@@ -239,21 +294,31 @@ impl JournalWriter {
         self.synced_off < self.write_off || self.retired.is_some() || self.dir_unsynced
     }
 
-    /// Makes everything appended so far durable, whatever the policy.
-    pub fn sync_now(&mut self) -> std::io::Result<()> {
+    /// Makes everything appended so far durable, whatever the policy. The
+    /// first failure is fatal and returned again by every later call: a
+    /// failed sync is never retried.
+    pub fn sync_now(&mut self) -> Result<(), JournalError> {
+        self.check_not_failed()?;
         if let Some((older, from, to)) = self.retired.take() {
-            if let Err(e) = older.sync_range(from, to) {
+            if let Err(source) = older.sync_range(from, to) {
+                let file = older.path().to_path_buf();
                 self.retired = Some((older, from, to));
-                return Err(e);
+                return Err(self.fail_at(file, from as u64, source));
             }
         }
-        self.active.sync_range(self.synced_off, self.write_off)?;
+        if let Err(source) = self.active.sync_range(self.synced_off, self.write_off) {
+            return Err(self.fail(self.synced_off as u64, source));
+        }
         self.synced_off = self.write_off;
         if self.dir_unsynced {
-            segment::sync_dir(&self.dir)?;
+            if let Err(source) = segment::sync_dir(&self.dir) {
+                let dir = self.dir.clone();
+                return Err(self.fail_at(dir, 0, source));
+            }
             self.dir_unsynced = false;
         }
         self.stats.syncs += 1;
+        debug_assert!(!self.sync_pending());
         // msync left the page being filled clean, hence write-protected.
         self.prefault_ahead();
         Ok(())
@@ -316,7 +381,8 @@ impl JournalWriter {
 
 impl Drop for JournalWriter {
     fn drop(&mut self) {
-        if self.sync != SyncPolicy::None {
+        // A failed writer is not synced again: the failure was reported.
+        if self.sync != SyncPolicy::None && self.failed.is_none() {
             if let Err(e) = self.sync_now() {
                 tracing::warn!(dir = %self.dir.display(), error = %e, "journal: final sync failed");
             }

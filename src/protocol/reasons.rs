@@ -35,10 +35,14 @@ pub enum SessionEndReason {
     DuplicateLogon = 12,
     /// No Logon arrived within the gateway's logon timeout after connect.
     LogonTimeout = 13,
+    /// The gateway stopped because its journal could not make a record
+    /// durable (an msync/fsync error): nothing after the last acknowledged
+    /// command was executed, and the gateway exits non-zero.
+    JournalFailure = 14,
 }
 
 impl SessionEndReason {
-    pub const ALL: [SessionEndReason; 13] = {
+    pub const ALL: [SessionEndReason; 14] = {
         use SessionEndReason::*;
         [
             Logout,
@@ -54,6 +58,7 @@ impl SessionEndReason {
             SlowConsumer,
             DuplicateLogon,
             LogonTimeout,
+            JournalFailure,
         ]
     };
 

@@ -26,8 +26,8 @@ use super::router::{Router, SessionTable};
 use super::session::{tokens_match, PendingMassCancel, Phase, Session};
 use super::shared::Shared;
 use crate::config::Role;
-use crate::engine::{CancelReason, Command, CountingSink, Engine, Event, RejectReason};
-use crate::journal::{self, JournalWriter, Segment, SegmentRequest};
+use crate::engine::{AccountId, CancelReason, Command, CountingSink, Engine, Event, RejectReason};
+use crate::journal::{self, JournalError, JournalWriter, Segment, SegmentRequest};
 use crate::protocol::*;
 
 /// Report bytes budgeted per command in flight to another shard (an
@@ -157,6 +157,14 @@ pub struct ShardCore {
     /// without `start`.
     journal: Option<JournalWriter>,
     journal_failing: bool,
+    /// A journal sync failed: the gateway is failing-stop (logged once).
+    journal_fatal: bool,
+    /// Accounts whose cancel-on-disconnect this shard's journal refused
+    /// (a full disk), oldest first. They run before any other command of
+    /// this shard; until they have, the shard executes nothing else.
+    /// Capacity: one per configured account, reserved at start (a pending
+    /// cancel covers every later disconnect of the same account).
+    pending_disconnect_cancels: Vec<AccountId>,
     /// No spare segment is asked for before this (after a failed creation).
     spare_retry_after_ns: u64,
     /// Commands a session may have in flight on other shards: their reports
@@ -178,6 +186,8 @@ impl ShardCore {
             engine,
             journal: None,
             journal_failing: false,
+            journal_fatal: false,
+            pending_disconnect_cancels: Vec::with_capacity(shared.config.accounts.len()),
             spare_retry_after_ns: 0,
             max_in_flight: (shared.config.session.send_buffer_bytes
                 / 2
@@ -251,16 +261,41 @@ impl ShardCore {
         Ok(())
     }
 
-    /// Interval syncs; called by the runtime's ticker.
+    /// Interval syncs and deferred cancel-on-disconnects; called by the
+    /// runtime's ticker.
     pub fn journal_tick(&mut self, now: Now) {
-        if let Some(journal) = self.journal.as_mut() {
-            if let Err(error) = journal.sync_if_due(now.wall_ns) {
-                tracing::error!(shard = self.id, %error, "journal: msync failed");
-            }
-            // Re-faults the pages the next appends will write (msync and
-            // writeback write-protect them again).
-            journal.prefault_ahead();
+        let Some(journal) = self.journal.as_mut() else {
+            return;
+        };
+        if let Err(error) = journal.sync_if_due(now.wall_ns) {
+            self.fail_stop(&error);
+            return;
         }
+        // Re-faults the pages the next appends will write (msync and
+        // writeback write-protect them again).
+        journal.prefault_ahead();
+        // A refused cancel-on-disconnect runs as soon as the journal takes
+        // it, not only when the next command arrives.
+        if !self.pending_disconnect_cancels.is_empty() {
+            self.run_pending_disconnect_cancels(now);
+            self.finish_deferred_ends();
+            self.ring_doorbells();
+        }
+    }
+
+    /// The journal failed a sync: from here on this shard acknowledges
+    /// nothing (the writer refuses every append) and the gateway stops
+    /// with a non-zero exit. Logged once per shard.
+    fn fail_stop(&mut self, error: &JournalError) {
+        if !self.journal_fatal {
+            self.journal_fatal = true;
+            tracing::error!(
+                shard = self.id,
+                %error,
+                "journal: sync failed; stopping the gateway (fail-stop): nothing is acknowledged from here on"
+            );
+        }
+        self.shared.fail_stop(format!("shard {}: {error}", self.id));
     }
 
     /// A segment the journal wants created ahead of need (off this thread).
@@ -292,12 +327,25 @@ impl ShardCore {
         self.journal.as_mut()?.take_retired()
     }
 
-    /// Makes everything appended durable (graceful shutdown).
+    /// Makes everything appended durable (graceful shutdown). A failure
+    /// here is a fail-stop too: the exit says so. Cancels still pending
+    /// are named: they will not run.
     pub fn journal_sync(&mut self) {
-        if let Some(journal) = self.journal.as_mut() {
-            if let Err(error) = journal.sync_now() {
-                tracing::error!(shard = self.id, %error, "journal: final msync failed");
-            }
+        if !self.pending_disconnect_cancels.is_empty() {
+            tracing::error!(
+                shard = self.id,
+                accounts = ?self.pending_disconnect_cancels,
+                "journal: cancel-on-disconnect never accepted by the journal before the stop; these accounts' orders stay on the book"
+            );
+        }
+        let Some(journal) = self.journal.as_mut() else {
+            return;
+        };
+        if journal.failed() {
+            return; // reported when it happened; a failed sync is not retried
+        }
+        if let Err(error) = journal.sync_now() {
+            self.fail_stop(&error);
         }
     }
 
@@ -389,6 +437,9 @@ impl ShardCore {
                     self.handle(id.slot, &decoded.message, now);
                 }
             }
+        }
+        if let Some(session) = self.sessions.get_mut(id) {
+            session.input_pending = blocked;
         }
         self.finish_deferred_ends();
         self.ring_doorbells();
@@ -509,6 +560,8 @@ impl ShardCore {
             last_tx_ns: now.mono_ns,
             seq_at_tick: 1,
             remote_in_flight: 0,
+            input_pending: false,
+            backlog_since_ns: None,
             mass_cancels: [None; super::session::MAX_PENDING_MASS_CANCELS],
         };
         let accepted = LogonAcceptedMsg::new(request.account, heartbeat_ms, session.expected_seq);
@@ -653,7 +706,9 @@ impl ShardCore {
 
     /// Runs one command through this shard's engine, routing its events.
     /// Write-ahead: the command is in the journal before the engine sees it,
-    /// so no report of it can leave before it is recorded.
+    /// so no report of it can leave before it is recorded. Deferred
+    /// cancel-on-disconnects go first; while any is still refused, so is
+    /// this command.
     fn run_engine(
         &mut self,
         command: &Command,
@@ -661,25 +716,25 @@ impl ShardCore {
         request_id: u64,
         now: Now,
     ) {
-        if let Some(journal) = self.journal.as_mut() {
-            match journal.append(now.wall_ns, command) {
-                Ok(_) => {
-                    if self.journal_failing {
-                        self.journal_failing = false;
-                        tracing::warn!(shard = self.id, "journal: accepting commands again");
-                    }
-                }
-                Err(error) => {
-                    if !self.journal_failing {
-                        self.journal_failing = true;
-                        tracing::error!(shard = self.id, %error, "journal: refusing commands");
-                    }
-                    self.counters.journal_refusals += 1;
-                    self.refuse_unjournaled(command, origin, request_id, now);
-                    return;
-                }
-            }
+        if self.journal.is_some()
+            && (!self.run_pending_disconnect_cancels(now) || !self.journal_append(command, now))
+        {
+            self.counters.journal_refusals += 1;
+            self.refuse_unjournaled(command, origin, request_id, now);
+            return;
         }
+        self.execute(command, origin, request_id, now);
+    }
+
+    /// The engine step of [`run_engine`](Self::run_engine), for a command
+    /// already journaled.
+    fn execute(
+        &mut self,
+        command: &Command,
+        origin: Option<SessionRef>,
+        request_id: u64,
+        now: Now,
+    ) {
         let mut router = Router {
             shard: self.id,
             shared: &self.shared,
@@ -692,6 +747,55 @@ impl ShardCore {
             wall_ns: now.wall_ns,
         };
         self.engine.process(command, &mut router);
+    }
+
+    /// Journals one command; `false` if the journal refused it (a full
+    /// disk, or a failed sync, which also begins the fail-stop).
+    fn journal_append(&mut self, command: &Command, now: Now) -> bool {
+        let journal = self.journal.as_mut().expect("a journal to append to");
+        match journal.append(now.wall_ns, command) {
+            Ok(_) => {
+                if self.journal_failing {
+                    self.journal_failing = false;
+                    tracing::warn!(shard = self.id, "journal: accepting commands again");
+                }
+                true
+            }
+            Err(error @ JournalError::SyncFailed { .. }) => {
+                self.fail_stop(&error);
+                false
+            }
+            Err(error) => {
+                if !self.journal_failing {
+                    self.journal_failing = true;
+                    tracing::error!(shard = self.id, %error, "journal: refusing commands");
+                }
+                false
+            }
+        }
+    }
+
+    /// Journals and executes the deferred cancel-on-disconnects, oldest
+    /// first. `true` once none is left.
+    fn run_pending_disconnect_cancels(&mut self, now: Now) -> bool {
+        while let Some(&account) = self.pending_disconnect_cancels.first() {
+            let command = Command::MassCancel {
+                account,
+                symbol: None,
+                reason: CancelReason::Disconnect,
+            };
+            if !self.journal_append(&command, now) {
+                return false;
+            }
+            self.pending_disconnect_cancels.remove(0);
+            tracing::warn!(
+                shard = self.id,
+                account,
+                "journal: deferred cancel-on-disconnect executed"
+            );
+            self.execute(&command, None, 0, now);
+        }
+        true
     }
 
     /// Answers a command the journal could not take: JournalUnavailable to
@@ -724,11 +828,7 @@ impl ShardCore {
                         );
                         self.doorbells_due |= 1 << origin.shard;
                     }
-                    None => tracing::error!(
-                        shard = self.id,
-                        ?command,
-                        "journal: cancel-on-disconnect not executed"
-                    ),
+                    None => self.defer_disconnect_cancel(command),
                 }
                 return;
             }
@@ -756,6 +856,32 @@ impl ShardCore {
             );
             self.doorbells_due |= 1 << origin.shard;
         }
+    }
+
+    /// A cancel-on-disconnect the journal refused: kept, to run before
+    /// anything else once the journal accepts (see `run_engine`).
+    fn defer_disconnect_cancel(&mut self, command: &Command) {
+        let Command::MassCancel {
+            account,
+            symbol: None,
+            reason: CancelReason::Disconnect,
+        } = *command
+        else {
+            unreachable!("only cancel-on-disconnect has no origin session: {command:?}");
+        };
+        if self.pending_disconnect_cancels.contains(&account) {
+            return; // one pending cancel covers every order of the account
+        }
+        assert!(
+            self.pending_disconnect_cancels.len() < self.pending_disconnect_cancels.capacity(),
+            "at most one pending cancel per configured account"
+        );
+        tracing::error!(
+            shard = self.id,
+            account,
+            "journal: refusing commands; cancel-on-disconnect deferred until it accepts (nothing else runs on this shard before it)"
+        );
+        self.pending_disconnect_cancels.push(account);
     }
 
     fn mass_cancel(
@@ -1081,7 +1207,26 @@ impl ShardCore {
             if !session.is_active() {
                 continue;
             }
-            if now.mono_ns - session.last_rx_ns >= idle_intervals * session.heartbeat_ns {
+            let idle_window = idle_intervals * session.heartbeat_ns;
+            if session.input_pending {
+                // Not idle: its messages wait in the reader. If they
+                // wait because it does not read its own reports,
+                // it is a slow consumer once that lasts the window.
+                session.last_rx_ns = now.mono_ns;
+                if session.outbox.over_half_full() {
+                    let since = *session.backlog_since_ns.get_or_insert(now.mono_ns);
+                    if now.mono_ns - since >= idle_window {
+                        self.end_session(slot, SessionEndReason::SlowConsumer);
+                        continue;
+                    }
+                } else {
+                    session.backlog_since_ns = None;
+                }
+            } else {
+                session.backlog_since_ns = None;
+            }
+            let session = self.sessions.get_slot_mut(slot).expect("live session");
+            if now.mono_ns - session.last_rx_ns >= idle_window {
                 self.end_session(slot, SessionEndReason::IdleTimeout);
             } else if now.mono_ns - session.last_tx_ns >= session.heartbeat_ns {
                 session.last_tx_ns = now.mono_ns;
@@ -1092,10 +1237,15 @@ impl ShardCore {
         self.ring_doorbells();
     }
 
-    /// Ends every session with SessionEnd(Shutdown).
+    /// Ends every session with SessionEnd(Shutdown), or
+    /// SessionEnd(JournalFailure) when the gateway is failing-stop.
     pub fn shut_down_sessions(&mut self) {
+        let reason = match self.shared.fail_stop_reason() {
+            Some(_) => SessionEndReason::JournalFailure,
+            None => SessionEndReason::Shutdown,
+        };
         for slot in 0..self.sessions.capacity() {
-            self.end_session(slot, SessionEndReason::Shutdown);
+            self.end_session(slot, reason);
         }
         self.finish_deferred_ends();
         self.ring_doorbells();

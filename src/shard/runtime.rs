@@ -264,7 +264,14 @@ async fn pre_logon(tasks: Rc<ShardTasks>, mut stream: TcpStream, peer: SocketAdd
     let read = read_first_message(&tasks, &mut stream, &mut first).await;
     let end = match read {
         FirstRead::Closed => None,
-        FirstRead::ShuttingDown => Some(PreLogonEnd::ended(SessionEndReason::Shutdown, 1)),
+        FirstRead::ShuttingDown => {
+            // As the sessions are told (`ShardCore::shut_down_sessions`).
+            let reason = match tasks.shared.fail_stop_reason() {
+                Some(_) => SessionEndReason::JournalFailure,
+                None => SessionEndReason::Shutdown,
+            };
+            Some(PreLogonEnd::ended(reason, 1))
+        }
         FirstRead::TimedOut => {
             let timeout = tasks.shared.config.session.logon_timeout_ms;
             tasks.admission.borrow_mut().refused(

@@ -53,6 +53,14 @@ pub struct Session {
     pub mass_cancels: [Option<PendingMassCancel>; MAX_PENDING_MASS_CANCELS],
     /// Commands sent to other shards whose `Processed` has not come back.
     pub remote_in_flight: u32,
+    /// The reader holds whole messages it could not hand over (its own
+    /// outbox or a ring is full): the client is sending, the gateway is the
+    /// side not reading, so the idle timeout does not apply.
+    pub input_pending: bool,
+    /// Since when (monotonic ns) input has been pending *because this
+    /// session's own outbox is over half full*, i.e. the client does not
+    /// read its reports. Past the idle-timeout window it is a slow consumer.
+    pub backlog_since_ns: Option<u64>,
 }
 
 impl Session {

@@ -3,6 +3,7 @@
 //! doorbells and the shutdown flag.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 use super::directory::SessionDirectory;
 use super::mesh::Doorbell;
@@ -23,6 +24,9 @@ pub struct Shared {
     /// instead of refusing to start.
     pub truncate_corrupt_journal: bool,
     shutting_down: AtomicBool,
+    /// Set once, by the first shard whose journal failed a sync: why the
+    /// gateway is stopping (fail-stop). Read by `main` for its exit.
+    fail_stop: OnceLock<String>,
     /// Graceful shutdown: the phase each shard has reached, and each shard's
     /// published mesh counters (`[from * n + to]`), written only then.
     shutdown_phase: Vec<AtomicU64>,
@@ -65,6 +69,7 @@ impl Shared {
             doorbells,
             truncate_corrupt_journal: false,
             shutting_down: AtomicBool::new(false),
+            fail_stop: OnceLock::new(),
         }
     }
 
@@ -141,6 +146,20 @@ impl Shared {
     }
 
     /// Starts a graceful shutdown and wakes every shard.
+    /// Stops the gateway because a promise can no longer be kept (a
+    /// journal sync failed): records why (the first reason wins) and begins
+    /// the shutdown; sessions then end with `JournalFailure` and the
+    /// process exits non-zero. Never on the hot path: it allocates.
+    pub fn fail_stop(&self, why: String) {
+        let _ = self.fail_stop.set(why);
+        self.begin_shutdown();
+    }
+
+    /// Why the gateway is failing-stop, if it is.
+    pub fn fail_stop_reason(&self) -> Option<&str> {
+        self.fail_stop.get().map(String::as_str)
+    }
+
     pub fn begin_shutdown(&self) {
         self.shutting_down.store(true, Ordering::Release);
         for doorbell in &self.doorbells {

@@ -183,6 +183,18 @@ impl Gateway {
         config_text: &str,
         file_size_limit: Option<u64>,
     ) -> Result<Gateway, Vec<String>> {
+        Gateway::start_env(dir, config_text, file_size_limit, &[])
+    }
+
+    /// As `start_config`, with extra environment variables (an
+    /// `LD_PRELOAD` fault shim, say). The file-size limit is a soft limit,
+    /// so a test can lift it while the gateway runs ([`Gateway::set_file_size_limit`]).
+    pub fn start_env(
+        dir: &std::path::Path,
+        config_text: &str,
+        file_size_limit: Option<u64>,
+        env: &[(&str, &str)],
+    ) -> Result<Gateway, Vec<String>> {
         let dir = dir.to_path_buf();
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("tradsys.toml");
@@ -193,10 +205,12 @@ impl Gateway {
             // SAFETY: only setrlimit between fork and exec.
             unsafe {
                 command.pre_exec(move || {
-                    let rlimit = libc::rlimit {
-                        rlim_cur: limit,
-                        rlim_max: limit,
+                    let mut rlimit = libc::rlimit {
+                        rlim_cur: 0,
+                        rlim_max: 0,
                     };
+                    libc::getrlimit(libc::RLIMIT_FSIZE, &mut rlimit);
+                    rlimit.rlim_cur = limit.min(rlimit.rlim_max);
                     if libc::setrlimit(libc::RLIMIT_FSIZE, &rlimit) == 0 {
                         Ok(())
                     } else {
@@ -205,6 +219,7 @@ impl Gateway {
                 });
             }
         }
+        command.envs(env.iter().copied());
         let mut child = command
             .args(["serve", "--config"])
             .arg(&path)
@@ -288,8 +303,8 @@ impl Gateway {
     }
 
     /// SIGTERM, then the exit status and the log if the process exits
-    /// within `deadline`; `Err` with the log if it does not (it is then
-    /// killed).
+    /// within `deadline`; `Err` with the log so far if it does not (it is
+    /// then killed).
     pub fn stop_within(
         mut self,
         deadline: Duration,
@@ -297,23 +312,11 @@ impl Gateway {
         unsafe {
             libc::kill(self.child.id() as i32, libc::SIGTERM);
         }
-        let until = std::time::Instant::now() + deadline;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return Ok((status, self.log.try_iter().collect()));
-            }
-            if std::time::Instant::now() >= until {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                return Err(self.log.try_iter().collect());
-            }
-            std::thread::sleep(Duration::from_millis(10)); // polling the exit, not synchronising
-        }
-    }
-
-    /// The log lines printed since the last call (or the start).
-    pub fn take_log(&self) -> Vec<String> {
-        self.log.try_iter().collect()
+        self.wait_exit(deadline).ok_or_else(|| {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            self.log.try_iter().collect()
+        })
     }
 
     /// File descriptors the gateway process holds now.
@@ -329,37 +332,65 @@ impl Gateway {
             .collect()
     }
 
-    /// Sets the running gateway's RLIMIT_NOFILE soft limit (prlimit(2)):
-    /// from now on it can open no fd numbered `limit` or above.
+    /// Sets the running gateway's RLIMIT_NOFILE soft limit: from now on it
+    /// can open no fd numbered `limit` or above.
     pub fn set_fd_limit(&self, limit: u64) {
+        self.set_soft_limit(libc::RLIMIT_NOFILE, Some(limit));
+    }
+
+    /// Sets the running gateway's RLIMIT_FSIZE soft limit (`None`: as high
+    /// as its hard limit): the disk fills up or gets room again.
+    pub fn set_file_size_limit(&self, limit: Option<u64>) {
+        self.set_soft_limit(libc::RLIMIT_FSIZE, limit);
+    }
+
+    /// prlimit(2) on the child: the soft limit of `resource` (at most the
+    /// hard limit, which stays).
+    fn set_soft_limit(&self, resource: libc::__rlimit_resource_t, limit: Option<u64>) {
         let mut old = libc::rlimit {
             rlim_cur: 0,
             rlim_max: 0,
         };
-        // SAFETY: reads the current limits into a local.
-        let rc = unsafe {
-            libc::prlimit(
-                self.child.id() as libc::pid_t,
-                libc::RLIMIT_NOFILE,
-                std::ptr::null(),
-                &mut old,
-            )
-        };
-        assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
-        let new = libc::rlimit {
-            rlim_cur: limit,
-            rlim_max: old.rlim_max,
-        };
-        // SAFETY: sets the gateway child's limits from a local.
-        let rc = unsafe {
-            libc::prlimit(
-                self.child.id() as libc::pid_t,
-                libc::RLIMIT_NOFILE,
-                &new,
-                std::ptr::null_mut(),
-            )
-        };
-        assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
+        // SAFETY: prlimit on our own child, with local structs.
+        unsafe {
+            let pid = self.child.id() as libc::pid_t;
+            assert_eq!(libc::prlimit(pid, resource, std::ptr::null(), &mut old), 0);
+            let new = libc::rlimit {
+                rlim_cur: limit.unwrap_or(old.rlim_max).min(old.rlim_max),
+                rlim_max: old.rlim_max,
+            };
+            assert_eq!(
+                libc::prlimit(pid, resource, &new, std::ptr::null_mut()),
+                0,
+                "{}",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+
+    /// Waits (at most `timeout`) for the gateway to exit by itself; then
+    /// its status and every log line. `None` if it is still running.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<(ExitStatus, Vec<String>)> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // The log reader ends when the pipe closes.
+                let mut lines = Vec::new();
+                while let Ok(line) = self.log.recv_timeout(Duration::from_secs(5)) {
+                    lines.push(line);
+                }
+                return Some((status, lines));
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Log lines printed so far (and not taken before).
+    pub fn log_lines(&self) -> Vec<String> {
+        self.log.try_iter().collect()
     }
 }
 

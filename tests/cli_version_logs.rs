@@ -1,0 +1,67 @@
+//! What an operator reads: `--version` names the commit, and
+//! `--log-format json` (or TRADSYS_LOG_FORMAT=json) makes every log line
+//! one JSON object.
+
+use std::process::Command;
+
+fn tradsys() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tradsys"))
+}
+
+#[test]
+fn version_names_the_package_version_and_the_commit() {
+    let out = tradsys().arg("--version").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with(&format!("tradsys {} (commit ", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+    let commit = text
+        .trim()
+        .trim_end_matches(')')
+        .rsplit(' ')
+        .next()
+        .unwrap();
+    assert!(
+        commit == "unknown"
+            || (commit.len() == 12 && commit.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{text}"
+    );
+}
+
+fn log_lines(envs: &[(&str, &str)], args: &[&str]) -> Vec<String> {
+    let out = tradsys()
+        .args(args)
+        .arg("check-config")
+        .envs(envs.iter().copied())
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    String::from_utf8(out.stderr)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn json_log_format_prints_one_object_per_line() {
+    for lines in [
+        log_lines(&[], &["--log-format", "json"]),
+        log_lines(&[("TRADSYS_LOG_FORMAT", "json")], &[]),
+    ] {
+        assert!(lines.len() >= 2, "{lines:?}");
+        for line in &lines {
+            assert!(
+                line.starts_with('{')
+                    && line.ends_with('}')
+                    && line.contains("\"level\":\"INFO\"")
+                    && line.contains("\"message\":"),
+                "not a JSON log line: {line}"
+            );
+        }
+    }
+    let text = log_lines(&[], &[]);
+    assert!(text.iter().all(|l| !l.starts_with('{')), "{text:?}");
+}
