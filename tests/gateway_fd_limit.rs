@@ -8,6 +8,7 @@
 
 mod common;
 
+use std::collections::HashSet;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -38,6 +39,21 @@ fn free_below(gateway: &Gateway, limit: usize) -> usize {
     limit - gateway.fds().iter().filter(|&&fd| fd < limit).count()
 }
 
+/// What each of the gateway's fds is (for a failure message).
+fn describe_fds(gateway: &Gateway) -> String {
+    let mut fds = gateway.fds();
+    fds.sort_unstable();
+    fds.iter()
+        .map(|fd| {
+            let target = std::fs::read_link(format!("/proc/{}/fd/{fd}", gateway.pid()))
+                .map(|t| t.display().to_string())
+                .unwrap_or_default();
+            format!("{fd} -> {target}")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The lowest limit that leaves the gateway exactly `spare` fds to open.
 fn limit_with_spare(gateway: &Gateway, spare: usize) -> usize {
     let fds = gateway.fds();
@@ -46,21 +62,37 @@ fn limit_with_spare(gateway: &Gateway, spare: usize) -> usize {
         .unwrap()
 }
 
+/// The gateway's sockets (connections, listeners, doorbells), by inode.
+/// A new connection shows here as a new inode; other fds come and go on
+/// their own (the journal creates its next segment in the background),
+/// and a session may close meanwhile: counts would mislead, names do not.
+fn sockets(gateway: &Gateway) -> HashSet<String> {
+    let pid = gateway.pid();
+    gateway
+        .fds()
+        .iter()
+        .filter_map(|fd| {
+            let target = std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok()?;
+            let target = target.to_string_lossy().into_owned();
+            target.starts_with("socket:").then_some(target)
+        })
+        .collect()
+}
+
 /// Opens idle connections (never logging on) until the gateway can open
-/// no more fds. Each one is waited for: its fd must appear before the
-/// next is opened.
+/// no more fds. Each one is waited for: its socket must appear in the
+/// gateway before the next is opened.
 fn fill_to_limit(gateway: &Gateway, limit: usize, idle: &mut Vec<TcpStream>) {
-    loop {
-        let before = free_below(gateway, limit);
-        if before == 0 {
-            break;
-        }
+    while free_below(gateway, limit) > 0 {
+        let before = sockets(gateway);
         idle.push(TcpStream::connect(gateway.addr).unwrap());
         let deadline = Instant::now() + Duration::from_secs(5);
-        while free_below(gateway, limit) >= before {
+        while sockets(gateway).is_subset(&before) {
             assert!(
                 Instant::now() < deadline,
-                "the gateway took no fd for a new connection with {before} left"
+                "the gateway did not accept a connection with {} fds left:\n{}",
+                free_below(gateway, limit),
+                describe_fds(gateway)
             );
             std::thread::sleep(Duration::from_millis(1)); // between polls of /proc
         }
@@ -70,6 +102,16 @@ fn fill_to_limit(gateway: &Gateway, limit: usize, idle: &mut Vec<TcpStream>) {
         0,
         "every fd under the limit in use"
     );
+}
+
+/// Logged on with the longest heartbeat interval (30 s): a session that
+/// waits while the test fills the fd table must not end by IdleTimeout.
+fn logon_for_long(gateway: &Gateway, account: AccountId) -> Client {
+    let mut client = gateway.connect();
+    client
+        .logon(account, token(account), 30_000, false)
+        .expect("logon accepted");
+    client
 }
 
 /// The `suppressed=N` field of a rate-limited log line (0 without one).
@@ -83,7 +125,7 @@ fn suppressed(line: &str) -> u64 {
 
 fn at_the_fd_limit(spare: usize) {
     let gateway = Gateway::start_with(&format!("[server]\nshutdown_grace_ms = {GRACE_MS}\n"));
-    let mut trader = gateway.logon(ALICE);
+    let mut trader = logon_for_long(&gateway, ALICE);
     trader
         .set_read_timeout(Some(Duration::from_secs(2)))
         .unwrap();
@@ -134,7 +176,7 @@ fn at_the_fd_limit(spare: usize) {
     // The idle clients go: a new logon gets in and trades.
     drop(idle);
     drop(waiting);
-    let mut bob = gateway.logon(BOB);
+    let mut bob = logon_for_long(&gateway, BOB);
     bob.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     round_trip(&mut bob, BOB, 1);
     // Every closed client's fd is back (the two that waited in the
