@@ -180,7 +180,8 @@ fn a_flood_of_connections_that_never_log_on_locks_nobody_out() {
             client
                 .set_read_timeout(Some(Duration::from_secs(5)))
                 .unwrap();
-            match client.logon(BOB, token(BOB), 0, false) {
+            // A 30 s heartbeat: Bob waits idle until the flood settles.
+            match client.logon(BOB, token(BOB), 30_000, false) {
                 Ok(_) => bob = Some((client, t.elapsed())),
                 Err(e) => panic!(
                     "Bob's logon during the flood ({} connects issued): {e}",
@@ -395,7 +396,7 @@ fn connections_waiting_to_log_on_are_bounded_per_address_and_per_shard() {
     // A waiting connection that logs on leaves the bound: its place is
     // free again.
     local[0]
-        .logon(ALICE, token(ALICE), 0, false)
+        .logon(ALICE, token(ALICE), 30_000, false)
         .expect("a waiting connection logs on");
     other.push(client_from("127.0.0.3", gateway.addr));
     fds_become(&gateway, base + 6 + 2);
