@@ -3,9 +3,10 @@
 //! one pinned glommio executor per shard.
 
 use std::net::SocketAddr;
-use std::os::fd::IntoRawFd;
+use std::os::fd::{AsRawFd, IntoRawFd};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use glommio::{LocalExecutorBuilder, Placement};
 use socket2::{Domain, Protocol, Socket, Type};
@@ -43,8 +44,8 @@ impl std::error::Error for StartError {}
 /// Makes glibc serve every allocation of 64 KiB or more with its own
 /// mapping and unmap it when freed. Per-session buffers (the send buffer
 /// and the writer's swap buffer of `send_buffer_bytes` each, the reader's
-/// 64 KiB) are allocated when a connection opens and freed when it
-/// closes; by default glibc raises its mmap threshold after the first such
+/// 64 KiB) are allocated when a session starts (at its Logon) and freed
+/// when it closes; by default glibc raises its mmap threshold after the first such
 /// free (up to 32 MiB), after which those buffers come from the heap and
 /// their pages stay resident when freed: RSS grew by 59 MB over ten rounds
 /// of 400 connections that never logged on, and kept it
@@ -113,6 +114,98 @@ fn listener(addr: SocketAddr) -> std::io::Result<Socket> {
     Ok(socket)
 }
 
+/// How long start-up waits for a dead gateway's listener to go away.
+const PORT_RELEASE_WAIT: Duration = Duration::from_secs(5);
+/// How often it tries the port again meanwhile.
+const PORT_RETRY_EVERY: Duration = Duration::from_millis(25);
+
+/// Refuses to start beside a live gateway on the order-entry port.
+///
+/// SO_REUSEPORT would let a second gateway bind the same port and silently
+/// split clients between two order books. A bind without it fails on a
+/// port anyone listens on, reuse-port or not: probe first. The probe sets
+/// SO_REUSEADDR (as the real listeners do), so connections of a stopped
+/// gateway left in TIME_WAIT on the port (it closes first when it ends a
+/// session) do not refuse a restart.
+///
+/// A port in use is not always a live gateway: the listener of one killed
+/// a moment ago outlives the process for a while (its io_uring is torn
+/// down asynchronously, and the pending accept holds the socket), so a
+/// restart by systemd or an operator right after `kill -9` would fail.
+/// The journal's `LOCK` tells the two apart: the kernel releases a flock
+/// when the process's files are closed, before its parent can see it
+/// exit. Held: another gateway runs on this journal, refuse at once. Free:
+/// wait, bounded, for the port.
+fn probe_order_entry(config: &Config) -> Result<(), StartError> {
+    let addr = config.server.order_entry;
+    if addr.port() == 0 {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let deadline = started + PORT_RELEASE_WAIT;
+    let mut waiting_logged = false;
+    loop {
+        let error = match probe_bind(addr) {
+            Ok(()) => {
+                if waiting_logged {
+                    tracing::info!(%addr, waited_ms = started.elapsed().as_millis() as u64, "order-entry port free");
+                }
+                return Ok(());
+            }
+            Err(error) => error,
+        };
+        if error.kind() != std::io::ErrorKind::AddrInUse {
+            return Err(StartError(format!("server.order_entry {addr}: {error}")));
+        }
+        if let Some(lock) = held_journal_lock(config) {
+            return Err(StartError(format!(
+                "server.order_entry {addr}: {error}: another gateway is running with the journal {} ({} is locked)",
+                config.journal.dir.display(),
+                lock.display()
+            )));
+        }
+        if Instant::now() >= deadline {
+            return Err(StartError(format!(
+                "server.order_entry {addr}: {error} (is another gateway running?)"
+            )));
+        }
+        if !waiting_logged {
+            waiting_logged = true;
+            tracing::warn!(
+                %addr,
+                wait_ms = PORT_RELEASE_WAIT.as_millis() as u64,
+                "order-entry port busy but no gateway holds the journal: waiting for the old listener to close"
+            );
+        }
+        std::thread::sleep(PORT_RETRY_EVERY);
+    }
+}
+
+/// Binds (and releases) the address without SO_REUSEPORT.
+fn probe_bind(addr: SocketAddr) -> std::io::Result<()> {
+    let probe = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    probe.set_reuse_address(true)?;
+    probe.bind(&addr.into())
+}
+
+/// The first shard `LOCK` file of this config's journal that a live
+/// process holds (see `journal::writer::lock_dir`). Nothing is created: a
+/// missing directory or file is a journal nobody runs on.
+fn held_journal_lock(config: &Config) -> Option<PathBuf> {
+    (0..config.shard_count() as u16)
+        .map(|shard| crate::journal::shard_dir(&config.journal.dir, shard).join("LOCK"))
+        .find(|path| {
+            let Ok(file) = std::fs::File::open(path) else {
+                return false;
+            };
+            // A shared lock conflicts with the writer's exclusive one, and
+            // is dropped with the file at the end of this closure.
+            // SAFETY: flock on a descriptor we own.
+            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
+            rc != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EWOULDBLOCK)
+        })
+}
+
 impl Server {
     pub fn start(config: Config) -> Result<Server, StartError> {
         Server::start_with(config, StartOptions::default())
@@ -122,27 +215,7 @@ impl Server {
         check_cores(&config)?;
         return_freed_buffers_to_the_os();
         let shards = config.shard_count();
-        // SO_REUSEPORT would let a second gateway bind the same port and
-        // silently split clients between two order books. A bind without
-        // it fails on a port anyone listens on, reuse-port or not: probe
-        // first. The probe sets SO_REUSEADDR (as the real listeners do), so
-        // connections of a stopped gateway left in TIME_WAIT on the port
-        // (it closes first when it ends a session) do not refuse a restart.
-        if config.server.order_entry.port() != 0 {
-            let probe = Socket::new(
-                Domain::for_address(config.server.order_entry),
-                Type::STREAM,
-                Some(Protocol::TCP),
-            )
-            .and_then(|s| s.set_reuse_address(true).map(|()| s))
-            .and_then(|s| s.bind(&config.server.order_entry.into()).map(|()| s));
-            if let Err(e) = probe {
-                return Err(StartError(format!(
-                    "server.order_entry {}: {e} (is another gateway running?)",
-                    config.server.order_entry
-                )));
-            }
-        }
+        probe_order_entry(&config)?;
         // One listener per shard on the same port: the kernel spreads new
         // connections over them. Port 0 takes the first one's ephemeral port.
         let first = listener(config.server.order_entry).map_err(|e| {

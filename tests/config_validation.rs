@@ -70,6 +70,27 @@ fn bad_values_name_the_field_and_the_rule() {
             ("send_buffer_bytes = 1048576", "send_buffer_bytes = 10"),
             "session.send_buffer_bytes",
         ),
+        (
+            (
+                "max_prelogon_connections_per_shard = 1024",
+                "max_prelogon_connections_per_shard = 0",
+            ),
+            "session.max_prelogon_connections_per_shard",
+        ),
+        (
+            (
+                "max_prelogon_connections_per_ip = 32",
+                "max_prelogon_connections_per_ip = 0",
+            ),
+            "session.max_prelogon_connections_per_ip",
+        ),
+        (
+            (
+                "max_prelogon_connections_per_ip = 32",
+                "max_prelogon_connections_per_ip = 1025",
+            ),
+            "session.max_prelogon_connections_per_ip",
+        ),
         (("sync = \"none\"", "sync = \"sometimes\""), "sometimes"),
         (
             ("segment_bytes = 67108864", "segment_bytes = 10"),

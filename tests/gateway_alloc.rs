@@ -14,7 +14,7 @@ use common::alloc_counter::{allocations_in, CountingAllocator};
 use common::shards::two_shard_cores;
 use tradsys::engine::*;
 use tradsys::protocol::*;
-use tradsys::shard::core::{Now, Output, ShardCore};
+use tradsys::shard::core::{FirstMessage, Now, Output, ShardCore};
 use tradsys::shard::mesh::SessionRef;
 use tradsys::shard::notify::LocalNotify;
 
@@ -45,13 +45,17 @@ struct Peer {
 }
 
 impl Peer {
-    fn open(core: &mut ShardCore, now: Now) -> Peer {
-        let id = core
-            .open_session(Rc::new(LocalNotify::default()), now)
-            .unwrap();
+    /// Logs on: the first message makes the session.
+    fn logon(core: &mut ShardCore, logon: &LogonMsg, now: Now) -> Peer {
+        let mut wire = [0u8; 256];
+        let len = encode(logon, 1, &mut wire).unwrap();
+        let id = match core.first_message(&wire[..len], Rc::new(LocalNotify::default()), now) {
+            FirstMessage::LoggedOn(id) => id,
+            other => panic!("logon: {other:?}"),
+        };
         Peer {
             id,
-            seq: 1,
+            seq: 2,
             wire: [0; 256],
             spare: Vec::with_capacity(2 << 20),
         }
@@ -157,19 +161,17 @@ fn order_path_across_the_mesh_allocates_nothing_after_warm_up() {
         mono_ns: 1,
         wall_ns: 1,
     };
-    let mut alice = Peer::open(&mut a, now);
-    let mut bob = Peer::open(&mut b, now);
-    let mut counts = [0u32; 256];
-    alice.send(
+    let mut alice = Peer::logon(
         &mut a,
         &LogonMsg::new(1, b"alice-demo-token", 0, false).unwrap(),
         now,
     );
-    bob.send(
+    let mut bob = Peer::logon(
         &mut b,
         &LogonMsg::new(2, b"bob-demo-token", 0, false).unwrap(),
         now,
     );
+    let mut counts = [0u32; 256];
     alice.drain(&mut a, &mut counts);
     bob.drain(&mut b, &mut counts);
     round(&mut a, &mut b, &mut alice, &mut bob, 1, now, &mut counts);

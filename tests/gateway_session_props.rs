@@ -11,7 +11,7 @@ mod common;
 use common::shards::two_shard_cores;
 use proptest::prelude::*;
 use tradsys::protocol::*;
-use tradsys::shard::core::{Now, Output, ShardCore};
+use tradsys::shard::core::{FirstMessage, Now, Output, ShardCore, PRE_LOGON_END_BYTES};
 use tradsys::shard::mesh::SessionRef;
 use tradsys::shard::notify::LocalNotify;
 use zerocopy::little_endian::{I64, U32, U64};
@@ -117,10 +117,14 @@ proptest! {
     fn random_client_streams_never_panic_a_shard(steps in proptest::collection::vec(step(), 1..120), account in 1u32..3) {
         let (mut a, mut b, _keep) = two_shards();
         let mut now = Now { mono_ns: 1, wall_ns: 1 };
-        let id = a.open_session(Rc::new(LocalNotify::default()), now).unwrap();
-        let mut client = Client { id, seq: 1, spare: Vec::new() };
         let token: &[u8] = if account == 1 { b"alice-demo-token" } else { b"bob-demo-token" };
-        client.send(&mut a, &LogonMsg::new(account, token, 0, false).unwrap(), now);
+        let mut wire = [0u8; 256];
+        let len = encode(&LogonMsg::new(account, token, 0, false).unwrap(), 1, &mut wire).unwrap();
+        let id = match a.first_message(&wire[..len], Rc::new(LocalNotify::default()), now) {
+            FirstMessage::LoggedOn(id) => id,
+            other => panic!("logon: {other:?}"),
+        };
+        let mut client = Client { id, seq: 2, spare: Vec::new() };
         for step in steps {
             now.mono_ns += 10_000;
             match step {
@@ -159,5 +163,31 @@ proptest! {
         }
         a.engine().check_invariants();
         b.engine().check_invariants();
+    }
+
+    /// Whatever a connection sends first, it is a session only if it was
+    /// a valid Logon; otherwise what it is told decodes, and no session
+    /// slot was taken.
+    #[test]
+    fn random_first_bytes_never_make_a_session(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
+        let (mut a, _b, _keep) = two_shards();
+        let now = Now { mono_ns: 1, wall_ns: 1 };
+        match a.first_message(&bytes, Rc::new(LocalNotify::default()), now) {
+            FirstMessage::LoggedOn(_) => panic!("a session from random bytes"),
+            FirstMessage::Incomplete { needed } => prop_assert!(needed > bytes.len()),
+            FirstMessage::Refused(end) => {
+                let mut out = [0u8; PRE_LOGON_END_BYTES];
+                let len = end.encode(&mut out);
+                let mut at = 0;
+                let mut last = None;
+                while at < len {
+                    let decoded = decode_gateway(&out[at..len]).expect("the refusal decodes");
+                    last = Some(matches!(decoded.message, GatewayMessage::SessionEnd(_)));
+                    at += decoded.len;
+                }
+                prop_assert_eq!(last, Some(true), "SessionEnd comes last");
+            }
+        }
+        prop_assert_eq!(a.live_sessions(), 0);
     }
 }

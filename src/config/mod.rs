@@ -70,6 +70,11 @@ pub struct SessionConfig {
     pub rate_limit_burst: u32,
     pub max_sessions_per_shard: usize,
     pub max_sessions_per_account: usize,
+    /// Connections not logged on yet that a shard holds at once; more are
+    /// refused at accept. They take no session slot.
+    pub max_prelogon_connections_per_shard: usize,
+    /// Of those, from one peer IP address (on each shard).
+    pub max_prelogon_connections_per_ip: usize,
     pub send_buffer_bytes: usize,
     pub socket_send_buffer_bytes: usize,
 }
@@ -206,6 +211,8 @@ impl Default for SessionConfig {
             rate_limit_burst: 2_000,
             max_sessions_per_shard: 256,
             max_sessions_per_account: 4,
+            max_prelogon_connections_per_shard: 1_024,
+            max_prelogon_connections_per_ip: 32,
             send_buffer_bytes: 1 << 20,
             socket_send_buffer_bytes: 0,
         }

@@ -154,6 +154,19 @@ impl Config {
                 "must be between 1 and 16",
             );
         }
+        if !(1..=1 << 16).contains(&s.max_prelogon_connections_per_shard) {
+            return fail(
+                "session.max_prelogon_connections_per_shard",
+                "must be between 1 and 65536",
+            );
+        }
+        if !(1..=s.max_prelogon_connections_per_shard).contains(&s.max_prelogon_connections_per_ip)
+        {
+            return fail(
+                "session.max_prelogon_connections_per_ip",
+                "must be between 1 and session.max_prelogon_connections_per_shard",
+            );
+        }
         if s.send_buffer_bytes < 4096 {
             return fail("session.send_buffer_bytes", "must be at least 4096");
         }

@@ -3,8 +3,11 @@
 //! moves bytes between sockets and these methods; tests drive them directly
 //! (which is how `tests/gateway_alloc.rs` proves the path allocates nothing).
 //!
+//! A connection's first message goes to `first_message`: only an accepted
+//! Logon makes a session (and takes a slot in the session table).
+//!
 //! Order path, for a session on shard S and a symbol owned by shard O:
-//! `on_bytes` decodes and checks the session (logon, sequence, rate, role),
+//! `on_bytes` decodes and checks the session (sequence, rate, role),
 //! converts to an engine `Command` and routes it: if O == S the engine runs
 //! inline; otherwise the command crosses the S->O ring. O's engine emits
 //! events to a [`Router`], which sends each order report to every session of
@@ -62,6 +65,74 @@ pub enum Output {
     /// Everything including the final SessionEnd is out: close.
     Finished,
 }
+
+/// What a connection's first message made of it (see
+/// [`ShardCore::first_message`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FirstMessage {
+    /// Not a whole message yet: `needed` bytes make the next step.
+    Incomplete { needed: usize },
+    /// A session, with LogonAccepted queued in its outbox.
+    LoggedOn(SessionRef),
+    /// No session: send this and close.
+    Refused(PreLogonEnd),
+}
+
+/// How a connection that never became a session ends: optionally
+/// LogonRejected, then SessionEnd.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PreLogonEnd {
+    pub rejected: Option<LogonRejectReason>,
+    pub reason: SessionEndReason,
+    /// The client `seq` the gateway expected next (as in every SessionEnd).
+    pub expected_seq: u32,
+}
+
+impl PreLogonEnd {
+    /// SessionEnd alone.
+    pub fn ended(reason: SessionEndReason, expected_seq: u32) -> PreLogonEnd {
+        PreLogonEnd {
+            rejected: None,
+            reason,
+            expected_seq,
+        }
+    }
+
+    /// Refused before reading anything (no room for another connection):
+    /// LogonRejected(SessionLimit), then SessionEnd(LogonRejected).
+    pub fn no_room() -> PreLogonEnd {
+        PreLogonEnd {
+            rejected: Some(LogonRejectReason::SessionLimit),
+            reason: SessionEndReason::LogonRejected,
+            expected_seq: 1,
+        }
+    }
+
+    /// The bytes to send, gateway seq from 1; returns their length.
+    pub fn encode(&self, out: &mut [u8; PRE_LOGON_END_BYTES]) -> usize {
+        let mut len = 0;
+        let mut seq = 1;
+        if let Some(reason) = self.rejected {
+            len += encode(&LogonRejectedMsg::new(reason), seq, &mut out[len..]).expect("fits");
+            seq += 1;
+        }
+        let end = SessionEndMsg::new(self.reason, self.expected_seq);
+        len + encode(&end, seq, &mut out[len..]).expect("fits")
+    }
+}
+
+/// For the log: the LogonRejected reason, or the SessionEnd reason.
+impl std::fmt::Display for PreLogonEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.rejected {
+            Some(reason) => write!(f, "{reason:?}"),
+            None => write!(f, "{:?}", self.reason),
+        }
+    }
+}
+
+/// Room for the longest [`PreLogonEnd`].
+pub const PRE_LOGON_END_BYTES: usize = LogonRejectedMsg::LEN + SessionEndMsg::LEN;
 
 /// Counters the admin thread will export.
 #[derive(Default, Debug, Clone, Copy)]
@@ -294,28 +365,45 @@ impl ShardCore {
         }
     }
 
-    /// A new connection. `None` when the shard has its maximum of sessions.
-    pub fn open_session(&mut self, writer: Rc<LocalNotify>, now: Now) -> Option<SessionRef> {
-        let cfg = &self.shared.config.session;
-        let session = Session {
-            phase: Phase::AwaitingLogon,
-            expected_seq: 1,
-            outbox: Outbox::new(cfg.send_buffer_bytes),
-            writer,
-            bucket: TokenBucket::new(cfg.rate_limit_per_sec, cfg.rate_limit_burst, now.mono_ns),
-            heartbeat_ns: cfg.heartbeat_interval_ms as u64 * 1_000_000,
-            opened_ns: now.mono_ns,
-            last_rx_ns: now.mono_ns,
-            last_tx_ns: now.mono_ns,
-            seq_at_tick: 1,
-            remote_in_flight: 0,
-            input_pending: false,
-            backlog_since_ns: None,
-            mass_cancels: [None; super::session::MAX_PENDING_MASS_CANCELS],
+    /// A connection's first message (PROTOCOL.md 5.1): a valid Logon makes
+    /// a session; anything else ends the connection.
+    ///
+    /// Only here is a session slot taken (and a send buffer allocated):
+    /// a connection that has not logged on costs the shard neither, so
+    /// idle connections cannot lock traders out. The runtime bounds those
+    /// connections apart (`admission.rs`) and enforces the logon timeout.
+    pub fn first_message(
+        &mut self,
+        bytes: &[u8],
+        writer: Rc<LocalNotify>,
+        now: Now,
+    ) -> FirstMessage {
+        let message = match decode_client(bytes) {
+            Err(DecodeError::Incomplete { needed }) => return FirstMessage::Incomplete { needed },
+            Err(error) => {
+                let reason = error
+                    .session_end_reason()
+                    .expect("every framing error has a session end reason");
+                return FirstMessage::Refused(PreLogonEnd::ended(reason, 1));
+            }
+            Ok(decoded) => decoded.message,
         };
-        let slot = self.sessions.insert(session)?;
-        self.counters.sessions_opened += 1;
-        Some(self.me(slot))
+        self.counters.messages_in += 1;
+        if message.header().seq.get() != 1 {
+            return FirstMessage::Refused(PreLogonEnd::ended(SessionEndReason::SequenceGap, 1));
+        }
+        // From here the message is consumed: the client's next seq is 2.
+        let ClientMessage::Logon(logon) = message else {
+            return FirstMessage::Refused(PreLogonEnd::ended(SessionEndReason::NotLoggedOn, 2));
+        };
+        match self.logon(logon, writer, now) {
+            Ok(id) => FirstMessage::LoggedOn(id),
+            Err(reason) => FirstMessage::Refused(PreLogonEnd {
+                rejected: Some(reason),
+                reason: SessionEndReason::LogonRejected,
+                expected_seq: 2,
+            }),
+        }
     }
 
     /// Decodes and handles every whole message in `bytes`.
@@ -412,8 +500,6 @@ impl ShardCore {
         }
         session.expected_seq = seq.wrapping_add(1);
         match (session.phase, message) {
-            (Phase::AwaitingLogon, ClientMessage::Logon(logon)) => self.logon(slot, logon),
-            (Phase::AwaitingLogon, _) => self.end_session(slot, SessionEndReason::NotLoggedOn),
             (Phase::Active { .. }, ClientMessage::Logon(_)) => {
                 self.end_session(slot, SessionEndReason::DuplicateLogon)
             }
@@ -426,19 +512,14 @@ impl ShardCore {
         }
     }
 
-    fn logon(&mut self, slot: u16, logon: &LogonMsg) {
-        match self.check_logon(slot, logon) {
-            Ok(()) => {}
-            Err(reason) => {
-                let session = self.sessions.get_slot_mut(slot).expect("live session");
-                let _ = session.outbox.push(&LogonRejectedMsg::new(reason));
-                self.end_session(slot, SessionEndReason::LogonRejected);
-            }
-        }
-    }
-
-    /// The logon checks of PROTOCOL.md 5.1, in order; registers the session.
-    fn check_logon(&mut self, slot: u16, logon: &LogonMsg) -> Result<(), LogonRejectReason> {
+    /// The logon checks of PROTOCOL.md 5.1, in order; then takes a session
+    /// slot, registers the session and queues LogonAccepted.
+    fn logon(
+        &mut self,
+        logon: &LogonMsg,
+        writer: Rc<LocalNotify>,
+        now: Now,
+    ) -> Result<SessionRef, LogonRejectReason> {
         if self.shared.shutting_down() {
             return Err(LogonRejectReason::ShuttingDown);
         }
@@ -451,8 +532,7 @@ impl ShardCore {
         if !tokens_match(account.token.as_bytes(), request.token) {
             return Err(LogonRejectReason::InvalidCredentials);
         }
-        let me = self.me(slot);
-        if !self.shared.directory.register(account_index, me) {
+        if !self.sessions.has_room() {
             return Err(LogonRejectReason::SessionLimit);
         }
         let cfg = &self.shared.config.session;
@@ -463,18 +543,43 @@ impl ShardCore {
         let role = account.role;
         let cancel_on_disconnect =
             role != Role::Viewer && (request.cancel_on_disconnect || account.cancel_on_disconnect);
-        let session = self.sessions.get_slot_mut(slot).expect("live session");
-        session.phase = Phase::Active {
-            account: request.account,
-            account_index,
-            role,
-            cancel_on_disconnect,
+        let mut session = Session {
+            phase: Phase::Active {
+                account: request.account,
+                account_index,
+                role,
+                cancel_on_disconnect,
+            },
+            // The Logon was seq 1.
+            expected_seq: 2,
+            outbox: Outbox::new(cfg.send_buffer_bytes),
+            writer,
+            bucket: TokenBucket::new(cfg.rate_limit_per_sec, cfg.rate_limit_burst, now.mono_ns),
+            heartbeat_ns: heartbeat_ms as u64 * 1_000_000,
+            last_rx_ns: now.mono_ns,
+            last_tx_ns: now.mono_ns,
+            seq_at_tick: 1,
+            remote_in_flight: 0,
+            input_pending: false,
+            backlog_since_ns: None,
+            mass_cancels: [None; super::session::MAX_PENDING_MASS_CANCELS],
         };
-        session.heartbeat_ns = heartbeat_ms as u64 * 1_000_000;
         let accepted = LogonAcceptedMsg::new(request.account, heartbeat_ms, session.expected_seq);
         let _ = session.outbox.push(&accepted);
-        session.writer.notify();
-        Ok(())
+        let slot = self.sessions.insert(session).expect("room was checked");
+        let me = self.me(slot);
+        if !self.shared.directory.register(account_index, me) {
+            // The account has its maximum of sessions.
+            self.sessions.remove(me);
+            return Err(LogonRejectReason::SessionLimit);
+        }
+        self.counters.sessions_opened += 1;
+        self.sessions
+            .get_mut(me)
+            .expect("just inserted")
+            .writer
+            .notify();
+        Ok(me)
     }
 
     /// NewOrder, CancelOrder, ReplaceOrder, MassCancel, OrderStatusRequest
@@ -1089,7 +1194,6 @@ impl ShardCore {
 
     /// Heartbeats and timeouts; the runtime calls it every few milliseconds.
     pub fn tick(&mut self, now: Now) {
-        let logon_timeout_ns = self.shared.config.session.logon_timeout_ms * 1_000_000;
         let idle_intervals = self.shared.config.session.idle_timeout_intervals as u64;
         for slot in 0..self.sessions.capacity() {
             let Some(session) = self.sessions.get_slot_mut(slot) else {
@@ -1100,38 +1204,33 @@ impl ShardCore {
                 session.seq_at_tick = seq;
                 session.last_tx_ns = now.mono_ns;
             }
-            match session.phase {
-                Phase::AwaitingLogon if now.mono_ns - session.opened_ns >= logon_timeout_ns => {
-                    self.end_session(slot, SessionEndReason::LogonTimeout)
-                }
-                Phase::Active { .. } => {
-                    let idle_window = idle_intervals * session.heartbeat_ns;
-                    if session.input_pending {
-                        // Not idle: its messages wait in the reader. If they
-                        // wait because it does not read its own reports,
-                        // it is a slow consumer once that lasts the window.
-                        session.last_rx_ns = now.mono_ns;
-                        if session.outbox.over_half_full() {
-                            let since = *session.backlog_since_ns.get_or_insert(now.mono_ns);
-                            if now.mono_ns - since >= idle_window {
-                                self.end_session(slot, SessionEndReason::SlowConsumer);
-                                continue;
-                            }
-                        } else {
-                            session.backlog_since_ns = None;
-                        }
-                    } else {
-                        session.backlog_since_ns = None;
+            if !session.is_active() {
+                continue;
+            }
+            let idle_window = idle_intervals * session.heartbeat_ns;
+            if session.input_pending {
+                // Not idle: its messages wait in the reader. If they
+                // wait because it does not read its own reports,
+                // it is a slow consumer once that lasts the window.
+                session.last_rx_ns = now.mono_ns;
+                if session.outbox.over_half_full() {
+                    let since = *session.backlog_since_ns.get_or_insert(now.mono_ns);
+                    if now.mono_ns - since >= idle_window {
+                        self.end_session(slot, SessionEndReason::SlowConsumer);
+                        continue;
                     }
-                    let session = self.sessions.get_slot_mut(slot).expect("live session");
-                    if now.mono_ns - session.last_rx_ns >= idle_window {
-                        self.end_session(slot, SessionEndReason::IdleTimeout);
-                    } else if now.mono_ns - session.last_tx_ns >= session.heartbeat_ns {
-                        session.last_tx_ns = now.mono_ns;
-                        self.push_to(slot, &GatewayHeartbeatMsg::new());
-                    }
+                } else {
+                    session.backlog_since_ns = None;
                 }
-                _ => {}
+            } else {
+                session.backlog_since_ns = None;
+            }
+            let session = self.sessions.get_slot_mut(slot).expect("live session");
+            if now.mono_ns - session.last_rx_ns >= idle_window {
+                self.end_session(slot, SessionEndReason::IdleTimeout);
+            } else if now.mono_ns - session.last_tx_ns >= session.heartbeat_ns {
+                session.last_tx_ns = now.mono_ns;
+                self.push_to(slot, &GatewayHeartbeatMsg::new());
             }
         }
         self.finish_deferred_ends();

@@ -8,8 +8,12 @@
 //! - `directory`: which sessions each account has (lock-free table).
 //! - `shared`: config-derived lookups every shard reads.
 //! - `runtime`: the glommio tasks that move bytes between sockets and core.
+//! - `admission`: connections before they are sessions: the acceptor's
+//!   back-off, the bounds on connections waiting to log on (per shard and
+//!   per peer address), and the counted, rate-limited log of refusals.
 //! - `notify`: a single-threaded wake-up flag.
 
+pub mod admission;
 pub mod core;
 pub mod directory;
 pub mod mesh;

@@ -1,5 +1,7 @@
-//! Per-session token bucket in integer nanoseconds: `burst` tokens, refilled
-//! at `per_sec`. Time is an input, so it is testable and costs no syscall.
+//! Rate limits with time as an input (testable, no syscall): the
+//! per-session token bucket in integer nanoseconds (`burst` tokens,
+//! refilled at `per_sec`), and [`LogThrottle`], which keeps a repeating
+//! event to one log line a period.
 
 pub struct TokenBucket {
     /// Tokens scaled by 1e9 so refill needs no division per message.
@@ -37,9 +39,76 @@ impl TokenBucket {
     }
 }
 
+/// At most one log line per period for an event that can repeat without
+/// bound (a failing accept, a flood of refused connections): a log that
+/// grows by megabytes a second hides everything else and costs the shard
+/// its time. The lines left out are counted, and the next line says how
+/// many.
+#[derive(Clone, Copy, Debug)]
+pub struct LogThrottle {
+    period_ns: u64,
+    /// No line before this.
+    next_ns: u64,
+    /// Events since the last line that got no line of their own.
+    suppressed: u64,
+}
+
+impl LogThrottle {
+    pub const fn new(period_ns: u64) -> LogThrottle {
+        LogThrottle {
+            period_ns,
+            next_ns: 0,
+            suppressed: 0,
+        }
+    }
+
+    /// One event at `now_ns`: `Some(n)` if it may be logged now, `n` being
+    /// the events left out since the last line; `None` if it is left out.
+    pub fn event(&mut self, now_ns: u64) -> Option<u64> {
+        if now_ns >= self.next_ns {
+            self.next_ns = now_ns.saturating_add(self.period_ns);
+            Some(std::mem::take(&mut self.suppressed))
+        } else {
+            self.suppressed += 1;
+            None
+        }
+    }
+
+    /// `Some(n)` when `n > 0` events were left out and a line may be
+    /// written now: the count is not lost when the events stop.
+    pub fn overdue(&mut self, now_ns: u64) -> Option<u64> {
+        if self.suppressed > 0 && now_ns >= self.next_ns {
+            self.next_ns = now_ns.saturating_add(self.period_ns);
+            Some(std::mem::take(&mut self.suppressed))
+        } else {
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_throttle_writes_one_line_a_period_and_counts_the_rest() {
+        let mut log = LogThrottle::new(1_000);
+        assert_eq!(log.event(5), Some(0), "the first event is logged");
+        assert_eq!((0..7).filter_map(|i| log.event(6 + i)).count(), 0);
+        assert_eq!(log.overdue(999), None, "within the period");
+        assert_eq!(log.event(1_005), Some(7), "next line: 7 left out");
+        assert_eq!(log.overdue(5_000), None, "nothing left out since");
+        assert_eq!(log.event(1_006), None);
+        assert_eq!(log.event(1_007), None);
+        assert_eq!(log.overdue(2_004), None);
+        assert_eq!(
+            log.overdue(2_005),
+            Some(2),
+            "the count is reported after the events stop"
+        );
+        assert_eq!(log.overdue(9_000), None);
+        assert_eq!(log.event(9_000), Some(0));
+    }
 
     #[test]
     fn burst_then_refill_at_the_configured_rate() {

@@ -49,6 +49,11 @@ impl SessionTable {
         self.live
     }
 
+    /// Whether a slot is free for one more session.
+    pub fn has_room(&self) -> bool {
+        !self.free.is_empty()
+    }
+
     pub fn insert(&mut self, session: Session) -> Option<u16> {
         let slot = self.free.pop()?;
         let entry = &mut self.slots[slot as usize];

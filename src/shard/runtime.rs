@@ -5,12 +5,14 @@
 //! locks; a `RefCell` borrow is never held across an `.await`):
 //! - the mesh loop: drains the inbound rings; when idle it spins (`spin`) or
 //!   parks on its doorbell (`park`); it also runs graceful shutdown;
-//! - the acceptor: accepts on this shard's SO_REUSEPORT listener;
+//! - the acceptor: accepts on this shard's SO_REUSEPORT listener, pausing
+//!   after errors that would repeat at once (see `admission.rs`);
 //! - the ticker: heartbeats and timeouts every few milliseconds;
 //! - per connection, a reader (socket -> core) and a writer (outbox ->
 //!   socket, woken by a [`LocalNotify`]).
 
 use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, RawFd};
 use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
@@ -19,7 +21,10 @@ use std::time::{Duration, Instant};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::{TcpListener, TcpStream, UnixStream};
 
-use super::core::{wall_clock_ns, Now, Output, ShardCore};
+use super::admission::{AcceptBackoff, Admission, Refusal, Ticket};
+use super::core::{
+    wall_clock_ns, FirstMessage, Now, Output, PreLogonEnd, ShardCore, PRE_LOGON_END_BYTES,
+};
 use super::mesh::{Links, SessionRef};
 use super::notify::LocalNotify;
 use super::shared::{phase, Quiescence, Shared};
@@ -48,6 +53,8 @@ struct ShardTasks {
     readers_running: Cell<usize>,
     writers_running: Cell<usize>,
     stop_accepting: LocalNotify,
+    /// Connections kept out: counted, logged at most once a second a kind.
+    admission: RefCell<Admission>,
     idle: IdlePolicy,
 }
 
@@ -78,6 +85,7 @@ pub async fn run(
             return;
         }
     }
+    let admission = Admission::new(id, &shared.config.session);
     let tasks = Rc::new(ShardTasks {
         core: RefCell::new(core),
         shared,
@@ -85,6 +93,7 @@ pub async fn run(
         readers_running: Cell::new(0),
         writers_running: Cell::new(0),
         stop_accepting: LocalNotify::default(),
+        admission: RefCell::new(admission),
         idle,
     });
     // SAFETY: the fd is a bound, listening TCP socket handed to this shard
@@ -144,6 +153,7 @@ async fn mesh_loop(tasks: &Rc<ShardTasks>, mut doorbell: UnixStream) {
 }
 
 async fn accept_loop(tasks: Rc<ShardTasks>, listener: TcpListener) {
+    let mut backoff = AcceptBackoff::default();
     loop {
         let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
             tasks.stop_accepting.wait().await;
@@ -152,82 +162,286 @@ async fn accept_loop(tasks: Rc<ShardTasks>, listener: TcpListener) {
         .await;
         let stream = match accepted {
             None => return,
-            Some(Ok(stream)) => stream,
+            Some(Ok(stream)) => {
+                backoff.after_success();
+                stream
+            }
             Some(Err(error)) => {
-                tracing::warn!(%error, "accept failed");
+                let error = std::io::Error::from(error);
+                tasks.admission.borrow_mut().refused(
+                    Refusal::AcceptFailed,
+                    None,
+                    &error,
+                    now().mono_ns,
+                );
+                if let Some(pause) = backoff.after_error(&error) {
+                    // The pause ends early for a shutdown: the acceptor
+                    // must not hold the shard's exit up.
+                    let stopping = futures_lite::future::or(
+                        async {
+                            glommio::timer::sleep(pause).await;
+                            false
+                        },
+                        async {
+                            tasks.stop_accepting.wait().await;
+                            true
+                        },
+                    )
+                    .await;
+                    if stopping {
+                        return;
+                    }
+                }
                 continue;
             }
         };
-        let _ = stream.set_nodelay(true);
-        let sndbuf = tasks.shared.config.session.socket_send_buffer_bytes;
-        if sndbuf > 0 {
-            let value = sndbuf as libc::c_int;
-            // SAFETY: setsockopt on a socket we own, with a c_int option.
-            unsafe {
-                libc::setsockopt(
-                    stream.as_raw_fd(),
-                    libc::SOL_SOCKET,
-                    libc::SO_SNDBUF,
-                    &value as *const libc::c_int as *const libc::c_void,
-                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-                );
+        let fd = stream.as_raw_fd();
+        // A peer already gone (reset while queued) has no address: drop it.
+        let Ok(peer) = stream.peer_addr() else {
+            continue;
+        };
+        let admitted = tasks.admission.borrow_mut().admit(peer, fd, now().mono_ns);
+        match admitted {
+            Ok(ticket) => {
+                glommio::spawn_local(pre_logon(Rc::clone(&tasks), stream, peer, ticket)).detach();
             }
-        }
-        let writer = Rc::new(LocalNotify::default());
-        let opened = tasks
-            .core
-            .borrow_mut()
-            .open_session(Rc::clone(&writer), now());
-        match opened {
-            Some(id) => {
-                glommio::spawn_local(serve(Rc::clone(&tasks), stream, id, writer)).detach();
-            }
-            None => {
-                glommio::spawn_local(refuse_full(stream)).detach();
+            Err(_) => {
+                glommio::spawn_local(refuse_at_accept(stream)).detach();
             }
         }
     }
 }
 
-/// The shard has its maximum of sessions: say so and close.
-async fn refuse_full(mut stream: TcpStream) {
-    let mut out = [0u8; 64];
-    let n = encode(
-        &LogonRejectedMsg::new(LogonRejectReason::SessionLimit),
-        1,
-        &mut out,
-    )
-    .expect("fits");
-    let m = encode(
-        &SessionEndMsg::new(SessionEndReason::LogonRejected, 0),
-        2,
-        &mut out[n..],
-    )
-    .expect("fits");
-    let _ = stream.write_all(&out[..n + m]).await;
+/// Too many connections are waiting to log on (on the shard, or from the
+/// peer's address): say so and close, at once. Nothing is read or
+/// awaited beyond the one small write to an empty socket buffer, so a
+/// flood holds each of these fds for a moment only.
+async fn refuse_at_accept(mut stream: TcpStream) {
+    let mut out = [0u8; PRE_LOGON_END_BYTES];
+    let len = PreLogonEnd::no_room().encode(&mut out);
+    let _ = stream.write_all(&out[..len]).await;
+    discard_pending_input(stream.as_raw_fd());
     let _ = stream.close().await;
 }
 
-async fn serve(tasks: Rc<ShardTasks>, stream: TcpStream, id: SessionRef, writer: Rc<LocalNotify>) {
-    let fd = stream.as_raw_fd();
-    // A second descriptor for the same socket lets the reader and the writer
-    // run as independent tasks without sharing the stream object.
-    // SAFETY: dup of a valid socket fd; the new fd is owned by the writer.
-    let write_fd = unsafe { libc::dup(fd) };
-    if write_fd < 0 {
-        tasks.core.borrow_mut().close_session(id);
-        return;
+/// Reads and drops what has arrived (a Logon sent right after connect),
+/// without waiting: closing a socket with unread input sends a reset,
+/// which can make the client drop the refusal before reading it.
+fn discard_pending_input(fd: RawFd) {
+    let mut scratch = [0u8; 512];
+    for _ in 0..8 {
+        // SAFETY: a non-blocking read into a local buffer of that length.
+        let n = unsafe {
+            libc::recv(
+                fd,
+                scratch.as_mut_ptr() as *mut libc::c_void,
+                scratch.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if n <= 0 {
+            return;
+        }
     }
-    let write_stream = unsafe { TcpStream::from_raw_fd(write_fd) };
-    tasks.connections.borrow_mut().push((id, fd));
-    tasks.writers_running.set(tasks.writers_running.get() + 1);
-    glommio::spawn_local(write_loop(Rc::clone(&tasks), write_stream, id, writer)).detach();
-    read_loop(&tasks, stream, id).await;
-    tasks.connections.borrow_mut().retain(|&(s, _)| s != id);
 }
 
-async fn read_loop(tasks: &Rc<ShardTasks>, mut stream: TcpStream, id: SessionRef) {
+/// How waiting for a connection's first message ended.
+enum FirstRead {
+    /// `buf[..len]` is a whole message, or enough to know it is malformed.
+    Complete(usize),
+    /// The peer closed (or the socket failed) first.
+    Closed,
+    TimedOut,
+    ShuttingDown,
+}
+
+/// A connection that has not logged on: it waits for its first message
+/// with a small buffer, no session slot and no send buffer, within the
+/// logon timeout. A valid Logon makes it a session, served by tasks of
+/// its own; anything else ends it here.
+async fn pre_logon(tasks: Rc<ShardTasks>, mut stream: TcpStream, peer: SocketAddr, ticket: Ticket) {
+    let mut first = [0u8; MAX_MESSAGE_LEN];
+    let read = read_first_message(&tasks, &mut stream, &mut first).await;
+    let end = match read {
+        FirstRead::Closed => None,
+        FirstRead::ShuttingDown => {
+            // As the sessions are told (`ShardCore::shut_down_sessions`).
+            let reason = match tasks.shared.fail_stop_reason() {
+                Some(_) => SessionEndReason::JournalFailure,
+                None => SessionEndReason::Shutdown,
+            };
+            Some(PreLogonEnd::ended(reason, 1))
+        }
+        FirstRead::TimedOut => {
+            let timeout = tasks.shared.config.session.logon_timeout_ms;
+            tasks.admission.borrow_mut().refused(
+                Refusal::LogonTimeout,
+                Some(peer),
+                &format_args!("{timeout} ms"),
+                now().mono_ns,
+            );
+            Some(PreLogonEnd::ended(SessionEndReason::LogonTimeout, 1))
+        }
+        FirstRead::Complete(len) => match logon(&tasks, &stream, peer, &first[..len]) {
+            Ok((id, write_stream, writer)) => {
+                tasks.admission.borrow_mut().release(ticket);
+                serve(&tasks, stream, id, write_stream, writer);
+                return;
+            }
+            Err(end) => Some(end),
+        },
+    };
+    if let Some(end) = end {
+        let mut out = [0u8; PRE_LOGON_END_BYTES];
+        let len = end.encode(&mut out);
+        let linger = Duration::from_millis(tasks.shared.config.server.shutdown_grace_ms);
+        let written = futures_lite::future::or(
+            async { stream.write_all(&out[..len]).await.is_ok() },
+            async {
+                glommio::timer::sleep(linger).await;
+                false
+            },
+        )
+        .await;
+        if written {
+            linger_close(&mut stream, linger).await;
+        }
+    }
+    // Released only now: a connection counts against the bounds until its
+    // fd is really given back.
+    tasks.admission.borrow_mut().release(ticket);
+    let _ = stream.close().await;
+}
+
+/// Reads exactly one message (never past it: what follows a Logon is the
+/// session's), bounded by the logon timeout.
+async fn read_first_message(
+    tasks: &Rc<ShardTasks>,
+    stream: &mut TcpStream,
+    buf: &mut [u8; MAX_MESSAGE_LEN],
+) -> FirstRead {
+    let timeout = Duration::from_millis(tasks.shared.config.session.logon_timeout_ms);
+    let read = async {
+        let mut filled = 0;
+        loop {
+            let needed = match decode_client(&buf[..filled]) {
+                Err(DecodeError::Incomplete { needed }) => needed,
+                _ => return FirstRead::Complete(filled),
+            };
+            match stream.read(&mut buf[filled..needed]).await {
+                Ok(0) | Err(_) if tasks.shared.shutting_down() => return FirstRead::ShuttingDown,
+                Ok(0) | Err(_) => return FirstRead::Closed,
+                Ok(n) => filled += n,
+            }
+        }
+    };
+    futures_lite::future::or(read, async {
+        glommio::timer::sleep(timeout).await;
+        FirstRead::TimedOut
+    })
+    .await
+}
+
+/// A whole first message: a session with its writer's socket, or how the
+/// connection ends (counted and logged).
+fn logon(
+    tasks: &Rc<ShardTasks>,
+    stream: &TcpStream,
+    peer: SocketAddr,
+    first: &[u8],
+) -> Result<(SessionRef, TcpStream, Rc<LocalNotify>), PreLogonEnd> {
+    let now = now();
+    // A second descriptor for the same socket lets the reader and the
+    // writer run as independent tasks without sharing the stream object.
+    // Made before the session exists, so failing costs nothing but this
+    // connection (at the fd limit).
+    // SAFETY: dup of a valid socket fd; the new fd is owned by the writer.
+    let write_fd = unsafe { libc::dup(stream.as_raw_fd()) };
+    if write_fd < 0 {
+        let error = std::io::Error::last_os_error();
+        tasks
+            .admission
+            .borrow_mut()
+            .refused(Refusal::DupFailed, Some(peer), &error, now.mono_ns);
+        return Err(PreLogonEnd {
+            expected_seq: 2,
+            ..PreLogonEnd::no_room()
+        });
+    }
+    // SAFETY: the fd was just made by dup and is owned by nobody else.
+    let write_stream = unsafe { TcpStream::from_raw_fd(write_fd) };
+    let writer = Rc::new(LocalNotify::default());
+    let outcome = tasks
+        .core
+        .borrow_mut()
+        .first_message(first, Rc::clone(&writer), now);
+    let end = match outcome {
+        FirstMessage::LoggedOn(id) => {
+            set_socket_options(stream, &tasks.shared);
+            return Ok((id, write_stream, writer));
+        }
+        FirstMessage::Refused(end) => end,
+        FirstMessage::Incomplete { .. } => unreachable!("read_first_message reads a whole message"),
+    };
+    drop(write_stream);
+    let refusal = match end.rejected {
+        Some(LogonRejectReason::SessionLimit) => Refusal::SessionLimit,
+        Some(_) => Refusal::LogonRejected,
+        None => Refusal::NotLoggedOn,
+    };
+    tasks
+        .admission
+        .borrow_mut()
+        .refused(refusal, Some(peer), &end, now.mono_ns);
+    Err(end)
+}
+
+/// TCP_NODELAY and the configured SO_SNDBUF, once a connection is a
+/// session (they concern its reports).
+fn set_socket_options(stream: &TcpStream, shared: &Shared) {
+    let _ = stream.set_nodelay(true);
+    let sndbuf = shared.config.session.socket_send_buffer_bytes;
+    if sndbuf > 0 {
+        let value = sndbuf as libc::c_int;
+        // SAFETY: setsockopt on a socket we own, with a c_int option.
+        unsafe {
+            libc::setsockopt(
+                stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_SNDBUF,
+                &value as *const libc::c_int as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    }
+}
+
+/// Starts a logged-on session's reader and writer, each a task of its own
+/// (so the task a waiting connection costs stays small). Registered here,
+/// with no await since the logon, so a graceful shutdown that begins now
+/// finds the session and stops its reader.
+fn serve(
+    tasks: &Rc<ShardTasks>,
+    stream: TcpStream,
+    id: SessionRef,
+    write_stream: TcpStream,
+    writer: Rc<LocalNotify>,
+) {
+    let fd = stream.as_raw_fd();
+    tasks.connections.borrow_mut().push((id, fd));
     tasks.readers_running.set(tasks.readers_running.get() + 1);
+    tasks.writers_running.set(tasks.writers_running.get() + 1);
+    glommio::spawn_local(write_loop(Rc::clone(tasks), write_stream, id, writer)).detach();
+    let tasks = Rc::clone(tasks);
+    glommio::spawn_local(async move {
+        read_loop(&tasks, stream, id).await;
+        tasks.connections.borrow_mut().retain(|&(s, _)| s != id);
+    })
+    .detach();
+}
+
+/// Counted in `readers_running` by `serve`, which starts it.
+async fn read_loop(tasks: &Rc<ShardTasks>, mut stream: TcpStream, id: SessionRef) {
     let mut buf = vec![0u8; READ_BUFFER_BYTES];
     let mut filled = 0;
     loop {
@@ -309,16 +523,24 @@ async fn write_loop(
             Output::Finished => break,
         }
     }
-    // Half-close: FIN after the queued bytes (SessionEnd last). Then read
-    // and discard until the client closes, for at most the linger time:
-    // closing a socket with unread input sends a reset, and a reset makes
-    // the client's kernel drop what it has not read yet, SessionEnd too.
+    let linger = Duration::from_millis(tasks.shared.config.server.shutdown_grace_ms);
+    linger_close(&mut stream, linger).await;
+    let _ = stream.close().await;
+    tasks.core.borrow_mut().close_session(id);
+    tasks.writers_running.set(tasks.writers_running.get() - 1);
+}
+
+/// Half-close: FIN after the queued bytes (SessionEnd last). Then read
+/// and discard until the client closes, for at most `linger`: closing a
+/// socket with unread input sends a reset, and a reset makes the client's
+/// kernel drop what it has not read yet, SessionEnd too. Ends with both
+/// directions shut, which also wakes a reader still waiting on the socket.
+async fn linger_close(stream: &mut TcpStream, linger: Duration) {
     // SAFETY: shutdown on our own fd; no memory is touched.
     unsafe {
         libc::shutdown(stream.as_raw_fd(), libc::SHUT_WR);
     }
-    let linger = Duration::from_millis(tasks.shared.config.server.shutdown_grace_ms);
-    let mut scratch = [0u8; 4096];
+    let mut scratch = [0u8; 512];
     let _ = futures_lite::future::or(
         async {
             while let Ok(n) = stream.read(&mut scratch).await {
@@ -330,14 +552,10 @@ async fn write_loop(
         glommio::timer::sleep(linger),
     )
     .await;
-    // Both directions, which also wakes a reader still waiting on the socket.
     // SAFETY: as above.
     unsafe {
         libc::shutdown(stream.as_raw_fd(), libc::SHUT_RDWR);
     }
-    let _ = stream.close().await;
-    tasks.core.borrow_mut().close_session(id);
-    tasks.writers_running.set(tasks.writers_running.get() - 1);
 }
 
 async fn tick_loop(tasks: Rc<ShardTasks>) {
@@ -348,6 +566,7 @@ async fn tick_loop(tasks: Rc<ShardTasks>) {
         }
         let now = now();
         tasks.core.borrow_mut().tick(now);
+        tasks.admission.borrow_mut().flush(now.mono_ns);
         tasks.core.borrow_mut().journal_tick(now);
         // File-system work of the journal happens on the blocking pool
         // (an unpinned thread), never on the shard's reactor.
@@ -373,10 +592,20 @@ async fn tick_loop(tasks: Rc<ShardTasks>) {
 async fn graceful_shutdown(tasks: &Rc<ShardTasks>) {
     let id = tasks.core.borrow().id as usize;
     tasks.stop_accepting.notify();
-    for &(_, fd) in tasks.connections.borrow().iter() {
-        // SAFETY: shutdown of a socket we still own; wakes its reader.
-        unsafe {
-            libc::shutdown(fd, libc::SHUT_RD);
+    // Borrowed in a block of their own: released before the first await.
+    {
+        let admission = tasks.admission.borrow();
+        let sessions = tasks.connections.borrow();
+        for fd in sessions
+            .iter()
+            .map(|&(_, fd)| fd)
+            .chain(admission.waiting_fds())
+        {
+            // SAFETY: shutdown of a socket we still own; wakes its reader (a
+            // connection waiting to log on is then told SessionEnd(Shutdown)).
+            unsafe {
+                libc::shutdown(fd, libc::SHUT_RD);
+            }
         }
     }
     while tasks.readers_running.get() > 0 {
@@ -389,14 +618,19 @@ async fn graceful_shutdown(tasks: &Rc<ShardTasks>) {
     tasks.core.borrow_mut().journal_sync();
     let grace = Duration::from_millis(tasks.shared.config.server.shutdown_grace_ms);
     let deadline = Instant::now() + grace;
-    while tasks.writers_running.get() > 0 && Instant::now() < deadline {
+    while (tasks.writers_running.get() > 0 || tasks.admission.borrow().waiting() > 0)
+        && Instant::now() < deadline
+    {
         glommio::timer::sleep(Duration::from_millis(1)).await;
     }
     let core = tasks.core.borrow();
+    let admission = tasks.admission.borrow();
     tracing::info!(
         shard = id,
         sessions_left = core.live_sessions(),
         messages_in = core.counters.messages_in,
+        accept_failures = admission.count(Refusal::AcceptFailed),
+        refused = admission.total() - admission.count(Refusal::AcceptFailed),
         "shard stopped"
     );
 }

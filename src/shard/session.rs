@@ -11,10 +11,10 @@ use crate::config::Role;
 use crate::engine::{AccountId, SymbolId};
 use crate::protocol::SessionEndReason;
 
+/// A session exists only once its Logon was accepted: a connection before
+/// that is not a session (see `ShardCore::first_message`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
-    /// Connected; the first message must be a Logon.
-    AwaitingLogon,
     Active {
         account: AccountId,
         account_index: usize,
@@ -46,7 +46,6 @@ pub struct Session {
     pub writer: Rc<LocalNotify>,
     pub bucket: TokenBucket,
     pub heartbeat_ns: u64,
-    pub opened_ns: u64,
     pub last_rx_ns: u64,
     pub last_tx_ns: u64,
     /// Outbox sequence seen at the last tick (detects sends since then).

@@ -302,9 +302,51 @@ impl Gateway {
         self.child.id()
     }
 
+    /// SIGTERM, then the exit status and the log if the process exits
+    /// within `deadline`; `Err` with the log so far if it does not (it is
+    /// then killed).
+    pub fn stop_within(
+        mut self,
+        deadline: Duration,
+    ) -> Result<(ExitStatus, Vec<String>), Vec<String>> {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        self.wait_exit(deadline).ok_or_else(|| {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            self.log.try_iter().collect()
+        })
+    }
+
+    /// File descriptors the gateway process holds now.
+    pub fn fd_count(&self) -> usize {
+        self.fds().len()
+    }
+
+    /// The numbers of the file descriptors the gateway holds now.
+    pub fn fds(&self) -> Vec<usize> {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .expect("the gateway's /proc/PID/fd")
+            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+            .collect()
+    }
+
+    /// Sets the running gateway's RLIMIT_NOFILE soft limit: from now on it
+    /// can open no fd numbered `limit` or above.
+    pub fn set_fd_limit(&self, limit: u64) {
+        self.set_soft_limit(libc::RLIMIT_NOFILE, Some(limit));
+    }
+
     /// Sets the running gateway's RLIMIT_FSIZE soft limit (`None`: as high
     /// as its hard limit): the disk fills up or gets room again.
     pub fn set_file_size_limit(&self, limit: Option<u64>) {
+        self.set_soft_limit(libc::RLIMIT_FSIZE, limit);
+    }
+
+    /// prlimit(2) on the child: the soft limit of `resource` (at most the
+    /// hard limit, which stays).
+    fn set_soft_limit(&self, resource: libc::__rlimit_resource_t, limit: Option<u64>) {
         let mut old = libc::rlimit {
             rlim_cur: 0,
             rlim_max: 0,
@@ -312,16 +354,13 @@ impl Gateway {
         // SAFETY: prlimit on our own child, with local structs.
         unsafe {
             let pid = self.child.id() as libc::pid_t;
-            assert_eq!(
-                libc::prlimit(pid, libc::RLIMIT_FSIZE, std::ptr::null(), &mut old),
-                0
-            );
+            assert_eq!(libc::prlimit(pid, resource, std::ptr::null(), &mut old), 0);
             let new = libc::rlimit {
                 rlim_cur: limit.unwrap_or(old.rlim_max).min(old.rlim_max),
                 rlim_max: old.rlim_max,
             };
             assert_eq!(
-                libc::prlimit(pid, libc::RLIMIT_FSIZE, &new, std::ptr::null_mut()),
+                libc::prlimit(pid, resource, &new, std::ptr::null_mut()),
                 0,
                 "{}",
                 std::io::Error::last_os_error()
