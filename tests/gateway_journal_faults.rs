@@ -212,8 +212,12 @@ fn a_cancel_on_disconnect_refused_by_a_full_journal_runs_before_anything_else_on
     let bigger = format!("{FAST}\n[journal]\nsegment_bytes = 1048576");
     let gateway = Gateway::start_limited(&dir, &bigger, Some(600 << 10)).expect("starts");
 
-    // Carol's account cancels on disconnect; she rests 3 sells on BTC.
-    let mut carol = gateway.logon(CAROL);
+    // Carol's account cancels on disconnect; she rests 3 sells on BTC. She
+    // stays quiet while Alice fills the journal, which can take longer
+    // than the default idle timeout on a loaded machine: a 30 s heartbeat
+    // keeps her session up until she disconnects herself.
+    let mut carol = gateway.connect();
+    carol.logon(CAROL, token(CAROL), 30_000, false).unwrap();
     let mut carol_orders = Vec::new();
     for i in 0..3 {
         carol
