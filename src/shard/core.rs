@@ -159,6 +159,9 @@ pub struct ShardCore {
     journal_failing: bool,
     /// A journal sync failed: the gateway is failing-stop (logged once).
     journal_fatal: bool,
+    /// Bounds the per-session log lines (logon, session ended) a client
+    /// can cause by connecting in a loop.
+    lifecycle_log: LifecycleLog,
     /// Accounts whose cancel-on-disconnect this shard's journal refused
     /// (a full disk), oldest first. They run before any other command of
     /// this shard; until they have, the shard executes nothing else.
@@ -187,6 +190,7 @@ impl ShardCore {
             journal: None,
             journal_failing: false,
             journal_fatal: false,
+            lifecycle_log: LifecycleLog::new(),
             pending_disconnect_cancels: Vec::with_capacity(shared.config.accounts.len()),
             spare_retry_after_ns: 0,
             max_in_flight: (shared.config.session.send_buffer_bytes
@@ -406,6 +410,38 @@ impl ShardCore {
         }
     }
 
+    /// Records where a session that just logged on connects from, and
+    /// logs its logon (one line per logon, bounded per shard).
+    pub fn session_started(&mut self, id: SessionRef, peer: std::net::SocketAddr) {
+        let Some(session) = self.sessions.get_mut(id) else {
+            return;
+        };
+        session.peer = Some(peer);
+        let Phase::Active {
+            account,
+            cancel_on_disconnect,
+            role,
+            ..
+        } = session.phase
+        else {
+            return;
+        };
+        let heartbeat_ms = session.heartbeat_ns / 1_000_000;
+        if let Some(suppressed) = self.lifecycle_log.allow() {
+            tracing::info!(
+                shard = self.id,
+                slot = id.slot,
+                account,
+                %peer,
+                ?role,
+                heartbeat_ms,
+                cancel_on_disconnect,
+                suppressed,
+                "logon"
+            );
+        }
+    }
+
     /// Decodes and handles every whole message in `bytes`.
     pub fn on_bytes(&mut self, id: SessionRef, bytes: &[u8], now: Now) -> Intake {
         let mut consumed = 0;
@@ -493,6 +529,7 @@ impl ShardCore {
     fn handle(&mut self, slot: u16, message: &ClientMessage<'_>, now: Now) {
         let session = self.sessions.get_slot_mut(slot).expect("live session");
         session.last_rx_ns = now.mono_ns;
+        session.messages_in += 1;
         let seq = message.header().seq.get();
         if seq != session.expected_seq {
             self.end_session(slot, SessionEndReason::SequenceGap);
@@ -562,6 +599,8 @@ impl ShardCore {
             remote_in_flight: 0,
             input_pending: false,
             backlog_since_ns: None,
+            peer: None,
+            messages_in: 1,
             mass_cancels: [None; super::session::MAX_PENDING_MASS_CANCELS],
         };
         let accepted = LogonAcceptedMsg::new(request.account, heartbeat_ms, session.expected_seq);
@@ -1106,17 +1145,25 @@ impl ShardCore {
             Phase::Active { account, .. } => Some(account),
             _ => None,
         };
-        // Once per session, never per message: operators need to see why a
-        // bot was cut off.
-        tracing::info!(
-            shard = self.id,
-            slot,
-            ?account,
-            ?reason,
-            expected_seq,
-            "session ended"
-        );
+        let (peer, messages_in) = (session.peer, session.messages_in);
+        let messages_out = session.outbox.next_seq().wrapping_sub(1);
         session.writer.notify();
+        // Once per session, never per message: operators need to see why a
+        // bot was cut off. Bounded like every line a client can cause.
+        if let Some(suppressed) = self.lifecycle_log.allow() {
+            tracing::info!(
+                shard = self.id,
+                slot,
+                ?account,
+                peer = %Peer(peer),
+                ?reason,
+                expected_seq,
+                messages_in,
+                messages_out,
+                suppressed,
+                "session ended"
+            );
+        }
         if reason == SessionEndReason::SlowConsumer {
             self.counters.slow_consumers += 1;
         }
@@ -1131,7 +1178,28 @@ impl ShardCore {
         };
         let phase = session.phase;
         if !session.is_ended() {
+            // The connection went first (closed, reset, broken): no
+            // SessionEnd was sent, but the operator still gets the line.
             session.phase = Phase::Ended(None);
+            let (peer, messages_in) = (session.peer, session.messages_in);
+            let messages_out = session.outbox.next_seq().wrapping_sub(1);
+            if let Some(suppressed) = self.lifecycle_log.allow() {
+                let account = match phase {
+                    Phase::Active { account, .. } => Some(account),
+                    _ => None,
+                };
+                tracing::info!(
+                    shard = self.id,
+                    slot = id.slot,
+                    ?account,
+                    peer = %Peer(peer),
+                    reason = "connection closed by the client or broken",
+                    messages_in,
+                    messages_out,
+                    suppressed,
+                    "session ended"
+                );
+            }
             self.after_end(id.slot, phase);
         }
         let session = self.sessions.get_mut(id).expect("still there");
@@ -1272,6 +1340,46 @@ impl ShardCore {
 
     pub fn live_sessions(&self) -> usize {
         self.sessions.live()
+    }
+}
+
+/// At most [`LifecycleLog::PER_SEC`] session lines a second per shard (a
+/// burst of as many), counting what it leaves out for the next line.
+struct LifecycleLog {
+    bucket: TokenBucket,
+    suppressed: u64,
+}
+
+impl LifecycleLog {
+    const PER_SEC: u32 = 200;
+
+    fn new() -> LifecycleLog {
+        LifecycleLog {
+            bucket: TokenBucket::new(Self::PER_SEC, Self::PER_SEC, wall_clock_ns()),
+            suppressed: 0,
+        }
+    }
+
+    /// `Some(lines left out since the last one)` if a line may be written.
+    fn allow(&mut self) -> Option<u64> {
+        if self.bucket.try_take(wall_clock_ns()) {
+            Some(std::mem::take(&mut self.suppressed))
+        } else {
+            self.suppressed += 1;
+            None
+        }
+    }
+}
+
+/// A peer address for the log, `-` when unknown.
+struct Peer(Option<std::net::SocketAddr>);
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(addr) => write!(f, "{addr}"),
+            None => f.write_str("-"),
+        }
     }
 }
 

@@ -377,6 +377,7 @@ fn logon(
         .first_message(first, Rc::clone(&writer), now);
     let end = match outcome {
         FirstMessage::LoggedOn(id) => {
+            tasks.core.borrow_mut().session_started(id, peer);
             set_socket_options(stream, &tasks.shared);
             return Ok((id, write_stream, writer));
         }
@@ -389,11 +390,37 @@ fn logon(
         Some(_) => Refusal::LogonRejected,
         None => Refusal::NotLoggedOn,
     };
-    tasks
-        .admission
-        .borrow_mut()
-        .refused(refusal, Some(peer), &end, now.mono_ns);
+    // A refused Logon names the account it claimed (never the token).
+    let account = match decode_client(first) {
+        Ok(decoded) => match decoded.message {
+            ClientMessage::Logon(logon) => Some(logon.account.get()),
+            _ => None,
+        },
+        Err(_) => None,
+    };
+    tasks.admission.borrow_mut().refused(
+        refusal,
+        Some(peer),
+        &RefusedLogon { account, end: &end },
+        now.mono_ns,
+    );
     Err(end)
+}
+
+/// A refused first message for the log: the account a Logon claimed (if
+/// it was one) and why (formatted only if the line is written).
+struct RefusedLogon<'a> {
+    account: Option<u32>,
+    end: &'a PreLogonEnd,
+}
+
+impl std::fmt::Display for RefusedLogon<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.account {
+            Some(account) => write!(f, "account {account}: {}", self.end),
+            None => write!(f, "{}", self.end),
+        }
+    }
 }
 
 /// TCP_NODELAY and the configured SO_SNDBUF, once a connection is a

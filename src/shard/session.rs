@@ -61,6 +61,11 @@ pub struct Session {
     /// session's own outbox is over half full*, i.e. the client does not
     /// read its reports. Past the idle-timeout window it is a slow consumer.
     pub backlog_since_ns: Option<u64>,
+    /// The client's address (for the log); `None` in tests that drive the
+    /// core without sockets.
+    pub peer: Option<std::net::SocketAddr>,
+    /// Messages received from the client, the Logon included.
+    pub messages_in: u64,
 }
 
 impl Session {
