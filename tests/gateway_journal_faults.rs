@@ -184,13 +184,23 @@ fn a_failed_msync_with_sync_interval_stops_the_gateway_and_loses_nothing_acknowl
     let mut alice = gateway.logon(ALICE);
     let mut acked = rest_orders(&mut alice, 10, 1);
     std::fs::write(&flag, b"").unwrap();
-    // Acknowledged before the next interval sync, which fails: the gateway
-    // stops by itself, with no further command needed.
-    acked.extend(rest_orders(&mut alice, 1, 100));
-    assert_eq!(
-        session_end_reason(&mut alice),
-        SessionEndReason::JournalFailure.code()
-    );
+    // The next interval sync fails (within a tick): the gateway stops by
+    // itself, with no further command needed. An order sent meanwhile is
+    // acknowledged (then it must survive), refused, or meets the end.
+    alice
+        .new_order(&limit(ALICE, BTC, 100, Side::Buy, 9_400, 1))
+        .unwrap();
+    let reason = loop {
+        match alice.recv_skip_heartbeats().unwrap() {
+            Received::OrderAccepted(m) => acked.push((m.symbol.get(), m.order_id.get())),
+            Received::OrderRejected(m) => {
+                assert_eq!(m.reason.get(), RejectReason::JournalUnavailable.code())
+            }
+            Received::SessionEnd(m) => break m.reason.get(),
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(reason, SessionEndReason::JournalFailure.code());
     exit_after_fail_stop(&mut gateway);
     drop(gateway);
 
