@@ -124,7 +124,10 @@ pub fn decode(body: &[u8]) -> Result<EngineConfig, ConfigFileProblem> {
     if expected != body.len() as u64 {
         return Err(bad("body length", body.len() as u64));
     }
-    if symbols > u16::MAX as usize {
+    // Engine::new's limits: a book index is a u16, and (book, account
+    // index) packs into a u32 owner word.
+    let account_bits = accounts.max(1).next_power_of_two().trailing_zeros();
+    if symbols > u16::MAX as usize || (symbols as u64) << account_bits > u32::MAX as u64 {
         return Err(bad("symbol count", symbols as u64));
     }
     let mut config = EngineConfig {
