@@ -133,10 +133,15 @@ impl ShardCore {
     /// Brings the shard to its state before the last stop (journal replay)
     /// before it serves anyone.
     ///
-    /// Opens this shard's journal and replays every record into the engine:
-    /// same commands in, same books, order ids, positions and PnL out. A
-    /// torn tail is cut and logged; corruption stops the start unless the
-    /// operator asked to truncate there.
+    /// Opens this shard's journal and replays every record into the engine,
+    /// each command under the engine config it first ran under
+    /// ([`journal::restore`]): same commands in, same books, order ids,
+    /// positions and PnL out. Then the current config applies from here
+    /// on, recorded as a new config epoch if it changed; a change the
+    /// engine cannot apply in place (accounts, the shard's symbols,
+    /// capacities) stops the start. A torn tail is cut and logged;
+    /// corruption stops the start unless the operator asked to truncate
+    /// there.
     pub fn start(&mut self) -> Result<(), String> {
         let cfg = &self.shared.config.journal;
         let dir = journal::shard_dir(&cfg.dir, self.id);
