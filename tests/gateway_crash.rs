@@ -20,7 +20,7 @@ use common::gateway::*;
 use tradsys::client::Received;
 use tradsys::config::Config;
 use tradsys::engine::*;
-use tradsys::journal::{shard_dir, JournalWriter};
+use tradsys::journal::{shard_dir, ConfigEpoch, Entry, JournalWriter};
 use tradsys::protocol::OrderState;
 
 const TRIALS: u64 = 20;
@@ -65,11 +65,20 @@ fn oracle(config: &Config) -> (Vec<Engine>, Vec<Event>) {
     let mut engines = Vec::new();
     let mut events = Vec::new();
     for shard in 0..config.shard_count() {
-        let mut engine = Engine::new(&config.engine_config(shard));
+        let engine_config = config.engine_config(shard);
+        let mut engine = Engine::new(&engine_config);
         let dir = shard_dir(&config.journal.dir, shard as u16);
         let (writer, _) =
             JournalWriter::open(&dir, shard as u16, &config.journal, false, |record| {
-                engine.process(&record.command, &mut events)
+                match record.entry {
+                    Entry::Command(command) => engine.process(&command, &mut events),
+                    // The config never changes in this test: every start
+                    // after the first finds it in force and records none.
+                    Entry::ConfigEpoch(epoch) => {
+                        assert_eq!(epoch, ConfigEpoch::of(&engine_config));
+                        assert_eq!(record.seq, 1, "one epoch, the journal's first record");
+                    }
+                }
             })
             .expect("journal opens after a kill");
         drop(writer);

@@ -1,10 +1,11 @@
-//! The record payload codec: every command round-trips, any bytes decode
-//! to a command or a typed error (never a panic), and the payload table in
-//! FORMAT.md matches the codec.
+//! The record payload codec: every command and config epoch round-trips,
+//! any bytes decode to an entry or a typed error (never a panic), and the
+//! payload table in FORMAT.md matches the codec.
 
 use proptest::prelude::*;
 use tradsys::engine::*;
 use tradsys::journal::codec::{self, CodecError, KINDS, MAX_PAYLOAD};
+use tradsys::journal::{ConfigEpoch, Entry};
 
 fn side() -> impl Strategy<Value = Side> {
     prop_oneof![Just(Side::Buy), Just(Side::Sell)]
@@ -82,10 +83,24 @@ fn command() -> impl Strategy<Value = Command> {
     ]
 }
 
-fn encode(command: &Command) -> (u16, Vec<u8>) {
-    let kind = codec::kind_of(command);
+fn config_epoch() -> impl Strategy<Value = Entry> {
+    (any::<u64>(), any::<u32>()).prop_map(|(digest, config_bytes)| {
+        Entry::ConfigEpoch(ConfigEpoch {
+            digest,
+            config_bytes,
+        })
+    })
+}
+
+/// Every kind of record payload.
+fn entry() -> impl Strategy<Value = Entry> {
+    prop_oneof![8 => command().prop_map(Entry::Command), 1 => config_epoch()]
+}
+
+fn encode(entry: &Entry) -> (u16, Vec<u8>) {
+    let kind = codec::kind_of(entry);
     let mut payload = vec![0xAA; codec::payload_len(kind).unwrap()];
-    assert_eq!(codec::encode(command, &mut payload), kind);
+    assert_eq!(codec::encode(entry, &mut payload), kind);
     (kind, payload)
 }
 
@@ -93,26 +108,26 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(2_000))]
 
     #[test]
-    fn every_command_round_trips(command in command()) {
-        let (kind, payload) = encode(&command);
+    fn every_entry_round_trips(entry in entry()) {
+        let (kind, payload) = encode(&entry);
         prop_assert!(!payload.is_empty() && payload.len() <= MAX_PAYLOAD);
-        prop_assert_eq!(codec::decode(kind, &payload), Ok(command));
+        prop_assert_eq!(codec::decode(kind, &payload), Ok(entry));
     }
 
     #[test]
-    fn any_bytes_decode_to_a_command_or_an_error(kind in 0u16..12, bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
-        if let Ok(command) = codec::decode(kind, &bytes) {
-            // Whatever decodes re-encodes to the same bytes: one encoding per command.
-            prop_assert_eq!(encode(&command), (kind, bytes));
+    fn any_bytes_decode_to_an_entry_or_an_error(kind in 0u16..12, bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+        if let Ok(entry) = codec::decode(kind, &bytes) {
+            // Whatever decodes re-encodes to the same bytes: one encoding per entry.
+            prop_assert_eq!(encode(&entry), (kind, bytes));
         }
     }
 
     #[test]
-    fn a_changed_byte_never_decodes_to_the_same_command(command in command(), at in any::<usize>(), delta in 1u8..=255) {
-        let (kind, mut payload) = encode(&command);
+    fn a_changed_byte_never_decodes_to_the_same_entry(entry in entry(), at in any::<usize>(), delta in 1u8..=255) {
+        let (kind, mut payload) = encode(&entry);
         let at = at % payload.len();
         payload[at] = payload[at].wrapping_add(delta);
-        prop_assert_ne!(codec::decode(kind, &payload), Ok(command));
+        prop_assert_ne!(codec::decode(kind, &payload), Ok(entry));
     }
 }
 
@@ -128,10 +143,10 @@ fn bad_payloads_are_typed_errors() {
             actual: 23
         })
     );
-    let (kind, mut payload) = encode(&Command::KillSwitch {
+    let (kind, mut payload) = encode(&Entry::Command(Command::KillSwitch {
         account: 1,
         on: true,
-    });
+    }));
     payload[4] = 2;
     assert_eq!(
         codec::decode(kind, &payload),
@@ -149,11 +164,11 @@ fn bad_payloads_are_typed_errors() {
             value: 1
         })
     );
-    let (kind, mut payload) = encode(&Command::MassCancel {
+    let (kind, mut payload) = encode(&Entry::Command(Command::MassCancel {
         account: 1,
         symbol: None,
         reason: CancelReason::MassCancel,
-    });
+    }));
     payload[4] = 7; // a symbol value with has_symbol = 0
     assert_eq!(
         codec::decode(kind, &payload),

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tradsys::config::{JournalConfig, SyncPolicy};
 use tradsys::engine::*;
-use tradsys::journal::{codec, JournalError, JournalWriter, Record, RecoveryReport};
+use tradsys::journal::{codec, Entry, JournalError, JournalWriter, Record, RecoveryReport};
 
 /// A directory under the system temp dir, unique per test and process,
 /// removed when dropped.
@@ -153,7 +153,7 @@ pub fn append_all(writer: &mut JournalWriter, base_ts: u64, commands: &[Command]
             Record {
                 seq,
                 ts_ns,
-                command: *command,
+                entry: Entry::Command(*command),
             }
         })
         .collect()
@@ -163,7 +163,7 @@ pub fn append_all(writer: &mut JournalWriter, base_ts: u64, commands: &[Command]
 /// description (header 28 bytes + payload, padded to 8) rather than taken
 /// from the writer.
 pub fn frame_bytes(command: &Command) -> usize {
-    let len = codec::payload_len(codec::kind_of(command)).unwrap();
+    let len = codec::payload_len(codec::command_kind(command)).unwrap();
     (28 + len + 7) & !7
 }
 

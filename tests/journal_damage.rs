@@ -11,7 +11,7 @@ use std::path::Path;
 use journal_common::*;
 use tradsys::config::SyncPolicy;
 use tradsys::engine::*;
-use tradsys::journal::{self, CorruptReason, HeaderError, JournalError, Record};
+use tradsys::journal::{self, CorruptReason, Entry, HeaderError, JournalError, Record};
 
 const SEGMENT: u64 = 64 * KIB;
 
@@ -35,7 +35,7 @@ fn expect_clean_reopen_after_cut(dir: &Path, kept: &[Record], next: Command) {
     drop(writer);
     let (_writer, replayed, _) = open(dir, &cfg, false).unwrap();
     assert_eq!(replayed.len(), kept.len() + 1);
-    assert_eq!(replayed.last().unwrap().command, next);
+    assert_eq!(replayed.last().unwrap().entry, Entry::Command(next));
 }
 
 #[test]
@@ -79,7 +79,7 @@ fn last_record_zeroed_from_any_byte_is_a_torn_tail_and_its_seq_is_reused() {
         drop(writer);
         let (_writer, replayed, report) = open(dir, &cfg, false).unwrap();
         assert_eq!(replayed.len(), commands.len());
-        assert_eq!(replayed.last().unwrap().command, commands[0]);
+        assert_eq!(replayed.last().unwrap().entry, Entry::Command(commands[0]));
         assert_eq!(report.torn_tail, None);
     }
 }

@@ -14,7 +14,7 @@ use std::process::Command as Process;
 
 use journal_common::*;
 use tradsys::config::SyncPolicy;
-use tradsys::journal::{JournalError, Record};
+use tradsys::journal::{Entry, JournalError, Record};
 
 const SEGMENT: u64 = 64 * KIB;
 const CHILD_ENV: &str = "TRADSYS_JOURNAL_FULL_CHILD";
@@ -141,7 +141,10 @@ fn appends_are_refused_when_the_file_size_limit_stops_a_new_segment() {
     assert_eq!(replayed.len(), appended);
     let commands = mixed_commands(10_000);
     for (i, record) in replayed.iter().enumerate() {
-        assert_eq!((record.seq, record.command), (i as u64 + 1, commands[i]));
+        assert_eq!(
+            (record.seq, record.entry),
+            (i as u64 + 1, Entry::Command(commands[i]))
+        );
     }
 }
 
@@ -186,7 +189,7 @@ fn appends_are_refused_when_a_small_tmpfs_is_full() {
             Ok(seq) => expected.push(Record {
                 seq,
                 ts_ns: 0,
-                command,
+                entry: Entry::Command(command),
             }),
             Err(e) => break expect_full(Err(e), libc::ENOSPC),
         }

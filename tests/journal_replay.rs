@@ -326,7 +326,8 @@ fn replay_matches_live(seed: u64, commands: usize, with_spares: bool) {
     let mut replay_events = Vec::new();
     let (mut writer, report) = JournalWriter::open(tmp.path(), 0, &cfg, false, |record| {
         let mut events = Vec::new();
-        replayed.process(&record.command, &mut events);
+        let command = record.command().expect("no config epoch in this journal");
+        replayed.process(command, &mut events);
         replay_events.push(events);
     })
     .unwrap();

@@ -11,7 +11,7 @@ use std::path::Path;
 use journal_common::*;
 use tradsys::config::SyncPolicy;
 use tradsys::engine::Command;
-use tradsys::journal::{self, Record};
+use tradsys::journal::{self, Entry, Record};
 
 const SEGMENT: u64 = 64 * KIB;
 const RECORDS: usize = 20_000;
@@ -40,7 +40,7 @@ fn check_journal(dir: &Path, expected: &[Record]) -> usize {
     let mut used = 64usize;
     let mut starts = vec![1u64];
     for r in expected {
-        let frame = frame_bytes(&r.command);
+        let frame = frame_bytes(r.command().unwrap());
         if used + frame > SEGMENT as usize {
             starts.push(r.seq);
             used = 64;
@@ -61,7 +61,10 @@ fn check_journal(dir: &Path, expected: &[Record]) -> usize {
         (Some(1), Some(expected.len() as u64))
     );
     assert_eq!(shard.bytes_allocated, files.len() as u64 * SEGMENT);
-    let frames: usize = expected.iter().map(|r| frame_bytes(&r.command)).sum();
+    let frames: usize = expected
+        .iter()
+        .map(|r| frame_bytes(r.command().unwrap()))
+        .sum();
     assert_eq!(shard.bytes_used as usize, frames + 64 * files.len());
     files.len()
 }
@@ -93,7 +96,7 @@ fn with_a_spare_prepared_ahead_no_segment_is_created_on_the_append_path() {
         expected.push(Record {
             seq,
             ts_ns: i as u64,
-            command: *command,
+            entry: Entry::Command(*command),
         });
         // As the gateway does: create on another thread, install on this.
         if let Some(request) = writer.spare_needed() {

@@ -269,7 +269,7 @@ fn verify_and_stats_count_every_shard_and_kind() {
         for (kind, name) in tradsys::journal::codec::KINDS {
             let n = commands
                 .iter()
-                .filter(|c| tradsys::journal::codec::kind_of(c) == kind)
+                .filter(|c| tradsys::journal::codec::command_kind(c) == kind)
                 .count();
             assert_eq!(s.records_by_kind[kind as usize], n as u64, "{name}");
         }

@@ -20,7 +20,13 @@ use super::types::*;
 use super::{CancelOrder, Command, NewOrder, ReplaceOrder};
 
 pub(crate) struct SymbolState {
+    /// The config's spec, except `reference_price`: that is the live
+    /// reference, which `SetReferencePrice` moves.
     pub spec: SymbolSpec,
+    /// The `reference_price` of the config in force (see
+    /// [`Engine::reconfigure`](super::Engine::reconfigure): a new config
+    /// moves the live reference only if it changes this).
+    pub config_reference_price: Price,
     pub band_low: Price,
     pub band_high: Price,
     pub halted: bool,
@@ -66,6 +72,9 @@ pub struct Engine {
     account_bits: u32,
     pub(crate) slab: OrderSlab,
     pub(crate) index: OrderIndex,
+    /// Kept for [`Engine::reconfigure`](super::Engine::reconfigure), which
+    /// refuses to change it (books are allocated at this capacity).
+    pub(crate) max_levels_per_side: u32,
     next_order_id: OrderId,
     next_exec_id: u64,
 }
@@ -108,6 +117,7 @@ impl Engine {
                 let (band_low, band_high) = spec.band();
                 SymbolState {
                     spec: spec.clone(),
+                    config_reference_price: spec.reference_price,
                     band_low,
                     band_high,
                     halted: false,
@@ -142,6 +152,7 @@ impl Engine {
             account_bits,
             slab: OrderSlab::with_capacity(config.order_capacity),
             index: OrderIndex::with_capacity(config.order_capacity),
+            max_levels_per_side: config.max_levels_per_side,
             next_order_id: 1,
             next_exec_id: 1,
         }

@@ -10,6 +10,8 @@
 //! - `matcher`: new / cancel / replace and matching.
 //! - `operator`: mass cancel, kill switch, halt, reference price, end of day.
 //! - `query`, `invariants`: read-only views and the consistency check.
+//! - `reconfigure`: a new config applied to a running engine (at restart,
+//!   when the journal's replay reaches the config a command ran under).
 
 pub mod book;
 pub mod command;
@@ -22,6 +24,7 @@ mod operator;
 pub mod order_index;
 mod prefetch;
 pub mod query;
+mod reconfigure;
 pub mod risk;
 pub mod slab;
 pub mod types;
@@ -31,4 +34,5 @@ pub use config::*;
 pub use event::*;
 pub use matcher::Engine;
 pub use query::*;
+pub use reconfigure::{IdChange, ReconfigureError};
 pub use types::*;

@@ -131,6 +131,13 @@ impl Engine {
         Some(self.accounts[self.account_index(account)? as usize].killed)
     }
 
+    /// The live reference price (the config's, or the last
+    /// `SetReferencePrice`) and the band around it, low and high.
+    pub fn price_band(&self, symbol: SymbolId) -> Option<(Price, Price, Price)> {
+        let state = &self.symbols[self.symbol_index(symbol)? as usize];
+        Some((state.spec.reference_price, state.band_low, state.band_high))
+    }
+
     /// Resting orders across all books.
     pub fn resting_orders(&self) -> u32 {
         self.slab.live()

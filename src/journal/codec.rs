@@ -1,5 +1,5 @@
-//! The fixed binary encoding of each [`Command`] variant in a journal record
-//! payload. Every field is explicit little-endian at a fixed offset; the
+//! The fixed binary encoding of each record payload: every [`Command`]
+//! variant, and the `config_epoch` marker ([`ConfigEpoch`]). Every field is explicit little-endian at a fixed offset; the
 //! tables are in `FORMAT.md`. Reserved bytes are written as zero and must
 //! read as zero, and every enum byte must name a known value: a payload
 //! that passed its CRC but still fails here was written by something else
@@ -15,6 +15,8 @@ use crate::engine::{
     TimeInForce,
 };
 
+use super::{ConfigEpoch, Entry};
+
 /// Record `kind` values. Published numbers never change meaning.
 pub mod kind {
     pub const NEW: u16 = 1;
@@ -25,10 +27,12 @@ pub mod kind {
     pub const HALT: u16 = 6;
     pub const SET_REFERENCE_PRICE: u16 = 7;
     pub const END_OF_DAY: u16 = 8;
+    /// Not a command: the engine config in force from here on.
+    pub const CONFIG_EPOCH: u16 = 9;
 }
 
 /// Every kind, in number order, with its name in `dump` output.
-pub const KINDS: [(u16, &str); 8] = [
+pub const KINDS: [(u16, &str); 9] = [
     (kind::NEW, "new"),
     (kind::CANCEL, "cancel"),
     (kind::REPLACE, "replace"),
@@ -37,6 +41,7 @@ pub const KINDS: [(u16, &str); 8] = [
     (kind::HALT, "halt"),
     (kind::SET_REFERENCE_PRICE, "set_reference_price"),
     (kind::END_OF_DAY, "end_of_day"),
+    (kind::CONFIG_EPOCH, "config_epoch"),
 ];
 
 /// The largest payload of any kind (`New`, `Replace`).
@@ -79,8 +84,18 @@ impl fmt::Display for CodecError {
 
 impl std::error::Error for CodecError {}
 
+/// The record kind of an entry.
+#[inline]
+pub fn kind_of(entry: &Entry) -> u16 {
+    match entry {
+        Entry::Command(command) => command_kind(command),
+        Entry::ConfigEpoch(_) => kind::CONFIG_EPOCH,
+    }
+}
+
 /// The record kind of a command.
-pub fn kind_of(command: &Command) -> u16 {
+#[inline]
+pub fn command_kind(command: &Command) -> u16 {
     match command {
         Command::New(_) => kind::NEW,
         Command::Cancel(_) => kind::CANCEL,
@@ -104,6 +119,7 @@ pub fn payload_len(kind: u16) -> Option<usize> {
         kind::HALT => 8,
         kind::SET_REFERENCE_PRICE => 16,
         kind::END_OF_DAY => 4,
+        kind::CONFIG_EPOCH => 16,
         _ => return None,
     })
 }
@@ -116,13 +132,23 @@ pub fn kind_name(kind: u16) -> &'static str {
         .map_or("unknown", |(_, name)| name)
 }
 
-/// Writes the payload of `command` into `out`, which must be exactly
-/// `payload_len(kind_of(command))` bytes (every byte is written, reserved
+/// Writes the payload of `entry` into `out`, which must be exactly
+/// `payload_len(kind_of(entry))` bytes (every byte is written, reserved
 /// ones as zero). Returns the kind.
-pub fn encode(command: &Command, out: &mut [u8]) -> u16 {
-    let kind = kind_of(command);
+pub fn encode(entry: &Entry, out: &mut [u8]) -> u16 {
+    let kind = kind_of(entry);
     assert_eq!(Some(out.len()), payload_len(kind), "payload buffer size");
     let mut w = Writer { out, at: 0 };
+    let command = match entry {
+        Entry::Command(command) => command,
+        Entry::ConfigEpoch(epoch) => {
+            w.u64(epoch.digest);
+            w.u32(epoch.config_bytes);
+            w.zeros(4);
+            debug_assert_eq!(w.at, w.out.len(), "every payload byte written");
+            return kind;
+        }
+    };
     match *command {
         Command::New(o) => {
             w.u32(o.account);
@@ -183,9 +209,9 @@ pub fn encode(command: &Command, out: &mut [u8]) -> u16 {
     kind
 }
 
-/// Reads a payload of `kind`. Never panics: any input is either a command
+/// Reads a payload of `kind`. Never panics: any input is either an entry
 /// or a [`CodecError`].
-pub fn decode(kind: u16, payload: &[u8]) -> Result<Command, CodecError> {
+pub fn decode(kind: u16, payload: &[u8]) -> Result<Entry, CodecError> {
     let expected = payload_len(kind).ok_or(CodecError::UnknownKind(kind))?;
     if payload.len() != expected {
         return Err(CodecError::BadLength {
@@ -284,10 +310,20 @@ pub fn decode(kind: u16, payload: &[u8]) -> Result<Command, CodecError> {
             r.reserved(4)?;
             Command::EndOfDay
         }
+        kind::CONFIG_EPOCH => {
+            let digest = r.u64();
+            let config_bytes = r.u32();
+            r.reserved(4)?;
+            debug_assert_eq!(r.at, payload.len(), "every payload byte read");
+            return Ok(Entry::ConfigEpoch(ConfigEpoch {
+                digest,
+                config_bytes,
+            }));
+        }
         _ => return Err(CodecError::UnknownKind(kind)),
     };
     debug_assert_eq!(r.at, payload.len(), "every payload byte read");
-    Ok(command)
+    Ok(Entry::Command(command))
 }
 
 /// Sequential little-endian writes into a buffer whose size was checked

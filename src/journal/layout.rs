@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::codec::{self, MAX_PAYLOAD};
-use crate::engine::Command;
+use super::Entry;
 
 pub const MAGIC: [u8; 8] = *b"TRDSJRNL";
 pub const FORMAT_VERSION: u16 = 1;
@@ -136,28 +136,28 @@ pub fn read_header(bytes: &[u8]) -> Result<SegmentHeader, HeaderError> {
     })
 }
 
-/// The frame size of the record that stores `command`.
+/// The frame size of the record that stores `entry`.
 #[inline]
-pub fn command_record_bytes(command: &Command) -> usize {
-    let kind = codec::kind_of(command);
-    record_bytes(codec::payload_len(kind).expect("every command kind has a payload length"))
+pub fn entry_record_bytes(entry: &Entry) -> usize {
+    let kind = codec::kind_of(entry);
+    record_bytes(codec::payload_len(kind).expect("every kind has a payload length"))
 }
 
-/// Frames one record into `out` (exactly `command_record_bytes(command)`
+/// Frames one record into `out` (exactly `entry_record_bytes(entry)`
 /// bytes) and returns the kind. The `len` word is stored last, after a release fence: a process
 /// that dies anywhere before it leaves `len == 0`, which readers take as
 /// the end of the data, so a half-written record is never mistaken for a
 /// whole one.
 #[inline]
-pub fn write_record(out: &mut [u8], seq: u64, ts_ns: u64, command: &Command) -> u16 {
-    let kind = codec::kind_of(command);
-    let len = codec::payload_len(kind).expect("every command kind has a payload length");
+pub fn write_record(out: &mut [u8], seq: u64, ts_ns: u64, entry: &Entry) -> u16 {
+    let kind = codec::kind_of(entry);
+    let len = codec::payload_len(kind).expect("every kind has a payload length");
     assert_eq!(out.len(), record_bytes(len), "frame sized for the kind");
     put_u64(out, R_SEQ, seq);
     put_u64(out, R_TS, ts_ns);
     put_u16(out, R_KIND, kind);
     put_u16(out, R_RESERVED, 0);
-    codec::encode(command, &mut out[R_PAYLOAD..R_PAYLOAD + len]);
+    codec::encode(entry, &mut out[R_PAYLOAD..R_PAYLOAD + len]);
     out[R_PAYLOAD + len..].fill(0);
     let crc = crc32c::crc32c(&out[R_SEQ..R_PAYLOAD + len]);
     put_u32(out, R_CRC, crc);

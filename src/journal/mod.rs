@@ -2,9 +2,11 @@
 //!
 //! The engine is a pure state machine, so the journal stores its inputs,
 //! not its state: every [`Command`] a shard's engine processes, in order,
-//! each with a sequence number and the wall-clock time it arrived. Replaying
-//! them into a fresh engine rebuilds the same books, order ids and
-//! positions.
+//! each with a sequence number and the wall-clock time it arrived, and
+//! the engine config they ran under: a `config_epoch` record ([`Entry`])
+//! wherever a start brought a config other than the one in force. Replaying
+//! them into a fresh engine, each command under its epoch's config
+//! ([`restore`]), rebuilds the same books, order ids and positions.
 //!
 //! # Files
 //!
@@ -16,6 +18,9 @@
 //! next segment is created ahead of need on a blocking thread
 //! ([`JournalWriter::spare_needed`]) under a `.spare` name and renamed when
 //! the writer moves into it. `LOCK` (flock) keeps a second writer out.
+//! `engine-config-{digest:016x}.bin`: the engine config a `config_epoch`
+//! record names (format in [`config_file`]), durable before the record is
+//! appended; a missing or damaged one is corruption at that record.
 //!
 //! # Segment header (64 bytes, little-endian)
 //!
@@ -41,7 +46,7 @@
 //! | 16 | 8 | ts_ns: wall clock when the command arrived (an input, not used by replay) |
 //! | 24 | 2 | kind (see [`codec`]) |
 //! | 26 | 2 | reserved, 0 |
-//! | 28 | len | payload: the command's fixed encoding ([`codec`]) |
+//! | 28 | len | payload: the command's (or config epoch's) fixed encoding ([`codec`]) |
 //! | 28+len | 0..7 | zero padding to a multiple of 8 |
 //!
 //! `len` is stored last: a process that dies mid-append leaves `len = 0`.
@@ -65,8 +70,9 @@
 //! acknowledged. It is logged, zeroed and synced, and its sequence number
 //! is reused. Damage anywhere else (more data after it, later segments, a
 //! bad header, a sequence gap, a record whose CRC holds but whose content
-//! does not decode) is corruption: `open` refuses with the file and offset,
-//! unless asked to cut the journal there.
+//! does not decode, a `config_epoch` whose config file is missing or
+//! damaged) is corruption: `open` refuses with the file and offset, unless
+//! asked to cut the journal there.
 //!
 //! # What the shard does around `append`
 //!
@@ -81,8 +87,10 @@
 //! `FORMAT.md` beside this file is the same description for operators.
 
 pub mod codec;
+pub mod config_file;
 mod layout;
 mod recovery;
+mod restore;
 mod scan;
 mod segment;
 mod tools;
@@ -93,24 +101,71 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::engine::Command;
+use crate::engine::{Command, EngineConfig, ReconfigureError};
 
+pub use config_file::ConfigFileProblem;
 pub use layout::HeaderError;
 pub use layout::{
     parse_shard_dir_name, segment_file_name, shard_dir, FORMAT_VERSION, HEADER_BYTES,
     MAX_RECORD_BYTES, MIN_SEGMENT_BYTES,
 };
-pub use scan::CorruptReason;
+pub use restore::{restore, Restored};
+pub use scan::{first_config_epoch, CorruptReason};
 pub use segment::{Segment, SegmentRequest};
 pub use tools::{dump, run_cli, stats, verify, JournalSummary, ShardSummary};
 pub use writer::{JournalStats, JournalWriter, FULL_RETRY_NS, PREFAULT_AHEAD_BYTES};
 
-/// One journaled command as replay sees it.
+/// One journaled record as replay sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Record {
     pub seq: u64,
     pub ts_ns: u64,
-    pub command: Command,
+    pub entry: Entry,
+}
+
+impl Record {
+    /// The command, if the record holds one.
+    pub fn command(&self) -> Option<&Command> {
+        match &self.entry {
+            Entry::Command(command) => Some(command),
+            Entry::ConfigEpoch(_) => None,
+        }
+    }
+}
+
+/// What a record holds: an engine command, or the start of a config epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entry {
+    Command(Command),
+    /// Every later command ran under the engine configuration this names,
+    /// until the next epoch (see [`config_file`]).
+    ConfigEpoch(ConfigEpoch),
+}
+
+impl From<Command> for Entry {
+    fn from(command: Command) -> Entry {
+        Entry::Command(command)
+    }
+}
+
+/// Names one engine configuration: the digest and length of its canonical
+/// encoding ([`config_file::encode`]), stored in the shard directory as
+/// [`config_file::file_name`]`(digest)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ConfigEpoch {
+    pub digest: u64,
+    pub config_bytes: u32,
+}
+
+impl ConfigEpoch {
+    /// The epoch `config` would be recorded as.
+    pub fn of(config: &EngineConfig) -> ConfigEpoch {
+        let body = config_file::encode(config);
+        ConfigEpoch {
+            digest: config_file::digest(&body),
+            config_bytes: body.len() as u32,
+        }
+    }
 }
 
 /// What recovery found and did.
@@ -179,6 +234,15 @@ pub enum JournalError {
         field: &'static str,
         reason: &'static str,
     },
+    /// The engine cannot move from the config the journal was written
+    /// under to the one it is asked to run with (`seq`: the `config_epoch`
+    /// record that asked for it during replay; `None`: the current config
+    /// at a start). The start stops: the change needs a fresh journal.
+    ConfigChange {
+        dir: PathBuf,
+        seq: Option<u64>,
+        error: ReconfigureError,
+    },
 }
 
 impl fmt::Display for JournalError {
@@ -213,6 +277,28 @@ impl fmt::Display for JournalError {
                 write!(f, "journal {} is in use by another writer", dir.display())
             }
             JournalError::InvalidConfig { field, reason } => write!(f, "{field}: {reason}"),
+            JournalError::ConfigChange {
+                dir,
+                seq: None,
+                error,
+            } => write!(
+                f,
+                "journal {}: the engine config changed in a way a restart cannot apply to the \
+                 journaled state: {error}. This change needs a fresh journal directory: start \
+                 from an empty journal.dir (keep the old one for the record), or restore the \
+                 previous config",
+                dir.display()
+            ),
+            JournalError::ConfigChange {
+                dir,
+                seq: Some(seq),
+                error,
+            } => write!(
+                f,
+                "journal {}: the config_epoch record at seq {seq} asks for a change the engine \
+                 cannot apply: {error}",
+                dir.display()
+            ),
         }
     }
 }

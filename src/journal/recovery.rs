@@ -11,7 +11,7 @@ use std::time::Instant;
 use crate::config::{JournalConfig, SyncPolicy};
 
 use super::layout::*;
-use super::scan::{check_header, list_segments, scan_records, CorruptReason};
+use super::scan::{check_config_epoch, check_header, list_segments, scan_records, CorruptReason};
 use super::segment::{ActivateError, Segment};
 use super::writer::{lock_dir, JournalStats, JournalWriter};
 use super::{io_error, JournalError, Record, RecoveryReport, TruncatedCorruption};
@@ -81,7 +81,11 @@ impl JournalWriter {
             let mut segment =
                 Segment::open_existing(path, header.first_seq, header.segment_bytes, file_len)
                     .map_err(io_error(path, "map"))?;
-            let scan = scan_records(segment.bytes(), expected_seq, |_, _, r| replay(r));
+            let scan = scan_records(segment.bytes(), expected_seq, |_, _, r| {
+                check_config_epoch(shard_dir, r)?;
+                replay(r);
+                Ok(())
+            });
             if cfg.sync != SyncPolicy::None {
                 // A previous run with `sync = none` may have left these
                 // records only in the page cache; they are about to be

@@ -4,12 +4,16 @@
 //! so `verify` says exactly what `open` would do.
 
 use std::fmt;
+use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use memmap2::Mmap;
+
 use super::codec::{self, CodecError, MAX_PAYLOAD};
+use super::config_file::{self, ConfigFileProblem};
 use super::layout::*;
-use super::Record;
+use super::{io_error, ConfigEpoch, Entry, JournalError, Record};
 
 /// What makes a journal unreadable at some offset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +46,12 @@ pub enum CorruptReason {
     Undecodable(CodecError),
     /// The CRC holds but the frame's reserved field is not zero.
     ReservedNotZero(u16),
+    /// A `config_epoch` record whose config file (named by its digest)
+    /// is missing or damaged: what follows cannot be replayed faithfully.
+    ConfigFile {
+        digest: u64,
+        problem: ConfigFileProblem,
+    },
 }
 
 impl fmt::Display for CorruptReason {
@@ -82,6 +92,11 @@ impl fmt::Display for CorruptReason {
             CorruptReason::CrcMismatch => write!(f, "record CRC mismatch"),
             CorruptReason::Undecodable(e) => write!(f, "undecodable record: {e}"),
             CorruptReason::ReservedNotZero(v) => write!(f, "record reserved field is {v}"),
+            CorruptReason::ConfigFile { digest, problem } => write!(
+                f,
+                "config_epoch record names {}: {problem}",
+                config_file::file_name(digest)
+            ),
         }
     }
 }
@@ -112,11 +127,13 @@ pub struct RecordScan {
 /// Walks the records of one segment, calling `on_record(offset, kind,
 /// record)` for each good one in order. `bytes` is the segment from its
 /// start to the end of its record area (the header's `segment_bytes`, or
-/// the file's end if that comes first).
+/// the file's end if that comes first). A record `on_record` refuses is
+/// damage no append leaves (its CRC held): the scan stops there, and the
+/// record is not counted.
 pub fn scan_records(
     bytes: &[u8],
     first_seq: u64,
-    mut on_record: impl FnMut(usize, u16, &Record),
+    mut on_record: impl FnMut(usize, u16, &Record) -> Result<(), CorruptReason>,
 ) -> RecordScan {
     let data_end = bytes.len() & !(RECORD_ALIGN - 1);
     let mut off = HEADER_BYTES.min(data_end);
@@ -142,7 +159,14 @@ pub fn scan_records(
                 record,
                 frame_bytes,
             } => {
-                on_record(off, kind, &record);
+                if let Err(reason) = on_record(off, kind, &record) {
+                    break Some(Damage {
+                        offset: off,
+                        reason,
+                        tail_only: false,
+                        zone_end: (off + MAX_RECORD_BYTES).min(bytes.len()),
+                    });
+                }
                 records += 1;
                 seq += 1;
                 off += frame_bytes;
@@ -241,12 +265,12 @@ fn read_frame(bytes: &[u8], off: usize, data_end: usize, seq: u64) -> Frame {
     }
     let kind = get_u16(bytes, off + R_KIND);
     match codec::decode(kind, &bytes[off + R_PAYLOAD..off + R_PAYLOAD + len]) {
-        Ok(command) => Frame::Record {
+        Ok(entry) => Frame::Record {
             kind,
             record: Record {
                 seq,
                 ts_ns: get_u64(bytes, off + R_TS),
-                command,
+                entry,
             },
             frame_bytes,
         },
@@ -348,4 +372,76 @@ pub fn list_segments(dir: &Path) -> io::Result<SegmentFiles> {
     }
     files.segments.sort_unstable();
     Ok(files)
+}
+
+/// Checks the config file a `config_epoch` record names (recovery and the
+/// tools both refuse a record whose file is missing or damaged).
+pub fn check_config_epoch(dir: &Path, record: &Record) -> Result<(), CorruptReason> {
+    match record.entry {
+        Entry::Command(_) => Ok(()),
+        Entry::ConfigEpoch(epoch) => {
+            config_file::read(dir, epoch)
+                .map(drop)
+                .map_err(|problem| CorruptReason::ConfigFile {
+                    digest: epoch.digest,
+                    problem,
+                })
+        }
+    }
+}
+
+/// The first `config_epoch` record of a shard's journal and its sequence
+/// number, reading segments in order and stopping at the first one, at
+/// the end of the data or at the first damage (recovery decides what
+/// damage means; this only looks). Read-only; `None` for a missing
+/// directory. A fresh journal starts with its epoch, so this reads one
+/// record; a journal begun before epochs existed is read up to the first.
+pub fn first_config_epoch(
+    dir: &Path,
+    shard: u16,
+) -> Result<Option<(u64, ConfigEpoch)>, JournalError> {
+    let files = match list_segments(dir) {
+        Ok(files) => files,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_error(dir, "list")(e)),
+    };
+    let mut seq = 1;
+    for (name_seq, path) in &files.segments {
+        let file = File::open(path).map_err(io_error(path, "open"))?;
+        let len = file.metadata().map_err(io_error(path, "stat"))?.len();
+        if len < HEADER_BYTES as u64 {
+            return Ok(None);
+        }
+        // SAFETY: read-only map of a segment, before the writer opens the
+        // journal (nothing writes it meanwhile but an operator's mistake,
+        // which could at worst make a read fault).
+        let map = unsafe { Mmap::map(&file) }.map_err(io_error(path, "map"))?;
+        let Ok(header) = check_header(&map, Some(shard), *name_seq) else {
+            return Ok(None);
+        };
+        if header.first_seq != seq {
+            return Ok(None);
+        }
+        let area = &map[..map.len().min(header.segment_bytes as usize)];
+        let data_end = area.len() & !(RECORD_ALIGN - 1);
+        let mut off = HEADER_BYTES.min(data_end);
+        while off < data_end {
+            match read_frame(area, off, data_end, seq) {
+                Frame::Record {
+                    record,
+                    frame_bytes,
+                    ..
+                } => {
+                    if let Entry::ConfigEpoch(epoch) = record.entry {
+                        return Ok(Some((seq, epoch)));
+                    }
+                    seq += 1;
+                    off += frame_bytes;
+                }
+                Frame::End => break,
+                Frame::Soft { .. } | Frame::Hard(_) => return Ok(None),
+            }
+        }
+    }
+    Ok(None)
 }

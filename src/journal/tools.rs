@@ -13,8 +13,8 @@ use memmap2::Mmap;
 
 use super::codec::{self, KINDS};
 use super::layout::*;
-use super::scan::{check_header, list_segments, scan_records, CorruptReason};
-use super::{io_error, JournalError, Record};
+use super::scan::{check_config_epoch, check_header, list_segments, scan_records, CorruptReason};
+use super::{config_file, io_error, Entry, JournalError, Record};
 use crate::engine::{CancelReason, Command, OrderKind, Side, StpMode, TimeInForce};
 
 /// What a read of one shard's journal found.
@@ -168,10 +168,12 @@ fn walk_shard(
         let mut failed = Ok(());
         let area = &map[..map.len().min(header.segment_bytes as usize)];
         let scan = scan_records(area, expected_seq, |_, kind, record| {
+            check_config_epoch(dir, record)?;
             summary.records_by_kind[kind as usize] += 1;
             if failed.is_ok() {
                 failed = on_record(shard, kind, record);
             }
+            Ok(())
         });
         failed.map_err(io_error("<output>", "write"))?;
         summary.segments += 1;
@@ -242,13 +244,27 @@ fn cancel_reason_name(reason: CancelReason) -> &'static str {
 /// One record as a JSON line. Every value is a number, a boolean, null or
 /// one of the fixed lowercase names above, so nothing needs escaping.
 fn write_json(out: &mut impl Write, shard: u16, r: &Record) -> io::Result<()> {
-    let kind = codec::kind_name(codec::kind_of(&r.command));
+    let kind = codec::kind_name(codec::kind_of(&r.entry));
     write!(
         out,
         r#"{{"shard":{shard},"seq":{},"ts_ns":{},"kind":"{kind}""#,
         r.seq, r.ts_ns
     )?;
-    match r.command {
+    let command = match r.entry {
+        Entry::Command(command) => command,
+        Entry::ConfigEpoch(epoch) => {
+            // The digest as the hex of the file name: a JSON number would
+            // lose its low bits in most readers.
+            return writeln!(
+                out,
+                r#","digest":"{:016x}","config_bytes":{},"file":"{}"}}"#,
+                epoch.digest,
+                epoch.config_bytes,
+                config_file::file_name(epoch.digest)
+            );
+        }
+    };
+    match command {
         Command::New(o) => {
             write!(
                 out,

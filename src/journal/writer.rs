@@ -8,11 +8,11 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use crate::config::SyncPolicy;
-use crate::engine::Command;
+use crate::engine::{Command, EngineConfig};
 
 use super::layout::*;
 use super::segment::{self, ActivateError, Segment, SegmentRequest};
-use super::{io_error, JournalError};
+use super::{config_file, io_error, ConfigEpoch, Entry, JournalError};
 
 /// After a failed synchronous segment creation, appends that need a new
 /// segment are refused without retrying for this long (of `ts_ns`), so a
@@ -77,9 +77,35 @@ impl JournalWriter {
     /// Errors: [`JournalError::Full`] (no segment for it: nothing appended,
     /// try again later) or [`JournalError::SyncFailed`] (fatal: this and
     /// every later call fail with it).
+    #[inline]
     pub fn append(&mut self, ts_ns: u64, command: &Command) -> Result<u64, JournalError> {
+        self.append_entry(ts_ns, &Entry::Command(*command))
+    }
+
+    /// Starts a config epoch: makes `config`'s file durable in the shard
+    /// directory ([`config_file::write`]), then appends a `config_epoch`
+    /// record naming it, synced at once unless the policy is `none` (every
+    /// command after it depends on it, and with `every` each of them is
+    /// synced alone). Returns the epoch and its sequence number. Called at
+    /// start-up, never on the order path: it allocates and does file I/O.
+    pub fn append_config_epoch(
+        &mut self,
+        ts_ns: u64,
+        config: &EngineConfig,
+    ) -> Result<(ConfigEpoch, u64), JournalError> {
         self.check_not_failed()?;
-        let frame = command_record_bytes(command);
+        let epoch = config_file::write(&self.dir, &config_file::encode(config))?;
+        let seq = self.append_entry(ts_ns, &Entry::ConfigEpoch(epoch))?;
+        if self.sync != SyncPolicy::None {
+            self.sync_now()?;
+        }
+        Ok((epoch, seq))
+    }
+
+    #[inline]
+    fn append_entry(&mut self, ts_ns: u64, entry: &Entry) -> Result<u64, JournalError> {
+        self.check_not_failed()?;
+        let frame = entry_record_bytes(entry);
         if self.write_off + frame > self.active.data_end() {
             self.roll_over(ts_ns)?;
         }
@@ -92,7 +118,7 @@ impl JournalWriter {
             &mut self.active.bytes_mut()[off..off + frame],
             seq,
             ts_ns,
-            command,
+            entry,
         );
         if self.sync == SyncPolicy::Every {
             if let Err(source) = self.active.sync_range(off, off + frame) {

@@ -27,7 +27,7 @@ use super::session::{tokens_match, PendingMassCancel, Phase, Session};
 use super::shared::Shared;
 use crate::config::Role;
 use crate::engine::{AccountId, CancelReason, Command, CountingSink, Engine, Event, RejectReason};
-use crate::journal::{self, JournalError, JournalWriter, Segment, SegmentRequest};
+use crate::journal::{self, config_file, JournalError, JournalWriter, Segment, SegmentRequest};
 use crate::protocol::*;
 
 /// Report bytes budgeted per command in flight to another shard (an
@@ -208,23 +208,32 @@ impl ShardCore {
     /// Brings the shard to its state before the last stop (journal replay)
     /// before it serves anyone.
     ///
-    /// Opens this shard's journal and replays every record into the engine:
-    /// same commands in, same books, order ids, positions and PnL out. A
-    /// torn tail is cut and logged; corruption stops the start unless the
-    /// operator asked to truncate there.
+    /// Opens this shard's journal and replays every record into the engine,
+    /// each command under the engine config it first ran under
+    /// ([`journal::restore`]): same commands in, same books, order ids,
+    /// positions and PnL out. Then the current config applies from here
+    /// on, recorded as a new config epoch if it changed; a change the
+    /// engine cannot apply in place (accounts, the shard's symbols,
+    /// capacities) stops the start. A torn tail is cut and logged;
+    /// corruption stops the start unless the operator asked to truncate
+    /// there.
     pub fn start(&mut self) -> Result<(), String> {
         let cfg = &self.shared.config.journal;
         let dir = journal::shard_dir(&cfg.dir, self.id);
-        let engine = &mut self.engine;
+        let current = self.shared.config.engine_config(self.id as usize);
         let mut sink = CountingSink::default();
-        let (mut writer, report) = JournalWriter::open(
+        let (mut writer, restored) = journal::restore(
             &dir,
             self.id,
             cfg,
             self.shared.truncate_corrupt_journal,
-            |record| engine.process(&record.command, &mut sink),
+            &mut self.engine,
+            &current,
+            wall_clock_ns(),
+            &mut sink,
         )
         .map_err(|e| e.to_string())?;
+        let report = &restored.report;
         if let Some((file, offset)) = &report.torn_tail {
             tracing::warn!(shard = self.id, file = %file.display(), offset, "journal: torn tail cut");
         }
@@ -245,8 +254,17 @@ impl ShardCore {
             last_seq = report.last_seq,
             resting_orders = self.engine.resting_orders(),
             elapsed_ms = report.elapsed.as_millis() as u64,
+            config_epochs = restored.epochs_replayed,
             "journal replayed"
         );
+        if let Some((epoch, seq)) = restored.new_epoch {
+            tracing::info!(
+                shard = self.id,
+                seq,
+                file = %config_file::file_name(epoch.digest),
+                "journal: new config epoch: the engine config differs from the one in force at the end of the journal (or the journal had none); it applies from here on, earlier records replay under their own"
+            );
+        }
         // The first spare is made here, before the shard reports ready:
         // made later on the blocking pool it costs some core 20-30 ms of
         // prefaulting in the first moments of trading (measured by
