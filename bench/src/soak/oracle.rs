@@ -7,7 +7,7 @@ use std::path::Path;
 
 use tradsys::config::Config;
 use tradsys::engine::{Engine, Event};
-use tradsys::journal::{shard_dir, JournalWriter};
+use tradsys::journal::{restore, shard_dir};
 
 /// A report a client saw, reduced to what the oracle checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -48,15 +48,25 @@ pub fn replay(config_path: &Path) -> Result<Truth, String> {
         problems: Vec::new(),
     };
     for shard in 0..config.shard_count() {
-        let mut engine = Engine::new(&config.engine_config(shard));
+        let engine_config = config.engine_config(shard);
+        let mut engine = Engine::new(&engine_config);
         let mut events: Vec<Event> = Vec::new();
         let dir = shard_dir(&config.journal.dir, shard as u16);
-        let (writer, report) =
-            JournalWriter::open(&dir, shard as u16, &config.journal, false, |record| {
-                engine.process(&record.command, &mut events)
-            })
-            .map_err(|e| format!("shard {shard}: {e}"))?;
+        // The recovery code itself: each command under the config it ran
+        // under (the soak never changes the config, so nothing is added).
+        let (writer, restored) = restore(
+            &dir,
+            shard as u16,
+            &config.journal,
+            false,
+            &mut engine,
+            &engine_config,
+            0,
+            &mut events,
+        )
+        .map_err(|e| format!("shard {shard}: {e}"))?;
         drop(writer);
+        let report = restored.report;
         truth.records += report.records;
         for event in events {
             match event {
