@@ -34,6 +34,10 @@ use crate::protocol::*;
 /// accept, a fill or two and a cancel).
 const MAX_REPORT_BYTES_PER_COMMAND: usize = 256;
 
+/// A gap between two ticks longer than this is the shard not running
+/// (the runtime ticks every 5 ms): see `ShardCore::credit_own_stall`.
+const STALL_CREDIT_AFTER_NS: u64 = 100_000_000;
+
 /// Messages taken from one inbound ring per `poll_mesh` call.
 const MESH_BATCH: usize = 4096;
 
@@ -162,6 +166,8 @@ pub struct ShardCore {
     /// Bounds the per-session log lines (logon, session ended) a client
     /// can cause by connecting in a loop.
     lifecycle_log: LifecycleLog,
+    /// Monotonic time of the last `tick` (0 before the first).
+    last_tick_ns: u64,
     /// Accounts whose cancel-on-disconnect this shard's journal refused
     /// (a full disk), oldest first. They run before any other command of
     /// this shard; until they have, the shard executes nothing else.
@@ -191,6 +197,7 @@ impl ShardCore {
             journal_failing: false,
             journal_fatal: false,
             lifecycle_log: LifecycleLog::new(),
+            last_tick_ns: 0,
             pending_disconnect_cancels: Vec::with_capacity(shared.config.accounts.len()),
             spare_retry_after_ns: 0,
             max_in_flight: (shared.config.session.send_buffer_bytes
@@ -1280,6 +1287,7 @@ impl ShardCore {
 
     /// Heartbeats and timeouts; the runtime calls it every few milliseconds.
     pub fn tick(&mut self, now: Now) {
+        self.credit_own_stall(now);
         let idle_intervals = self.shared.config.session.idle_timeout_intervals as u64;
         for slot in 0..self.sessions.capacity() {
             let Some(session) = self.sessions.get_slot_mut(slot) else {
@@ -1321,6 +1329,31 @@ impl ShardCore {
         }
         self.finish_deferred_ends();
         self.ring_doorbells();
+    }
+
+    /// The runtime ticks every few milliseconds; a gap of more than
+    /// [`STALL_CREDIT_AFTER_NS`] means the shard itself did not run (the
+    /// process was stopped or frozen, the VM paused, the core starved).
+    /// That time is not the clients' silence: it is credited to every
+    /// session's idle timer, so the first tick after a resume, which may run
+    /// before the readers have taken the bytes waiting in the sockets, does
+    /// not end sessions that were active when the shard stopped.
+    fn credit_own_stall(&mut self, now: Now) {
+        let last = std::mem::replace(&mut self.last_tick_ns, now.mono_ns);
+        let gap = now.mono_ns.saturating_sub(last);
+        if last == 0 || gap <= STALL_CREDIT_AFTER_NS {
+            return;
+        }
+        for slot in 0..self.sessions.capacity() {
+            if let Some(session) = self.sessions.get_slot_mut(slot) {
+                session.last_rx_ns = (session.last_rx_ns + gap).min(now.mono_ns);
+            }
+        }
+        tracing::warn!(
+            shard = self.id,
+            stalled_ms = gap / 1_000_000,
+            "shard did not run (stopped, frozen or starved): idle timers credited"
+        );
     }
 
     /// Ends every session with SessionEnd(Shutdown), or
