@@ -56,11 +56,11 @@ pub fn config(dir: &Path, segment_bytes: u64, sync: SyncPolicy) -> JournalConfig
 pub fn open(
     dir: &Path,
     cfg: &JournalConfig,
-    truncate_corruption: bool,
+    truncate_corrupt_journal: bool,
 ) -> Result<(JournalWriter, Vec<Record>, RecoveryReport), JournalError> {
     let mut records = Vec::new();
     let (writer, report) =
-        JournalWriter::open(dir, 0, cfg, truncate_corruption, |r| records.push(*r))?;
+        JournalWriter::open(dir, 0, cfg, truncate_corrupt_journal, |r| records.push(*r))?;
     Ok((writer, records, report))
 }
 

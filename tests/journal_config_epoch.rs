@@ -87,7 +87,7 @@ fn start_cut(
     dir: &Path,
     cfg: &JournalConfig,
     config: &EngineConfig,
-    truncate_corruption: bool,
+    truncate_corrupt_journal: bool,
 ) -> Result<Shard, JournalError> {
     let mut engine = Engine::new(config);
     let mut replayed = Vec::new();
@@ -95,7 +95,7 @@ fn start_cut(
         dir,
         0,
         cfg,
-        truncate_corruption,
+        truncate_corrupt_journal,
         &mut engine,
         config,
         42,

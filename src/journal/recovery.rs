@@ -24,14 +24,15 @@ impl JournalWriter {
     /// On `Err(Corrupt)` the records already passed to `replay` are the
     /// good ones before the damage, but the journal goes on past it: the
     /// caller must not serve from what it rebuilt. With
-    /// `truncate_corruption` the journal is instead cut at the damage (the
-    /// damaged segment is copied to `*.corrupt` first, later segments are
-    /// renamed to `*.corrupt`) and the cut is in the report.
+    /// `truncate_corrupt_journal` (`serve --truncate-corrupt-journal`) the
+    /// journal is instead cut at the damage (the damaged segment is copied
+    /// to `*.corrupt` first, later segments are renamed to `*.corrupt`)
+    /// and the cut is in the report.
     pub fn open(
         shard_dir: &Path,
         shard: u16,
         cfg: &JournalConfig,
-        truncate_corruption: bool,
+        truncate_corrupt_journal: bool,
         mut replay: impl FnMut(&Record),
     ) -> Result<(JournalWriter, RecoveryReport), JournalError> {
         let started = Instant::now();
@@ -74,7 +75,7 @@ impl JournalWriter {
                         reason,
                         keep_copy: false,
                     };
-                    cut_here(cut, later, truncate_corruption, &mut report)?;
+                    cut_here(cut, later, truncate_corrupt_journal, &mut report)?;
                     break;
                 }
             };
@@ -130,7 +131,7 @@ impl JournalWriter {
                 reason: damage.reason,
                 keep_copy: true,
             };
-            cut_here(cut, later, truncate_corruption, &mut report)?;
+            cut_here(cut, later, truncate_corrupt_journal, &mut report)?;
             let end = segment.bytes().len();
             segment
                 .zero_range(damage.offset, end)
@@ -244,10 +245,10 @@ struct Cut<'a> {
 fn cut_here(
     cut: Cut<'_>,
     later: &[(u64, PathBuf)],
-    truncate_corruption: bool,
+    truncate_corrupt_journal: bool,
     report: &mut RecoveryReport,
 ) -> Result<(), JournalError> {
-    if !truncate_corruption {
+    if !truncate_corrupt_journal {
         return Err(JournalError::Corrupt {
             file: cut.file.to_path_buf(),
             offset: cut.offset,

@@ -52,15 +52,15 @@ pub struct Restored {
 ///
 /// Errors: everything [`JournalWriter::open`] refuses; a missing or damaged
 /// config file at an epoch record is corruption at that record (cut there
-/// when `truncate_corruption`, like any other); a config change the engine
-/// cannot apply is [`JournalError::ConfigChange`], refused before anything
-/// is replayed when the journal's first epoch already shows it.
+/// when `truncate_corrupt_journal`, like any other); a config change the
+/// engine cannot apply is [`JournalError::ConfigChange`], refused before
+/// anything is replayed when the journal's first epoch already shows it.
 #[allow(clippy::too_many_arguments)]
 pub fn restore<S: EventSink>(
     shard_dir: &Path,
     shard: u16,
     cfg: &JournalConfig,
-    truncate_corruption: bool,
+    truncate_corrupt_journal: bool,
     engine: &mut Engine,
     current: &EngineConfig,
     now_ns: u64,
@@ -96,7 +96,7 @@ pub fn restore<S: EventSink>(
     let mut failed = None;
     let mut epochs_replayed = 0;
     let (mut writer, report) =
-        JournalWriter::open(shard_dir, shard, cfg, truncate_corruption, |record| {
+        JournalWriter::open(shard_dir, shard, cfg, truncate_corrupt_journal, |record| {
             if failed.is_some() {
                 return;
             }
