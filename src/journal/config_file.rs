@@ -5,39 +5,19 @@
 //! under can answer it differently (a limit lowered since rejects an order
 //! that was acknowledged), and every later order id and fill shifts. So the
 //! journal records which config was in force from where: a `config_epoch`
-//! record holds the digest and length of the canonical encoding below, and
-//! the encoding itself lives in this file (a config is kilobytes; records
-//! are at most 72 bytes). The file is written, fsynced and its directory
-//! fsynced before the record that names it is appended, so a record never
-//! names a file that a crash can take away; a missing or damaged file is
-//! corruption.
+//! record holds the digest and length of the canonical encoding
+//! ([`encode`]), and the encoding itself lives in this file (a config is
+//! kilobytes; records are at most 72 bytes). The file is written, fsynced
+//! and its directory fsynced before the record that names it is appended,
+//! so a record never names a file that a crash can take away; a missing or
+//! damaged file is corruption.
 //!
 //! The encoding is canonical: one config, one byte string. Symbols and
 //! accounts are kept in config order (the engine's book order is the config
 //! order, and a reordered config is another epoch, harmlessly).
 //!
-//! # File (little-endian)
-//!
-//! | offset | size | field |
-//! |---|---|---|
-//! | 0 | 8 | magic `TRDSECFG` |
-//! | 8 | 2 | version (1) |
-//! | 10 | 2 | reserved, 0 |
-//! | 12 | 4 | body length L |
-//! | 16 | 8 | digest: FNV-1a 64 of the body |
-//! | 24 | L | body |
-//! | 24+L | 4 | CRC32C of bytes 0..24+L |
-//!
-//! # Body
-//!
-//! | offset | size | field |
-//! |---|---|---|
-//! | 0 | 4 | order_capacity u32 |
-//! | 4 | 4 | max_levels_per_side u32 |
-//! | 8 | 4 | symbol count S |
-//! | 12 | 4 | account count A |
-//! | 16 | 32 x S | per symbol: 0 id u32, 4 price_band_bps u32, 8 tick_size i64, 16 lot_size u64, 24 reference_price i64 |
-//! | 16+32S | 48 x A | per account: 0 id u32, 4 max_open_orders u32, 8 max_order_qty u64, 16 max_order_notional u128, 32 max_position u64, 40 default_stp u8, 41 reserved[7] |
+//! The file's layout and the body's are in `FORMAT.md` ("Config file",
+//! "Config body"), checked against this module by `tests/journal_codec.rs`.
 
 use std::fmt;
 use std::fs::{self, File};

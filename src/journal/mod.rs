@@ -8,48 +8,25 @@
 //! them into a fresh engine, each command under its epoch's config
 //! ([`restore`]), rebuilds the same books, order ids and positions.
 //!
-//! # Files
+//! # Files and format
 //!
-//! `{journal.dir}/shard-{id}/{first_seq:020}.seg`: each segment is
-//! allocated to `journal.segment_bytes`, written with zeros and fsynced
-//! (file and directory) before it is used, so a store through the map is
-//! an overwrite of blocks that exist on disk (see [`SegmentRequest`] for
-//! why fallocate alone is not enough), and memory-mapped. The
-//! next segment is created ahead of need on a blocking thread
+//! One directory per shard holds the segments, a `LOCK` (flock) that
+//! keeps a second writer out, and the engine config files that
+//! `config_epoch` records name ([`config_file`]), each durable before the
+//! record that names it is appended. Each segment is allocated to
+//! `journal.segment_bytes`, written with zeros and fsynced (file and
+//! directory) before it is used, so a store through the map is an
+//! overwrite of blocks that exist on disk (see [`SegmentRequest`] for why
+//! fallocate alone is not enough), and memory-mapped. The next segment is
+//! created ahead of need on a blocking thread
 //! ([`JournalWriter::spare_needed`]) under a `.spare` name and renamed when
-//! the writer moves into it. `LOCK` (flock) keeps a second writer out.
-//! `engine-config-{digest:016x}.bin`: the engine config a `config_epoch`
-//! record names (format in [`config_file`]), durable before the record is
-//! appended; a missing or damaged one is corruption at that record.
+//! the writer moves into it.
 //!
-//! # Segment header (64 bytes, little-endian)
-//!
-//! | offset | size | field |
-//! |---|---|---|
-//! | 0 | 8 | magic `TRDSJRNL` |
-//! | 8 | 2 | format version (1) |
-//! | 10 | 2 | shard id |
-//! | 12 | 4 | reserved, 0 |
-//! | 16 | 8 | first_seq: sequence number of the first record |
-//! | 24 | 8 | segment_bytes: preallocated file length |
-//! | 32 | 8 | created_ns: wall clock at creation |
-//! | 40 | 20 | reserved, 0 |
-//! | 60 | 4 | CRC32C of bytes 0..60 |
-//!
-//! # Record (from offset 64, each 8-byte aligned, little-endian)
-//!
-//! | offset | size | field |
-//! |---|---|---|
-//! | 0 | 4 | len: payload bytes; 0 = end of data |
-//! | 4 | 4 | CRC32C of bytes 8..28+len |
-//! | 8 | 8 | seq: 1 for a shard's first record, +1 per record, across segments and restarts |
-//! | 16 | 8 | ts_ns: wall clock when the command arrived (an input, not used by replay) |
-//! | 24 | 2 | kind (see [`codec`]) |
-//! | 26 | 2 | reserved, 0 |
-//! | 28 | len | payload: the command's (or config epoch's) fixed encoding ([`codec`]) |
-//! | 28+len | 0..7 | zero padding to a multiple of 8 |
-//!
-//! `len` is stored last: a process that dies mid-append leaves `len = 0`.
+//! The byte layout (segment header, record frame, every payload, config
+//! files) is written down once, in `FORMAT.md` beside this file, which
+//! `tests/journal_codec.rs` checks against [`layout`], [`codec`] and
+//! [`config_file`]. What an operator needs (sync policies, recovery,
+//! the tools) is in `docs/OPERATIONS.md`, "Journal".
 //!
 //! # Sync failures are fatal
 //!
@@ -83,12 +60,10 @@
 //! writable after the kernel's writeback write-protected them) and
 //! [`JournalWriter::take_retired`] (unmap the previous segment elsewhere).
 //! At shutdown, [`JournalWriter::sync_now`].
-//!
-//! `FORMAT.md` beside this file is the same description for operators.
 
 pub mod codec;
 pub mod config_file;
-mod layout;
+pub mod layout;
 mod recovery;
 mod restore;
 mod scan;
