@@ -930,11 +930,11 @@ fn connection_storm_leaks_no_fd_and_the_trader_is_always_answered() {
                         failed += 1;
                         continue;
                     }
-                    if i % 3 == 0 {
+                    if i.is_multiple_of(3) {
                         // 3 bytes of a NewOrder header (length 64, type 4).
                         let _ = socket.send(&[64, 0, 4]);
                     }
-                    if i % 2 == 0 {
+                    if i.is_multiple_of(2) {
                         socket.set_linger(Some(Duration::ZERO)).unwrap(); // close = RST
                     }
                     drop(socket);

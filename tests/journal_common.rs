@@ -73,8 +73,12 @@ pub fn every_kind(i: u64) -> [Command; 8] {
             account,
             symbol,
             client_order_id: u64::MAX - i,
-            side: if i % 2 == 0 { Side::Buy } else { Side::Sell },
-            kind: if i % 5 == 0 {
+            side: if i.is_multiple_of(2) {
+                Side::Buy
+            } else {
+                Side::Sell
+            },
+            kind: if i.is_multiple_of(5) {
                 OrderKind::Market
             } else {
                 OrderKind::Limit
@@ -85,19 +89,23 @@ pub fn every_kind(i: u64) -> [Command; 8] {
                 TimeInForce::Ioc,
                 TimeInForce::Fok,
             ][(i % 4) as usize],
-            post_only: i % 3 == 0,
+            post_only: i.is_multiple_of(3),
             stp: [
                 None,
                 Some(StpMode::CancelResting),
                 Some(StpMode::CancelIncoming),
                 Some(StpMode::CancelBoth),
             ][(i % 4) as usize],
-            price: if i % 7 == 0 {
+            price: if i.is_multiple_of(7) {
                 i64::MIN
             } else {
                 1_000 + i as i64
             },
-            qty: if i % 11 == 0 { u64::MAX } else { 1 + i },
+            qty: if i.is_multiple_of(11) {
+                u64::MAX
+            } else {
+                1 + i
+            },
         }),
         Command::Cancel(CancelOrder {
             account,
@@ -115,7 +123,7 @@ pub fn every_kind(i: u64) -> [Command; 8] {
         }),
         Command::MassCancel {
             account,
-            symbol: (i % 2 == 0).then_some(symbol),
+            symbol: i.is_multiple_of(2).then_some(symbol),
             reason: CancelReason::from_u8(1 + (i % 8) as u8).unwrap(),
         },
         Command::KillSwitch {
@@ -124,7 +132,7 @@ pub fn every_kind(i: u64) -> [Command; 8] {
         },
         Command::Halt {
             symbol,
-            on: i % 2 == 0,
+            on: i.is_multiple_of(2),
         },
         Command::SetReferencePrice {
             symbol,

@@ -244,7 +244,7 @@ impl Engine {
         if order.qty == 0 {
             return Err(RejectReason::InvalidQty);
         }
-        if order.qty % symbol.spec.lot_size != 0 {
+        if !order.qty.is_multiple_of(symbol.spec.lot_size) {
             return Err(RejectReason::QtyNotOnLot);
         }
         let is_limit = order.kind == OrderKind::Limit;
@@ -716,7 +716,7 @@ impl Engine {
         if replace.new_qty == 0 {
             return Err(RejectReason::InvalidQty);
         }
-        if replace.new_qty % symbol.spec.lot_size != 0 {
+        if !replace.new_qty.is_multiple_of(symbol.spec.lot_size) {
             return Err(RejectReason::QtyNotOnLot);
         }
         if replace.new_price <= 0 {

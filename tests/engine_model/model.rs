@@ -440,7 +440,7 @@ impl Model {
         if o.qty == 0 {
             return Err(RejectReason::InvalidQty);
         }
-        if o.qty % sym.lot != 0 {
+        if !o.qty.is_multiple_of(sym.lot) {
             return Err(RejectReason::QtyNotOnLot);
         }
         let limit = o.kind == OrderKind::Limit;
@@ -821,7 +821,7 @@ impl Model {
         if r.new_qty == 0 {
             return Err(RejectReason::InvalidQty);
         }
-        if r.new_qty % sym.lot != 0 {
+        if !r.new_qty.is_multiple_of(sym.lot) {
             return Err(RejectReason::QtyNotOnLot);
         }
         if r.new_price <= 0 {
