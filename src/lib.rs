@@ -6,6 +6,12 @@
 //! [`config`] describes the whole, [`client`] is the bots' side, [`doctor`]
 //! checks the host.
 
+// Code health (ARCHITECTURE.md): every `unsafe` block and impl says why it
+// is sound in a `// SAFETY:` comment, and an `unsafe fn` spells out its own
+// unsafe operations.
+#![deny(clippy::undocumented_unsafe_blocks)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
 /// `0.1.0 (commit 1a2b3c4d5e6f)`: the package version and the git commit
 /// the binary was built from (`unknown` outside a git checkout).
 pub const VERSION: &str = concat!(

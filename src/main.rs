@@ -1,6 +1,12 @@
 //! The `tradsys` binary: `serve` runs the gateway, `doctor` checks the host,
 //! `config check` validates a configuration file.
 
+// Code health (ARCHITECTURE.md): every `unsafe` block and impl says why it
+// is sound in a `// SAFETY:` comment, and an `unsafe fn` spells out its own
+// unsafe operations.
+#![deny(clippy::undocumented_unsafe_blocks)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -79,6 +79,7 @@ pub fn run(args: &HiccupArgs) -> Vec<Figure> {
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     let steal_after = steal_ticks();
+    // SAFETY: sysconf has no preconditions.
     let ticks_per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
     let mut figures = Vec::new();
     for (core, (stalls, pinned)) in results {

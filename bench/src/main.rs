@@ -2,6 +2,12 @@
 //! one shared format (see `report.rs`); `report` runs them all and prints
 //! the README's table.
 
+// Code health (ARCHITECTURE.md): every `unsafe` block and impl says why it
+// is sound in a `// SAFETY:` comment, and an `unsafe fn` spells out its own
+// unsafe operations.
+#![deny(clippy::undocumented_unsafe_blocks)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
 mod conn;
 mod echo_bench;
 mod engine_bench;

@@ -119,8 +119,9 @@ pub struct FsSpace {
 
 pub fn fs_space(path: &Path) -> Option<FsSpace> {
     let c_path = CString::new(path.as_os_str().as_bytes()).ok()?;
-    // SAFETY: plain C structs; all-zero is valid before the kernel fills them.
+    // SAFETY: a plain C struct; all-zero is valid before the kernel fills it.
     let mut vfs: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
     let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
     // SAFETY: `c_path` is NUL-terminated; `vfs` and `fs` are writable.
     let ok = unsafe {

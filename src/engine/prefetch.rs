@@ -72,8 +72,10 @@ impl Engine {
             prefetch(node);
             return;
         }
-        // SAFETY of reading: a valid slot of the slab; the node may belong to
-        // another order by now, which only makes these prefetches useless.
+        // SAFETY: `node` is `&self.slab.nodes[slot]` (bounds checked) and
+        // `self` is borrowed, so it points to a live node nothing mutates
+        // meanwhile; the node may belong to another order by now, which
+        // only makes these prefetches useless.
         let node = unsafe { &*node };
         for link in [node.prev, node.next, node.acct_prev, node.acct_next] {
             if link != NIL {

@@ -306,6 +306,8 @@ fn map_file(file: &File, len: u64) -> io::Result<MmapMut> {
 /// cannot fail for lack of space.
 fn fallocate(file: &File, len: u64) -> io::Result<()> {
     // posix_fallocate returns the error number instead of setting errno.
+    // SAFETY: a plain syscall on a descriptor `file` owns and keeps open for
+    // the call; no memory is passed.
     let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len as libc::off_t) };
     if rc != 0 {
         return Err(io::Error::from_raw_os_error(rc));
