@@ -256,6 +256,8 @@ impl Builder<'_> {
     /// Queues the request `op` on `session`; returns the op actually sent
     /// (a cancel or replace with nothing to act on becomes a rest, a rest
     /// over the cap becomes a cancel).
+    // TODO(issue 10): split (over 70 lines; allowed so that the list only shrinks).
+    #[allow(clippy::too_many_lines)]
     fn queue(&mut self, session: &mut Session, mut op: Op, start_ns: u64, phase: Phase) -> Op {
         if matches!(op, Op::Cancel | Op::Replace) && session.resting.is_empty() {
             op = Op::Rest;
@@ -520,6 +522,8 @@ fn fail(e: ConnError) -> ! {
 }
 
 /// One client thread: its sessions, its share of the rate.
+// TODO(issue 10): split (over 70 lines; allowed so that the list only shrinks).
+#[allow(clippy::too_many_lines)]
 fn run_thread(
     spec: &LoadSpec,
     thread: usize,

@@ -82,6 +82,8 @@ pub struct Engine {
 impl Engine {
     /// Builds an engine; panics on a config the config loader should have
     /// refused (duplicate ids, zero tick or lot, too many symbols).
+    // TODO(issue 10): split (over 70 lines; allowed so that the list only shrinks).
+    #[allow(clippy::too_many_lines)]
     pub fn new(config: &EngineConfig) -> Engine {
         assert!(
             config.symbols.len() <= u16::MAX as usize,
@@ -302,6 +304,8 @@ impl Engine {
         Ok((book, account_index))
     }
 
+    // TODO(issue 10): split (over 70 lines; allowed so that the list only shrinks).
+    #[allow(clippy::too_many_lines)]
     fn accept_new<S: EventSink>(
         &mut self,
         order: &NewOrder,
@@ -435,6 +439,8 @@ impl Engine {
     }
 
     /// Trades `incoming` against the opposite side while it crosses.
+    // TODO(issue 10): split (over 70 lines; allowed so that the list only shrinks).
+    #[allow(clippy::too_many_lines)]
     fn match_incoming<S: EventSink>(&mut self, incoming: &mut Incoming, sink: &mut S) -> MatchEnd {
         let book_index = incoming.book as usize;
         let symbol = self.books[book_index].symbol;
@@ -759,6 +765,8 @@ impl Engine {
         Ok(slot)
     }
 
+    // TODO(issue 10): split (over 70 lines; allowed so that the list only shrinks).
+    #[allow(clippy::too_many_lines)]
     fn apply_replace<S: EventSink>(&mut self, replace: &ReplaceOrder, slot: Slot, sink: &mut S) {
         let old = *self.slab.get(slot);
         let book = self.owner_book(old.owner);

@@ -135,6 +135,8 @@ pub fn kind_name(kind: u16) -> &'static str {
 /// Writes the payload of `entry` into `out`, which must be exactly
 /// `payload_len(kind_of(entry))` bytes (every byte is written, reserved
 /// ones as zero). Returns the kind.
+// TODO(issue 10): split (over 70 lines; allowed so that the list only shrinks).
+#[allow(clippy::too_many_lines)]
 pub fn encode(entry: &Entry, out: &mut [u8]) -> u16 {
     let kind = kind_of(entry);
     assert_eq!(Some(out.len()), payload_len(kind), "payload buffer size");
@@ -211,6 +213,8 @@ pub fn encode(entry: &Entry, out: &mut [u8]) -> u16 {
 
 /// Reads a payload of `kind`. Never panics: any input is either an entry
 /// or a [`CodecError`].
+// TODO(issue 10): split (over 70 lines; allowed so that the list only shrinks).
+#[allow(clippy::too_many_lines)]
 pub fn decode(kind: u16, payload: &[u8]) -> Result<Entry, CodecError> {
     let expected = payload_len(kind).ok_or(CodecError::UnknownKind(kind))?;
     if payload.len() != expected {

@@ -28,6 +28,8 @@ impl JournalWriter {
     /// journal is instead cut at the damage (the damaged segment is copied
     /// to `*.corrupt` first, later segments are renamed to `*.corrupt`)
     /// and the cut is in the report.
+    // TODO(issue 10): split (over 70 lines; allowed so that the list only shrinks).
+    #[allow(clippy::too_many_lines)]
     pub fn open(
         shard_dir: &Path,
         shard: u16,
