@@ -2,9 +2,9 @@
 //!
 //! Read top-down, the modules follow the order path: bytes arrive on a
 //! shard ([`server`], [`shard`]), are decoded by [`protocol`], checked by the
-//! session and routed over the mesh ([`shard`]), and matched by [`engine`].
-//! [`config`] describes the whole, [`client`] is the bots' side, [`doctor`]
-//! checks the host.
+//! session and routed over the mesh ([`shard`]), written ahead to the owning
+//! shard's [`journal`], and matched by [`engine`]. [`config`] describes the
+//! whole, [`client`] is the bots' side, [`doctor`] checks the host.
 
 // Code health (ARCHITECTURE.md): every `unsafe` block and impl says why it
 // is sound in a `// SAFETY:` comment, and an `unsafe fn` spells out its own

@@ -1,5 +1,6 @@
-//! The `tradsys` binary: `serve` runs the gateway, `doctor` checks the host,
-//! `config check` validates a configuration file.
+//! The `tradsys` binary: `serve` runs the gateway, `check-config` validates
+//! a configuration file, `default-config` prints the embedded one, `doctor`
+//! checks the host, and `journal verify|dump|stats` reads a journal.
 
 // Code health (ARCHITECTURE.md): every `unsafe` block and impl says why it
 // is sound in a `// SAFETY:` comment, and an `unsafe fn` spells out its own
