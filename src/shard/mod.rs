@@ -5,8 +5,12 @@
 //! - `session`, `outbox`, `rate_limit`: one session's state.
 //! - `router`: engine events to sessions; the session table.
 //! - `mesh`: the rtrb rings between shards and the doorbells.
+//! - `park`: the doorbell's park/ring decision (atomics only; model-checked
+//!   with loom in `checks/loom/`).
 //! - `directory`: which sessions each account has (lock-free table).
 //! - `shared`: config-derived lookups every shard reads.
+//! - `quiescence`: graceful shutdown's termination check (atomics only;
+//!   model-checked with loom in `checks/loom/`).
 //! - `runtime`: the glommio tasks that move bytes between sockets and core.
 //! - `notify`: a single-threaded wake-up flag.
 
@@ -15,6 +19,8 @@ pub mod directory;
 pub mod mesh;
 pub mod notify;
 pub mod outbox;
+pub mod park;
+pub mod quiescence;
 pub mod rate_limit;
 pub mod router;
 pub mod runtime;
