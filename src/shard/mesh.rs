@@ -204,6 +204,12 @@ impl Links {
         self.overflow[to].is_empty() && self.outbound[to].as_ref().is_some_and(|p| p.slots() > 0)
     }
 
+    /// Whether messages wait in overflow (only this shard's mesh loop,
+    /// `flush_overflow`, moves them).
+    pub fn overflow_pending(&self) -> bool {
+        self.overflow.iter().any(|queue| !queue.is_empty())
+    }
+
     pub fn inbound_pending(&self) -> bool {
         self.inbound
             .iter()
