@@ -1139,6 +1139,12 @@ impl ShardCore {
             due &= due - 1;
             self.shared.doorbells[shard].ring();
         }
+        // Only this shard's mesh loop moves its overflow into the rings. If
+        // a reader, the ticker or a closing session queued some while that
+        // loop is parked, wake it (`ring` writes only when it is parked).
+        if self.links.overflow_pending() {
+            self.shared.doorbells[self.id as usize].ring();
+        }
     }
 
     /// This shard's mesh traffic counters: (sent to each shard, received
@@ -1149,7 +1155,7 @@ impl ShardCore {
 
     /// Whether ring input is waiting (a parked shard re-checks this).
     pub fn mesh_pending(&self) -> bool {
-        self.links.inbound_pending() || self.links.overflow.iter().any(|q| !q.is_empty())
+        self.links.inbound_pending() || self.links.overflow_pending()
     }
 
     /// Ends a session: queues SessionEnd, unregisters it, and runs

@@ -12,11 +12,11 @@
 use std::collections::VecDeque;
 use std::io::Write;
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{fence, AtomicBool, Ordering};
 
 use crossbeam_utils::CachePadded;
 use rtrb::{Consumer, Producer, RingBuffer};
 
+use super::park::ParkFlag;
 use crate::engine::{AccountId, Command, Event};
 use crate::protocol::{OrderStatusMsg, OrderStatusRequestMsg};
 
@@ -59,12 +59,14 @@ pub enum MeshMsg {
     },
 }
 
-/// Wakes a parked shard. The consumer sets `parked`, re-checks its rings,
-/// then waits on the socket; a producer that pushed and then sees `parked`
-/// writes one byte. SeqCst fences on both sides order "push, check parked"
-/// against "set parked, check rings", so a wake-up is never lost.
+/// Wakes a parked shard: the park/ring decision ([`ParkFlag`], which
+/// `checks/loom/` model-checks) and the socket that carries the wake-up. The
+/// consumer parks, re-checks its rings, then waits on the socket; a producer
+/// that pushed and then finds it parked writes one byte. SeqCst fences on
+/// both sides order "push, check parked" against "set parked, check rings",
+/// so a wake-up is never lost.
 pub struct Doorbell {
-    parked: CachePadded<AtomicBool>,
+    parked: CachePadded<ParkFlag>,
     tx: UnixStream,
 }
 
@@ -76,7 +78,7 @@ impl Doorbell {
         rx.set_nonblocking(true)?;
         Ok((
             Doorbell {
-                parked: CachePadded::new(AtomicBool::new(false)),
+                parked: CachePadded::new(ParkFlag::new()),
                 tx,
             },
             rx,
@@ -84,9 +86,9 @@ impl Doorbell {
     }
 
     /// Called by a producer after pushing.
+    #[inline]
     pub fn ring(&self) {
-        fence(Ordering::SeqCst);
-        if self.parked.load(Ordering::Relaxed) && self.parked.swap(false, Ordering::AcqRel) {
+        if self.parked.ring() {
             self.force();
         }
     }
@@ -97,14 +99,16 @@ impl Doorbell {
         let _ = (&self.tx).write(&[1]);
     }
 
-    /// Called by the consumer before it re-checks its rings and waits.
-    pub fn park(&self) {
-        self.parked.store(true, Ordering::Relaxed);
-        fence(Ordering::SeqCst);
+    /// Called by the consumer with nothing to do: parks unless `pending`
+    /// (its re-check of the rings, after the park is announced) finds work.
+    /// True: parked, wait on the socket, then [`Doorbell::unpark`].
+    #[inline]
+    pub fn park_unless(&self, pending: impl FnOnce() -> bool) -> bool {
+        self.parked.park_unless(pending)
     }
 
     pub fn unpark(&self) {
-        self.parked.store(false, Ordering::Relaxed);
+        self.parked.unpark();
     }
 }
 
@@ -198,6 +202,12 @@ impl Links {
     /// Whether a message to shard `to` would go straight into its ring.
     pub fn has_room(&self, to: usize) -> bool {
         self.overflow[to].is_empty() && self.outbound[to].as_ref().is_some_and(|p| p.slots() > 0)
+    }
+
+    /// Whether messages wait in overflow (only this shard's mesh loop,
+    /// `flush_overflow`, moves them).
+    pub fn overflow_pending(&self) -> bool {
+        self.overflow.iter().any(|queue| !queue.is_empty())
     }
 
     pub fn inbound_pending(&self) -> bool {

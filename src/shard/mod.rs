@@ -5,8 +5,12 @@
 //! - `session`, `outbox`, `rate_limit`: one session's state.
 //! - `router`: engine events to sessions; the session table.
 //! - `mesh`: the rtrb rings between shards and the doorbells.
+//! - `park`: the doorbell's park/ring decision (atomics only; model-checked
+//!   with loom in `checks/loom/`).
 //! - `directory`: which sessions each account has (lock-free table).
 //! - `shared`: config-derived lookups every shard reads.
+//! - `quiescence`: graceful shutdown's termination check (atomics only;
+//!   model-checked with loom in `checks/loom/`).
 //! - `runtime`: the glommio tasks that move bytes between sockets and core.
 //! - `admission`: connections before they are sessions: the acceptor's
 //!   back-off, the bounds on connections waiting to log on (per shard and
@@ -19,6 +23,8 @@ pub mod directory;
 pub mod mesh;
 pub mod notify;
 pub mod outbox;
+pub mod park;
+pub mod quiescence;
 pub mod rate_limit;
 pub mod router;
 pub mod runtime;

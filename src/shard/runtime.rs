@@ -27,7 +27,8 @@ use super::core::{
 };
 use super::mesh::{Links, SessionRef};
 use super::notify::LocalNotify;
-use super::shared::{phase, Quiescence, Shared};
+use super::quiescence::{phase, Quiescence};
+use super::shared::Shared;
 use crate::config::IdlePolicy;
 use crate::protocol::*;
 
@@ -139,9 +140,10 @@ async fn mesh_loop(tasks: &Rc<ShardTasks>, mut doorbell: UnixStream) {
             }
             IdlePolicy::Park => {
                 let bell = &tasks.shared.doorbells[id];
-                bell.park();
-                if tasks.core.borrow().mesh_pending() || tasks.shared.shutting_down() {
-                    bell.unpark();
+                let parked = bell.park_unless(|| {
+                    tasks.core.borrow().mesh_pending() || tasks.shared.shutting_down()
+                });
+                if !parked {
                     continue;
                 }
                 // Woken by a producer's byte (or a shutdown); drains the bytes.
@@ -668,7 +670,7 @@ async fn quiesce(tasks: &Rc<ShardTasks>, id: usize, phase: u32) {
     let mut quiescence = Quiescence::default();
     loop {
         publish(tasks, id, phase);
-        if quiescence.check(&tasks.shared, phase) {
+        if quiescence.check(&tasks.shared.shutdown, phase) {
             return;
         }
         glommio::timer::sleep(Duration::from_micros(200)).await;
@@ -680,7 +682,7 @@ async fn quiesce(tasks: &Rc<ShardTasks>, id: usize, phase: u32) {
 async fn wait_until_every_shard_confirmed(tasks: &Rc<ShardTasks>, id: usize) {
     loop {
         publish(tasks, id, phase::CONFIRMED);
-        if tasks.shared.all_reached(phase::CONFIRMED) {
+        if tasks.shared.shutdown.all_reached(phase::CONFIRMED) {
             return;
         }
         glommio::timer::sleep(Duration::from_micros(200)).await;
@@ -691,7 +693,5 @@ fn publish(tasks: &Rc<ShardTasks>, id: usize, phase: u32) {
     let mut core = tasks.core.borrow_mut();
     core.poll_mesh(now());
     let (sent, received) = core.traffic();
-    tasks
-        .shared
-        .publish_shutdown_state(id, phase, sent, received);
+    tasks.shared.shutdown.publish(id, phase, sent, received);
 }
