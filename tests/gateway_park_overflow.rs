@@ -12,7 +12,7 @@ use std::sync::Arc;
 use tradsys::config::{Config, DEFAULT_TOML};
 use tradsys::engine::*;
 use tradsys::protocol::*;
-use tradsys::shard::core::{Now, Output, ShardCore};
+use tradsys::shard::core::{FirstMessage, Now, Output, ShardCore};
 use tradsys::shard::mesh::{self, Doorbell, SessionRef};
 use tradsys::shard::notify::LocalNotify;
 use tradsys::shard::shared::Shared;
@@ -26,15 +26,14 @@ struct Peer {
 
 impl Peer {
     fn logon(core: &mut ShardCore, now: Now) -> Peer {
-        let id = core
-            .open_session(Rc::new(LocalNotify::default()), now)
-            .unwrap();
-        let mut peer = Peer { id, seq: 1 };
-        peer.send(
-            core,
-            &LogonMsg::new(1, b"alice-demo-token", 0, false).unwrap(),
-            now,
-        );
+        let mut wire = [0u8; 256];
+        let logon = LogonMsg::new(1, b"alice-demo-token", 0, false).unwrap();
+        let len = encode(&logon, 1, &mut wire).unwrap();
+        let id = match core.first_message(&wire[..len], Rc::new(LocalNotify::default()), now) {
+            FirstMessage::LoggedOn(id) => id,
+            other => panic!("logon: {other:?}"),
+        };
+        let mut peer = Peer { id, seq: 2 };
         peer.drain(core);
         peer
     }
