@@ -177,12 +177,6 @@ fn sessions_ended(log: &[String]) -> Vec<&String> {
         .collect()
 }
 
-fn open_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| d.count())
-        .unwrap_or(0)
-}
-
 /// The process state letter from /proc/PID/stat (R, S, T, D, ...).
 fn proc_state(pid: u32) -> char {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();

@@ -20,18 +20,6 @@ const GRACE_MS: u64 = 1_000;
 /// How long the gateway is held at the limit while the trader trades.
 const AT_LIMIT: Duration = Duration::from_secs(3);
 
-/// One IOC that cannot fill: OrderAccepted, then OrderCanceled. Returns
-/// how long the answer took; the client's read timeout bounds it.
-fn round_trip(client: &mut Client, account: AccountId, id: u64) -> Duration {
-    let start = Instant::now();
-    let mut order = limit(account, BTC, id, Side::Buy, 10_000, 1);
-    order.tif = TimeInForce::Ioc;
-    client.new_order(&order).unwrap();
-    accepted(client);
-    canceled(client);
-    start.elapsed()
-}
-
 /// Descriptor numbers below `limit` the gateway can still open. The
 /// limit bounds fd *numbers*, not their count (the gateway inherits a few
 /// high-numbered fds from the test harness, and has holes).
@@ -129,7 +117,7 @@ fn at_the_fd_limit(spare: usize) {
     trader
         .set_read_timeout(Some(Duration::from_secs(2)))
         .unwrap();
-    round_trip(&mut trader, ALICE, 1);
+    ioc_round_trip(&mut trader, ALICE, 1);
     let limit = limit_with_spare(&gateway, spare);
     gateway.set_fd_limit(limit as u64);
     let mut idle = Vec::new();
@@ -145,7 +133,7 @@ fn at_the_fd_limit(spare: usize) {
     let mut slowest = Duration::ZERO;
     while start.elapsed() < AT_LIMIT {
         trips += 1;
-        slowest = slowest.max(round_trip(&mut trader, ALICE, 1 + trips));
+        slowest = slowest.max(ioc_round_trip(&mut trader, ALICE, 1 + trips));
         // Paced: the journal needs an fd to roll over to a new segment,
         // which it cannot get here (orders would be refused with
         // JournalUnavailable); a few hundred orders stay in the first one.
@@ -178,7 +166,7 @@ fn at_the_fd_limit(spare: usize) {
     drop(waiting);
     let mut bob = logon_for_long(&gateway, BOB);
     bob.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-    round_trip(&mut bob, BOB, 1);
+    ioc_round_trip(&mut bob, BOB, 1);
     // Every closed client's fd is back (the two that waited in the
     // backlog are accepted and closed late): the budget minus Bob's.
     let deadline = Instant::now() + Duration::from_secs(5);

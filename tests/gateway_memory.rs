@@ -11,22 +11,6 @@ use std::time::{Duration, Instant};
 
 use common::gateway::*;
 
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .expect("VmRSS in /proc/PID/status")
-}
-
-fn open_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .count()
-}
-
 /// Waits until the gateway holds at most `fds` descriptors (its sessions
 /// are closed), polling: a fact, not a time.
 fn wait_for_fds(pid: u32, fds: usize) {

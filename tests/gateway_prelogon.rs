@@ -31,29 +31,6 @@ fn raise_fd_limit() -> u64 {
     limit.rlim_cur
 }
 
-/// One IOC that cannot fill: OrderAccepted, then OrderCanceled. The
-/// client's read timeout bounds the wait.
-fn round_trip(client: &mut Client, account: AccountId, id: u64) -> Duration {
-    let start = Instant::now();
-    let mut order = limit(account, BTC, id, Side::Buy, 10_000, 1);
-    order.tif = TimeInForce::Ioc;
-    client.new_order(&order).unwrap();
-    accepted(client);
-    canceled(client);
-    start.elapsed()
-}
-
-/// Resident memory of a process, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap()
-}
-
 /// A non-blocking connect from `source` (any loopback address: the
 /// flood comes from another address than the traders).
 fn connect_from(source: &str, to: SocketAddr) -> Socket {
@@ -116,7 +93,7 @@ fn a_flood_of_connections_that_never_log_on_locks_nobody_out() {
     alice
         .set_read_timeout(Some(Duration::from_secs(2)))
         .unwrap();
-    round_trip(&mut alice, ALICE, 1);
+    ioc_round_trip(&mut alice, ALICE, 1);
     let baseline_fds = gateway.fd_count();
     let baseline_rss = rss_kib(gateway.pid());
 
@@ -171,7 +148,7 @@ fn a_flood_of_connections_that_never_log_on_locks_nobody_out() {
             issued.load(Ordering::Acquire)
         );
         trips += 1;
-        slowest = slowest.max(round_trip(&mut alice, ALICE, 1 + trips));
+        slowest = slowest.max(ioc_round_trip(&mut alice, ALICE, 1 + trips));
         peak_fds = peak_fds.max(gateway.fd_count());
         peak_rss = peak_rss.max(rss_kib(gateway.pid()));
         if bob.is_none() && issued.load(Ordering::Acquire) >= FLOOD / 2 {
@@ -193,7 +170,7 @@ fn a_flood_of_connections_that_never_log_on_locks_nobody_out() {
     }
     let (mut bob, bob_logon) = bob.expect("Bob logged on during the flood");
     bob.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-    round_trip(&mut bob, BOB, 1);
+    ioc_round_trip(&mut bob, BOB, 1);
     println!(
         "flood of {FLOOD} settled in {:?}; {trips} trader round trips, slowest {slowest:?}; \
          Bob's logon took {bob_logon:?}; gateway fds {baseline_fds} -> peak {peak_fds}, \
@@ -221,7 +198,7 @@ fn a_flood_of_connections_that_never_log_on_locks_nobody_out() {
         );
         std::thread::sleep(Duration::from_millis(10)); // between polls of /proc
     }
-    round_trip(&mut alice, ALICE, 1 + trips + 1);
+    ioc_round_trip(&mut alice, ALICE, 1 + trips + 1);
 
     let (status, log) = gateway.stop();
     assert!(status.success());

@@ -475,3 +475,32 @@ pub fn session_end(client: &mut Client) -> (u16, u32) {
         _ => None,
     })
 }
+
+/// Resident memory of a process, in KiB (VmRSS).
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmRSS in /proc/PID/status")
+}
+
+/// Open file descriptors of a process (0 once it is gone).
+pub fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+/// One IOC buy on BTC that crosses nothing (price 10,000 with no resting
+/// sell at or under it in these tests): OrderAccepted, then OrderCanceled.
+/// How long the answer took; the client's read timeout bounds it.
+pub fn ioc_round_trip(client: &mut Client, account: AccountId, id: u64) -> Duration {
+    let start = std::time::Instant::now();
+    let mut order = limit(account, BTC, id, Side::Buy, 10_000, 1);
+    order.tif = TimeInForce::Ioc;
+    client.new_order(&order).unwrap();
+    accepted(client);
+    canceled(client);
+    start.elapsed()
+}
