@@ -18,6 +18,12 @@ use crate::engine::{AccountSpec, EngineConfig, RiskLimits, StpMode, SymbolSpec};
 pub use validate::ConfigError;
 
 /// The embedded default configuration (`configs/tradsys.toml`).
+/// The most shards (`server.cores` entries) a gateway runs. Each shard
+/// keeps the shards it must wake in one bit set (`shard::mesh::ShardMask`),
+/// so this bound and that type are checked against each other at compile
+/// time there.
+pub const MAX_SHARDS: usize = 64;
+
 pub const DEFAULT_TOML: &str = include_str!("../../configs/tradsys.toml");
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]

@@ -64,7 +64,11 @@ impl Config {
         if s.cores.is_empty() {
             return fail("server.cores", "must list at least one core");
         }
-        if s.cores.len() > 64 {
+        if s.cores.len() > super::MAX_SHARDS {
+            const _: () = assert!(
+                super::MAX_SHARDS == 64,
+                "say the bound in the message below"
+            );
             return fail("server.cores", "at most 64 shards");
         }
         let mut seen = HashSet::new();

@@ -18,7 +18,7 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
-use super::mesh::{Links, MeshMsg, SessionRef};
+use super::mesh::{Links, MeshMsg, SessionRef, ShardMask};
 use super::notify::LocalNotify;
 use super::outbox::Outbox;
 use super::rate_limit::TokenBucket;
@@ -182,7 +182,7 @@ pub struct ShardCore {
     links: Links,
     sessions: SessionTable,
     /// Bit i set: shard i has new ring input and may need its doorbell.
-    doorbells_due: u64,
+    doorbells_due: ShardMask,
     pub counters: ShardCounters,
 }
 

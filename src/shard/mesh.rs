@@ -20,6 +20,15 @@ use super::park::ParkFlag;
 use crate::engine::{AccountId, Command, Event};
 use crate::protocol::{OrderStatusMsg, OrderStatusRequestMsg};
 
+/// One bit per shard (bit `i`: shard `i`): which shards have new ring input
+/// and may need their doorbell rung. Its width bounds the shard count.
+pub type ShardMask = u64;
+
+const _: () = assert!(
+    crate::config::MAX_SHARDS <= ShardMask::BITS as usize,
+    "a shard mask has a bit for every shard"
+);
+
 /// Names one session anywhere in the gateway. The generation makes a
 /// reference to a closed session (whose slot was reused) harmless.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -178,7 +187,7 @@ impl Links {
     /// Sets bit `to` in `doorbells_due` for every shard that got messages:
     /// it may have parked on an empty ring since they were queued here, and
     /// only its doorbell wakes it.
-    pub fn flush_overflow(&mut self, doorbells_due: &mut u64) -> usize {
+    pub fn flush_overflow(&mut self, doorbells_due: &mut ShardMask) -> usize {
         let mut moved = 0;
         for (to, queue) in self.overflow.iter_mut().enumerate() {
             let Some(producer) = self.outbound[to].as_mut() else {

@@ -5,7 +5,7 @@
 //! fixed slots with generations.
 
 use super::core::ShardCounters;
-use super::mesh::{Links, MeshMsg, SessionRef};
+use super::mesh::{Links, MeshMsg, SessionRef, ShardMask};
 use super::session::Session;
 use super::shared::Shared;
 use crate::engine::{Event, EventSink};
@@ -175,7 +175,7 @@ pub struct Router<'a> {
     pub shared: &'a Shared,
     pub sessions: &'a mut SessionTable,
     pub links: &'a mut Links,
-    pub doorbells_due: &'a mut u64,
+    pub doorbells_due: &'a mut ShardMask,
     pub counters: &'a mut ShardCounters,
     /// The session whose command this is (None for cancel-on-disconnect).
     pub origin: Option<SessionRef>,
