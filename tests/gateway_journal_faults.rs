@@ -74,23 +74,6 @@ fn rest_orders(alice: &mut Client, n: u64, first_id: u64) -> Vec<(SymbolId, Orde
     acked
 }
 
-/// Every acknowledged order is resting after the restart.
-fn assert_all_open(gateway: &Gateway, acked: &[(SymbolId, OrderId)]) {
-    let mut alice = gateway.logon(ALICE);
-    for (i, &(symbol, order_id)) in acked.iter().enumerate() {
-        alice.order_status(i as u64, symbol, order_id).unwrap();
-        let state = expect(&mut alice, "OrderStatus", |r| match r {
-            Received::OrderStatus(m) => Some(m.state),
-            _ => None,
-        });
-        assert_eq!(
-            state,
-            OrderState::Open as u8,
-            "acknowledged order {order_id} on symbol {symbol} lost"
-        );
-    }
-}
-
 /// The next message that is not a heartbeat or report is SessionEnd; its reason.
 fn session_end_reason(client: &mut Client) -> u16 {
     loop {
@@ -158,7 +141,7 @@ fn a_failed_msync_with_sync_every_stops_the_gateway_and_loses_nothing_acknowledg
 
     std::fs::remove_file(&flag).unwrap();
     let gateway = Gateway::start_in(&dir, &overrides).expect("restarts once the disk works");
-    assert_all_open(&gateway, &acked);
+    assert_all_open(&gateway, ALICE, &acked);
     // The refused order was not executed: Alice's 11th BTC order is new.
     let mut alice = gateway.logon(ALICE);
     alice
@@ -206,7 +189,7 @@ fn a_failed_msync_with_sync_interval_stops_the_gateway_and_loses_nothing_acknowl
 
     std::fs::remove_file(&flag).unwrap();
     let gateway = Gateway::start_in(&dir, &overrides).expect("restarts once the disk works");
-    assert_all_open(&gateway, &acked);
+    assert_all_open(&gateway, ALICE, &acked);
     drop(gateway);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -9,7 +9,6 @@ mod common;
 use common::gateway::*;
 use tradsys::client::Received;
 use tradsys::engine::*;
-use tradsys::protocol::OrderState;
 
 #[test]
 fn full_journal_refuses_orders_and_loses_nothing_acknowledged() {
@@ -73,19 +72,7 @@ fn full_journal_refuses_orders_and_loses_nothing_acknowledged() {
     );
 
     let gateway = Gateway::start_in(&dir, overrides).expect("restart without the limit");
-    let mut alice = gateway.logon(ALICE);
-    for (i, &(symbol, order_id)) in acked.iter().enumerate() {
-        alice.order_status(i as u64, symbol, order_id).unwrap();
-        let state = expect(&mut alice, "OrderStatus", |r| match r {
-            Received::OrderStatus(m) => Some(m.state),
-            _ => None,
-        });
-        assert_eq!(
-            state,
-            OrderState::Open as u8,
-            "acknowledged order {order_id} on {symbol} lost"
-        );
-    }
+    assert_all_open(&gateway, ALICE, &acked);
     drop(gateway);
     let _ = std::fs::remove_dir_all(&dir);
 }

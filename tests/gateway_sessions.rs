@@ -270,13 +270,7 @@ fn a_client_that_stops_reading_is_ended_as_slow_consumer_and_nobody_waits() {
         "send_buffer_bytes = 4096\nsocket_send_buffer_bytes = 4096\n[server]\nshutdown_grace_ms = 60000",
     );
     // Alice's socket barely buffers anything, and Alice never reads.
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    socket.connect(&gateway.addr.into()).unwrap();
-    let mut alice = tradsys::client::Client::from_stream(socket.into()).unwrap();
-    alice
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    let mut alice = connect_small_receive_buffer(&gateway);
     alice.logon(ALICE, token(ALICE), 30_000, false).unwrap();
     for i in 0..40 {
         alice
@@ -365,13 +359,7 @@ fn a_client_that_pipelines_without_reading_is_ended_as_slow_consumer_not_idle() 
     let gateway = Gateway::start_with(
         "send_buffer_bytes = 8192\nsocket_send_buffer_bytes = 4096\n[server]\nshutdown_grace_ms = 60000",
     );
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    socket.connect(&gateway.addr.into()).unwrap();
-    let mut alice = tradsys::client::Client::from_stream(socket.into()).unwrap();
-    alice
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    let mut alice = connect_small_receive_buffer(&gateway);
     // 100 ms heartbeats (the minimum): the idle window is 300 ms.
     alice.logon(ALICE, token(ALICE), 100, false).unwrap();
     alice

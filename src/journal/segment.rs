@@ -355,15 +355,8 @@ fn prefault(map: &mut MmapMut, from: usize, to: usize) {
     {
         return;
     }
-    let base = map.as_mut_ptr();
-    for off in (from..to).step_by(page) {
-        // SAFETY: `off` is inside the mapping; the owner has exclusive use
-        // of it, and writing back the byte just read changes nothing.
-        unsafe {
-            let p = base.add(off);
-            p.write_volatile(p.read_volatile());
-        }
-    }
+    // The same touch as `redirty`: a write fault makes each page writable.
+    redirty(map, from, to);
 }
 
 fn page_size() -> usize {

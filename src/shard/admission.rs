@@ -231,7 +231,7 @@ impl Admission {
 }
 
 /// A peer address for the log, `-` when there is none.
-struct Peer(Option<SocketAddr>);
+pub(crate) struct Peer(pub(crate) Option<SocketAddr>);
 
 impl Display for Peer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

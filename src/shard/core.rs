@@ -18,6 +18,7 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
+use super::admission::Peer;
 use super::mesh::{Links, MeshMsg, SessionRef, ShardMask};
 use super::notify::LocalNotify;
 use super::outbox::Outbox;
@@ -1367,10 +1368,7 @@ impl ShardCore {
     /// Ends every session with SessionEnd(Shutdown), or
     /// SessionEnd(JournalFailure) when the gateway is failing-stop.
     pub fn shut_down_sessions(&mut self) {
-        let reason = match self.shared.fail_stop_reason() {
-            Some(_) => SessionEndReason::JournalFailure,
-            None => SessionEndReason::Shutdown,
-        };
+        let reason = self.shared.shutdown_end_reason();
         for slot in 0..self.sessions.capacity() {
             self.end_session(slot, reason);
         }
@@ -1426,18 +1424,6 @@ impl LifecycleLog {
         } else {
             self.suppressed += 1;
             None
-        }
-    }
-}
-
-/// A peer address for the log, `-` when unknown.
-struct Peer(Option<std::net::SocketAddr>);
-
-impl std::fmt::Display for Peer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            Some(addr) => write!(f, "{addr}"),
-            None => f.write_str("-"),
         }
     }
 }

@@ -268,11 +268,7 @@ async fn pre_logon(tasks: Rc<ShardTasks>, mut stream: TcpStream, peer: SocketAdd
         FirstRead::Closed => None,
         FirstRead::ShuttingDown => {
             // As the sessions are told (`ShardCore::shut_down_sessions`).
-            let reason = match tasks.shared.fail_stop_reason() {
-                Some(_) => SessionEndReason::JournalFailure,
-                None => SessionEndReason::Shutdown,
-            };
-            Some(PreLogonEnd::ended(reason, 1))
+            Some(PreLogonEnd::ended(tasks.shared.shutdown_end_reason(), 1))
         }
         FirstRead::TimedOut => {
             let timeout = tasks.shared.config.session.logon_timeout_ms;

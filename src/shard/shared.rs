@@ -102,6 +102,15 @@ impl Shared {
         self.begin_shutdown();
     }
 
+    /// The SessionEnd reason a shutdown gives every connection:
+    /// `JournalFailure` during a fail-stop, `Shutdown` otherwise.
+    pub fn shutdown_end_reason(&self) -> crate::protocol::SessionEndReason {
+        match self.fail_stop_reason() {
+            Some(_) => crate::protocol::SessionEndReason::JournalFailure,
+            None => crate::protocol::SessionEndReason::Shutdown,
+        }
+    }
+
     /// Why the gateway is failing-stop, if it is.
     pub fn fail_stop_reason(&self) -> Option<&str> {
         self.fail_stop.get().map(String::as_str)

@@ -476,6 +476,39 @@ pub fn session_end(client: &mut Client) -> (u16, u32) {
     })
 }
 
+/// A connection whose socket buffers barely anything on its side (a 4 KiB
+/// receive buffer), with a 10 s read timeout: a client that stops
+/// reading fills up quickly.
+pub fn connect_small_receive_buffer(gateway: &Gateway) -> Client {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&gateway.addr.into()).unwrap();
+    let client = Client::from_stream(socket.into()).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    client
+}
+
+/// Every `(symbol, order_id)` is resting (OrderStatus Open), asked by a
+/// new session of `account`: how a test proves acknowledged orders
+/// survived a restart.
+pub fn assert_all_open(gateway: &Gateway, account: AccountId, orders: &[(SymbolId, OrderId)]) {
+    let mut client = gateway.logon(account);
+    for (i, &(symbol, order_id)) in orders.iter().enumerate() {
+        client.order_status(i as u64, symbol, order_id).unwrap();
+        let state = expect(&mut client, "OrderStatus", |r| match r {
+            Received::OrderStatus(m) => Some(m.state),
+            _ => None,
+        });
+        assert_eq!(
+            state,
+            tradsys::protocol::OrderState::Open as u8,
+            "acknowledged order {order_id} on symbol {symbol} lost"
+        );
+    }
+}
+
 /// Resident memory of a process, in KiB (VmRSS).
 pub fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
