@@ -45,7 +45,6 @@ const LONG_FUNCTIONS_ALLOWED: &[&str] = &[
     "src/journal/tools.rs walk_shard",
     "src/protocol/encode.rs from_event",
     "src/server.rs start_with",
-    "src/shard/core.rs order_entry",
 ];
 
 /// The lints every crate root (`src/lib.rs`, `src/main.rs`,

@@ -109,6 +109,37 @@ pub fn client_command(
     }
 }
 
+/// The report that refuses an order request before any engine saw it:
+/// OrderRejected for NewOrder, CancelRejected for CancelOrder and
+/// ReplaceOrder (the same report the engine would send); `None` for the
+/// other messages, which are answered in their own way.
+pub fn order_rejection(
+    msg: &ClientMessage<'_>,
+    account: AccountId,
+    reason: RejectReason,
+) -> Option<Event> {
+    let (order_id, symbol, client_order_id) = match msg {
+        ClientMessage::NewOrder(m) => {
+            return Some(Event::Rejected {
+                account,
+                symbol: m.symbol.get(),
+                client_order_id: m.client_order_id.get(),
+                reason,
+            })
+        }
+        ClientMessage::CancelOrder(m) => (m.order_id, m.symbol, m.client_order_id),
+        ClientMessage::ReplaceOrder(m) => (m.order_id, m.symbol, m.client_order_id),
+        _ => return None,
+    };
+    Some(Event::CancelRejected {
+        order_id: order_id.get(),
+        account,
+        symbol: symbol.get(),
+        client_order_id: client_order_id.get(),
+        reason,
+    })
+}
+
 /// A Logon whose fields are well formed. The credentials themselves are
 /// the gateway's to check (against config, in constant time).
 #[derive(Clone, Copy, PartialEq, Eq)]
