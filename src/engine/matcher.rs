@@ -13,6 +13,7 @@
 use super::book::{crosses, Book, Level};
 use super::config::{band_around, AccountSpec, EngineConfig, SymbolSpec};
 use super::event::{Event, EventSink};
+use super::id_index::IdIndex;
 use super::order_index::OrderIndex;
 use super::risk::Exposure;
 use super::slab::{stp_flags, OrderNode, OrderSlab, Slot, FLAG_DAY, FLAG_POST_ONLY, NIL};
@@ -62,11 +63,11 @@ enum MatchEnd {
 pub struct Engine {
     pub(crate) books: Vec<Book>,
     pub(crate) symbols: Vec<SymbolState>,
-    /// (symbol id, local index), sorted by id.
-    symbol_lookup: Vec<(SymbolId, u16)>,
+    /// Symbol id to local index.
+    symbol_lookup: IdIndex<u16>,
     pub(crate) accounts: Vec<AccountState>,
-    /// (account id, local index), sorted by id.
-    account_lookup: Vec<(AccountId, u32)>,
+    /// Account id to local index.
+    account_lookup: IdIndex<u32>,
     /// Indexed by owner: `book << account_bits | account_index`.
     pub(crate) exposures: Vec<Exposure>,
     account_bits: u32,
@@ -89,28 +90,8 @@ impl Engine {
             config.symbols.len() <= u16::MAX as usize,
             "too many symbols"
         );
-        let mut symbol_lookup: Vec<(SymbolId, u16)> = config
-            .symbols
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.id, i as u16))
-            .collect();
-        symbol_lookup.sort_unstable();
-        assert!(
-            symbol_lookup.windows(2).all(|w| w[0].0 != w[1].0),
-            "duplicate symbol id"
-        );
-        let mut account_lookup: Vec<(AccountId, u32)> = config
-            .accounts
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (a.id, i as u32))
-            .collect();
-        account_lookup.sort_unstable();
-        assert!(
-            account_lookup.windows(2).all(|w| w[0].0 != w[1].0),
-            "duplicate account id"
-        );
+        let symbol_lookup = IdIndex::positions(config.symbols.iter().map(|s| s.id), "symbol");
+        let account_lookup = IdIndex::positions(config.accounts.iter().map(|a| a.id), "account");
         let symbols = config
             .symbols
             .iter()
@@ -181,17 +162,11 @@ impl Engine {
     }
 
     pub(crate) fn symbol_index(&self, symbol: SymbolId) -> Option<u16> {
-        self.symbol_lookup
-            .binary_search_by_key(&symbol, |&(id, _)| id)
-            .ok()
-            .map(|i| self.symbol_lookup[i].1)
+        self.symbol_lookup.get(symbol)
     }
 
     pub(crate) fn account_index(&self, account: AccountId) -> Option<u32> {
-        self.account_lookup
-            .binary_search_by_key(&account, |&(id, _)| id)
-            .ok()
-            .map(|i| self.account_lookup[i].1)
+        self.account_lookup.get(account)
     }
 
     /// The packed (book, account) that names an exposure and an order's owner.

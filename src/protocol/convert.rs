@@ -218,7 +218,7 @@ pub fn report_to_event(msg: &GatewayMessage<'_>, account: AccountId) -> Option<E
             price: m.price.get(),
             qty: m.qty.get(),
             leaves_qty: m.leaves_qty.get(),
-            liquidity: liquidity_from_u8(m.liquidity)?,
+            liquidity: Liquidity::from_u8(m.liquidity)?,
         },
         GatewayMessage::OrderCanceled(m) => Event::Canceled {
             order_id: m.order_id.get(),
@@ -256,13 +256,4 @@ pub fn report_to_event(msg: &GatewayMessage<'_>, account: AccountId) -> Option<E
         | GatewayMessage::OrderStatus(_)
         | GatewayMessage::SessionEnd(_) => return None,
     })
-}
-
-/// `Liquidity` has no `from_u8` in the engine; the codes are fixed there.
-fn liquidity_from_u8(v: u8) -> Option<Liquidity> {
-    match v {
-        1 => Some(Liquidity::Aggressor),
-        2 => Some(Liquidity::Passive),
-        _ => None,
-    }
 }
