@@ -40,6 +40,16 @@ impl SessionTable {
         }
     }
 
+    /// Every slot is either free or holds a session, never both (O(n):
+    /// debug builds only, after each insert and remove).
+    fn check_slots(&self) {
+        debug_assert_eq!(self.free.len() + self.live, self.slots.len());
+        debug_assert_eq!(
+            self.slots.iter().filter(|e| e.session.is_some()).count(),
+            self.live
+        );
+    }
+
     pub fn capacity(&self) -> u16 {
         self.slots.len() as u16
     }
@@ -56,17 +66,21 @@ impl SessionTable {
     pub fn insert(&mut self, session: Session) -> Option<u16> {
         let slot = self.free.pop()?;
         let entry = &mut self.slots[slot as usize];
+        assert!(entry.session.is_none(), "a free slot holds no session");
         entry.generation = entry.generation.wrapping_add(1);
         entry.session = Some(session);
         self.live += 1;
+        self.check_slots();
         Some(slot)
     }
 
     pub fn remove(&mut self, id: SessionRef) {
         if self.get(id).is_some() {
             self.slots[id.slot as usize].session = None;
+            assert!(self.live > 0 && self.free.len() < self.slots.len());
             self.free.push(id.slot);
             self.live -= 1;
+            self.check_slots();
         }
     }
 
@@ -98,12 +112,20 @@ impl SessionTable {
         self.slots.get_mut(slot as usize)?.session.as_mut()
     }
 
+    /// Whether sessions wait to be ended as slow consumers.
+    pub fn ends_deferred(&self) -> bool {
+        !self.deferred_ends.is_empty()
+    }
+
     pub fn take_deferred_end(&mut self) -> Option<u16> {
         self.deferred_ends.pop()
     }
 
     fn defer_end(&mut self, slot: u16) {
+        assert!(slot < self.capacity(), "slot {slot} out of range");
         if !self.deferred_ends.contains(&slot) {
+            // One entry per slot at most: the push never reallocates.
+            debug_assert!(self.deferred_ends.len() < self.deferred_ends.capacity());
             self.deferred_ends.push(slot);
         }
     }
@@ -111,6 +133,7 @@ impl SessionTable {
     /// Encodes an order report into a local session's outbox. A session
     /// that cannot take it is ended (slow consumer), never waited for.
     pub fn deliver_report(&mut self, dest: SessionRef, event: &Event, wall_ns: u64) {
+        debug_assert!(dest.slot < self.capacity());
         let Some(session) = self.get_mut(dest) else {
             return; // closed since: the report stays in the journal
         };
@@ -128,6 +151,8 @@ impl SessionTable {
     /// Another shard finished one of this session's commands.
     pub fn command_done(&mut self, dest: SessionRef) {
         if let Some(session) = self.get_mut(dest) {
+            // Every Processed and Status answers one counted command.
+            debug_assert!(session.remote_in_flight > 0, "an answer nobody waits for");
             session.remote_in_flight = session.remote_in_flight.saturating_sub(1);
         }
     }
@@ -146,6 +171,7 @@ impl SessionTable {
             return;
         };
         let pending = entry.as_mut().expect("found");
+        assert!(pending.remaining_shards > 0, "one count per shard asked");
         pending.canceled += canceled;
         pending.remaining_shards -= 1;
         if pending.remaining_shards > 0 {

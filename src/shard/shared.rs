@@ -47,6 +47,11 @@ impl Shared {
         trading_shards.sort_unstable();
         trading_shards.dedup();
         let shards = config.shard_count();
+        assert_eq!(doorbells.len(), shards, "a doorbell per shard");
+        assert!(
+            trading_shards.iter().all(|&s| (s as usize) < shards),
+            "every symbol's owner is a configured shard"
+        );
         let directory = SessionDirectory::new(
             config.accounts.len(),
             config.session.max_sessions_per_account,
@@ -70,6 +75,7 @@ impl Shared {
     }
 
     pub fn account(&self, index: usize) -> &AccountConfig {
+        debug_assert!(index < self.config.accounts.len());
         &self.config.accounts[index]
     }
 
@@ -89,6 +95,7 @@ impl Shared {
     pub fn fail_stop(&self, why: String) {
         let _ = self.fail_stop.set(why);
         self.begin_shutdown();
+        debug_assert!(self.shutting_down() && self.fail_stop_reason().is_some());
     }
 
     /// The SessionEnd reason a shutdown gives every connection:

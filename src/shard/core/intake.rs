@@ -125,7 +125,10 @@ impl ShardCore {
             return FirstMessage::Refused(PreLogonEnd::ended(SessionEndReason::NotLoggedOn, 2));
         };
         match self.logon(logon, writer, now) {
-            Ok(id) => FirstMessage::LoggedOn(id),
+            Ok(id) => {
+                assert!(self.sessions.get(id).is_some_and(|s| s.is_active()));
+                FirstMessage::LoggedOn(id)
+            }
             Err(reason) => FirstMessage::Refused(PreLogonEnd {
                 rejected: Some(reason),
                 reason: SessionEndReason::LogonRejected,
@@ -137,6 +140,7 @@ impl ShardCore {
     /// Records where a session that just logged on connects from, and
     /// logs its logon (one line per logon, bounded per shard).
     pub fn session_started(&mut self, id: SessionRef, peer: std::net::SocketAddr) {
+        assert_eq!(id.shard, self.id, "a session lives on its own shard");
         let Some(session) = self.sessions.get_mut(id) else {
             return;
         };
@@ -168,6 +172,10 @@ impl ShardCore {
 
     /// Decodes and handles every whole message in `bytes`.
     pub fn on_bytes(&mut self, id: SessionRef, bytes: &[u8], now: Now) -> Intake {
+        assert_eq!(
+            id.shard, self.id,
+            "a session's bytes arrive on its own shard"
+        );
         let mut consumed = 0;
         let mut blocked = false;
         while let Some(session) = self.sessions.get(id) {
@@ -202,6 +210,7 @@ impl ShardCore {
             session.input_pending = blocked;
         }
         self.finish_turn();
+        assert!(consumed <= bytes.len());
         Intake { consumed, blocked }
     }
 
@@ -212,6 +221,7 @@ impl ShardCore {
     /// only a client that stops reading while others' activity fills its
     /// outbox is a slow consumer.
     pub fn can_resume(&self, id: SessionRef) -> bool {
+        debug_assert_eq!(id.shard, self.id);
         let own_room = self
             .sessions
             .get(id)
@@ -223,6 +233,7 @@ impl ShardCore {
 
     /// Whether every ring this message would use has room now.
     fn can_route(&self, slot: u16, message: &ClientMessage<'_>) -> bool {
+        debug_assert!(slot < self.sessions.capacity());
         let Some(session) = self.sessions.get_slot(slot) else {
             return true;
         };
@@ -251,6 +262,10 @@ impl ShardCore {
 
     fn handle(&mut self, slot: u16, message: &ClientMessage<'_>, now: Now) {
         let session = self.sessions.get_slot_mut(slot).expect("live session");
+        assert!(
+            !session.is_ended(),
+            "nothing is handled after a session's end"
+        );
         session.last_rx_ns = now.mono_ns;
         session.messages_in += 1;
         let seq = message.header().seq.get();
@@ -330,6 +345,7 @@ impl ShardCore {
         let _ = session.outbox.push(&accepted);
         let slot = self.sessions.insert(session).expect("room was checked");
         let me = self.me(slot);
+        debug_assert_eq!(me.shard, self.id);
         if !self.shared.directory.register(account_index, me) {
             // The account has its maximum of sessions.
             self.sessions.remove(me);

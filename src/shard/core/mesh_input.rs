@@ -10,6 +10,7 @@ impl ShardCore {
     /// Drains every inbound ring and the overflow queues. Returns how many
     /// messages were handled.
     pub fn poll_mesh(&mut self, now: Now) -> usize {
+        debug_assert_eq!(self.inbox.shards(), self.shared.config.shard_count());
         let mut handled = self.sender.flush_overflow();
         for from in 0..self.inbox.shards() {
             for _ in 0..MESH_BATCH {
@@ -26,6 +27,16 @@ impl ShardCore {
     }
 
     fn on_mesh(&mut self, msg: MeshMsg, now: Now) {
+        // Whatever names a session arrives on that session's shard, and
+        // commands come from other shards (local ones run inline).
+        debug_assert!(match msg {
+            MeshMsg::Command { origin, .. } => origin.is_none_or(|o| o.shard != self.id),
+            MeshMsg::StatusRequest { origin, .. } => origin.shard != self.id,
+            MeshMsg::Report { dest, .. }
+            | MeshMsg::Processed { dest }
+            | MeshMsg::Status { dest, .. }
+            | MeshMsg::MassCancelDone { dest, .. } => dest.shard == self.id,
+        });
         match msg {
             MeshMsg::Command {
                 origin,

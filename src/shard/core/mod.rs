@@ -59,10 +59,24 @@ use super::session_table::SessionTable;
 use super::shared::Shared;
 use crate::engine::{AccountId, Engine};
 use crate::journal::JournalWriter;
+use crate::protocol::{FillMsg, OrderAcceptedMsg, OrderCanceledMsg, WireMessage};
 
-/// Report bytes budgeted per command in flight to another shard (an
-/// accept, a fill or two and a cancel).
-const MAX_REPORT_BYTES_PER_COMMAND: usize = 256;
+/// Report bytes budgeted per command in flight to another shard: a
+/// session may have `send_buffer_bytes / 2 / this` commands in flight, so
+/// that their reports fit the half of its outbox its reader keeps free.
+/// An estimate, not a bound: it covers an accept, two fills and a cancel
+/// (checked below), but an order that sweeps many resting orders reports
+/// one fill per order. `tests/gateway_report_budget.rs` shows both sides:
+/// commands within the estimate never overflow a reading client's
+/// outbox; commands past it can, and the session then ends
+/// SlowConsumer (its fills are journaled and other sessions carry on).
+pub const MAX_REPORT_BYTES_PER_COMMAND: usize = 256;
+
+const _: () = assert!(
+    MAX_REPORT_BYTES_PER_COMMAND
+        >= OrderAcceptedMsg::LEN + 2 * FillMsg::LEN + OrderCanceledMsg::LEN,
+    "the budget covers an accept, two fills and a cancel"
+);
 
 /// A gap between two ticks longer than this is the shard not running
 /// (the runtime ticks every 5 ms): see `ShardCore::credit_own_stall`.
@@ -118,6 +132,15 @@ impl ShardCore {
     pub fn new(id: u16, shared: Arc<Shared>, links: Links) -> ShardCore {
         let engine = Engine::new(&shared.config.engine_config(id as usize));
         let max_sessions = shared.config.session.max_sessions_per_shard;
+        assert!(
+            (id as usize) < shared.config.shard_count(),
+            "shard {id} is configured"
+        );
+        assert_eq!(
+            links.inbox.shards(),
+            shared.config.shard_count(),
+            "a ring from every shard"
+        );
         ShardCore {
             id,
             engine,
@@ -149,6 +172,10 @@ impl ShardCore {
     }
 
     fn me(&self, slot: u16) -> SessionRef {
+        debug_assert!(
+            self.sessions.get_slot(slot).is_some(),
+            "slot {slot} holds a session"
+        );
         SessionRef {
             shard: self.id,
             slot,
@@ -163,6 +190,7 @@ impl ShardCore {
     fn finish_turn(&mut self) {
         self.finish_deferred_ends();
         self.sender.ring_doorbells(&self.shared.doorbells);
+        debug_assert!(!self.sessions.ends_deferred());
     }
 }
 

@@ -59,6 +59,10 @@ impl ShardCore {
 
     /// Answers a request the gateway refused itself: only to the requester.
     fn refuse(&mut self, slot: u16, event: Event, now: Now) {
+        debug_assert!(matches!(
+            event,
+            Event::Rejected { .. } | Event::CancelRejected { .. }
+        ));
         let report = SessionReport::from_event(&event, now.wall_ns).expect("a reject is a report");
         let session = self.sessions.get_slot_mut(slot).expect("live session");
         if session.outbox.push_report(&report).is_err() {
@@ -69,6 +73,7 @@ impl ShardCore {
     }
 
     pub(super) fn push_to<M: WireMessage>(&mut self, slot: u16, msg: &M) {
+        debug_assert!(slot < self.sessions.capacity());
         let session = self.sessions.get_slot_mut(slot).expect("live session");
         if session.outbox.push(msg).is_err() {
             self.end_session(slot, SessionEndReason::SlowConsumer);
@@ -86,6 +91,7 @@ impl ShardCore {
         request_id: u64,
         now: Now,
     ) {
+        debug_assert_eq!(origin.shard, self.id, "routed from the session's shard");
         match self.shared.owner_of(symbol) {
             Some(owner) if owner == self.id as usize => {
                 self.counters.commands_local += 1;
@@ -157,6 +163,7 @@ impl ShardCore {
             reason: CancelReason::MassCancel,
         };
         let origin = self.me(slot);
+        assert!(!owners.is_empty(), "a mass cancel asks at least one shard");
         for &owner in owners.iter() {
             if owner == self.id {
                 self.run_engine(&command, Some(origin), request_id, now);
@@ -175,6 +182,7 @@ impl ShardCore {
         request_id: u64,
         command: Command,
     ) {
+        assert_ne!(owner, self.id as usize, "a local command runs inline");
         self.counters.commands_remote += 1;
         if let Some(session) = self.sessions.get_mut(origin) {
             session.remote_in_flight += 1;
@@ -184,6 +192,7 @@ impl ShardCore {
     }
 
     fn order_status(&mut self, slot: u16, account: u32, request: &OrderStatusRequestMsg) {
+        debug_assert!(self.sessions.get_slot(slot).is_some_and(|s| s.is_active()));
         match self.shared.owner_of(request.symbol.get()) {
             Some(owner) if owner == self.id as usize => {
                 let status = status_answer(&self.engine, account, request);

@@ -56,6 +56,10 @@ impl ShardCore {
             self.counters.slow_consumers += 1;
         }
         self.after_end(slot, phase);
+        debug_assert!(self
+            .sessions
+            .get_slot(slot)
+            .is_some_and(|s| s.is_ended() && s.outbox.is_sealed()));
     }
 
     /// The connection is gone (closed by the peer, broken, or finished
@@ -93,6 +97,10 @@ impl ShardCore {
         let session = self.sessions.get_mut(id).expect("still there");
         session.writer.notify();
         self.sessions.remove(id);
+        assert!(
+            self.sessions.get(id).is_none(),
+            "a closed session's slot is free"
+        );
         self.counters.sessions_ended += 1;
         self.finish_turn();
     }
@@ -108,6 +116,7 @@ impl ShardCore {
             return;
         };
         let me = self.me(slot);
+        debug_assert!(self.sessions.get(me).is_some_and(|s| s.is_ended()));
         self.shared.directory.unregister(account_index, me);
         if !cancel_on_disconnect {
             return;
@@ -137,6 +146,7 @@ impl ShardCore {
         while let Some(slot) = self.sessions.take_deferred_end() {
             self.end_session(slot, SessionEndReason::SlowConsumer);
         }
+        debug_assert!(!self.sessions.ends_deferred());
     }
 
     /// Ends every session with SessionEnd(Shutdown), or
@@ -147,5 +157,7 @@ impl ShardCore {
             self.end_session(slot, reason);
         }
         self.finish_turn();
+        debug_assert!((0..self.sessions.capacity())
+            .all(|slot| self.sessions.get_slot(slot).is_none_or(|s| s.is_ended())));
     }
 }

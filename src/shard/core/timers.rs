@@ -10,6 +10,10 @@ impl ShardCore {
     pub fn tick(&mut self, now: Now) {
         self.credit_own_stall(now);
         let idle_intervals = self.shared.config.session.idle_timeout_intervals as u64;
+        assert!(
+            idle_intervals > 0,
+            "config validation: idle_timeout_intervals >= 1"
+        );
         for slot in 0..self.sessions.capacity() {
             let Some(session) = self.sessions.get_slot_mut(slot) else {
                 continue;
@@ -67,6 +71,7 @@ impl ShardCore {
         for slot in 0..self.sessions.capacity() {
             if let Some(session) = self.sessions.get_slot_mut(slot) {
                 session.last_rx_ns = (session.last_rx_ns + gap).min(now.mono_ns);
+                debug_assert!(session.last_rx_ns <= now.mono_ns);
             }
         }
         tracing::warn!(

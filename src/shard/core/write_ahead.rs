@@ -27,6 +27,7 @@ impl ShardCore {
     /// corruption stops the start unless the operator asked to truncate
     /// there.
     pub fn start(&mut self) -> Result<(), String> {
+        assert!(self.journal.is_none(), "a shard starts once");
         let cfg = &self.shared.config.journal;
         let dir = journal::shard_dir(&cfg.dir, self.id);
         let current = self.shared.config.engine_config(self.id as usize);
@@ -126,6 +127,7 @@ impl ShardCore {
             );
         }
         self.shared.fail_stop(format!("shard {}: {error}", self.id));
+        debug_assert!(self.shared.shutting_down());
     }
 
     /// A segment the journal wants created ahead of need (off this thread).
@@ -210,6 +212,10 @@ impl ShardCore {
         request_id: u64,
         now: Now,
     ) {
+        // Write-ahead: a command runs only once nothing deferred is ahead of
+        // it (a deferred cancel-on-disconnect has no origin and runs first).
+        debug_assert!(origin.is_none() || self.pending_disconnect_cancels.is_empty());
+        debug_assert!(!self.journal_fatal, "nothing executes after a failed sync");
         let mut router = Router {
             shard: self.id,
             shared: &self.shared,
@@ -229,6 +235,7 @@ impl ShardCore {
         let journal = self.journal.as_mut().expect("a journal to append to");
         match journal.append(now.wall_ns, command) {
             Ok(_) => {
+                debug_assert!(!journal.failed());
                 if self.journal_failing {
                     self.journal_failing = false;
                     tracing::warn!(shard = self.id, "journal: accepting commands again");
@@ -269,6 +276,7 @@ impl ShardCore {
             );
             self.execute(&command, None, 0, now);
         }
+        debug_assert!(self.pending_disconnect_cancels.is_empty());
         true
     }
 
