@@ -5,6 +5,8 @@
 //! session and routed over the mesh ([`shard`]), written ahead to the owning
 //! shard's [`journal`], and matched by [`engine`]. [`config`] describes the
 //! whole, [`client`] is the bots' side, [`doctor`] checks the host.
+//! [`telemetry`] is what shards measure and publish, [`admin`] the thread
+//! that serves it over HTTP.
 
 // Code health (ARCHITECTURE.md): every `unsafe` block and impl says why it
 // is sound in a `// SAFETY:` comment, and an `unsafe fn` spells out its own
@@ -25,6 +27,7 @@ pub const VERSION: &str = concat!(
     ")"
 );
 
+pub mod admin;
 pub mod client;
 pub mod config;
 pub mod doctor;
@@ -33,3 +36,4 @@ pub mod journal;
 pub mod protocol;
 pub mod server;
 pub mod shard;
+pub mod telemetry;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use glommio::{LocalExecutorBuilder, Placement};
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::admin::AdminThread;
 use crate::config::{Config, IdlePolicy};
 use crate::shard::mesh::{self, Doorbell};
 use crate::shard::runtime;
@@ -28,6 +29,7 @@ pub struct Server {
     shared: Arc<Shared>,
     shards: Vec<glommio::ExecutorJoinHandle<()>>,
     order_entry: SocketAddr,
+    admin: Option<AdminThread>,
 }
 
 #[derive(Debug)]
@@ -244,10 +246,22 @@ impl Server {
             doorbells.push(bell);
             doorbell_rx.push(rx);
         }
-        let links = mesh::build(shards, config.server.ring_capacity);
+        let admin_listener = std::net::TcpListener::bind(config.server.admin)
+            .map_err(|e| StartError(format!("server.admin {}: {e}", config.server.admin)))?;
+        let mut links = mesh::build(shards, config.server.ring_capacity);
+        let mut admin_links = Vec::with_capacity(shards);
+        for (id, link) in links.iter_mut().enumerate() {
+            let (shard_end, admin_end) = crate::telemetry::link::link(id as u16);
+            link.telemetry = Some(shard_end);
+            admin_links.push(admin_end);
+        }
         let mut shared = Shared::new(config, doorbells);
         shared.truncate_corrupt_journal = options.truncate_corrupt_journal;
         let shared = Arc::new(shared);
+        // Serving before the shards recover: /health answers at once, and
+        // /ready says "not ready" until every shard is up.
+        let admin = AdminThread::start(admin_listener, Arc::clone(&shared), admin_links)
+            .map_err(|e| StartError(format!("admin thread: {e}")))?;
         let mut handles = Vec::with_capacity(shards);
         let (started_tx, started_rx) = std::sync::mpsc::channel();
         for (id, ((links, listener), rx)) in links
@@ -280,6 +294,7 @@ impl Server {
             shared,
             shards: handles,
             order_entry,
+            admin: Some(admin),
         };
         // Every shard answers once it has recovered (or failed to).
         let mut failures = Vec::new();
@@ -291,6 +306,11 @@ impl Server {
             }
         }
         if failures.is_empty() {
+            server
+                .shared
+                .telemetry
+                .started
+                .store(true, std::sync::atomic::Ordering::Release);
             Ok(server)
         } else {
             server.shutdown();
@@ -303,6 +323,11 @@ impl Server {
         self.order_entry
     }
 
+    /// Where the admin HTTP endpoints listen.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(AdminThread::addr)
+    }
+
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
@@ -313,12 +338,16 @@ impl Server {
     }
 
     /// Waits for every shard to finish.
-    pub fn join(self) -> Result<(), StartError> {
+    pub fn join(mut self) -> Result<(), StartError> {
         let mut failed = Vec::new();
         for (id, handle) in self.shards.into_iter().enumerate() {
             if let Err(e) = handle.join() {
                 failed.push(format!("shard {id}: {e}"));
             }
+        }
+        // Serves (not ready) until the shards are done.
+        if let Some(admin) = self.admin.take() {
+            admin.stop();
         }
         if failed.is_empty() {
             Ok(())

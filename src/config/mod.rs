@@ -33,6 +33,7 @@ pub struct Config {
     pub engine: EngineLimits,
     pub session: SessionConfig,
     pub journal: JournalConfig,
+    pub telemetry: TelemetryConfig,
     pub symbols: Vec<SymbolConfig>,
     pub accounts: Vec<AccountConfig>,
 }
@@ -100,6 +101,24 @@ pub struct JournalConfig {
     pub sync: SyncPolicy,
     pub sync_interval_us: u64,
     pub segment_bytes: u64,
+}
+
+/// Latency capture and the admin thread (docs/OPERATIONS.md, "Admin
+/// endpoints").
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    /// Per-stage latency histograms on every shard (always on by default;
+    /// off only to measure what capture costs).
+    pub latency_capture: bool,
+    /// How often each shard swaps its histograms and hands them over.
+    pub interval_ms: u64,
+    /// Shard loop turns longer than this are counted.
+    pub cycle_threshold_us: u64,
+    /// The housekeeping core of the admin thread; never a shard core.
+    /// Omitted: every online core that is not a shard's (all of them if
+    /// the shards take every core, with a warning).
+    pub admin_core: Option<usize>,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -175,6 +194,7 @@ impl Default for Config {
             engine: EngineLimits::default(),
             session: SessionConfig::default(),
             journal: JournalConfig::default(),
+            telemetry: TelemetryConfig::default(),
             symbols: Vec::new(),
             accounts: Vec::new(),
         }
@@ -232,6 +252,17 @@ impl Default for JournalConfig {
             sync: SyncPolicy::None,
             sync_interval_us: 1_000,
             segment_bytes: 64 << 20,
+        }
+    }
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> TelemetryConfig {
+        TelemetryConfig {
+            latency_capture: true,
+            interval_ms: 1_000,
+            cycle_threshold_us: 1_000,
+            admin_core: None,
         }
     }
 }

@@ -55,6 +55,7 @@ impl Config {
         self.validate_engine()?;
         self.validate_session()?;
         self.validate_journal()?;
+        self.validate_telemetry()?;
         self.validate_symbols()?;
         self.validate_accounts()
     }
@@ -97,6 +98,25 @@ impl Config {
         }
         if !(16..=1 << 22).contains(&s.ring_capacity) {
             return fail("server.ring_capacity", "must be between 16 and 4194304");
+        }
+        Ok(())
+    }
+
+    fn validate_telemetry(&self) -> Result<(), ConfigError> {
+        let t = &self.telemetry;
+        if !(1..=60_000).contains(&t.interval_ms) {
+            return fail("telemetry.interval_ms", "must be between 1 and 60000");
+        }
+        if t.cycle_threshold_us == 0 {
+            return fail("telemetry.cycle_threshold_us", "must be > 0");
+        }
+        if let Some(core) = t.admin_core {
+            if self.server.cores.contains(&core) {
+                return fail(
+                    "telemetry.admin_core",
+                    format!("core {core} is a shard core (server.cores): the admin thread runs on a housekeeping core"),
+                );
+            }
         }
         Ok(())
     }

@@ -47,6 +47,9 @@ pub enum MeshMsg {
         origin: Option<SessionRef>,
         request_id: u64,
         command: Command,
+        /// When it was pushed (telemetry::clock; 0 with capture off): the
+        /// owner times the hop.
+        sent_ns: u64,
     },
     StatusRequest {
         origin: SessionRef,
@@ -127,6 +130,10 @@ impl Doorbell {
 pub struct Links {
     pub sender: MeshSender,
     pub inbox: MeshInbox,
+    /// The shard's ends of its telemetry rings to the admin thread (set by
+    /// the server; `None`: the core makes rings nobody reads, and counts
+    /// missed swaps once its spares are used up).
+    pub telemetry: Option<crate::telemetry::ShardLink>,
 }
 
 /// The receiving ends of one shard's rings.
@@ -170,6 +177,7 @@ pub fn build(shards: usize, ring_capacity: usize) -> Vec<Links> {
                 rings: inbox,
                 received: vec![0; shards],
             },
+            telemetry: None,
         })
         .collect()
 }

@@ -12,6 +12,12 @@ pub struct Outbox {
     next_seq: u32,
     /// Set once the final SessionEnd is queued: nothing follows it.
     sealed: bool,
+    /// Latency capture: stamp the first message queued into an empty
+    /// buffer (the `report_out` stage runs from it to the hand-over).
+    stamping: bool,
+    /// When the oldest message still queued was queued (telemetry::clock);
+    /// 0: empty, or not stamping.
+    first_queued_ns: u64,
 }
 
 /// The buffer would pass its bound: the client is not reading.
@@ -19,13 +25,20 @@ pub struct Outbox {
 pub struct Full;
 
 impl Outbox {
-    pub fn new(limit: usize) -> Outbox {
+    pub fn new(limit: usize, stamping: bool) -> Outbox {
         Outbox {
             buf: Vec::with_capacity(limit + MAX_MESSAGE_LEN),
             limit,
             next_seq: 1,
             sealed: false,
+            stamping,
+            first_queued_ns: 0,
         }
+    }
+
+    /// When the oldest queued message was queued (0: not stamped).
+    pub fn first_queued_ns(&self) -> u64 {
+        self.first_queued_ns
     }
 
     fn append(
@@ -44,6 +57,9 @@ impl Outbox {
         );
         if start + len > within {
             return Err(Full);
+        }
+        if start == 0 && self.stamping {
+            self.first_queued_ns = crate::telemetry::clock::mono_ns();
         }
         self.buf.resize(start + len, 0);
         let written = write(self.next_seq, &mut self.buf[start..]).expect("room was checked");
@@ -97,6 +113,7 @@ impl Outbox {
         debug_assert!(spare.is_empty());
         std::mem::swap(&mut self.buf, spare);
         debug_assert!(self.buf.is_empty());
+        self.first_queued_ns = 0;
         if self.buf.capacity() < self.limit + MAX_MESSAGE_LEN {
             // Only the first swap meets a spare made without capacity.
             self.buf.reserve_exact(self.limit + MAX_MESSAGE_LEN);

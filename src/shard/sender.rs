@@ -99,11 +99,13 @@ impl MeshSender {
         origin: Option<SessionRef>,
         request_id: u64,
         command: Command,
+        sent_ns: u64,
     ) {
         let msg = MeshMsg::Command {
             origin,
             request_id,
             command,
+            sent_ns,
         };
         self.send(owner, msg);
     }

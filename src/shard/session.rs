@@ -66,6 +66,9 @@ pub struct Session {
     pub peer: Option<std::net::SocketAddr>,
     /// Messages received from the client, the Logon included.
     pub messages_in: u64,
+    /// Read completion (telemetry::clock) of the oldest request not yet
+    /// answered by a write: the start of its `wire_to_wire` time. 0: none.
+    pub unanswered_since_ns: u64,
 }
 
 impl Session {

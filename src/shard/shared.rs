@@ -1,6 +1,6 @@
 //! What every shard reads and nobody writes after start-up (config-derived
 //! lookups), plus the few cross-shard atomics: the session directory, the
-//! doorbells, the shutdown flag and the shutdown board.
+//! doorbells, the shutdown flag, the shutdown board and the telemetry board.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
@@ -10,6 +10,7 @@ use super::mesh::Doorbell;
 use super::quiescence::ShutdownBoard;
 use crate::config::{AccountConfig, Config};
 use crate::engine::{AccountId, IdIndex, SymbolId};
+use crate::telemetry::TelemetryBoard;
 
 pub struct Shared {
     pub config: Config,
@@ -31,6 +32,9 @@ pub struct Shared {
     /// Graceful shutdown: the phase each shard has reached, and each shard's
     /// published mesh counters, written only then (`quiescence.rs`).
     pub shutdown: ShutdownBoard,
+    /// What each shard publishes for the admin thread (atomics, one writer
+    /// each), and the gateway's readiness.
+    pub telemetry: TelemetryBoard,
 }
 
 impl Shared {
@@ -63,6 +67,7 @@ impl Shared {
             trading_shards,
             directory,
             shutdown: ShutdownBoard::new(shards),
+            telemetry: TelemetryBoard::new(shards),
             doorbells,
             truncate_corrupt_journal: false,
             shutting_down: AtomicBool::new(false),

@@ -178,6 +178,7 @@ impl ShardCore {
         );
         let mut consumed = 0;
         let mut blocked = false;
+        self.telemetry.read_ns = self.stamp();
         while let Some(session) = self.sessions.get(id) {
             if session.is_ended() {
                 consumed = bytes.len(); // nothing after the end is read
@@ -209,6 +210,7 @@ impl ShardCore {
         if let Some(session) = self.sessions.get_mut(id) {
             session.input_pending = blocked;
         }
+        self.telemetry.read_ns = 0;
         self.finish_turn();
         assert!(consumed <= bytes.len());
         Intake { consumed, blocked }
@@ -282,7 +284,10 @@ impl ShardCore {
                 self.end_session(slot, SessionEndReason::Logout)
             }
             (Phase::Active { .. }, ClientMessage::Heartbeat(_)) => {}
-            (Phase::Active { .. }, request) => self.order_entry(slot, request, now),
+            (Phase::Active { .. }, request) => {
+                self.awaiting_answer(slot);
+                self.order_entry(slot, request, now);
+            }
             (Phase::Ended(_), _) => {}
         }
     }
@@ -327,7 +332,10 @@ impl ShardCore {
             },
             // The Logon was seq 1.
             expected_seq: 2,
-            outbox: Outbox::new(cfg.send_buffer_bytes),
+            outbox: Outbox::new(
+                cfg.send_buffer_bytes,
+                self.shared.config.telemetry.latency_capture,
+            ),
             writer,
             bucket: TokenBucket::new(cfg.rate_limit_per_sec, cfg.rate_limit_burst, now.mono_ns),
             heartbeat_ns: heartbeat_ms as u64 * 1_000_000,
@@ -339,6 +347,7 @@ impl ShardCore {
             backlog_since_ns: None,
             peer: None,
             messages_in: 1,
+            unanswered_since_ns: 0,
             mass_cancels: [None; MAX_PENDING_MASS_CANCELS],
         };
         let accepted = LogonAcceptedMsg::new(request.account, heartbeat_ms, session.expected_seq);

@@ -5,12 +5,14 @@
 use super::order_entry::status_answer;
 use super::{Now, ShardCore, MESH_BATCH};
 use crate::shard::mesh::MeshMsg;
+use crate::telemetry::Stage;
 
 impl ShardCore {
     /// Drains every inbound ring and the overflow queues. Returns how many
     /// messages were handled.
     pub fn poll_mesh(&mut self, now: Now) -> usize {
         debug_assert_eq!(self.inbox.shards(), self.shared.config.shard_count());
+        self.loop_turn_begins();
         let mut handled = self.sender.flush_overflow();
         for from in 0..self.inbox.shards() {
             for _ in 0..MESH_BATCH {
@@ -23,6 +25,7 @@ impl ShardCore {
             }
         }
         self.finish_turn();
+        self.loop_turn_ends(handled);
         handled
     }
 
@@ -42,7 +45,10 @@ impl ShardCore {
                 origin,
                 request_id,
                 command,
+                sent_ns,
             } => {
+                let taken = self.stamp();
+                self.record_span(Stage::MeshHop, sent_ns, taken);
                 self.run_engine(&command, origin, request_id, now);
                 // After the command's reports on the same ring: when it
                 // arrives, every report for the origin session is in.

@@ -26,6 +26,8 @@
 //! - `session_end`: ending and closing sessions, cancel-on-disconnect.
 //! - `timers`: heartbeats, idle timeouts, slow consumers, stall credit.
 //! - `output`: handing a session's bytes to its writer.
+//! - `telemetry`: latency capture (timestamps, loop cycles), the interval
+//!   swap and the counters published for the admin thread.
 //!
 //! Every public entry point ends with [`ShardCore::finish_turn`]: sessions
 //! found too slow while the engine ran are ended, and every doorbell the
@@ -42,6 +44,7 @@ mod mesh_input;
 mod order_entry;
 mod output;
 mod session_end;
+mod telemetry;
 mod timers;
 mod write_ahead;
 
@@ -126,6 +129,7 @@ pub struct ShardCore {
     inbox: MeshInbox,
     sessions: SessionTable,
     pub counters: ShardCounters,
+    telemetry: telemetry::Telemetry,
 }
 
 impl ShardCore {
@@ -155,6 +159,7 @@ impl ShardCore {
                 / 2
                 / MAX_REPORT_BYTES_PER_COMMAND)
                 .max(1) as u32,
+            telemetry: telemetry::Telemetry::new(id, links.telemetry, &shared.config),
             sender: links.sender,
             inbox: links.inbox,
             sessions: SessionTable::new(max_sessions),

@@ -12,6 +12,7 @@ use crate::engine::{CancelReason, Command, Engine, Event, RejectReason};
 use crate::protocol::*;
 use crate::shard::mesh::SessionRef;
 use crate::shard::session::{PendingMassCancel, Phase};
+use crate::telemetry::Stage;
 
 impl ShardCore {
     /// NewOrder, CancelOrder, ReplaceOrder, MassCancel, OrderStatusRequest
@@ -187,8 +188,10 @@ impl ShardCore {
         if let Some(session) = self.sessions.get_mut(origin) {
             session.remote_in_flight += 1;
         }
+        let sent_ns = self.stamp();
+        self.record_span(Stage::Intake, self.telemetry.read_ns, sent_ns);
         self.sender
-            .command(owner as u16, Some(origin), request_id, command);
+            .command(owner as u16, Some(origin), request_id, command, sent_ns);
     }
 
     fn order_status(&mut self, slot: u16, account: u32, request: &OrderStatusRequestMsg) {

@@ -3,6 +3,7 @@
 
 use super::ShardCore;
 use crate::shard::mesh::SessionRef;
+use crate::telemetry::Stage;
 
 /// What the writer of a session should do next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,7 +23,13 @@ impl ShardCore {
             return Output::Finished;
         };
         if !session.outbox.is_empty() {
+            let queued_ns = session.outbox.first_queued_ns();
+            let read_ns = std::mem::take(&mut session.unanswered_since_ns);
             session.outbox.swap_out(spare);
+            // Handed over: the writer submits the write right away.
+            let handed_ns = self.stamp();
+            self.record_span(Stage::ReportOut, queued_ns, handed_ns);
+            self.record_span(Stage::WireToWire, read_ns, handed_ns);
             assert!(!spare.is_empty(), "a non-empty outbox hands over bytes");
             Output::Data
         } else if session.is_ended() {

@@ -135,7 +135,7 @@ impl ShardCore {
             if owner == self.id {
                 self.run_engine(&command, None, 0, now);
             } else {
-                self.sender.command(owner, None, 0, command);
+                self.sender.command(owner, None, 0, command, 0);
             }
         }
     }

@@ -12,6 +12,7 @@ use crate::engine::{CancelReason, Command, CountingSink, RejectReason};
 use crate::journal::{self, config_file, JournalError, Segment, SegmentRequest};
 use crate::shard::mesh::SessionRef;
 use crate::shard::router::Router;
+use crate::telemetry::Stage;
 
 impl ShardCore {
     /// Brings the shard to its state before the last stop (journal replay)
@@ -90,6 +91,8 @@ impl ShardCore {
             }
         }
         self.journal = Some(writer);
+        self.publish_counters();
+        self.publish_up(true);
         Ok(())
     }
 
@@ -193,6 +196,9 @@ impl ShardCore {
         request_id: u64,
         now: Now,
     ) {
+        let journal_start = self.stamp();
+        // Intake ends here for a command read on this shard just now.
+        self.record_span(Stage::Intake, self.telemetry.read_ns, journal_start);
         if self.journal.is_some()
             && (!self.run_pending_disconnect_cancels(now) || !self.journal_append(command, now))
         {
@@ -200,7 +206,16 @@ impl ShardCore {
             self.refuse_unjournaled(command, origin, request_id, now);
             return;
         }
+        let engine_start = if self.journal.is_some() {
+            let journaled = self.stamp();
+            self.record_span(Stage::Journal, journal_start, journaled);
+            journaled
+        } else {
+            journal_start
+        };
         self.execute(command, origin, request_id, now);
+        let engine_end = self.stamp();
+        self.record_span(Stage::Engine, engine_start, engine_end);
     }
 
     /// The engine step of [`run_engine`](Self::run_engine), for a command

@@ -1,0 +1,109 @@
+//! The admin thread: one unpinned-from-shards thread on a housekeeping
+//! core that serves HTTP on `server.admin` and gathers what the shards
+//! publish. It is the only reader of the shards' telemetry rings and
+//! boards, and nothing a shard does ever waits for it: a slow or stopped
+//! admin thread costs the shards nothing but missed histogram swaps
+//! (tests/admin_isolation.rs).
+//!
+//! - `http`: reading one request (httparse) and writing one response.
+//! - `routes`: which endpoint answers which request.
+//! - `store`: the latency histograms the admin thread keeps.
+//! - `metrics`: the Prometheus text exposition.
+//! - `hgrm`: the HdrHistogram percentile distribution (`.hgrm`).
+//! - `stats`: the JSON summary.
+//! - `affinity`: the housekeeping core set.
+
+mod affinity;
+mod hgrm;
+mod http;
+mod metrics;
+mod routes;
+mod stats;
+mod store;
+
+pub use hgrm::percentile_distribution;
+pub use store::LatencyStore;
+
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::shard::shared::Shared;
+use crate::telemetry::AdminLink;
+
+/// How long the admin thread waits for a connection before it drains the
+/// shards' rings again: well under the shortest interval a shard swaps at.
+const POLL_MS: i32 = 20;
+
+/// A running admin thread.
+pub struct AdminThread {
+    handle: JoinHandle<()>,
+    stop: Arc<AtomicBool>,
+    addr: SocketAddr,
+}
+
+impl AdminThread {
+    /// Starts the thread on the housekeeping cores, serving `listener`.
+    pub fn start(
+        listener: TcpListener,
+        shared: Arc<Shared>,
+        links: Vec<AdminLink>,
+    ) -> std::io::Result<AdminThread> {
+        let addr = listener.local_addr()?;
+        listener.set_nonblocking(true)?;
+        let cores = affinity::housekeeping_cores(&shared.config);
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
+        let handle = std::thread::Builder::new()
+            .name("admin".into())
+            .spawn(move || {
+                affinity::pin(&cores);
+                serve(&listener, &shared, links, &stopping);
+            })?;
+        Ok(AdminThread { handle, stop, addr })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops serving and waits for the thread.
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::Release);
+        let _ = self.handle.join();
+    }
+}
+
+fn serve(listener: &TcpListener, shared: &Shared, mut links: Vec<AdminLink>, stop: &AtomicBool) {
+    let mut store = LatencyStore::new(shared.config.shard_count());
+    while !stop.load(Ordering::Acquire) {
+        let readable = wait_readable(listener, POLL_MS);
+        store.drain(&mut links);
+        if !readable {
+            continue;
+        }
+        // Every connection waiting now, one request each.
+        while let Ok((stream, _)) = listener.accept() {
+            store.drain(&mut links);
+            http::serve_one(stream, |request| routes::answer(request, shared, &store));
+        }
+    }
+}
+
+/// Waits up to `timeout_ms` for a connection on `listener`.
+fn wait_readable(listener: &TcpListener, timeout_ms: i32) -> bool {
+    let mut fd = libc::pollfd {
+        fd: listener.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, for the length given.
+    let ready = unsafe { libc::poll(&mut fd, 1, timeout_ms) };
+    ready > 0 && fd.revents & libc::POLLIN != 0
+}
+
+/// How long one connection may take to send its request or read the answer.
+pub const CONNECTION_TIMEOUT: Duration = Duration::from_secs(2);

@@ -1,0 +1,80 @@
+//! Which endpoint answers which request (docs/OPERATIONS.md, "Admin
+//! endpoints"). Nothing here touches a shard: everything read comes from
+//! the shards' boards (atomics) and the admin thread's own histograms.
+
+use std::sync::atomic::Ordering;
+
+use super::http::{Request, Response};
+use super::store::LatencyStore;
+use super::{hgrm, metrics, stats};
+use crate::shard::shared::Shared;
+use crate::telemetry::Stage;
+
+/// Ready: start-up finished (every listener bound, every shard recovered
+/// its journal), every shard is up, and no shutdown has begun.
+pub fn ready(shared: &Shared) -> bool {
+    shared.telemetry.started.load(Ordering::Acquire)
+        && !shared.shutting_down()
+        && shared
+            .telemetry
+            .shards
+            .iter()
+            .all(|b| b.up.load(Ordering::Acquire))
+}
+
+pub fn answer(request: &Request, shared: &Shared, store: &LatencyStore) -> Response {
+    let get = request.method == "GET";
+    match request.path.as_str() {
+        _ if !get => Response::text(405, "only GET is served here"),
+        "/health" => Response::text(200, "ok"),
+        "/ready" => {
+            if ready(shared) {
+                Response::text(200, "ready")
+            } else {
+                Response::text(503, "not ready")
+            }
+        }
+        "/metrics" => Response::new(200, metrics::CONTENT_TYPE, metrics::render(shared, store)),
+        "/stats" => Response::new(200, "application/json", stats::render(shared, store)),
+        "/latency" => latency(request, store),
+        _ => Response::text(404, "no such endpoint (see docs/OPERATIONS.md)"),
+    }
+}
+
+/// `GET /latency?stage=NAME[&shard=N|all][&unit=ns|us|ms][&ticks=5]
+/// [&format=hgrm|base64]`: the `.hgrm` text, or the histogram itself in
+/// HdrHistogram's V2 compressed encoding, base64 (what `hdrh`'s
+/// `HdrHistogram.decode` and the Java `Histogram.fromString` read).
+fn latency(request: &Request, store: &LatencyStore) -> Response {
+    let Some(stage) = request.param("stage").and_then(Stage::from_name) else {
+        let names: Vec<&str> = Stage::ALL.iter().map(|s| s.name()).collect();
+        return Response::text(400, format!("stage= one of {}", names.join(", ")));
+    };
+    let shards: Vec<usize> = match request.param("shard").unwrap_or("all") {
+        "all" => (0..store.shard_count()).collect(),
+        n => match n.parse::<usize>() {
+            Ok(n) if n < store.shard_count() => vec![n],
+            _ => return Response::text(400, "shard= a shard number or all"),
+        },
+    };
+    let unit_ratio = match request.param("unit").unwrap_or("us") {
+        "ns" => 1.0,
+        "us" => 1e3,
+        "ms" => 1e6,
+        _ => return Response::text(400, "unit= ns, us or ms"),
+    };
+    let ticks = match request.param("ticks").map(str::parse::<u32>) {
+        None => 5,
+        Some(Ok(t)) if (1..=100).contains(&t) => t,
+        Some(_) => return Response::text(400, "ticks= 1 to 100"),
+    };
+    let (merged, _) = store.merged(stage, &shards);
+    match request.param("format").unwrap_or("hgrm") {
+        "hgrm" => Response::text(
+            200,
+            hgrm::percentile_distribution(&merged, ticks, unit_ratio),
+        ),
+        "base64" => Response::text(200, hgrm::encoded(&merged)),
+        _ => Response::text(400, "format= hgrm or base64"),
+    }
+}

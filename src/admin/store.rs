@@ -1,0 +1,88 @@
+//! The latency histograms the admin thread keeps, per shard and stage:
+//! the total since start (every interval added in; what `/metrics` buckets
+//! and `/latency` read) and the last interval (what `/stats` reports as
+//! "last interval"). Draining a shard's `full` ring adds each interval to
+//! the total, keeps it as the last one, and sends the previous last one
+//! back, reset, on the `clean` ring: the shard's spare.
+
+use hdrhistogram::Histogram;
+
+use crate::telemetry::histogram::new_histogram;
+use crate::telemetry::{AdminLink, Interval, Stage, STAGE_COUNT};
+
+/// One (shard, stage).
+pub struct StageTotals {
+    pub total: Histogram<u64>,
+    /// Exact sum of every value in `total`, in ns.
+    pub sum_ns: u64,
+    pub intervals: u64,
+    pub last: Option<Interval>,
+}
+
+pub struct LatencyStore {
+    /// `shards[shard][stage]`.
+    shards: Vec<Vec<StageTotals>>,
+}
+
+impl LatencyStore {
+    pub fn new(shards: usize) -> LatencyStore {
+        LatencyStore {
+            shards: (0..shards)
+                .map(|_| {
+                    (0..STAGE_COUNT)
+                        .map(|_| StageTotals {
+                            total: new_histogram(),
+                            sum_ns: 0,
+                            intervals: 0,
+                            last: None,
+                        })
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    pub fn get(&self, shard: usize, stage: Stage) -> &StageTotals {
+        &self.shards[shard][stage.index()]
+    }
+
+    /// Takes every finished interval the shards handed over.
+    pub fn drain(&mut self, links: &mut [AdminLink]) {
+        for link in links {
+            while let Ok(interval) = link.full.pop() {
+                let shard = interval.shard as usize;
+                assert_eq!(shard, link.shard as usize, "a link carries its own shard");
+                let totals = &mut self.shards[shard][interval.stage.index()];
+                totals
+                    .total
+                    .add(&interval.histogram)
+                    .expect("every latency histogram has the same shape");
+                totals.sum_ns = totals.sum_ns.wrapping_add(interval.sum_ns);
+                totals.intervals += 1;
+                if let Some(old) = totals.last.replace(interval) {
+                    let mut spare = old.histogram;
+                    spare.reset();
+                    // The ring holds every histogram in circulation.
+                    let _ = link.clean.push(spare);
+                }
+            }
+        }
+    }
+
+    /// The total of `stage` over `shards`, merged by adding histograms
+    /// (never by averaging percentiles), with the sum of their values.
+    pub fn merged(&self, stage: Stage, shards: &[usize]) -> (Histogram<u64>, u64) {
+        let mut merged = new_histogram();
+        let mut sum = 0u64;
+        for &shard in shards {
+            let totals = self.get(shard, stage);
+            merged.add(&totals.total).expect("same shape");
+            sum = sum.wrapping_add(totals.sum_ns);
+        }
+        (merged, sum)
+    }
+}

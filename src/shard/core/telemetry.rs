@@ -1,0 +1,172 @@
+//! Latency capture on the shard: where the core takes its timestamps, what
+//! it records, its loop-cycle watch, and the tick that swaps the interval
+//! histograms and publishes the counters for the admin thread.
+//!
+//! Timestamps come from `telemetry::clock` (one vDSO read each), taken only
+//! with `telemetry.latency_capture` on; a stamp of 0 means "not taken", and
+//! a stage with a 0 end is not recorded. Per command: one stamp at each
+//! socket read hand-over, one before the journal append, one after it, one
+//! after the engine; per write hand-over, one. Nothing here allocates,
+//! locks or waits.
+
+use std::sync::atomic::Ordering;
+
+use super::{Now, ShardCore};
+use crate::config::{Config, IdlePolicy};
+use crate::telemetry::board::publish;
+use crate::telemetry::{clock, link, ShardLink, Stage, StageRecorder};
+
+/// The core's capture state (see the module comment).
+pub(super) struct Telemetry {
+    pub(super) recorder: StageRecorder,
+    /// Read completion of the bytes `on_bytes` is handling; 0 outside it.
+    pub(super) read_ns: u64,
+    /// When the previous mesh loop turn began, and whether it found nothing
+    /// to do (with `idle = "park"` the turn after it includes the park).
+    last_turn_ns: u64,
+    last_turn_idle: bool,
+    parks: bool,
+    cycle_threshold_ns: u64,
+    /// Longest turn in the current interval, and when that interval ends.
+    cycle_max_ns: u64,
+    cycle_window_end_ns: u64,
+    interval_ns: u64,
+    cycles_over_threshold: u64,
+    clock_anomalies: u64,
+}
+
+impl Telemetry {
+    pub(super) fn new(shard: u16, link: Option<ShardLink>, config: &Config) -> Telemetry {
+        let t = &config.telemetry;
+        let link = link.unwrap_or_else(|| link::link(shard).0);
+        assert_eq!(link.shard, shard, "a shard records into its own link");
+        let interval_ns = t.interval_ms * 1_000_000;
+        let now = clock::mono_ns();
+        Telemetry {
+            recorder: StageRecorder::new(link, t.latency_capture, interval_ns, now),
+            read_ns: 0,
+            last_turn_ns: 0,
+            last_turn_idle: false,
+            parks: config.server.idle == IdlePolicy::Park,
+            cycle_threshold_ns: t.cycle_threshold_us * 1_000,
+            cycle_max_ns: 0,
+            cycle_window_end_ns: now + interval_ns,
+            interval_ns,
+            cycles_over_threshold: 0,
+            clock_anomalies: 0,
+        }
+    }
+}
+
+impl ShardCore {
+    /// A timestamp if capture is on, else 0.
+    #[inline]
+    pub(super) fn stamp(&self) -> u64 {
+        if self.telemetry.recorder.enabled() {
+            clock::mono_ns()
+        } else {
+            0
+        }
+    }
+
+    /// Records `end - start` for `stage` if both were taken; a negative
+    /// span is a clock anomaly (counted, not recorded).
+    #[inline]
+    pub(super) fn record_span(&mut self, stage: Stage, start_ns: u64, end_ns: u64) {
+        if start_ns == 0 || end_ns == 0 {
+            return;
+        }
+        match end_ns.checked_sub(start_ns) {
+            Some(span) => self.telemetry.recorder.record(stage, span),
+            None => self.telemetry.clock_anomalies += 1,
+        }
+    }
+
+    /// The start of a mesh loop turn (`poll_mesh`): times the previous one.
+    pub(super) fn loop_turn_begins(&mut self) {
+        let now = self.stamp();
+        let t = &mut self.telemetry;
+        let last = std::mem::replace(&mut t.last_turn_ns, now);
+        if now == 0 || last == 0 || (t.parks && t.last_turn_idle) {
+            return;
+        }
+        let Some(cycle) = now.checked_sub(last) else {
+            t.clock_anomalies += 1;
+            return;
+        };
+        t.cycle_max_ns = t.cycle_max_ns.max(cycle);
+        if cycle > t.cycle_threshold_ns {
+            t.cycles_over_threshold += 1;
+        }
+        t.recorder.record(Stage::LoopCycle, cycle);
+    }
+
+    /// The end of a mesh loop turn that handled `handled` messages.
+    pub(super) fn loop_turn_ends(&mut self, handled: usize) {
+        self.telemetry.last_turn_idle = handled == 0;
+    }
+
+    /// A session's request was read at `read_ns`: its answer's write ends
+    /// its `wire_to_wire` time (the oldest unanswered one counts).
+    pub(super) fn awaiting_answer(&mut self, slot: u16) {
+        let read_ns = self.telemetry.read_ns;
+        if read_ns == 0 {
+            return;
+        }
+        if let Some(session) = self.sessions.get_slot_mut(slot) {
+            if session.unanswered_since_ns == 0 {
+                session.unanswered_since_ns = read_ns;
+            }
+        }
+    }
+
+    /// On the tick: swaps the interval histograms if due and publishes the
+    /// counters (plain stores into this shard's board).
+    pub(super) fn telemetry_tick(&mut self, _now: Now) {
+        let now_ns = clock::mono_ns();
+        self.telemetry.recorder.swap_if_due(now_ns);
+        if now_ns >= self.telemetry.cycle_window_end_ns {
+            let board = &self.shared.telemetry.shards[self.id as usize];
+            publish(&board.loop_cycle_max_ns, self.telemetry.cycle_max_ns);
+            self.telemetry.cycle_max_ns = 0;
+            self.telemetry.cycle_window_end_ns = now_ns + self.telemetry.interval_ns;
+        }
+        self.publish_counters();
+    }
+
+    /// Copies this shard's counters into its board.
+    pub(super) fn publish_counters(&self) {
+        let board = &self.shared.telemetry.shards[self.id as usize];
+        let c = &self.counters;
+        publish(&board.messages_in, c.messages_in);
+        publish(&board.commands_local, c.commands_local);
+        publish(&board.commands_remote, c.commands_remote);
+        publish(&board.mesh_in, c.mesh_in);
+        publish(&board.sessions_opened, c.sessions_opened);
+        publish(&board.sessions_ended, c.sessions_ended);
+        publish(&board.slow_consumers, c.slow_consumers);
+        publish(&board.market_events, c.market_events);
+        publish(&board.journal_refusals, c.journal_refusals);
+        if let Some(journal) = &self.journal {
+            let j = journal.stats();
+            publish(&board.journal_records, j.records_appended);
+            publish(&board.journal_bytes, j.bytes_appended);
+            publish(&board.journal_segments_rolled, j.segments_rolled);
+            publish(&board.journal_full_refusals, j.full_refusals);
+            publish(&board.journal_syncs, j.syncs);
+        }
+        publish(&board.mesh_overflows, self.sender.overflowed());
+        let t = &self.telemetry;
+        publish(&board.latency_swaps_missed, t.recorder.missed_swaps);
+        publish(&board.loop_cycles_over_threshold, t.cycles_over_threshold);
+        publish(&board.clock_anomalies, t.clock_anomalies);
+        publish(&board.sessions_live, self.sessions.live() as u64);
+    }
+
+    /// The shard recovered and runs (or stopped): what `/ready` reads.
+    pub(super) fn publish_up(&self, up: bool) {
+        self.shared.telemetry.shards[self.id as usize]
+            .up
+            .store(up, Ordering::Release);
+    }
+}

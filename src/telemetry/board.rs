@@ -1,0 +1,111 @@
+//! What a shard publishes about itself for the admin thread: one
+//! cache-line-padded block of atomics per shard, written only by that shard
+//! (a plain store: a single writer needs no read-modify-write) and read by
+//! the admin thread without a lock. The shard stores its plain counters
+//! here on its tick (every few milliseconds), so the order path itself
+//! touches no atomic.
+//!
+//! Also the readiness the admin thread reports at `/ready`.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use crossbeam_utils::CachePadded;
+
+/// Declares the published counters once: the field, its metric name
+/// (without the `tradsys_` prefix), its kind and its help text.
+macro_rules! published {
+    ($( $field:ident : $kind:ident, $help:literal; )*) => {
+        /// One shard's published numbers (see the module comment).
+        #[derive(Default)]
+        pub struct ShardBoard {
+            /// The shard recovered its journal and runs.
+            pub up: AtomicBool,
+            $( pub $field: AtomicU64, )*
+        }
+
+        /// A copy of a [`ShardBoard`], read field by field.
+        #[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+        pub struct BoardSnapshot {
+            pub up: bool,
+            $( pub $field: u64, )*
+        }
+
+        impl ShardBoard {
+            pub fn snapshot(&self) -> BoardSnapshot {
+                BoardSnapshot {
+                    up: self.up.load(Ordering::Acquire),
+                    $( $field: self.$field.load(Ordering::Relaxed), )*
+                }
+            }
+        }
+
+        impl BoardSnapshot {
+            /// `(field, kind, help, value)` for every published number.
+            pub fn fields(&self) -> [(&'static str, MetricKind, &'static str, u64); published!(@count $($field)*)] {
+                [ $( (stringify!($field), MetricKind::$kind, $help, self.$field), )* ]
+            }
+        }
+    };
+    (@count $($field:ident)*) => { 0 $( + published!(@one $field) )* };
+    (@one $field:ident) => { 1 };
+}
+
+/// How a published number behaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricKind {
+    /// Only grows (until a restart).
+    Counter,
+    /// Goes up and down.
+    Gauge,
+}
+
+published! {
+    messages_in: Counter, "Client messages decoded.";
+    commands_local: Counter, "Commands run by this shard's engine for its own sessions.";
+    commands_remote: Counter, "Commands sent to another shard's engine.";
+    mesh_in: Counter, "Messages taken off the rings from other shards.";
+    sessions_opened: Counter, "Sessions logged on.";
+    sessions_ended: Counter, "Sessions ended.";
+    slow_consumers: Counter, "Sessions ended because the client did not read its reports.";
+    market_events: Counter, "Trades and book changes the engine emitted.";
+    journal_refusals: Counter, "Commands refused because the journal could not take them.";
+    journal_records: Counter, "Records appended to the journal.";
+    journal_bytes: Counter, "Bytes appended to the journal.";
+    journal_segments_rolled: Counter, "Moves into a new journal segment.";
+    journal_full_refusals: Counter, "Appends refused because the journal was full.";
+    journal_syncs: Counter, "Journal syncs (msync) made.";
+    mesh_overflows: Counter, "Messages that found a mesh ring full and waited in the overflow queue.";
+    latency_swaps_missed: Counter, "Histogram swaps that found no clean histogram (the admin thread was behind).";
+    loop_cycles_over_threshold: Counter, "Shard loop turns longer than telemetry.cycle_threshold_us.";
+    clock_anomalies: Counter, "Timestamps that went backwards (clamped to zero).";
+    sessions_live: Gauge, "Sessions holding a slot on the shard.";
+    loop_cycle_max_ns: Gauge, "Longest shard loop turn in the last interval, in nanoseconds.";
+}
+
+/// Every shard's board, plus whether the gateway as a whole is ready.
+pub struct TelemetryBoard {
+    pub shards: Vec<CachePadded<ShardBoard>>,
+    /// Every shard is up and every listener bound (set by the server once
+    /// start-up succeeded).
+    pub started: AtomicBool,
+}
+
+impl TelemetryBoard {
+    pub fn new(shards: usize) -> TelemetryBoard {
+        assert!(shards > 0);
+        TelemetryBoard {
+            shards: (0..shards).map(|_| CachePadded::default()).collect(),
+            started: AtomicBool::new(false),
+        }
+    }
+
+    pub fn shard(&self, id: usize) -> &ShardBoard {
+        &self.shards[id]
+    }
+}
+
+/// A single writer's update: no read-modify-write needed.
+#[inline]
+pub fn publish(cell: &AtomicU64, value: u64) {
+    cell.store(value, Ordering::Relaxed);
+}
