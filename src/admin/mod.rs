@@ -35,8 +35,11 @@ use crate::shard::shared::Shared;
 use crate::telemetry::AdminLink;
 
 /// How long the admin thread waits for a connection before it drains the
-/// shards' rings again: well under the shortest interval a shard swaps at.
-const POLL_MS: i32 = 20;
+/// shards' rings again: a quarter of the swap interval (at most 20 ms), so
+/// a clean histogram is back well before a shard's next swap.
+fn poll_ms(interval_ms: u64) -> i32 {
+    (interval_ms / 4).clamp(1, 20) as i32
+}
 
 /// A running admin thread.
 pub struct AdminThread {
@@ -79,8 +82,9 @@ impl AdminThread {
 
 fn serve(listener: &TcpListener, shared: &Shared, mut links: Vec<AdminLink>, stop: &AtomicBool) {
     let mut store = LatencyStore::new(shared.config.shard_count());
+    let poll_ms = poll_ms(shared.config.telemetry.interval_ms);
     while !stop.load(Ordering::Acquire) {
-        let readable = wait_readable(listener, POLL_MS);
+        let readable = wait_readable(listener, poll_ms);
         store.drain(&mut links);
         if !readable {
             continue;
