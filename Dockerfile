@@ -41,8 +41,11 @@ VOLUME ["/var/lib/tradsys"]
 EXPOSE 7001 7002 9090
 STOPSIGNAL SIGTERM
 # The slim image has no curl or wget; bash's /dev/tcp speaks enough HTTP/1.0
-# to ask the admin thread for /health (200 when every shard is up).
-HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-    CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9090 && printf 'GET /health HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q '^HTTP/1\\.[01] 200'"]
+# to ask the admin thread for /ready: 200 once every shard has recovered its
+# journal and every listener is bound, 503 before that and once a shutdown
+# has begun (/health, plain liveness, would stay 200 through both). A long
+# journal replay at start is what --start-period covers.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+    CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9090 && printf 'GET /ready HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q '^HTTP/1\\.[01] 200'"]
 ENTRYPOINT ["tradsys"]
 CMD ["serve", "--config", "/etc/tradsys/tradsys.toml"]
