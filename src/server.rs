@@ -250,9 +250,11 @@ impl Server {
             .map_err(|e| StartError(format!("server.admin {}: {e}", config.server.admin)))?;
         let mut links = mesh::build(shards, config.server.ring_capacity);
         let mut admin_links = Vec::with_capacity(shards);
-        for (id, link) in links.iter_mut().enumerate() {
+        let (operator_tx, operator_rx) = crate::shard::operator::operator_rings(shards);
+        for ((id, link), operator) in links.iter_mut().enumerate().zip(operator_rx) {
             let (shard_end, admin_end) = crate::telemetry::link::link(id as u16);
             link.telemetry = Some(shard_end);
+            link.operator = Some(operator);
             admin_links.push(admin_end);
         }
         let mut shared = Shared::new(config, doorbells);
@@ -260,8 +262,13 @@ impl Server {
         let shared = Arc::new(shared);
         // Serving before the shards recover: /health answers at once, and
         // /ready says "not ready" until every shard is up.
-        let admin = AdminThread::start(admin_listener, Arc::clone(&shared), admin_links)
-            .map_err(|e| StartError(format!("admin thread: {e}")))?;
+        let admin = AdminThread::start(
+            admin_listener,
+            Arc::clone(&shared),
+            admin_links,
+            operator_tx,
+        )
+        .map_err(|e| StartError(format!("admin thread: {e}")))?;
         let mut handles = Vec::with_capacity(shards);
         let (started_tx, started_rx) = std::sync::mpsc::channel();
         for (id, ((links, listener), rx)) in links

@@ -21,6 +21,8 @@ pub struct Request {
     pub path: String,
     /// The query string without `?` (empty if none).
     pub query: String,
+    /// The `Authorization` header's value, if any (a secret: never logged).
+    pub authorization: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -63,6 +65,7 @@ impl Response {
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        202 => "Accepted",
         400 => "Bad Request",
         401 => "Unauthorized",
         403 => "Forbidden",
@@ -138,7 +141,14 @@ fn read_request(stream: &mut TcpStream) -> Result<Request, Response> {
 fn head(parsed: &httparse::Request<'_, '_>) -> Result<Request, Response> {
     let target = parsed.path.unwrap_or("/");
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let authorization = parsed
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("authorization"))
+        .and_then(|h| std::str::from_utf8(h.value).ok())
+        .map(str::to_string);
     Ok(Request {
+        authorization,
         method: parsed.method.unwrap_or("GET").to_string(),
         path: path.to_string(),
         query: query.to_string(),

@@ -11,12 +11,14 @@
 //! - `metrics`: the Prometheus text exposition.
 //! - `hgrm`: the HdrHistogram percentile distribution (`.hgrm`).
 //! - `stats`: the JSON summary.
+//! - `operator`: the bearer-token-protected operator controls.
 //! - `affinity`: the housekeeping core set.
 
 mod affinity;
 mod hgrm;
 mod http;
 mod metrics;
+mod operator;
 mod routes;
 mod stats;
 mod store;
@@ -31,6 +33,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use rtrb::Producer;
+
+use crate::shard::operator::OperatorRequest;
 use crate::shard::shared::Shared;
 use crate::telemetry::AdminLink;
 
@@ -54,6 +59,7 @@ impl AdminThread {
         listener: TcpListener,
         shared: Arc<Shared>,
         links: Vec<AdminLink>,
+        operator_rings: Vec<Producer<OperatorRequest>>,
     ) -> std::io::Result<AdminThread> {
         let addr = listener.local_addr()?;
         listener.set_nonblocking(true)?;
@@ -64,7 +70,7 @@ impl AdminThread {
             .name("admin".into())
             .spawn(move || {
                 affinity::pin(&cores);
-                serve(&listener, &shared, links, &stopping);
+                serve(&listener, &shared, links, operator_rings, &stopping);
             })?;
         Ok(AdminThread { handle, stop, addr })
     }
@@ -80,7 +86,13 @@ impl AdminThread {
     }
 }
 
-fn serve(listener: &TcpListener, shared: &Shared, mut links: Vec<AdminLink>, stop: &AtomicBool) {
+fn serve(
+    listener: &TcpListener,
+    shared: &Shared,
+    mut links: Vec<AdminLink>,
+    mut operator_rings: Vec<Producer<OperatorRequest>>,
+    stop: &AtomicBool,
+) {
     let mut store = LatencyStore::new(shared.config.shard_count());
     let poll_ms = poll_ms(shared.config.telemetry.interval_ms);
     while !stop.load(Ordering::Acquire) {
@@ -92,7 +104,9 @@ fn serve(listener: &TcpListener, shared: &Shared, mut links: Vec<AdminLink>, sto
         // Every connection waiting now, one request each.
         while let Ok((stream, _)) = listener.accept() {
             store.drain(&mut links);
-            http::serve_one(stream, |request| routes::answer(request, shared, &store));
+            http::serve_one(stream, |request| {
+                routes::answer(request, shared, &store, &mut operator_rings)
+            });
         }
     }
 }

@@ -6,7 +6,10 @@ use std::sync::atomic::Ordering;
 
 use super::http::{Request, Response};
 use super::store::LatencyStore;
-use super::{hgrm, metrics, stats};
+use super::{hgrm, metrics, operator, stats};
+use rtrb::Producer;
+
+use crate::shard::operator::OperatorRequest;
 use crate::shard::shared::Shared;
 use crate::telemetry::Stage;
 
@@ -22,7 +25,15 @@ pub fn ready(shared: &Shared) -> bool {
             .all(|b| b.up.load(Ordering::Acquire))
 }
 
-pub fn answer(request: &Request, shared: &Shared, store: &LatencyStore) -> Response {
+pub fn answer(
+    request: &Request,
+    shared: &Shared,
+    store: &LatencyStore,
+    operator_rings: &mut [Producer<OperatorRequest>],
+) -> Response {
+    if request.path.starts_with("/admin/") {
+        return operator::answer(request, shared, operator_rings);
+    }
     let get = request.method == "GET";
     match request.path.as_str() {
         _ if !get => Response::text(405, "only GET is served here"),

@@ -134,6 +134,9 @@ pub struct Links {
     /// the server; `None`: the core makes rings nobody reads, and counts
     /// missed swaps once its spares are used up).
     pub telemetry: Option<crate::telemetry::ShardLink>,
+    /// Operator commands from the admin thread (set by the server; `None`:
+    /// none come).
+    pub operator: Option<rtrb::Consumer<crate::shard::operator::OperatorRequest>>,
 }
 
 /// The receiving ends of one shard's rings.
@@ -178,6 +181,7 @@ pub fn build(shards: usize, ring_capacity: usize) -> Vec<Links> {
                 received: vec![0; shards],
             },
             telemetry: None,
+            operator: None,
         })
         .collect()
 }

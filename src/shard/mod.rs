@@ -21,6 +21,8 @@
 //!   back-off, the bounds on connections waiting to log on (per shard and
 //!   per peer address), and the counted, rate-limited log of refusals.
 //! - `notify`: a single-threaded wake-up flag.
+//! - `operator`: the ring that brings operator commands from the admin
+//!   thread.
 
 pub mod admission;
 pub mod core;
@@ -29,6 +31,7 @@ pub mod directory;
 pub mod lifecycle_log;
 pub mod mesh;
 pub mod notify;
+pub mod operator;
 pub mod outbox;
 pub mod park;
 pub mod quiescence;

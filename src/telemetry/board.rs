@@ -77,7 +77,9 @@ published! {
     mesh_overflows: Counter, "Messages that found a mesh ring full and waited in the overflow queue.";
     latency_swaps_missed: Counter, "Histogram swaps that found no clean histogram (the admin thread was behind).";
     loop_cycles_over_threshold: Counter, "Shard loop turns longer than telemetry.cycle_threshold_us.";
-    clock_anomalies: Counter, "Timestamps that went backwards (clamped to zero).";
+    clock_anomalies: Counter, "Time spans that came out negative (not recorded).";
+    operator_applied: Counter, "Operator commands run (halt, kill switch, reference price, end of day).";
+    operator_refused: Counter, "Operator commands the journal refused.";
     sessions_live: Gauge, "Sessions holding a slot on the shard.";
     loop_cycle_max_ns: Gauge, "Longest shard loop turn in the last interval, in nanoseconds.";
 }

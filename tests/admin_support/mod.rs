@@ -18,8 +18,13 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// The common test config with the admin endpoint on `admin` and the
-/// telemetry overrides (`interval_ms` short, so tests see intervals soon).
+/// The operator account added to the common test config (role admin).
+pub const OPS: u32 = 9;
+pub const OPS_TOKEN: &str = "ops-token";
+
+/// The common test config with the admin endpoint on `admin`, an operator
+/// account (`OPS`), and the telemetry overrides (`interval_ms` short, so
+/// tests see intervals soon).
 pub fn admin_config(
     session_overrides: &str,
     dir: &Path,
@@ -28,14 +33,38 @@ pub fn admin_config(
 ) -> String {
     let text = crate::common::gateway::config(session_overrides, dir);
     assert!(text.contains("admin = \"127.0.0.1:0\""));
+    let text = text.replacen(
+        "admin = \"127.0.0.1:0\"",
+        &format!("admin = \"{admin}\""),
+        1,
+    );
     format!(
-        "{}\n[telemetry]\n{telemetry}\n",
-        text.replacen(
-            "admin = \"127.0.0.1:0\"",
-            &format!("admin = \"{admin}\""),
-            1
-        )
+        r#"{text}
+[[accounts]]
+id = {OPS}
+name = "ops"
+token = "{OPS_TOKEN}"
+role = "admin"
+max_order_qty = 1000
+max_order_notional = 100000000
+max_open_orders = 50
+max_position = 5000
+
+[telemetry]
+{telemetry}
+"#
     )
+}
+
+/// `POST path` with `Authorization: Bearer token` (no header for `None`).
+pub fn post(addr: SocketAddr, path: &str, token: Option<&str>) -> Answer {
+    match token {
+        Some(token) => {
+            let bearer = format!("Bearer {token}");
+            request(addr, "POST", path, &[("Authorization", &bearer)], "")
+        }
+        None => request(addr, "POST", path, &[], ""),
+    }
 }
 
 /// One answer: status, headers (lower-case names) and body.

@@ -26,6 +26,7 @@
 //! - `session_end`: ending and closing sessions, cancel-on-disconnect.
 //! - `timers`: heartbeats, idle timeouts, slow consumers, stall credit.
 //! - `output`: handing a session's bytes to its writer.
+//! - `operator`: operator commands from the admin thread, on the tick.
 //! - `telemetry`: latency capture (timestamps, loop cycles), the interval
 //!   swap and the counters published for the admin thread.
 //!
@@ -41,6 +42,7 @@
 
 mod intake;
 mod mesh_input;
+mod operator;
 mod order_entry;
 mod output;
 mod session_end;
@@ -130,6 +132,10 @@ pub struct ShardCore {
     sessions: SessionTable,
     pub counters: ShardCounters,
     telemetry: telemetry::Telemetry,
+    operator_ring: Option<rtrb::Consumer<crate::shard::operator::OperatorRequest>>,
+    /// Operator commands run, and refused by the journal (published).
+    operator_applied: u64,
+    operator_refused: u64,
 }
 
 impl ShardCore {
@@ -160,6 +166,9 @@ impl ShardCore {
                 / MAX_REPORT_BYTES_PER_COMMAND)
                 .max(1) as u32,
             telemetry: telemetry::Telemetry::new(id, links.telemetry, &shared.config),
+            operator_ring: links.operator,
+            operator_applied: 0,
+            operator_refused: 0,
             sender: links.sender,
             inbox: links.inbox,
             sessions: SessionTable::new(max_sessions),

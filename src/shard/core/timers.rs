@@ -9,6 +9,7 @@ impl ShardCore {
     /// Heartbeats and timeouts; the runtime calls it every few milliseconds.
     pub fn tick(&mut self, now: Now) {
         self.credit_own_stall(now);
+        self.run_operator_requests(now);
         self.telemetry_tick(now);
         let idle_intervals = self.shared.config.session.idle_timeout_intervals as u64;
         assert!(
