@@ -1,6 +1,7 @@
 //! The `tradsys` binary: `serve` runs the gateway, `check-config` validates
 //! a configuration file, `default-config` prints the embedded one, `doctor`
-//! checks the host, and `journal verify|dump|stats` reads a journal.
+//! checks the host, `journal verify|dump|stats` reads a journal, and
+//! `admin ...` calls a running gateway's admin endpoint.
 
 // Code health (ARCHITECTURE.md): every `unsafe` block and impl says why it
 // is sound in a `// SAFETY:` comment, and an `unsafe fn` spells out its own
@@ -62,6 +63,11 @@ enum Command {
     },
     /// Print the embedded default configuration.
     DefaultConfig,
+    /// Call the admin endpoint of a running gateway: health, ready,
+    /// metrics, stats, latency, and the operator controls (halt, resume,
+    /// kill, unkill, reference-price, end-of-day; token from
+    /// TRADSYS_ADMIN_TOKEN or --token-file).
+    Admin(tradsys::admin::cli::AdminArgs),
     /// Check this host for low-latency operation; exit 1 if a check fails.
     Doctor {
         /// The configuration whose cores and journal to check (the embedded
@@ -120,6 +126,7 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Admin(args) => tradsys::admin::cli::run(&args),
         Command::DefaultConfig => {
             print!("{DEFAULT_TOML}");
             ExitCode::SUCCESS

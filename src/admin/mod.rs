@@ -13,8 +13,10 @@
 //! - `stats`: the JSON summary.
 //! - `operator`: the bearer-token-protected operator controls.
 //! - `affinity`: the housekeeping core set.
+//! - `cli`: `tradsys admin ...`, the command line that calls the endpoints.
 
 mod affinity;
+pub mod cli;
 mod hgrm;
 mod http;
 mod metrics;
