@@ -192,13 +192,13 @@ fn recording_and_swapping_histograms_allocate_nothing_on_the_shard() {
     let mut bob = Peer::logon(&mut cores.1, 2, b"bob-demo-token", now);
     let mut store = LatencyStore::new(2);
     round(&mut cores, &mut alice, &mut bob, 1);
-    store.drain(&mut admin);
+    store.drain(&mut admin, |_| {});
     let rounds = 200;
     let (allocations, fills) = allocations_in(|| {
         let mut fills = 0;
         for i in 2..2 + rounds {
             fills += round(&mut cores, &mut alice, &mut bob, i);
-            store.drain(&mut admin);
+            store.drain(&mut admin, |_| {});
         }
         fills
     });

@@ -2,7 +2,8 @@
 //! clients: `/health`, `/ready`, `/metrics` (checked by `promtool check
 //! metrics` and by the Python `prometheus_client` parser), `/stats`, and
 //! `/latency` (the `.hgrm` layout, and the encoded histogram decoded by the
-//! Python `hdrh` package to the same counts and percentiles). Orders cross
+//! Python `hdrh` package to the same counts and percentiles), and the
+//! interval log (`/latency/log`, read by `hdrh`'s log reader). Orders cross
 //! both shards so every stage of the order path has values.
 
 mod admin_support;
@@ -144,6 +145,11 @@ fn health_ready_metrics_stats_and_latency_are_served_and_read_by_third_party_too
     assert_eq!(hgrm.status, 200);
     check_hgrm_layout(&hgrm.body);
     check_with_python(admin, "latency", 0);
+    check_with_python(admin, "log", 0);
+    assert!(
+        dir.join("journal/latency.hlog").exists(),
+        "the log is on disk"
+    );
     assert_eq!(get(admin, "/latency?stage=nope").status, 400);
     assert_eq!(get(admin, "/nothing-here").status, 404);
     assert_eq!(request(admin, "DELETE", "/metrics", &[], "").status, 405);

@@ -10,6 +10,8 @@
 //! - `store`: the latency histograms the admin thread keeps.
 //! - `metrics`: the Prometheus text exposition.
 //! - `hgrm`: the HdrHistogram percentile distribution (`.hgrm`).
+//! - `interval_log`: every interval histogram, in the HdrHistogram log
+//!   format, on disk.
 //! - `stats`: the JSON summary.
 //! - `operator`: the bearer-token-protected operator controls.
 //! - `affinity`: the housekeeping core set.
@@ -19,6 +21,7 @@ mod affinity;
 pub mod cli;
 mod hgrm;
 mod http;
+mod interval_log;
 mod metrics;
 mod operator;
 mod routes;
@@ -88,28 +91,78 @@ impl AdminThread {
     }
 }
 
+/// What the admin thread keeps.
+pub struct AdminState {
+    pub store: LatencyStore,
+    /// `None` if not configured or failing (logged once).
+    pub log: Option<interval_log::IntervalLog>,
+    pub operator_rings: Vec<Producer<OperatorRequest>>,
+}
+
+impl AdminState {
+    /// Takes what the shards handed over; the interval log writes it.
+    fn drain(&mut self, links: &mut [AdminLink]) {
+        let log = &mut self.log;
+        let mut failed = None;
+        self.store.drain(links, |interval| {
+            if let Some(file) = log.as_mut() {
+                if let Err(error) = file.append(interval) {
+                    failed = Some(error);
+                }
+            }
+        });
+        if let Some(error) = failed {
+            if let Some(file) = self.log.take() {
+                tracing::error!(path = %file.path().display(), %error, "interval log: cannot write; stopped (the endpoints go on)");
+            }
+        }
+    }
+}
+
+fn open_log(shared: &Shared) -> Option<interval_log::IntervalLog> {
+    let path = interval_log::path(&shared.config)?;
+    match interval_log::IntervalLog::open(path.clone()) {
+        Ok(log) => Some(log),
+        Err(error) => {
+            tracing::error!(path = %path.display(), %error, "interval log: cannot open; none is written");
+            None
+        }
+    }
+}
+
 fn serve(
     listener: &TcpListener,
     shared: &Shared,
     mut links: Vec<AdminLink>,
-    mut operator_rings: Vec<Producer<OperatorRequest>>,
+    operator_rings: Vec<Producer<OperatorRequest>>,
     stop: &AtomicBool,
 ) {
-    let mut store = LatencyStore::new(shared.config.shard_count());
+    let mut state = AdminState {
+        store: LatencyStore::new(shared.config.shard_count()),
+        log: open_log(shared),
+        operator_rings,
+    };
     let poll_ms = poll_ms(shared.config.telemetry.interval_ms);
     while !stop.load(Ordering::Acquire) {
         let readable = wait_readable(listener, poll_ms);
-        store.drain(&mut links);
+        state.drain(&mut links);
         if !readable {
+            if let Some(log) = state.log.as_mut() {
+                let _ = log.flush();
+            }
             continue;
         }
         // Every connection waiting now, one request each.
         while let Ok((stream, _)) = listener.accept() {
-            store.drain(&mut links);
+            state.drain(&mut links);
             http::serve_one(stream, |request| {
-                routes::answer(request, shared, &store, &mut operator_rings)
+                routes::answer(request, shared, &mut state)
             });
         }
+    }
+    state.drain(&mut links);
+    if let Some(log) = state.log.as_mut() {
+        let _ = log.flush();
     }
 }
 

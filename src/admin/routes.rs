@@ -6,10 +6,8 @@ use std::sync::atomic::Ordering;
 
 use super::http::{Request, Response};
 use super::store::LatencyStore;
+use super::AdminState;
 use super::{hgrm, metrics, operator, stats};
-use rtrb::Producer;
-
-use crate::shard::operator::OperatorRequest;
 use crate::shard::shared::Shared;
 use crate::telemetry::Stage;
 
@@ -25,15 +23,11 @@ pub fn ready(shared: &Shared) -> bool {
             .all(|b| b.up.load(Ordering::Acquire))
 }
 
-pub fn answer(
-    request: &Request,
-    shared: &Shared,
-    store: &LatencyStore,
-    operator_rings: &mut [Producer<OperatorRequest>],
-) -> Response {
+pub fn answer(request: &Request, shared: &Shared, state: &mut AdminState) -> Response {
     if request.path.starts_with("/admin/") {
-        return operator::answer(request, shared, operator_rings);
+        return operator::answer(request, shared, &mut state.operator_rings);
     }
+    let store = &state.store;
     let get = request.method == "GET";
     match request.path.as_str() {
         _ if !get => Response::text(405, "only GET is served here"),
@@ -48,6 +42,11 @@ pub fn answer(
         "/metrics" => Response::new(200, metrics::CONTENT_TYPE, metrics::render(shared, store)),
         "/stats" => Response::new(200, "application/json", stats::render(shared, store)),
         "/latency" => latency(request, store),
+        "/latency/log" => match state.log.as_mut().map(|log| log.contents()) {
+            Some(Ok(bytes)) => Response::new(200, "text/plain; charset=utf-8", bytes),
+            Some(Err(error)) => Response::text(503, format!("interval log: {error}")),
+            None => Response::text(404, "no interval log (telemetry.interval_log)"),
+        },
         _ => Response::text(404, "no such endpoint (see docs/OPERATIONS.md)"),
     }
 }

@@ -50,10 +50,12 @@ impl LatencyStore {
         &self.shards[shard][stage.index()]
     }
 
-    /// Takes every finished interval the shards handed over.
-    pub fn drain(&mut self, links: &mut [AdminLink]) {
+    /// Takes every finished interval the shards handed over; `observe`
+    /// sees each (the interval log writes it) before it is kept.
+    pub fn drain(&mut self, links: &mut [AdminLink], mut observe: impl FnMut(&Interval)) {
         for link in links {
             while let Ok(interval) = link.full.pop() {
+                observe(&interval);
                 let shard = interval.shard as usize;
                 assert_eq!(shard, link.shard as usize, "a link carries its own shard");
                 let totals = &mut self.shards[shard][interval.stage.index()];

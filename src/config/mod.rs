@@ -115,6 +115,9 @@ pub struct TelemetryConfig {
     pub interval_ms: u64,
     /// Shard loop turns longer than this are counted.
     pub cycle_threshold_us: u64,
+    /// The interval log file (HdrHistogram log format), relative to
+    /// `journal.dir` unless absolute; empty: no log.
+    pub interval_log: PathBuf,
     /// The housekeeping core of the admin thread; never a shard core.
     /// Omitted: every online core that is not a shard's (all of them if
     /// the shards take every core, with a warning).
@@ -262,6 +265,7 @@ impl Default for TelemetryConfig {
             latency_capture: true,
             interval_ms: 1_000,
             cycle_threshold_us: 1_000,
+            interval_log: PathBuf::from("latency.hlog"),
             admin_core: None,
         }
     }

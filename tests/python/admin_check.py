@@ -9,6 +9,9 @@
       decoded by hdrh (the Python HdrHistogram port) agrees with the
       gateway's .hgrm text: same total count, the same value at every
       percentile row (to the histogram's precision), same mean and max.
+  admin_check.py log URL 0                -- /latency/log read by hdrh's
+      HistogramLogReader: the Java header lines, and per shard and stage the
+      same counts as /stats.
 
 Exit 0 on success, 1 on a failed check, 77 if a package is missing (the
 caller prints the reason and skips; .ci/run installs them).
@@ -119,12 +122,56 @@ def check_latency(base):
         print(f"ok: {stage}: {total} values, {len(rows)} rows agree with hdrh")
 
 
+def check_log(base):
+    try:
+        from hdrh.histogram import HdrHistogram
+        from hdrh.log import HistogramLogReader
+    except ImportError:
+        print("python package hdrhistogram (hdrh) is not installed")
+        sys.exit(77)
+    import json
+    import tempfile
+
+    stats = json.loads(fetch(base + "/stats"))
+    text = fetch(base + "/latency/log")
+    lines = text.splitlines()
+    for header in ["#[Histogram log format version 1.3]",
+                   '"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"']:
+        if header not in lines:
+            fail(f"interval log lacks {header!r}")
+    if not any(line.startswith("#[StartTime: ") for line in lines):
+        fail("interval log lacks StartTime")
+    with tempfile.NamedTemporaryFile("w", suffix=".hlog", delete=False) as f:
+        f.write(text)
+        path = f.name
+    reader = HistogramLogReader(path, HdrHistogram(1, 60 * 10**9, 3))
+    counts, intervals = {}, 0
+    while True:
+        histogram = reader.get_next_interval_histogram()
+        if histogram is None:
+            break
+        intervals += 1
+        tag = histogram.get_tag()
+        counts[tag] = counts.get(tag, 0) + histogram.get_total_count()
+    # Stages that see nothing once trading stops: the log holds exactly the
+    # values the gateway reports.
+    for shard in stats["shards"]:
+        for stage in ["engine", "journal", "wire_to_wire"]:
+            expected = shard["latency"][stage]["total"]["count"]
+            tag = f"s{shard['shard']}.{stage}"
+            if counts.get(tag, 0) != expected:
+                fail(f"{tag}: the log has {counts.get(tag, 0)} values, /stats {expected}")
+    print(f"ok: {intervals} intervals, counts agree with /stats")
+
+
 def main():
     check, base, number = sys.argv[1], sys.argv[2], int(sys.argv[3])
     if check == "metrics":
         check_metrics(base, number)
     elif check == "latency":
         check_latency(base)
+    elif check == "log":
+        check_log(base)
     else:
         fail(f"unknown check {check}")
 
