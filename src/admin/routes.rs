@@ -11,6 +11,10 @@ use super::{hgrm, metrics, operator, stats};
 use crate::shard::shared::Shared;
 use crate::telemetry::Stage;
 
+/// The dashboard page: self-contained (no CDN), it reads `/stats` and
+/// `/latency` every second.
+const DASHBOARD: &str = include_str!("dashboard.html");
+
 /// Ready: start-up finished (every listener bound, every shard recovered
 /// its journal), every shard is up, and no shutdown has begun.
 pub fn ready(shared: &Shared) -> bool {
@@ -40,6 +44,7 @@ pub fn answer(request: &Request, shared: &Shared, state: &mut AdminState) -> Res
             }
         }
         "/metrics" => Response::new(200, metrics::CONTENT_TYPE, metrics::render(shared, store)),
+        "/dashboard" => Response::new(200, "text/html; charset=utf-8", DASHBOARD),
         "/stats" => Response::new(200, "application/json", stats::render(shared, store)),
         "/latency" => latency(request, store),
         "/latency/log" => match state.log.as_mut().map(|log| log.contents()) {

@@ -1,7 +1,8 @@
 //! `GET /stats`: what `/metrics` exports, as one JSON document for
 //! scripts: per shard its published counters, and per shard and stage the
 //! since-start and last-interval percentiles (ns), counts and interval
-//! bounds.
+//! bounds; and per stage the since-start percentiles of every shard merged
+//! (histograms added).
 
 use hdrhistogram::Histogram;
 use serde_json::{json, Map, Value};
@@ -61,12 +62,22 @@ pub fn render(shared: &Shared, store: &LatencyStore) -> String {
             json!({ "shard": shard, "counters": board.snapshot(), "latency": latency })
         })
         .collect();
+    // Every shard's histograms added together (never averaged percentiles).
+    let all: Vec<usize> = (0..store.shard_count()).collect();
+    let mut merged = Map::new();
+    for stage in Stage::ALL {
+        let (histogram, sum_ns) = store.merged(stage, &all);
+        let mut summary = summary(&histogram);
+        summary["sum_ns"] = json!(sum_ns);
+        merged.insert(stage.name().into(), summary);
+    }
     let document = json!({
         "version": crate::VERSION,
         "ready": super::routes::ready(shared),
         "interval_ms": shared.config.telemetry.interval_ms,
         "latency_capture": shared.config.telemetry.latency_capture,
         "shards": shards,
+        "merged": merged,
     });
     let mut text = serde_json::to_string_pretty(&document).expect("JSON of plain values");
     text.push('\n');
