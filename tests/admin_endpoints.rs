@@ -109,11 +109,20 @@ fn health_ready_metrics_stats_and_latency_are_served_and_read_by_third_party_too
     let ready = get(admin, "/ready");
     assert_eq!((ready.status, ready.body.as_str()), (200, "ready\n"));
     trade(&gateway);
-    // Every wire-to-wire of the trades is in the admin thread's totals once
-    // the shards' intervals have been handed over.
+    // Every journal append and wire-to-wire of the trades is in the admin
+    // thread's totals once the shards' intervals have been handed over (each
+    // shard swaps on its own tick: one being complete says nothing of the
+    // other), and every fill in the counters once each shard has ticked.
     let orders = ROUNDS * 4;
+    let fills = |body: &str| {
+        let json: serde_json::Value = serde_json::from_str(body).unwrap();
+        (0..2)
+            .map(|s| json["shards"][s]["counters"]["fills"].as_u64().unwrap())
+            .sum::<u64>()
+    };
     let stats = poll_until(admin, "/stats", |a| {
-        stage_count(&a.body, 0, "wire_to_wire") + stage_count(&a.body, 1, "wire_to_wire") >= orders
+        let both = |stage| stage_count(&a.body, 0, stage) + stage_count(&a.body, 1, stage);
+        both("journal") >= orders && both("wire_to_wire") >= orders && fills(&a.body) == orders
     });
     for stage in [
         "intake",

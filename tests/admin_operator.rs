@@ -114,6 +114,9 @@ fn halt_kill_switch_and_reference_price_act_on_order_entry_and_survive_a_restart
         .new_order(&limit(ALICE, BTC, 1, Buy, 10_000, 1))
         .unwrap();
     assert_eq!(rejected(&mut alice), RejectReason::SymbolHalted.code());
+    // Counted by reason on the symbol's shard (published on its tick).
+    let line = "tradsys_order_rejects_total{shard=\"0\",reason=\"symbol_halted\"} 1\n";
+    poll_until(admin, "/metrics", |a| a.body.contains(line));
     alice
         .new_order(&limit(ALICE, ETH, 2, Buy, 3_000, 10))
         .unwrap();

@@ -9,6 +9,7 @@
 use std::fmt::Write;
 
 use super::store::LatencyStore;
+use crate::engine::RejectReason;
 use crate::shard::shared::Shared;
 use crate::telemetry::board::{BoardSnapshot, MetricKind};
 use crate::telemetry::Stage;
@@ -31,6 +32,7 @@ pub fn render(shared: &Shared, store: &LatencyStore) -> String {
     let mut out = String::with_capacity(64 << 10);
     gateway_gauges(&mut out, shared, &boards);
     shard_numbers(&mut out, &boards);
+    rejects(&mut out, shared);
     latency(&mut out, store);
     debug_assert!(out.ends_with('\n'));
     out
@@ -90,6 +92,42 @@ fn shard_numbers(out: &mut String, boards: &[BoardSnapshot]) {
             } else {
                 let _ = writeln!(out, "{name}{{shard=\"{shard}\"}} {}", value as f64 * scale);
             }
+        }
+    }
+}
+
+/// `PriceBand` -> `price_band`: the reason's label value.
+pub fn snake_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn rejects(out: &mut String, shared: &Shared) {
+    let name = "tradsys_order_rejects_total";
+    header(
+        out,
+        name,
+        "counter",
+        "Orders rejected, by reason (docs/PROTOCOL.md reject codes), by the engine or the gateway.",
+    );
+    for shard in 0..shared.config.shard_count() {
+        let counts = shared.telemetry.rejects(shard);
+        for (reason, count) in RejectReason::ALL.iter().zip(counts) {
+            let reason = snake_case(&format!("{reason:?}"));
+            let _ = writeln!(
+                out,
+                "{name}{{shard=\"{shard}\",reason=\"{reason}\"}} {count}"
+            );
         }
     }
 }

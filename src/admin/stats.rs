@@ -8,6 +8,7 @@ use hdrhistogram::Histogram;
 use serde_json::{json, Map, Value};
 
 use super::store::LatencyStore;
+use crate::engine::RejectReason;
 use crate::shard::shared::Shared;
 use crate::telemetry::Stage;
 
@@ -59,7 +60,12 @@ pub fn render(shared: &Shared, store: &LatencyStore) -> String {
                     json!({ "total": total, "last_interval": last, "intervals": totals.intervals }),
                 );
             }
-            json!({ "shard": shard, "counters": board.snapshot(), "latency": latency })
+            let rejects: Map<String, Value> = RejectReason::ALL
+                .iter()
+                .zip(shared.telemetry.rejects(shard))
+                .map(|(r, n)| (super::metrics::snake_case(&format!("{r:?}")), json!(n)))
+                .collect();
+            json!({ "shard": shard, "counters": board.snapshot(), "rejects": rejects, "latency": latency })
         })
         .collect();
     // Every shard's histograms added together (never averaged percentiles).

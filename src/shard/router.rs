@@ -52,7 +52,10 @@ impl EventSink for Router<'_> {
             | Event::Fill { account, .. }
             | Event::Canceled { account, .. }
             | Event::Replaced { account, .. }
-            | Event::CancelRejected { account, .. } => self.report(account, event),
+            | Event::CancelRejected { account, .. } => {
+                self.counters.count_report(event);
+                self.report(account, event)
+            }
             Event::MassCancelDone { canceled_count, .. } => {
                 let Some(origin) = self.origin else {
                     return; // cancel-on-disconnect: nobody to tell

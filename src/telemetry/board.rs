@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crossbeam_utils::CachePadded;
 
+use crate::shard::counters::REJECT_REASONS;
+
 /// Declares the published counters once: the field, its metric name
 /// (without the `tradsys_` prefix), its kind and its help text.
 macro_rules! published {
@@ -80,6 +82,10 @@ published! {
     clock_anomalies: Counter, "Time spans that came out negative (not recorded).";
     operator_applied: Counter, "Operator commands run (halt, kill switch, reference price, end of day).";
     operator_refused: Counter, "Operator commands the journal refused.";
+    orders_accepted: Counter, "Orders accepted by this shard's engine.";
+    fills: Counter, "Fills this shard's engine emitted (one per side of a trade).";
+    cancels: Counter, "Orders canceled on this shard (by their owner, a mass cancel, the kill switch, end of day, an IOC remainder).";
+    cancel_rejects: Counter, "Cancels and replaces refused.";
     sessions_live: Gauge, "Sessions holding a slot on the shard.";
     loop_cycle_max_ns: Gauge, "Longest shard loop turn in the last interval, in nanoseconds.";
 }
@@ -87,6 +93,8 @@ published! {
 /// Every shard's board, plus whether the gateway as a whole is ready.
 pub struct TelemetryBoard {
     pub shards: Vec<CachePadded<ShardBoard>>,
+    /// Per shard, orders rejected by reason (indexed as `RejectReason::ALL`).
+    pub rejects: Vec<CachePadded<[AtomicU64; REJECT_REASONS]>>,
     /// Every shard is up and every listener bound (set by the server once
     /// start-up succeeded).
     pub started: AtomicBool,
@@ -97,12 +105,20 @@ impl TelemetryBoard {
         assert!(shards > 0);
         TelemetryBoard {
             shards: (0..shards).map(|_| CachePadded::default()).collect(),
+            rejects: (0..shards)
+                .map(|_| CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0))))
+                .collect(),
             started: AtomicBool::new(false),
         }
     }
 
     pub fn shard(&self, id: usize) -> &ShardBoard {
         &self.shards[id]
+    }
+
+    /// Shard `id`'s rejects by reason (as `RejectReason::ALL`).
+    pub fn rejects(&self, id: usize) -> [u64; REJECT_REASONS] {
+        std::array::from_fn(|i| self.rejects[id][i].load(Ordering::Relaxed))
     }
 }
 

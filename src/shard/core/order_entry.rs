@@ -64,6 +64,7 @@ impl ShardCore {
             event,
             Event::Rejected { .. } | Event::CancelRejected { .. }
         ));
+        self.counters.count_report(&event);
         let report = SessionReport::from_event(&event, now.wall_ns).expect("a reject is a report");
         let session = self.sessions.get_slot_mut(slot).expect("live session");
         if session.outbox.push_report(&report).is_err() {

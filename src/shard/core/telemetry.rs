@@ -147,6 +147,14 @@ impl ShardCore {
         publish(&board.slow_consumers, c.slow_consumers);
         publish(&board.market_events, c.market_events);
         publish(&board.journal_refusals, c.journal_refusals);
+        publish(&board.orders_accepted, c.orders_accepted);
+        publish(&board.fills, c.fills);
+        publish(&board.cancels, c.cancels);
+        publish(&board.cancel_rejects, c.cancel_rejects);
+        let rejects = &self.shared.telemetry.rejects[self.id as usize];
+        for (cell, &count) in rejects.iter().zip(&c.rejects) {
+            publish(cell, count);
+        }
         if let Some(journal) = &self.journal {
             let j = journal.stats();
             publish(&board.journal_records, j.records_appended);
