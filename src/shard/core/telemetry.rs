@@ -11,7 +11,7 @@
 
 use std::sync::atomic::Ordering;
 
-use super::{Now, ShardCore};
+use super::ShardCore;
 use crate::config::{Config, IdlePolicy};
 use crate::telemetry::board::publish;
 use crate::telemetry::{clock, link, ShardLink, Stage, StageRecorder};
@@ -122,7 +122,7 @@ impl ShardCore {
 
     /// On the tick: swaps the interval histograms if due and publishes the
     /// counters (plain stores into this shard's board).
-    pub(super) fn telemetry_tick(&mut self, _now: Now) {
+    pub(super) fn telemetry_tick(&mut self) {
         let now_ns = clock::mono_ns();
         self.telemetry.recorder.swap_if_due(now_ns);
         if now_ns >= self.telemetry.cycle_window_end_ns {

@@ -10,7 +10,7 @@ impl ShardCore {
     pub fn tick(&mut self, now: Now) {
         self.credit_own_stall(now);
         self.run_operator_requests(now);
-        self.telemetry_tick(now);
+        self.telemetry_tick();
         let idle_intervals = self.shared.config.session.idle_timeout_intervals as u64;
         assert!(
             idle_intervals > 0,
