@@ -223,3 +223,47 @@ fn end_of_day_expires_day_orders_and_tells_their_owners() {
     assert!(status.success());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn scheduled_end_of_day_expires_day_orders_by_itself() {
+    let dir = Gateway::new_dir();
+    let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    // Six seconds from now on the wall clock of zone +01:00 (time enough
+    // to start and rest an order; the test then waits on the client).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let local = (now + 6 + 3600) % 86_400;
+    let at = format!(
+        "{:02}:{:02}:{:02}",
+        local / 3600,
+        local % 3600 / 60,
+        local % 60
+    );
+    let text = format!(
+        "{}\n[schedule]\nend_of_day = \"{at}\"\nzone = \"+01:00\"\n",
+        // Heartbeats every 10 s: the client only waits meanwhile.
+        admin_config("heartbeat_interval_ms = 10000", &dir, admin, "")
+    );
+    let gateway = Gateway::start_config(&dir, &text, None).expect("gateway starts");
+    let mut alice = gateway.logon(ALICE);
+    let mut order = limit(ALICE, ETH, 1, Buy, 2_995, 10);
+    order.tif = TimeInForce::Day;
+    alice.new_order(&order).unwrap();
+    let day = accepted(&mut alice);
+    let expired = canceled(&mut alice);
+    assert_eq!(
+        (expired.order_id.get(), expired.reason),
+        (day.order_id.get(), CancelReason::Expired.code())
+    );
+    drop(alice);
+    let (status, log) = gateway.stop();
+    assert!(status.success());
+    assert!(
+        log.iter()
+            .any(|l| l.contains("operator command") && l.contains("operator=schedule")),
+        "logged as the schedule's"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

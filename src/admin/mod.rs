@@ -15,6 +15,7 @@
 //! - `stats`: the JSON summary.
 //! - `operator`: the bearer-token-protected operator controls.
 //! - `affinity`: the housekeeping core set.
+//! - `schedule`: operator actions run at a time of day (end of day).
 //! - `cli`: `tradsys admin ...`, the command line that calls the endpoints.
 
 mod affinity;
@@ -25,6 +26,7 @@ mod interval_log;
 mod metrics;
 mod operator;
 mod routes;
+mod schedule;
 mod stats;
 mod store;
 
@@ -119,6 +121,21 @@ impl AdminState {
     }
 }
 
+fn scheduled_end_of_day(shared: &Shared, state: &mut AdminState) {
+    tracing::info!(shards = ?shared.trading_shards, "admin: scheduled end of day");
+    let answer = operator::dispatch(
+        shared,
+        &mut state.operator_rings,
+        crate::engine::Command::EndOfDay,
+        &shared.trading_shards,
+        operator::SCHEDULE,
+    );
+    if answer.status != 200 {
+        let why = String::from_utf8_lossy(&answer.body);
+        tracing::error!(status = answer.status, %why, "admin: scheduled end of day not confirmed");
+    }
+}
+
 fn open_log(shared: &Shared) -> Option<interval_log::IntervalLog> {
     let path = interval_log::path(&shared.config)?;
     match interval_log::IntervalLog::open(path.clone()) {
@@ -143,9 +160,13 @@ fn serve(
         operator_rings,
     };
     let poll_ms = poll_ms(shared.config.telemetry.interval_ms);
+    let mut schedule = schedule::Schedule::new(&shared.config);
     while !stop.load(Ordering::Acquire) {
         let readable = wait_readable(listener, poll_ms);
         state.drain(&mut links);
+        if schedule.end_of_day_due() {
+            scheduled_end_of_day(shared, &mut state);
+        }
         if !readable {
             if let Some(log) = state.log.as_mut() {
                 let _ = log.flush();

@@ -21,6 +21,10 @@ use crate::engine::{Command, SymbolId};
 use crate::shard::operator::OperatorRequest;
 use crate::shard::shared::Shared;
 
+/// The `operator` of a command the gateway's own schedule gave (no account
+/// has id 0: config validation).
+pub const SCHEDULE: u32 = 0;
+
 /// How long a request waits for the shards to confirm (they take operator
 /// commands on their 5 ms tick).
 const CONFIRM_WITHIN: Duration = Duration::from_secs(2);
@@ -143,6 +147,19 @@ pub fn answer(
         Err(response) => return response,
     };
     tracing::info!(operator = %operator.name, account = operator.id, ?command, ?shards, "admin: operator command");
+    dispatch(shared, rings, command, &shards, operator.id)
+}
+
+/// Pushes `command` to every shard of `shards` and waits (bounded) for
+/// them to report it ran. `operator` is the admin account that gave it, or
+/// [`SCHEDULE`].
+pub fn dispatch(
+    shared: &Shared,
+    rings: &mut [Producer<OperatorRequest>],
+    command: Command,
+    shards: &[u16],
+    operator: u32,
+) -> Response {
     let done = |shard: u16| {
         let board = shared.telemetry.shard(shard as usize);
         (
@@ -151,11 +168,8 @@ pub fn answer(
         )
     };
     let before: Vec<(u64, u64)> = shards.iter().map(|&s| done(s)).collect();
-    for &shard in &shards {
-        let pushed = rings[shard as usize].push(OperatorRequest {
-            command,
-            operator: operator.id,
-        });
+    for &shard in shards {
+        let pushed = rings[shard as usize].push(OperatorRequest { command, operator });
         if pushed.is_err() {
             return Response::text(503, format!("shard {shard}: operator queue full; retry"));
         }

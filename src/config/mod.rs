@@ -6,6 +6,7 @@
 //! errors; every value is checked by [`Config::validate`] with an error that
 //! names the field and the rule.
 
+pub mod schedule;
 mod validate;
 
 use std::net::SocketAddr;
@@ -34,6 +35,7 @@ pub struct Config {
     pub session: SessionConfig,
     pub journal: JournalConfig,
     pub telemetry: TelemetryConfig,
+    pub schedule: schedule::ScheduleConfig,
     pub symbols: Vec<SymbolConfig>,
     pub accounts: Vec<AccountConfig>,
 }
@@ -198,6 +200,7 @@ impl Default for Config {
             session: SessionConfig::default(),
             journal: JournalConfig::default(),
             telemetry: TelemetryConfig::default(),
+            schedule: schedule::ScheduleConfig::default(),
             symbols: Vec::new(),
             accounts: Vec::new(),
         }

@@ -56,6 +56,7 @@ impl Config {
         self.validate_session()?;
         self.validate_journal()?;
         self.validate_telemetry()?;
+        self.validate_schedule()?;
         self.validate_symbols()?;
         self.validate_accounts()
     }
@@ -117,6 +118,23 @@ impl Config {
                     format!("core {core} is a shard core (server.cores): the admin thread runs on a housekeeping core"),
                 );
             }
+        }
+        Ok(())
+    }
+
+    fn validate_schedule(&self) -> Result<(), ConfigError> {
+        let s = &self.schedule;
+        if !s.end_of_day.is_empty() && super::schedule::parse_time_of_day(&s.end_of_day).is_none() {
+            return fail(
+                "schedule.end_of_day",
+                "must be HH:MM or HH:MM:SS (24-hour), or empty for none",
+            );
+        }
+        if super::schedule::parse_zone(&s.zone).is_none() {
+            return fail(
+                "schedule.zone",
+                "must be UTC or an offset such as +01:00 or -05:00",
+            );
         }
         Ok(())
     }

@@ -20,16 +20,17 @@ impl ShardCore {
             let refused_before = self.counters.journal_refusals;
             self.run_engine(&request.command, None, 0, now);
             let refused = self.counters.journal_refusals > refused_before;
+            // Account 0 does not exist: the admin thread's own schedule.
             let operator = self
                 .shared
                 .account_index(request.operator)
-                .map_or("?", |i| self.shared.account(i).name.as_str());
+                .map_or("schedule", |i| self.shared.account(i).name.as_str());
             if refused {
                 self.operator_refused += 1;
-                tracing::warn!(shard = self.id, operator, command = ?request.command, "operator command refused: the journal cannot take it");
+                tracing::warn!(shard = self.id, %operator, command = ?request.command, "operator command refused: the journal cannot take it");
             } else {
                 self.operator_applied += 1;
-                tracing::info!(shard = self.id, operator, command = ?request.command, "operator command");
+                tracing::info!(shard = self.id, %operator, command = ?request.command, "operator command");
             }
         }
         let board = &self.shared.telemetry.shards[self.id as usize];
