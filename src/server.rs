@@ -14,8 +14,10 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::admin::AdminThread;
 use crate::config::{Config, IdlePolicy};
 use crate::shard::mesh::{self, Doorbell};
+use crate::shard::operator::OperatorRequest;
 use crate::shard::runtime;
 use crate::shard::shared::Shared;
+use crate::telemetry::AdminLink;
 
 /// Choices made on the command line rather than in the config file.
 #[derive(Clone, Copy, Debug, Default)]
@@ -208,6 +210,34 @@ fn held_journal_lock(config: &Config) -> Option<PathBuf> {
         })
 }
 
+/// Chooses (and calibrates, about 20 ms) the latency clock before any
+/// shard records, so every thread reads the same one; binds the admin port.
+fn bind_admin(config: &Config) -> Result<std::net::TcpListener, StartError> {
+    tracing::info!(
+        clock = crate::telemetry::clock::source_name(),
+        capture = config.telemetry.latency_capture,
+        "latency capture clock"
+    );
+    std::net::TcpListener::bind(config.server.admin)
+        .map_err(|e| StartError(format!("server.admin {}: {e}", config.server.admin)))
+}
+
+/// Gives every shard its telemetry rings and operator ring; returns the
+/// admin thread's ends.
+fn attach_admin_rings(
+    links: &mut [mesh::Links],
+) -> (Vec<AdminLink>, Vec<rtrb::Producer<OperatorRequest>>) {
+    let (operator_tx, operator_rx) = crate::shard::operator::operator_rings(links.len());
+    let mut admin_links = Vec::with_capacity(links.len());
+    for ((id, link), operator) in links.iter_mut().enumerate().zip(operator_rx) {
+        let (shard_end, admin_end) = crate::telemetry::link::link(id as u16);
+        link.telemetry = Some(shard_end);
+        link.operator = Some(operator);
+        admin_links.push(admin_end);
+    }
+    (admin_links, operator_tx)
+}
+
 impl Server {
     pub fn start(config: Config) -> Result<Server, StartError> {
         Server::start_with(config, StartOptions::default())
@@ -246,17 +276,9 @@ impl Server {
             doorbells.push(bell);
             doorbell_rx.push(rx);
         }
-        let admin_listener = std::net::TcpListener::bind(config.server.admin)
-            .map_err(|e| StartError(format!("server.admin {}: {e}", config.server.admin)))?;
+        let admin_listener = bind_admin(&config)?;
         let mut links = mesh::build(shards, config.server.ring_capacity);
-        let mut admin_links = Vec::with_capacity(shards);
-        let (operator_tx, operator_rx) = crate::shard::operator::operator_rings(shards);
-        for ((id, link), operator) in links.iter_mut().enumerate().zip(operator_rx) {
-            let (shard_end, admin_end) = crate::telemetry::link::link(id as u16);
-            link.telemetry = Some(shard_end);
-            link.operator = Some(operator);
-            admin_links.push(admin_end);
-        }
+        let (admin_links, operator_tx) = attach_admin_rings(&mut links);
         let mut shared = Shared::new(config, doorbells);
         shared.truncate_corrupt_journal = options.truncate_corrupt_journal;
         let shared = Arc::new(shared);
