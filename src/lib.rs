@@ -30,6 +30,7 @@ pub mod config;
 pub mod doctor;
 pub mod engine;
 pub mod journal;
+pub mod market_data;
 pub mod protocol;
 pub mod server;
 pub mod shard;
