@@ -25,6 +25,7 @@ pub mod decode;
 pub mod encode;
 pub mod gateway;
 pub mod header;
+pub mod market_data;
 pub mod reasons;
 
 pub use client::*;
