@@ -282,7 +282,10 @@ impl<'a> Parse<'a> {
             "channels" => self.array(field, Self::channel),
             _ => {
                 let depth = self.integer(field)?;
-                match u16::try_from(depth).ok().filter(|d| depth_index(*d).is_some()) {
+                match u16::try_from(depth)
+                    .ok()
+                    .filter(|d| depth_index(*d).is_some())
+                {
                     Some(d) => {
                         self.depth = Some(d);
                         Ok(())

@@ -10,7 +10,9 @@ use super::messages::*;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MdDecodeError {
     /// Not an error: `needed` bytes are required to go on.
-    Incomplete { needed: usize },
+    Incomplete {
+        needed: usize,
+    },
     /// `length` below the header or above the largest message.
     BadLength,
     WrongVersion,

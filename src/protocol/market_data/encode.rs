@@ -100,7 +100,10 @@ fn parts<M: MdMessage>(
     }
 }
 
-pub fn encode_book_update(update: &BookUpdate<'_>, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
+pub fn encode_book_update(
+    update: &BookUpdate<'_>,
+    out: &mut [u8],
+) -> Result<usize, BufferTooSmall> {
     let s = update.stamp;
     let block = |flags, _first, n| BookUpdateMsg {
         header: header(
@@ -118,7 +121,12 @@ pub fn encode_book_update(update: &BookUpdate<'_>, out: &mut [u8]) -> Result<usi
         _reserved: 0,
         depth: U16::new(update.depth),
     };
-    parts(update.changes.len(), |i| change_entry(&update.changes[i]), block, out)
+    parts(
+        update.changes.len(),
+        |i| change_entry(&update.changes[i]),
+        block,
+        out,
+    )
 }
 
 pub fn encode_snapshot(snapshot: &Snapshot<'_>, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
@@ -215,7 +223,10 @@ fn status_msg(stamp: &Stamp, status: TradingStatus, event: u8, flags: u8) -> Sta
 }
 
 /// One feed message in binary.
-pub fn encode_feed_message(message: &FeedMessage<'_>, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
+pub fn encode_feed_message(
+    message: &FeedMessage<'_>,
+    out: &mut [u8],
+) -> Result<usize, BufferTooSmall> {
     match message {
         FeedMessage::Book(update) => encode_book_update(update, out),
         FeedMessage::Trade(trade) => fixed(&trade_msg(trade), out),
@@ -233,7 +244,11 @@ pub fn encode_feed_message(message: &FeedMessage<'_>, out: &mut [u8]) -> Result<
 /// (flag [`flags::SNAPSHOT`], `prev` 0, `seq` the symbol's sequence).
 /// Returns `Ok(0)` for channels that have none (`trades`) or take a book
 /// snapshot instead.
-pub fn encode_current(state: &SymbolState, channel: Channel, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
+pub fn encode_current(
+    state: &SymbolState,
+    channel: Channel,
+    out: &mut [u8],
+) -> Result<usize, BufferTooSmall> {
     let stamp = Stamp {
         symbol: state.symbol,
         seq: state.seq,
@@ -264,9 +279,20 @@ pub struct HeartbeatInfo {
     pub send_ts_ns: u64,
 }
 
-pub fn encode_heartbeat(state: &SymbolState, info: &HeartbeatInfo, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
+pub fn encode_heartbeat(
+    state: &SymbolState,
+    info: &HeartbeatInfo,
+    out: &mut [u8],
+) -> Result<usize, BufferTooSmall> {
     let msg = HeartbeatMsg {
-        header: header(md_type::HEARTBEAT, HeartbeatMsg::LEN, 0, state.symbol, 0, state.seq),
+        header: header(
+            md_type::HEARTBEAT,
+            HeartbeatMsg::LEN,
+            0,
+            state.symbol,
+            0,
+            state.seq,
+        ),
         epoch: U64::new(state.epoch.0),
         send_ts_ns: U64::new(info.send_ts_ns),
         stream_last: U64::new(info.stream_last),

@@ -64,7 +64,15 @@ fn bbo_side(out: &mut JsonOut<'_>, key: &str, price: i64, qty: u64, orders: u32)
         return;
     }
     out.key(key);
-    level(out, None, &ImageLevel { price, qty, order_count: orders });
+    level(
+        out,
+        None,
+        &ImageLevel {
+            price,
+            qty,
+            order_count: orders,
+        },
+    );
 }
 
 fn bbo(out: &mut JsonOut<'_>, s: &Stamp, bbo: &Bbo, snapshot: bool) {
@@ -91,7 +99,12 @@ fn ticker(out: &mut JsonOut<'_>, s: &Stamp, t: &Ticker, snapshot: bool) {
     }
     let traded = t.trade_count > 0;
     out.big("trade_count", t.trade_count);
-    for (key, value) in [("open", t.open), ("high", t.high), ("low", t.low), ("last", t.last)] {
+    for (key, value) in [
+        ("open", t.open),
+        ("high", t.high),
+        ("low", t.low),
+        ("last", t.last),
+    ] {
         price_or_null(out, key, traded.then_some(value));
     }
     out.big("last_qty", t.last_qty);
@@ -118,7 +131,10 @@ fn status(out: &mut JsonOut<'_>, s: &Stamp, status: &str, event: Option<&str>) {
 }
 
 /// One feed message as JSON.
-pub fn render_feed_message(message: &FeedMessage<'_>, buf: &mut [u8]) -> Result<usize, BufferTooSmall> {
+pub fn render_feed_message(
+    message: &FeedMessage<'_>,
+    buf: &mut [u8],
+) -> Result<usize, BufferTooSmall> {
     let mut out = JsonOut::new(buf);
     match message {
         FeedMessage::Book(update) => book(&mut out, update),
@@ -165,7 +181,11 @@ pub fn render_snapshot(s: &Snapshot<'_>, buf: &mut [u8]) -> Result<usize, Buffer
 
 /// The current value of a non-book channel (see
 /// [`encode_current`](super::encode::encode_current)); `Ok(0)` for channels without one.
-pub fn render_current(state: &SymbolState, channel: Channel, buf: &mut [u8]) -> Result<usize, BufferTooSmall> {
+pub fn render_current(
+    state: &SymbolState,
+    channel: Channel,
+    buf: &mut [u8],
+) -> Result<usize, BufferTooSmall> {
     let s = Stamp {
         symbol: state.symbol,
         seq: state.seq,
@@ -182,7 +202,11 @@ pub fn render_current(state: &SymbolState, channel: Channel, buf: &mut [u8]) -> 
     out.finish()
 }
 
-pub fn render_heartbeat(state: &SymbolState, info: &HeartbeatInfo, buf: &mut [u8]) -> Result<usize, BufferTooSmall> {
+pub fn render_heartbeat(
+    state: &SymbolState,
+    info: &HeartbeatInfo,
+    buf: &mut [u8],
+) -> Result<usize, BufferTooSmall> {
     let mut out = JsonOut::new(buf);
     out.open();
     out.name("type", "heartbeat");

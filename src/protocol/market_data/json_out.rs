@@ -105,9 +105,12 @@ impl<'a> JsonOut<'a> {
         self.comma = false;
     }
 
-    /// `"key":"name"`: `name` is one of the protocol's ASCII names.
+    /// `"key":"name"`: `name` is one of the protocol's fixed printable-ASCII
+    /// strings (no quote, no backslash), so it needs no escaping.
     pub fn name(&mut self, key: &str, name: &str) {
-        debug_assert!(name.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\'));
+        debug_assert!(name
+            .bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\'));
         self.key(key);
         self.raw("\"");
         self.raw(name);

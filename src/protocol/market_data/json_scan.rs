@@ -197,6 +197,9 @@ mod tests {
         assert_eq!(Scanner::new(b"\"open").string(), Err(NotJson));
         assert_eq!(Scanner::new(b"1.").number(), Err(NotJson));
         assert_eq!(Scanner::new(b"-").number(), Err(NotJson));
-        assert_eq!(Scanner::new(b"99999999999999999999").number(), Ok(Number::Other));
+        assert_eq!(
+            Scanner::new(b"99999999999999999999").number(),
+            Ok(Number::Other)
+        );
     }
 }

@@ -148,7 +148,12 @@ pub struct BookSnapshotMsg {
     pub bid_count: U32,
     pub ask_count: U32,
 }
-md_message!(BookSnapshotMsg, md_type::BOOK_SNAPSHOT, "BookSnapshot", true);
+md_message!(
+    BookSnapshotMsg,
+    md_type::BOOK_SNAPSHOT,
+    "BookSnapshot",
+    true
+);
 
 #[derive(
     FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned, Clone, Copy, Debug, PartialEq, Eq,
