@@ -34,3 +34,4 @@ pub mod market_data;
 pub mod protocol;
 pub mod server;
 pub mod shard;
+pub mod websocket;
