@@ -66,7 +66,11 @@ pub fn read_close(payload: &[u8]) -> Result<(Option<u16>, &[u8]), ClosePayloadEr
 
 /// Writes a close payload (code, then as much of `reason` as fits the
 /// 125-byte control frame limit, cut at a character boundary).
-pub fn write_close_payload(code: u16, reason: &str, out: &mut [u8; super::frame::MAX_CONTROL_PAYLOAD]) -> usize {
+pub fn write_close_payload(
+    code: u16,
+    reason: &str,
+    out: &mut [u8; super::frame::MAX_CONTROL_PAYLOAD],
+) -> usize {
     out[..2].copy_from_slice(&code.to_be_bytes());
     let mut keep = reason.len().min(out.len() - 2);
     while !reason.is_char_boundary(keep) {
@@ -82,7 +86,9 @@ mod tests {
 
     #[test]
     fn received_codes_follow_section_7_4() {
-        for code in [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 4999] {
+        for code in [
+            1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 4999,
+        ] {
             assert!(is_valid_received(code), "{code}");
         }
         for code in [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535] {
@@ -94,9 +100,15 @@ mod tests {
     fn payloads_read_and_write() {
         assert_eq!(read_close(&[]), Ok((None, &[][..])));
         assert_eq!(read_close(&[3]), Err(ClosePayloadError::Truncated));
-        assert_eq!(read_close(&[0x03, 0xE8, b'o', b'k']), Ok((Some(1000), &b"ok"[..])));
+        assert_eq!(
+            read_close(&[0x03, 0xE8, b'o', b'k']),
+            Ok((Some(1000), &b"ok"[..]))
+        );
         assert_eq!(read_close(&[0x03, 0xED]), Err(ClosePayloadError::BadCode));
-        assert_eq!(read_close(&[0x03, 0xE8, 0xFF]), Err(ClosePayloadError::BadReason));
+        assert_eq!(
+            read_close(&[0x03, 0xE8, 0xFF]),
+            Err(ClosePayloadError::BadReason)
+        );
         let mut out = [0u8; 125];
         let long = "é".repeat(100);
         let n = write_close_payload(code::TOO_BIG, &long, &mut out);

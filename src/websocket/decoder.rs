@@ -18,7 +18,9 @@
 //! - frames and messages above [`Limits`] are refused (10.4).
 
 use super::close::{code, read_close, ClosePayloadError};
-use super::frame::{apply_mask, read_header, FrameHeader, HeaderError, Opcode, MAX_CONTROL_PAYLOAD};
+use super::frame::{
+    apply_mask, read_header, FrameHeader, HeaderError, Opcode, MAX_CONTROL_PAYLOAD,
+};
 use super::utf8::Utf8Validator;
 
 /// Size limits of one connection.
@@ -86,7 +88,10 @@ pub enum WsEvent<'a> {
     Pong(&'a [u8]),
     /// `code` is `None` for an empty close payload. The decoder reads
     /// nothing after it.
-    Close { code: Option<u16>, reason: &'a [u8] },
+    Close {
+        code: Option<u16>,
+        reason: &'a [u8],
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -166,7 +171,9 @@ impl Decoder {
             }
         } else {
             match (opcode, self.message) {
-                (Opcode::Continuation, None) => return violation(Violation::UnexpectedContinuation),
+                (Opcode::Continuation, None) => {
+                    return violation(Violation::UnexpectedContinuation)
+                }
                 (Opcode::Text | Opcode::Binary, Some(_)) => {
                     return violation(Violation::ExpectedContinuation)
                 }
@@ -222,10 +229,11 @@ impl Decoder {
             Opcode::Ping => Ok(Some(Done::Ping)),
             Opcode::Pong => Ok(Some(Done::Pong)),
             Opcode::Close => {
-                let (code, _) = read_close(&self.control[..self.control_len]).map_err(|e| match e {
-                    ClosePayloadError::BadReason => WsError::InvalidUtf8,
-                    _ => WsError::Protocol(Violation::BadClosePayload),
-                })?;
+                let (code, _) =
+                    read_close(&self.control[..self.control_len]).map_err(|e| match e {
+                        ClosePayloadError::BadReason => WsError::InvalidUtf8,
+                        _ => WsError::Protocol(Violation::BadClosePayload),
+                    })?;
                 self.closed = true;
                 Ok(Some(Done::Close(code)))
             }
@@ -270,7 +278,10 @@ impl Decoder {
             return Err(error);
         }
         if self.closed {
-            return Ok(Step { consumed: input.len(), event: None });
+            return Ok(Step {
+                consumed: input.len(),
+                event: None,
+            });
         }
         if self.clear_on_next {
             self.buf.clear();
@@ -281,7 +292,12 @@ impl Decoder {
             let mut frame = match self.frame {
                 Some(frame) => frame,
                 None => match read_header(&input[consumed..]) {
-                    Err(HeaderError::Incomplete { .. }) => return Ok(Step { consumed, event: None }),
+                    Err(HeaderError::Incomplete { .. }) => {
+                        return Ok(Step {
+                            consumed,
+                            event: None,
+                        })
+                    }
                     Err(HeaderError::LengthTooLarge) => {
                         return Err(self.fail(WsError::Protocol(Violation::LengthTooLarge)))
                     }
@@ -293,11 +309,16 @@ impl Decoder {
                     }
                 },
             };
-            let n = self.take(&mut frame, &input[consumed..]).map_err(|e| self.fail(e))?;
+            let n = self
+                .take(&mut frame, &input[consumed..])
+                .map_err(|e| self.fail(e))?;
             consumed += n;
             if frame.remaining > 0 {
                 self.frame = Some(frame);
-                return Ok(Step { consumed, event: None });
+                return Ok(Step {
+                    consumed,
+                    event: None,
+                });
             }
             self.frame = None;
             if let Some(done) = self.complete(frame).map_err(|e| self.fail(e))? {

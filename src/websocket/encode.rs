@@ -23,7 +23,11 @@ pub fn server_frame_len(payload_len: usize) -> usize {
 }
 
 /// A final, unmasked frame (a server's).
-pub fn write_server_frame(opcode: Opcode, payload: &[u8], out: &mut [u8]) -> Result<usize, FrameTooLong> {
+pub fn write_server_frame(
+    opcode: Opcode,
+    payload: &[u8],
+    out: &mut [u8],
+) -> Result<usize, FrameTooLong> {
     write_frame(true, opcode, payload, None, out)
 }
 

@@ -150,7 +150,9 @@ mod tests {
     #[test]
     fn rfc_examples_read_back() {
         // RFC 6455 section 5.7: a single-frame masked text message "Hello".
-        let frame = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+        let frame = [
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
         let (header, len) = read_header(&frame).unwrap();
         assert_eq!(len, 6);
         assert!(header.fin);
@@ -170,7 +172,13 @@ mod tests {
             for mask in [None, Some([1, 2, 3, 4])] {
                 let mut out = [0u8; MAX_HEADER_LEN];
                 let n = write_header(true, Opcode::Binary, len, mask, &mut out);
-                let expected = 2 + if len < 126 { 0 } else if len < 65_536 { 2 } else { 8 };
+                let expected = 2 + if len < 126 {
+                    0
+                } else if len < 65_536 {
+                    2
+                } else {
+                    8
+                };
                 assert_eq!(n, expected + if mask.is_some() { 4 } else { 0 });
                 let (header, read) = read_header(&out[..n]).unwrap();
                 assert_eq!((header.payload_len, header.mask, read), (len, mask, n));
@@ -180,8 +188,14 @@ mod tests {
 
     #[test]
     fn incomplete_and_oversized_headers() {
-        assert_eq!(read_header(&[0x81]), Err(HeaderError::Incomplete { needed: 2 }));
-        assert_eq!(read_header(&[0x81, 0xFE, 0]), Err(HeaderError::Incomplete { needed: 8 }));
+        assert_eq!(
+            read_header(&[0x81]),
+            Err(HeaderError::Incomplete { needed: 2 })
+        );
+        assert_eq!(
+            read_header(&[0x81, 0xFE, 0]),
+            Err(HeaderError::Incomplete { needed: 8 })
+        );
         let mut huge = [0xFFu8; 10];
         huge[0] = 0x82;
         huge[1] = 0x7F;

@@ -156,14 +156,19 @@ fn query_format(query: &str) -> Result<Option<Format>, HandshakeError> {
 /// The subprotocol of ours the client offered first, if any.
 fn offered_subprotocol(value: Option<&[u8]>) -> Option<(&'static str, Format)> {
     let value = value?;
-    value.split(|b| *b == b',').find_map(|t| match t.trim_ascii() {
-        t if t == SUBPROTOCOL_BINARY.as_bytes() => Some((SUBPROTOCOL_BINARY, Format::Binary)),
-        t if t == SUBPROTOCOL_JSON.as_bytes() => Some((SUBPROTOCOL_JSON, Format::Json)),
-        _ => None,
-    })
+    value
+        .split(|b| *b == b',')
+        .find_map(|t| match t.trim_ascii() {
+            t if t == SUBPROTOCOL_BINARY.as_bytes() => Some((SUBPROTOCOL_BINARY, Format::Binary)),
+            t if t == SUBPROTOCOL_JSON.as_bytes() => Some((SUBPROTOCOL_JSON, Format::Json)),
+            _ => None,
+        })
 }
 
-fn check_headers(headers: &[httparse::Header<'_>], config: &HandshakeConfig<'_>) -> Result<(), HandshakeError> {
+fn check_headers(
+    headers: &[httparse::Header<'_>],
+    config: &HandshakeConfig<'_>,
+) -> Result<(), HandshakeError> {
     let upgrade = header(headers, "Upgrade").is_some_and(|v| has_token(v, "websocket"));
     let connection = header(headers, "Connection").is_some_and(|v| has_token(v, "upgrade"));
     if !upgrade || !connection {
@@ -225,7 +230,9 @@ pub fn accept(request: &[u8], config: &HandshakeConfig<'_>) -> Result<Accepted, 
         (None, Some((_, p))) => p,
         (None, None) => config.default_format,
     };
-    let key = header(parsed.headers, "Sec-WebSocket-Key").expect("checked").trim_ascii();
+    let key = header(parsed.headers, "Sec-WebSocket-Key")
+        .expect("checked")
+        .trim_ascii();
     Ok(Accepted {
         format,
         subprotocol: offered.map(|(name, _)| name),
@@ -260,7 +267,10 @@ pub fn write_refusal(error: HandshakeError, out: &mut [u8]) -> Option<usize> {
     use core::fmt::Write as _;
     let (status, phrase) = error.status();
     let body = error.explanation();
-    let mut head = Head { buf: [0; 160], len: 0 };
+    let mut head = Head {
+        buf: [0; 160],
+        len: 0,
+    };
     let _ = write!(
         head,
         "HTTP/1.1 {status} {phrase}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n",
@@ -285,7 +295,10 @@ struct Head {
 
 impl core::fmt::Write for Head {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let dst = self.buf.get_mut(self.len..self.len + s.len()).ok_or(core::fmt::Error)?;
+        let dst = self
+            .buf
+            .get_mut(self.len..self.len + s.len())
+            .ok_or(core::fmt::Error)?;
         dst.copy_from_slice(s.as_bytes());
         self.len += s.len();
         Ok(())

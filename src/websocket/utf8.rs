@@ -101,7 +101,10 @@ mod tests {
         assert_eq!(v.feed(&[0xF4]), Ok(()));
         assert_eq!(v.feed(&[0x90]), Err(InvalidUtf8));
         // A surrogate (ED A0..) is invalid at its second byte.
-        assert_eq!(Utf8Validator::default().feed(&[0xED, 0xA0]), Err(InvalidUtf8));
+        assert_eq!(
+            Utf8Validator::default().feed(&[0xED, 0xA0]),
+            Err(InvalidUtf8)
+        );
     }
 
     #[test]
