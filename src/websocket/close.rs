@@ -13,9 +13,6 @@ pub mod code {
     /// A frame broke RFC 6455 (masking, opcode, reserved bits, fragmentation,
     /// control frame rules, close payload).
     pub const PROTOCOL_ERROR: u16 = 1002;
-    /// A data frame type the endpoint does not take (binary where only
-    /// JSON control text is read).
-    pub const UNSUPPORTED_DATA: u16 = 1003;
     /// Text that is not UTF-8 (or a close reason that is not).
     pub const INVALID_PAYLOAD: u16 = 1007;
     /// A policy was broken (no subscription in time, control messages too fast).

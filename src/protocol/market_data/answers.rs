@@ -1,6 +1,7 @@
 //! The JSON answers to control messages: one `subscribed` or `unsubscribed`
 //! per (symbol, channel), or an `error` (per request, or per symbol for
-//! `unknown_symbol`), each echoing the request's `req_id`.
+//! `unknown_symbol`), each echoing the request's `req_id` (a number: it is
+//! at most 2^53 - 1, so JavaScript reads it exactly).
 
 use super::control::{ControlError, ErrorCode, SymbolRef};
 use super::encode::BufferTooSmall;
@@ -30,7 +31,7 @@ pub fn error_message(code: ErrorCode) -> &'static str {
 
 fn req_id(out: &mut JsonOut<'_>, req_id: Option<u64>) {
     match req_id {
-        Some(id) => out.big("req_id", id),
+        Some(id) => out.exact("req_id", id),
         None => out.null("req_id"),
     }
 }

@@ -125,6 +125,14 @@ impl<'a> JsonOut<'a> {
         self.comma = true;
     }
 
+    /// An integer a double holds exactly (at most 2^53 - 1) as a number.
+    pub fn exact(&mut self, key: &str, value: u64) {
+        debug_assert!(value < 1 << 53);
+        self.key(key);
+        let _ = write!(self, "{value}");
+        self.comma = true;
+    }
+
     /// A 64-bit (or wider) integer as a decimal string.
     pub fn big(&mut self, key: &str, value: impl core::fmt::Display) {
         self.key(key);
