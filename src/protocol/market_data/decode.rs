@@ -73,7 +73,7 @@ fn layout(msg_type: u8) -> Option<(usize, bool, u8)> {
     })
 }
 
-fn read<'a, M: MdMessage>(bytes: &'a [u8]) -> &'a M {
+fn read<M: MdMessage>(bytes: &[u8]) -> &M {
     M::ref_from_prefix(bytes).expect("length checked").0
 }
 
