@@ -1,7 +1,8 @@
 //! The market-data path allocates nothing per event once warmed up: engine
 //! events through the feed model (every stream, conflation ticks, end of
 //! day), binary and JSON encoding into pre-allocated buffers, snapshots,
-//! current values, heartbeats, control-message parsing and answers, all
+//! current values, heartbeats, control-message parsing and answers, a
+//! connection's subscribe and unsubscribe, all
 //! under a counting allocator that must read 0.
 
 #[path = "common/alloc_counter.rs"]
@@ -173,7 +174,7 @@ fn reads(feed: &Feed, out: &mut [u8]) -> usize {
     }
     let error =
         parse_control(br#"{"op":"subscribe","symbols":[1],"channels":["nope"]}"#).unwrap_err();
-    bytes += render_error(&error, None, out).unwrap();
+    bytes += render_error(&error, None, None, out).unwrap();
     bytes
 }
 

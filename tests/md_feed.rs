@@ -13,90 +13,17 @@
 //!   recorded (event, journal time) log gives byte-identical messages;
 //! - every message's JSON parses and carries the same seq as its binary.
 
+#[path = "md_common/flow.rs"]
+mod flow;
 #[path = "md_common/replica.rs"]
 mod replica;
 
+use flow::*;
 use proptest::prelude::*;
 use replica::{messages, Replica};
 use tradsys::engine::*;
 use tradsys::market_data::*;
 use tradsys::protocol::market_data::*;
-
-const SYMBOLS: [SymbolId; 2] = [1, 2];
-const LEVELS: u32 = 40;
-
-fn config() -> EngineConfig {
-    EngineConfig {
-        symbols: SYMBOLS
-            .map(|id| SymbolSpec {
-                id,
-                tick_size: 1,
-                lot_size: 1,
-                reference_price: 1_000,
-                price_band_bps: 5_000,
-            })
-            .to_vec(),
-        accounts: (1..=3)
-            .map(|id| AccountSpec {
-                id,
-                limits: RiskLimits::UNLIMITED,
-                default_stp: StpMode::CancelResting,
-            })
-            .collect(),
-        order_capacity: 400,
-        max_levels_per_side: LEVELS,
-    }
-}
-
-#[derive(Clone, Debug)]
-enum Op {
-    New {
-        sym: usize,
-        account: u32,
-        buy: bool,
-        offset: i8,
-        qty: u8,
-        tif: u8,
-    },
-    Market {
-        sym: usize,
-        account: u32,
-        buy: bool,
-        qty: u8,
-    },
-    Cancel {
-        pick: u16,
-    },
-    Replace {
-        pick: u16,
-        offset: i8,
-        qty: u8,
-    },
-    Halt {
-        sym: usize,
-        on: bool,
-    },
-    MassCancel {
-        account: u32,
-    },
-    EndOfDay,
-    Tick,
-}
-
-fn op() -> impl Strategy<Value = Op> {
-    prop_oneof![
-        12 => (0..2usize, 1..=3u32, any::<bool>(), -25..=25i8, 1..=20u8, 0..3u8)
-            .prop_map(|(sym, account, buy, offset, qty, tif)| Op::New { sym, account, buy, offset, qty, tif }),
-        2 => (0..2usize, 1..=3u32, any::<bool>(), 1..=60u8)
-            .prop_map(|(sym, account, buy, qty)| Op::Market { sym, account, buy, qty }),
-        4 => any::<u16>().prop_map(|pick| Op::Cancel { pick }),
-        3 => (any::<u16>(), -25..=25i8, 1..=20u8).prop_map(|(pick, offset, qty)| Op::Replace { pick, offset, qty }),
-        1 => (0..2usize, any::<bool>()).prop_map(|(sym, on)| Op::Halt { sym, on }),
-        1 => (1..=3u32).prop_map(|account| Op::MassCancel { account }),
-        1 => Just(Op::EndOfDay),
-        3 => Just(Op::Tick),
-    ]
-}
 
 /// One input of the feed, as the shard would log it.
 #[derive(Clone, Copy, Debug)]
@@ -135,93 +62,6 @@ impl FeedSink for Recorder {
             json,
         });
     }
-}
-
-fn command(op: &Op, orders: &[(OrderId, AccountId, SymbolId)]) -> Option<Command> {
-    let new = |sym: usize, account, buy: bool, kind, tif, price, qty| NewOrder {
-        account,
-        symbol: SYMBOLS[sym],
-        client_order_id: 1,
-        side: if buy { Side::Buy } else { Side::Sell },
-        kind,
-        tif,
-        post_only: false,
-        stp: None,
-        price,
-        qty,
-    };
-    let pick = |p: u16| (!orders.is_empty()).then(|| orders[p as usize % orders.len()]);
-    Some(match *op {
-        Op::New {
-            sym,
-            account,
-            buy,
-            offset,
-            qty,
-            tif,
-        } => {
-            let tif = [TimeInForce::Gtc, TimeInForce::Day, TimeInForce::Ioc][tif as usize];
-            let price = 1_000 + i64::from(offset);
-            Command::New(new(
-                sym,
-                account,
-                buy,
-                OrderKind::Limit,
-                tif,
-                price,
-                u64::from(qty),
-            ))
-        }
-        Op::Market {
-            sym,
-            account,
-            buy,
-            qty,
-        } => Command::New(new(
-            sym,
-            account,
-            buy,
-            OrderKind::Market,
-            TimeInForce::Ioc,
-            0,
-            u64::from(qty),
-        )),
-        Op::Cancel { pick: p } => {
-            let (order_id, account, symbol) = pick(p)?;
-            Command::Cancel(CancelOrder {
-                account,
-                symbol,
-                order_id,
-                client_order_id: 2,
-            })
-        }
-        Op::Replace {
-            pick: p,
-            offset,
-            qty,
-        } => {
-            let (order_id, account, symbol) = pick(p)?;
-            Command::Replace(ReplaceOrder {
-                account,
-                symbol,
-                order_id,
-                client_order_id: 3,
-                new_price: 1_000 + i64::from(offset),
-                new_qty: u64::from(qty),
-            })
-        }
-        Op::Halt { sym, on } => Command::Halt {
-            symbol: SYMBOLS[sym],
-            on,
-        },
-        Op::MassCancel { account } => Command::MassCancel {
-            account,
-            symbol: None,
-            reason: CancelReason::MassCancel,
-        },
-        Op::EndOfDay => Command::EndOfDay,
-        Op::Tick => return None,
-    })
 }
 
 /// A stream a test client subscribes to, and when.
@@ -354,7 +194,7 @@ fn check_live_state(feed: &Feed, engine: &Engine) -> Result<(), String> {
     Ok(())
 }
 
-fn run(ops: &[Op], ats: &[usize]) -> Result<Run, String> {
+fn run(ops: &[FlowOp], ats: &[usize]) -> Result<Run, String> {
     let mut engine = Engine::new(&config());
     let mut feed = Feed::new(FeedEpoch(77), &SYMBOLS, LEVELS);
     let mut recorder = Recorder::default();

@@ -539,7 +539,7 @@ fn answers() -> Vec<String> {
         field: Some("symbols"),
         req_id: parsed.req_id,
     };
-    let n = render_error(&error, Some(parsed.symbols()[1]), &mut buf).unwrap();
+    let n = render_error(&error, Some(parsed.symbols()[1]), None, &mut buf).unwrap();
     text(n, &buf);
     let n = render_unsubscribed(Some(8), 1, Channel::Book, &mut buf).unwrap();
     text(n, &buf);

@@ -38,7 +38,7 @@ fn control(data: &[u8]) {
             assert!(request.req_id.is_none_or(|id| id <= MAX_REQ_ID));
         }
         Err(error) => {
-            render_error(&error, None, &mut out).expect("an error answer fits 1 KiB");
+            render_error(&error, None, None, &mut out).expect("an error answer fits 1 KiB");
         }
     }
 }

@@ -19,7 +19,7 @@ pub enum Channel {
     /// Session open/high/low/last, volume, VWAP: after every trade and at
     /// end of day.
     Ticker = 5,
-    /// Halts, resumes, end of day. Every subscription to a symbol includes it.
+    /// Halts, resumes, end of day.
     Status = 6,
 }
 

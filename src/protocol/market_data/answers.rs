@@ -78,10 +78,13 @@ pub fn render_unsubscribed(
     out.finish()
 }
 
-/// `{"type":"error",...}`; `symbol` for the per-symbol codes.
+/// `{"type":"error",...}`; `symbol` for the per-symbol codes, and
+/// `channel` too for the per-stream ones (`too_many_subscriptions`,
+/// `not_subscribed`).
 pub fn render_error(
     error: &ControlError,
     symbol: Option<SymbolRef<'_>>,
+    channel: Option<Channel>,
     buf: &mut [u8],
 ) -> Result<usize, BufferTooSmall> {
     let mut out = JsonOut::new(buf);
@@ -97,6 +100,9 @@ pub fn render_error(
         Some(SymbolRef::Id(id)) => out.small("symbol", id),
         Some(SymbolRef::Name(name)) => out.scanned_string("symbol", name),
         None => {}
+    }
+    if let Some(channel) = channel {
+        out.name("channel", channel.name());
     }
     out.name("message", error_message(error.code));
     out.close();

@@ -7,7 +7,8 @@
 //! - [`encode`](mod@encode) / [`decode`](mod@decode): binary out and in;
 //! - [`json_out`], [`json`]: the JSON rendering;
 //! - [`json_scan`], [`control`]: reading `subscribe` / `unsubscribe`;
-//! - [`answers`]: acks and errors.
+//! - [`answers`]: acks and errors;
+//! - [`requests`]: a connection's subscriptions and what a request does to them.
 
 pub mod answers;
 pub mod control;
@@ -17,6 +18,7 @@ pub mod json;
 pub mod json_out;
 pub mod json_scan;
 pub mod messages;
+pub mod requests;
 
 pub use answers::*;
 pub use control::*;
@@ -24,3 +26,4 @@ pub use decode::*;
 pub use encode::*;
 pub use json::*;
 pub use messages::*;
+pub use requests::*;
