@@ -314,7 +314,12 @@ fn run(actions: &[Action]) -> Result<(), String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::with_cases(96) })]
+    #![proptest_config(ProptestConfig {
+        failure_persistence: None,
+        ..ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(96),
+        )
+    })]
 
     #[test]
     fn streams_stay_gap_free_across_subscribe_unsubscribe_and_resubscribe(
