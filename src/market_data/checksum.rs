@@ -26,6 +26,22 @@ pub const CHECKSUM_LEVELS: usize = 10;
 /// Largest input the checksum is computed over.
 pub const CHECKSUM_INPUT_MAX: usize = 8 + 2 * CHECKSUM_LEVELS * 16;
 
+/// Writes up to [`CHECKSUM_LEVELS`] of `levels` at `*at`; returns how many.
+fn put_side(
+    levels: impl IntoIterator<Item = (Price, Qty)>,
+    out: &mut [u8; CHECKSUM_INPUT_MAX],
+    at: &mut usize,
+) -> u32 {
+    let mut count = 0;
+    for (price, qty) in levels.into_iter().take(CHECKSUM_LEVELS) {
+        out[*at..*at + 8].copy_from_slice(&price.to_le_bytes());
+        out[*at + 8..*at + 16].copy_from_slice(&qty.to_le_bytes());
+        *at += 16;
+        count += 1;
+    }
+    count
+}
+
 /// Writes the checksum input for the given sides (best first; only the
 /// first [`CHECKSUM_LEVELS`] of each are used) into `out`; returns its length.
 pub fn checksum_input<B, A>(bids: B, asks: A, out: &mut [u8; CHECKSUM_INPUT_MAX]) -> usize
@@ -34,18 +50,8 @@ where
     A: IntoIterator<Item = (Price, Qty)>,
 {
     let mut at = 8;
-    let mut side = |levels: &mut dyn Iterator<Item = (Price, Qty)>, out: &mut [u8]| {
-        let mut count = 0u32;
-        for (price, qty) in levels.take(CHECKSUM_LEVELS) {
-            out[at..at + 8].copy_from_slice(&price.to_le_bytes());
-            out[at + 8..at + 16].copy_from_slice(&qty.to_le_bytes());
-            at += 16;
-            count += 1;
-        }
-        count
-    };
-    let bid_count = side(&mut bids.into_iter(), out);
-    let ask_count = side(&mut asks.into_iter(), out);
+    let bid_count = put_side(bids, out, &mut at);
+    let ask_count = put_side(asks, out, &mut at);
     out[0..4].copy_from_slice(&bid_count.to_le_bytes());
     out[4..8].copy_from_slice(&ask_count.to_le_bytes());
     at

@@ -16,7 +16,7 @@ use super::change::{ChangeBuf, LevelChange};
 use super::channel::{Channel, BOOK_DEPTHS, FULL_DEPTH};
 use super::checksum::book_checksum;
 use super::conflate::ConflatedStream;
-use super::image::{BookImage, LevelCapacityExceeded, LevelEdit};
+use super::image::{BookImage, ImageLevel, LevelCapacityExceeded, LevelEdit};
 use super::message::*;
 use super::sequence::{StreamSeq, SymbolSeq};
 use super::status::{StatusEvent, TradingStatus};
@@ -101,12 +101,6 @@ impl SymbolFeed {
         scratch: &mut ChangeBuf,
         sink: &mut S,
     ) -> Result<(), LevelCapacityExceeded> {
-        // Which limited views can see the change is decided on their state
-        // before it.
-        let touched = self.views.each_ref().map(|view| {
-            view.as_ref()
-                .is_some_and(|v| v.touches(&self.image, level.side, level.price))
-        });
         let edit = self
             .image
             .set(level.side, level.price, level.qty, level.order_count)?;
@@ -133,11 +127,13 @@ impl SymbolFeed {
                 }));
                 continue;
             };
-            if !touched[i] {
-                continue;
-            }
             scratch.clear();
-            view.sync_side(self.image.side(level.side), scratch);
+            let image_level = ImageLevel {
+                price: level.price,
+                qty: level.qty,
+                order_count: level.order_count,
+            };
+            view.follow(self.image.side(level.side), edit, &image_level, scratch);
             if scratch.is_empty() {
                 continue;
             }

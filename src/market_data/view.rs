@@ -3,11 +3,12 @@
 //! image yields exactly the changes a subscriber needs, including the
 //! explicit delete of a level that falls out of the top N and the insert of
 //! one that moves into it, so clients never apply a truncation rule of their
-//! own (Kraken's documented pitfall). The real-time depth streams sync a
-//! view after every level event; the conflated streams sync one per tick.
+//! own (Kraken's documented pitfall). The real-time depth streams follow
+//! each level event by its rank ([`DepthView::follow`]); the conflated
+//! streams diff the whole view once per tick ([`DepthView::sync`]).
 
 use super::change::{ChangeBuf, LevelChange};
-use super::image::{BookImage, ImageLevel, ImageSide};
+use super::image::{BookImage, ImageLevel, ImageSide, LevelEdit};
 use crate::engine::Side;
 
 pub struct DepthView {
@@ -45,15 +46,50 @@ impl DepthView {
         }
     }
 
-    /// Whether a change at `price` on `side` of `image` can change this
-    /// view: false when the view is full and the price is worse than its
-    /// worst level (a deep update the subscribers do not see).
-    pub fn touches(&self, image: &BookImage, side: Side, price: crate::engine::Price) -> bool {
-        let view = self.side(side);
-        match view.last() {
-            Some(worst) if view.len() == self.depth => !image.side(side).better(worst.price, price),
-            _ => true,
+    /// Follows one level event of `image_side` (already applied there, with
+    /// the `edit` it made), appending the view's changes to `out`: at most
+    /// two (the level, and the one that left or entered at the depth
+    /// edge). The real-time streams use this rather than a full
+    /// [`sync_side`](Self::sync_side): it touches only the ranks involved.
+    pub fn follow(
+        &mut self,
+        image_side: &ImageSide,
+        edit: LevelEdit,
+        level: &ImageLevel,
+        out: &mut ChangeBuf,
+    ) {
+        let side = image_side.side();
+        let depth = self.depth;
+        let view = match side {
+            Side::Buy => &mut self.bids,
+            Side::Sell => &mut self.asks,
+        };
+        match edit {
+            LevelEdit::Updated { rank } if rank < depth => {
+                debug_assert_eq!(view[rank].price, level.price);
+                view[rank] = *level;
+                out.push(LevelChange::set(side, level));
+            }
+            LevelEdit::Inserted { rank } if rank < depth => {
+                if view.len() == depth {
+                    let gone = view.pop().expect("a full view is not empty");
+                    out.push(LevelChange::delete(side, gone.price));
+                }
+                view.insert(rank, *level);
+                out.push(LevelChange::set(side, level));
+            }
+            LevelEdit::Deleted { rank } if rank < depth => {
+                let gone = view.remove(rank);
+                debug_assert_eq!(gone.price, level.price);
+                out.push(LevelChange::delete(side, gone.price));
+                if let Some(entering) = image_side.best_first().nth(depth - 1) {
+                    view.push(*entering);
+                    out.push(LevelChange::set(side, entering));
+                }
+            }
+            _ => {}
         }
+        debug_assert!(view.iter().eq(image_side.best_first().take(depth)));
     }
 
     /// Brings both sides up to `image`, appending the differences to `out`.
@@ -143,11 +179,8 @@ mod tests {
             [(Side::Buy, 101, 0), (Side::Buy, 99, 1)]
         );
         // A change below the depth is invisible.
-        assert!(!view.touches(&image, Side::Buy, 98));
         image.set(Side::Buy, 98, 5, 2).unwrap();
         assert_eq!(changes(&mut view, &image), []);
-        assert!(view.touches(&image, Side::Buy, 99));
-        assert!(view.touches(&image, Side::Sell, 500));
     }
 
     #[test]
@@ -166,5 +199,50 @@ mod tests {
             changes(&mut view, &image),
             [(Side::Sell, 103, 0), (Side::Sell, 104, 2)]
         );
+    }
+}
+
+#[cfg(test)]
+mod follow_tests {
+    use super::*;
+
+    /// `follow` after each event gives the same view and changes as a full
+    /// `sync` would.
+    #[test]
+    fn following_events_equals_syncing() {
+        let mut image = BookImage::new(16);
+        let mut followed = DepthView::new(3);
+        let mut synced = DepthView::new(3);
+        let steps = [
+            (100, 1),
+            (101, 2),
+            (99, 3),
+            (102, 1),
+            (98, 5),
+            (101, 0),
+            (102, 0),
+            (97, 1),
+            (100, 4),
+            (99, 0),
+        ];
+        for (price, qty) in steps {
+            let edit = image.set(Side::Buy, price, qty, 1).unwrap();
+            let level = ImageLevel {
+                price,
+                qty,
+                order_count: 1,
+            };
+            let mut a = ChangeBuf::with_capacity(16);
+            let mut b = ChangeBuf::with_capacity(16);
+            followed.follow(&image.bids, edit, &level, &mut a);
+            synced.sync_side(&image.bids, &mut b);
+            let key = |c: &LevelChange| (c.price, c.qty);
+            let mut a: Vec<_> = a.as_slice().iter().map(key).collect();
+            let mut b: Vec<_> = b.as_slice().iter().map(key).collect();
+            a.sort_unstable();
+            b.sort_unstable();
+            assert_eq!(a, b, "after {price} -> {qty}");
+            assert_eq!(followed.side(Side::Buy), synced.side(Side::Buy));
+        }
     }
 }
