@@ -468,3 +468,85 @@ fn a_sweep_publishes_each_level_once_per_stream_with_explicit_depth_edges() {
         ]
     );
 }
+
+#[test]
+fn books_over_1024_levels_travel_in_parts_and_rebuild_exactly() {
+    let levels = 700u32;
+    let mut feed = Feed::new(FeedEpoch(3), &[1], levels);
+    let mut recorder = Recorder::default();
+    for i in 0..levels as i64 {
+        let bid = Event::BookLevel {
+            symbol: 1,
+            side: Side::Buy,
+            price: 10_000 - i,
+            qty: 1 + i as u64,
+            order_count: 1,
+        };
+        let ask = Event::BookLevel {
+            symbol: 1,
+            side: Side::Sell,
+            price: 10_001 + i,
+            qty: 2 + i as u64,
+            order_count: 2,
+        };
+        feed.apply(&bid, 1, &mut NullSink).unwrap();
+        feed.apply(&ask, 1, &mut NullSink).unwrap();
+    }
+    // The conflated whole-book stream's first tick carries 1,400 changes.
+    feed.tick_now(&mut recorder);
+    let conflated = recorder
+        .out
+        .iter()
+        .find(|r| r.stream == (Channel::BookConflated, FULL_DEPTH))
+        .unwrap();
+    let parts = messages(&conflated.binary);
+    assert_eq!(parts.len(), 2);
+    assert_eq!(parts[0].header().flags, flags::CONTINUED);
+    assert_eq!(parts[1].header().flags, 0);
+    assert_eq!(
+        parts
+            .iter()
+            .map(|p| p.header().entry_count.get())
+            .collect::<Vec<_>>(),
+        [1024, 376]
+    );
+    let mut from_updates = Replica {
+        loaded: true,
+        ..Replica::default()
+    };
+    from_updates.update(&conflated.binary).unwrap();
+    // The whole-book snapshot: 700 bids then 700 asks, split after 1,024.
+    let snapshot = feed.snapshot(1, Channel::Book, FULL_DEPTH).unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    let n = encode_snapshot(&snapshot, &mut buf).unwrap();
+    let snapshot_parts = messages(&buf[..n]);
+    let counts: Vec<_> = snapshot_parts
+        .iter()
+        .map(|p| match p {
+            MdView::BookSnapshot(m, _) => (m.bid_count.get(), m.ask_count.get()),
+            _ => panic!("not a snapshot part"),
+        })
+        .collect();
+    assert_eq!(counts, [(700, 324), (0, 376)]);
+    let mut from_snapshot = Replica::default();
+    from_snapshot.load(&buf[..n]).unwrap();
+    assert_eq!(
+        from_snapshot.bids_best_first(),
+        from_updates.bids_best_first()
+    );
+    assert_eq!(
+        from_snapshot.asks_best_first(),
+        from_updates.asks_best_first()
+    );
+    assert_eq!(from_snapshot.bids.len() + from_snapshot.asks.len(), 1_400);
+    // And the JSON snapshot is one object with every level.
+    let n = render_snapshot(&snapshot, &mut buf).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
+    assert_eq!(
+        (
+            v["bids"].as_array().unwrap().len(),
+            v["asks"].as_array().unwrap().len()
+        ),
+        (700, 700)
+    );
+}
