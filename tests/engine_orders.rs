@@ -762,3 +762,83 @@ fn process_batch_emits_exactly_what_process_does() {
     assert!(a.len() > 10_000);
     assert_eq!(a, b);
 }
+
+/// PROTOCOL.md 11.1: the band's edges are inside it. SYM: reference 1,000,
+/// 10%, tick 1, so the band is 900 to 1,100 inclusive.
+#[test]
+fn price_band_edges_are_inside_the_band() {
+    let mut h = Harness::new();
+    assert_eq!(h.engine.price_band(SYM), Some((1_000, 900, 1_100)));
+    for (side, edge, outside) in [(Buy, 1_100, 1_101), (Sell, 900, 899)] {
+        let inside = h.order(ALICE, side, edge, 1);
+        accepted_id(&h.submit(inside));
+        let order = h.order(ALICE, side, outside, 1);
+        assert_eq!(rejected(&h.submit(order)), RejectReason::PriceBand);
+    }
+}
+
+/// PROTOCOL.md 11.4: a FOK with `CancelResting` does not count its own
+/// resting orders as liquidity; if the others' orders fill it, its own
+/// orders in the way are canceled (SelfTrade) as it trades.
+#[test]
+fn fok_with_cancel_resting_fills_from_others_and_cancels_its_own_in_the_way() {
+    let mut h = Harness::new();
+    let bob = h.rest(BOB, Sell, 1_000, 2);
+    let own = h.rest(ALICE, Sell, 1_000, 1);
+    let carol = h.rest(CAROL, Sell, 1_000, 3);
+    let mut order = h.order(ALICE, Buy, 1_000, 4);
+    order.tif = TimeInForce::Fok;
+    order.stp = Some(StpMode::CancelResting);
+    let events = h.submit(order);
+    let id = accepted_id(&events);
+    assert_eq!(
+        fills(&events),
+        vec![
+            (id, 1_000, 2, 2, Liquidity::Aggressor),
+            (bob, 1_000, 2, 0, Liquidity::Passive),
+            (id, 1_000, 2, 0, Liquidity::Aggressor),
+            (carol, 1_000, 2, 1, Liquidity::Passive),
+        ]
+    );
+    assert_eq!(cancels(&events), vec![(own, 1, CancelReason::SelfTrade)]);
+}
+
+/// ... and if the others' orders cannot fill it, nothing happens: no trade,
+/// and its own resting orders stay.
+#[test]
+fn fok_with_cancel_resting_that_others_cannot_fill_leaves_its_own_orders_alone() {
+    let mut h = Harness::new();
+    h.rest(BOB, Sell, 1_000, 2);
+    let own = h.rest(ALICE, Sell, 1_000, 5);
+    let mut order = h.order(ALICE, Buy, 1_000, 3);
+    order.tif = TimeInForce::Fok;
+    order.stp = Some(StpMode::CancelResting);
+    let events = h.submit(order);
+    assert!(fills(&events).is_empty());
+    assert_eq!(
+        cancels(&events),
+        vec![(accepted_id(&events), 3, CancelReason::FillOrKill)]
+    );
+    assert_eq!(h.engine.order(ALICE, SYM, own).unwrap().leaves_qty, 5);
+}
+
+/// With `CancelBoth` (as with `CancelIncoming`), an own order reached
+/// before the FOK is filled makes it unfillable: killed whole, and the own
+/// order stays.
+#[test]
+fn fok_with_cancel_both_is_killed_by_an_own_order_in_the_way() {
+    let mut h = Harness::new();
+    h.rest(BOB, Sell, 1_000, 1);
+    let own = h.rest(ALICE, Sell, 1_000, 1);
+    h.rest(CAROL, Sell, 1_000, 5);
+    let mut order = h.order(ALICE, Buy, 1_000, 2);
+    order.tif = TimeInForce::Fok;
+    order.stp = Some(StpMode::CancelBoth);
+    let events = h.submit(order);
+    assert!(fills(&events).is_empty());
+    assert_eq!(
+        cancels(&events),
+        vec![(accepted_id(&events), 2, CancelReason::FillOrKill)]
+    );
+    assert!(h.engine.order(ALICE, SYM, own).is_some());
+}

@@ -43,3 +43,24 @@ fn logons_session_ends_and_refusals_are_logged_with_the_peer() {
     line("InvalidCredentials", &["account 2", "127.0.0.1:"]);
     assert!(!text.contains("wrong-token"), "a token in the log:\n{text}");
 }
+
+/// PROTOCOL.md 5.6: tokens are logged at start only for the embedded demo
+/// configuration; a gateway on a configuration file lists its accounts
+/// without them.
+#[test]
+fn a_gateway_on_a_configuration_file_never_logs_a_token() {
+    let gateway = Gateway::start();
+    let mut lines = gateway.startup_log.clone();
+    lines.extend(gateway.log_lines());
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("account") && l.contains("alice")),
+        "the accounts are listed: {lines:?}"
+    );
+    for account in [ALICE, BOB, CAROL, VIEWER] {
+        let token = std::str::from_utf8(token(account)).unwrap();
+        let leaked: Vec<&String> = lines.iter().filter(|l| l.contains(token)).collect();
+        assert!(leaked.is_empty(), "token of {account} logged: {leaked:?}");
+    }
+}

@@ -134,6 +134,8 @@ fn scratch_dir() -> PathBuf {
 pub struct Gateway {
     child: Child,
     pub addr: SocketAddr,
+    /// The log lines printed before the gateway reported ready.
+    pub startup_log: Vec<String>,
     log: mpsc::Receiver<String>,
     dir: PathBuf,
     owns_dir: bool,
@@ -254,6 +256,7 @@ impl Gateway {
         Ok(Gateway {
             child,
             addr,
+            startup_log: seen,
             log,
             dir,
             owns_dir: false,
