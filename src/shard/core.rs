@@ -1,7 +1,7 @@
 //! The shard's logic without any I/O: sessions, routing, the engine and the
 //! mesh, driven by plain method calls. The glommio runtime (`runtime.rs`)
 //! moves bytes between sockets and these methods; tests drive them directly
-//! (which is how `tests/gateway_alloc.rs` proves the path allocates nothing).
+//! (which is how `tests/alloc/gateway.rs` proves the path allocates nothing).
 //!
 //! A connection's first message goes to `first_message`: only an accepted
 //! Logon makes a session (and takes a slot in the session table).
