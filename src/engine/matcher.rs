@@ -2,7 +2,7 @@
 //! bookkeeping for new orders, cancels and replaces.
 //!
 //! Event order is part of the contract (the reference model in
-//! `tests/engine_model.rs` reproduces it exactly):
+//! `tests/engine/model.rs` reproduces it exactly):
 //! - new order: `Accepted`, then for each resting order met in price-time
 //!   order either `Fill` (aggressor) + `Fill` (passive) + `Trade`, or a
 //!   self-trade `Canceled`; a `BookLevel` for each opposite level when

@@ -17,7 +17,7 @@
 //! order, and a reordered config is another epoch, harmlessly).
 //!
 //! The file's layout and the body's are in `FORMAT.md` ("Config file",
-//! "Config body"), checked against this module by `tests/journal_codec.rs`.
+//! "Config body"), checked against this module by `tests/journal/codec.rs`.
 
 use std::fmt;
 use std::fs::{self, File};

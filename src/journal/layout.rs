@@ -1,6 +1,6 @@
 //! Byte layout of segment headers and record frames, file names, and the
 //! one place a record is framed. The offset tables are in `FORMAT.md`;
-//! `tests/journal_codec.rs` holds them and these constants to each other.
+//! `tests/journal/codec.rs` holds them and these constants to each other.
 
 use std::path::{Path, PathBuf};
 

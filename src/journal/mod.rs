@@ -24,7 +24,7 @@
 //!
 //! The byte layout (segment header, record frame, every payload, config
 //! files) is written down once, in `FORMAT.md` beside this file, which
-//! `tests/journal_codec.rs` checks against [`layout`], [`codec`] and
+//! `tests/journal/codec.rs` checks against [`layout`], [`codec`] and
 //! [`config_file`]. What an operator needs (sync policies, recovery,
 //! the tools) is in `docs/OPERATIONS.md`, "Journal".
 //!
