@@ -28,11 +28,14 @@ pub enum Side {
 
 impl Side {
     pub fn from_u8(v: u8) -> Option<Side> {
-        match v {
+        let side = match v {
             1 => Some(Side::Buy),
             2 => Some(Side::Sell),
             _ => None,
-        }
+        };
+        // The table agrees with the discriminants the wire publishes.
+        debug_assert!(side.is_none_or(|s| s as u8 == v));
+        side
     }
 
     pub fn opposite(self) -> Side {
@@ -62,11 +65,13 @@ pub enum OrderKind {
 
 impl OrderKind {
     pub fn from_u8(v: u8) -> Option<OrderKind> {
-        match v {
+        let kind = match v {
             1 => Some(OrderKind::Limit),
             2 => Some(OrderKind::Market),
             _ => None,
-        }
+        };
+        debug_assert!(kind.is_none_or(|k| k as u8 == v));
+        kind
     }
 }
 
@@ -86,13 +91,15 @@ pub enum TimeInForce {
 
 impl TimeInForce {
     pub fn from_u8(v: u8) -> Option<TimeInForce> {
-        match v {
+        let tif = match v {
             1 => Some(TimeInForce::Gtc),
             2 => Some(TimeInForce::Day),
             3 => Some(TimeInForce::Ioc),
             4 => Some(TimeInForce::Fok),
             _ => None,
-        }
+        };
+        debug_assert!(tif.is_none_or(|t| t as u8 == v));
+        tif
     }
 
     /// Whether an order with this time in force may rest on the book.
@@ -116,12 +123,14 @@ pub enum StpMode {
 
 impl StpMode {
     pub fn from_u8(v: u8) -> Option<StpMode> {
-        match v {
+        let stp = match v {
             1 => Some(StpMode::CancelResting),
             2 => Some(StpMode::CancelIncoming),
             3 => Some(StpMode::CancelBoth),
             _ => None,
-        }
+        };
+        debug_assert!(stp.is_none_or(|s| s as u8 == v));
+        stp
     }
 }
 
@@ -158,7 +167,7 @@ pub enum CancelReason {
 impl CancelReason {
     pub fn from_u8(v: u8) -> Option<CancelReason> {
         use CancelReason::*;
-        Some(match v {
+        let reason = match v {
             1 => Requested,
             2 => ImmediateRemainder,
             3 => FillOrKill,
@@ -168,7 +177,9 @@ impl CancelReason {
             7 => Disconnect,
             8 => Expired,
             _ => return None,
-        })
+        };
+        debug_assert_eq!(reason as u8, v);
+        Some(reason)
     }
 }
 
@@ -265,3 +276,19 @@ impl RejectReason {
         RejectReason::ALL.iter().copied().find(|r| r.code() == v)
     }
 }
+
+// `from_u16` searches `ALL`, so a code may appear in it once at most:
+// `ALL` lists the codes strictly ascending, inside the documented 1-399.
+const _: () = {
+    let all = RejectReason::ALL;
+    let mut i = 1;
+    while i < all.len() {
+        assert!(
+            (all[i - 1] as u16) < all[i] as u16,
+            "ALL strictly ascending"
+        );
+        i += 1;
+    }
+    assert!(all[0] as u16 >= 1);
+    assert!(all[all.len() - 1] as u16 <= 399);
+};
