@@ -59,6 +59,9 @@ pub fn digest(body: &[u8]) -> u64 {
 
 /// The canonical encoding of `config` (the file's body).
 pub fn encode(config: &EngineConfig) -> Vec<u8> {
+    // The counts are stored as u32 words.
+    assert!(config.symbols.len() <= u32::MAX as usize);
+    assert!(config.accounts.len() <= u32::MAX as usize);
     let len =
         BODY_HEADER + SYMBOL_BYTES * config.symbols.len() + ACCOUNT_BYTES * config.accounts.len();
     let mut out = Vec::with_capacity(len);
@@ -163,6 +166,10 @@ pub fn decode(body: &[u8]) -> Result<EngineConfig, ConfigFileProblem> {
     if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
         return Err(bad("duplicate account id", w[0] as u64));
     }
+    assert_eq!(at, body.len(), "every body byte read");
+    // Canonical: the config decoded encodes to the very bytes it came from
+    // (debug builds only: it encodes the whole config again, at each start).
+    debug_assert_eq!(encode(&config), body);
     Ok(config)
 }
 
@@ -265,18 +272,24 @@ fn read_body(dir: &Path, epoch: ConfigEpoch) -> Result<Vec<u8>, ConfigFileProble
     {
         return Err(problem);
     }
+    debug_assert_eq!(body.len(), epoch.config_bytes as usize);
     Ok(body.to_vec())
 }
 
 /// The configuration the file named by `epoch` holds, fully checked.
 pub fn read(dir: &Path, epoch: ConfigEpoch) -> Result<EngineConfig, ConfigFileProblem> {
-    decode(&read_body(dir, epoch)?)
+    let config = decode(&read_body(dir, epoch)?)?;
+    // The epoch a start records for this config is the one that named it
+    // (debug builds only: it encodes the config again).
+    debug_assert_eq!(ConfigEpoch::of(&config), epoch);
+    Ok(config)
 }
 
 /// Makes the file for `body` durable in `dir`: written under a temporary
 /// name, fsynced, renamed, directory fsynced. A file already there with
 /// the same body (a config the journal went back to) is kept.
 pub(crate) fn write(dir: &Path, body: &[u8]) -> Result<ConfigEpoch, JournalError> {
+    assert!(body.len() >= BODY_HEADER, "a config body has its counts");
     let epoch = ConfigEpoch {
         digest: digest(body),
         config_bytes: u32::try_from(body.len()).expect("a config encoding under 4 GiB"),
@@ -320,5 +333,8 @@ pub(crate) fn write(dir: &Path, body: &[u8]) -> Result<ConfigEpoch, JournalError
     drop(file);
     fs::rename(&tmp, &path).map_err(io_error(&tmp, "rename config file"))?;
     sync_dir(dir).map_err(io_error(dir, "fsync"))?;
+    // Written, then read back as replay will read it (debug builds only:
+    // a second read of the file, at each start).
+    debug_assert_eq!(read_body(dir, epoch).as_deref(), Ok(body));
     Ok(epoch)
 }
