@@ -5,6 +5,10 @@
 //! touch is the *last* element: the levels that change most (near the touch)
 //! are the cheapest to insert and remove, and matching pops from the end.
 //! The `Vec` is allocated at its configured capacity and never grows.
+//!
+//! The checks in the functions on the per-command path are
+//! `debug_assert!`, for what they measured in release builds (see
+//! "Assertions" in `engine/mod.rs`).
 
 use super::slab::{OrderSlab, Slot, NIL};
 use super::types::*;
@@ -92,7 +96,7 @@ impl BookSide {
 
     /// Whether an order at `price` would need a level this side has no room for.
     pub fn lacks_room_for(&self, price: Price) -> bool {
-        assert!(self.levels.len() <= self.max_levels, "levels over capacity");
+        debug_assert!(self.levels.len() <= self.max_levels, "levels over capacity");
         self.find(price).is_err() && self.levels.len() >= self.max_levels
     }
 
@@ -101,11 +105,11 @@ impl BookSide {
     pub fn push_back(&mut self, slab: &mut OrderSlab, slot: Slot) -> Level {
         let (price, qty) = {
             let node = slab.get(slot);
-            assert_eq!(node.side, self.side, "order on the wrong side");
+            debug_assert!(node.side == self.side, "order on the wrong side");
             (node.price, node.leaves_qty)
         };
-        assert!(price > 0, "resting price {price}");
-        assert!(qty > 0, "resting order with nothing left");
+        debug_assert!(price > 0, "resting at a price below one tick");
+        debug_assert!(qty > 0, "resting order with nothing left");
         let index = match self.find(price) {
             Ok(index) => index,
             Err(index) => {
@@ -125,8 +129,8 @@ impl BookSide {
         };
         let level = &mut self.levels[index];
         // An empty level has neither head nor tail, a used one both.
-        assert_eq!(level.head == NIL, level.tail == NIL);
-        assert_eq!(level.tail == NIL, level.order_count == 0);
+        debug_assert!((level.head == NIL) == (level.tail == NIL));
+        debug_assert!((level.tail == NIL) == (level.order_count == 0));
         {
             let node = slab.get_mut(slot);
             node.prev = level.tail;
@@ -136,7 +140,7 @@ impl BookSide {
             level.head = slot;
         } else {
             let tail = slab.get_mut(level.tail);
-            assert_eq!(tail.next, NIL, "level tail has a successor");
+            debug_assert!(tail.next == NIL, "level tail has a successor");
             tail.next = slot;
         }
         level.tail = slot;
@@ -159,30 +163,30 @@ impl BookSide {
         let level = &mut self.levels[index];
         // The node's neighbours (or the level's ends) point back at it.
         if prev == NIL {
-            assert_eq!(level.head, slot, "first order is not the level head");
+            debug_assert!(level.head == slot, "first order is not the level head");
             level.head = next;
         } else {
-            assert_eq!(slab.get(prev).next, slot, "broken forward link");
+            debug_assert!(slab.get(prev).next == slot, "broken forward link");
             slab.get_mut(prev).next = next;
         }
         if next == NIL {
-            assert_eq!(level.tail, slot, "last order is not the level tail");
+            debug_assert!(level.tail == slot, "last order is not the level tail");
             level.tail = prev;
         } else {
-            assert_eq!(slab.get(next).prev, slot, "broken back link");
+            debug_assert!(slab.get(next).prev == slot, "broken back link");
             slab.get_mut(next).prev = prev;
         }
-        assert!(level.qty >= qty, "level total below its order");
-        assert!(level.order_count > 0, "unlink from an empty level");
+        debug_assert!(level.qty >= qty, "level total below its order");
+        debug_assert!(level.order_count > 0, "unlink from an empty level");
         level.qty -= qty;
         level.order_count -= 1;
         let after = *level;
         if after.order_count == 0 {
-            assert_eq!(after.qty, 0, "an empty level kept quantity");
-            assert_eq!((after.head, after.tail), (NIL, NIL));
+            debug_assert!(after.qty == 0, "an empty level kept quantity");
+            debug_assert!(after.head == NIL && after.tail == NIL);
             self.levels.remove(index);
         } else {
-            assert!(after.qty > 0, "orders left with no quantity");
+            debug_assert!(after.qty > 0, "orders left with no quantity");
             #[cfg(debug_assertions)]
             self.check_level(slab, index);
         }
@@ -192,11 +196,11 @@ impl BookSide {
     /// Reduces the level total after part of `slot`'s quantity traded or was
     /// replaced down in place.
     pub fn reduce(&mut self, price: Price, by: Qty) -> Level {
-        assert!(by > 0, "a reduction of nothing");
+        debug_assert!(by > 0, "a reduction of nothing");
         let index = self.find(price).expect("resting order has a level");
         let level = &mut self.levels[index];
         // Taking a level to zero is a removal (`unlink`), never a reduce.
-        assert!(level.qty > by, "reduce would empty level {price}");
+        debug_assert!(level.qty > by, "reduce would empty level");
         level.qty -= by;
         *level
     }

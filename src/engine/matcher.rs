@@ -9,6 +9,10 @@
 //!   matching leaves it; finally the remainder: `BookLevel` of the own side
 //!   when it rests, or `Canceled` (immediate remainder / self-trade).
 //! - rejects emit exactly one `Rejected` / `CancelRejected` and change nothing.
+//!
+//! The checks in the functions on the per-command path are
+//! `debug_assert!`, for what they measured in release builds (see
+//! "Assertions" in `engine/mod.rs`).
 
 use super::book::{crosses, Book, Level};
 use super::config::{band_around, AccountSpec, EngineConfig, SymbolSpec};
@@ -189,7 +193,7 @@ impl Engine {
         }
         // Every resting order has exactly one index entry (the full check,
         // `check_invariants`, walks everything; this is its O(1) part).
-        assert_eq!(self.index.len(), self.slab.live() as usize, "index size");
+        assert!(self.index.len() == self.slab.live() as usize, "index size");
     }
 
     pub(crate) fn symbol_index(&self, symbol: SymbolId) -> Option<u16> {
@@ -216,8 +220,8 @@ impl Engine {
     #[inline]
     pub(crate) fn owner(&self, account_index: u32, book: u16) -> u32 {
         // Each half stays in its bits, so owners of different pairs differ.
-        assert!((account_index as usize) < self.accounts.len());
-        assert!((book as usize) < self.books.len());
+        debug_assert!((account_index as usize) < self.accounts.len());
+        debug_assert!((book as usize) < self.books.len());
         (book as u32) << self.account_bits | account_index
     }
 
@@ -252,7 +256,7 @@ impl Engine {
             Ok((book, account_index)) => {
                 self.accept_new(order, book, account_index, sink);
                 // An accepted order takes exactly one id.
-                assert_eq!(self.next_order_id, next_order_id + 1);
+                debug_assert!(self.next_order_id == next_order_id + 1);
             }
             Err(reason) => {
                 sink.emit(&Event::Rejected {
@@ -262,7 +266,7 @@ impl Engine {
                     reason,
                 });
                 // A reject changes nothing, not even the id sequence.
-                assert_eq!(self.next_order_id, next_order_id);
+                debug_assert!(self.next_order_id == next_order_id);
             }
         }
     }
@@ -390,10 +394,10 @@ impl Engine {
             return;
         }
         let end = self.match_incoming(&mut incoming, sink);
-        assert!(incoming.leaves_qty <= order.qty, "traded more than ordered");
+        debug_assert!(incoming.leaves_qty <= order.qty, "traded more than ordered");
         if order.tif == TimeInForce::Fok {
             // `fok_fillable` said the whole quantity trades at once.
-            assert_eq!(incoming.leaves_qty, 0, "FOK checked fillable");
+            debug_assert!(incoming.leaves_qty == 0, "FOK checked fillable");
         }
         if incoming.leaves_qty == 0 {
             return;
@@ -444,7 +448,7 @@ impl Engine {
         reason: CancelReason,
         sink: &mut S,
     ) {
-        assert!(incoming.leaves_qty > 0, "canceling nothing");
+        debug_assert!(incoming.leaves_qty > 0, "canceling nothing");
         sink.emit(&Event::Canceled {
             order_id: incoming.order_id,
             account: incoming.account,
@@ -459,7 +463,7 @@ impl Engine {
     /// levels in priority order, skipping own orders that self-trade
     /// prevention would cancel, stopping at one that would stop the order.
     fn fok_fillable(&self, incoming: &Incoming) -> bool {
-        assert!(incoming.leaves_qty > 0, "FOK for nothing");
+        debug_assert!(incoming.leaves_qty > 0, "FOK for nothing");
         let side = self.books[incoming.book as usize].side(incoming.side.opposite());
         let mut available: Qty = 0;
         for level in side.levels.iter().rev() {
@@ -503,7 +507,7 @@ impl Engine {
             let price = level.price;
             let mut slot = level.head;
             let mut stopped = false;
-            assert_ne!(slot, NIL, "best level {price} has no orders");
+            debug_assert!(slot != NIL, "best level has no orders");
             while slot != NIL && incoming.leaves_qty > 0 {
                 let resting = *self.slab.get(slot);
                 // The node is at this level: same price, the other side.
@@ -594,7 +598,10 @@ impl Engine {
             Err(_) => (0, 0),
         };
         // A level is gone exactly when it has no quantity.
-        assert_eq!(qty == 0, order_count == 0, "level {price}");
+        debug_assert!(
+            (qty == 0) == (order_count == 0),
+            "a level without quantity kept"
+        );
         sink.emit(&Event::BookLevel {
             symbol: book.symbol,
             side,
@@ -611,17 +618,16 @@ impl Engine {
         let book = self.owner_book(node.owner) as usize;
         // Matching left nothing this order could trade with: the book is
         // never crossed at rest.
-        assert!(
+        debug_assert!(
             !self.would_cross(book as u16, node.side, node.price),
-            "order {} would rest crossed at {}",
-            node.order_id,
-            node.price
+            "an order would rest crossed"
         );
         debug_assert_eq!(self.index.get(&self.slab, node.order_id), Some(slot));
         let level: Level = self.books[book]
             .side_mut(node.side)
             .push_back(&mut self.slab, slot);
-        assert_eq!((level.price, level.tail), (node.price, slot));
+        debug_assert!(level.price == node.price);
+        debug_assert!(level.tail == slot);
         self.exposures[node.owner as usize].add_open(node.side, node.leaves_qty);
         sink.emit(&Event::BookLevel {
             symbol: self.books[book].symbol,
@@ -638,14 +644,14 @@ impl Engine {
         let exposure = &mut self.exposures[owner];
         let tail = exposure.orders_tail;
         // An empty list has neither end and counts no order.
-        assert_eq!(tail == NIL, exposure.orders_head == NIL);
-        assert_eq!(tail == NIL, exposure.open_orders == 0);
+        debug_assert!((tail == NIL) == (exposure.orders_head == NIL));
+        debug_assert!((tail == NIL) == (exposure.open_orders == 0));
         exposure.orders_tail = slot;
         if tail == NIL {
             exposure.orders_head = slot;
         } else {
             let tail = self.slab.get_mut(tail);
-            assert_eq!(tail.acct_next, NIL, "account list tail has a successor");
+            debug_assert!(tail.acct_next == NIL, "account list tail has a successor");
             tail.acct_next = slot;
         }
         exposure.open_orders += 1;
@@ -659,22 +665,22 @@ impl Engine {
         let exposure = &mut self.exposures[node.owner as usize];
         // The node's neighbours (or the list's ends) point back at it.
         if node.acct_prev == NIL {
-            assert_eq!(exposure.orders_head, slot, "first order is not the head");
+            debug_assert!(exposure.orders_head == slot, "first order is not the head");
             exposure.orders_head = node.acct_next;
         } else {
             let prev = self.slab.get_mut(node.acct_prev);
-            assert_eq!(prev.acct_next, slot, "broken account forward link");
+            debug_assert!(prev.acct_next == slot, "broken account forward link");
             prev.acct_next = node.acct_next;
         }
         if node.acct_next == NIL {
-            assert_eq!(exposure.orders_tail, slot, "last order is not the tail");
+            debug_assert!(exposure.orders_tail == slot, "last order is not the tail");
             exposure.orders_tail = node.acct_prev;
         } else {
             let next = self.slab.get_mut(node.acct_next);
-            assert_eq!(next.acct_prev, slot, "broken account back link");
+            debug_assert!(next.acct_prev == slot, "broken account back link");
             next.acct_prev = node.acct_prev;
         }
-        assert!(
+        debug_assert!(
             exposure.open_orders > 0,
             "unlink from an empty account list"
         );
@@ -685,7 +691,7 @@ impl Engine {
     /// its node. Returns its level afterwards. Emits nothing.
     fn remove_resting(&mut self, slot: Slot) -> Level {
         let node = *self.slab.get(slot);
-        assert!(node.leaves_qty > 0, "removing an order with nothing left");
+        debug_assert!(node.leaves_qty > 0, "removing an order with nothing left");
         let live = self.slab.live();
         let book = self.owner_book(node.owner) as usize;
         let level = self.books[book]
@@ -695,7 +701,7 @@ impl Engine {
         self.unlink_account(slot);
         self.index.remove(&self.slab, node.order_id);
         self.slab.free(slot);
-        assert_eq!(self.slab.live() + 1, live);
+        debug_assert!(self.slab.live() + 1 == live);
         level
     }
 
@@ -730,7 +736,7 @@ impl Engine {
     ) {
         let node = *self.slab.get(slot);
         let level = self.cancel_resting(slot, reason, sink);
-        assert_eq!(level.qty == 0, level.order_count == 0);
+        debug_assert!((level.qty == 0) == (level.order_count == 0));
         sink.emit(&Event::BookLevel {
             symbol: self.books[self.owner_book(node.owner) as usize].symbol,
             side: node.side,
@@ -790,10 +796,13 @@ impl Engine {
                 self.apply_replace(replace, slot, sink);
                 // Still resting, it carries the new price and total qty
                 // (gone, it filled or self-trade prevention stopped it).
-                if let Some(slot) = self.index.get(&self.slab, replace.order_id) {
-                    let node = self.slab.get(slot);
-                    assert_eq!(node.price, replace.new_price);
-                    assert_eq!(node.leaves_qty + node.filled_qty, replace.new_qty);
+                // Debug builds only: it looks the order up again.
+                if cfg!(debug_assertions) {
+                    if let Some(slot) = self.index.get(&self.slab, replace.order_id) {
+                        let node = self.slab.get(slot);
+                        debug_assert_eq!(node.price, replace.new_price);
+                        debug_assert_eq!(node.leaves_qty + node.filled_qty, replace.new_qty);
+                    }
                 }
             }
             Err(reason) => sink.emit(&Event::CancelRejected {
@@ -874,7 +883,7 @@ impl Engine {
         let book = self.owner_book(old.owner);
         let symbol = replace.symbol;
         // Validated: more than what already traded.
-        assert!(replace.new_qty > old.filled_qty, "replace below filled");
+        debug_assert!(replace.new_qty > old.filled_qty, "replace below filled");
         let new_leaves = replace.new_qty - old.filled_qty;
         let keeps_priority = replace.new_price == old.price && new_leaves < old.leaves_qty;
         let replaced = Event::Replaced {
@@ -934,7 +943,7 @@ impl Engine {
             stp: old.stp(),
         };
         let end = self.match_incoming(&mut incoming, sink);
-        assert!(
+        debug_assert!(
             incoming.leaves_qty <= new_leaves,
             "traded more than replaced"
         );

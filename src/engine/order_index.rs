@@ -13,6 +13,10 @@
 //! other and collide only when their ids are a whole table size apart. A
 //! scrambling hash would scatter them over the whole table and turn every
 //! lookup into a cache and TLB miss (measured: over half of cancel time).
+//!
+//! The checks in the functions on the per-command path are
+//! `debug_assert!`, for what they measured in release builds (see
+//! "Assertions" in `engine/mod.rs`).
 
 use super::slab::{OrderSlab, Slot, NIL};
 use super::types::OrderId;
@@ -23,7 +27,7 @@ const EMPTY: u64 = u64::MAX;
 fn entry(id: OrderId, slot: Slot) -> u64 {
     // A slot is never NIL, so no entry can read as `EMPTY` (whose slot
     // half is NIL), whatever the id's low bits.
-    assert_ne!(slot, NIL, "indexing the end-of-list marker");
+    debug_assert!(slot != NIL, "indexing the end-of-list marker");
     let e = (id as u32 as u64) << 32 | slot as u64;
     debug_assert_ne!(e, EMPTY);
     e
@@ -71,7 +75,7 @@ impl OrderIndex {
     #[inline]
     fn find(&self, slab: &OrderSlab, id: OrderId) -> Option<usize> {
         // At most half full, so an empty entry ends every probe.
-        assert!(self.len < self.entries.len(), "a probe could not end");
+        debug_assert!(self.len < self.entries.len(), "a probe could not end");
         let mut i = self.home(id as u32);
         loop {
             let e = self.entries[i];
@@ -98,7 +102,7 @@ impl OrderIndex {
             "order index over half full"
         );
         let id = slab.get(slot).order_id;
-        assert_ne!(id, 0, "indexing a free node");
+        debug_assert!(id != 0, "indexing a free node");
         debug_assert!(self.find(slab, id).is_none(), "order id {id} reused");
         let mut i = self.home(id as u32);
         while self.entries[i] != EMPTY {
@@ -113,7 +117,7 @@ impl OrderIndex {
     /// members of the probe run back so lookups never need tombstones.
     #[inline]
     pub fn remove(&mut self, slab: &OrderSlab, id: OrderId) {
-        assert!(self.len > 0, "removing from an empty index");
+        debug_assert!(self.len > 0, "removing from an empty index");
         let mut hole = self.find(slab, id).expect("removing an indexed order");
         let mut i = hole;
         loop {
@@ -165,7 +169,7 @@ impl OrderIndex {
     }
 
     pub fn len(&self) -> usize {
-        assert!(self.len <= self.entries.len() / 2, "load over one half");
+        debug_assert!(self.len <= self.entries.len() / 2, "load over one half");
         self.len
     }
 

@@ -1,5 +1,9 @@
 //! Per (account, symbol) exposure: position, open orders, realized PnL, and
 //! the pre-trade checks that read them.
+//!
+//! The checks in the functions on the per-command path are
+//! `debug_assert!`, for what they measured in release builds (see
+//! "Assertions" in `engine/mod.rs`).
 
 use super::config::RiskLimits;
 use super::slab::{Slot, NIL};
@@ -82,8 +86,8 @@ impl Exposure {
     /// Books a fill of `qty` at `price` on `side` (average-cost PnL: closing
     /// quantity realizes against the average cost, truncated toward zero).
     pub fn apply_fill(&mut self, side: Side, price: Price, qty: Qty) {
-        assert!(qty > 0, "a fill of nothing");
-        assert!(price > 0, "fill price {price}");
+        debug_assert!(qty > 0, "a fill of nothing");
+        debug_assert!(price > 0, "a fill at a price below one tick");
         let signed = side.sign() * qty as i64;
         let position = self.position;
         if position == 0 || (position > 0) == (signed > 0) {
@@ -103,11 +107,11 @@ impl Exposure {
             self.cost_basis = price as i128 * self.position as i128;
         }
         // A flat position carries no cost: closing all of it realizes all.
-        assert!(self.position != 0 || self.cost_basis == 0, "flat with cost");
+        debug_assert!(self.position != 0 || self.cost_basis == 0, "flat with cost");
     }
 
     pub fn add_open(&mut self, side: Side, qty: Qty) {
-        assert!(qty > 0, "resting nothing");
+        debug_assert!(qty > 0, "resting nothing");
         match side {
             Side::Buy => self.open_buy_qty += qty,
             Side::Sell => self.open_sell_qty += qty,
@@ -120,7 +124,7 @@ impl Exposure {
             Side::Buy => &mut self.open_buy_qty,
             Side::Sell => &mut self.open_sell_qty,
         };
-        assert!(*open >= qty, "removing {qty} of {open} open");
+        assert!(*open >= qty, "removing more than is open");
         *open -= qty;
     }
 }

@@ -2,6 +2,10 @@
 //! node; nodes link into their price level's FIFO and into their
 //! account-and-symbol list by index. A free list makes allocation O(1) and
 //! heap-free after construction.
+//!
+//! The checks in the functions on the per-command path are
+//! `debug_assert!`, for what they measured in release builds (see
+//! "Assertions" in `engine/mod.rs`).
 
 use super::types::*;
 
@@ -121,41 +125,41 @@ impl OrderSlab {
     }
 
     pub fn live(&self) -> u32 {
-        assert!(self.live <= self.capacity(), "more live nodes than nodes");
+        debug_assert!(self.live <= self.capacity(), "more live nodes than nodes");
         self.live
     }
 
     pub fn is_full(&self) -> bool {
         // The free list is empty exactly when every node is live.
-        assert_eq!(self.free_head == NIL, self.live == self.capacity());
+        debug_assert!((self.free_head == NIL) == (self.live == self.capacity()));
         self.free_head == NIL
     }
 
     /// Takes a free node and fills it with a resting order (an id, some
     /// quantity left); `None` when the slab is full.
     pub fn alloc(&mut self, node: OrderNode) -> Option<Slot> {
-        assert_ne!(node.order_id, 0, "order id 0 marks a free node");
-        assert!(node.leaves_qty > 0, "a resting order has quantity left");
+        debug_assert!(node.order_id != 0, "order id 0 marks a free node");
+        debug_assert!(node.leaves_qty > 0, "a resting order has quantity left");
         let slot = self.free_head;
         if slot == NIL {
-            assert_eq!(self.live, self.capacity(), "free list lost a node");
+            debug_assert!(self.live == self.capacity(), "free list lost a node");
             return None;
         }
         let free = &self.nodes[slot as usize];
-        assert_eq!(free.order_id, 0, "free-list node holds an order");
+        debug_assert!(free.order_id == 0, "free-list node holds an order");
         self.free_head = free.next;
         self.nodes[slot as usize] = node;
         self.live += 1;
-        assert!(self.live <= self.capacity());
+        debug_assert!(self.live <= self.capacity());
         Some(slot)
     }
 
     pub fn free(&mut self, slot: Slot) {
-        assert!(self.live > 0, "free with no live node");
+        debug_assert!(self.live > 0, "free with no live node");
         let node = &mut self.nodes[slot as usize];
         // Ids start at 1 and `free` clears them: a second free of the same
         // node would loop the free list.
-        assert_ne!(node.order_id, 0, "double free of slot {slot}");
+        assert!(node.order_id != 0, "double free of slot");
         node.leaves_qty = 0;
         node.order_id = 0;
         node.next = self.free_head;
