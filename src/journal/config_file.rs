@@ -138,22 +138,9 @@ pub fn decode(body: &[u8]) -> Result<EngineConfig, ConfigFileProblem> {
         at += SYMBOL_BYTES;
     }
     for _ in 0..accounts {
-        let stp = body[at + 40];
-        let mut notional = [0u8; 16];
-        notional.copy_from_slice(&body[at + 16..at + 32]);
-        if let Some(&b) = body[at + 41..at + 48].iter().find(|&&b| b != 0) {
-            return Err(bad("reserved", b as u64));
-        }
-        config.accounts.push(AccountSpec {
-            id: get_u32(body, at),
-            limits: RiskLimits {
-                max_order_qty: get_u64(body, at + 8),
-                max_order_notional: u128::from_le_bytes(notional),
-                max_open_orders: get_u32(body, at + 4),
-                max_position: get_u64(body, at + 32),
-            },
-            default_stp: StpMode::from_u8(stp).ok_or(bad("default_stp", stp as u64))?,
-        });
+        config
+            .accounts
+            .push(decode_account(&body[at..at + ACCOUNT_BYTES])?);
         at += ACCOUNT_BYTES;
     }
     let mut ids: Vec<u32> = config.symbols.iter().map(|s| s.id).collect();
@@ -171,6 +158,28 @@ pub fn decode(body: &[u8]) -> Result<EngineConfig, ConfigFileProblem> {
     // (debug builds only: it encodes the whole config again, at each start).
     debug_assert_eq!(encode(&config), body);
     Ok(config)
+}
+
+/// One account entry of the body.
+fn decode_account(entry: &[u8]) -> Result<AccountSpec, ConfigFileProblem> {
+    assert_eq!(entry.len(), ACCOUNT_BYTES);
+    let bad = |field: &'static str, value: u64| ConfigFileProblem::BadField { field, value };
+    let stp = entry[40];
+    let mut notional = [0u8; 16];
+    notional.copy_from_slice(&entry[16..32]);
+    if let Some(&b) = entry[41..48].iter().find(|&&b| b != 0) {
+        return Err(bad("reserved", b as u64));
+    }
+    Ok(AccountSpec {
+        id: get_u32(entry, 0),
+        limits: RiskLimits {
+            max_order_qty: get_u64(entry, 8),
+            max_order_notional: u128::from_le_bytes(notional),
+            max_open_orders: get_u32(entry, 4),
+            max_position: get_u64(entry, 32),
+        },
+        default_stp: StpMode::from_u8(stp).ok_or(bad("default_stp", stp as u64))?,
+    })
 }
 
 /// Why the file a `config_epoch` record names cannot be used.

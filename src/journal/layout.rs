@@ -45,8 +45,8 @@ const _: () = assert!(H_CRC + 4 == HEADER_BYTES);
 // records start aligned right after the header, and each frame's size
 // keeps the next one aligned (`record_bytes` rounds with a mask);
 const _: () = assert!(RECORD_ALIGN.is_power_of_two());
-const _: () = assert!(HEADER_BYTES % RECORD_ALIGN == 0);
-const _: () = assert!(MAX_RECORD_BYTES % RECORD_ALIGN == 0);
+const _: () = assert!(HEADER_BYTES.is_multiple_of(RECORD_ALIGN));
+const _: () = assert!(MAX_RECORD_BYTES.is_multiple_of(RECORD_ALIGN));
 // the `len` word leads (written last, read first), the CRC it guards
 // follows, and the CRC covers everything from `seq` to the payload's end;
 const _: () = assert!(R_LEN == 0);

@@ -144,17 +144,7 @@ pub fn scan_records(
         // Frames are whole multiples of the alignment: each starts aligned.
         debug_assert_eq!(off % RECORD_ALIGN, 0);
         if off >= data_end {
-            // A file cut at an unaligned length can leave part of a frame
-            // in its last few bytes.
-            if all_zero(&bytes[off..]) {
-                break None;
-            }
-            break Some(Damage {
-                offset: off,
-                reason: CorruptReason::Truncated,
-                tail_only: true,
-                zone_end: bytes.len(),
-            });
+            break past_record_area(bytes, off);
         }
         match read_frame(bytes, off, data_end, seq) {
             Frame::Record {
@@ -217,6 +207,21 @@ pub fn scan_records(
         end: off,
         damage,
     }
+}
+
+/// What lies past the last aligned frame start: nothing, or (in a file
+/// cut at an unaligned length) part of a frame in its last few bytes.
+fn past_record_area(bytes: &[u8], off: usize) -> Option<Damage> {
+    assert!(off <= bytes.len(), "past the segment: {off}");
+    if all_zero(&bytes[off..]) {
+        return None;
+    }
+    Some(Damage {
+        offset: off,
+        reason: CorruptReason::Truncated,
+        tail_only: true,
+        zone_end: bytes.len(),
+    })
 }
 
 enum Frame {
