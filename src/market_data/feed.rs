@@ -3,10 +3,10 @@
 //! snapshots. It is a pure function of the events and their journal times:
 //! the same events give the same messages with the same sequences, which is
 //! what lets a replica replaying the journal serve the same feed
-//! (`tests/md_feed.rs` holds it to that).
+//! (`tests/market_data/feed.rs` holds it to that).
 //!
 //! Everything is allocated in [`Feed::new`]; handling an event or a tick
-//! allocates nothing (`tests/md_alloc.rs`).
+//! allocates nothing (`tests/alloc/market_data.rs`).
 
 use super::change::{ChangeBuf, LevelChange};
 use super::channel::CONFLATION_INTERVAL_NS;

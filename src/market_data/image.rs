@@ -2,7 +2,7 @@
 //! absolute quantity and order count, built only from the engine's public
 //! `BookLevel` events (quantity 0 deletes the level). It is what snapshots
 //! are cut from and what the checksum covers; it equals the engine's own
-//! aggregate book after every event (`tests/md_feed.rs` proves it), but it
+//! aggregate book after every event (`tests/market_data/feed.rs` proves it), but it
 //! lives outside the engine so that any shard, or a replica, can hold one.
 //!
 //! Same shape as `engine::book`: each side sorted worst to best, so the busy

@@ -109,6 +109,37 @@ pub fn client_command(
     }
 }
 
+/// The report that refuses an order request before any engine saw it:
+/// OrderRejected for NewOrder, CancelRejected for CancelOrder and
+/// ReplaceOrder (the same report the engine would send); `None` for the
+/// other messages, which are answered in their own way.
+pub fn order_rejection(
+    msg: &ClientMessage<'_>,
+    account: AccountId,
+    reason: RejectReason,
+) -> Option<Event> {
+    let (order_id, symbol, client_order_id) = match msg {
+        ClientMessage::NewOrder(m) => {
+            return Some(Event::Rejected {
+                account,
+                symbol: m.symbol.get(),
+                client_order_id: m.client_order_id.get(),
+                reason,
+            })
+        }
+        ClientMessage::CancelOrder(m) => (m.order_id, m.symbol, m.client_order_id),
+        ClientMessage::ReplaceOrder(m) => (m.order_id, m.symbol, m.client_order_id),
+        _ => return None,
+    };
+    Some(Event::CancelRejected {
+        order_id: order_id.get(),
+        account,
+        symbol: symbol.get(),
+        client_order_id: client_order_id.get(),
+        reason,
+    })
+}
+
 /// A Logon whose fields are well formed. The credentials themselves are
 /// the gateway's to check (against config, in constant time).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -187,7 +218,7 @@ pub fn report_to_event(msg: &GatewayMessage<'_>, account: AccountId) -> Option<E
             price: m.price.get(),
             qty: m.qty.get(),
             leaves_qty: m.leaves_qty.get(),
-            liquidity: liquidity_from_u8(m.liquidity)?,
+            liquidity: Liquidity::from_u8(m.liquidity)?,
         },
         GatewayMessage::OrderCanceled(m) => Event::Canceled {
             order_id: m.order_id.get(),
@@ -225,13 +256,4 @@ pub fn report_to_event(msg: &GatewayMessage<'_>, account: AccountId) -> Option<E
         | GatewayMessage::OrderStatus(_)
         | GatewayMessage::SessionEnd(_) => return None,
     })
-}
-
-/// `Liquidity` has no `from_u8` in the engine; the codes are fixed there.
-fn liquidity_from_u8(v: u8) -> Option<Liquidity> {
-    match v {
-        1 => Some(Liquidity::Aggressor),
-        2 => Some(Liquidity::Passive),
-        _ => None,
-    }
 }

@@ -11,6 +11,7 @@ use super::mesh::SessionRef;
 const LIVE: u64 = 1 << 63;
 
 fn pack(session: SessionRef) -> u64 {
+    assert!(session.shard < 0x8000, "the top bit is the live flag");
     LIVE | (session.shard as u64) << 48 | (session.slot as u64) << 32 | session.generation as u64
 }
 
@@ -29,6 +30,7 @@ pub struct SessionDirectory {
 
 impl SessionDirectory {
     pub fn new(accounts: usize, per_account: usize) -> SessionDirectory {
+        assert!(per_account > 0, "an account may have at least one session");
         SessionDirectory {
             per_account,
             slots: (0..accounts * per_account)
@@ -38,6 +40,7 @@ impl SessionDirectory {
     }
 
     fn of(&self, account_index: usize) -> &[AtomicU64] {
+        debug_assert!((account_index + 1) * self.per_account <= self.slots.len());
         &self.slots[account_index * self.per_account..(account_index + 1) * self.per_account]
     }
 

@@ -1,5 +1,6 @@
 //! The SPSC mesh: one `rtrb` ring for every ordered pair of shards, and a
-//! doorbell per shard for waking it when it parks.
+//! doorbell per shard for waking it when it parks. Sending goes through
+//! [`MeshSender`] (`sender.rs`), receiving through [`MeshInbox`].
 //!
 //! A ring carries [`MeshMsg`] values (plain `Copy` data, no pointers, no
 //! allocation). When a ring is full the producer keeps the message in a
@@ -9,7 +10,6 @@
 //! of client sockets stop reading while their destination ring is full or
 //! its overflow is non-empty: that is the back-pressure.
 
-use std::collections::VecDeque;
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 
@@ -17,6 +17,7 @@ use crossbeam_utils::CachePadded;
 use rtrb::{Consumer, Producer, RingBuffer};
 
 use super::park::ParkFlag;
+use super::sender::MeshSender;
 use crate::engine::{AccountId, Command, Event};
 use crate::protocol::{OrderStatusMsg, OrderStatusRequestMsg};
 
@@ -121,108 +122,81 @@ impl Doorbell {
     }
 }
 
-/// One shard's ends of the mesh.
+/// One shard's ends of the mesh: what it sends (through its
+/// [`MeshSender`], the only way to send) and what it receives.
 pub struct Links {
-    /// `outbound[j]`: ring to shard j (`None` for itself).
-    pub outbound: Vec<Option<Producer<MeshMsg>>>,
-    /// `inbound[i]`: ring from shard i (`None` for itself).
-    pub inbound: Vec<Option<Consumer<MeshMsg>>>,
-    /// Messages for shard j that did not fit its ring yet.
-    pub overflow: Vec<VecDeque<MeshMsg>>,
-    /// Messages that went to overflow (a count for metrics).
-    pub overflowed: u64,
-    /// Messages sent to / received from each shard: two snapshots of every
-    /// shard's counters that agree and balance prove the mesh is empty
-    /// (graceful shutdown's termination check).
-    pub sent: Vec<u64>,
-    pub received: Vec<u64>,
+    pub sender: MeshSender,
+    pub inbox: MeshInbox,
+}
+
+/// The receiving ends of one shard's rings.
+pub struct MeshInbox {
+    /// `rings[i]`: ring from shard i (`None` for itself).
+    rings: Vec<Option<Consumer<MeshMsg>>>,
+    /// Messages received from each shard (see [`MeshSender::sent`]).
+    received: Vec<u64>,
 }
 
 /// Builds every shard's links: `shards * (shards - 1)` rings.
 pub fn build(shards: usize, ring_capacity: usize) -> Vec<Links> {
-    let mut links: Vec<Links> = (0..shards)
-        .map(|_| Links {
-            outbound: (0..shards).map(|_| None).collect(),
-            inbound: (0..shards).map(|_| None).collect(),
-            overflow: (0..shards)
-                .map(|_| VecDeque::with_capacity(ring_capacity))
-                .collect(),
-            overflowed: 0,
-            sent: vec![0; shards],
-            received: vec![0; shards],
-        })
+    assert!(
+        (1..=crate::config::MAX_SHARDS).contains(&shards),
+        "shard count {shards} outside 1..={}",
+        crate::config::MAX_SHARDS
+    );
+    assert!(ring_capacity > 0, "a mesh ring holds at least one message");
+    let mut outbound: Vec<Vec<Option<Producer<MeshMsg>>>> = (0..shards)
+        .map(|_| (0..shards).map(|_| None).collect())
+        .collect();
+    let mut inbound: Vec<Vec<Option<Consumer<MeshMsg>>>> = (0..shards)
+        .map(|_| (0..shards).map(|_| None).collect())
         .collect();
     for from in 0..shards {
         for to in 0..shards {
             if from != to {
                 let (producer, consumer) = RingBuffer::new(ring_capacity);
-                links[from].outbound[to] = Some(producer);
-                links[to].inbound[from] = Some(consumer);
+                outbound[from][to] = Some(producer);
+                inbound[to][from] = Some(consumer);
             }
         }
     }
-    links
+    outbound
+        .into_iter()
+        .zip(inbound)
+        .enumerate()
+        .map(|(id, (rings, inbox))| Links {
+            sender: MeshSender::new(id as u16, rings, ring_capacity),
+            inbox: MeshInbox {
+                rings: inbox,
+                received: vec![0; shards],
+            },
+        })
+        .collect()
 }
 
-impl Links {
-    /// Sends to shard `to` (never this shard): the ring if it has room and
-    /// nothing is waiting ahead of it, else the overflow queue.
-    pub fn send(&mut self, to: usize, msg: MeshMsg) {
-        self.sent[to] += 1;
-        let queue = &mut self.overflow[to];
-        let producer = self.outbound[to].as_mut().expect("no ring to self");
-        if queue.is_empty() {
-            if let Err(rtrb::PushError::Full(msg)) = producer.push(msg) {
-                queue.push_back(msg);
-                self.overflowed += 1;
-            }
-        } else {
-            queue.push_back(msg);
-            self.overflowed += 1;
-        }
+impl MeshInbox {
+    /// The next message from shard `from`, if any (counted as received).
+    pub fn pop(&mut self, from: usize) -> Option<MeshMsg> {
+        let msg = self.rings[from].as_mut()?.pop().ok()?;
+        self.received[from] += 1;
+        Some(msg)
     }
 
-    /// Moves overflow into rings that have room again. Returns how many
-    /// messages moved.
-    /// Sets bit `to` in `doorbells_due` for every shard that got messages:
-    /// it may have parked on an empty ring since they were queued here, and
-    /// only its doorbell wakes it.
-    pub fn flush_overflow(&mut self, doorbells_due: &mut ShardMask) -> usize {
-        let mut moved = 0;
-        for (to, queue) in self.overflow.iter_mut().enumerate() {
-            let Some(producer) = self.outbound[to].as_mut() else {
-                continue;
-            };
-            let before = moved;
-            while let Some(msg) = queue.front() {
-                if producer.push(*msg).is_err() {
-                    break;
-                }
-                queue.pop_front();
-                moved += 1;
-            }
-            if moved > before {
-                *doorbells_due |= 1 << to;
-            }
-        }
-        moved
+    /// How many shards there are (including this one, which has no ring).
+    pub fn shards(&self) -> usize {
+        self.rings.len()
     }
 
-    /// Whether a message to shard `to` would go straight into its ring.
-    pub fn has_room(&self, to: usize) -> bool {
-        self.overflow[to].is_empty() && self.outbound[to].as_ref().is_some_and(|p| p.slots() > 0)
-    }
-
-    /// Whether messages wait in overflow (only this shard's mesh loop,
-    /// `flush_overflow`, moves them).
-    pub fn overflow_pending(&self) -> bool {
-        self.overflow.iter().any(|queue| !queue.is_empty())
-    }
-
-    pub fn inbound_pending(&self) -> bool {
-        self.inbound
+    /// Whether any ring holds a message.
+    pub fn pending(&self) -> bool {
+        self.rings
             .iter()
             .flatten()
             .any(|consumer| !consumer.is_empty())
+    }
+
+    /// Messages received from each shard so far.
+    pub fn received(&self) -> &[u64] {
+        &self.received
     }
 }

@@ -1,10 +1,15 @@
 //! Shards: one pinned glommio executor per configured core, each with its
 //! sessions, its engine and its ends of the SPSC mesh.
 //!
-//! - `core`: the shard's logic, I/O-free (sessions, routing, engine, mesh).
+//! - `core`: the shard's logic, I/O-free (sessions, routing, engine, mesh),
+//!   one file per concern.
 //! - `session`, `outbox`, `rate_limit`: one session's state.
-//! - `router`: engine events to sessions; the session table.
+//! - `session_table`: the shard's sessions in slots with generations.
+//! - `router`: engine events to sessions (the engine's event sink).
 //! - `mesh`: the rtrb rings between shards and the doorbells.
+//! - `sender`: the one way to send to another shard (ring, then doorbell).
+//! - `counters`: what a shard counts about itself.
+//! - `lifecycle_log`: the bound on per-session log lines.
 //! - `park`: the doorbell's park/ring decision (atomics only; model-checked
 //!   with loom in `checks/loom/`).
 //! - `directory`: which sessions each account has (lock-free table).
@@ -19,7 +24,9 @@
 
 pub mod admission;
 pub mod core;
+pub mod counters;
 pub mod directory;
+pub mod lifecycle_log;
 pub mod mesh;
 pub mod notify;
 pub mod outbox;
@@ -28,5 +35,7 @@ pub mod quiescence;
 pub mod rate_limit;
 pub mod router;
 pub mod runtime;
+pub mod sender;
 pub mod session;
+pub mod session_table;
 pub mod shared;

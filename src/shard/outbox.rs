@@ -38,6 +38,10 @@ impl Outbox {
             return Ok(()); // after SessionEnd nothing more is sent
         }
         let start = self.buf.len();
+        assert!(
+            within <= self.capacity_bytes(),
+            "never past the reserved capacity"
+        );
         if start + len > within {
             return Err(Full);
         }
@@ -45,6 +49,8 @@ impl Outbox {
         let written = write(self.next_seq, &mut self.buf[start..]).expect("room was checked");
         debug_assert_eq!(written, len);
         self.next_seq = self.next_seq.wrapping_add(1);
+        // The buffer was reserved whole: appending never reallocates.
+        debug_assert!(self.buf.len() <= self.buf.capacity());
         Ok(())
     }
 
@@ -61,7 +67,9 @@ impl Outbox {
     /// Queues the last message of the session, using the reserved room.
     pub fn push_final(&mut self, msg: &SessionEndMsg) {
         let within = self.limit + MAX_MESSAGE_LEN;
-        let _ = self.append(SessionEndMsg::LEN, within, |seq, out| encode(msg, seq, out));
+        let appended = self.append(SessionEndMsg::LEN, within, |seq, out| encode(msg, seq, out));
+        // The room past `limit` is kept for exactly this message.
+        assert!(appended.is_ok() || self.sealed, "SessionEnd always fits");
         self.sealed = true;
     }
 
@@ -88,6 +96,7 @@ impl Outbox {
     pub fn swap_out(&mut self, spare: &mut Vec<u8>) {
         debug_assert!(spare.is_empty());
         std::mem::swap(&mut self.buf, spare);
+        debug_assert!(self.buf.is_empty());
         if self.buf.capacity() < self.limit + MAX_MESSAGE_LEN {
             // Only the first swap meets a spare made without capacity.
             self.buf.reserve_exact(self.limit + MAX_MESSAGE_LEN);

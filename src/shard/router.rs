@@ -1,181 +1,21 @@
 //! Where engine events go. [`Router`] is the engine's event sink on a shard:
 //! order reports go to every session of the account (locally into the
 //! outbox, or over the mesh), mass-cancel counts to the requester, public
-//! events to market data. [`SessionTable`] holds the shard's sessions in
-//! fixed slots with generations.
+//! events to market data.
 
-use super::core::ShardCounters;
-use super::mesh::{Links, MeshMsg, SessionRef, ShardMask};
-use super::session::Session;
+use super::counters::ShardCounters;
+use super::mesh::SessionRef;
+use super::sender::MeshSender;
+use super::session_table::SessionTable;
 use super::shared::Shared;
 use crate::engine::{Event, EventSink};
-use crate::protocol::{MassCancelDoneMsg, SessionReport};
-
-struct SessionSlot {
-    generation: u32,
-    session: Option<Session>,
-}
-
-pub struct SessionTable {
-    slots: Vec<SessionSlot>,
-    free: Vec<u16>,
-    /// Slots whose client stopped reading while the engine was running;
-    /// ended once the engine returns (pre-allocated, one entry per slot).
-    deferred_ends: Vec<u16>,
-    live: usize,
-}
-
-impl SessionTable {
-    pub fn new(capacity: usize) -> SessionTable {
-        assert!(capacity <= u16::MAX as usize);
-        SessionTable {
-            slots: (0..capacity)
-                .map(|_| SessionSlot {
-                    generation: 0,
-                    session: None,
-                })
-                .collect(),
-            free: (0..capacity as u16).rev().collect(),
-            deferred_ends: Vec::with_capacity(capacity),
-            live: 0,
-        }
-    }
-
-    pub fn capacity(&self) -> u16 {
-        self.slots.len() as u16
-    }
-
-    pub fn live(&self) -> usize {
-        self.live
-    }
-
-    /// Whether a slot is free for one more session.
-    pub fn has_room(&self) -> bool {
-        !self.free.is_empty()
-    }
-
-    pub fn insert(&mut self, session: Session) -> Option<u16> {
-        let slot = self.free.pop()?;
-        let entry = &mut self.slots[slot as usize];
-        entry.generation = entry.generation.wrapping_add(1);
-        entry.session = Some(session);
-        self.live += 1;
-        Some(slot)
-    }
-
-    pub fn remove(&mut self, id: SessionRef) {
-        if self.get(id).is_some() {
-            self.slots[id.slot as usize].session = None;
-            self.free.push(id.slot);
-            self.live -= 1;
-        }
-    }
-
-    pub fn generation(&self, slot: u16) -> u32 {
-        self.slots[slot as usize].generation
-    }
-
-    pub fn get(&self, id: SessionRef) -> Option<&Session> {
-        let entry = self.slots.get(id.slot as usize)?;
-        (entry.generation == id.generation)
-            .then_some(entry.session.as_ref())
-            .flatten()
-    }
-
-    pub fn get_mut(&mut self, id: SessionRef) -> Option<&mut Session> {
-        let entry = self.slots.get_mut(id.slot as usize)?;
-        if entry.generation == id.generation {
-            entry.session.as_mut()
-        } else {
-            None
-        }
-    }
-
-    pub fn get_slot(&self, slot: u16) -> Option<&Session> {
-        self.slots.get(slot as usize)?.session.as_ref()
-    }
-
-    pub fn get_slot_mut(&mut self, slot: u16) -> Option<&mut Session> {
-        self.slots.get_mut(slot as usize)?.session.as_mut()
-    }
-
-    pub fn take_deferred_end(&mut self) -> Option<u16> {
-        self.deferred_ends.pop()
-    }
-
-    fn defer_end(&mut self, slot: u16) {
-        if !self.deferred_ends.contains(&slot) {
-            self.deferred_ends.push(slot);
-        }
-    }
-
-    /// Encodes an order report into a local session's outbox. A session
-    /// that cannot take it is ended (slow consumer), never waited for.
-    pub fn deliver_report(&mut self, dest: SessionRef, event: &Event, wall_ns: u64) {
-        let Some(session) = self.get_mut(dest) else {
-            return; // closed since: the report stays in the journal
-        };
-        if !session.is_active() {
-            return;
-        }
-        let report = SessionReport::from_event(event, wall_ns).expect("routed events are reports");
-        if session.outbox.push_report(&report).is_err() {
-            self.defer_end(dest.slot);
-        } else {
-            session.writer.notify();
-        }
-    }
-
-    /// Another shard finished one of this session's commands.
-    pub fn command_done(&mut self, dest: SessionRef) {
-        if let Some(session) = self.get_mut(dest) {
-            session.remote_in_flight = session.remote_in_flight.saturating_sub(1);
-        }
-    }
-
-    /// Adds one shard's count to a pending mass cancel; answers the client
-    /// when the last shard has reported.
-    pub fn mass_cancel_done(&mut self, dest: SessionRef, request_id: u64, canceled: u32) {
-        let Some(session) = self.get_mut(dest) else {
-            return;
-        };
-        let Some(entry) = session
-            .mass_cancels
-            .iter_mut()
-            .find(|p| p.is_some_and(|p| p.request_id == request_id))
-        else {
-            return;
-        };
-        let pending = entry.as_mut().expect("found");
-        pending.canceled += canceled;
-        pending.remaining_shards -= 1;
-        if pending.remaining_shards > 0 {
-            return;
-        }
-        let done = MassCancelDoneMsg::new(
-            request_id,
-            (pending.symbol != 0).then_some(pending.symbol),
-            pending.canceled,
-            None,
-        );
-        *entry = None;
-        if session.is_active() {
-            if session.outbox.push(&done).is_err() {
-                self.defer_end(dest.slot);
-            } else {
-                session.writer.notify();
-            }
-        }
-    }
-}
 
 /// The engine's event sink on a shard, for one command.
 pub struct Router<'a> {
     pub shard: u16,
     pub shared: &'a Shared,
     pub sessions: &'a mut SessionTable,
-    pub links: &'a mut Links,
-    pub doorbells_due: &'a mut ShardMask,
+    pub sender: &'a mut MeshSender,
     pub counters: &'a mut ShardCounters,
     /// The session whose command this is (None for cancel-on-disconnect).
     pub origin: Option<SessionRef>,
@@ -188,25 +28,17 @@ impl Router<'_> {
         let Some(account_index) = self.shared.account_index(account) else {
             return;
         };
-        let (shard, sessions, links, due, wall_ns) = (
+        let (shard, sessions, sender, wall_ns) = (
             self.shard,
             &mut *self.sessions,
-            &mut *self.links,
-            &mut *self.doorbells_due,
+            &mut *self.sender,
             self.wall_ns,
         );
         self.shared.directory.for_each(account_index, |dest| {
             if dest.shard == shard {
                 sessions.deliver_report(dest, event, wall_ns);
             } else {
-                links.send(
-                    dest.shard as usize,
-                    MeshMsg::Report {
-                        dest,
-                        event: *event,
-                    },
-                );
-                *due |= 1 << dest.shard;
+                sender.report(dest, *event);
             }
         });
     }
@@ -229,15 +61,8 @@ impl EventSink for Router<'_> {
                     self.sessions
                         .mass_cancel_done(origin, self.request_id, canceled_count);
                 } else {
-                    self.links.send(
-                        origin.shard as usize,
-                        MeshMsg::MassCancelDone {
-                            dest: origin,
-                            request_id: self.request_id,
-                            canceled: canceled_count,
-                        },
-                    );
-                    *self.doorbells_due |= 1 << origin.shard;
+                    self.sender
+                        .mass_cancel_done(origin, self.request_id, canceled_count);
                 }
             }
             // Public events: the market-data fan-out subscribes here.

@@ -82,6 +82,9 @@ impl Session {
 /// depend on where they differ (both are at most 32 bytes; the comparison
 /// always runs over 32).
 pub fn tokens_match(configured: &[u8], presented: &[u8]) -> bool {
+    // Config validation bounds tokens at TOKEN_LEN (32) bytes; longer ones
+    // would compare only their first 32 bytes here.
+    debug_assert!(configured.len() <= 32);
     let mut a = [0u8; 32];
     let mut b = [0u8; 32];
     let (na, nb) = (configured.len().min(32), presented.len().min(32));

@@ -9,14 +9,14 @@ use super::directory::SessionDirectory;
 use super::mesh::Doorbell;
 use super::quiescence::ShutdownBoard;
 use crate::config::{AccountConfig, Config};
-use crate::engine::{AccountId, SymbolId};
+use crate::engine::{AccountId, IdIndex, SymbolId};
 
 pub struct Shared {
     pub config: Config,
-    /// (account id, index into `config.accounts`), sorted by id.
-    account_lookup: Vec<(AccountId, u32)>,
-    /// (symbol id, owner shard), sorted by id.
-    symbol_owner: Vec<(SymbolId, u16)>,
+    /// Account id to its index in `config.accounts`.
+    account_lookup: IdIndex<u32>,
+    /// Symbol id to owner shard.
+    symbol_owner: IdIndex<u16>,
     /// Shards that own at least one symbol (mass cancel fans out to them).
     pub trading_shards: Vec<u16>,
     pub directory: SessionDirectory,
@@ -35,23 +35,23 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(config: Config, doorbells: Vec<Doorbell>) -> Shared {
-        let mut account_lookup: Vec<(AccountId, u32)> = config
-            .accounts
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (a.id, i as u32))
-            .collect();
-        account_lookup.sort_unstable();
-        let mut symbol_owner: Vec<(SymbolId, u16)> = config
-            .symbols
-            .iter()
-            .map(|s| (s.id, config.owner_shard(s) as u16))
-            .collect();
-        symbol_owner.sort_unstable();
-        let mut trading_shards: Vec<u16> = symbol_owner.iter().map(|&(_, s)| s).collect();
+        let account_lookup = IdIndex::positions(config.accounts.iter().map(|a| a.id), "account");
+        let symbol_owner = IdIndex::new(
+            config
+                .symbols
+                .iter()
+                .map(|s| (s.id, config.owner_shard(s) as u16)),
+            "symbol",
+        );
+        let mut trading_shards: Vec<u16> = symbol_owner.iter().map(|(_, s)| s).collect();
         trading_shards.sort_unstable();
         trading_shards.dedup();
         let shards = config.shard_count();
+        assert_eq!(doorbells.len(), shards, "a doorbell per shard");
+        assert!(
+            trading_shards.iter().all(|&s| (s as usize) < shards),
+            "every symbol's owner is a configured shard"
+        );
         let directory = SessionDirectory::new(
             config.accounts.len(),
             config.session.max_sessions_per_account,
@@ -71,22 +71,17 @@ impl Shared {
     }
 
     pub fn account_index(&self, account: AccountId) -> Option<usize> {
-        self.account_lookup
-            .binary_search_by_key(&account, |&(id, _)| id)
-            .ok()
-            .map(|i| self.account_lookup[i].1 as usize)
+        self.account_lookup.get(account).map(|i| i as usize)
     }
 
     pub fn account(&self, index: usize) -> &AccountConfig {
+        debug_assert!(index < self.config.accounts.len());
         &self.config.accounts[index]
     }
 
     #[inline]
     pub fn owner_of(&self, symbol: SymbolId) -> Option<usize> {
-        self.symbol_owner
-            .binary_search_by_key(&symbol, |&(id, _)| id)
-            .ok()
-            .map(|i| self.symbol_owner[i].1 as usize)
+        self.symbol_owner.get(symbol).map(|s| s as usize)
     }
 
     pub fn shutting_down(&self) -> bool {
@@ -100,6 +95,7 @@ impl Shared {
     pub fn fail_stop(&self, why: String) {
         let _ = self.fail_stop.set(why);
         self.begin_shutdown();
+        debug_assert!(self.shutting_down() && self.fail_stop_reason().is_some());
     }
 
     /// The SessionEnd reason a shutdown gives every connection:

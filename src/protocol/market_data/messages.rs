@@ -3,7 +3,7 @@
 //! entries (SBE's repeating group: `entry_count` in the header says how
 //! many). Little-endian, naturally aligned, multiples of 8 bytes, no
 //! implicit padding: the same rules as the order-entry messages, checked at
-//! compile time by [`md_message!`], and `tests/md_protocol_doc.rs` holds
+//! compile time by [`md_message!`], and `tests/market_data/protocol_doc.rs` holds
 //! every table of `docs/MARKET_DATA.md` to these structs.
 
 use zerocopy::little_endian::{I64, U16, U32, U64};

@@ -1,7 +1,7 @@
 //! The market-data protocol: binary messages (fixed-layout little-endian,
 //! like order entry), their `json` rendering, and the JSON control
 //! messages clients send. `docs/MARKET_DATA.md` is the specification;
-//! `tests/md_protocol_doc.rs` holds the two together.
+//! `tests/market_data/protocol_doc.rs` holds the two together.
 //!
 //! - [`messages`]: header, message structs, level entries, codes and flags;
 //! - [`encode`](mod@encode) / [`decode`](mod@decode): binary out and in;

@@ -1,0 +1,89 @@
+//! What other shards sent this one: commands for its engine, and reports
+//! and answers for its sessions. Drained in bounded batches per ring so
+//! one busy peer cannot starve this shard's sockets.
+
+use super::order_entry::status_answer;
+use super::{Now, ShardCore, MESH_BATCH};
+use crate::shard::mesh::MeshMsg;
+
+impl ShardCore {
+    /// Drains every inbound ring and the overflow queues. Returns how many
+    /// messages were handled.
+    pub fn poll_mesh(&mut self, now: Now) -> usize {
+        debug_assert_eq!(self.inbox.shards(), self.shared.config.shard_count());
+        let mut handled = self.sender.flush_overflow();
+        for from in 0..self.inbox.shards() {
+            for _ in 0..MESH_BATCH {
+                let Some(msg) = self.inbox.pop(from) else {
+                    break;
+                };
+                handled += 1;
+                self.counters.mesh_in += 1;
+                self.on_mesh(msg, now);
+            }
+        }
+        self.finish_turn();
+        handled
+    }
+
+    fn on_mesh(&mut self, msg: MeshMsg, now: Now) {
+        // Whatever names a session arrives on that session's shard, and
+        // commands come from other shards (local ones run inline).
+        debug_assert!(match msg {
+            MeshMsg::Command { origin, .. } => origin.is_none_or(|o| o.shard != self.id),
+            MeshMsg::StatusRequest { origin, .. } => origin.shard != self.id,
+            MeshMsg::Report { dest, .. }
+            | MeshMsg::Processed { dest }
+            | MeshMsg::Status { dest, .. }
+            | MeshMsg::MassCancelDone { dest, .. } => dest.shard == self.id,
+        });
+        match msg {
+            MeshMsg::Command {
+                origin,
+                request_id,
+                command,
+            } => {
+                self.run_engine(&command, origin, request_id, now);
+                // After the command's reports on the same ring: when it
+                // arrives, every report for the origin session is in.
+                if let Some(origin) = origin {
+                    self.sender.processed(origin);
+                }
+            }
+            MeshMsg::Processed { dest } => self.sessions.command_done(dest),
+            MeshMsg::StatusRequest {
+                origin,
+                account,
+                request,
+            } => {
+                let status = status_answer(&self.engine, account, &request);
+                self.sender.status(origin, status);
+            }
+            MeshMsg::Report { dest, event } => {
+                self.sessions.deliver_report(dest, &event, now.wall_ns)
+            }
+            MeshMsg::Status { dest, status } => {
+                self.sessions.command_done(dest);
+                if self.sessions.get(dest).is_some_and(|s| !s.is_ended()) {
+                    self.push_to(dest.slot, &status);
+                }
+            }
+            MeshMsg::MassCancelDone {
+                dest,
+                request_id,
+                canceled,
+            } => self.sessions.mass_cancel_done(dest, request_id, canceled),
+        }
+    }
+
+    /// This shard's mesh traffic counters: (sent to each shard, received
+    /// from each shard).
+    pub fn traffic(&self) -> (&[u64], &[u64]) {
+        (self.sender.sent(), self.inbox.received())
+    }
+
+    /// Whether ring input is waiting (a parked shard re-checks this).
+    pub fn mesh_pending(&self) -> bool {
+        self.inbox.pending() || self.sender.overflow_pending()
+    }
+}

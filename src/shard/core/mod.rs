@@ -1,0 +1,202 @@
+//! The shard's logic without any I/O: sessions, routing, the engine and the
+//! mesh, driven by plain method calls. The glommio runtime (`runtime.rs`)
+//! moves bytes between sockets and these methods; tests drive them directly
+//! (which is how `tests/alloc/gateway.rs` proves the path allocates nothing).
+//!
+//! A connection's first message goes to `first_message`: only an accepted
+//! Logon makes a session (and takes a slot in the session table).
+//!
+//! Order path, for a session on shard S and a symbol owned by shard O:
+//! `on_bytes` decodes and checks the session (sequence, rate, role),
+//! converts to an engine `Command` and routes it: if O == S the engine runs
+//! inline; otherwise the command crosses the S->O ring. O's engine emits
+//! events to a [`Router`], which sends each order report to every session of
+//! the account, through the O->S ring when the session is elsewhere. Reports
+//! are encoded into the session's outbox on the session's own shard, so
+//! outbound sequence numbers need no coordination.
+//!
+//! `impl ShardCore` is split by concern, one file each:
+//! - `intake`: a connection's first message, logon, decoding a session's
+//!   bytes, sequence checks, back-pressure (`can_resume`).
+//! - `order_entry`: rate limit and role checks, conversion to engine
+//!   commands, routing to the owner shard, mass cancel, order status.
+//! - `write_ahead`: the journal: start-up replay, append before execute,
+//!   refusals and deferred cancel-on-disconnect, syncs, fail-stop.
+//! - `mesh_input`: what other shards sent (commands, reports, answers).
+//! - `session_end`: ending and closing sessions, cancel-on-disconnect.
+//! - `timers`: heartbeats, idle timeouts, slow consumers, stall credit.
+//! - `output`: handing a session's bytes to its writer.
+//!
+//! Every public entry point ends with [`ShardCore::finish_turn`]: sessions
+//! found too slow while the engine ran are ended, and every doorbell the
+//! turn made due is rung. That is how no entry point can forget either.
+//!
+//! # Architecture invariants
+//! - Nothing here does I/O or blocks; time comes in as [`Now`].
+//! - A command reaches an engine only after its journal append succeeded
+//!   (`write_ahead.rs`); its reports can therefore never precede it on disk.
+//! - A session's outbound messages are encoded only on its own shard.
+
+mod intake;
+mod mesh_input;
+mod order_entry;
+mod output;
+mod session_end;
+mod timers;
+mod write_ahead;
+
+pub use intake::{FirstMessage, Intake, PreLogonEnd, PRE_LOGON_END_BYTES};
+pub use output::Output;
+
+pub use super::counters::ShardCounters;
+
+use std::sync::Arc;
+
+use super::lifecycle_log::LifecycleLog;
+use super::mesh::{Links, MeshInbox, SessionRef};
+use super::sender::MeshSender;
+use super::session_table::SessionTable;
+use super::shared::Shared;
+use crate::engine::{AccountId, Engine};
+use crate::journal::JournalWriter;
+use crate::protocol::{FillMsg, OrderAcceptedMsg, OrderCanceledMsg, WireMessage};
+
+/// Report bytes budgeted per command in flight to another shard: a
+/// session may have `send_buffer_bytes / 2 / this` commands in flight, so
+/// that their reports fit the half of its outbox its reader keeps free.
+/// An estimate, not a bound: it covers an accept, two fills and a cancel
+/// (checked below), but an order that sweeps many resting orders reports
+/// one fill per order. `tests/gateway/report_budget.rs` shows both sides:
+/// commands within the estimate never overflow a reading client's
+/// outbox; commands past it can, and the session then ends
+/// SlowConsumer (its fills are journaled and other sessions carry on).
+pub const MAX_REPORT_BYTES_PER_COMMAND: usize = 256;
+
+const _: () = assert!(
+    MAX_REPORT_BYTES_PER_COMMAND
+        >= OrderAcceptedMsg::LEN + 2 * FillMsg::LEN + OrderCanceledMsg::LEN,
+    "the budget covers an accept, two fills and a cancel"
+);
+
+/// A gap between two ticks longer than this is the shard not running
+/// (the runtime ticks every 5 ms): see `ShardCore::credit_own_stall`.
+const STALL_CREDIT_AFTER_NS: u64 = 100_000_000;
+
+/// Messages taken from one inbound ring per `poll_mesh` call.
+const MESH_BATCH: usize = 4096;
+
+/// The two clocks the core needs, read once per batch by the runtime.
+#[derive(Clone, Copy, Debug)]
+pub struct Now {
+    /// Monotonic nanoseconds: rate limits, heartbeats, timeouts.
+    pub mono_ns: u64,
+    /// Wall-clock nanoseconds since the Unix epoch: report timestamps.
+    pub wall_ns: u64,
+}
+
+/// One shard's state and logic (see the module comment).
+pub struct ShardCore {
+    pub id: u16,
+    shared: Arc<Shared>,
+    engine: Engine,
+    /// The write-ahead journal; `None` only in tests that drive the core
+    /// without `start`.
+    journal: Option<JournalWriter>,
+    journal_failing: bool,
+    /// A journal sync failed: the gateway is failing-stop (logged once).
+    journal_fatal: bool,
+    /// Bounds the per-session log lines (logon, session ended) a client
+    /// can cause by connecting in a loop.
+    lifecycle_log: LifecycleLog,
+    /// Monotonic time of the last `tick` (0 before the first).
+    last_tick_ns: u64,
+    /// Accounts whose cancel-on-disconnect this shard's journal refused
+    /// (a full disk), oldest first. They run before any other command of
+    /// this shard; until they have, the shard executes nothing else.
+    /// Capacity: one per configured account, reserved at start (a pending
+    /// cancel covers every later disconnect of the same account).
+    pending_disconnect_cancels: Vec<AccountId>,
+    /// No spare segment is asked for before this (after a failed creation).
+    spare_retry_after_ns: u64,
+    /// Commands a session may have in flight on other shards: their reports
+    /// must fit the half of its outbox the reader keeps free.
+    max_in_flight: u32,
+    /// Every send to another shard goes through here (ring, then doorbell).
+    sender: MeshSender,
+    inbox: MeshInbox,
+    sessions: SessionTable,
+    pub counters: ShardCounters,
+}
+
+impl ShardCore {
+    pub fn new(id: u16, shared: Arc<Shared>, links: Links) -> ShardCore {
+        let engine = Engine::new(&shared.config.engine_config(id as usize));
+        let max_sessions = shared.config.session.max_sessions_per_shard;
+        assert!(
+            (id as usize) < shared.config.shard_count(),
+            "shard {id} is configured"
+        );
+        assert_eq!(
+            links.inbox.shards(),
+            shared.config.shard_count(),
+            "a ring from every shard"
+        );
+        ShardCore {
+            id,
+            engine,
+            journal: None,
+            journal_failing: false,
+            journal_fatal: false,
+            lifecycle_log: LifecycleLog::new(),
+            last_tick_ns: 0,
+            pending_disconnect_cancels: Vec::with_capacity(shared.config.accounts.len()),
+            spare_retry_after_ns: 0,
+            max_in_flight: (shared.config.session.send_buffer_bytes
+                / 2
+                / MAX_REPORT_BYTES_PER_COMMAND)
+                .max(1) as u32,
+            sender: links.sender,
+            inbox: links.inbox,
+            sessions: SessionTable::new(max_sessions),
+            shared,
+            counters: ShardCounters::default(),
+        }
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    fn me(&self, slot: u16) -> SessionRef {
+        debug_assert!(
+            self.sessions.get_slot(slot).is_some(),
+            "slot {slot} holds a session"
+        );
+        SessionRef {
+            shard: self.id,
+            slot,
+            generation: self.sessions.generation(slot),
+        }
+    }
+
+    /// The end of every public entry point: ends the sessions the router
+    /// found too slow while the engine ran (it could not end them itself:
+    /// the engine was borrowed), then rings the doorbell of every shard this
+    /// turn sent to.
+    fn finish_turn(&mut self) {
+        self.finish_deferred_ends();
+        self.sender.ring_doorbells(&self.shared.doorbells);
+        debug_assert!(!self.sessions.ends_deferred());
+    }
+}
+
+/// Wall-clock nanoseconds since the Unix epoch (0 before 1970).
+pub fn wall_clock_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}

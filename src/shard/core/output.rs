@@ -1,0 +1,46 @@
+//! Handing a session's queued bytes to the runtime's writer, and what the
+//! runtime may ask about a session's state.
+
+use super::ShardCore;
+use crate::shard::mesh::SessionRef;
+
+/// What the writer of a session should do next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Bytes were swapped into the spare buffer: write them.
+    Data,
+    /// Nothing queued; wait for a notification.
+    Idle,
+    /// Everything including the final SessionEnd is out: close.
+    Finished,
+}
+
+impl ShardCore {
+    /// Hands a session's queued bytes to its writer (see [`Output`]).
+    pub fn take_output(&mut self, id: SessionRef, spare: &mut Vec<u8>) -> Output {
+        let Some(session) = self.sessions.get_mut(id) else {
+            return Output::Finished;
+        };
+        if !session.outbox.is_empty() {
+            session.outbox.swap_out(spare);
+            assert!(!spare.is_empty(), "a non-empty outbox hands over bytes");
+            Output::Data
+        } else if session.is_ended() {
+            Output::Finished
+        } else {
+            Output::Idle
+        }
+    }
+
+    /// Whether a session has ended (or is gone): its reader stops.
+    pub fn session_ended(&self, id: SessionRef) -> bool {
+        self.sessions.get(id).is_none_or(|s| s.is_ended())
+    }
+
+    /// Sessions holding a slot on this shard.
+    pub fn live_sessions(&self) -> usize {
+        let live = self.sessions.live();
+        debug_assert!(live <= self.sessions.capacity() as usize);
+        live
+    }
+}

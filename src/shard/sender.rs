@@ -1,0 +1,216 @@
+//! The one way a shard sends to another shard, as Aeron's `SenderProxy` is
+//! the one way to talk to its sender agent.
+//!
+//! Sending across shards is two steps: put the message on the ring (or in
+//! the overflow queue when the ring is full), then make sure the receiver
+//! is woken if it parked. Forgetting the second step leaves a parked shard
+//! asleep with work in its ring (a bug of that kind was found once). So
+//! the rings are private to [`MeshSender`]: every send marks the receiver's
+//! doorbell bit as due, and [`MeshSender::ring_doorbells`], called once at
+//! the end of every core entry point, rings each due doorbell once.
+//!
+//! A full ring never blocks and never drops: the message waits in a
+//! per-destination overflow queue (pre-allocated to the ring's capacity)
+//! that [`MeshSender::flush_overflow`] drains first, in order, on the
+//! shard's next mesh poll. No shard ever waits on another (two shards
+//! waiting on each other's full rings would deadlock).
+
+use std::collections::VecDeque;
+
+use rtrb::Producer;
+
+use super::mesh::{Doorbell, MeshMsg, SessionRef, ShardMask};
+use crate::engine::{AccountId, Command, Event};
+use crate::protocol::{OrderStatusMsg, OrderStatusRequestMsg};
+
+/// One shard's sending ends of the mesh.
+pub struct MeshSender {
+    /// The shard this is (it has no ring to itself).
+    me: u16,
+    /// `rings[j]`: ring to shard j (`None` for itself).
+    rings: Vec<Option<Producer<MeshMsg>>>,
+    /// Messages for shard j that did not fit its ring yet, oldest first.
+    overflow: Vec<VecDeque<MeshMsg>>,
+    /// Messages that went to overflow (a count for metrics).
+    overflowed: u64,
+    /// Messages sent to each shard: two snapshots of every shard's
+    /// counters that agree and balance prove the mesh is empty (graceful
+    /// shutdown's termination check).
+    sent: Vec<u64>,
+    /// Bit j set: shard j has new ring input and may need its doorbell.
+    due: ShardMask,
+}
+
+impl MeshSender {
+    pub(super) fn new(
+        me: u16,
+        rings: Vec<Option<Producer<MeshMsg>>>,
+        ring_capacity: usize,
+    ) -> MeshSender {
+        let shards = rings.len();
+        assert!(
+            shards <= ShardMask::BITS as usize,
+            "a doorbell bit per shard"
+        );
+        assert!(
+            (me as usize) < shards && rings[me as usize].is_none(),
+            "no ring to self"
+        );
+        MeshSender {
+            me,
+            rings,
+            overflow: (0..shards)
+                .map(|_| VecDeque::with_capacity(ring_capacity))
+                .collect(),
+            overflowed: 0,
+            sent: vec![0; shards],
+            due: 0,
+        }
+    }
+
+    /// Sends to shard `to` (never this shard): the ring if it has room and
+    /// nothing is waiting ahead of it, else the overflow queue. Either
+    /// way the receiver's doorbell is due.
+    fn send(&mut self, to: u16, msg: MeshMsg) {
+        let to = to as usize;
+        assert_ne!(to, self.me as usize, "a shard never sends to itself");
+        self.sent[to] += 1;
+        self.due |= 1 << to;
+        let queue = &mut self.overflow[to];
+        let producer = self.rings[to]
+            .as_mut()
+            .expect("a ring to every other shard");
+        if queue.is_empty() {
+            if let Err(rtrb::PushError::Full(msg)) = producer.push(msg) {
+                queue.push_back(msg);
+                self.overflowed += 1;
+            }
+        } else {
+            queue.push_back(msg);
+            self.overflowed += 1;
+        }
+    }
+
+    /// A command for `owner`'s engine; `origin` (if any) gets the answers
+    /// that are not order reports.
+    pub fn command(
+        &mut self,
+        owner: u16,
+        origin: Option<SessionRef>,
+        request_id: u64,
+        command: Command,
+    ) {
+        let msg = MeshMsg::Command {
+            origin,
+            request_id,
+            command,
+        };
+        self.send(owner, msg);
+    }
+
+    /// An order report for a session on another shard.
+    pub fn report(&mut self, dest: SessionRef, event: Event) {
+        self.send(dest.shard, MeshMsg::Report { dest, event });
+    }
+
+    /// `dest`'s command is done here (after its reports, on the same ring).
+    pub fn processed(&mut self, dest: SessionRef) {
+        self.send(dest.shard, MeshMsg::Processed { dest });
+    }
+
+    /// An OrderStatusRequest for the shard that owns the symbol.
+    pub fn status_request(
+        &mut self,
+        owner: u16,
+        origin: SessionRef,
+        account: AccountId,
+        request: OrderStatusRequestMsg,
+    ) {
+        let msg = MeshMsg::StatusRequest {
+            origin,
+            account,
+            request,
+        };
+        self.send(owner, msg);
+    }
+
+    /// The answer to a [`MeshSender::status_request`].
+    pub fn status(&mut self, dest: SessionRef, status: OrderStatusMsg) {
+        self.send(dest.shard, MeshMsg::Status { dest, status });
+    }
+
+    /// This shard's count for `dest`'s mass cancel.
+    pub fn mass_cancel_done(&mut self, dest: SessionRef, request_id: u64, canceled: u32) {
+        let msg = MeshMsg::MassCancelDone {
+            dest,
+            request_id,
+            canceled,
+        };
+        self.send(dest.shard, msg);
+    }
+
+    /// Moves overflow into rings that have room again, oldest first.
+    /// Returns how many messages moved. A shard that got some may have
+    /// parked on an empty ring since they were queued here, so its
+    /// doorbell is due.
+    pub fn flush_overflow(&mut self) -> usize {
+        let mut moved = 0;
+        for (to, queue) in self.overflow.iter_mut().enumerate() {
+            let Some(producer) = self.rings[to].as_mut() else {
+                debug_assert!(queue.is_empty(), "overflow to self");
+                continue;
+            };
+            let before = moved;
+            while let Some(msg) = queue.front() {
+                if producer.push(*msg).is_err() {
+                    break;
+                }
+                queue.pop_front();
+                moved += 1;
+            }
+            if moved > before {
+                self.due |= 1 << to;
+            }
+        }
+        moved
+    }
+
+    /// Rings every due doorbell once, and this shard's own if overflow is
+    /// waiting: only this shard's mesh loop moves its overflow into the
+    /// rings, so if a reader, the ticker or a closing session queued some
+    /// while that loop is parked, it must wake (`ring` writes only when the
+    /// shard is parked).
+    pub fn ring_doorbells(&mut self, doorbells: &[Doorbell]) {
+        assert_eq!(doorbells.len(), self.rings.len(), "a doorbell per shard");
+        let mut due = std::mem::take(&mut self.due);
+        while due != 0 {
+            let shard = due.trailing_zeros() as usize;
+            due &= due - 1;
+            doorbells[shard].ring();
+        }
+        if self.overflow_pending() {
+            doorbells[self.me as usize].ring();
+        }
+    }
+
+    /// Whether a message to shard `to` would go straight into its ring.
+    pub fn has_room(&self, to: usize) -> bool {
+        self.overflow[to].is_empty() && self.rings[to].as_ref().is_some_and(|p| p.slots() > 0)
+    }
+
+    /// Whether messages wait in overflow (only this shard's mesh loop,
+    /// [`MeshSender::flush_overflow`], moves them).
+    pub fn overflow_pending(&self) -> bool {
+        self.overflow.iter().any(|queue| !queue.is_empty())
+    }
+
+    /// Messages sent to each shard so far.
+    pub fn sent(&self) -> &[u64] {
+        &self.sent
+    }
+
+    /// Messages that had to wait in overflow so far.
+    pub fn overflowed(&self) -> u64 {
+        self.overflowed
+    }
+}
