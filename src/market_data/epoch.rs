@@ -14,8 +14,8 @@
 //! the clock steps back, and a start that lost the previous epoch's record
 //! (the lost tail) still gets a new value unless the clock went back too.
 //!
-//! Recording (the wiring, not done here; `docs/MARKET_DATA.md` section
-//! "Feed epoch"): after recovery and before its first command, a start
+//! Recording (the wiring, not done here; `docs/MARKET_DATA.md`, 4.2
+//! "Epoch"): after recovery and before its first command, a start
 //! appends one journal record of kind 10 `feed_epoch` whose 16-byte payload
 //! is [`FeedEpoch::to_payload`]. Replay takes the epoch from the last such
 //! record, so a follower replaying the journal serves the same epoch.
