@@ -53,7 +53,7 @@ impl std::error::Error for StartError {}
 /// free (up to 32 MiB), after which those buffers come from the heap and
 /// their pages stay resident when freed: RSS grew by 59 MB over ten rounds
 /// of 400 connections that never logged on, and kept it
-/// (tests/gateway_memory.rs). A fixed threshold turns the dynamic
+/// (tests/gateway/memory.rs). A fixed threshold turns the dynamic
 /// adjustment off, so memory goes back to its baseline after churn. The
 /// cost is an mmap/munmap per buffer at connect and close, never per
 /// message. Idempotent; process-wide.

@@ -257,3 +257,607 @@ fn long_functions_allowed_are_exactly_the_listed_ones() {
         &gone,
     );
 }
+
+// ---------------------------------------------------------------------------
+// Assertion density (issue 10 item 1; TigerBeetle asserts pre- and
+// postconditions in every function, "a force multiplier for discovering
+// bugs by fuzzing"). In the directories of `ASSERTED_DIRS` the assertion
+// macros per non-test function stay at or above the floor, counted per
+// directory; and every function without an assertion of its own is named
+// below with the reason it may rely on the assertions around it, so a new
+// function either asserts something or says why it does not.
+
+/// Directories held to the floor. `src/shard` joins once its functions
+/// assert their own invariants (session phase, slot ownership, sequences).
+const ASSERTED_DIRS: &[&str] = &["src/engine", "src/journal"];
+
+/// The least (assertion macros) / (non-test functions) per directory.
+const ASSERTIONS_PER_FUNCTION_MIN: f64 = 1.0;
+
+/// The macros counted. `unreachable!`, `panic!`, `expect` and `unwrap` are
+/// not: they say what failed, not what must hold. Compile-time
+/// `const _: () = assert!(...)` counts for its file.
+const ASSERTION_MACROS: &[&str] = &[
+    "assert!",
+    "assert_eq!",
+    "assert_ne!",
+    "debug_assert!",
+    "debug_assert_eq!",
+    "debug_assert_ne!",
+];
+
+/// Functions with no assertion of their own, grouped by why. A function
+/// that gains one, or goes, must leave the list: it only shrinks.
+const ASSERTION_FREE_ALLOWED: &[(&str, &[&str])] = &[
+    (
+        "getters and one-line views: what they read is asserted where it changes",
+        &[
+            "src/engine/book.rs Book::best_bid",
+            "src/engine/book.rs Book::best_ask",
+            "src/engine/query.rs Engine::best_bid",
+            "src/engine/query.rs Engine::best_ask",
+            "src/engine/query.rs Engine::is_halted",
+            "src/engine/query.rs Engine::is_killed",
+            "src/engine/query.rs Engine::resting_orders",
+            "src/engine/query.rs Engine::bytes_per_resting_order",
+            "src/engine/query.rs Engine::owns_symbol",
+            "src/engine/slab.rs OrderNode::is_post_only",
+            "src/engine/slab.rs OrderNode::is_day",
+            "src/engine/slab.rs OrderNode::stp",
+            "src/engine/slab.rs OrderSlab::capacity",
+            "src/engine/slab.rs OrderSlab::get",
+            "src/engine/slab.rs OrderSlab::get_mut",
+            "src/engine/slab.rs OrderSlab::get_unchecked_hint",
+            "src/engine/slab.rs OrderSlab::bytes_per_order",
+            "src/engine/order_index.rs OrderIndex::is_empty",
+            "src/engine/id_index.rs IdIndex::iter",
+            "src/engine/id_index.rs IdIndex::len",
+            "src/engine/id_index.rs IdIndex::is_empty",
+            "src/journal/mod.rs Record::command",
+            "src/journal/segment.rs Segment::path",
+            "src/journal/segment.rs Segment::segment_bytes",
+            "src/journal/segment.rs Segment::bytes",
+            "src/journal/segment.rs Segment::bytes_mut",
+            "src/journal/tools.rs JournalSummary::is_intact",
+            "src/journal/tools.rs JournalSummary::records",
+            "src/journal/writer.rs JournalWriter::failed",
+            "src/journal/writer.rs JournalWriter::next_seq",
+            "src/journal/writer.rs JournalWriter::stats",
+            "src/journal/writer.rs JournalWriter::shard",
+            "src/journal/writer.rs JournalWriter::dir",
+            "src/journal/writer.rs JournalWriter::active_segment",
+            "src/journal/writer.rs JournalWriter::has_spare",
+        ],
+    ),
+    (
+        "one-line wrappers: the function they call asserts",
+        &[
+            "src/engine/config.rs SymbolSpec::band",
+            "src/engine/reconfigure.rs EngineConfig::reconfigurable_to",
+            "src/engine/prefetch.rs Engine::process_batch",
+            "src/engine/order_index.rs OrderIndex::get",
+            "src/journal/mod.rs Entry::from",
+            "src/journal/scan.rs check_config_epoch",
+            "src/journal/tools.rs verify",
+            "src/journal/tools.rs stats",
+            "src/journal/tools.rs dump",
+            "src/journal/tools.rs walk",
+        ],
+    ),
+    (
+        "exhaustive matches, bit packing and arithmetic the compiler or the \
+         file's const asserts check",
+        &[
+            "src/engine/types.rs Side::opposite",
+            "src/engine/types.rs Side::sign",
+            "src/engine/types.rs TimeInForce::rests",
+            "src/engine/wire_enum.rs ::code",
+            "src/engine/order_index.rs tag",
+            "src/engine/order_index.rs slot_of",
+            "src/engine/book.rs crosses",
+            "src/engine/book.rs BookSide::at_least_as_good",
+            "src/journal/codec.rs command_kind",
+            "src/journal/codec.rs payload_len",
+            "src/journal/codec.rs kind_name",
+            "src/journal/config_file.rs file_name",
+            "src/journal/config_file.rs digest",
+            "src/journal/tools.rs side_name",
+            "src/journal/tools.rs order_kind_name",
+            "src/journal/tools.rs tif_name",
+            "src/journal/tools.rs stp_name",
+            "src/journal/tools.rs cancel_reason_name",
+        ],
+    ),
+    (
+        "constructors, comparisons and setters whose callers assert what they rely on",
+        &[
+            "src/engine/book.rs Book::new",
+            "src/engine/reconfigure.rs compare",
+            "src/engine/reconfigure.rs shape_of",
+            "src/engine/operator.rs Engine::halt",
+            "src/engine/event.rs Vec::emit",
+            "src/engine/event.rs CountingSink::emit",
+            "src/journal/recovery.rs aside_name",
+        ],
+    ),
+    (
+        "prefetch hints: a wrong guess costs a wasted cache line, never a wrong result",
+        &[
+            "src/engine/prefetch.rs prefetch",
+            "src/engine/prefetch.rs Engine::target",
+            "src/engine/prefetch.rs Engine::prefetch_index",
+            "src/engine/order_index.rs OrderIndex::home_entry",
+            "src/engine/order_index.rs OrderIndex::guess_slot",
+        ],
+    ),
+    (
+        "byte helpers over buffers whose length the caller checked (slices are \
+         bounds-checked; encode and decode assert every byte written and read)",
+        &[
+            "src/journal/codec.rs Writer::bytes",
+            "src/journal/codec.rs Writer::u8",
+            "src/journal/codec.rs Writer::u32",
+            "src/journal/codec.rs Writer::u64",
+            "src/journal/codec.rs Writer::i64",
+            "src/journal/codec.rs Writer::zeros",
+            "src/journal/codec.rs Reader::array",
+            "src/journal/codec.rs Reader::u8",
+            "src/journal/codec.rs Reader::u32",
+            "src/journal/codec.rs Reader::u64",
+            "src/journal/codec.rs Reader::i64",
+            "src/journal/codec.rs Reader::bool",
+            "src/journal/codec.rs Reader::enum_u8",
+            "src/journal/codec.rs Reader::reserved",
+            "src/journal/layout.rs put_u16",
+            "src/journal/layout.rs put_u32",
+            "src/journal/layout.rs put_u64",
+            "src/journal/layout.rs get_u16",
+            "src/journal/layout.rs get_u32",
+            "src/journal/layout.rs get_u64",
+        ],
+    ),
+    (
+        "readers of names and bytes from disk: damage is an error they return, \
+         never an assertion",
+        &[
+            "src/journal/layout.rs parse_segment_file_name",
+            "src/journal/layout.rs parse_shard_dir_name",
+            "src/journal/layout.rs read_header",
+            "src/journal/scan.rs check_header",
+            "src/journal/tools.rs shard_dirs",
+        ],
+    ),
+    (
+        "system call wrappers and error constructors: a failure is an error returned",
+        &[
+            "src/journal/mod.rs io_error",
+            "src/journal/segment.rs sync_dir",
+            "src/journal/segment.rs fallocate",
+            "src/journal/segment.rs wall_clock_ns",
+            "src/journal/writer.rs JournalWriter::check_not_failed",
+            "src/journal/writer.rs JournalWriter::full",
+            "src/journal/writer.rs JournalWriter::drop",
+            "src/journal/writer.rs lock_dir",
+        ],
+    ),
+    (
+        "formatting: error messages and the journal tool's output",
+        &[
+            "src/engine/reconfigure.rs ReconfigureError::fmt",
+            "src/engine/reconfigure.rs IdChange::fmt",
+            "src/journal/codec.rs CodecError::fmt",
+            "src/journal/config_file.rs ConfigFileProblem::fmt",
+            "src/journal/mod.rs JournalError::fmt",
+            "src/journal/mod.rs JournalError::source",
+            "src/journal/scan.rs CorruptReason::fmt",
+            "src/journal/tools.rs run_cli",
+            "src/journal/tools.rs shard_label",
+            "src/journal/tools.rs print_verify",
+            "src/journal/tools.rs print_problems",
+            "src/journal/tools.rs print_stats",
+        ],
+    ),
+];
+
+/// Blanks comments, string and char literals (keeping every newline, so
+/// line numbers hold), so that braces, `fn` and macro names inside them
+/// are not code.
+fn code_only(text: &str) -> String {
+    let c: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let blank = |out: &mut String, ch: char| out.push(if ch == '\n' { '\n' } else { ' ' });
+    let ident = |ch: char| ch.is_alphanumeric() || ch == '_';
+    let mut i = 0;
+    while i < c.len() {
+        let prev_ident = i > 0 && ident(c[i - 1]);
+        if c[i] == '/' && c.get(i + 1) == Some(&'/') {
+            while i < c.len() && c[i] != '\n' {
+                blank(&mut out, c[i]);
+                i += 1;
+            }
+        } else if c[i] == '/' && c.get(i + 1) == Some(&'*') {
+            let mut depth = 0;
+            loop {
+                if c[i] == '/' && c.get(i + 1) == Some(&'*') {
+                    depth += 1;
+                    out.push_str("  ");
+                    i += 2;
+                } else if c[i] == '*' && c.get(i + 1) == Some(&'/') {
+                    depth -= 1;
+                    out.push_str("  ");
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    blank(&mut out, c[i]);
+                    i += 1;
+                }
+            }
+        } else if !prev_ident && (c[i] == 'r' || (c[i] == 'b' && c.get(i + 1) == Some(&'r'))) && {
+            let mut j = i + if c[i] == 'b' { 2 } else { 1 };
+            while c.get(j) == Some(&'#') {
+                j += 1;
+            }
+            c.get(j) == Some(&'"')
+        } {
+            // Raw string: r"..", r#".."#, br#".."#.
+            let start = i + if c[i] == 'b' { 2 } else { 1 };
+            let mut j = start;
+            while c[j] == '#' {
+                j += 1;
+            }
+            let hashes = j - start;
+            out.extend(std::iter::repeat_n(' ', j + 1 - i));
+            i = j + 1;
+            loop {
+                if c[i] == '"' && (0..hashes).all(|k| c.get(i + 1 + k) == Some(&'#')) {
+                    out.extend(std::iter::repeat_n(' ', hashes + 1));
+                    i += hashes + 1;
+                    break;
+                }
+                blank(&mut out, c[i]);
+                i += 1;
+            }
+        } else if c[i] == '"' {
+            out.push(' ');
+            i += 1;
+            while c[i] != '"' {
+                if c[i] == '\\' {
+                    blank(&mut out, c[i]);
+                    i += 1;
+                }
+                blank(&mut out, c[i]);
+                i += 1;
+            }
+            out.push(' ');
+            i += 1;
+        } else if c[i] == '\'' && c.get(i + 1) == Some(&'\\') {
+            // Escaped char literal: '\n', '\'', '\u{7f}'.
+            out.push_str("  ");
+            i += 2;
+            while c[i] != '\'' {
+                blank(&mut out, c[i]);
+                i += 1;
+            }
+            out.push(' ');
+            i += 1;
+        } else if c[i] == '\'' && c.get(i + 2) == Some(&'\'') {
+            // Plain char literal; anything else after `'` is a lifetime.
+            out.push_str("   ");
+            i += 3;
+        } else {
+            out.push(c[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// One function definition (a body, not a trait method's signature).
+struct FnDef {
+    /// `Type::name` inside an `impl`, else `name`.
+    name: String,
+    line: usize,
+    /// Byte range of the body, braces included.
+    body: std::ops::Range<usize>,
+}
+
+/// The type an `impl` block header is for (`impl<T> Trait for Type<T>`
+/// gives `Type`); `None` when the header is no `impl`.
+fn impl_type(header: &str) -> Option<String> {
+    let mut h = header.trim();
+    while let Some(rest) = h.strip_prefix("#[") {
+        let mut depth = 1;
+        let end = rest
+            .char_indices()
+            .find(|&(_, ch)| {
+                depth += match ch {
+                    '[' => 1,
+                    ']' => -1,
+                    _ => 0,
+                };
+                depth == 0
+            })
+            .map(|(at, _)| at)?;
+        h = rest[end + 1..].trim_start();
+    }
+    let h = h.strip_prefix("unsafe ").unwrap_or(h);
+    let rest = h.strip_prefix("impl")?;
+    if !rest.starts_with(['<', ' ', '\n']) {
+        return None;
+    }
+    let target = match rest.rfind(" for ") {
+        Some(at) => &rest[at + 5..],
+        None => {
+            // Skip the impl's own generic parameters.
+            let rest = rest.trim_start();
+            if let Some(generics) = rest.strip_prefix('<') {
+                let mut depth = 1;
+                let end = generics.char_indices().find(|&(_, ch)| {
+                    depth += match ch {
+                        '<' => 1,
+                        '>' => -1,
+                        _ => 0,
+                    };
+                    depth == 0
+                })?;
+                &generics[end.0 + 1..]
+            } else {
+                rest
+            }
+        }
+    };
+    let path: String = target
+        .trim()
+        .chars()
+        .take_while(|&ch| ch.is_alphanumeric() || ch == '_' || ch == ':')
+        .collect();
+    Some(path.rsplit("::").next()?.to_string())
+}
+
+/// Every function definition in `code` (the output of `code_only`),
+/// leaving out items under `#[cfg(test)]`.
+fn functions(code: &str) -> Vec<FnDef> {
+    let bytes = code.as_bytes();
+    let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    // `(position of '{', impl type if the block is an impl)` of the open
+    // blocks; `(name, line, depth of its body)` of the open functions.
+    let mut blocks: Vec<(usize, Option<String>)> = Vec::new();
+    let mut header_start = 0;
+    let mut found = Vec::new();
+    let mut open_fns: Vec<(String, usize, usize)> = Vec::new();
+    let mut pending: Option<(String, usize)> = None;
+    let mut skip_test_item = false;
+    let mut skip_until_depth: Option<usize> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i..].starts_with(b"#[cfg(test)]") {
+            skip_test_item = true;
+        }
+        let b = bytes[i];
+        if b == b'f'
+            && bytes[i..].starts_with(b"fn")
+            && (i == 0 || !ident(bytes[i - 1]))
+            && bytes.get(i + 2).is_some_and(|b| b.is_ascii_whitespace())
+            && skip_until_depth.is_none()
+        {
+            let rest = code[i + 2..].trim_start();
+            let name: String = rest
+                .chars()
+                .take_while(|&ch| ch.is_alphanumeric() || ch == '_')
+                .collect();
+            if !name.is_empty() {
+                let impl_of = blocks.iter().rev().find_map(|(_, t)| t.clone());
+                let full = match impl_of {
+                    Some(t) => format!("{t}::{name}"),
+                    None => name,
+                };
+                pending = Some((full, code[..i].lines().count().max(1)));
+                // Find the body: the first `{` or `;` outside the
+                // signature's parentheses and brackets.
+                let mut depth = 0i32;
+                let mut j = i + 2;
+                while j < bytes.len() {
+                    match bytes[j] {
+                        b'(' | b'[' => depth += 1,
+                        b')' | b']' => depth -= 1,
+                        b';' if depth == 0 => {
+                            pending = None;
+                            break;
+                        }
+                        b'{' if depth == 0 => break,
+                        _ => {}
+                    }
+                    j += 1;
+                }
+                header_start = i;
+                i = j;
+                continue;
+            }
+        }
+        match b {
+            b'{' => {
+                let header = &code[header_start..i];
+                if skip_test_item && skip_until_depth.is_none() {
+                    skip_until_depth = Some(blocks.len());
+                    skip_test_item = false;
+                }
+                if let Some((name, line)) = pending.take() {
+                    blocks.push((i, None));
+                    if skip_until_depth.is_none() {
+                        open_fns.push((name, line, blocks.len()));
+                    }
+                } else {
+                    blocks.push((i, impl_type(header)));
+                }
+                header_start = i + 1;
+            }
+            b'}' => {
+                let (start, _) = blocks.pop().expect("unbalanced braces");
+                if skip_until_depth == Some(blocks.len()) {
+                    skip_until_depth = None;
+                }
+                if open_fns
+                    .last()
+                    .is_some_and(|(_, _, depth)| *depth == blocks.len() + 1)
+                {
+                    let (name, line, _) = open_fns.pop().unwrap();
+                    found.push(FnDef {
+                        name,
+                        line,
+                        body: start..i + 1,
+                    });
+                }
+                header_start = i + 1;
+            }
+            b';' => {
+                if skip_test_item && skip_until_depth.is_none() {
+                    skip_test_item = false;
+                }
+                header_start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    assert!(blocks.is_empty(), "unbalanced braces");
+    found.sort_by_key(|f| f.body.start);
+    found
+}
+
+/// Start offsets of the assertion macros in `code`.
+fn assertions(code: &str) -> Vec<usize> {
+    let bytes = code.as_bytes();
+    let mut at = Vec::new();
+    for mac in ASSERTION_MACROS {
+        for (i, _) in code.match_indices(mac) {
+            let whole_word =
+                i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
+            if whole_word {
+                at.push(i);
+            }
+        }
+    }
+    at.sort_unstable();
+    at
+}
+
+/// What one directory holds: its functions, its assertion macros, and
+/// the functions with none of their own (`path Type::name` and
+/// `path:line` for messages).
+struct Density {
+    functions: usize,
+    assertions: usize,
+    bare: Vec<(String, String)>,
+}
+
+fn assertion_density(dir: &str) -> Density {
+    let mut density = Density {
+        functions: 0,
+        assertions: 0,
+        bare: Vec::new(),
+    };
+    for path in rust_files(dir) {
+        let relative = path
+            .strip_prefix(root())
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let code = code_only(&fs::read_to_string(&path).unwrap());
+        let fns = functions(&code);
+        let asserts = assertions(&code);
+        // Each assertion belongs to the innermost function around it.
+        let mut own = vec![0usize; fns.len()];
+        for &at in &asserts {
+            let innermost = (0..fns.len())
+                .filter(|&k| fns[k].body.contains(&at))
+                .max_by_key(|&k| fns[k].body.start);
+            if let Some(k) = innermost {
+                own[k] += 1;
+            }
+        }
+        println!(
+            "  {relative}: {} functions, {} assertions",
+            fns.len(),
+            asserts.len()
+        );
+        density.functions += fns.len();
+        density.assertions += asserts.len();
+        for (f, _) in fns.iter().zip(&own).filter(|(_, &n)| n == 0) {
+            density.bare.push((
+                format!("{relative} {}", f.name),
+                format!("{relative}:{}", f.line),
+            ));
+        }
+    }
+    density
+}
+
+#[test]
+fn assertions_per_function_stay_at_or_above_the_floor() {
+    let mut low = Vec::new();
+    let mut bare = Vec::new();
+    for dir in ASSERTED_DIRS {
+        let density = assertion_density(dir);
+        let ratio = density.assertions as f64 / density.functions.max(1) as f64;
+        println!(
+            "{dir}: {} assertions / {} functions = {ratio:.2} per function",
+            density.assertions, density.functions
+        );
+        if ratio < ASSERTIONS_PER_FUNCTION_MIN {
+            low.push(format!(
+                "{dir}: {ratio:.2} ({} / {})",
+                density.assertions, density.functions
+            ));
+        }
+        bare.extend(density.bare);
+    }
+    report(
+        &format!(
+            "assertion macros per non-test function, per directory, at least \
+             {ASSERTIONS_PER_FUNCTION_MIN}: assert the invariants where they live"
+        ),
+        &low,
+    );
+    let listed: Vec<&str> = ASSERTION_FREE_ALLOWED
+        .iter()
+        .flat_map(|(_, names)| names.iter().copied())
+        .collect();
+    let added: Vec<String> = bare
+        .iter()
+        .filter(|(name, _)| !listed.contains(&name.as_str()))
+        .map(|(name, at)| format!("{at}: {name}"))
+        .collect();
+    let gone: Vec<String> = listed
+        .iter()
+        .filter(|name| !bare.iter().any(|(b, _)| b == *name))
+        .map(|name| name.to_string())
+        .collect();
+    report(
+        "a function without an assertion of its own: assert its pre- or \
+         postconditions, or list it in ASSERTION_FREE_ALLOWED with the reason",
+        &added,
+    );
+    report(
+        "listed in ASSERTION_FREE_ALLOWED but asserts now (or is gone): take it \
+         off the list",
+        &gone,
+    );
+}
+
+#[test]
+fn the_assertion_count_reads_code_only() {
+    let code = code_only(
+        r##"//! assert!(in a doc comment)
+/// fn documented() {}
+fn one() { assert!(x); let s = "assert!(in a string) fn fake() {"; }
+impl<T> Thing<T> { fn two(&self) -> [u8; 2] { let c = '{'; debug_assert_eq!(a, b); [0; 2] } }
+trait Sink { fn emit(&mut self); }
+fn three<'a>(s: &'a str) { let r = r#"}"#; }
+"##,
+    );
+    let names: Vec<String> = functions(&code).into_iter().map(|f| f.name).collect();
+    assert_eq!(names, ["one", "Thing::two", "three"]);
+    assert_eq!(assertions(&code).len(), 2);
+}

@@ -3,7 +3,7 @@
 //! publish. It is the only reader of the shards' telemetry rings and
 //! boards, and nothing a shard does ever waits for it: a slow or stopped
 //! admin thread costs the shards nothing but missed histogram swaps
-//! (tests/admin_isolation.rs).
+//! (tests/admin/isolation.rs).
 //!
 //! - `http`: reading one request (httparse) and writing one response.
 //! - `routes`: which endpoint answers which request.

@@ -2,7 +2,7 @@
 //! operation, and the exact command or kernel parameter that fixes it.
 //!
 //! Each module owns one concern and exposes pure `check_*` functions over
-//! file contents (testable with fixtures, see `tests/ops_doctor.rs`) plus a
+//! file contents (testable with fixtures, see `tests/ops/doctor.rs`) plus a
 //! `probe` that reads this host through [`host`]:
 //!
 //! - `uring`: kernel version, `io_uring_setup` really works.

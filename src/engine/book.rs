@@ -5,6 +5,10 @@
 //! touch is the *last* element: the levels that change most (near the touch)
 //! are the cheapest to insert and remove, and matching pops from the end.
 //! The `Vec` is allocated at its configured capacity and never grows.
+//!
+//! The checks in the functions on the per-command path are
+//! `debug_assert!`, for what they measured in release builds (see
+//! "Assertions" in `engine/mod.rs`).
 
 use super::slab::{OrderSlab, Slot, NIL};
 use super::types::*;
@@ -28,16 +32,21 @@ pub struct BookSide {
 
 impl BookSide {
     pub fn new(side: Side, max_levels: u32) -> BookSide {
-        BookSide {
+        let book_side = BookSide {
             side,
             levels: Vec::with_capacity(max_levels as usize),
             max_levels: max_levels as usize,
-        }
+        };
+        // Allocated once at its bound: inserting a level never reallocates.
+        assert!(book_side.levels.capacity() >= book_side.max_levels);
+        book_side
     }
 
     /// Sort key that grows towards the best price on both sides.
     #[inline]
     fn key(&self, price: Price) -> Price {
+        // The one price whose negation overflows (and would sort wrong).
+        debug_assert_ne!(price, Price::MIN);
         match self.side {
             Side::Buy => price,
             Side::Sell => -price,
@@ -58,13 +67,24 @@ impl BookSide {
                 return Err(self.levels.len());
             }
         }
-        self.levels
-            .binary_search_by(|level| self.key(level.price).cmp(&key))
+        let found = self
+            .levels
+            .binary_search_by(|level| self.key(level.price).cmp(&key));
+        debug_assert!(match found {
+            Ok(i) => self.levels[i].price == price,
+            Err(i) => i <= self.levels.len(),
+        });
+        found
     }
 
     #[inline]
     pub fn best(&self) -> Option<&Level> {
-        self.levels.last()
+        let best = self.levels.last();
+        debug_assert!(
+            best.is_none_or(|level| level.order_count > 0),
+            "empty level kept"
+        );
+        best
     }
 
     /// Whether `price` on this side is at least as good as `other`
@@ -76,6 +96,7 @@ impl BookSide {
 
     /// Whether an order at `price` would need a level this side has no room for.
     pub fn lacks_room_for(&self, price: Price) -> bool {
+        debug_assert!(self.levels.len() <= self.max_levels, "levels over capacity");
         self.find(price).is_err() && self.levels.len() >= self.max_levels
     }
 
@@ -84,8 +105,11 @@ impl BookSide {
     pub fn push_back(&mut self, slab: &mut OrderSlab, slot: Slot) -> Level {
         let (price, qty) = {
             let node = slab.get(slot);
+            debug_assert!(node.side == self.side, "order on the wrong side");
             (node.price, node.leaves_qty)
         };
+        debug_assert!(price > 0, "resting at a price below one tick");
+        debug_assert!(qty > 0, "resting order with nothing left");
         let index = match self.find(price) {
             Ok(index) => index,
             Err(index) => {
@@ -104,6 +128,9 @@ impl BookSide {
             }
         };
         let level = &mut self.levels[index];
+        // An empty level has neither head nor tail, a used one both.
+        debug_assert!((level.head == NIL) == (level.tail == NIL));
+        debug_assert!((level.tail == NIL) == (level.order_count == 0));
         {
             let node = slab.get_mut(slot);
             node.prev = level.tail;
@@ -112,12 +139,17 @@ impl BookSide {
         if level.tail == NIL {
             level.head = slot;
         } else {
-            slab.get_mut(level.tail).next = slot;
+            let tail = slab.get_mut(level.tail);
+            debug_assert!(tail.next == NIL, "level tail has a successor");
+            tail.next = slot;
         }
         level.tail = slot;
         level.qty += qty;
         level.order_count += 1;
-        *level
+        let after = *level;
+        #[cfg(debug_assertions)]
+        self.check_level(slab, index);
+        after
     }
 
     /// Unlinks `slot` from its level (removing the level when it empties).
@@ -129,23 +161,34 @@ impl BookSide {
         };
         let index = self.find(price).expect("resting order has a level");
         let level = &mut self.levels[index];
+        // The node's neighbours (or the level's ends) point back at it.
         if prev == NIL {
+            debug_assert!(level.head == slot, "first order is not the level head");
             level.head = next;
         } else {
+            debug_assert!(slab.get(prev).next == slot, "broken forward link");
             slab.get_mut(prev).next = next;
         }
         if next == NIL {
+            debug_assert!(level.tail == slot, "last order is not the level tail");
             level.tail = prev;
         } else {
+            debug_assert!(slab.get(next).prev == slot, "broken back link");
             slab.get_mut(next).prev = prev;
         }
-        debug_assert!(level.qty >= qty && level.order_count > 0);
+        debug_assert!(level.qty >= qty, "level total below its order");
+        debug_assert!(level.order_count > 0, "unlink from an empty level");
         level.qty -= qty;
         level.order_count -= 1;
         let after = *level;
         if after.order_count == 0 {
-            debug_assert_eq!(after.qty, 0);
+            debug_assert!(after.qty == 0, "an empty level kept quantity");
+            debug_assert!(after.head == NIL && after.tail == NIL);
             self.levels.remove(index);
+        } else {
+            debug_assert!(after.qty > 0, "orders left with no quantity");
+            #[cfg(debug_assertions)]
+            self.check_level(slab, index);
         }
         after
     }
@@ -153,11 +196,49 @@ impl BookSide {
     /// Reduces the level total after part of `slot`'s quantity traded or was
     /// replaced down in place.
     pub fn reduce(&mut self, price: Price, by: Qty) -> Level {
+        debug_assert!(by > 0, "a reduction of nothing");
         let index = self.find(price).expect("resting order has a level");
         let level = &mut self.levels[index];
-        debug_assert!(level.qty > by);
+        // Taking a level to zero is a removal (`unlink`), never a reduce.
+        debug_assert!(level.qty > by, "reduce would empty level");
         level.qty -= by;
         *level
+    }
+
+    /// Walks one level: its FIFO linked both ways from head to tail, every
+    /// order at its price and on this side, its totals the sum of its
+    /// orders; and the side's levels still strictly sorted worst to best.
+    /// Debug builds only: it costs O(orders at the price + levels on the
+    /// side), on the path of every add and cancel; the O(1) checks at the
+    /// point of change stay in release builds.
+    #[cfg(debug_assertions)]
+    fn check_level(&self, slab: &OrderSlab, index: usize) {
+        let level = &self.levels[index];
+        let (mut qty, mut count, mut prev, mut slot) = (0, 0, NIL, level.head);
+        while slot != NIL {
+            let node = slab.get(slot);
+            assert_eq!(node.prev, prev, "broken back link in level {}", level.price);
+            assert_eq!(node.price, level.price);
+            assert_eq!(node.side, self.side);
+            assert!(node.leaves_qty > 0);
+            qty += node.leaves_qty;
+            count += 1;
+            assert!(
+                count <= level.order_count,
+                "level {} FIFO loops",
+                level.price
+            );
+            prev = slot;
+            slot = node.next;
+        }
+        assert_eq!(level.tail, prev, "tail is not the last order");
+        assert_eq!((level.qty, level.order_count), (qty, count), "level totals");
+        for pair in self.levels.windows(2) {
+            assert!(
+                self.key(pair[0].price) < self.key(pair[1].price),
+                "levels not sorted worst to best"
+            );
+        }
     }
 }
 
@@ -178,18 +259,23 @@ impl Book {
 
     #[inline]
     pub fn side(&self, side: Side) -> &BookSide {
-        match side {
+        let book_side = match side {
             Side::Buy => &self.bids,
             Side::Sell => &self.asks,
-        }
+        };
+        // `bids` and `asks` are public: each keeps the side it was built as.
+        debug_assert_eq!(book_side.side, side);
+        book_side
     }
 
     #[inline]
     pub fn side_mut(&mut self, side: Side) -> &mut BookSide {
-        match side {
+        let book_side = match side {
             Side::Buy => &mut self.bids,
             Side::Sell => &mut self.asks,
-        }
+        };
+        debug_assert_eq!(book_side.side, side);
+        book_side
     }
 
     pub fn best_bid(&self) -> Option<Price> {

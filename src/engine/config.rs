@@ -69,10 +69,15 @@ impl SymbolSpec {
 }
 
 pub(crate) fn band_around(reference: Price, band_bps: u32, tick: Price) -> (Price, Price) {
+    assert!(tick > 0, "tick {tick}");
     let width = (reference as i128 * band_bps as i128 / 10_000) as i64;
     let low = (reference - width).max(tick);
     let low = low + (tick - low % tick) % tick; // round up to the tick
     let high = reference.saturating_add(width);
     let high = high - high % tick; // round down to the tick
-    (low, high.max(low))
+    let high = high.max(low);
+    // Edges any order may have: on the tick, never below one tick.
+    debug_assert!(low >= tick && low % tick == 0, "band low {low}");
+    debug_assert!(high >= low && high % tick == 0, "band high {high}");
+    (low, high)
 }

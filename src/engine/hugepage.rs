@@ -7,8 +7,11 @@
 /// it with huge pages before any page is written.
 pub fn filled_vec<T: Copy>(len: usize, value: T) -> Vec<T> {
     let mut v: Vec<T> = Vec::with_capacity(len);
+    let advised = v.as_ptr();
     advise_huge(v.as_mut_ptr() as *mut u8, len * std::mem::size_of::<T>());
     v.resize(len, value);
+    // Filled in place: the advised allocation is the one kept.
+    assert_eq!(v.as_ptr(), advised);
     v
 }
 
@@ -19,6 +22,8 @@ fn advise_huge(ptr: *mut u8, bytes: usize) {
     let start = (ptr as usize).next_multiple_of(HUGE_PAGE);
     let end = (ptr as usize + bytes) & !(HUGE_PAGE - 1);
     if end > start {
+        // What the SAFETY comment below rests on.
+        assert!(start >= ptr as usize && end <= ptr as usize + bytes);
         // SAFETY: the range lies inside an allocation we own; MADV_HUGEPAGE
         // changes only how the kernel backs it, never its contents.
         unsafe {

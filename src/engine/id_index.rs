@@ -27,19 +27,27 @@ impl<V: Copy> IdIndex<V> {
     where
         V: TryFrom<usize>,
     {
-        let entries = ids.into_iter().enumerate().map(|(i, id)| {
-            let Ok(position) = V::try_from(i) else {
-                panic!("more {what}s than the index type holds");
-            };
-            (id, position)
-        });
-        IdIndex::new(entries, what)
+        let entries: Vec<(u32, V)> = ids
+            .into_iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let Ok(position) = V::try_from(i) else {
+                    panic!("more {what}s than the index type holds");
+                };
+                (id, position)
+            })
+            .collect();
+        let count = entries.len();
+        let index = IdIndex::new(entries, what);
+        assert_eq!(index.len(), count, "one entry per position");
+        index
     }
 
     /// The value for `id`, if configured.
     #[inline]
     pub fn get(&self, id: u32) -> Option<V> {
         let i = self.entries.binary_search_by_key(&id, |&(id, _)| id).ok()?;
+        debug_assert_eq!(self.entries[i].0, id);
         Some(self.entries[i].1)
     }
 

@@ -2,13 +2,17 @@
 //! bookkeeping for new orders, cancels and replaces.
 //!
 //! Event order is part of the contract (the reference model in
-//! `tests/engine_model.rs` reproduces it exactly):
+//! `tests/engine/model.rs` reproduces it exactly):
 //! - new order: `Accepted`, then for each resting order met in price-time
 //!   order either `Fill` (aggressor) + `Fill` (passive) + `Trade`, or a
 //!   self-trade `Canceled`; a `BookLevel` for each opposite level when
 //!   matching leaves it; finally the remainder: `BookLevel` of the own side
 //!   when it rests, or `Canceled` (immediate remainder / self-trade).
 //! - rejects emit exactly one `Rejected` / `CancelRejected` and change nothing.
+//!
+//! The checks in the functions on the per-command path are
+//! `debug_assert!`, for what they measured in release builds (see
+//! "Assertions" in `engine/mod.rs`).
 
 use super::book::{crosses, Book, Level};
 use super::config::{band_around, AccountSpec, EngineConfig, SymbolSpec};
@@ -96,7 +100,8 @@ impl Engine {
             .symbols
             .iter()
             .map(|spec| {
-                assert!(spec.tick_size > 0 && spec.lot_size > 0, "tick and lot > 0");
+                assert!(spec.tick_size > 0, "symbol {}: tick_size > 0", spec.id);
+                assert!(spec.lot_size > 0, "symbol {}: lot_size > 0", spec.id);
                 let (band_low, band_high) = spec.band();
                 SymbolState {
                     spec: spec.clone(),
@@ -114,7 +119,7 @@ impl Engine {
             (config.symbols.len() as u64) << account_bits <= u32::MAX as u64,
             "symbols x accounts must fit the 32-bit owner"
         );
-        Engine {
+        let engine = Engine {
             books: config
                 .symbols
                 .iter()
@@ -138,7 +143,15 @@ impl Engine {
             max_levels_per_side: config.max_levels_per_side,
             next_order_id: 1,
             next_exec_id: 1,
-        }
+        };
+        // Book `i` is symbol `i` of the config, and every (book, account)
+        // pair has its exposure.
+        assert_eq!(engine.books.len(), engine.symbols.len());
+        assert_eq!(
+            engine.exposures.len(),
+            engine.books.len() << engine.account_bits
+        );
+        engine
     }
 
     /// Applies one command, emitting what happened to `sink`.
@@ -159,29 +172,42 @@ impl Engine {
             }
             Command::EndOfDay => self.end_of_day(sink),
         }
+        // Every resting order has exactly one index entry (the full check,
+        // `check_invariants`, walks everything; this is its O(1) part).
+        assert!(self.index.len() == self.slab.live() as usize, "index size");
     }
 
     pub(crate) fn symbol_index(&self, symbol: SymbolId) -> Option<u16> {
-        self.symbol_lookup.get(symbol)
+        let book = self.symbol_lookup.get(symbol);
+        debug_assert!(book.is_none_or(|b| self.books[b as usize].symbol == symbol));
+        book
     }
 
     pub(crate) fn account_index(&self, account: AccountId) -> Option<u32> {
-        self.account_lookup.get(account)
+        let index = self.account_lookup.get(account);
+        debug_assert!(index.is_none_or(|a| self.accounts[a as usize].spec.id == account));
+        index
     }
 
     /// The packed (book, account) that names an exposure and an order's owner.
     #[inline]
     pub(crate) fn owner(&self, account_index: u32, book: u16) -> u32 {
+        // Each half stays in its bits, so owners of different pairs differ.
+        debug_assert!((account_index as usize) < self.accounts.len());
+        debug_assert!((book as usize) < self.books.len());
         (book as u32) << self.account_bits | account_index
     }
 
     #[inline]
     pub(crate) fn owner_book(&self, owner: u32) -> u16 {
-        (owner >> self.account_bits) as u16
+        let book = (owner >> self.account_bits) as u16;
+        debug_assert!((book as usize) < self.books.len(), "owner {owner}");
+        book
     }
 
     #[inline]
     pub(crate) fn owner_account(&self, owner: u32) -> AccountId {
+        debug_assert!((owner as usize) < self.exposures.len(), "owner {owner}");
         self.accounts[(owner & ((1 << self.account_bits) - 1)) as usize]
             .spec
             .id
@@ -189,6 +215,8 @@ impl Engine {
 
     /// Whether an order on `side` at `price` would trade on arrival.
     fn would_cross(&self, book: u16, side: Side, price: Price) -> bool {
+        // Only validated limit prices are asked about.
+        debug_assert!(price > 0, "price {price}");
         self.books[book as usize]
             .side(side.opposite())
             .best()
@@ -196,14 +224,23 @@ impl Engine {
     }
 
     fn new_order<S: EventSink>(&mut self, order: &NewOrder, sink: &mut S) {
+        let next_order_id = self.next_order_id;
         match self.validate_new(order) {
-            Ok((book, account_index)) => self.accept_new(order, book, account_index, sink),
-            Err(reason) => sink.emit(&Event::Rejected {
-                account: order.account,
-                symbol: order.symbol,
-                client_order_id: order.client_order_id,
-                reason,
-            }),
+            Ok((book, account_index)) => {
+                self.accept_new(order, book, account_index, sink);
+                // An accepted order takes exactly one id.
+                debug_assert!(self.next_order_id == next_order_id + 1);
+            }
+            Err(reason) => {
+                sink.emit(&Event::Rejected {
+                    account: order.account,
+                    symbol: order.symbol,
+                    client_order_id: order.client_order_id,
+                    reason,
+                });
+                // A reject changes nothing, not even the id sequence.
+                debug_assert!(self.next_order_id == next_order_id);
+            }
         }
     }
 
@@ -276,6 +313,9 @@ impl Engine {
         if order.post_only && self.would_cross(book, order.side, order.price) {
             return Err(RejectReason::WouldCrossPostOnly);
         }
+        // What accepting relies on: some quantity, and room if it rests.
+        debug_assert!(order.qty > 0);
+        debug_assert!(!rests || !self.slab.is_full());
         Ok((book, account_index))
     }
 
@@ -290,6 +330,8 @@ impl Engine {
     ) {
         let order_id = self.next_order_id;
         self.next_order_id += 1;
+        // Ids are never reused: none of the resting orders has this one.
+        debug_assert!(self.index.get(&self.slab, order_id).is_none());
         sink.emit(&Event::Accepted {
             order_id,
             account: order.account,
@@ -325,6 +367,11 @@ impl Engine {
             return;
         }
         let end = self.match_incoming(&mut incoming, sink);
+        debug_assert!(incoming.leaves_qty <= order.qty, "traded more than ordered");
+        if order.tif == TimeInForce::Fok {
+            // `fok_fillable` said the whole quantity trades at once.
+            debug_assert!(incoming.leaves_qty == 0, "FOK checked fillable");
+        }
         if incoming.leaves_qty == 0 {
             return;
         }
@@ -374,6 +421,7 @@ impl Engine {
         reason: CancelReason,
         sink: &mut S,
     ) {
+        debug_assert!(incoming.leaves_qty > 0, "canceling nothing");
         sink.emit(&Event::Canceled {
             order_id: incoming.order_id,
             account: incoming.account,
@@ -388,6 +436,7 @@ impl Engine {
     /// levels in priority order, skipping own orders that self-trade
     /// prevention would cancel, stopping at one that would stop the order.
     fn fok_fillable(&self, incoming: &Incoming) -> bool {
+        debug_assert!(incoming.leaves_qty > 0, "FOK for nothing");
         let side = self.books[incoming.book as usize].side(incoming.side.opposite());
         let mut available: Qty = 0;
         for level in side.levels.iter().rev() {
@@ -397,6 +446,7 @@ impl Engine {
             let mut slot = level.head;
             while slot != NIL {
                 let node = self.slab.get(slot);
+                debug_assert_eq!(node.price, level.price);
                 if node.owner == incoming.owner {
                     if incoming.stp != StpMode::CancelResting {
                         return false;
@@ -430,8 +480,11 @@ impl Engine {
             let price = level.price;
             let mut slot = level.head;
             let mut stopped = false;
+            debug_assert!(slot != NIL, "best level has no orders");
             while slot != NIL && incoming.leaves_qty > 0 {
                 let resting = *self.slab.get(slot);
+                // The node is at this level: same price, the other side.
+                debug_assert_eq!((resting.price, resting.side), (price, opposite));
                 // Same book, so the same owner means the same account.
                 if resting.owner == incoming.owner {
                     match incoming.stp {
@@ -449,6 +502,9 @@ impl Engine {
                     break;
                 }
                 let qty = incoming.leaves_qty.min(resting.leaves_qty);
+                // Each fill takes something from both: the loops end.
+                debug_assert!(qty > 0, "a fill of nothing");
+                debug_assert!(resting.leaves_qty >= qty);
                 let exec_id = self.next_exec_id;
                 self.next_exec_id += 1;
                 incoming.leaves_qty -= qty;
@@ -514,6 +570,11 @@ impl Engine {
             Ok(i) => (book_side.levels[i].qty, book_side.levels[i].order_count),
             Err(_) => (0, 0),
         };
+        // A level is gone exactly when it has no quantity.
+        debug_assert!(
+            (qty == 0) == (order_count == 0),
+            "a level without quantity kept"
+        );
         sink.emit(&Event::BookLevel {
             symbol: book.symbol,
             side,
@@ -528,9 +589,18 @@ impl Engine {
     fn rest<S: EventSink>(&mut self, slot: Slot, sink: &mut S) {
         let node = *self.slab.get(slot);
         let book = self.owner_book(node.owner) as usize;
+        // Matching left nothing this order could trade with: the book is
+        // never crossed at rest.
+        debug_assert!(
+            !self.would_cross(book as u16, node.side, node.price),
+            "an order would rest crossed"
+        );
+        debug_assert_eq!(self.index.get(&self.slab, node.order_id), Some(slot));
         let level: Level = self.books[book]
             .side_mut(node.side)
             .push_back(&mut self.slab, slot);
+        debug_assert!(level.price == node.price);
+        debug_assert!(level.tail == slot);
         self.exposures[node.owner as usize].add_open(node.side, node.leaves_qty);
         sink.emit(&Event::BookLevel {
             symbol: self.books[book].symbol,
@@ -546,11 +616,16 @@ impl Engine {
         let owner = self.slab.get(slot).owner as usize;
         let exposure = &mut self.exposures[owner];
         let tail = exposure.orders_tail;
+        // An empty list has neither end and counts no order.
+        debug_assert!((tail == NIL) == (exposure.orders_head == NIL));
+        debug_assert!((tail == NIL) == (exposure.open_orders == 0));
         exposure.orders_tail = slot;
         if tail == NIL {
             exposure.orders_head = slot;
         } else {
-            self.slab.get_mut(tail).acct_next = slot;
+            let tail = self.slab.get_mut(tail);
+            debug_assert!(tail.acct_next == NIL, "account list tail has a successor");
+            tail.acct_next = slot;
         }
         exposure.open_orders += 1;
         let node = self.slab.get_mut(slot);
@@ -561,17 +636,27 @@ impl Engine {
     fn unlink_account(&mut self, slot: Slot) {
         let node = *self.slab.get(slot);
         let exposure = &mut self.exposures[node.owner as usize];
+        // The node's neighbours (or the list's ends) point back at it.
         if node.acct_prev == NIL {
+            debug_assert!(exposure.orders_head == slot, "first order is not the head");
             exposure.orders_head = node.acct_next;
         } else {
-            self.slab.get_mut(node.acct_prev).acct_next = node.acct_next;
+            let prev = self.slab.get_mut(node.acct_prev);
+            debug_assert!(prev.acct_next == slot, "broken account forward link");
+            prev.acct_next = node.acct_next;
         }
         if node.acct_next == NIL {
+            debug_assert!(exposure.orders_tail == slot, "last order is not the tail");
             exposure.orders_tail = node.acct_prev;
         } else {
-            self.slab.get_mut(node.acct_next).acct_prev = node.acct_prev;
+            let next = self.slab.get_mut(node.acct_next);
+            debug_assert!(next.acct_prev == slot, "broken account back link");
+            next.acct_prev = node.acct_prev;
         }
-        debug_assert!(exposure.open_orders > 0);
+        debug_assert!(
+            exposure.open_orders > 0,
+            "unlink from an empty account list"
+        );
         exposure.open_orders -= 1;
     }
 
@@ -579,6 +664,8 @@ impl Engine {
     /// its node. Returns its level afterwards. Emits nothing.
     fn remove_resting(&mut self, slot: Slot) -> Level {
         let node = *self.slab.get(slot);
+        debug_assert!(node.leaves_qty > 0, "removing an order with nothing left");
+        let live = self.slab.live();
         let book = self.owner_book(node.owner) as usize;
         let level = self.books[book]
             .side_mut(node.side)
@@ -587,6 +674,7 @@ impl Engine {
         self.unlink_account(slot);
         self.index.remove(&self.slab, node.order_id);
         self.slab.free(slot);
+        debug_assert!(self.slab.live() + 1 == live);
         level
     }
 
@@ -599,6 +687,8 @@ impl Engine {
     ) -> Level {
         let node = *self.slab.get(slot);
         let level = self.remove_resting(slot);
+        // The level that held it, as it is now.
+        debug_assert_eq!(level.price, node.price);
         sink.emit(&Event::Canceled {
             order_id: node.order_id,
             account: self.owner_account(node.owner),
@@ -619,6 +709,7 @@ impl Engine {
     ) {
         let node = *self.slab.get(slot);
         let level = self.cancel_resting(slot, reason, sink);
+        debug_assert!((level.qty == 0) == (level.order_count == 0));
         sink.emit(&Event::BookLevel {
             symbol: self.books[self.owner_book(node.owner) as usize].symbol,
             side: node.side,
@@ -644,6 +735,8 @@ impl Engine {
             .ok_or(RejectReason::UnknownAccount)?;
         match self.index.get(&self.slab, order_id) {
             Some(slot) => {
+                // Only resting orders are indexed.
+                debug_assert!(self.slab.get(slot).leaves_qty > 0);
                 if self.slab.get(slot).owner == self.owner(account_index, book) {
                     Ok((slot, book, account_index))
                 } else {
@@ -656,7 +749,10 @@ impl Engine {
 
     fn cancel<S: EventSink>(&mut self, cancel: &CancelOrder, sink: &mut S) {
         match self.owned_order(cancel.account, cancel.symbol, cancel.order_id) {
-            Ok((slot, _, _)) => self.cancel_and_publish(slot, CancelReason::Requested, sink),
+            Ok((slot, _, _)) => {
+                self.cancel_and_publish(slot, CancelReason::Requested, sink);
+                debug_assert!(self.index.get(&self.slab, cancel.order_id).is_none());
+            }
             Err(reason) => sink.emit(&Event::CancelRejected {
                 order_id: cancel.order_id,
                 account: cancel.account,
@@ -669,7 +765,19 @@ impl Engine {
 
     fn replace<S: EventSink>(&mut self, replace: &ReplaceOrder, sink: &mut S) {
         match self.validate_replace(replace) {
-            Ok(slot) => self.apply_replace(replace, slot, sink),
+            Ok(slot) => {
+                self.apply_replace(replace, slot, sink);
+                // Still resting, it carries the new price and total qty
+                // (gone, it filled or self-trade prevention stopped it).
+                // Debug builds only: it looks the order up again.
+                if cfg!(debug_assertions) {
+                    if let Some(slot) = self.index.get(&self.slab, replace.order_id) {
+                        let node = self.slab.get(slot);
+                        debug_assert_eq!(node.price, replace.new_price);
+                        debug_assert_eq!(node.leaves_qty + node.filled_qty, replace.new_qty);
+                    }
+                }
+            }
             Err(reason) => sink.emit(&Event::CancelRejected {
                 order_id: replace.order_id,
                 account: replace.account,
@@ -725,6 +833,7 @@ impl Engine {
             replace.new_price,
             false,
         )?;
+        debug_assert_eq!(node.order_id, replace.order_id);
         if price_changes {
             let own_side = self.books[book as usize].side(node.side);
             let frees_level = own_side
@@ -746,6 +855,8 @@ impl Engine {
         let old = *self.slab.get(slot);
         let book = self.owner_book(old.owner);
         let symbol = replace.symbol;
+        // Validated: more than what already traded.
+        debug_assert!(replace.new_qty > old.filled_qty, "replace below filled");
         let new_leaves = replace.new_qty - old.filled_qty;
         let keeps_priority = replace.new_price == old.price && new_leaves < old.leaves_qty;
         let replaced = Event::Replaced {
@@ -805,6 +916,10 @@ impl Engine {
             stp: old.stp(),
         };
         let end = self.match_incoming(&mut incoming, sink);
+        debug_assert!(
+            incoming.leaves_qty <= new_leaves,
+            "traded more than replaced"
+        );
         let filled = replace.new_qty - incoming.leaves_qty;
         let node = self.slab.get_mut(slot);
         node.price = replace.new_price;
@@ -826,7 +941,16 @@ impl Engine {
 
     /// Drops a node that is in the indexes but not on a level.
     fn forget(&mut self, slot: Slot) {
-        let order_id = self.slab.get(slot).order_id;
+        let node = *self.slab.get(slot);
+        // On no level: no level at its price starts or ends with it.
+        debug_assert!({
+            let side = self.books[self.owner_book(node.owner) as usize].side(node.side);
+            match side.find(node.price) {
+                Ok(i) => side.levels[i].head != slot && side.levels[i].tail != slot,
+                Err(_) => true,
+            }
+        });
+        let order_id = node.order_id;
         self.unlink_account(slot);
         self.index.remove(&self.slab, order_id);
         self.slab.free(slot);
@@ -839,6 +963,9 @@ impl Engine {
             state.spec.price_band_bps,
             state.spec.tick_size,
         );
+        // Band edges are prices an order may have: on the tick, positive.
+        assert!(low <= high, "band {low}..{high}");
+        assert!(low >= state.spec.tick_size, "band low {low} below one tick");
         state.band_low = low;
         state.band_high = high;
     }

@@ -12,6 +12,21 @@
 //! - `query`, `invariants`: read-only views and the consistency check.
 //! - `reconfigure`: a new config applied to a running engine (at restart,
 //!   when the journal's replay reaches the config a command ran under).
+//!
+//! Assertions: every function checks its pre- and postconditions where
+//! the invariant lives (slab and level links, level totals, the index at
+//! the point of change, open quantities). On the per-command path (new,
+//! cancel, replace, matching) those checks are `debug_assert!`: as
+//! `assert!` they added about 12% more instructions per command and
+//! measurably slowed `tradsys-bench engine` (issue 10's figures), so the
+//! property tests and every debug test run them, and release builds keep
+//! only the ones that guard silent corruption at no measurable cost: the
+//! index size against the live orders after every command, a double
+//! free, open quantity going below zero, and the capacity checks. Checks
+//! that walk a level, a side or every order are debug-only wherever they
+//! are (`check_level`, `check_no_day_orders`), and `check_invariants`
+//! walks everything on demand. Commands off that path (constructors,
+//! operator commands, reconfigure) assert in release builds too.
 
 pub mod book;
 pub mod command;

@@ -21,7 +21,13 @@ impl Engine {
         reason: CancelReason,
         sink: &mut S,
     ) {
+        let live = self.slab.live();
         let canceled_count = self.cancel_all_of(account, symbol, reason, sink);
+        assert_eq!(
+            live - self.slab.live(),
+            canceled_count,
+            "orders counted once"
+        );
         sink.emit(&Event::MassCancelDone {
             account,
             symbol: symbol.unwrap_or(0),
@@ -51,11 +57,19 @@ impl Engine {
             let owner = self.owner(account_index, book) as usize;
             let mut slot = self.exposures[owner].orders_head;
             while slot != NIL {
-                let next = self.slab.get(slot).acct_next;
+                let node = self.slab.get(slot);
+                assert_eq!(
+                    node.owner as usize, owner,
+                    "order in another account's list"
+                );
+                let next = node.acct_next;
                 self.cancel_and_publish(slot, reason, sink);
                 canceled += 1;
                 slot = next;
             }
+            let exposure = &self.exposures[owner];
+            assert_eq!(exposure.open_orders, 0, "orders left after a mass cancel");
+            assert_eq!((exposure.open_buy_qty, exposure.open_sell_qty), (0, 0));
         }
         canceled
     }
@@ -68,6 +82,11 @@ impl Engine {
         sink.emit(&Event::KillSwitchSet { account, on });
         if on {
             self.cancel_all_of(account, None, CancelReason::KillSwitch, sink);
+            // A killed account has nothing on any book of this engine.
+            debug_assert!((0..self.books.len() as u16).all(|book| self.exposures
+                [self.owner(account_index, book) as usize]
+                .open_orders
+                == 0));
         }
     }
 
@@ -96,6 +115,10 @@ impl Engine {
         }
         spec.reference_price = price;
         self.set_band(book);
+        let state = &self.symbols[book as usize];
+        // The band only moved: every edge is still on the tick grid.
+        assert_eq!(state.band_low % state.spec.tick_size, 0);
+        assert_eq!(state.band_high % state.spec.tick_size, 0);
         sink.emit(&Event::ReferencePriceSet { symbol, price });
     }
 
@@ -126,6 +149,7 @@ impl Engine {
                             Ok(j) => (book_side.levels[j].qty, book_side.levels[j].order_count),
                             Err(_) => (0, 0),
                         };
+                        assert!(order_count < level.order_count, "expired none");
                         sink.emit(&Event::BookLevel {
                             symbol: self.books[book].symbol,
                             side,
@@ -133,6 +157,27 @@ impl Engine {
                             qty,
                             order_count,
                         });
+                    }
+                }
+            }
+        }
+        #[cfg(debug_assertions)]
+        self.check_no_day_orders();
+    }
+
+    /// Walks every resting order: none is a Day order after the end of
+    /// day. Debug builds only: O(every resting order), where the O(1)
+    /// checks in `end_of_day` hold in release builds.
+    #[cfg(debug_assertions)]
+    fn check_no_day_orders(&self) {
+        for book in &self.books {
+            for side in [Side::Buy, Side::Sell] {
+                for level in &book.side(side).levels {
+                    let mut slot = level.head;
+                    while slot != NIL {
+                        let node = self.slab.get(slot);
+                        assert!(!node.is_day(), "day order {} survived", node.order_id);
+                        slot = node.next;
                     }
                 }
             }

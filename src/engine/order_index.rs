@@ -13,6 +13,10 @@
 //! other and collide only when their ids are a whole table size apart. A
 //! scrambling hash would scatter them over the whole table and turn every
 //! lookup into a cache and TLB miss (measured: over half of cancel time).
+//!
+//! The checks in the functions on the per-command path are
+//! `debug_assert!`, for what they measured in release builds (see
+//! "Assertions" in `engine/mod.rs`).
 
 use super::slab::{OrderSlab, Slot, NIL};
 use super::types::OrderId;
@@ -21,7 +25,12 @@ const EMPTY: u64 = u64::MAX;
 
 #[inline]
 fn entry(id: OrderId, slot: Slot) -> u64 {
-    (id as u32 as u64) << 32 | slot as u64
+    // A slot is never NIL, so no entry can read as `EMPTY` (whose slot
+    // half is NIL), whatever the id's low bits.
+    debug_assert!(slot != NIL, "indexing the end-of-list marker");
+    let e = (id as u32 as u64) << 32 | slot as u64;
+    debug_assert_ne!(e, EMPTY);
+    e
 }
 
 #[inline]
@@ -57,12 +66,16 @@ impl OrderIndex {
 
     #[inline]
     fn home(&self, id_low: u32) -> usize {
+        // The table size is a power of two, so the mask is a modulo.
+        debug_assert_eq!(self.mask & (self.mask + 1), 0);
         id_low as usize & self.mask
     }
 
     /// Position of `id` in the table.
     #[inline]
     fn find(&self, slab: &OrderSlab, id: OrderId) -> Option<usize> {
+        // At most half full, so an empty entry ends every probe.
+        debug_assert!(self.len < self.entries.len(), "a probe could not end");
         let mut i = self.home(id as u32);
         loop {
             let e = self.entries[i];
@@ -89,6 +102,7 @@ impl OrderIndex {
             "order index over half full"
         );
         let id = slab.get(slot).order_id;
+        debug_assert!(id != 0, "indexing a free node");
         debug_assert!(self.find(slab, id).is_none(), "order id {id} reused");
         let mut i = self.home(id as u32);
         while self.entries[i] != EMPTY {
@@ -96,12 +110,14 @@ impl OrderIndex {
         }
         self.entries[i] = entry(id, slot);
         self.len += 1;
+        debug_assert_eq!(self.get(slab, id), Some(slot));
     }
 
     /// Removes `id` (whose node is still intact in the slab), shifting later
     /// members of the probe run back so lookups never need tombstones.
     #[inline]
     pub fn remove(&mut self, slab: &OrderSlab, id: OrderId) {
+        debug_assert!(self.len > 0, "removing from an empty index");
         let mut hole = self.find(slab, id).expect("removing an indexed order");
         let mut i = hole;
         loop {
@@ -124,6 +140,8 @@ impl OrderIndex {
         }
         self.entries[hole] = EMPTY;
         self.len -= 1;
+        // Gone: no entry of its probe run still leads to it.
+        debug_assert!(self.find(slab, id).is_none(), "order {id} still indexed");
     }
 
     /// Address of the entry an id's probe starts at (for prefetching).
@@ -151,6 +169,7 @@ impl OrderIndex {
     }
 
     pub fn len(&self) -> usize {
+        debug_assert!(self.len <= self.entries.len() / 2, "load over one half");
         self.len
     }
 
@@ -160,6 +179,8 @@ impl OrderIndex {
 
     /// Bytes of table per order the slab can hold.
     pub fn bytes_per_order(&self, orders: u32) -> usize {
+        // Sized from this count: at least two entries per order.
+        assert!(self.entries.len() >= 2 * orders as usize);
         (self.entries.len() * std::mem::size_of::<u64>()).div_ceil(orders.max(1) as usize)
     }
 }

@@ -17,6 +17,13 @@ const INDEX_AHEAD: usize = 16;
 const NODE_AHEAD: usize = 8;
 const NEIGHBOURS_AHEAD: usize = 4;
 
+// Each step of the chain needs the line the previous step fetched: the
+// index entry arrives before its node is guessed from it, the node before
+// its links are read.
+const _: () = assert!(INDEX_AHEAD > NODE_AHEAD);
+const _: () = assert!(NODE_AHEAD > NEIGHBOURS_AHEAD);
+const _: () = assert!(NEIGHBOURS_AHEAD > 0);
+
 #[inline(always)]
 fn prefetch<T>(ptr: *const T) {
     #[cfg(target_arch = "x86_64")]
@@ -67,6 +74,8 @@ impl Engine {
         let Some(slot) = self.index.guess_slot(order_id) else {
             return;
         };
+        // `guess_slot` reads only index entries, which hold live slots.
+        debug_assert!(slot < self.slab.capacity());
         let node = self.slab.get_unchecked_hint(slot);
         if !neighbours {
             prefetch(node);

@@ -50,6 +50,10 @@ impl Engine {
         let owner = self.owner(self.account_index(account)?, book);
         let slot = self.index.get(&self.slab, order_id)?;
         let node = self.slab.get(slot);
+        debug_assert!(
+            node.leaves_qty > 0,
+            "indexed order {order_id} rests with nothing"
+        );
         (node.owner == owner).then(|| OrderView {
             order_id: node.order_id,
             client_order_id: node.client_order_id,
@@ -68,6 +72,8 @@ impl Engine {
         let book = self.symbol_index(symbol)?;
         let account_index = self.account_index(account)?;
         let e = &self.exposures[self.owner(account_index, book) as usize];
+        // The count and the list agree on whether there is any order.
+        debug_assert_eq!(e.open_orders == 0, e.orders_head == NIL);
         Some(PositionView {
             position: e.position,
             realized_pnl: e.realized_pnl,
@@ -88,6 +94,7 @@ impl Engine {
             Some(book) => &self.books[book as usize].side(side).levels,
             None => &[],
         };
+        debug_assert!(levels.len() <= self.max_levels_per_side as usize);
         levels.iter().rev().take(depth).map(|l| LevelView {
             price: l.price,
             qty: l.qty,
@@ -109,6 +116,8 @@ impl Engine {
                 book_side.find(price).ok().map(|i| book_side.levels[i].head)
             })
             .unwrap_or(NIL);
+        // A level that exists has a first order.
+        debug_assert!(head == NIL || self.slab.get(head).price == price);
         FifoIter {
             slab: &self.slab,
             slot: head,
@@ -135,6 +144,7 @@ impl Engine {
     /// `SetReferencePrice`) and the band around it, low and high.
     pub fn price_band(&self, symbol: SymbolId) -> Option<(Price, Price, Price)> {
         let state = &self.symbols[self.symbol_index(symbol)? as usize];
+        debug_assert!(state.band_low <= state.band_high);
         Some((state.spec.reference_price, state.band_low, state.band_high))
     }
 
@@ -166,6 +176,8 @@ impl Iterator for FifoIter<'_> {
             return None;
         }
         let node = self.slab.get(self.slot);
+        // Only live orders are linked into a level.
+        debug_assert_ne!(node.order_id, 0, "free node {} in a level", self.slot);
         self.slot = node.next;
         Some(node.order_id)
     }

@@ -75,7 +75,7 @@ fn id_change(from: impl Iterator<Item = u32>, to: impl Iterator<Item = u32>) -> 
     if from == to {
         return None;
     }
-    Some(IdChange {
+    let change = IdChange {
         added: to
             .iter()
             .filter(|id| from.binary_search(id).is_err())
@@ -86,7 +86,14 @@ fn id_change(from: impl Iterator<Item = u32>, to: impl Iterator<Item = u32>) -> 
             .filter(|id| to.binary_search(id).is_err())
             .copied()
             .collect(),
-    })
+    };
+    // Ascending, as documented, and no id on both sides.
+    debug_assert!(change.added.is_sorted() && change.removed.is_sorted());
+    debug_assert!(change
+        .added
+        .iter()
+        .all(|id| change.removed.binary_search(id).is_err()));
+    Some(change)
 }
 
 /// The shape an engine is built around: what [`Engine::reconfigure`]
@@ -181,7 +188,8 @@ impl Engine {
             "duplicate account id"
         );
         for spec in &config.symbols {
-            assert!(spec.tick_size > 0 && spec.lot_size > 0, "tick and lot > 0");
+            assert!(spec.tick_size > 0, "symbol {}: tick_size > 0", spec.id);
+            assert!(spec.lot_size > 0, "symbol {}: lot_size > 0", spec.id);
             let book = self.symbol_index(spec.id).expect("same symbol ids");
             let state = &mut self.symbols[book as usize];
             let reference_price = if spec.reference_price != state.config_reference_price {

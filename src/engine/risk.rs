@@ -1,5 +1,9 @@
 //! Per (account, symbol) exposure: position, open orders, realized PnL, and
 //! the pre-trade checks that read them.
+//!
+//! The checks in the functions on the per-command path are
+//! `debug_assert!`, for what they measured in release builds (see
+//! "Assertions" in `engine/mod.rs`).
 
 use super::config::RiskLimits;
 use super::slab::{Slot, NIL};
@@ -37,6 +41,8 @@ impl Exposure {
 
     /// Position if every open order on `side` plus `extra` more filled.
     fn worst_position(&self, side: Side, extra: i128) -> i128 {
+        // Asked only when exposure grows.
+        debug_assert!(extra > 0);
         match side {
             Side::Buy => self.position as i128 + self.open_buy_qty as i128 + extra,
             Side::Sell => self.position as i128 - self.open_sell_qty as i128 - extra,
@@ -57,6 +63,9 @@ impl Exposure {
         notional_price: Price,
         new_resting_order: bool,
     ) -> Result<(), RejectReason> {
+        // Validated before risk: an order has quantity, a price is positive.
+        debug_assert!(order_qty > 0);
+        debug_assert!(notional_price > 0);
         if order_qty > limits.max_order_qty {
             return Err(RejectReason::MaxOrderQty);
         }
@@ -77,6 +86,8 @@ impl Exposure {
     /// Books a fill of `qty` at `price` on `side` (average-cost PnL: closing
     /// quantity realizes against the average cost, truncated toward zero).
     pub fn apply_fill(&mut self, side: Side, price: Price, qty: Qty) {
+        debug_assert!(qty > 0, "a fill of nothing");
+        debug_assert!(price > 0, "a fill at a price below one tick");
         let signed = side.sign() * qty as i64;
         let position = self.position;
         if position == 0 || (position > 0) == (signed > 0) {
@@ -95,9 +106,12 @@ impl Exposure {
             debug_assert_eq!(self.cost_basis, 0);
             self.cost_basis = price as i128 * self.position as i128;
         }
+        // A flat position carries no cost: closing all of it realizes all.
+        debug_assert!(self.position != 0 || self.cost_basis == 0, "flat with cost");
     }
 
     pub fn add_open(&mut self, side: Side, qty: Qty) {
+        debug_assert!(qty > 0, "resting nothing");
         match side {
             Side::Buy => self.open_buy_qty += qty,
             Side::Sell => self.open_sell_qty += qty,
@@ -105,9 +119,12 @@ impl Exposure {
     }
 
     pub fn remove_open(&mut self, side: Side, qty: Qty) {
-        match side {
-            Side::Buy => self.open_buy_qty -= qty,
-            Side::Sell => self.open_sell_qty -= qty,
-        }
+        // Release builds would wrap below zero and report a huge exposure.
+        let open = match side {
+            Side::Buy => &mut self.open_buy_qty,
+            Side::Sell => &mut self.open_sell_qty,
+        };
+        assert!(*open >= qty, "removing more than is open");
+        *open -= qty;
     }
 }

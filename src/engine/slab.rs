@@ -2,6 +2,10 @@
 //! node; nodes link into their price level's FIFO and into their
 //! account-and-symbol list by index. A free list makes allocation O(1) and
 //! heap-free after construction.
+//!
+//! The checks in the functions on the per-command path are
+//! `debug_assert!`, for what they measured in release builds (see
+//! "Assertions" in `engine/mod.rs`).
 
 use super::types::*;
 
@@ -13,9 +17,24 @@ pub const FLAG_POST_ONLY: u8 = 1;
 pub const FLAG_DAY: u8 = 2;
 /// Bits 4-5 of `flags` hold the order's `StpMode`.
 const STP_SHIFT: u8 = 4;
+/// The two bits the mode occupies.
+const STP_MASK: u8 = 3;
+
+// The flag bits and the STP field share one byte without overlapping, and
+// every STP mode fits its two bits.
+const _: () = assert!((FLAG_POST_ONLY | FLAG_DAY) >> STP_SHIFT == 0);
+const _: () = assert!(FLAG_POST_ONLY & FLAG_DAY == 0);
+const _: () = assert!(StpMode::CancelBoth as u8 <= STP_MASK);
+const _: () = assert!(STP_SHIFT + 2 <= u8::BITS as u8);
 
 pub fn stp_flags(stp: StpMode) -> u8 {
-    (stp as u8) << STP_SHIFT
+    let flags = (stp as u8) << STP_SHIFT;
+    debug_assert_eq!(
+        (flags >> STP_SHIFT) & STP_MASK,
+        stp as u8,
+        "mode fits its bits"
+    );
+    flags
 }
 
 /// One resting order: exactly one cache line, aligned to one, so touching
@@ -70,7 +89,7 @@ impl OrderNode {
     }
 
     pub fn stp(&self) -> StpMode {
-        StpMode::from_u8((self.flags >> STP_SHIFT) & 3).expect("stp stored at rest")
+        StpMode::from_u8((self.flags >> STP_SHIFT) & STP_MASK).expect("stp stored at rest")
     }
 }
 
@@ -92,11 +111,13 @@ impl OrderSlab {
                 NIL
             };
         }
-        OrderSlab {
+        let slab = OrderSlab {
             nodes,
             free_head: if capacity > 0 { 0 } else { NIL },
             live: 0,
-        }
+        };
+        assert_eq!(slab.nodes.len(), capacity as usize);
+        slab
     }
 
     pub fn capacity(&self) -> u32 {
@@ -104,28 +125,41 @@ impl OrderSlab {
     }
 
     pub fn live(&self) -> u32 {
+        debug_assert!(self.live <= self.capacity(), "more live nodes than nodes");
         self.live
     }
 
     pub fn is_full(&self) -> bool {
+        // The free list is empty exactly when every node is live.
+        debug_assert!((self.free_head == NIL) == (self.live == self.capacity()));
         self.free_head == NIL
     }
 
-    /// Takes a free node and fills it; `None` when the slab is full.
+    /// Takes a free node and fills it with a resting order (an id, some
+    /// quantity left); `None` when the slab is full.
     pub fn alloc(&mut self, node: OrderNode) -> Option<Slot> {
+        debug_assert!(node.order_id != 0, "order id 0 marks a free node");
+        debug_assert!(node.leaves_qty > 0, "a resting order has quantity left");
         let slot = self.free_head;
         if slot == NIL {
+            debug_assert!(self.live == self.capacity(), "free list lost a node");
             return None;
         }
-        self.free_head = self.nodes[slot as usize].next;
+        let free = &self.nodes[slot as usize];
+        debug_assert!(free.order_id == 0, "free-list node holds an order");
+        self.free_head = free.next;
         self.nodes[slot as usize] = node;
         self.live += 1;
+        debug_assert!(self.live <= self.capacity());
         Some(slot)
     }
 
     pub fn free(&mut self, slot: Slot) {
-        debug_assert!(self.live > 0);
+        debug_assert!(self.live > 0, "free with no live node");
         let node = &mut self.nodes[slot as usize];
+        // Ids start at 1 and `free` clears them: a second free of the same
+        // node would loop the free list.
+        assert!(node.order_id != 0, "double free of slot");
         node.leaves_qty = 0;
         node.order_id = 0;
         node.next = self.free_head;

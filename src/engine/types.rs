@@ -165,3 +165,19 @@ wire_enum! {
         JournalUnavailable = 305,
     }
 }
+
+// The codes are declared ascending, inside the documented ranges (1-399):
+// a code out of place in the declaration is a code in the wrong range.
+const _: () = {
+    let all = RejectReason::ALL;
+    let mut i = 1;
+    while i < all.len() {
+        assert!(
+            (all[i - 1] as u16) < all[i] as u16,
+            "ALL strictly ascending"
+        );
+        i += 1;
+    }
+    assert!(all[0] as u16 >= 1);
+    assert!(all[all.len() - 1] as u16 <= 399);
+};

@@ -59,6 +59,16 @@ macro_rules! wire_enum {
                 }
             }
         }
+
+        // Every variant's code maps back to it (checked by the compiler).
+        const _: () = {
+            let mut i = 0;
+            while i < $name::ALL.len() {
+                let code = $name::ALL[i] as $repr;
+                assert!(matches!($name::$from(code), Some(v) if v as $repr == code));
+                i += 1;
+            }
+        };
     };
 }
 

@@ -47,6 +47,29 @@ pub const KINDS: [(u16, &str); 9] = [
 /// The largest payload of any kind (`New`, `Replace`).
 pub const MAX_PAYLOAD: usize = 40;
 
+// Every kind is listed in `KINDS` at index `kind - 1` (`dump` names kinds
+// and `stats` counts them by that number), has a payload that is never
+// empty (a zero `len` word ends a segment's data) and at most
+// `MAX_PAYLOAD` bytes; and some kind's payload is that long.
+const _: () = {
+    let mut longest = 0;
+    let mut i = 0;
+    while i < KINDS.len() {
+        let kind = KINDS[i].0;
+        assert!(kind as usize == i + 1, "KINDS in number order from 1");
+        let Some(len) = payload_len(kind) else {
+            panic!("a kind without a payload length");
+        };
+        assert!(len > 0, "an empty payload would read as the end of data");
+        assert!(len <= MAX_PAYLOAD, "MAX_PAYLOAD below a payload");
+        if len > longest {
+            longest = len;
+        }
+        i += 1;
+    }
+    assert!(longest == MAX_PAYLOAD, "MAX_PAYLOAD above every payload");
+};
+
 /// Why a payload could not be decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CodecError {
@@ -87,10 +110,13 @@ impl std::error::Error for CodecError {}
 /// The record kind of an entry.
 #[inline]
 pub fn kind_of(entry: &Entry) -> u16 {
-    match entry {
+    let kind = match entry {
         Entry::Command(command) => command_kind(command),
         Entry::ConfigEpoch(_) => kind::CONFIG_EPOCH,
-    }
+    };
+    // Listed, so it has a name, a counter and (checked above) a length.
+    debug_assert_eq!(KINDS[kind as usize - 1].0, kind);
+    kind
 }
 
 /// The record kind of a command.
@@ -109,7 +135,7 @@ pub fn command_kind(command: &Command) -> u16 {
 }
 
 /// The payload length of a kind; `None` for an unknown kind.
-pub fn payload_len(kind: u16) -> Option<usize> {
+pub const fn payload_len(kind: u16) -> Option<usize> {
     Some(match kind {
         kind::NEW => 40,
         kind::CANCEL => 24,
@@ -319,14 +345,18 @@ pub fn decode(kind: u16, payload: &[u8]) -> Result<Entry, CodecError> {
             let config_bytes = r.u32();
             r.reserved(4)?;
             debug_assert_eq!(r.at, payload.len(), "every payload byte read");
-            return Ok(Entry::ConfigEpoch(ConfigEpoch {
+            let entry = Entry::ConfigEpoch(ConfigEpoch {
                 digest,
                 config_bytes,
-            }));
+            });
+            debug_assert_eq!(kind_of(&entry), kind);
+            return Ok(entry);
         }
         _ => return Err(CodecError::UnknownKind(kind)),
     };
     debug_assert_eq!(r.at, payload.len(), "every payload byte read");
+    // Decoded as the kind it was stored as: `kind_of` gives it back.
+    debug_assert_eq!(command_kind(&command), kind);
     Ok(Entry::Command(command))
 }
 

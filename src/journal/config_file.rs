@@ -17,7 +17,7 @@
 //! order, and a reordered config is another epoch, harmlessly).
 //!
 //! The file's layout and the body's are in `FORMAT.md` ("Config file",
-//! "Config body"), checked against this module by `tests/journal_codec.rs`.
+//! "Config body"), checked against this module by `tests/journal/codec.rs`.
 
 use std::fmt;
 use std::fs::{self, File};
@@ -59,6 +59,9 @@ pub fn digest(body: &[u8]) -> u64 {
 
 /// The canonical encoding of `config` (the file's body).
 pub fn encode(config: &EngineConfig) -> Vec<u8> {
+    // The counts are stored as u32 words.
+    assert!(config.symbols.len() <= u32::MAX as usize);
+    assert!(config.accounts.len() <= u32::MAX as usize);
     let len =
         BODY_HEADER + SYMBOL_BYTES * config.symbols.len() + ACCOUNT_BYTES * config.accounts.len();
     let mut out = Vec::with_capacity(len);
@@ -135,22 +138,9 @@ pub fn decode(body: &[u8]) -> Result<EngineConfig, ConfigFileProblem> {
         at += SYMBOL_BYTES;
     }
     for _ in 0..accounts {
-        let stp = body[at + 40];
-        let mut notional = [0u8; 16];
-        notional.copy_from_slice(&body[at + 16..at + 32]);
-        if let Some(&b) = body[at + 41..at + 48].iter().find(|&&b| b != 0) {
-            return Err(bad("reserved", b as u64));
-        }
-        config.accounts.push(AccountSpec {
-            id: get_u32(body, at),
-            limits: RiskLimits {
-                max_order_qty: get_u64(body, at + 8),
-                max_order_notional: u128::from_le_bytes(notional),
-                max_open_orders: get_u32(body, at + 4),
-                max_position: get_u64(body, at + 32),
-            },
-            default_stp: StpMode::from_u8(stp).ok_or(bad("default_stp", stp as u64))?,
-        });
+        config
+            .accounts
+            .push(decode_account(&body[at..at + ACCOUNT_BYTES])?);
         at += ACCOUNT_BYTES;
     }
     let mut ids: Vec<u32> = config.symbols.iter().map(|s| s.id).collect();
@@ -163,7 +153,33 @@ pub fn decode(body: &[u8]) -> Result<EngineConfig, ConfigFileProblem> {
     if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
         return Err(bad("duplicate account id", w[0] as u64));
     }
+    assert_eq!(at, body.len(), "every body byte read");
+    // Canonical: the config decoded encodes to the very bytes it came from
+    // (debug builds only: it encodes the whole config again, at each start).
+    debug_assert_eq!(encode(&config), body);
     Ok(config)
+}
+
+/// One account entry of the body.
+fn decode_account(entry: &[u8]) -> Result<AccountSpec, ConfigFileProblem> {
+    assert_eq!(entry.len(), ACCOUNT_BYTES);
+    let bad = |field: &'static str, value: u64| ConfigFileProblem::BadField { field, value };
+    let stp = entry[40];
+    let mut notional = [0u8; 16];
+    notional.copy_from_slice(&entry[16..32]);
+    if let Some(&b) = entry[41..48].iter().find(|&&b| b != 0) {
+        return Err(bad("reserved", b as u64));
+    }
+    Ok(AccountSpec {
+        id: get_u32(entry, 0),
+        limits: RiskLimits {
+            max_order_qty: get_u64(entry, 8),
+            max_order_notional: u128::from_le_bytes(notional),
+            max_open_orders: get_u32(entry, 4),
+            max_position: get_u64(entry, 32),
+        },
+        default_stp: StpMode::from_u8(stp).ok_or(bad("default_stp", stp as u64))?,
+    })
 }
 
 /// Why the file a `config_epoch` record names cannot be used.
@@ -265,18 +281,24 @@ fn read_body(dir: &Path, epoch: ConfigEpoch) -> Result<Vec<u8>, ConfigFileProble
     {
         return Err(problem);
     }
+    debug_assert_eq!(body.len(), epoch.config_bytes as usize);
     Ok(body.to_vec())
 }
 
 /// The configuration the file named by `epoch` holds, fully checked.
 pub fn read(dir: &Path, epoch: ConfigEpoch) -> Result<EngineConfig, ConfigFileProblem> {
-    decode(&read_body(dir, epoch)?)
+    let config = decode(&read_body(dir, epoch)?)?;
+    // The epoch a start records for this config is the one that named it
+    // (debug builds only: it encodes the config again).
+    debug_assert_eq!(ConfigEpoch::of(&config), epoch);
+    Ok(config)
 }
 
 /// Makes the file for `body` durable in `dir`: written under a temporary
 /// name, fsynced, renamed, directory fsynced. A file already there with
 /// the same body (a config the journal went back to) is kept.
 pub(crate) fn write(dir: &Path, body: &[u8]) -> Result<ConfigEpoch, JournalError> {
+    assert!(body.len() >= BODY_HEADER, "a config body has its counts");
     let epoch = ConfigEpoch {
         digest: digest(body),
         config_bytes: u32::try_from(body.len()).expect("a config encoding under 4 GiB"),
@@ -320,5 +342,8 @@ pub(crate) fn write(dir: &Path, body: &[u8]) -> Result<ConfigEpoch, JournalError
     drop(file);
     fs::rename(&tmp, &path).map_err(io_error(&tmp, "rename config file"))?;
     sync_dir(dir).map_err(io_error(dir, "fsync"))?;
+    // Written, then read back as replay will read it (debug builds only:
+    // a second read of the file, at each start).
+    debug_assert_eq!(read_body(dir, epoch).as_deref(), Ok(body));
     Ok(epoch)
 }

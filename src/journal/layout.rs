@@ -1,6 +1,6 @@
 //! Byte layout of segment headers and record frames, file names, and the
 //! one place a record is framed. The offset tables are in `FORMAT.md`;
-//! `tests/journal_codec.rs` holds them and these constants to each other.
+//! `tests/journal/codec.rs` holds them and these constants to each other.
 
 use std::path::{Path, PathBuf};
 
@@ -37,14 +37,40 @@ pub const MAX_RECORD_BYTES: usize = record_bytes(MAX_PAYLOAD);
 /// The smallest segment that holds a header and one record of any kind.
 pub const MIN_SEGMENT_BYTES: u64 = 4096;
 
+// How the constants relate (FORMAT.md has the tables), checked by the
+// compiler. The header's fields lie inside it, the CRC over all before it:
+const _: () = assert!(H_MAGIC + MAGIC.len() <= H_VERSION);
+const _: () = assert!(H_CREATED_NS + 8 <= H_CRC);
+const _: () = assert!(H_CRC + 4 == HEADER_BYTES);
+// records start aligned right after the header, and each frame's size
+// keeps the next one aligned (`record_bytes` rounds with a mask);
+const _: () = assert!(RECORD_ALIGN.is_power_of_two());
+const _: () = assert!(HEADER_BYTES.is_multiple_of(RECORD_ALIGN));
+const _: () = assert!(MAX_RECORD_BYTES.is_multiple_of(RECORD_ALIGN));
+// the `len` word leads (written last, read first), the CRC it guards
+// follows, and the CRC covers everything from `seq` to the payload's end;
+const _: () = assert!(R_LEN == 0);
+const _: () = assert!(R_CRC == R_LEN + 4);
+const _: () = assert!(R_SEQ == R_CRC + 4);
+const _: () = assert!(R_TS == R_SEQ + 8);
+const _: () = assert!(R_KIND == R_TS + 8);
+const _: () = assert!(R_RESERVED == R_KIND + 2);
+const _: () = assert!(R_PAYLOAD == R_RESERVED + 2);
+// and the smallest segment holds a header and one record of any kind.
+const _: () = assert!(MIN_SEGMENT_BYTES as usize >= HEADER_BYTES + MAX_RECORD_BYTES);
+
 /// Frame size of a record with `payload_len` payload bytes.
 pub const fn record_bytes(payload_len: usize) -> usize {
+    debug_assert!(payload_len <= MAX_PAYLOAD, "no payload is that long");
     (R_PAYLOAD + payload_len + RECORD_ALIGN - 1) & !(RECORD_ALIGN - 1)
 }
 
 /// `{first_seq:020}.seg`: zero-padded so names sort in sequence order.
 pub fn segment_file_name(first_seq: u64) -> String {
-    format!("{first_seq:020}.seg")
+    let name = format!("{first_seq:020}.seg");
+    // Twenty digits hold every u64, so the name always reads back.
+    debug_assert_eq!(parse_segment_file_name(&name), Some(first_seq));
+    name
 }
 
 /// The sequence number a segment file name claims, if it is one.
@@ -63,7 +89,9 @@ pub const CORRUPT_SUFFIX: &str = ".corrupt";
 
 /// `{root}/shard-{id}`: the directory of one shard's segments.
 pub fn shard_dir(root: &Path, shard: u16) -> PathBuf {
-    root.join(format!("shard-{shard}"))
+    let name = format!("shard-{shard}");
+    debug_assert_eq!(parse_shard_dir_name(&name), Some(shard));
+    root.join(name)
 }
 
 /// The shard id a `shard-{id}` directory name claims.
@@ -84,6 +112,12 @@ pub struct SegmentHeader {
 /// Writes every header field except `first_seq` and the CRC (known only
 /// when the segment is activated).
 pub fn write_header_prefix(out: &mut [u8], shard: u16, segment_bytes: u64, created_ns: u64) {
+    assert!(out.len() >= HEADER_BYTES, "room for the header");
+    // A header `read_header` would refuse is never written.
+    assert!(
+        segment_bytes >= MIN_SEGMENT_BYTES,
+        "segment_bytes {segment_bytes}"
+    );
     out[..HEADER_BYTES].fill(0);
     out[H_MAGIC..H_MAGIC + 8].copy_from_slice(&MAGIC);
     put_u16(out, H_VERSION, FORMAT_VERSION);
@@ -94,9 +128,17 @@ pub fn write_header_prefix(out: &mut [u8], shard: u16, segment_bytes: u64, creat
 
 /// Completes a header: the first sequence number and the CRC that seals it.
 pub fn seal_header(out: &mut [u8], first_seq: u64) {
+    assert!(first_seq >= 1, "sequence numbers start at 1");
+    assert_eq!(
+        out[H_MAGIC..H_MAGIC + 8],
+        MAGIC,
+        "sealing an unwritten header"
+    );
     put_u64(out, H_FIRST_SEQ, first_seq);
     let crc = crc32c::crc32c(&out[..H_CRC]);
     put_u32(out, H_CRC, crc);
+    // Written, then read back as a reader will (TigerStyle's pair check).
+    debug_assert_eq!(read_header(out).map(|h| h.first_seq), Ok(first_seq));
 }
 
 /// Why a header is unusable.
@@ -141,7 +183,10 @@ pub fn read_header(bytes: &[u8]) -> Result<SegmentHeader, HeaderError> {
 #[inline]
 pub fn entry_record_bytes(entry: &Entry) -> usize {
     let kind = codec::kind_of(entry);
-    record_bytes(codec::payload_len(kind).expect("every kind has a payload length"))
+    let frame = record_bytes(codec::payload_len(kind).expect("every kind has a payload length"));
+    debug_assert!(frame <= MAX_RECORD_BYTES);
+    debug_assert_eq!(frame % RECORD_ALIGN, 0);
+    frame
 }
 
 /// Frames one record into `out` (exactly `entry_record_bytes(entry)`
@@ -153,7 +198,10 @@ pub fn entry_record_bytes(entry: &Entry) -> usize {
 pub fn write_record(out: &mut [u8], seq: u64, ts_ns: u64, entry: &Entry) -> u16 {
     let kind = codec::kind_of(entry);
     let len = codec::payload_len(kind).expect("every kind has a payload length");
-    assert_eq!(out.len(), record_bytes(len), "frame sized for the kind");
+    assert!(out.len() == record_bytes(len), "frame sized for the kind");
+    assert!(seq >= 1, "sequence numbers start at 1");
+    // A zero `len` word means the end of the data: never a record's.
+    assert!(len > 0, "an empty payload");
     put_u64(out, R_SEQ, seq);
     put_u64(out, R_TS, ts_ns);
     put_u16(out, R_KIND, kind);

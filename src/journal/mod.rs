@@ -24,7 +24,7 @@
 //!
 //! The byte layout (segment header, record frame, every payload, config
 //! files) is written down once, in `FORMAT.md` beside this file, which
-//! `tests/journal_codec.rs` checks against [`layout`], [`codec`] and
+//! `tests/journal/codec.rs` checks against [`layout`], [`codec`] and
 //! [`config_file`]. What an operator needs (sync policies, recovery,
 //! the tools) is in `docs/OPERATIONS.md`, "Journal".
 //!
@@ -136,6 +136,12 @@ impl ConfigEpoch {
     /// The epoch `config` would be recorded as.
     pub fn of(config: &EngineConfig) -> ConfigEpoch {
         let body = config_file::encode(config);
+        // The length travels as a u32 (the record and the file's header).
+        assert!(
+            body.len() <= u32::MAX as usize,
+            "config of {} bytes",
+            body.len()
+        );
         ConfigEpoch {
             digest: config_file::digest(&body),
             config_bytes: body.len() as u32,

@@ -81,6 +81,8 @@ impl JournalWriter {
                     break;
                 }
             };
+            // Segments chain: each starts where the one before ended.
+            assert_eq!(header.first_seq, expected_seq);
             let mut segment =
                 Segment::open_existing(path, header.first_seq, header.segment_bytes, file_len)
                     .map_err(io_error(path, "map"))?;
@@ -89,6 +91,11 @@ impl JournalWriter {
                 replay(r);
                 Ok(())
             });
+            assert!(HEADER_BYTES <= scan.end, "records end in the header");
+            assert!(
+                scan.end <= segment.data_end(),
+                "records end past the segment"
+            );
             if cfg.sync != SyncPolicy::None {
                 // A previous run with `sync = none` may have left these
                 // records only in the page cache; they are about to be
@@ -142,6 +149,8 @@ impl JournalWriter {
             break;
         }
         report.last_seq = expected_seq - 1;
+        // Seqs run from 1 without a gap, so the count is the last one.
+        assert_eq!(report.records, report.last_seq, "records replayed");
 
         let (mut active, write_off) = match active {
             Some(found) => found,
@@ -150,6 +159,14 @@ impl JournalWriter {
                 HEADER_BYTES,
             ),
         };
+        // The writer resumes at a frame boundary of a segment that holds
+        // the next seq's predecessors, never past its record area.
+        assert_eq!(write_off % RECORD_ALIGN, 0);
+        assert!(HEADER_BYTES <= write_off);
+        assert!(write_off <= active.data_end());
+        assert!(active
+            .first_seq()
+            .is_some_and(|first| first <= expected_seq));
         active.prefault_from(write_off);
         let writer = JournalWriter {
             dir: shard_dir.to_path_buf(),
@@ -202,6 +219,7 @@ fn first_segment(
                 io_error(&path, "activate segment")(source)
             }
         })?;
+    assert_eq!(segment.first_seq(), Some(first_seq));
     Ok(segment)
 }
 
@@ -221,17 +239,21 @@ fn read_segment_header(
     }
     file.read_exact_at(&mut bytes, 0)
         .map_err(io_error(path, "read header"))?;
-    Ok(
-        check_header(&bytes, Some(shard), name_seq).and_then(|header| {
-            if header.first_seq != expected_seq {
-                return Err(CorruptReason::SequenceGap {
-                    expected: expected_seq,
-                    found: header.first_seq,
-                });
-            }
-            Ok((header, file_len))
-        }),
-    )
+    let checked = check_header(&bytes, Some(shard), name_seq).and_then(|header| {
+        if header.first_seq != expected_seq {
+            return Err(CorruptReason::SequenceGap {
+                expected: expected_seq,
+                found: header.first_seq,
+            });
+        }
+        Ok((header, file_len))
+    });
+    // A header let through is one `Segment::open_existing` can map.
+    if let Ok((header, file_len)) = &checked {
+        assert!(header.segment_bytes >= MIN_SEGMENT_BYTES);
+        assert!(*file_len >= HEADER_BYTES as u64);
+    }
+    Ok(checked)
 }
 
 struct Cut<'a> {
@@ -279,6 +301,8 @@ fn cut_here(
         set_aside = set_aside.len(),
         "journal: corruption cut as requested; later records are not replayed"
     );
+    // The damaged file (or its copy) and every later one.
+    assert_eq!(set_aside.len(), later.len() + 1);
     report.truncated_corruption = Some(TruncatedCorruption {
         file: cut.file.to_path_buf(),
         offset: cut.offset,

@@ -120,8 +120,18 @@ pub fn restore<S: EventSink>(
     let mut new_epoch = None;
     if in_force != Some(current_epoch) {
         engine.reconfigure(current).map_err(|e| change(None, e))?;
-        new_epoch = Some(writer.append_config_epoch(now_ns, current)?);
+        let (epoch, seq) = writer.append_config_epoch(now_ns, current)?;
+        // Recorded right after the last record replayed, for this config.
+        assert_eq!(seq, report.last_seq + 1);
+        assert_eq!(epoch, current_epoch);
+        new_epoch = Some((epoch, seq));
     }
+    // The writer continues where replay stopped.
+    assert_eq!(
+        writer.next_seq(),
+        report.last_seq + 1 + new_epoch.is_some() as u64
+    );
+    assert!(epochs_replayed <= report.records);
     Ok((
         writer,
         Restored {
@@ -140,6 +150,7 @@ fn apply_epoch(
     record: &Record,
     epoch: ConfigEpoch,
 ) -> Result<(), JournalError> {
+    assert_eq!(record.entry, Entry::ConfigEpoch(epoch));
     // Recovery checked this file just before handing the record over; a
     // failure now means it changed under a locked journal.
     let config = config_file::read(dir, epoch).map_err(|problem| JournalError::Corrupt {

@@ -135,23 +135,16 @@ pub fn scan_records(
     first_seq: u64,
     mut on_record: impl FnMut(usize, u16, &Record) -> Result<(), CorruptReason>,
 ) -> RecordScan {
+    assert!(first_seq >= 1, "sequence numbers start at 1");
     let data_end = bytes.len() & !(RECORD_ALIGN - 1);
     let mut off = HEADER_BYTES.min(data_end);
     let mut seq = first_seq;
     let mut records = 0;
     let damage = loop {
+        // Frames are whole multiples of the alignment: each starts aligned.
+        debug_assert_eq!(off % RECORD_ALIGN, 0);
         if off >= data_end {
-            // A file cut at an unaligned length can leave part of a frame
-            // in its last few bytes.
-            if all_zero(&bytes[off..]) {
-                break None;
-            }
-            break Some(Damage {
-                offset: off,
-                reason: CorruptReason::Truncated,
-                tail_only: true,
-                zone_end: bytes.len(),
-            });
+            break past_record_area(bytes, off);
         }
         match read_frame(bytes, off, data_end, seq) {
             Frame::Record {
@@ -201,12 +194,34 @@ pub fn scan_records(
         }
     };
     debug_assert!(off <= data_end || damage.is_some());
+    // One sequence number per record, none skipped.
+    assert_eq!(seq, first_seq + records, "sequence continuity");
+    if let Some(damage) = &damage {
+        // Damage starts where the good records end, inside the segment.
+        assert_eq!(damage.offset, off);
+        assert!(damage.offset < damage.zone_end && damage.zone_end <= bytes.len());
+    }
     RecordScan {
         records,
         next_seq: seq,
         end: off,
         damage,
     }
+}
+
+/// What lies past the last aligned frame start: nothing, or (in a file
+/// cut at an unaligned length) part of a frame in its last few bytes.
+fn past_record_area(bytes: &[u8], off: usize) -> Option<Damage> {
+    assert!(off <= bytes.len(), "past the segment: {off}");
+    if all_zero(&bytes[off..]) {
+        return None;
+    }
+    Some(Damage {
+        offset: off,
+        reason: CorruptReason::Truncated,
+        tail_only: true,
+        zone_end: bytes.len(),
+    })
 }
 
 enum Frame {
@@ -227,6 +242,9 @@ enum Frame {
 }
 
 fn read_frame(bytes: &[u8], off: usize, data_end: usize, seq: u64) -> Frame {
+    // An aligned frame start before the aligned end has its `len` word.
+    debug_assert_eq!(off % RECORD_ALIGN, 0);
+    debug_assert!(off + RECORD_ALIGN <= data_end && data_end <= bytes.len());
     let len = get_u32(bytes, off + R_LEN);
     if len == 0 {
         return Frame::End;
@@ -264,6 +282,7 @@ fn read_frame(bytes: &[u8], off: usize, data_end: usize, seq: u64) -> Frame {
         return Frame::Hard(CorruptReason::ReservedNotZero(reserved));
     }
     let kind = get_u16(bytes, off + R_KIND);
+    debug_assert!(frame_bytes <= MAX_RECORD_BYTES && off + frame_bytes <= data_end);
     match codec::decode(kind, &bytes[off + R_PAYLOAD..off + R_PAYLOAD + len]) {
         Ok(entry) => Frame::Record {
             kind,
@@ -275,6 +294,17 @@ fn read_frame(bytes: &[u8], off: usize, data_end: usize, seq: u64) -> Frame {
             frame_bytes,
         },
         Err(e) => Frame::Hard(CorruptReason::Undecodable(e)),
+    }
+}
+
+/// The record with `seq` whose frame starts at `off`, if that is what is
+/// there: how the writer reads back what it has just written.
+pub(super) fn record_at(bytes: &[u8], off: usize, seq: u64) -> Option<Record> {
+    let data_end = bytes.len() & !(RECORD_ALIGN - 1);
+    assert!(HEADER_BYTES <= off && off < data_end, "no frame at {off}");
+    match read_frame(bytes, off, data_end, seq) {
+        Frame::Record { record, .. } => Some(record),
+        _ => None,
     }
 }
 
@@ -301,6 +331,8 @@ fn soft_damage(
                 Frame::Record { .. }
             )
         });
+    // The zone covers the damaged frame and stays inside the segment.
+    debug_assert!(off < after && after <= zone_end && zone_end <= bytes.len());
     Damage {
         offset: off,
         reason,
@@ -319,10 +351,15 @@ pub fn all_zero(bytes: &[u8]) -> bool {
             acc |= u64::from_ne_bytes(word.try_into().expect("8-byte chunk"));
         }
         if acc != 0 {
+            debug_assert!(bytes.iter().any(|&b| b != 0));
             return false;
         }
     }
-    chunks.remainder().iter().all(|&b| b == 0)
+    let zero = chunks.remainder().iter().all(|&b| b == 0);
+    // The word-at-a-time answer is the byte-at-a-time one (debug builds
+    // only: it reads every byte a second time, up to a whole segment).
+    debug_assert_eq!(zero, bytes.iter().all(|&b| b == 0));
+    zero
 }
 
 /// Checks a header against the shard and the file name.
@@ -371,6 +408,8 @@ pub fn list_segments(dir: &Path) -> io::Result<SegmentFiles> {
         }
     }
     files.segments.sort_unstable();
+    // One file per first sequence number (names are canonical).
+    debug_assert!(files.segments.windows(2).all(|w| w[0].0 < w[1].0));
     Ok(files)
 }
 
@@ -432,6 +471,7 @@ pub fn first_config_epoch(
                     frame_bytes,
                     ..
                 } => {
+                    debug_assert_eq!(record.seq, seq, "read_frame checks the sequence");
                     if let Entry::ConfigEpoch(epoch) = record.entry {
                         return Ok(Some((seq, epoch)));
                     }

@@ -56,6 +56,8 @@ pub struct SegmentRequest {
 
 impl SegmentRequest {
     pub fn create(self) -> io::Result<Segment> {
+        // Made under a name no reader takes for a segment, until activated.
+        assert!(self.file_name.ends_with(SPARE_SUFFIX), "{}", self.file_name);
         let path = self.dir.join(&self.file_name);
         let file = OpenOptions::new()
             .read(true)
@@ -116,6 +118,9 @@ const PROOF_BYTE: u8 = 0xA5;
 /// overwrites of stored blocks.
 fn prove_blocks_exist(file: &File, len: u64) -> io::Result<()> {
     use std::os::unix::fs::FileExt;
+    // Zeros could not tell a stored block from a hole.
+    const _: () = assert!(PROOF_BYTE != 0);
+    assert!(len >= MIN_SEGMENT_BYTES);
     write_fill(file, len, PROOF_BYTE)?;
     file.sync_all()?;
     // SAFETY: fadvise on a descriptor we own; it only drops clean pages.
@@ -132,6 +137,7 @@ fn prove_blocks_exist(file: &File, len: u64) -> io::Result<()> {
     while off < len {
         let n = (len - off).min(buf.len() as u64) as usize;
         file.read_exact_at(&mut buf[..n], off)?;
+        debug_assert!(n > 0, "no progress");
         if let Some(bad) = buf[..n].iter().position(|&b| b != PROOF_BYTE) {
             return Err(io::Error::other(format!(
                 "segment block at offset {} did not reach the device (read back {:#04x}, wrote {PROOF_BYTE:#04x}): the storage acknowledged a write it did not keep",
@@ -155,9 +161,12 @@ fn write_fill(file: &File, len: u64, byte: u8) -> io::Result<()> {
     let mut off = 0u64;
     while off < len {
         let n = (len - off).min(chunk.len() as u64) as usize;
+        debug_assert!(n > 0, "no progress");
         file.write_all_at(&chunk[..n], off)?;
         off += n as u64;
     }
+    // Every byte, not one past the end: the file keeps its length.
+    assert_eq!(off, len);
     Ok(())
 }
 
@@ -171,6 +180,11 @@ impl Segment {
         segment_bytes: u64,
         file_len: u64,
     ) -> io::Result<Segment> {
+        // What the header check let through: a sealed header, a file
+        // that holds it, a size the writer makes.
+        assert!(first_seq >= 1, "sequence numbers start at 1");
+        assert!(file_len >= HEADER_BYTES as u64, "{file_len} bytes");
+        assert!(segment_bytes >= MIN_SEGMENT_BYTES, "{segment_bytes} bytes");
         let file = OpenOptions::new().read(true).write(true).open(path)?;
         let map = map_file(&file, segment_bytes.min(file_len))?;
         Ok(Segment {
@@ -183,6 +197,8 @@ impl Segment {
 
     /// Re-dirties `from..to` and msyncs it (see [`redirty`]).
     pub(crate) fn rewrite_range(&mut self, from: usize, to: usize) -> io::Result<()> {
+        // Records only: the header was made durable when sealed.
+        assert!(HEADER_BYTES <= from, "rewriting the header");
         redirty(&mut self.map, from, to);
         self.sync_range(from, to)
     }
@@ -190,11 +206,14 @@ impl Segment {
     /// Faults in the pages appends will write from `from` on.
     pub(crate) fn prefault_from(&mut self, from: usize) {
         let len = self.map.len();
+        assert!(from <= len, "prefault from {from} of {len}");
         prefault(&mut self.map, from, len);
     }
 
     /// Faults in (again) the pages of `from..from + len`.
     pub(crate) fn prefault_range(&mut self, from: usize, len: usize) {
+        // A write position: never past the record area.
+        assert!(from <= self.data_end(), "prefault at {from}");
         let end = from.saturating_add(len).min(self.map.len());
         prefault(&mut self.map, from, end);
     }
@@ -205,6 +224,18 @@ impl Segment {
 
     /// The first sequence number this segment holds; `None` for a spare.
     pub fn first_seq(&self) -> Option<u64> {
+        // A spare keeps its `.spare` name until `activate` renames it.
+        let spare_name = self
+            .path
+            .as_os_str()
+            .as_encoded_bytes()
+            .ends_with(SPARE_SUFFIX.as_bytes());
+        debug_assert_eq!(
+            self.first_seq.is_none(),
+            spare_name,
+            "{}",
+            self.path.display()
+        );
         self.first_seq
     }
 
@@ -215,7 +246,10 @@ impl Segment {
     /// Where the record area ends (the map already stops at the header's
     /// `segment_bytes` or the file's end).
     pub(crate) fn data_end(&self) -> usize {
-        self.map.len() & !(RECORD_ALIGN - 1)
+        let end = self.map.len() & !(RECORD_ALIGN - 1);
+        // Every map holds at least a header, which is aligned.
+        debug_assert!(end >= HEADER_BYTES);
+        end
     }
 
     pub(crate) fn bytes(&self) -> &[u8] {
@@ -228,7 +262,8 @@ impl Segment {
 
     /// msync(MS_SYNC) of `from..to` (widened to pages by the kernel).
     pub(crate) fn sync_range(&self, from: usize, to: usize) -> io::Result<()> {
-        debug_assert!(from <= to && to <= self.map.len());
+        assert!(from <= to, "sync of a negative range");
+        assert!(to <= self.map.len(), "sync past the map");
         if to > from {
             self.map.flush_range(from, to - from)?;
         }
@@ -238,6 +273,9 @@ impl Segment {
     /// Zeroes `from..to` and makes that durable: how a torn tail or a
     /// corrupt stretch is cut off.
     pub(crate) fn zero_range(&mut self, from: usize, to: usize) -> io::Result<()> {
+        // Cuts happen at record offsets, after the header, never before it.
+        assert!(HEADER_BYTES <= from, "zeroing the header from {from}");
+        assert_eq!(from % RECORD_ALIGN, 0, "a cut inside a frame");
         self.map[from..to].fill(0);
         self.sync_range(from, to)
     }
@@ -270,6 +308,8 @@ impl Segment {
         if durable {
             sync_dir(&dir).map_err(ActivateError::Sync)?;
         }
+        // Its name and its sealed header say the same first seq.
+        debug_assert_eq!(read_header(&self.map).map(|h| h.first_seq), Ok(first_seq));
         Ok(())
     }
 
@@ -295,6 +335,8 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
 }
 
 fn map_file(file: &File, len: u64) -> io::Result<MmapMut> {
+    // Never a map shorter than the header every reader reads first.
+    assert!(len >= HEADER_BYTES as u64, "map of {len} bytes");
     // SAFETY: the mapping is of a file in a shard directory that one
     // writer owns (it holds the directory's lock); nothing else writes or
     // truncates the file while it is mapped. Reads through the map see the
@@ -344,6 +386,7 @@ pub(crate) fn redirty(map: &mut MmapMut, from: usize, to: usize) {
 /// it without touching data; older kernels get a read-and-write-back of one
 /// byte per page, which is just as harmless to the contents.
 fn prefault(map: &mut MmapMut, from: usize, to: usize) {
+    assert!(to <= map.len(), "prefault past the map: {to}");
     let page = page_size();
     let from = from / page * page;
     if from >= to {
@@ -362,11 +405,10 @@ fn prefault(map: &mut MmapMut, from: usize, to: usize) {
 fn page_size() -> usize {
     // SAFETY: sysconf has no preconditions.
     let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if n > 0 {
-        n as usize
-    } else {
-        4096
-    }
+    let page = if n > 0 { n as usize } else { 4096 };
+    // `redirty` and `prefault` round offsets down to a page with it.
+    assert!(page.is_power_of_two(), "page size {page}");
+    page
 }
 
 pub(crate) fn wall_clock_ns() -> u64 {

@@ -196,6 +196,14 @@ fn walk_shard(
             break;
         }
     }
+    // Every record counted once by kind, and seqs run from 1 without a
+    // gap (a gap is corruption, where the walk stops).
+    assert_eq!(summary.records_by_kind.iter().sum::<u64>(), summary.records);
+    assert!(summary.segments <= summary.segment_files);
+    if summary.records > 0 {
+        assert_eq!(summary.first_seq, Some(1));
+        assert_eq!(summary.last_seq, Some(summary.records));
+    }
     Ok(summary)
 }
 
@@ -246,6 +254,8 @@ fn cancel_reason_name(reason: CancelReason) -> &'static str {
 /// One record as a JSON line. Every value is a number, a boolean, null or
 /// one of the fixed lowercase names above, so nothing needs escaping.
 fn write_json(out: &mut impl Write, shard: u16, r: &Record) -> io::Result<()> {
+    // Only records the scan accepted are printed.
+    debug_assert!(r.seq >= 1);
     let kind = codec::kind_name(codec::kind_of(&r.entry));
     write!(
         out,
@@ -375,7 +385,10 @@ fn shard_label(s: &ShardSummary) -> String {
 
 fn seq_range(s: &ShardSummary) -> String {
     match (s.first_seq, s.last_seq) {
-        (Some(first), Some(last)) => format!("seq {first}..={last}"),
+        (Some(first), Some(last)) => {
+            assert!(first <= last, "seq {first}..={last}");
+            format!("seq {first}..={last}")
+        }
         _ => "no records".to_string(),
     }
 }

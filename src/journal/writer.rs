@@ -11,6 +11,7 @@ use crate::config::SyncPolicy;
 use crate::engine::{Command, EngineConfig};
 
 use super::layout::*;
+use super::scan;
 use super::segment::{self, ActivateError, Segment, SegmentRequest};
 use super::{config_file, io_error, ConfigEpoch, Entry, JournalError};
 
@@ -79,7 +80,12 @@ impl JournalWriter {
     /// every later call fail with it).
     #[inline]
     pub fn append(&mut self, ts_ns: u64, command: &Command) -> Result<u64, JournalError> {
-        self.append_entry(ts_ns, &Entry::Command(*command))
+        let appended = self.append_entry(ts_ns, &Entry::Command(*command));
+        // The seq returned is the one taken; a refusal takes none.
+        debug_assert!(
+            appended.as_ref().is_err() || appended.as_ref().ok() == Some(&(self.next_seq - 1))
+        );
+        appended
     }
 
     /// Starts a config epoch: makes `config`'s file durable in the shard
@@ -98,6 +104,8 @@ impl JournalWriter {
         let seq = self.append_entry(ts_ns, &Entry::ConfigEpoch(epoch))?;
         if self.sync != SyncPolicy::None {
             self.sync_now()?;
+            // Durable before any command that runs under it.
+            assert_eq!(self.synced_off, self.write_off);
         }
         Ok((epoch, seq))
     }
@@ -111,14 +119,33 @@ impl JournalWriter {
         }
         let off = self.write_off;
         let seq = self.next_seq;
+        assert!(frame <= MAX_RECORD_BYTES, "a frame over the largest");
         debug_assert_eq!(off % RECORD_ALIGN, 0);
-        assert!(off >= HEADER_BYTES && off + frame <= self.active.data_end());
+        assert!(off >= HEADER_BYTES, "writing into the header");
+        assert!(
+            off + frame <= self.active.data_end(),
+            "frame past the segment"
+        );
         assert!(self.synced_off <= self.write_off);
+        // The active segment holds this seq's range, and the place is
+        // still the end of its data (a non-zero `len` is a record).
+        debug_assert!(self.active.first_seq().is_some_and(|first| first <= seq));
+        assert!(
+            get_u32(self.active.bytes(), off + R_LEN) == 0,
+            "overwriting a record"
+        );
         write_record(
             &mut self.active.bytes_mut()[off..off + frame],
             seq,
             ts_ns,
             entry,
+        );
+        // Written, then read back as recovery will read it (debug builds
+        // only: a second CRC and decode of every record, on the order path).
+        debug_assert_eq!(
+            scan::record_at(self.active.bytes(), off, seq).map(|r| (r.ts_ns, r.entry)),
+            Some((ts_ns, *entry)),
+            "record {seq} does not read back"
         );
         if self.sync == SyncPolicy::Every {
             if let Err(source) = self.active.sync_range(off, off + frame) {
@@ -155,6 +182,10 @@ impl JournalWriter {
 
     /// Records the first sync failure of the active segment at `offset`.
     fn fail(&mut self, offset: u64, source: std::io::Error) -> JournalError {
+        assert!(
+            offset <= self.active.bytes().len() as u64,
+            "offset {offset}"
+        );
         let file = self.active.path().to_path_buf();
         self.fail_at(file, offset, source)
     }
@@ -193,7 +224,10 @@ impl JournalWriter {
                 return Err(self.fail_at(file, 0, source));
             }
         }
-        debug_assert_eq!(next.first_seq(), Some(self.next_seq));
+        // Sequence continuity across segments: the new one starts where
+        // the old one ends.
+        assert_eq!(next.first_seq(), Some(self.next_seq));
+        assert!(self.active.first_seq() < next.first_seq());
         self.dir_unsynced |= self.sync == SyncPolicy::Interval;
         let old = std::mem::replace(&mut self.active, next);
         let unsynced = (self.synced_off, self.write_off);
@@ -226,6 +260,7 @@ impl JournalWriter {
         self.stats.sync_segment_creations += 1;
         match self.request().create() {
             Ok(segment) => {
+                assert!(segment.first_seq().is_none(), "a new segment is a spare");
                 self.creation_failed = None;
                 Ok(segment)
             }
@@ -247,6 +282,8 @@ impl JournalWriter {
     }
 
     pub(super) fn request(&self) -> SegmentRequest {
+        // `open` refused anything smaller.
+        assert!(self.segment_bytes >= MIN_SEGMENT_BYTES);
         let n = self.spare_names.get() + 1;
         self.spare_names.set(n);
         SegmentRequest {
@@ -270,6 +307,8 @@ impl JournalWriter {
     /// [`spare_creation_failed`](Self::spare_creation_failed) so a later
     /// call asks again.
     pub fn spare_needed(&self) -> Option<SegmentRequest> {
+        // At most one spare at a time: one ready or one on its way.
+        assert!(!(self.spare.is_some() && self.spare_requested.get()));
         if self.spare.is_some() || self.spare_requested.get() {
             return None;
         }
@@ -292,9 +331,13 @@ impl JournalWriter {
             self.spare = Some(spare);
             self.stats.spares_installed += 1;
         }
+        assert!(self.spare.is_some());
+        assert!(!self.spare_requested.get());
     }
 
     pub fn spare_creation_failed(&mut self) {
+        // Only a request made by `spare_needed` can fail.
+        assert!(self.spare_requested.get(), "no spare was requested");
         self.spare_requested.set(false);
     }
 
@@ -314,10 +357,12 @@ impl JournalWriter {
             return Ok(false);
         }
         self.sync_now()?;
+        assert_eq!(self.synced_off, self.write_off, "synced all appended");
         Ok(true)
     }
 
     fn sync_pending(&self) -> bool {
+        assert!(self.synced_off <= self.write_off, "synced past the data");
         self.synced_off < self.write_off || self.retired.is_some() || self.dir_unsynced
     }
 
@@ -359,6 +404,7 @@ impl JournalWriter {
     /// [`PREFAULT_AHEAD_BYTES`] back in (one madvise; cheap when nothing
     /// needs doing), so the appends that follow do not.
     pub fn prefault_ahead(&mut self) {
+        assert!(self.write_off >= HEADER_BYTES);
         self.active
             .prefault_range(self.write_off, PREFAULT_AHEAD_BYTES);
     }
@@ -367,12 +413,17 @@ impl JournalWriter {
     /// caller can unmap it off the shard thread; otherwise it is unmapped
     /// at the next sync or roll-over.
     pub fn take_retired(&mut self) -> Option<Segment> {
-        match self.retired {
+        let retired = match self.retired {
             Some((_, from, to)) if from >= to || self.sync != SyncPolicy::Interval => {
                 self.retired.take().map(|(segment, _, _)| segment)
             }
             _ => None,
-        }
+        };
+        // Retired means older: it ends where the active segment begins.
+        assert!(retired
+            .as_ref()
+            .is_none_or(|old| old.first_seq() < self.active.first_seq()));
+        retired
     }
 
     /// The sequence number the next append will get.
@@ -398,6 +449,7 @@ impl JournalWriter {
 
     /// Bytes of the active segment in use (header and records).
     pub fn active_bytes_used(&self) -> u64 {
+        assert!(self.write_off <= self.active.data_end());
         self.write_off as u64
     }
 

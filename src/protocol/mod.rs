@@ -1,6 +1,6 @@
 //! The binary order-entry protocol spoken over TCP between trading bots and
 //! the gateway. `docs/PROTOCOL.md` is the specification; this module is its
-//! executable form, and `tests/protocol_layout.rs` holds the two together.
+//! executable form, and `tests/protocol/layout.rs` holds the two together.
 //!
 //! Every message is a fixed-size little-endian `#[repr(C)]` struct with
 //! alignment 1, starting with the 8-byte [`Header`]. Decoding is a bounds
@@ -25,6 +25,7 @@ pub mod decode;
 pub mod encode;
 pub mod gateway;
 pub mod header;
+pub mod market_data;
 pub mod reasons;
 
 pub use client::*;

@@ -46,10 +46,19 @@ impl SessionDirectory {
 
     /// Registers a session; `false` when the account has its maximum.
     pub fn register(&self, account_index: usize, session: SessionRef) -> bool {
-        self.of(account_index).iter().any(|slot| {
+        let registered = self.of(account_index).iter().any(|slot| {
             slot.compare_exchange(0, pack(session), Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()
-        })
+        });
+        // Only this session's shard ever clears its word: it stays put.
+        debug_assert!(
+            !registered
+                || self
+                    .of(account_index)
+                    .iter()
+                    .any(|slot| slot.load(Ordering::Relaxed) == pack(session))
+        );
+        registered
     }
 
     pub fn unregister(&self, account_index: usize, session: SessionRef) {
@@ -62,6 +71,12 @@ impl SessionDirectory {
                 return;
             }
         }
+        // Unregistering a session that never registered (its logon hit the
+        // account's limit) is allowed; it then finds nothing to clear.
+        debug_assert!(self
+            .of(account_index)
+            .iter()
+            .all(|slot| slot.load(Ordering::Relaxed) != word));
     }
 
     /// Calls `f` for every session logged on for the account.

@@ -189,6 +189,7 @@ pub fn build(shards: usize, ring_capacity: usize) -> Vec<Links> {
 impl MeshInbox {
     /// The next message from shard `from`, if any (counted as received).
     pub fn pop(&mut self, from: usize) -> Option<MeshMsg> {
+        debug_assert!(from < self.rings.len(), "shard {from} is configured");
         let msg = self.rings[from].as_mut()?.pop().ok()?;
         self.received[from] += 1;
         Some(msg)

@@ -26,6 +26,11 @@ pub struct Full;
 
 impl Outbox {
     pub fn new(limit: usize, stamping: bool) -> Outbox {
+        // Config validation: send_buffer_bytes >= 4096, room for any message.
+        assert!(
+            limit >= MAX_MESSAGE_LEN,
+            "an outbox holds at least one message"
+        );
         Outbox {
             buf: Vec::with_capacity(limit + MAX_MESSAGE_LEN),
             limit,

@@ -28,6 +28,7 @@ impl Router<'_> {
         let Some(account_index) = self.shared.account_index(account) else {
             return;
         };
+        debug_assert_eq!(self.shared.account(account_index).id, account);
         let (shard, sessions, sender, wall_ns) = (
             self.shard,
             &mut *self.sessions,

@@ -197,6 +197,7 @@ impl MeshSender {
 
     /// Whether a message to shard `to` would go straight into its ring.
     pub fn has_room(&self, to: usize) -> bool {
+        debug_assert!(to < self.rings.len(), "shard {to} is configured");
         self.overflow[to].is_empty() && self.rings[to].as_ref().is_some_and(|p| p.slots() > 0)
     }
 

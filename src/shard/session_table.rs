@@ -85,6 +85,7 @@ impl SessionTable {
     }
 
     pub fn generation(&self, slot: u16) -> u32 {
+        debug_assert!(slot < self.capacity());
         self.slots[slot as usize].generation
     }
 
@@ -118,7 +119,9 @@ impl SessionTable {
     }
 
     pub fn take_deferred_end(&mut self) -> Option<u16> {
-        self.deferred_ends.pop()
+        let slot = self.deferred_ends.pop();
+        debug_assert!(slot.is_none_or(|s| s < self.capacity()));
+        slot
     }
 
     fn defer_end(&mut self, slot: u16) {

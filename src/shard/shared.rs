@@ -76,7 +76,9 @@ impl Shared {
     }
 
     pub fn account_index(&self, account: AccountId) -> Option<usize> {
-        self.account_lookup.get(account).map(|i| i as usize)
+        let index = self.account_lookup.get(account).map(|i| i as usize);
+        debug_assert!(index.is_none_or(|i| self.config.accounts[i].id == account));
+        index
     }
 
     pub fn account(&self, index: usize) -> &AccountConfig {
@@ -86,7 +88,9 @@ impl Shared {
 
     #[inline]
     pub fn owner_of(&self, symbol: SymbolId) -> Option<usize> {
-        self.symbol_owner.get(symbol).map(|s| s as usize)
+        let owner = self.symbol_owner.get(symbol).map(|s| s as usize);
+        debug_assert!(owner.is_none_or(|s| s < self.config.shard_count()));
+        owner
     }
 
     pub fn shutting_down(&self) -> bool {
@@ -123,5 +127,6 @@ impl Shared {
         for doorbell in &self.doorbells {
             doorbell.force();
         }
+        debug_assert!(self.shutting_down());
     }
 }

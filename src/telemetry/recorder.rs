@@ -5,7 +5,7 @@
 //! The shard never waits: if no clean histogram is back (the admin thread
 //! is slow or stopped), the stage keeps recording into the one it has (its
 //! interval simply lengthens) and the missed swap is counted. Recording
-//! and swapping allocate nothing (tests/gateway_alloc.rs).
+//! and swapping allocate nothing (tests/alloc/telemetry.rs).
 
 use super::link::{Interval, ShardLink};
 use super::stage::{Stage, STAGE_COUNT};

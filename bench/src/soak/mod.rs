@@ -10,7 +10,7 @@
 //! must fail-stop with exit 3 and restart clean; a CPU hog (stress-ng, when
 //! installed); an abrupt disconnect of the cancel-on-disconnect account.
 //! Network partitions and loss need a network namespace and root; they are
-//! in `tests/gateway_env_faults.rs`, not in this schedule.
+//! in `tests/faults/env_faults.rs`, not in this schedule.
 //!
 //! Checked: after every stop of the gateway, the journal-replay oracle
 //! (everything a client was told is in the journal, for the account it was

@@ -49,6 +49,10 @@ pub struct PreLogonEnd {
 impl PreLogonEnd {
     /// SessionEnd alone.
     pub fn ended(reason: SessionEndReason, expected_seq: u32) -> PreLogonEnd {
+        // A refused Logon is sent with its LogonRejected (`no_room` and
+        // `first_message`); before a session only seq 1 or 2 is expected.
+        debug_assert!(reason != SessionEndReason::LogonRejected);
+        debug_assert!(matches!(expected_seq, 1 | 2));
         PreLogonEnd {
             rejected: None,
             reason,
@@ -75,7 +79,9 @@ impl PreLogonEnd {
             seq += 1;
         }
         let end = SessionEndMsg::new(self.reason, self.expected_seq);
-        len + encode(&end, seq, &mut out[len..]).expect("fits")
+        let len = len + encode(&end, seq, &mut out[len..]).expect("fits");
+        assert!(len <= PRE_LOGON_END_BYTES);
+        len
     }
 }
 

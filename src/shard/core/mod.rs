@@ -1,7 +1,7 @@
 //! The shard's logic without any I/O: sessions, routing, the engine and the
 //! mesh, driven by plain method calls. The glommio runtime (`runtime.rs`)
 //! moves bytes between sockets and these methods; tests drive them directly
-//! (which is how `tests/gateway_alloc.rs` proves the path allocates nothing).
+//! (which is how `tests/alloc/gateway.rs` proves the path allocates nothing).
 //!
 //! A connection's first message goes to `first_message`: only an accepted
 //! Logon makes a session (and takes a slot in the session table).
@@ -71,7 +71,7 @@ use crate::protocol::{FillMsg, OrderAcceptedMsg, OrderCanceledMsg, WireMessage};
 /// that their reports fit the half of its outbox its reader keeps free.
 /// An estimate, not a bound: it covers an accept, two fills and a cancel
 /// (checked below), but an order that sweeps many resting orders reports
-/// one fill per order. `tests/gateway_report_budget.rs` shows both sides:
+/// one fill per order. `tests/gateway/report_budget.rs` shows both sides:
 /// commands within the estimate never overflow a reading client's
 /// outbox; commands past it can, and the session then ends
 /// SlowConsumer (its fills are journaled and other sessions carry on).

@@ -106,6 +106,11 @@ impl ShardCore {
     }
 
     fn run_engine_unknown_symbol(&mut self, command: &Command, slot: u16, now: Now) {
+        // Mass cancel and status answer unknown symbols on their own paths.
+        debug_assert!(matches!(
+            command,
+            Command::New(_) | Command::Cancel(_) | Command::Replace(_)
+        ));
         if let Some(event) = refusal_of(command, RejectReason::UnknownSymbol) {
             self.refuse(slot, event, now);
         }
@@ -249,11 +254,13 @@ pub(super) fn status_answer(
     account: u32,
     request: &OrderStatusRequestMsg,
 ) -> OrderStatusMsg {
-    match engine.order(account, request.symbol.get(), request.order_id.get()) {
+    let answer = match engine.order(account, request.symbol.get(), request.order_id.get()) {
         Some(view) => OrderStatusMsg::found(
             request.client_order_id.get(),
             &OrderSnapshot::resting(&view),
         ),
         None => OrderStatusMsg::unknown(request),
-    }
+    };
+    debug_assert_eq!(answer.client_order_id.get(), request.client_order_id.get());
+    answer
 }

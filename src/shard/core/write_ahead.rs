@@ -106,6 +106,7 @@ impl ShardCore {
             self.fail_stop(&error);
             return;
         }
+        debug_assert!(!journal.failed(), "a failed sync returned an error");
         // Re-faults the pages the next appends will write (msync and
         // writeback write-protect them again).
         journal.prefault_ahead();
@@ -140,7 +141,11 @@ impl ShardCore {
         if now.mono_ns < self.spare_retry_after_ns {
             return None;
         }
-        self.journal.as_ref()?.spare_needed()
+        let journal = self.journal.as_ref()?;
+        let request = journal.spare_needed();
+        // One spare at a time: none is asked for while one is installed.
+        debug_assert!(request.is_none() || !journal.has_spare());
+        request
     }
 
     pub fn journal_spare_ready(&mut self, created: std::io::Result<Segment>, now: Now) {
@@ -148,7 +153,10 @@ impl ShardCore {
             return;
         };
         match created {
-            Ok(segment) => journal.install_spare(segment),
+            Ok(segment) => {
+                journal.install_spare(segment);
+                debug_assert!(journal.has_spare());
+            }
             Err(error) => {
                 tracing::warn!(shard = self.id, %error, "journal: cannot create the next segment yet");
                 journal.spare_creation_failed();
@@ -182,6 +190,7 @@ impl ShardCore {
         if let Err(error) = journal.sync_now() {
             self.fail_stop(&error);
         }
+        debug_assert!(self.journal_fatal || !self.journal.as_ref().is_some_and(|j| j.failed()));
     }
 
     /// Runs one command through this shard's engine, routing its events.
@@ -304,6 +313,7 @@ impl ShardCore {
         request_id: u64,
         now: Now,
     ) {
+        debug_assert!(self.journal.is_some(), "only a journal refuses a command");
         let event = match *command {
             Command::New(_) | Command::Cancel(_) | Command::Replace(_) => {
                 refusal_of(command, RejectReason::JournalUnavailable).expect("an order command")

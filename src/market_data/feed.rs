@@ -1,0 +1,177 @@
+//! The feed of one engine (one shard's symbols): routes each public engine
+//! event to its symbol's [`SymbolFeed`], runs the conflation ticks, and cuts
+//! snapshots. It is a pure function of the events and their journal times:
+//! the same events give the same messages with the same sequences, which is
+//! what lets a replica replaying the journal serve the same feed
+//! (`tests/market_data/feed.rs` holds it to that).
+//!
+//! Everything is allocated in [`Feed::new`]; handling an event or a tick
+//! allocates nothing (`tests/alloc/market_data.rs`).
+
+use super::change::{ChangeBuf, LevelChange};
+use super::channel::CONFLATION_INTERVAL_NS;
+use super::conflate::Cadence;
+use super::epoch::FeedEpoch;
+use super::image::LevelCapacityExceeded;
+use super::message::FeedSink;
+use super::status::StatusEvent;
+use super::symbol_feed::SymbolFeed;
+use crate::engine::{Event, SymbolId};
+
+/// Why an event was not applied (nothing changed, nothing was published).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FeedError {
+    /// The event names a symbol this feed was not built for.
+    UnknownSymbol(SymbolId),
+    /// A level insert past the capacity the feed was built with: the events
+    /// do not come from an engine with this configuration.
+    LevelCapacity(SymbolId),
+}
+
+pub struct Feed {
+    epoch: FeedEpoch,
+    /// In the order given to [`Feed::new`].
+    symbols: Vec<SymbolFeed>,
+    /// `(symbol id, index into symbols)`, sorted by id.
+    index: Vec<(SymbolId, usize)>,
+    scratch: ChangeBuf,
+    cadence: Cadence,
+}
+
+impl Feed {
+    /// A feed for `symbols` of an engine with `levels_per_side` levels per
+    /// book side, in epoch `epoch`.
+    pub fn new(epoch: FeedEpoch, symbols: &[SymbolId], levels_per_side: u32) -> Feed {
+        let symbols: Vec<SymbolFeed> = symbols
+            .iter()
+            .map(|&id| SymbolFeed::new(id, levels_per_side))
+            .collect();
+        let mut index: Vec<_> = symbols
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.symbol, i))
+            .collect();
+        index.sort_unstable();
+        index.dedup_by_key(|(id, _)| *id);
+        assert_eq!(index.len(), symbols.len(), "symbol ids must be unique");
+        let max_changes = symbols
+            .iter()
+            .map(SymbolFeed::max_changes)
+            .max()
+            .unwrap_or(0);
+        Feed {
+            epoch,
+            symbols,
+            index,
+            scratch: ChangeBuf::with_capacity(max_changes),
+            cadence: Cadence::new(CONFLATION_INTERVAL_NS),
+        }
+    }
+
+    pub fn epoch(&self) -> FeedEpoch {
+        self.epoch
+    }
+
+    /// A new epoch (a replay met a `feed_epoch` record, or the start wrote one).
+    pub fn set_epoch(&mut self, epoch: FeedEpoch) {
+        self.epoch = epoch;
+    }
+
+    fn position(&self, symbol: SymbolId) -> Result<usize, FeedError> {
+        let i = self
+            .index
+            .binary_search_by_key(&symbol, |(id, _)| *id)
+            .map_err(|_| FeedError::UnknownSymbol(symbol))?;
+        Ok(self.index[i].1)
+    }
+
+    fn symbol_mut(&mut self, symbol: SymbolId) -> Result<&mut SymbolFeed, FeedError> {
+        let i = self.position(symbol)?;
+        Ok(&mut self.symbols[i])
+    }
+
+    pub(super) fn symbol(&self, symbol: SymbolId) -> Option<&SymbolFeed> {
+        Some(&self.symbols[self.position(symbol).ok()?])
+    }
+
+    /// Whether the feed serves `symbol`.
+    pub fn has_symbol(&self, symbol: SymbolId) -> bool {
+        self.symbol(symbol).is_some()
+    }
+
+    /// Applies one engine event, stamped with the journal time of the
+    /// command it came from. Private events (order reports) are ignored.
+    pub fn apply<S: FeedSink>(
+        &mut self,
+        event: &Event,
+        ts_ns: u64,
+        sink: &mut S,
+    ) -> Result<(), FeedError> {
+        match *event {
+            Event::BookLevel {
+                symbol,
+                side,
+                price,
+                qty,
+                order_count,
+            } => {
+                let change = LevelChange {
+                    side,
+                    price,
+                    qty,
+                    order_count,
+                };
+                let i = self.position(symbol)?;
+                self.symbols[i]
+                    .on_level(change, ts_ns, &mut self.scratch, sink)
+                    .map_err(|LevelCapacityExceeded| FeedError::LevelCapacity(symbol))
+            }
+            Event::Trade {
+                exec_id,
+                symbol,
+                price,
+                qty,
+                aggressor_side,
+            } => {
+                self.symbol_mut(symbol)?
+                    .on_trade(exec_id, price, qty, aggressor_side, ts_ns, sink);
+                Ok(())
+            }
+            Event::HaltSet { symbol, on } => {
+                let event = if on {
+                    StatusEvent::Halt
+                } else {
+                    StatusEvent::Resume
+                };
+                self.symbol_mut(symbol)?.on_status(event, ts_ns, sink);
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The journal's `EndOfDay` command ran (after its events were applied):
+    /// every symbol gets an end-of-day status and a new ticker session.
+    pub fn end_of_day<S: FeedSink>(&mut self, ts_ns: u64, sink: &mut S) {
+        for feed in &mut self.symbols {
+            feed.on_status(StatusEvent::EndOfDay, ts_ns, sink);
+        }
+    }
+
+    /// Runs the conflation stage if a tick is due at `now_ns` (the shard's
+    /// clock); returns whether it ran.
+    pub fn tick<S: FeedSink>(&mut self, now_ns: u64, sink: &mut S) -> bool {
+        if !self.cadence.due(now_ns) {
+            return false;
+        }
+        self.tick_now(sink);
+        true
+    }
+
+    /// Runs the conflation stage now, whatever the cadence says.
+    pub fn tick_now<S: FeedSink>(&mut self, sink: &mut S) {
+        for feed in &mut self.symbols {
+            feed.on_tick(&mut self.scratch, sink);
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! Everything the feed keeps for one symbol, and how each public engine
+//! event becomes that symbol's stream messages. One event takes one
+//! sequence number; every message derived from it carries that number.
+//!
+//! Per event, in this order (the order is part of the contract the replay
+//! test holds):
+//! - `BookLevel`: the `book` streams from the whole book down to the
+//!   smallest depth (only the depths the level is visible at), then `bbo`
+//!   if the best bid or offer moved;
+//! - `Trade`: `trades`, then `ticker`;
+//! - `HaltSet`: `status`;
+//! - end of day: `status`, then `ticker` (reset to a new session).
+
+use super::bbo::BboTracker;
+use super::change::{ChangeBuf, LevelChange};
+use super::channel::{Channel, BOOK_DEPTHS, FULL_DEPTH};
+use super::checksum::book_checksum;
+use super::conflate::ConflatedStream;
+use super::image::{BookImage, ImageLevel, LevelCapacityExceeded, LevelEdit};
+use super::message::*;
+use super::sequence::{StreamSeq, SymbolSeq};
+use super::status::{StatusEvent, TradingStatus};
+use super::ticker::Ticker;
+use super::view::DepthView;
+use crate::engine::{Price, Qty, Side, SymbolId};
+
+const STREAMS: usize = BOOK_DEPTHS.len();
+
+pub struct SymbolFeed {
+    pub(super) symbol: SymbolId,
+    pub(super) seq: SymbolSeq,
+    /// Journal time of the last event.
+    pub(super) ts_ns: u64,
+    pub(super) image: BookImage,
+    /// Real-time depth views, one per limited depth of [`BOOK_DEPTHS`]
+    /// (`None` for the whole book, whose messages are the events themselves).
+    pub(super) views: [Option<DepthView>; STREAMS],
+    pub(super) book: [StreamSeq; STREAMS],
+    pub(super) conflated: [ConflatedStream; STREAMS],
+    pub(super) trades: StreamSeq,
+    pub(super) bbo_stream: StreamSeq,
+    pub(super) ticker_stream: StreamSeq,
+    pub(super) status_stream: StreamSeq,
+    pub(super) bbo: BboTracker,
+    pub(super) ticker: Ticker,
+    pub(super) status: TradingStatus,
+}
+
+impl SymbolFeed {
+    pub fn new(symbol: SymbolId, levels_per_side: u32) -> SymbolFeed {
+        let whole = levels_per_side as usize;
+        let sized = |depth: u16| {
+            if depth == FULL_DEPTH {
+                whole
+            } else {
+                depth as usize
+            }
+        };
+        SymbolFeed {
+            symbol,
+            seq: SymbolSeq::default(),
+            ts_ns: 0,
+            image: BookImage::new(levels_per_side),
+            views: BOOK_DEPTHS.map(|d| (d != FULL_DEPTH).then(|| DepthView::new(d as usize))),
+            book: [StreamSeq::default(); STREAMS],
+            conflated: BOOK_DEPTHS.map(|d| ConflatedStream::new(sized(d))),
+            trades: StreamSeq::default(),
+            bbo_stream: StreamSeq::default(),
+            ticker_stream: StreamSeq::default(),
+            status_stream: StreamSeq::default(),
+            bbo: BboTracker::default(),
+            ticker: Ticker::default(),
+            status: TradingStatus::Trading,
+        }
+    }
+
+    /// The most changes one message of this symbol can carry (a conflated
+    /// tick of the whole book that replaces every level).
+    pub fn max_changes(&self) -> usize {
+        self.conflated
+            .iter()
+            .map(|c| c.view.max_changes())
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn stamp(&self, prev: u64) -> Stamp {
+        Stamp {
+            symbol: self.symbol,
+            seq: self.seq.last(),
+            prev,
+            ts_ns: self.ts_ns,
+        }
+    }
+
+    /// A `BookLevel` event. On a capacity error nothing changes.
+    pub fn on_level<S: FeedSink>(
+        &mut self,
+        level: LevelChange,
+        ts_ns: u64,
+        scratch: &mut ChangeBuf,
+        sink: &mut S,
+    ) -> Result<(), LevelCapacityExceeded> {
+        let edit = self
+            .image
+            .set(level.side, level.price, level.qty, level.order_count)?;
+        if edit == LevelEdit::Absent {
+            // Deleting a level the book does not hold changes nothing and
+            // takes no sequence number (an engine never emits it).
+            return Ok(());
+        }
+        self.seq.advance();
+        self.ts_ns = ts_ns;
+        let checksum = book_checksum(&self.image);
+        for (i, depth) in BOOK_DEPTHS.into_iter().enumerate().rev() {
+            let Some(view) = &mut self.views[i] else {
+                let stamp = {
+                    let prev = self.book[i].send(self.seq.last());
+                    self.stamp(prev)
+                };
+                sink.publish(&FeedMessage::Book(BookUpdate {
+                    stamp,
+                    channel: Channel::Book,
+                    depth,
+                    checksum,
+                    changes: &[level],
+                }));
+                continue;
+            };
+            scratch.clear();
+            let image_level = ImageLevel {
+                price: level.price,
+                qty: level.qty,
+                order_count: level.order_count,
+            };
+            view.follow(self.image.side(level.side), edit, &image_level, scratch);
+            if scratch.is_empty() {
+                continue;
+            }
+            let stamp = Stamp {
+                symbol: self.symbol,
+                seq: self.seq.last(),
+                prev: self.book[i].send(self.seq.last()),
+                ts_ns,
+            };
+            sink.publish(&FeedMessage::Book(BookUpdate {
+                stamp,
+                channel: Channel::Book,
+                depth,
+                checksum,
+                changes: scratch.as_slice(),
+            }));
+        }
+        if let Some(bbo) = self.bbo.update(&self.image) {
+            let stamp = {
+                let prev = self.bbo_stream.send(self.seq.last());
+                self.stamp(prev)
+            };
+            sink.publish(&FeedMessage::Bbo(BboUpdate { stamp, bbo }));
+        }
+        Ok(())
+    }
+
+    /// A public `Trade` event.
+    pub fn on_trade<S: FeedSink>(
+        &mut self,
+        trade_id: u64,
+        price: Price,
+        qty: Qty,
+        aggressor_side: Side,
+        ts_ns: u64,
+        sink: &mut S,
+    ) {
+        let seq = self.seq.advance();
+        self.ts_ns = ts_ns;
+        self.ticker.on_trade(price, qty);
+        sink.publish(&FeedMessage::Trade(TradePrint {
+            stamp: {
+                let prev = self.trades.send(seq);
+                self.stamp(prev)
+            },
+            trade_id,
+            price,
+            qty,
+            aggressor_side,
+        }));
+        self.publish_ticker(sink);
+    }
+
+    fn publish_ticker<S: FeedSink>(&mut self, sink: &mut S) {
+        let stamp = {
+            let prev = self.ticker_stream.send(self.seq.last());
+            self.stamp(prev)
+        };
+        sink.publish(&FeedMessage::Ticker(TickerUpdate {
+            stamp,
+            ticker: self.ticker,
+        }));
+    }
+
+    /// A status change: `HaltSet` (halt or resume) or end of day.
+    pub fn on_status<S: FeedSink>(&mut self, event: StatusEvent, ts_ns: u64, sink: &mut S) {
+        let seq = self.seq.advance();
+        self.ts_ns = ts_ns;
+        match event {
+            StatusEvent::Halt => self.status = TradingStatus::Halted,
+            StatusEvent::Resume => self.status = TradingStatus::Trading,
+            StatusEvent::EndOfDay => {}
+        }
+        sink.publish(&FeedMessage::Status(StatusUpdate {
+            stamp: {
+                let prev = self.status_stream.send(seq);
+                self.stamp(prev)
+            },
+            status: self.status,
+            event,
+        }));
+        if event == StatusEvent::EndOfDay {
+            self.ticker.reset();
+            self.publish_ticker(sink);
+        }
+    }
+
+    /// A conflation tick: one message per conflated depth whose view changed.
+    pub fn on_tick<S: FeedSink>(&mut self, scratch: &mut ChangeBuf, sink: &mut S) {
+        let checksum = book_checksum(&self.image);
+        let (seq, ts_ns) = (self.seq.last(), self.ts_ns);
+        for (i, depth) in BOOK_DEPTHS.into_iter().enumerate() {
+            let Some(prev) = self.conflated[i].tick(&self.image, seq, ts_ns, scratch) else {
+                continue;
+            };
+            sink.publish(&FeedMessage::Book(BookUpdate {
+                stamp: Stamp {
+                    symbol: self.symbol,
+                    seq,
+                    prev,
+                    ts_ns,
+                },
+                channel: Channel::BookConflated,
+                depth,
+                checksum,
+                changes: scratch.as_slice(),
+            }));
+        }
+    }
+}

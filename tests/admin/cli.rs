@@ -1,0 +1,68 @@
+//! `tradsys admin ...` against a running gateway: reads print the
+//! endpoint's answer, operator controls need the token (from
+//! TRADSYS_ADMIN_TOKEN or --token-file) and take effect; the exit status
+//! says whether the answer was a success.
+
+use std::net::SocketAddr;
+use std::process::{Command, Output};
+
+use crate::http::*;
+use crate::support::gateway::*;
+use tradsys::engine::RejectReason;
+use tradsys::engine::Side::Buy;
+
+fn admin_cli(admin: SocketAddr, args: &[&str], env_token: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tradsys"));
+    command
+        .arg("admin")
+        .arg("--addr")
+        .arg(admin.to_string())
+        .args(args)
+        .env_remove("TRADSYS_ADMIN_TOKEN");
+    if let Some(token) = env_token {
+        command.env("TRADSYS_ADMIN_TOKEN", token);
+    }
+    command.output().expect("tradsys runs")
+}
+
+#[test]
+fn admin_command_line_reads_and_controls_a_running_gateway() {
+    let dir = Gateway::new_dir();
+    let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let gateway = Gateway::start_config(&dir, &admin_config("", &dir, admin, ""), None)
+        .expect("gateway starts");
+    let ready = admin_cli(admin, &["ready"], None);
+    assert!(ready.status.success());
+    assert_eq!(String::from_utf8_lossy(&ready.stdout), "ready\n");
+    let latency = admin_cli(admin, &["latency", "loop_cycle", "--shard", "0"], None);
+    assert!(latency.status.success());
+    assert!(String::from_utf8_lossy(&latency.stdout).contains("Percentile"));
+
+    let refused = admin_cli(admin, &["halt", "BTC-USD"], None);
+    assert_eq!(refused.status.code(), Some(1), "401 without a token");
+    let refused = admin_cli(admin, &["halt", "BTC-USD"], Some("viewer-token"));
+    assert_eq!(refused.status.code(), Some(1), "403 for a viewer");
+    let halted = admin_cli(admin, &["halt", "BTC-USD"], Some(OPS_TOKEN));
+    assert!(halted.status.success(), "{:?}", halted);
+    let mut alice = gateway.logon(ALICE);
+    alice
+        .new_order(&limit(ALICE, BTC, 1, Buy, 10_000, 1))
+        .unwrap();
+    assert_eq!(rejected(&mut alice), RejectReason::SymbolHalted.code());
+
+    let token_file = dir.join("ops.token");
+    std::fs::write(&token_file, format!("{OPS_TOKEN}\n")).unwrap();
+    let file = token_file.to_str().unwrap();
+    let resumed = admin_cli(admin, &["--token-file", file, "resume", "1"], None);
+    assert!(resumed.status.success(), "{:?}", resumed);
+    alice
+        .new_order(&limit(ALICE, BTC, 2, Buy, 10_000, 1))
+        .unwrap();
+    accepted(&mut alice);
+    drop(alice);
+    let (status, _) = gateway.stop();
+    assert!(status.success());
+    let unreachable = admin_cli(admin, &["health"], None);
+    assert_eq!(unreachable.status.code(), Some(2), "nothing listens");
+    let _ = std::fs::remove_dir_all(&dir);
+}

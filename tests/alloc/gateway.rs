@@ -1,0 +1,224 @@
+//! The order path through the gateway allocates nothing per message once
+//! warmed up: bytes in -> session checks -> route across the mesh -> the
+//! owner's journal (write-ahead) and engine -> reports back across the mesh -> encoded into the
+//! session's outbox -> handed to the writer. Two shard cores run in this
+//! thread, joined by the real rtrb rings; only sockets are left out (they
+//! are glommio's: one io_uring operation per read or write batch, not per
+//! message).
+
+use std::rc::Rc;
+
+use crate::support::alloc_counter::allocations_in;
+use crate::support::shards::two_shard_cores;
+use tradsys::engine::*;
+use tradsys::protocol::*;
+use tradsys::shard::core::{FirstMessage, Now, Output, ShardCore};
+use tradsys::shard::mesh::SessionRef;
+use tradsys::shard::notify::LocalNotify;
+
+const BTC: SymbolId = 1; // shard 0
+const ETH: SymbolId = 2; // shard 1
+
+/// Two shard cores with their journals (sync = none) in `journal_dir`.
+fn two_shards(journal_dir: &std::path::Path) -> (ShardCore, ShardCore) {
+    let (mut a, mut b, receivers) = two_shard_cores(1024, |config| {
+        config.journal.dir = journal_dir.to_path_buf();
+        config.journal.segment_bytes = 64 << 20;
+        config.engine.order_capacity = 1 << 12;
+    });
+    std::mem::forget(receivers); // the doorbells must outlive the test
+    a.start().unwrap();
+    b.start().unwrap();
+    (a, b)
+}
+
+struct Peer {
+    id: SessionRef,
+    seq: u32,
+    wire: [u8; 256],
+    spare: Vec<u8>,
+}
+
+impl Peer {
+    /// Logs on: the first message makes the session.
+    fn logon(core: &mut ShardCore, logon: &LogonMsg, now: Now) -> Peer {
+        let mut wire = [0u8; 256];
+        let len = encode(logon, 1, &mut wire).unwrap();
+        let id = match core.first_message(&wire[..len], Rc::new(LocalNotify::default()), now) {
+            FirstMessage::LoggedOn(id) => id,
+            other => panic!("logon: {other:?}"),
+        };
+        Peer {
+            id,
+            seq: 2,
+            wire: [0; 256],
+            spare: Vec::with_capacity(2 << 20),
+        }
+    }
+
+    fn send<M: WireMessage>(&mut self, core: &mut ShardCore, msg: &M, now: Now) {
+        let len = encode(msg, self.seq, &mut self.wire).unwrap();
+        self.seq += 1;
+        let intake = core.on_bytes(self.id, &self.wire[..len], now);
+        assert_eq!((intake.consumed, intake.blocked), (len, false));
+    }
+
+    /// Takes everything queued for this session and counts message types.
+    fn drain(&mut self, core: &mut ShardCore, counts: &mut [u32; 256]) {
+        while core.take_output(self.id, &mut self.spare) == Output::Data {
+            let mut at = 0;
+            while at < self.spare.len() {
+                let decoded = decode_gateway(&self.spare[at..]).expect("well-formed output");
+                counts[decoded.message.header().msg_type as usize] += 1;
+                at += decoded.len;
+            }
+            self.spare.clear();
+        }
+    }
+}
+
+fn pump(a: &mut ShardCore, b: &mut ShardCore, now: Now) {
+    while a.poll_mesh(now) + b.poll_mesh(now) > 0 {}
+}
+
+/// One round: Alice (shard 0) rests a sell on ETH (shard 1) and a buy on BTC
+/// (shard 0); Bob (shard 1) takes both with IOCs; Alice replaces and
+/// cancels a fresh order. Every report crosses or stays as routing says.
+#[allow(clippy::too_many_arguments)]
+fn round(
+    a: &mut ShardCore,
+    b: &mut ShardCore,
+    alice: &mut Peer,
+    bob: &mut Peer,
+    i: u64,
+    now: Now,
+    counts: &mut [u32; 256],
+) {
+    let order = |account, symbol, side, price, qty, tif| NewOrder {
+        account,
+        symbol,
+        client_order_id: i,
+        side,
+        kind: OrderKind::Limit,
+        tif,
+        post_only: false,
+        stp: None,
+        price,
+        qty,
+    };
+    alice.send(
+        a,
+        &NewOrderMsg::from_order(&order(1, ETH, Side::Sell, 300_000, 10, TimeInForce::Gtc)),
+        now,
+    );
+    alice.send(
+        a,
+        &NewOrderMsg::from_order(&order(1, BTC, Side::Buy, 5_000_000, 2, TimeInForce::Gtc)),
+        now,
+    );
+    pump(a, b, now);
+    bob.send(
+        b,
+        &NewOrderMsg::from_order(&order(2, ETH, Side::Buy, 300_000, 10, TimeInForce::Ioc)),
+        now,
+    );
+    bob.send(
+        b,
+        &NewOrderMsg::from_order(&order(2, BTC, Side::Sell, 5_000_000, 2, TimeInForce::Ioc)),
+        now,
+    );
+    pump(a, b, now);
+    // A resting order on the far shard, taken by the mass cancel.
+    alice.send(
+        a,
+        &NewOrderMsg::from_order(&order(1, ETH, Side::Buy, 290_000, 10, TimeInForce::Gtc)),
+        now,
+    );
+    pump(a, b, now);
+    alice.send(a, &MassCancelMsg::new(i, None), now);
+    alice.send(a, &OrderStatusRequestMsg::new(i, 1, ETH), now);
+    alice.send(a, &ClientHeartbeatMsg::new(), now);
+    // Cancel and replace messages take the same route (answered here with
+    // CancelRejected: the mass cancel took the order).
+    alice.send(a, &CancelOrderMsg::new(i, 1, ETH), now);
+    alice.send(a, &ReplaceOrderMsg::new(i, 1, ETH, 290_000, 20), now);
+    pump(a, b, now);
+    alice.drain(a, counts);
+    bob.drain(b, counts);
+}
+
+#[test]
+fn order_path_across_the_mesh_allocates_nothing_after_warm_up() {
+    let dir = std::env::temp_dir().join(format!("tradsys-alloc-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (mut a, mut b) = two_shards(&dir);
+    let now = Now {
+        mono_ns: 1,
+        wall_ns: 1,
+    };
+    let mut alice = Peer::logon(
+        &mut a,
+        &LogonMsg::new(1, b"alice-demo-token", 0, false).unwrap(),
+        now,
+    );
+    let mut bob = Peer::logon(
+        &mut b,
+        &LogonMsg::new(2, b"bob-demo-token", 0, false).unwrap(),
+        now,
+    );
+    let mut counts = [0u32; 256];
+    alice.drain(&mut a, &mut counts);
+    bob.drain(&mut b, &mut counts);
+    round(&mut a, &mut b, &mut alice, &mut bob, 1, now, &mut counts);
+    let mut counts = [0u32; 256];
+    let rounds = 500;
+    let (allocations, ()) = allocations_in(|| {
+        for i in 2..2 + rounds {
+            // A millisecond per round keeps the rate limiter refilled.
+            let now = Now {
+                mono_ns: i * 1_000_000,
+                wall_ns: i,
+            };
+            round(&mut a, &mut b, &mut alice, &mut bob, i, now, &mut counts);
+        }
+    });
+    let r = rounds as u32;
+    assert_eq!(
+        counts[msg_type::ORDER_ACCEPTED as usize],
+        5 * r,
+        "every order accepted"
+    );
+    assert_eq!(
+        counts[msg_type::FILL as usize],
+        4 * r,
+        "two trades, both sides"
+    );
+    assert_eq!(counts[msg_type::ORDER_CANCELED as usize], r, "mass cancel");
+    assert_eq!(counts[msg_type::MASS_CANCEL_DONE as usize], r);
+    assert_eq!(counts[msg_type::ORDER_STATUS as usize], r);
+    assert_eq!(counts[msg_type::CANCEL_REJECTED as usize], 2 * r);
+    assert_eq!(counts[msg_type::ORDER_REJECTED as usize], 0);
+    assert!(
+        a.counters.commands_remote > 0 && b.counters.commands_remote > 0,
+        "crossed the mesh"
+    );
+    assert_eq!(allocations, 0, "allocations on the gateway order path");
+    assert_eq!(a.counters.journal_refusals + b.counters.journal_refusals, 0);
+    drop((a, b));
+    let summary = tradsys::journal::stats(&dir).unwrap();
+    let epoch = tradsys::journal::codec::kind::CONFIG_EPOCH as usize;
+    let epochs: u64 = summary
+        .shards
+        .iter()
+        .map(|s| s.records_by_kind[epoch])
+        .sum();
+    assert_eq!(epochs, 2, "each shard's start recorded its engine config");
+    // Per round: 5 new orders, the mass cancel on both shards, a cancel and
+    // a replace (status requests change nothing and are not journaled).
+    assert_eq!(
+        summary.records() - epochs,
+        9 * (rounds + 1),
+        "every command was journaled"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,222 @@
+//! Latency capture allocates nothing on the shard: two shard cores (joined
+//! by the real rtrb rings, with their journals) trade locally and across
+//! the mesh with capture on, and tick past their swap interval every round,
+//! so every stage records and every histogram is swapped and handed over
+//! many times; the admin side (this thread too, so its allocations would
+//! be counted as well) drains the rings and sends clean histograms back.
+//! Then, with the admin side stopped, the shards keep recording and count
+//! missed swaps, still allocating nothing.
+
+use std::os::unix::net::UnixStream;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use crate::support::alloc_counter::allocations_in;
+use tradsys::admin::LatencyStore;
+use tradsys::config::{Config, DEFAULT_TOML};
+use tradsys::engine::*;
+use tradsys::protocol::*;
+use tradsys::shard::core::{FirstMessage, Now, Output, ShardCore};
+use tradsys::shard::mesh::{self, Doorbell, SessionRef};
+use tradsys::shard::notify::LocalNotify;
+use tradsys::shard::shared::Shared;
+use tradsys::telemetry::{clock, AdminLink, Stage};
+
+const BTC: SymbolId = 1; // shard 0
+const ETH: SymbolId = 2; // shard 1
+
+/// Two started cores with telemetry attached (1 ms intervals), the admin
+/// ends of their rings, and the doorbells' receiving ends (keep them).
+fn cores(dir: &std::path::Path) -> (ShardCore, ShardCore, Vec<AdminLink>, Vec<UnixStream>) {
+    let mut config = Config::parse(DEFAULT_TOML).unwrap();
+    config.server.cores = vec![0, 1];
+    config.symbols[0].shard = Some(0);
+    config.symbols[1].shard = Some(1);
+    config.symbols[2].shard = Some(1);
+    config.journal.dir = dir.to_path_buf();
+    config.journal.segment_bytes = 64 << 20;
+    config.engine.order_capacity = 1 << 12;
+    config.telemetry.interval_ms = 1;
+    config.validate().unwrap();
+    let mut doorbells = Vec::new();
+    let mut receivers = Vec::new();
+    for _ in 0..2 {
+        let (bell, rx) = Doorbell::new().unwrap();
+        doorbells.push(bell);
+        receivers.push(rx);
+    }
+    let shared = Arc::new(Shared::new(config, doorbells));
+    let mut admin = Vec::new();
+    let mut links = mesh::build(2, 1024);
+    for (id, link) in links.iter_mut().enumerate() {
+        let (shard_end, admin_end) = tradsys::telemetry::link::link(id as u16);
+        link.telemetry = Some(shard_end);
+        admin.push(admin_end);
+    }
+    let mut links = links.into_iter();
+    let mut a = ShardCore::new(0, Arc::clone(&shared), links.next().unwrap());
+    let mut b = ShardCore::new(1, shared, links.next().unwrap());
+    a.start().unwrap();
+    b.start().unwrap();
+    (a, b, admin, receivers)
+}
+
+struct Peer {
+    id: SessionRef,
+    seq: u32,
+    wire: [u8; 256],
+    spare: Vec<u8>,
+}
+
+impl Peer {
+    fn logon(core: &mut ShardCore, account: AccountId, token: &[u8], now: Now) -> Peer {
+        let mut wire = [0u8; 256];
+        let logon = LogonMsg::new(account, token, 0, false).unwrap();
+        let len = encode(&logon, 1, &mut wire).unwrap();
+        let id = match core.first_message(&wire[..len], Rc::new(LocalNotify::default()), now) {
+            FirstMessage::LoggedOn(id) => id,
+            other => panic!("logon: {other:?}"),
+        };
+        let mut peer = Peer {
+            id,
+            seq: 2,
+            wire: [0; 256],
+            spare: Vec::with_capacity(2 << 20),
+        };
+        peer.drain(core);
+        peer
+    }
+
+    fn send(&mut self, core: &mut ShardCore, order: &NewOrder, now: Now) {
+        let len = encode(&NewOrderMsg::from_order(order), self.seq, &mut self.wire).unwrap();
+        self.seq += 1;
+        let intake = core.on_bytes(self.id, &self.wire[..len], now);
+        assert_eq!((intake.consumed, intake.blocked), (len, false));
+    }
+
+    /// Hands over everything queued (as the writer would); returns the
+    /// number of fills in it.
+    fn drain(&mut self, core: &mut ShardCore) -> u32 {
+        let mut fills = 0;
+        while core.take_output(self.id, &mut self.spare) == Output::Data {
+            let mut at = 0;
+            while at < self.spare.len() {
+                let decoded = decode_gateway(&self.spare[at..]).expect("well-formed output");
+                fills += u32::from(decoded.message.header().msg_type == msg_type::FILL);
+                at += decoded.len;
+            }
+            self.spare.clear();
+        }
+        fills
+    }
+}
+
+fn order(account: AccountId, symbol: SymbolId, id: u64, side: Side, tif: TimeInForce) -> NewOrder {
+    let (price, qty) = if symbol == BTC {
+        (5_000_000, 1)
+    } else {
+        (300_000, 10)
+    };
+    NewOrder {
+        account,
+        symbol,
+        client_order_id: id,
+        side,
+        kind: OrderKind::Limit,
+        tif,
+        post_only: false,
+        stp: None,
+        price,
+        qty,
+    }
+}
+
+fn pump(a: &mut ShardCore, b: &mut ShardCore, now: Now) {
+    while a.poll_mesh(now) + b.poll_mesh(now) > 0 {}
+}
+
+/// Alice (shard 0) rests a sell on each symbol, Bob (shard 1) takes both;
+/// then both shards tick once their 1 ms interval has passed (waiting on
+/// the clock, not sleeping). Returns the fills seen.
+fn round(cores: &mut (ShardCore, ShardCore), alice: &mut Peer, bob: &mut Peer, i: u64) -> u32 {
+    let (a, b) = cores;
+    let now = Now {
+        mono_ns: i * 1_000_000,
+        wall_ns: i,
+    };
+    for symbol in [BTC, ETH] {
+        alice.send(a, &order(1, symbol, i, Side::Sell, TimeInForce::Gtc), now);
+        pump(a, b, now);
+        bob.send(b, &order(2, symbol, i, Side::Buy, TimeInForce::Ioc), now);
+        pump(a, b, now);
+    }
+    let fills = alice.drain(a) + bob.drain(b);
+    let due = clock::mono_ns() + 1_000_000;
+    while clock::mono_ns() < due {
+        std::hint::spin_loop();
+    }
+    a.tick(now);
+    b.tick(now);
+    fills
+}
+
+fn missed(shared: &Shared) -> u64 {
+    shared
+        .telemetry
+        .shards
+        .iter()
+        .map(|s| {
+            s.latency_swaps_missed
+                .load(std::sync::atomic::Ordering::Relaxed)
+        })
+        .sum()
+}
+
+#[test]
+fn recording_and_swapping_histograms_allocate_nothing_on_the_shard() {
+    let dir = std::env::temp_dir().join(format!("tradsys-admin-alloc-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (a, b, mut admin, _receivers) = cores(&dir);
+    let shared = Arc::clone(a.shared());
+    let mut cores = (a, b);
+    let now = Now {
+        mono_ns: 1,
+        wall_ns: 1,
+    };
+    let mut alice = Peer::logon(&mut cores.0, 1, b"alice-demo-token", now);
+    let mut bob = Peer::logon(&mut cores.1, 2, b"bob-demo-token", now);
+    let mut store = LatencyStore::new(2);
+    round(&mut cores, &mut alice, &mut bob, 1);
+    store.drain(&mut admin, |_| {});
+    let rounds = 200;
+    let (allocations, fills) = allocations_in(|| {
+        let mut fills = 0;
+        for i in 2..2 + rounds {
+            fills += round(&mut cores, &mut alice, &mut bob, i);
+            store.drain(&mut admin, |_| {});
+        }
+        fills
+    });
+    assert_eq!(fills, 4 * rounds as u32, "two trades a round, both sides");
+    assert_eq!(allocations, 0, "allocations while recording and swapping");
+    let intervals = store.get(0, Stage::Engine).intervals + store.get(1, Stage::Engine).intervals;
+    assert!(
+        intervals >= rounds,
+        "a swap a round on each shard: {intervals}"
+    );
+    let engine = store.get(0, Stage::Engine).total.len() + store.get(1, Stage::Engine).total.len();
+    assert!(engine >= 4 * rounds, "every command timed: {engine}");
+    assert_eq!(missed(&shared), 0, "the admin side kept up");
+
+    // The admin side stops: the shards keep recording, counting misses.
+    let (allocations, fills) = allocations_in(|| {
+        (0..50)
+            .map(|i| round(&mut cores, &mut alice, &mut bob, 1_000 + i))
+            .sum::<u32>()
+    });
+    assert_eq!(fills, 4 * 50);
+    assert_eq!(allocations, 0, "allocations while swaps are missed");
+    assert!(missed(&shared) > 0, "missed swaps counted");
+    drop(cores);
+    let _ = std::fs::remove_dir_all(&dir);
+}

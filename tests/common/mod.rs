@@ -1,4 +1,0 @@
-pub mod alloc_counter;
-pub mod engine_fixture;
-pub mod gateway;
-pub mod shards;

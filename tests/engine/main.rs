@@ -1,0 +1,10 @@
+//! The matching engine tests, one binary (`cargo test --test engine`): every
+//! order type and reject path, the engine against a naive reference model on
+//! random streams, and reconfiguration keeping state.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod model;
+mod orders;
+mod reconfigure;

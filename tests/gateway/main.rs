@@ -1,0 +1,24 @@
+//! The gateway tests, one binary (`cargo test --test gateway`): the real
+//! binary on loopback (orders, sessions, crashes, limits, restarts, logs, the
+//! Python client) and the shard cores driven without sockets. The slow
+//! environment and storage fault tests are the `faults` binary.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod config_epoch;
+mod crash;
+mod fd_limit;
+mod journal_full;
+mod logs;
+mod memory;
+mod orders;
+mod park_overflow;
+mod port;
+mod prelogon;
+mod protocol_answers;
+mod python_conformance;
+mod report_budget;
+mod session_props;
+mod sessions;
+mod stall_idle;

@@ -1,0 +1,52 @@
+//! A client written in another language from docs/PROTOCOL.md alone
+//! (tests/python/, standard library only, never looked at the Rust code)
+//! runs its conformance checks against the real gateway on the embedded
+//! demo configuration. It prints one line per check and `N passed, M
+//! failed`; any failure fails this test.
+
+use std::process::Command;
+
+use crate::support::gateway::Gateway;
+use tradsys::config::DEFAULT_TOML;
+
+#[test]
+fn independent_python_client_passes_its_conformance_checks() {
+    let dir = Gateway::new_dir();
+    let config = DEFAULT_TOML
+        .replacen(
+            "order_entry = \"127.0.0.1:7001\"",
+            "order_entry = \"127.0.0.1:0\"",
+            1,
+        )
+        .replacen("admin = \"127.0.0.1:9090\"", "admin = \"127.0.0.1:0\"", 1)
+        .replacen("idle = \"spin\"", "idle = \"park\"", 1)
+        .replacen(
+            "dir = \"./data\"",
+            &format!("dir = \"{}\"", dir.join("journal").display()),
+            1,
+        );
+    let gateway = Gateway::start_config(&dir, &config, None).expect("gateway starts");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/conformance.py");
+    let output = Command::new("python3")
+        .arg(script)
+        .arg("--addr")
+        .arg(gateway.addr.to_string())
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .expect("python3 runs (it is on every machine of this project's kind)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let failures: Vec<&str> = stdout.lines().filter(|l| l.starts_with("FAIL")).collect();
+    assert!(
+        output.status.success() && failures.is_empty(),
+        "conformance failed ({}):\n{}\n{}",
+        output.status,
+        failures.join("\n"),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.lines().last().unwrap_or("").ends_with("0 failed"),
+        "{stdout}"
+    );
+    drop(gateway);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,15 @@
+//! The market-data tests, one binary (`cargo test --test market_data`):
+//! the feed model against the engine under random order flow (`feed`), a
+//! connection's subscriptions (`subscriptions`), the control-message parser
+//! (`control`), `docs/MARKET_DATA.md` held to the code (`protocol_doc`), and
+//! RFC 6455 framing and handshake (`websocket`). `flow` is the random order
+//! flow, `replica` a client's book written from the document; the
+//! zero-allocation test is in the `alloc` binary (`alloc/market_data.rs`).
+
+mod control;
+mod feed;
+mod flow;
+mod protocol_doc;
+mod replica;
+mod subscriptions;
+mod websocket;

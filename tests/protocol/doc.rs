@@ -1,0 +1,183 @@
+//! `docs/PROTOCOL.md` promises codes and bytes; these tests hold it to them:
+//! every enumeration and reason table lists exactly the codes the code
+//! defines, and every worked hex dump is what the encoder writes.
+
+use tradsys::engine::*;
+use tradsys::protocol::*;
+
+const DOC: &str = include_str!("../../docs/PROTOCOL.md");
+
+/// `(code, name)` rows of the table under `### {heading}`.
+fn code_table(heading: &str) -> Vec<(u16, String)> {
+    let heading = format!("### {heading}");
+    let mut lines = DOC.lines().skip_while(|l| *l != heading);
+    assert!(lines.next().is_some(), "{heading:?} not in PROTOCOL.md");
+    lines
+        .take_while(|l| !l.starts_with('#'))
+        .filter(|l| l.starts_with('|'))
+        .skip(2)
+        .map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
+            (cells[0].parse().unwrap(), cells[1].to_string())
+        })
+        .collect()
+}
+
+/// `(code, Debug name)` of every value a decoder function accepts.
+fn defined_codes<T: core::fmt::Debug>(from: impl Fn(u16) -> Option<T>) -> Vec<(u16, String)> {
+    (0..=u16::MAX)
+        .filter_map(|v| from(v).map(|t| (v, format!("{t:?}"))))
+        .collect()
+}
+
+fn byte<T>(from: fn(u8) -> Option<T>) -> impl Fn(u16) -> Option<T> {
+    move |v| u8::try_from(v).ok().and_then(from)
+}
+
+#[test]
+fn reject_reason_table_lists_every_engine_code() {
+    assert_eq!(
+        code_table("RejectReason"),
+        defined_codes(RejectReason::from_u16)
+    );
+    assert_eq!(code_table("RejectReason").len(), RejectReason::ALL.len());
+}
+
+#[test]
+fn cancel_reason_table_lists_every_engine_code() {
+    assert_eq!(
+        code_table("CancelReason"),
+        defined_codes(byte(CancelReason::from_u8))
+    );
+}
+
+#[test]
+fn session_reason_tables_list_every_protocol_code() {
+    assert_eq!(
+        code_table("SessionEndReason"),
+        defined_codes(SessionEndReason::from_u16)
+    );
+    assert_eq!(
+        code_table("LogonRejectReason"),
+        defined_codes(LogonRejectReason::from_u16)
+    );
+}
+
+#[test]
+fn enumeration_tables_list_every_code() {
+    assert_eq!(code_table("Side"), defined_codes(byte(Side::from_u8)));
+    assert_eq!(
+        code_table("OrderKind"),
+        defined_codes(byte(OrderKind::from_u8))
+    );
+    assert_eq!(
+        code_table("TimeInForce"),
+        defined_codes(byte(TimeInForce::from_u8))
+    );
+    assert_eq!(code_table("StpMode"), defined_codes(byte(StpMode::from_u8)));
+    assert_eq!(
+        code_table("OrderState"),
+        defined_codes(byte(OrderState::from_u8))
+    );
+    // The engine has no `Liquidity::from_u8`; its two codes are fixed.
+    assert_eq!(
+        code_table("Liquidity"),
+        [Liquidity::Aggressor, Liquidity::Passive]
+            .map(|l| (l as u16, format!("{l:?}")))
+            .to_vec()
+    );
+}
+
+/// The bytes of every ```` ```hex ```` block, in document order. Each line
+/// is `OOOO  xx xx xx xx xx xx xx xx   note`; the offset must run on.
+fn hex_blocks() -> Vec<Vec<u8>> {
+    let mut blocks = Vec::new();
+    let mut current: Option<Vec<u8>> = None;
+    for line in DOC.lines() {
+        match (&mut current, line) {
+            (None, "```hex") => current = Some(Vec::new()),
+            (Some(_), "```") => blocks.push(current.take().unwrap()),
+            (Some(bytes), line) => {
+                let offset = usize::from_str_radix(&line[..4], 16).unwrap();
+                assert_eq!(offset, bytes.len(), "hex dump offset in {line:?}");
+                for b in line[6..29].split_whitespace() {
+                    bytes.push(u8::from_str_radix(b, 16).unwrap());
+                }
+            }
+            (None, _) => {}
+        }
+    }
+    assert!(current.is_none(), "unterminated hex block");
+    blocks
+}
+
+#[test]
+fn worked_hex_dumps_are_what_the_encoder_writes() {
+    let mut expected = Vec::new();
+    let mut buf = [0u8; MAX_MESSAGE_LEN];
+
+    let logon = LogonMsg::new(7, b"demo-token-7", 1000, true).unwrap();
+    let n = encode(&logon, 1, &mut buf).unwrap();
+    expected.push(buf[..n].to_vec());
+
+    let n = encode(&LogonAcceptedMsg::new(7, 1000, 2), 1, &mut buf).unwrap();
+    expected.push(buf[..n].to_vec());
+
+    let order = NewOrder {
+        account: 7,
+        symbol: 1,
+        client_order_id: 1001,
+        side: Side::Buy,
+        kind: OrderKind::Limit,
+        tif: TimeInForce::Gtc,
+        post_only: false,
+        stp: None,
+        price: 10050,
+        qty: 5,
+    };
+    let n = encode(&NewOrderMsg::from_order(&order), 2, &mut buf).unwrap();
+    expected.push(buf[..n].to_vec());
+
+    let accepted = Event::Accepted {
+        order_id: 42,
+        account: 7,
+        symbol: 1,
+        client_order_id: 1001,
+        side: Side::Buy,
+        kind: OrderKind::Limit,
+        tif: TimeInForce::Gtc,
+        price: 10050,
+        qty: 5,
+    };
+    let n = encode_event(&accepted, 2, 1_700_000_000_123_456_789, &mut buf).unwrap();
+    expected.push(buf[..n].to_vec());
+
+    assert_eq!(hex_blocks(), expected);
+}
+
+#[test]
+fn worked_hex_dumps_decode_to_the_described_messages() {
+    let blocks = hex_blocks();
+    let Ok(Decoded {
+        message: ClientMessage::Logon(logon),
+        ..
+    }) = decode_client(&blocks[0])
+    else {
+        panic!("first dump is not a Logon");
+    };
+    let request = logon_request(logon).unwrap();
+    assert_eq!(request.token, b"demo-token-7");
+    assert!(request.cancel_on_disconnect);
+
+    let Ok(Decoded {
+        message: ClientMessage::NewOrder(order),
+        ..
+    }) = decode_client(&blocks[2])
+    else {
+        panic!("third dump is not a NewOrder");
+    };
+    let Ok(Command::New(order)) = new_order_command(order, 7) else {
+        panic!("third dump is not a valid NewOrder");
+    };
+    assert_eq!((order.side, order.price, order.qty), (Side::Buy, 10050, 5));
+}

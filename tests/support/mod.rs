@@ -1,0 +1,10 @@
+//! Helpers shared by the integration test binaries (`tests/*/main.rs`),
+//! each of which includes this module once as `support`. Every helper file
+//! allows dead code: a binary uses only the helpers of its subsystem.
+
+pub mod alloc_counter;
+pub mod core_client;
+pub mod engine_fixture;
+pub mod gateway;
+pub mod journal;
+pub mod shards;
