@@ -1,18 +1,18 @@
 //! Starting and stopping the gateway: validates cores, binds one
 //! SO_REUSEPORT order-entry listener per shard, builds the mesh, and starts
-//! one pinned glommio executor per shard.
+//! one pinned thread per shard, each running its own io_uring reactor
+//! (`shard/reactor/`).
 
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, IntoRawFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use glommio::{LocalExecutorBuilder, Placement};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::admin::AdminThread;
-use crate::config::{Config, IdlePolicy};
+use crate::config::Config;
 use crate::shard::mesh::{self, Doorbell};
 use crate::shard::operator::OperatorRequest;
 use crate::shard::runtime;
@@ -29,7 +29,7 @@ pub struct StartOptions {
 /// A running gateway.
 pub struct Server {
     shared: Arc<Shared>,
-    shards: Vec<glommio::ExecutorJoinHandle<()>>,
+    shards: Vec<std::thread::JoinHandle<()>>,
     order_entry: SocketAddr,
     admin: Option<AdminThread>,
 }
@@ -293,29 +293,20 @@ impl Server {
         .map_err(|e| StartError(format!("admin thread: {e}")))?;
         let mut handles = Vec::with_capacity(shards);
         let (started_tx, started_rx) = std::sync::mpsc::channel();
-        for (id, ((links, listener), rx)) in links
+        for (id, ((links, listener), ring)) in links
             .into_iter()
             .zip(listeners)
             .zip(doorbell_rx)
             .enumerate()
         {
-            let server = &shared.config.server;
-            let spin = match server.idle {
-                IdlePolicy::Spin => Duration::from_secs(3600),
-                IdlePolicy::Park => Duration::ZERO,
-            };
             let shared = Arc::clone(&shared);
-            let fd = listener.into_raw_fd();
+            // SAFETY: the socket's fd, taken out of it, is owned by the shard alone.
+            let listener = unsafe { OwnedFd::from_raw_fd(listener.into_raw_fd()) };
             let started = started_tx.clone();
-            let handle = LocalExecutorBuilder::new(Placement::Fixed(server.cores[id]))
-                .name(&format!("shard-{id}"))
-                .io_memory(server.io_memory_bytes)
-                .spin_before_park(spin)
-                // Segment files are created on this thread, off the shard's
-                // core, so the reactor never waits for the file system.
-                .blocking_thread_pool_placement(glommio::PoolPlacement::Unbound(1))
-                .spawn(move || runtime::run(id as u16, shared, links, fd, rx, started))
-                .map_err(|e| StartError(format!("shard {id}: cannot start executor: {e}")))?;
+            let handle = std::thread::Builder::new()
+                .name(format!("shard-{id}"))
+                .spawn(move || runtime::run(id as u16, shared, links, listener, ring, started))
+                .map_err(|e| StartError(format!("shard {id}: cannot start thread: {e}")))?;
             handles.push(handle);
         }
         drop(started_tx);
@@ -370,8 +361,8 @@ impl Server {
     pub fn join(mut self) -> Result<(), StartError> {
         let mut failed = Vec::new();
         for (id, handle) in self.shards.into_iter().enumerate() {
-            if let Err(e) = handle.join() {
-                failed.push(format!("shard {id}: {e}"));
+            if handle.join().is_err() {
+                failed.push(format!("shard {id}: panicked"));
             }
         }
         // Serves (not ready) until the shards are done.

@@ -10,13 +10,8 @@
 //! of client sockets stop reading while their destination ring is full or
 //! its overflow is non-empty: that is the back-pressure.
 
-use std::io::Write;
-use std::os::unix::net::UnixStream;
-
-use crossbeam_utils::CachePadded;
 use rtrb::{Consumer, Producer, RingBuffer};
 
-use super::park::ParkFlag;
 use super::sender::MeshSender;
 use crate::engine::{AccountId, Command, Event};
 use crate::protocol::{OrderStatusMsg, OrderStatusRequestMsg};
@@ -72,58 +67,9 @@ pub enum MeshMsg {
     },
 }
 
-/// Wakes a parked shard: the park/ring decision ([`ParkFlag`], which
-/// `checks/loom/` model-checks) and the socket that carries the wake-up. The
-/// consumer parks, re-checks its rings, then waits on the socket; a producer
-/// that pushed and then finds it parked writes one byte. SeqCst fences on
-/// both sides order "push, check parked" against "set parked, check rings",
-/// so a wake-up is never lost.
-pub struct Doorbell {
-    parked: CachePadded<ParkFlag>,
-    tx: UnixStream,
-}
-
-impl Doorbell {
-    /// The doorbell and the receiving end its shard waits on.
-    pub fn new() -> std::io::Result<(Doorbell, UnixStream)> {
-        let (tx, rx) = UnixStream::pair()?;
-        tx.set_nonblocking(true)?;
-        rx.set_nonblocking(true)?;
-        Ok((
-            Doorbell {
-                parked: CachePadded::new(ParkFlag::new()),
-                tx,
-            },
-            rx,
-        ))
-    }
-
-    /// Called by a producer after pushing.
-    #[inline]
-    pub fn ring(&self) {
-        if self.parked.ring() {
-            self.force();
-        }
-    }
-
-    /// Writes the wake-up byte unconditionally (shutdown).
-    pub fn force(&self) {
-        // A full socket buffer already holds a wake-up: ignore WouldBlock.
-        let _ = (&self.tx).write(&[1]);
-    }
-
-    /// Called by the consumer with nothing to do: parks unless `pending`
-    /// (its re-check of the rings, after the park is announced) finds work.
-    /// True: parked, wait on the socket, then [`Doorbell::unpark`].
-    #[inline]
-    pub fn park_unless(&self, pending: impl FnOnce() -> bool) -> bool {
-        self.parked.park_unless(pending)
-    }
-
-    pub fn unpark(&self) {
-        self.parked.unpark();
-    }
-}
+/// The doorbells moved to `notify.rs` (an io_uring `MSG_RING` now);
+/// re-exported here, where the mesh's users have always found them.
+pub use super::notify::{Doorbell, ShardRing};
 
 /// One shard's ends of the mesh: what it sends (through its
 /// [`MeshSender`], the only way to send) and what it receives.

@@ -35,6 +35,7 @@ pub mod operator;
 pub mod outbox;
 pub mod park;
 pub mod quiescence;
+pub mod reactor;
 pub mod rate_limit;
 pub mod router;
 pub mod runtime;

@@ -1,33 +1,35 @@
-//! The glommio side of a shard: the tasks that move bytes between io_uring
-//! sockets and the I/O-free [`ShardCore`].
+//! The I/O side of a shard: the tasks that move bytes between the shard's
+//! io_uring sockets (`reactor/`) and the I/O-free [`ShardCore`].
 //!
-//! Tasks on one shard (all on its pinned executor, so `Rc`/`RefCell` and no
-//! locks; a `RefCell` borrow is never held across an `.await`):
+//! Tasks on one shard (all on its pinned thread's reactor, so `Rc`/`RefCell`
+//! and no locks; a `RefCell` borrow is never held across an `.await`):
 //! - the mesh loop: drains the inbound rings; when idle it spins (`spin`) or
 //!   parks on its doorbell (`park`); it also runs graceful shutdown;
-//! - the acceptor: accepts on this shard's SO_REUSEPORT listener, pausing
-//!   after errors that would repeat at once (see `admission.rs`);
+//! - the acceptor: one multishot accept on this shard's SO_REUSEPORT
+//!   listener, pausing after errors that would repeat at once (see
+//!   `admission.rs`);
 //! - the ticker: heartbeats and timeouts every few milliseconds;
-//! - per connection, a reader (socket -> core) and a writer (outbox ->
-//!   socket, woken by a [`LocalNotify`]).
+//! - per connection, a reader (socket -> core: receives into the shard's
+//!   provided buffer ring) and a writer (outbox -> socket, woken by a
+//!   [`LocalNotify`]; sends from the session's own buffer).
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use glommio::net::{TcpListener, TcpStream, UnixStream};
 
 use super::admission::{AcceptBackoff, Admission, Refusal, Ticket};
 use super::core::{
     wall_clock_ns, FirstMessage, Now, Output, PreLogonEnd, ShardCore, PRE_LOGON_END_BYTES,
 };
 use super::mesh::{Links, SessionRef};
-use super::notify::LocalNotify;
+use super::notify::{LocalNotify, ShardRing};
 use super::quiescence::{phase, Quiescence};
+use super::reactor::bufring::BufRing;
+use super::reactor::ops::{self, sleep, Acceptor};
+use super::reactor::{self, spawn, Ring};
 use super::shared::Shared;
 use crate::config::IdlePolicy;
 use crate::protocol::*;
@@ -57,36 +59,46 @@ struct ShardTasks {
     /// Connections kept out: counted, logged at most once a second a kind.
     admission: RefCell<Admission>,
     idle: IdlePolicy,
+    /// The acceptor has stopped (graceful shutdown waits for it).
+    acceptor_running: Cell<bool>,
+    /// The CPUs the process may use, for helper threads (file work off
+    /// the shard's core).
+    unpinned: Option<CpuSet>,
 }
 
-/// Runs shard `id` until graceful shutdown completes. Called inside the
-/// shard's pinned executor.
-pub async fn run(
+/// Runs shard `id` on the calling thread until graceful shutdown
+/// completes: pins it, enables its ring, recovers, reports, serves.
+pub fn run(
     id: u16,
     shared: Arc<Shared>,
     links: Links,
-    listener_fd: RawFd,
-    doorbell: std::os::unix::net::UnixStream,
+    listener: OwnedFd,
+    ring: ShardRing,
     started: std::sync::mpsc::Sender<Result<(), String>>,
 ) {
-    let idle = shared.config.server.idle;
+    let unpinned = CpuSet::current();
+    let core_id = shared.config.server.cores[id as usize];
+    if !core_affinity::set_for_current(core_affinity::CoreId { id: core_id }) {
+        let _ = started.send(Err(format!("shard {id}: cannot pin to core {core_id}")));
+        return;
+    }
+    let ring = match Ring::enable(ring.into_inner(), buffer_ring(&shared)) {
+        Ok(ring) => ring,
+        Err(e) => {
+            let _ = started.send(Err(format!("shard {id}: io_uring: {e}")));
+            return;
+        }
+    };
     let mut core = ShardCore::new(id, Arc::clone(&shared), links);
     // Recovery runs before this shard accepts anything; the main thread
     // waits for every shard's answer before it reports ready.
-    match core.start() {
-        Ok(()) => {
-            let _ = started.send(Ok(()));
-        }
-        Err(e) => {
-            let _ = started.send(Err(format!("shard {id}: {e}")));
-            // SAFETY: the listener fd is ours; nobody else will use it.
-            unsafe {
-                libc::close(listener_fd);
-            }
-            return;
-        }
+    if let Err(e) = core.start() {
+        let _ = started.send(Err(format!("shard {id}: {e}")));
+        return;
     }
+    let _ = started.send(Ok(()));
     let admission = Admission::new(id, &shared.config.session);
+    let idle = shared.config.server.idle;
     let tasks = Rc::new(ShardTasks {
         core: RefCell::new(core),
         shared,
@@ -96,35 +108,40 @@ pub async fn run(
         stop_accepting: LocalNotify::default(),
         admission: RefCell::new(admission),
         idle,
+        acceptor_running: Cell::new(true),
+        unpinned,
     });
-    // SAFETY: the fd is a bound, listening TCP socket handed to this shard
-    // alone (see server.rs); the listener takes ownership of it.
-    let listener = unsafe { TcpListener::from_raw_fd(listener_fd) };
-    let acceptor = glommio::spawn_local(accept_loop(Rc::clone(&tasks), listener));
-    let ticker = glommio::spawn_local(tick_loop(Rc::clone(&tasks)));
-    // SAFETY: the doorbell's receiving end is owned by this shard only.
-    let doorbell = unsafe { UnixStream::from_raw_fd(doorbell.into_raw_fd()) };
-    mesh_loop(&tasks, doorbell).await;
-    graceful_shutdown(&tasks).await;
-    acceptor.await;
-    drop(ticker);
+    reactor::block_on(ring, serve_shard(tasks, listener));
 }
 
-/// How long an idle spinning shard lets glommio poll io_uring before it
-/// looks at its rings again.
-const SPIN_POLL: Duration = Duration::from_micros(1);
+/// Receive buffers: `io_memory_bytes` in buffers of
+/// [`RECEIVE_BUFFER_BYTES`], a power of two of them, 8 to 32768.
+fn buffer_ring(shared: &Shared) -> BufRing {
+    let wanted = shared.config.server.io_memory_bytes / RECEIVE_BUFFER_BYTES;
+    let count = wanted.clamp(8, 32768);
+    let count = if count.is_power_of_two() {
+        count
+    } else {
+        count.next_power_of_two() / 2
+    };
+    BufRing::new(count as u16, RECEIVE_BUFFER_BYTES)
+}
 
-async fn mesh_loop(tasks: &Rc<ShardTasks>, mut doorbell: UnixStream) {
+/// The size of one provided receive buffer.
+pub const RECEIVE_BUFFER_BYTES: usize = 16 * 1024;
+
+async fn serve_shard(tasks: Rc<ShardTasks>, listener: OwnedFd) {
+    spawn(accept_loop(Rc::clone(&tasks), listener));
+    spawn(tick_loop(Rc::clone(&tasks)));
+    mesh_loop(&tasks).await;
+    graceful_shutdown(&tasks).await;
+    while tasks.acceptor_running.get() {
+        sleep(Duration::from_millis(1)).await;
+    }
+}
+
+async fn mesh_loop(tasks: &Rc<ShardTasks>) {
     let id = tasks.core.borrow().id as usize;
-    let mut wake = [0u8; 64];
-    // Spinning must not be done by yielding: glommio keeps running a task
-    // queue that has a runnable task until its preempt timer (100 ms) fires,
-    // and only then reaps socket completions. Waiting on a 1 us timer
-    // instead leaves the queue empty, so the executor spins in its own
-    // io_uring poll loop (spin_before_park is an hour) and checks its timer
-    // wheel there, waking this task a microsecond later. One timer is
-    // re-armed, not re-created, on every idle turn.
-    let mut spin_timer = glommio::timer::Timer::new(SPIN_POLL);
     loop {
         let handled = tasks.core.borrow_mut().poll_mesh(now());
         if tasks.shared.shutting_down() {
@@ -134,10 +151,9 @@ async fn mesh_loop(tasks: &Rc<ShardTasks>, mut doorbell: UnixStream) {
             continue;
         }
         match tasks.idle {
-            IdlePolicy::Spin => {
-                spin_timer.reset(SPIN_POLL);
-                (&mut spin_timer).await;
-            }
+            // Every other task runs, and the ring is entered once
+            // (GETEVENTS, no wait), before this one looks again.
+            IdlePolicy::Spin => reactor::yield_now().await,
             IdlePolicy::Park => {
                 let bell = &tasks.shared.doorbells[id];
                 let parked = bell.park_unless(|| {
@@ -146,30 +162,31 @@ async fn mesh_loop(tasks: &Rc<ShardTasks>, mut doorbell: UnixStream) {
                 if !parked {
                     continue;
                 }
-                // Woken by a producer's byte (or a shutdown); drains the bytes.
-                let _ = doorbell.read(&mut wake).await;
+                // Woken by a producer's MSG_RING (or a shutdown's); the
+                // reactor waits in io_uring_enter meanwhile.
+                ops::doorbell().await;
                 bell.unpark();
             }
         }
     }
 }
 
-async fn accept_loop(tasks: Rc<ShardTasks>, listener: TcpListener) {
+async fn accept_loop(tasks: Rc<ShardTasks>, listener: OwnedFd) {
     let mut backoff = AcceptBackoff::default();
+    let mut acceptor = Acceptor::new(listener.as_raw_fd());
     loop {
-        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
+        let accepted = futures_lite::future::or(async { Some(acceptor.next().await) }, async {
             tasks.stop_accepting.wait().await;
             None
         })
         .await;
         let stream = match accepted {
-            None => return,
+            None => break,
             Some(Ok(stream)) => {
                 backoff.after_success();
-                stream
+                Conn(stream)
             }
             Some(Err(error)) => {
-                let error = std::io::Error::from(error);
                 tasks.admission.borrow_mut().refused(
                     Refusal::AcceptFailed,
                     None,
@@ -181,7 +198,7 @@ async fn accept_loop(tasks: Rc<ShardTasks>, listener: TcpListener) {
                     // must not hold the shard's exit up.
                     let stopping = futures_lite::future::or(
                         async {
-                            glommio::timer::sleep(pause).await;
+                            sleep(pause).await;
                             false
                         },
                         async {
@@ -191,26 +208,51 @@ async fn accept_loop(tasks: Rc<ShardTasks>, listener: TcpListener) {
                     )
                     .await;
                     if stopping {
-                        return;
+                        break;
                     }
                 }
                 continue;
             }
         };
-        let fd = stream.as_raw_fd();
-        // A peer already gone (reset while queued) has no address: drop it.
-        let Ok(peer) = stream.peer_addr() else {
-            continue;
-        };
-        let admitted = tasks.admission.borrow_mut().admit(peer, fd, now().mono_ns);
-        match admitted {
-            Ok(ticket) => {
-                glommio::spawn_local(pre_logon(Rc::clone(&tasks), stream, peer, ticket)).detach();
-            }
-            Err(_) => {
-                glommio::spawn_local(refuse_at_accept(stream)).detach();
-            }
-        }
+        admit(&tasks, stream);
+    }
+    drop(acceptor);
+    drop(listener);
+    tasks.acceptor_running.set(false);
+}
+
+/// A new connection: waits to log on, or is refused at once.
+fn admit(tasks: &Rc<ShardTasks>, stream: Conn) {
+    let fd = stream.fd();
+    // A peer already gone (reset while queued) has no address: drop it.
+    let Some(peer) = stream.peer_addr() else {
+        return;
+    };
+    let admitted = tasks.admission.borrow_mut().admit(peer, fd, now().mono_ns);
+    match admitted {
+        Ok(ticket) => spawn(pre_logon(Rc::clone(tasks), stream, peer, ticket)),
+        Err(_) => spawn(refuse_at_accept(stream)),
+    }
+}
+
+/// A connected socket, closed when dropped.
+struct Conn(OwnedFd);
+
+impl Conn {
+    fn fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+
+    fn peer_addr(&self) -> Option<SocketAddr> {
+        socket2::SockRef::from(&self.0).peer_addr().ok()?.as_socket()
+    }
+
+    async fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        ops::recv(self.fd(), buf).await
+    }
+
+    async fn write_all(&self, buf: &[u8]) -> std::io::Result<()> {
+        ops::send_all(self.fd(), buf).await
     }
 }
 
@@ -218,12 +260,12 @@ async fn accept_loop(tasks: Rc<ShardTasks>, listener: TcpListener) {
 /// peer's address): say so and close, at once. Nothing is read or
 /// awaited beyond the one small write to an empty socket buffer, so a
 /// flood holds each of these fds for a moment only.
-async fn refuse_at_accept(mut stream: TcpStream) {
+async fn refuse_at_accept(stream: Conn) {
     let mut out = [0u8; PRE_LOGON_END_BYTES];
     let len = PreLogonEnd::no_room().encode(&mut out);
     let _ = stream.write_all(&out[..len]).await;
-    discard_pending_input(stream.as_raw_fd());
-    let _ = stream.close().await;
+    discard_pending_input(stream.fd());
+    drop(stream);
 }
 
 /// Reads and drops what has arrived (a Logon sent right after connect),
@@ -261,9 +303,9 @@ enum FirstRead {
 /// with a small buffer, no session slot and no send buffer, within the
 /// logon timeout. A valid Logon makes it a session, served by tasks of
 /// its own; anything else ends it here.
-async fn pre_logon(tasks: Rc<ShardTasks>, mut stream: TcpStream, peer: SocketAddr, ticket: Ticket) {
+async fn pre_logon(tasks: Rc<ShardTasks>, stream: Conn, peer: SocketAddr, ticket: Ticket) {
     let mut first = [0u8; MAX_MESSAGE_LEN];
-    let read = read_first_message(&tasks, &mut stream, &mut first).await;
+    let read = read_first_message(&tasks, &stream, &mut first).await;
     let end = match read {
         FirstRead::Closed => None,
         FirstRead::ShuttingDown => {
@@ -296,26 +338,26 @@ async fn pre_logon(tasks: Rc<ShardTasks>, mut stream: TcpStream, peer: SocketAdd
         let written = futures_lite::future::or(
             async { stream.write_all(&out[..len]).await.is_ok() },
             async {
-                glommio::timer::sleep(linger).await;
+                sleep(linger).await;
                 false
             },
         )
         .await;
         if written {
-            linger_close(&mut stream, linger).await;
+            linger_close(&stream, linger).await;
         }
     }
     // Released only now: a connection counts against the bounds until its
     // fd is really given back.
     tasks.admission.borrow_mut().release(ticket);
-    let _ = stream.close().await;
+    drop(stream);
 }
 
 /// Reads exactly one message (never past it: what follows a Logon is the
 /// session's), bounded by the logon timeout.
 async fn read_first_message(
     tasks: &Rc<ShardTasks>,
-    stream: &mut TcpStream,
+    stream: &Conn,
     buf: &mut [u8; MAX_MESSAGE_LEN],
 ) -> FirstRead {
     let timeout = Duration::from_millis(tasks.shared.config.session.logon_timeout_ms);
@@ -334,7 +376,7 @@ async fn read_first_message(
         }
     };
     futures_lite::future::or(read, async {
-        glommio::timer::sleep(timeout).await;
+        sleep(timeout).await;
         FirstRead::TimedOut
     })
     .await
@@ -344,17 +386,17 @@ async fn read_first_message(
 /// connection ends (counted and logged).
 fn logon(
     tasks: &Rc<ShardTasks>,
-    stream: &TcpStream,
+    stream: &Conn,
     peer: SocketAddr,
     first: &[u8],
-) -> Result<(SessionRef, TcpStream, Rc<LocalNotify>), PreLogonEnd> {
+) -> Result<(SessionRef, Conn, Rc<LocalNotify>), PreLogonEnd> {
     let now = now();
     // A second descriptor for the same socket lets the reader and the
     // writer run as independent tasks without sharing the stream object.
     // Made before the session exists, so failing costs nothing but this
     // connection (at the fd limit).
     // SAFETY: dup of a valid socket fd; the new fd is owned by the writer.
-    let write_fd = unsafe { libc::dup(stream.as_raw_fd()) };
+    let write_fd = unsafe { libc::dup(stream.fd()) };
     if write_fd < 0 {
         let error = std::io::Error::last_os_error();
         tasks
@@ -367,7 +409,7 @@ fn logon(
         });
     }
     // SAFETY: the fd was just made by dup and is owned by nobody else.
-    let write_stream = unsafe { TcpStream::from_raw_fd(write_fd) };
+    let write_stream = Conn(unsafe { OwnedFd::from_raw_fd(write_fd) });
     let writer = Rc::new(LocalNotify::default());
     let outcome = tasks
         .core
@@ -423,15 +465,15 @@ impl std::fmt::Display for RefusedLogon<'_> {
 
 /// TCP_NODELAY and the configured SO_SNDBUF, once a connection is a
 /// session (they concern its reports).
-fn set_socket_options(stream: &TcpStream, shared: &Shared) {
-    let _ = stream.set_nodelay(true);
+fn set_socket_options(stream: &Conn, shared: &Shared) {
+    let _ = socket2::SockRef::from(&stream.0).set_nodelay(true);
     let sndbuf = shared.config.session.socket_send_buffer_bytes;
     if sndbuf > 0 {
         let value = sndbuf as libc::c_int;
         // SAFETY: setsockopt on a socket we own, with a c_int option.
         unsafe {
             libc::setsockopt(
-                stream.as_raw_fd(),
+                stream.fd(),
                 libc::SOL_SOCKET,
                 libc::SO_SNDBUF,
                 &value as *const libc::c_int as *const libc::c_void,
@@ -447,55 +489,71 @@ fn set_socket_options(stream: &TcpStream, shared: &Shared) {
 /// finds the session and stops its reader.
 fn serve(
     tasks: &Rc<ShardTasks>,
-    stream: TcpStream,
+    stream: Conn,
     id: SessionRef,
-    write_stream: TcpStream,
+    write_stream: Conn,
     writer: Rc<LocalNotify>,
 ) {
-    let fd = stream.as_raw_fd();
+    let fd = stream.fd();
     tasks.connections.borrow_mut().push((id, fd));
     tasks.readers_running.set(tasks.readers_running.get() + 1);
     tasks.writers_running.set(tasks.writers_running.get() + 1);
-    glommio::spawn_local(write_loop(Rc::clone(tasks), write_stream, id, writer)).detach();
+    spawn(write_loop(Rc::clone(tasks), write_stream, id, writer));
     let tasks = Rc::clone(tasks);
-    glommio::spawn_local(async move {
+    spawn(async move {
         read_loop(&tasks, stream, id).await;
         tasks.connections.borrow_mut().retain(|&(s, _)| s != id);
-    })
-    .detach();
+    });
 }
 
-/// Counted in `readers_running` by `serve`, which starts it.
-async fn read_loop(tasks: &Rc<ShardTasks>, mut stream: TcpStream, id: SessionRef) {
-    let mut buf = vec![0u8; READ_BUFFER_BYTES];
+/// Counted in `readers_running` by `serve`, which starts it. Bytes arrive
+/// in the shard's pooled buffers and are handed to the core in place; only
+/// the tail of a message split across receives is kept, in `carry`.
+async fn read_loop(tasks: &Rc<ShardTasks>, stream: Conn, id: SessionRef) {
+    let mut carry = vec![0u8; READ_BUFFER_BYTES];
     let mut filled = 0;
     loop {
-        let n = match stream.read(&mut buf[filled..]).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
+        let pooled = match ops::recv_pooled(stream.fd()).await {
+            Ok(Some(pooled)) => Some(pooled),
+            Ok(None) => break,
+            // Every pooled buffer is taken (readers held up by
+            // back-pressure keep theirs): receive into our own.
+            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => None,
+            Err(_) => break,
+        };
+        let pooled = match pooled {
+            Some(pooled) => pooled,
+            None => match stream.read(&mut carry[filled..]).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    filled += n;
+                    if tasks.shared.shutting_down() {
+                        break;
+                    }
+                    filled = feed_carry(tasks, id, &mut carry, filled).await;
+                    if tasks.core.borrow().session_ended(id) {
+                        break;
+                    }
+                    continue;
+                }
+            },
         };
         if tasks.shared.shutting_down() {
             break; // input after shutdown began is not processed
         }
-        filled += n;
-        let mut start = 0;
-        loop {
-            let intake = tasks
-                .core
-                .borrow_mut()
-                .on_bytes(id, &buf[start..filled], now());
-            start += intake.consumed;
-            if !intake.blocked {
-                break;
-            }
-            // Back-pressure: a ring this session feeds is full, or its own
-            // outbox is (the writer is waiting on the client).
-            while !tasks.core.borrow().can_resume(id) && !tasks.shared.shutting_down() {
-                glommio::timer::sleep(Duration::from_micros(20)).await;
-            }
+        if filled == 0 {
+            let consumed = feed(tasks, id, &pooled).await;
+            let rest = &pooled[consumed..];
+            carry[..rest.len()].copy_from_slice(rest);
+            filled = rest.len();
+        } else {
+            // The carried tail is shorter than one message, so the buffer
+            // fits behind it.
+            carry[filled..filled + pooled.len()].copy_from_slice(&pooled);
+            filled += pooled.len();
+            drop(pooled);
+            filled = feed_carry(tasks, id, &mut carry, filled).await;
         }
-        buf.copy_within(start..filled, 0);
-        filled -= start;
         if tasks.core.borrow().session_ended(id) {
             break;
         }
@@ -511,9 +569,38 @@ async fn read_loop(tasks: &Rc<ShardTasks>, mut stream: TcpStream, id: SessionRef
     }
 }
 
+/// Feeds `carry[..filled]` to the core; moves what is left (part of one
+/// message) to the front and returns its length.
+async fn feed_carry(tasks: &Rc<ShardTasks>, id: SessionRef, carry: &mut [u8], filled: usize) -> usize {
+    let consumed = feed(tasks, id, &carry[..filled]).await;
+    carry.copy_within(consumed..filled, 0);
+    filled - consumed
+}
+
+/// Hands whole messages of `bytes` to the core, waiting out back-pressure;
+/// returns how many bytes it took (the rest is part of one message).
+async fn feed(tasks: &Rc<ShardTasks>, id: SessionRef, bytes: &[u8]) -> usize {
+    let mut start = 0;
+    loop {
+        let intake = tasks.core.borrow_mut().on_bytes(id, &bytes[start..], now());
+        start += intake.consumed;
+        if !intake.blocked {
+            return start;
+        }
+        // Back-pressure: a ring this session feeds is full, or its own
+        // outbox is (the writer is waiting on the client).
+        while !tasks.core.borrow().can_resume(id) && !tasks.shared.shutting_down() {
+            sleep(Duration::from_micros(20)).await;
+        }
+        if tasks.shared.shutting_down() {
+            return start;
+        }
+    }
+}
+
 async fn write_loop(
     tasks: Rc<ShardTasks>,
-    mut stream: TcpStream,
+    stream: Conn,
     id: SessionRef,
     writer: Rc<LocalNotify>,
 ) {
@@ -531,7 +618,7 @@ async fn write_loop(
                     async { stream.write_all(&spare).await.is_ok() },
                     async {
                         loop {
-                            glommio::timer::sleep(linger).await;
+                            sleep(linger).await;
                             if tasks.core.borrow().session_ended(id) {
                                 return false;
                             }
@@ -549,8 +636,8 @@ async fn write_loop(
         }
     }
     let linger = Duration::from_millis(tasks.shared.config.server.shutdown_grace_ms);
-    linger_close(&mut stream, linger).await;
-    let _ = stream.close().await;
+    linger_close(&stream, linger).await;
+    drop(stream);
     tasks.core.borrow_mut().close_session(id);
     tasks.writers_running.set(tasks.writers_running.get() - 1);
 }
@@ -560,10 +647,10 @@ async fn write_loop(
 /// socket with unread input sends a reset, and a reset makes the client's
 /// kernel drop what it has not read yet, SessionEnd too. Ends with both
 /// directions shut, which also wakes a reader still waiting on the socket.
-async fn linger_close(stream: &mut TcpStream, linger: Duration) {
+async fn linger_close(stream: &Conn, linger: Duration) {
     // SAFETY: shutdown on our own fd; no memory is touched.
     unsafe {
-        libc::shutdown(stream.as_raw_fd(), libc::SHUT_WR);
+        libc::shutdown(stream.fd(), libc::SHUT_WR);
     }
     let mut scratch = [0u8; 512];
     let _ = futures_lite::future::or(
@@ -574,18 +661,18 @@ async fn linger_close(stream: &mut TcpStream, linger: Duration) {
                 }
             }
         },
-        glommio::timer::sleep(linger),
+        sleep(linger),
     )
     .await;
     // SAFETY: as above.
     unsafe {
-        libc::shutdown(stream.as_raw_fd(), libc::SHUT_RDWR);
+        libc::shutdown(stream.fd(), libc::SHUT_RDWR);
     }
 }
 
 async fn tick_loop(tasks: Rc<ShardTasks>) {
     loop {
-        glommio::timer::sleep(TICK).await;
+        sleep(TICK).await;
         if tasks.shared.shutting_down() {
             return;
         }
@@ -593,20 +680,18 @@ async fn tick_loop(tasks: Rc<ShardTasks>) {
         tasks.core.borrow_mut().tick(now);
         tasks.admission.borrow_mut().flush(now.mono_ns);
         tasks.core.borrow_mut().journal_tick(now);
-        // File-system work of the journal happens on the blocking pool
-        // (an unpinned thread), never on the shard's reactor.
+        // File-system work of the journal happens on a helper thread
+        // (unpinned), never on the shard's reactor.
         let spare = tasks.core.borrow_mut().journal_spare_needed(now);
         if let Some(request) = spare {
-            let created = glommio::executor()
-                .spawn_blocking(move || request.create())
-                .await;
+            let created = off_shard(tasks.unpinned, move || request.create())
+                .await
+                .and_then(|created| created);
             tasks.core.borrow_mut().journal_spare_ready(created, now);
         }
         let retired = tasks.core.borrow_mut().journal_retired();
         if let Some(segment) = retired {
-            glommio::executor()
-                .spawn_blocking(move || drop(segment))
-                .await;
+            let _ = off_shard(tasks.unpinned, move || drop(segment)).await;
         }
     }
 }
@@ -634,7 +719,7 @@ async fn graceful_shutdown(tasks: &Rc<ShardTasks>) {
         }
     }
     while tasks.readers_running.get() > 0 {
-        glommio::timer::sleep(Duration::from_millis(1)).await;
+        sleep(Duration::from_millis(1)).await;
     }
     quiesce(tasks, id, phase::READERS_STOPPED).await;
     tasks.core.borrow_mut().shut_down_sessions();
@@ -646,7 +731,7 @@ async fn graceful_shutdown(tasks: &Rc<ShardTasks>) {
     while (tasks.writers_running.get() > 0 || tasks.admission.borrow().waiting() > 0)
         && Instant::now() < deadline
     {
-        glommio::timer::sleep(Duration::from_millis(1)).await;
+        sleep(Duration::from_millis(1)).await;
     }
     let core = tasks.core.borrow();
     let admission = tasks.admission.borrow();
@@ -669,7 +754,7 @@ async fn quiesce(tasks: &Rc<ShardTasks>, id: usize, phase: u32) {
         if quiescence.check(&tasks.shared.shutdown, phase) {
             return;
         }
-        glommio::timer::sleep(Duration::from_micros(200)).await;
+        sleep(Duration::from_micros(200)).await;
     }
 }
 
@@ -681,7 +766,7 @@ async fn wait_until_every_shard_confirmed(tasks: &Rc<ShardTasks>, id: usize) {
         if tasks.shared.shutdown.all_reached(phase::CONFIRMED) {
             return;
         }
-        glommio::timer::sleep(Duration::from_micros(200)).await;
+        sleep(Duration::from_micros(200)).await;
     }
 }
 
@@ -690,4 +775,48 @@ fn publish(tasks: &Rc<ShardTasks>, id: usize, phase: u32) {
     core.poll_mesh(now());
     let (sent, received) = core.traffic();
     tasks.shared.shutdown.publish(id, phase, sent, received);
+}
+
+/// Runs `work` on a helper thread allowed on every CPU the process may
+/// use, and waits for it without blocking the shard (polled each
+/// millisecond: file work takes milliseconds). Used per journal segment,
+/// never per message.
+async fn off_shard<T: Send + 'static>(
+    cpus: Option<CpuSet>,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<T> {
+    let handle = std::thread::Builder::new()
+        .name("shard-files".into())
+        .spawn(move || {
+            if let Some(cpus) = cpus {
+                cpus.apply();
+            }
+            work()
+        })?;
+    while !handle.is_finished() {
+        sleep(Duration::from_millis(1)).await;
+    }
+    handle
+        .join()
+        .map_err(|_| std::io::Error::other("journal helper thread panicked"))
+}
+
+/// A thread's CPU affinity, read before a shard pins itself and given to
+/// its helper threads.
+#[derive(Clone, Copy)]
+struct CpuSet(libc::cpu_set_t);
+
+impl CpuSet {
+    fn current() -> Option<CpuSet> {
+        // SAFETY: cpu_set_t is plain bits; zeroed is a valid empty set.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        // SAFETY: sched_getaffinity writes at most the size given.
+        let rc = unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) };
+        (rc == 0).then_some(CpuSet(set))
+    }
+
+    fn apply(&self) {
+        // SAFETY: sched_setaffinity reads the set of the size given.
+        unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&self.0), &self.0) };
+    }
 }

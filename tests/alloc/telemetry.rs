@@ -7,7 +7,6 @@
 //! Then, with the admin side stopped, the shards keep recording and count
 //! missed swaps, still allocating nothing.
 
-use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -17,7 +16,7 @@ use tradsys::config::{Config, DEFAULT_TOML};
 use tradsys::engine::*;
 use tradsys::protocol::*;
 use tradsys::shard::core::{FirstMessage, Now, Output, ShardCore};
-use tradsys::shard::mesh::{self, Doorbell, SessionRef};
+use tradsys::shard::mesh::{self, Doorbell, SessionRef, ShardRing};
 use tradsys::shard::notify::LocalNotify;
 use tradsys::shard::shared::Shared;
 use tradsys::telemetry::{clock, AdminLink, Stage};
@@ -27,7 +26,7 @@ const ETH: SymbolId = 2; // shard 1
 
 /// Two started cores with telemetry attached (1 ms intervals), the admin
 /// ends of their rings, and the doorbells' receiving ends (keep them).
-fn cores(dir: &std::path::Path) -> (ShardCore, ShardCore, Vec<AdminLink>, Vec<UnixStream>) {
+fn cores(dir: &std::path::Path) -> (ShardCore, ShardCore, Vec<AdminLink>, Vec<ShardRing>) {
     let mut config = Config::parse(DEFAULT_TOML).unwrap();
     config.server.cores = vec![0, 1];
     config.symbols[0].shard = Some(0);

@@ -4,8 +4,6 @@
 //! would hold those messages until some other shard happened to send it
 //! something.
 
-use std::io::Read;
-use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -13,7 +11,7 @@ use tradsys::config::{Config, DEFAULT_TOML};
 use tradsys::engine::*;
 use tradsys::protocol::*;
 use tradsys::shard::core::{FirstMessage, Now, Output, ShardCore};
-use tradsys::shard::mesh::{self, Doorbell, SessionRef};
+use tradsys::shard::mesh::{self, Doorbell, SessionRef, ShardRing};
 use tradsys::shard::notify::LocalNotify;
 use tradsys::shard::shared::Shared;
 
@@ -70,7 +68,7 @@ fn reports_queued_in_overflow_while_the_mesh_loop_is_parked_wake_it() {
     config.journal.segment_bytes = 1 << 20;
     config.validate().unwrap();
     let mut doorbells = Vec::new();
-    let mut receivers: Vec<UnixStream> = Vec::new();
+    let mut receivers: Vec<ShardRing> = Vec::new();
     for _ in 0..2 {
         let (bell, rx) = Doorbell::new().unwrap();
         doorbells.push(bell);
@@ -90,8 +88,7 @@ fn reports_queued_in_overflow_while_the_mesh_loop_is_parked_wake_it() {
     let mut trading = Peer::logon(&mut a, now);
     let mut watching = Peer::logon(&mut b, now);
     while a.poll_mesh(now) + b.poll_mesh(now) > 0 {}
-    let mut wake = [0u8; 64];
-    while receivers[0].read(&mut wake).is_ok() {}
+    receivers[0].take_rung();
 
     // Shard 0's mesh loop has nothing to do and parks (runtime.rs mesh_loop).
     assert!(shared.doorbells[0].park_unless(|| a.mesh_pending()));
@@ -118,8 +115,8 @@ fn reports_queued_in_overflow_while_the_mesh_loop_is_parked_wake_it() {
     b.poll_mesh(now);
     assert!(watching.drain(&mut b) > 0);
     // Only shard 0's mesh loop moves its overflow into the ring, and it is
-    // asleep on its doorbell: something must have written the wake-up byte.
-    let woken = receivers[0].read(&mut wake).is_ok();
+    // asleep on its doorbell: something must have rung it (MSG_RING).
+    let woken = receivers[0].take_rung();
     let _ = std::fs::remove_dir_all(&dir);
     assert!(
         woken,

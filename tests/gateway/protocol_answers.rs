@@ -17,7 +17,7 @@ const ETH: SymbolId = 2;
 const ALICE: (u32, &[u8]) = (1, b"alice-demo-token");
 const VIEWER: (u32, &[u8]) = (3, b"viewer-demo-token");
 
-fn cores() -> (ShardCore, ShardCore, Vec<std::os::unix::net::UnixStream>) {
+fn cores() -> (ShardCore, ShardCore, Vec<tradsys::shard::mesh::ShardRing>) {
     two_shard_cores(64, |_| {})
 }
 

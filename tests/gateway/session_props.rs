@@ -14,7 +14,7 @@ use tradsys::shard::mesh::SessionRef;
 use tradsys::shard::notify::LocalNotify;
 use zerocopy::little_endian::{I64, U32, U64};
 
-fn two_shards() -> (ShardCore, ShardCore, Vec<std::os::unix::net::UnixStream>) {
+fn two_shards() -> (ShardCore, ShardCore, Vec<tradsys::shard::mesh::ShardRing>) {
     two_shard_cores(16, |config| {
         config.engine.order_capacity = 64;
         config.engine.max_levels_per_side = 8;

@@ -4,19 +4,18 @@
 
 #![allow(dead_code)]
 
-use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
 use tradsys::config::{Config, DEFAULT_TOML};
 use tradsys::shard::core::ShardCore;
-use tradsys::shard::mesh::{self, Doorbell};
+use tradsys::shard::mesh::{self, Doorbell, ShardRing};
 use tradsys::shard::shared::Shared;
 
-/// The cores and the doorbells' receiving ends (keep them alive).
+/// The cores and the shard rings their doorbells ring (keep them alive).
 pub fn two_shard_cores(
     ring_capacity: usize,
     tweak: impl FnOnce(&mut Config),
-) -> (ShardCore, ShardCore, Vec<UnixStream>) {
+) -> (ShardCore, ShardCore, Vec<ShardRing>) {
     let mut config = Config::parse(DEFAULT_TOML).unwrap();
     config.server.cores = vec![0, 1];
     config.symbols[0].shard = Some(0);

@@ -1,0 +1,77 @@
+//! The shard's own reactor: one io_uring per pinned shard thread and a
+//! small executor for the shard's tasks, driven together in one loop.
+//!
+//! - `ring`: the ring (`SINGLE_ISSUER | DEFER_TASKRUN`) and the table of
+//!   operations in flight;
+//! - `bufring`: the provided buffer ring receives land in;
+//! - `executor`: tasks and wakers (no allocation per wake-up);
+//! - `ops`: the futures the runtime awaits (accept, receive, send, sleep,
+//!   doorbell).
+//!
+//! The loop ([`block_on`]): run every ready task, then enter the kernel
+//! once with `GETEVENTS`, which submits what the tasks queued, runs the
+//! deferred task work and posts completions, which wake tasks. With a task
+//! ready (the mesh loop yields every turn under `idle = "spin"`) the enter
+//! does not wait: the shard spins in `io_uring_enter(GETEVENTS, 0)`, the
+//! fastest way found to see a socket's input (issue 11). With none (`idle =
+//! "park"`: the mesh loop waits for its doorbell), it waits in the kernel
+//! for one completion: a socket, a timer or another shard's `MSG_RING`.
+
+pub mod bufring;
+pub mod executor;
+pub mod ops;
+pub mod ring;
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::rc::Rc;
+
+pub use executor::{spawn, yield_now};
+pub use ring::Ring;
+
+thread_local! {
+    static RING: RefCell<Option<Ring>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` on this thread's ring. Panics if the thread has none: only the
+/// shard's own tasks (inside [`block_on`]) call it.
+pub fn with_ring<R>(f: impl FnOnce(&mut Ring) -> R) -> R {
+    RING.with(|ring| {
+        let mut ring = ring.borrow_mut();
+        f(ring.as_mut().expect("no reactor on this thread"))
+    })
+}
+
+/// Runs `f` on this thread's ring if it has one that is not in use.
+pub fn try_with_ring<R>(f: impl FnOnce(&mut Ring) -> R) -> Option<R> {
+    RING.try_with(|ring| {
+        let mut ring = ring.try_borrow_mut().ok()?;
+        ring.as_mut().map(f)
+    })
+    .ok()
+    .flatten()
+}
+
+/// Drives `future` and every task it spawns on `ring` until `future`
+/// completes; then drops the tasks left and the ring.
+pub fn block_on(ring: Ring, future: impl Future<Output = ()> + 'static) {
+    RING.with(|slot| *slot.borrow_mut() = Some(ring));
+    let done = Rc::new(Cell::new(false));
+    let finished = Rc::clone(&done);
+    spawn(async move {
+        future.await;
+        finished.set(true);
+    });
+    loop {
+        executor::run_ready();
+        if done.get() {
+            break;
+        }
+        let wait = u32::from(!executor::has_ready());
+        if let Err(error) = with_ring(|ring| ring.enter(wait)) {
+            tracing::error!(%error, "io_uring_enter failed");
+        }
+    }
+    executor::clear();
+    RING.with(|slot| drop(slot.borrow_mut().take()));
+}

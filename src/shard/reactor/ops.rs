@@ -1,0 +1,296 @@
+//! The operations a shard awaits, each one io_uring request in a slot of
+//! the ring's table (no allocation once the table has grown to the
+//! shard's peak of operations in flight).
+//!
+//! Dropping an operation before its completion cancels it. One that
+//! reads or writes its owner's memory (a send, a receive into a given
+//! buffer) waits, inside the drop, for its completion: the kernel may touch
+//! that memory until then. The others leave their slot to the completion,
+//! which cleans up (gives a buffer back, closes a late connection).
+
+use std::future::{poll_fn, Future};
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use io_uring::{cqueue, opcode, squeue, types};
+
+use super::bufring::GROUP;
+use super::ring::{Kind, State};
+use super::with_ring;
+
+/// One submitted request; resolves to its completion's (result, flags).
+pub struct Op {
+    index: u32,
+    kind: Kind,
+    done: bool,
+}
+
+impl Op {
+    fn submit(entry: squeue::Entry, kind: Kind) -> Op {
+        let index = with_ring(|ring| {
+            let index = ring.take_slot(kind);
+            ring.push(entry.user_data(u64::from(index)));
+            index
+        });
+        Op {
+            index,
+            kind,
+            done: false,
+        }
+    }
+}
+
+impl Future for Op {
+    type Output = (i32, u32);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<(i32, u32)> {
+        let index = self.index;
+        let ready = with_ring(|ring| {
+            let slot = ring.slot(index);
+            if slot.state == State::Done {
+                let out = (slot.result, slot.flags);
+                ring.release_slot(index);
+                Some(out)
+            } else {
+                slot.waker = Some(cx.waker().clone());
+                None
+            }
+        });
+        match ready {
+            Some(out) => {
+                self.done = true;
+                Poll::Ready(out)
+            }
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for Op {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let index = self.index;
+        let kind = self.kind;
+        let orphaned = with_ring(|ring| {
+            let slot = ring.slot(index);
+            if slot.state == State::Done {
+                let (result, flags) = (slot.result, slot.flags);
+                ring.clean_up(kind, result, flags);
+                ring.release_slot(index);
+                return false;
+            }
+            slot.state = State::Orphan;
+            slot.waker = None;
+            ring.cancel(index);
+            true
+        });
+        if orphaned && kind == Kind::UserMemory {
+            // The completion frees the slot; nothing else can take it
+            // meanwhile, since no task runs inside this loop.
+            while with_ring(|ring| ring.slot(index).state != State::Free) {
+                if with_ring(|ring| ring.enter(1)).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+fn result(res: i32) -> io::Result<usize> {
+    if res < 0 {
+        Err(io::Error::from_raw_os_error(-res))
+    } else {
+        Ok(res as usize)
+    }
+}
+
+/// Waits `duration` (an `IORING_OP_TIMEOUT`).
+pub async fn sleep(duration: Duration) {
+    let index_entry = |index: u32, ring: &mut super::Ring| {
+        let slot = ring.slot(index);
+        slot.timespec = types::Timespec::from(duration);
+        let timespec: *const types::Timespec = &slot.timespec;
+        opcode::Timeout::new(timespec).build()
+    };
+    let index = with_ring(|ring| {
+        let index = ring.take_slot(Kind::Plain);
+        let entry = index_entry(index, ring);
+        ring.push(entry.user_data(u64::from(index)));
+        index
+    });
+    let op = Op {
+        index,
+        kind: Kind::Plain,
+        done: false,
+    };
+    op.await;
+}
+
+/// Receives into `buf` (for exact-length reads).
+pub async fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    let entry = opcode::Recv::new(types::Fd(fd), buf.as_mut_ptr(), buf.len() as u32).build();
+    let (res, _) = Op::submit(entry, Kind::UserMemory).await;
+    result(res)
+}
+
+/// Sends from `buf`; returns how much the kernel took.
+pub async fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    let entry = opcode::Send::new(types::Fd(fd), buf.as_ptr(), buf.len() as u32)
+        .flags(libc::MSG_NOSIGNAL)
+        .build();
+    let (res, _) = Op::submit(entry, Kind::UserMemory).await;
+    result(res)
+}
+
+/// Sends all of `buf`.
+pub async fn send_all(fd: RawFd, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        match send(fd, buf).await? {
+            0 => return Err(io::ErrorKind::WriteZero.into()),
+            n => buf = &buf[n..],
+        }
+    }
+    Ok(())
+}
+
+/// Bytes a receive put in one of the shard's pooled buffers; the buffer
+/// goes back to the kernel when this is dropped.
+pub struct Pooled {
+    bid: u16,
+    ptr: *const u8,
+    len: usize,
+}
+
+impl std::ops::Deref for Pooled {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        // SAFETY: the buffer belongs to the ring's buffer pool, which lives
+        // as long as the shard's thread runs tasks; the kernel does not
+        // write it again before `drop` gives it back.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        with_ring(|ring| ring.bufs.give_back(self.bid));
+    }
+}
+
+/// Receives into a buffer the kernel picks from the shard's buffer ring.
+/// `Ok(None)`: the peer closed. `ENOBUFS` when every buffer is taken.
+pub async fn recv_pooled(fd: RawFd) -> io::Result<Option<Pooled>> {
+    let entry = opcode::Recv::new(types::Fd(fd), std::ptr::null_mut(), 0)
+        .buf_group(GROUP)
+        .build()
+        .flags(squeue::Flags::BUFFER_SELECT);
+    let (res, flags) = Op::submit(entry, Kind::Pooled).await;
+    let len = result(res)?;
+    let Some(bid) = cqueue::buffer_select(flags) else {
+        return Ok(None);
+    };
+    let ptr = with_ring(|ring| ring.bufs.bytes(bid, len).as_ptr());
+    if len == 0 {
+        drop(Pooled { bid, ptr, len });
+        return Ok(None);
+    }
+    Ok(Some(Pooled { bid, ptr, len }))
+}
+
+/// Waits for this shard's doorbell (another thread's `MSG_RING`).
+pub async fn doorbell() {
+    poll_fn(|cx| {
+        with_ring(|ring| {
+            if std::mem::take(&mut ring.rung) {
+                Poll::Ready(())
+            } else {
+                ring.doorbell_waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+    })
+    .await
+}
+
+/// A multishot accept on a listener: one request, a completion per
+/// connection. Re-armed when the kernel ends it (an error such as EMFILE).
+pub struct Acceptor {
+    listener: RawFd,
+    index: Option<u32>,
+}
+
+impl Acceptor {
+    pub fn new(listener: RawFd) -> Acceptor {
+        Acceptor {
+            listener,
+            index: None,
+        }
+    }
+
+    fn arm(&mut self) -> u32 {
+        let entry = opcode::AcceptMulti::new(types::Fd(self.listener))
+            .flags(libc::SOCK_CLOEXEC)
+            .build();
+        let index = with_ring(|ring| {
+            let index = ring.take_slot(Kind::Accept);
+            ring.push(entry.user_data(u64::from(index)));
+            index
+        });
+        self.index = Some(index);
+        index
+    }
+
+    /// The next connection, or the error that ended the multishot request.
+    pub async fn next(&mut self) -> io::Result<OwnedFd> {
+        let index = match self.index {
+            Some(index) => index,
+            None => self.arm(),
+        };
+        let (res, finished) = poll_fn(|cx| {
+            with_ring(|ring| {
+                let slot = ring.slot(index);
+                match slot.queue.pop_front() {
+                    Some((res, _)) => Poll::Ready((res, slot.finished && slot.queue.is_empty())),
+                    None => {
+                        slot.waker = Some(cx.waker().clone());
+                        Poll::Pending
+                    }
+                }
+            })
+        })
+        .await;
+        if finished {
+            with_ring(|ring| ring.release_slot(index));
+            self.index = None;
+        }
+        // SAFETY: a successful accept's result is a new fd, ours alone.
+        result(res).map(|fd| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    }
+}
+
+impl Drop for Acceptor {
+    fn drop(&mut self) {
+        let Some(index) = self.index else { return };
+        with_ring(|ring| {
+            let slot = ring.slot(index);
+            let finished = slot.finished;
+            while let Some((res, flags)) = ring.slot(index).queue.pop_front() {
+                ring.clean_up(Kind::Accept, res, flags);
+            }
+            if finished {
+                ring.release_slot(index);
+            } else {
+                let slot = ring.slot(index);
+                slot.state = State::Orphan;
+                slot.waker = None;
+                ring.cancel(index);
+            }
+        });
+    }
+}
