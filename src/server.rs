@@ -277,6 +277,8 @@ impl Server {
             doorbell_rx.push(rx);
         }
         let admin_listener = bind_admin(&config)?;
+        // The shutdown's doorbells are rung from this thread.
+        crate::shard::notify::prepare_sender();
         let mut links = mesh::build(shards, config.server.ring_capacity);
         let (admin_links, operator_tx) = attach_admin_rings(&mut links);
         let mut shared = Shared::new(config, doorbells);

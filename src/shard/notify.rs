@@ -164,12 +164,22 @@ thread_local! {
     static SENDER: RefCell<Option<IoUring>> = const { RefCell::new(None) };
 }
 
-fn send_from_any_thread(entry: &squeue::Entry) {
+/// Makes this thread's doorbell sender now. The thread that starts the
+/// gateway calls it, so a shutdown rung later needs no new fd (it may come
+/// when the process is at its fd limit).
+pub fn prepare_sender() {
     let _ = SENDER.try_with(|sender| {
         let mut sender = sender.borrow_mut();
         if sender.is_none() {
             *sender = IoUring::new(8).ok();
         }
+    });
+}
+
+fn send_from_any_thread(entry: &squeue::Entry) {
+    prepare_sender();
+    let _ = SENDER.try_with(|sender| {
+        let mut sender = sender.borrow_mut();
         let Some(uring) = sender.as_mut() else {
             tracing::error!("doorbell: cannot make an io_uring to send it");
             return;

@@ -5,8 +5,8 @@
 //! and no locks; a `RefCell` borrow is never held across an `.await`):
 //! - the mesh loop: drains the inbound rings; when idle it spins (`spin`) or
 //!   parks on its doorbell (`park`); it also runs graceful shutdown;
-//! - the acceptor: one multishot accept on this shard's SO_REUSEPORT
-//!   listener, pausing after errors that would repeat at once (see
+//! - the acceptor: accepts on this shard's SO_REUSEPORT listener (one
+//!   accept in flight; `reactor/ops.rs` says why not multishot), pausing after errors that would repeat at once (see
 //!   `admission.rs`);
 //! - the ticker: heartbeats and timeouts every few milliseconds;
 //! - per connection, a reader (socket -> core: receives into the shard's
@@ -187,6 +187,7 @@ async fn accept_loop(tasks: Rc<ShardTasks>, listener: OwnedFd) {
                 Conn(stream)
             }
             Some(Err(error)) => {
+
                 tasks.admission.borrow_mut().refused(
                     Refusal::AcceptFailed,
                     None,
@@ -231,7 +232,7 @@ fn admit(tasks: &Rc<ShardTasks>, stream: Conn) {
     let admitted = tasks.admission.borrow_mut().admit(peer, fd, now().mono_ns);
     match admitted {
         Ok(ticket) => spawn(pre_logon(Rc::clone(tasks), stream, peer, ticket)),
-        Err(_) => spawn(refuse_at_accept(stream)),
+        Err(_) => refuse_at_accept(stream),
     }
 }
 
@@ -257,13 +258,23 @@ impl Conn {
 }
 
 /// Too many connections are waiting to log on (on the shard, or from the
-/// peer's address): say so and close, at once. Nothing is read or
-/// awaited beyond the one small write to an empty socket buffer, so a
-/// flood holds each of these fds for a moment only.
-async fn refuse_at_accept(stream: Conn) {
+/// peer's address): say so and close, at once, inside the acceptor. The
+/// one small write goes to an empty socket buffer, so a non-blocking send
+/// takes it whole; nothing is awaited, and a flood holds no fd beyond the
+/// acceptor's turn (the multishot accept takes connections as fast as they
+/// come, so a refusal that waited would hold its fd meanwhile).
+fn refuse_at_accept(stream: Conn) {
     let mut out = [0u8; PRE_LOGON_END_BYTES];
     let len = PreLogonEnd::no_room().encode(&mut out);
-    let _ = stream.write_all(&out[..len]).await;
+    // SAFETY: a non-blocking send from a local buffer of that length.
+    unsafe {
+        libc::send(
+            stream.fd(),
+            out.as_ptr() as *const libc::c_void,
+            len,
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        )
+    };
     discard_pending_input(stream.fd());
     drop(stream);
 }

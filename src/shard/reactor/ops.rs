@@ -218,79 +218,43 @@ pub async fn doorbell() {
     .await
 }
 
-/// A multishot accept on a listener: one request, a completion per
-/// connection. Re-armed when the kernel ends it (an error such as EMFILE).
+/// Accepts on a listener: one single-shot accept in flight at a time.
+///
+/// Not multishot: the kernel's multishot accept retries while the listen
+/// queue is non-empty, so one enter turns the whole backlog into fds (466
+/// at once under the 5,000-connect flood of `tests/gateway_prelogon.rs`,
+/// where connections waiting to log on are bounded to a few dozen), and it
+/// reads RLIMIT_NOFILE once, when armed, so it accepts beyond a lowered
+/// limit. A single-shot accept costs one SQE per connection, submitted in
+/// the enter the shard makes anyway.
 pub struct Acceptor {
     listener: RawFd,
-    index: Option<u32>,
+    op: Option<Op>,
 }
 
 impl Acceptor {
     pub fn new(listener: RawFd) -> Acceptor {
-        Acceptor {
-            listener,
-            index: None,
-        }
+        Acceptor { listener, op: None }
     }
 
-    fn arm(&mut self) -> u32 {
-        let entry = opcode::AcceptMulti::new(types::Fd(self.listener))
+    /// The next connection. Dropping the future keeps the accept in
+    /// flight for the next call; dropping the acceptor cancels it (a
+    /// connection it accepted meanwhile is closed).
+    pub async fn next(&mut self) -> io::Result<OwnedFd> {
+        let listener = self.listener;
+        let op = self.op.get_or_insert_with(|| {
+            let entry = opcode::Accept::new(
+                types::Fd(listener),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            )
             .flags(libc::SOCK_CLOEXEC)
             .build();
-        let index = with_ring(|ring| {
-            let index = ring.take_slot(Kind::Accept);
-            ring.push(entry.user_data(u64::from(index)));
-            index
+            Op::submit(entry, Kind::Accept)
         });
-        self.index = Some(index);
-        index
-    }
-
-    /// The next connection, or the error that ended the multishot request.
-    pub async fn next(&mut self) -> io::Result<OwnedFd> {
-        let index = match self.index {
-            Some(index) => index,
-            None => self.arm(),
-        };
-        let (res, finished) = poll_fn(|cx| {
-            with_ring(|ring| {
-                let slot = ring.slot(index);
-                match slot.queue.pop_front() {
-                    Some((res, _)) => Poll::Ready((res, slot.finished && slot.queue.is_empty())),
-                    None => {
-                        slot.waker = Some(cx.waker().clone());
-                        Poll::Pending
-                    }
-                }
-            })
-        })
-        .await;
-        if finished {
-            with_ring(|ring| ring.release_slot(index));
-            self.index = None;
-        }
+        let (res, _) = op.await;
+        self.op = None;
         // SAFETY: a successful accept's result is a new fd, ours alone.
         result(res).map(|fd| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
-    }
-}
-
-impl Drop for Acceptor {
-    fn drop(&mut self) {
-        let Some(index) = self.index else { return };
-        with_ring(|ring| {
-            let slot = ring.slot(index);
-            let finished = slot.finished;
-            while let Some((res, flags)) = ring.slot(index).queue.pop_front() {
-                ring.clean_up(Kind::Accept, res, flags);
-            }
-            if finished {
-                ring.release_slot(index);
-            } else {
-                let slot = ring.slot(index);
-                slot.state = State::Orphan;
-                slot.waker = None;
-                ring.cancel(index);
-            }
-        });
     }
 }

@@ -15,7 +15,6 @@
 //! table grows; freed slots are reused, so after warm-up no operation
 //! allocates.
 
-use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::task::Waker;
@@ -48,7 +47,7 @@ pub enum Kind {
     /// A receive into the shard's buffer ring: a late completion returns
     /// its buffer.
     Pooled,
-    /// A multishot accept: late connections are closed.
+    /// An accept: a late connection is closed.
     Accept,
 }
 
@@ -69,10 +68,6 @@ pub struct Slot {
     pub result: i32,
     pub flags: u32,
     pub waker: Option<Waker>,
-    /// Completions of a multishot operation not yet taken by its owner.
-    pub queue: VecDeque<(i32, u32)>,
-    /// A multishot operation whose last completion (no `MORE`) arrived.
-    pub finished: bool,
     pub timespec: types::Timespec,
 }
 
@@ -84,8 +79,6 @@ impl Slot {
             result: 0,
             flags: 0,
             waker: None,
-            queue: VecDeque::with_capacity(16),
-            finished: false,
             timespec: types::Timespec::new(),
         }
     }
@@ -162,8 +155,6 @@ impl Ring {
         debug_assert_eq!(slot.state, State::Free);
         slot.state = State::Waiting;
         slot.kind = kind;
-        slot.finished = false;
-        slot.queue.clear();
         index
     }
 
@@ -249,14 +240,9 @@ impl Ring {
         let slot = &mut self.slots[index as usize];
         match slot.state {
             State::Waiting | State::Done => {
-                if matches!(slot.kind, Kind::Accept) {
-                    slot.queue.push_back((result, flags));
-                    slot.finished = !more;
-                } else {
-                    slot.result = result;
-                    slot.flags = flags;
-                    slot.state = State::Done;
-                }
+                slot.result = result;
+                slot.flags = flags;
+                slot.state = State::Done;
                 if let Some(waker) = slot.waker.take() {
                     waker.wake();
                 }
