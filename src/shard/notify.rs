@@ -156,6 +156,11 @@ impl Doorbell {
     pub fn unpark(&self) {
         self.parked.unpark();
     }
+
+    /// Whether the shard has announced a park (see [`ParkFlag::is_parked`]).
+    pub fn is_parked(&self) -> bool {
+        self.parked.is_parked()
+    }
 }
 
 thread_local! {

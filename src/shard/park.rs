@@ -82,4 +82,10 @@ impl ParkFlag {
     pub fn unpark(&self) {
         self.parked.store(false, Ordering::Relaxed);
     }
+
+    /// Whether the consumer has announced a park (tests: a producer that
+    /// waits for it pushes to a consumer asleep, or about to be).
+    pub fn is_parked(&self) -> bool {
+        self.parked.load(Ordering::Acquire)
+    }
 }
