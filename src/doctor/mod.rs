@@ -6,6 +6,7 @@
 //! `probe` that reads this host through [`host`]:
 //!
 //! - `uring`: kernel version, `io_uring_setup` really works.
+//! - `reactor`: a shard's ring (its flags, opcodes and buffer ring) works.
 //! - `memlock`: RLIMIT_MEMLOCK against glommio's registered buffers.
 //! - `cpu`: shard cores exist, are online and allowed; governor; SMT; NUMA.
 //! - `isolation`: isolcpus, nohz_full, rcu_nocbs.
@@ -16,7 +17,8 @@
 //! - `journal`: the journal directory is writable and has room.
 //!
 //! The doctor only reads, except for one probe file it creates and removes
-//! in the journal directory and one 4-entry io_uring it opens and closes.
+//! in the journal directory, one 4-entry io_uring and one shard ring it
+//! opens and closes.
 
 pub mod check;
 pub mod clock;
@@ -28,6 +30,7 @@ pub mod isolation;
 pub mod journal;
 pub mod memlock;
 pub mod memory;
+pub mod reactor;
 pub mod report;
 pub mod sysctl;
 pub mod uring;
@@ -65,6 +68,7 @@ pub fn collect(input: &DoctorInput) -> Report {
 
     let (isolation_checks, isolated) = isolation::probe(&cores);
     let mut checks = uring::probe();
+    checks.push(reactor::probe());
     checks.push(memlock::probe(cores.len(), input.io_memory_bytes));
     checks.extend(cpu::probe(&cores, &isolated));
     checks.extend(isolation_checks);

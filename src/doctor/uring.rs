@@ -1,11 +1,13 @@
-//! Kernel version and io_uring availability: without io_uring glommio does
-//! not start at all, so these are the only checks that fail on a stock host.
+//! Kernel version and io_uring availability: without io_uring no shard
+//! starts at all, so these (and `reactor`'s) are the only checks that fail
+//! on a stock host.
 
 use super::check::Check;
 use super::host;
 
-/// glommio 0.9 needs the io_uring opcodes of Linux 5.8.
-pub const MIN_KERNEL: (u32, u32) = (5, 8);
+/// The shard reactor needs `IORING_SETUP_DEFER_TASKRUN`, Linux 6.1 (see
+/// `reactor.rs` for each feature; glommio, off the order path, needs 5.8).
+pub const MIN_KERNEL: (u32, u32) = super::reactor::MIN_KERNEL;
 
 /// Parses the leading `major.minor` of `/proc/sys/kernel/osrelease`
 /// (`6.1.0-18-amd64`, `5.15.0-91-generic`, `6.18.44-fc-v669`).
@@ -27,7 +29,7 @@ pub fn check_kernel(osrelease: Option<&str>) -> Check {
         Some(version) if version < MIN_KERNEL => Check::fail(
             NAME,
             format!(
-                "Linux {release}: glommio needs >= {}.{}",
+                "Linux {release}: the shard reactor needs >= {}.{} (IORING_SETUP_DEFER_TASKRUN)",
                 MIN_KERNEL.0, MIN_KERNEL.1
             ),
             "upgrade the kernel (Debian 12 ships 6.1, Ubuntu 22.04 ships 5.15)",
@@ -88,7 +90,7 @@ pub fn check_io_uring(io_uring_disabled: Option<&str>, probe: Result<u32, i32>) 
         Err(errno) => Check::fail(
             NAME,
             format!("io_uring_setup failed: {}; {sysctl}", std::io::Error::from_raw_os_error(errno)),
-            "see dmesg; glommio cannot start without io_uring",
+            "see dmesg; no shard can start without io_uring",
         ),
     }
 }

@@ -84,7 +84,10 @@ fn kernel_release_versions_are_compared_numerically() {
         Some((5, 15))
     );
     assert_status(&uring::check_kernel(Some("5.4.0-150-generic")), Fail);
-    assert_status(&uring::check_kernel(Some("5.10.0")), Pass);
+    // The shard reactor's DEFER_TASKRUN came with 6.1.
+    assert_status(&uring::check_kernel(Some("5.10.0")), Fail);
+    assert_status(&uring::check_kernel(Some("6.0.9")), Fail);
+    assert_status(&uring::check_kernel(Some("6.1.0")), Pass);
     assert_status(&uring::check_kernel(Some("weird")), Skip);
     assert_status(&uring::check_kernel(None), Skip);
 }
@@ -664,6 +667,7 @@ fn collect_reports_every_check_once_on_any_host() {
         [
             "kernel",
             "io_uring",
+            "reactor",
             "memlock",
             "cores",
             "cpu_governor",

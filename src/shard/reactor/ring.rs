@@ -283,3 +283,29 @@ impl Ring {
 /// `IORING_ENTER_GETEVENTS` (not in the libc crate): run deferred task
 /// work and post completions.
 pub const ENTER_GETEVENTS: u32 = 1;
+
+/// Makes a ring exactly as a shard does (flags, the opcodes it uses, the
+/// buffer ring), on the calling thread, and drops it: what `tradsys
+/// doctor` checks. The error names the step the kernel refused.
+pub fn probe() -> Result<(), String> {
+    let uring = new_disabled().map_err(|e| e.to_string())?;
+    let mut supported = io_uring::Probe::new();
+    uring
+        .submitter()
+        .register_probe(&mut supported)
+        .map_err(|e| format!("IORING_REGISTER_PROBE: {e}"))?;
+    let opcodes = [
+        ("IORING_OP_MSG_RING (Linux 5.18)", opcode::MsgRingData::CODE),
+        ("IORING_OP_ACCEPT (Linux 5.5)", opcode::Accept::CODE),
+        ("IORING_OP_RECV (Linux 5.6)", opcode::Recv::CODE),
+        ("IORING_OP_SEND (Linux 5.6)", opcode::Send::CODE),
+        ("IORING_OP_TIMEOUT (Linux 5.4)", opcode::Timeout::CODE),
+        ("IORING_OP_ASYNC_CANCEL (Linux 5.5)", opcode::AsyncCancel::CODE),
+    ];
+    if let Some((name, _)) = opcodes.iter().find(|(_, code)| !supported.is_supported(*code)) {
+        return Err(format!("{name} not supported"));
+    }
+    Ring::enable(uring, BufRing::new(8, 4096))
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
