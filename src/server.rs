@@ -272,7 +272,8 @@ impl Server {
         let mut doorbells = Vec::with_capacity(shards);
         let mut doorbell_rx = Vec::with_capacity(shards);
         for _ in 0..shards {
-            let (bell, rx) = Doorbell::new().map_err(|e| StartError(format!("shard reactor: {e}")))?;
+            let (bell, rx) =
+                Doorbell::new().map_err(|e| StartError(format!("shard reactor: {e}")))?;
             doorbells.push(bell);
             doorbell_rx.push(rx);
         }

@@ -22,7 +22,11 @@ fn an_old_kernel_fails_naming_each_missing_feature() {
         "IORING_SETUP_SINGLE_ISSUER (6.0)",
         "IORING_SETUP_DEFER_TASKRUN (6.1)",
     ] {
-        assert!(check.found.contains(name), "{name} missing: {}", check.found);
+        assert!(
+            check.found.contains(name),
+            "{name} missing: {}",
+            check.found
+        );
     }
     assert!(!check.found.contains("R_DISABLED"), "{}", check.found);
     assert!(check.fix.as_deref().unwrap_or("").contains("6.1"));

@@ -79,14 +79,22 @@ fn a_parked_shard_wakes_for_every_message() {
     let (bell, ring) = shard();
     let (mut tx, rx) = RingBuffer::new(4);
     let seen = Arc::new(Seen::default());
-    let handle = consumer(ring, Arc::clone(&bell), vec![rx], MESSAGES, Arc::clone(&seen));
+    let handle = consumer(
+        ring,
+        Arc::clone(&bell),
+        vec![rx],
+        MESSAGES,
+        Arc::clone(&seen),
+    );
     for i in 0..MESSAGES {
         // Only once the consumer has announced its park: every message
         // goes to a shard that is asleep or about to be.
         wait_for("consumer parks", || bell.is_parked());
         tx.push(i).unwrap();
         bell.ring();
-        wait_for("message taken", || seen.messages.load(Ordering::Acquire) == i + 1);
+        wait_for("message taken", || {
+            seen.messages.load(Ordering::Acquire) == i + 1
+        });
     }
     handle.join().unwrap();
     // Each message found the consumer parked, so it parked for each.
@@ -101,7 +109,13 @@ fn a_shard_rings_another_through_its_own_ring() {
     let (bell, ring) = shard();
     let (mut tx, rx) = RingBuffer::new(2);
     let seen = Arc::new(Seen::default());
-    let handle = consumer(ring, Arc::clone(&bell), vec![rx], MESSAGES, Arc::clone(&seen));
+    let handle = consumer(
+        ring,
+        Arc::clone(&bell),
+        vec![rx],
+        MESSAGES,
+        Arc::clone(&seen),
+    );
     let (_own_bell, own_ring) = Doorbell::new().unwrap();
     let producer_seen = Arc::clone(&seen);
     let producer = std::thread::spawn(move || {
@@ -166,7 +180,10 @@ fn produce(mut tx: Producer<u64>, bell: Arc<Doorbell>, schedule: Schedule) {
 }
 
 fn schedule() -> impl Strategy<Value = Schedule> {
-    prop::collection::vec((1u8..20, prop_oneof![Just(0u16), 0u16..2000, 0u16..50_000]), 1..40)
+    prop::collection::vec(
+        (1u8..20, prop_oneof![Just(0u16), 0u16..2000, 0u16..50_000]),
+        1..40,
+    )
 }
 
 proptest! {

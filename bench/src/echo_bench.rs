@@ -1,6 +1,7 @@
-//! The physical floor: a bare io_uring (glommio) TCP server with the
-//! gateway's framing and message sizes, and `compare`, which measures the
-//! same ping-pong against it and against the real gateway in one run.
+//! A bare io_uring (glommio) TCP server with the gateway's framing and
+//! message sizes, and `compare`, which measures the same open-loop load
+//! against it and against the real gateway in one run, then (in
+//! `floor_bench.rs`) a ping-pong against the physical floor.
 //!
 //! The echo answers a Logon with LogonAccepted and each NewOrder with an
 //! OrderAccepted and an OrderCanceled (the gateway's answer to a
@@ -68,6 +69,19 @@ pub struct CompareArgs {
     pub gateway_config: PathBuf,
     #[arg(long, default_value = "127.0.0.1:7101")]
     pub echo_addr: SocketAddr,
+    /// Rounds of the ping-pong part (floor, gateway, io_uring echo, glommio
+    /// echo in each; 0 leaves it out). See `floor_bench.rs`.
+    #[arg(long, default_value_t = 5)]
+    pub pingpong_rounds: u32,
+    /// Measured orders per server and round.
+    #[arg(long, default_value_t = 20_000)]
+    pub pingpong_orders: u64,
+    /// Orders before measuring, per server and round.
+    #[arg(long, default_value_t = 2_000)]
+    pub pingpong_warmup: u64,
+    /// Idle seconds after each ping-pong run.
+    #[arg(long, default_value_t = 1.0)]
+    pub pingpong_settle: f64,
 }
 
 /// A stall the echo injects once (tests of the load generator's
@@ -81,7 +95,12 @@ pub struct Stall {
 
 /// Encodes the echo's answer to one client message into `out`; returns the
 /// bytes written.
-fn answer(message: &[u8], next_seq: &mut u32, order_id: &mut u64, out: &mut [u8]) -> usize {
+pub(crate) fn answer(
+    message: &[u8],
+    next_seq: &mut u32,
+    order_id: &mut u64,
+    out: &mut [u8],
+) -> usize {
     let mut seq = || {
         let s = *next_seq;
         *next_seq += 1;
@@ -252,6 +271,10 @@ pub fn run_compare(args: &CompareArgs) -> Vec<Figure> {
         gateway_all
             .add(&result.by_phase[Phase::Steady.index()])
             .unwrap();
+    }
+    crate::floor_bench::run_pingpong(args);
+    if args.rounds == 0 {
+        return Vec::new();
     }
     let echo = Figure::latency("echo", &echo_all, Unit::Us).print();
     let gateway = Figure::latency("gateway", &gateway_all, Unit::Us).print();

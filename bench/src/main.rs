@@ -15,6 +15,8 @@
 mod conn;
 mod echo_bench;
 mod engine_bench;
+mod floor_bench;
+mod floor_echo;
 mod gateway_bench;
 mod gateway_process;
 mod hiccup_bench;
@@ -22,6 +24,7 @@ mod journal_bench;
 mod load;
 mod mix;
 mod orders_bench;
+mod pingpong;
 mod readiness;
 mod report;
 mod report_bench;
@@ -51,7 +54,9 @@ enum Command {
     Orders(orders_bench::OrdersArgs),
     /// A bare io_uring server with the gateway's framing: the floor.
     Echo(echo_bench::EchoArgs),
-    /// The same open-loop load against the echo and the gateway, and their ratio.
+    /// The same open-loop load against the echo and the gateway, and their
+    /// ratio; then a spinning ping-pong against the floor (a spinning socket
+    /// echo), the gateway and two io_uring echoes, and gateway/floor.
     Compare(echo_bench::CompareArgs),
     /// How long the machine itself stalls a pinned, spinning thread.
     Hiccup(hiccup_bench::HiccupArgs),

@@ -127,14 +127,9 @@ impl Doorbell {
     /// it goes through that shard's own ring, submitted at once; from any
     /// other thread through a small ring of that thread's.
     pub fn force(&self) {
-        let entry = opcode::MsgRingData::new(
-            types::Fd(self.target.as_raw_fd()),
-            0,
-            DOORBELL,
-            None,
-        )
-        .build()
-        .user_data(IGNORED);
+        let entry = opcode::MsgRingData::new(types::Fd(self.target.as_raw_fd()), 0, DOORBELL, None)
+            .build()
+            .user_data(IGNORED);
         let sent = super::reactor::try_with_ring(|ring| {
             ring.push(entry.clone().flags(squeue::Flags::SKIP_SUCCESS));
             // A failed doorbell (its shard gone) is ignored by user_data.

@@ -187,7 +187,6 @@ async fn accept_loop(tasks: Rc<ShardTasks>, listener: OwnedFd) {
                 Conn(stream)
             }
             Some(Err(error)) => {
-
                 tasks.admission.borrow_mut().refused(
                     Refusal::AcceptFailed,
                     None,
@@ -245,7 +244,10 @@ impl Conn {
     }
 
     fn peer_addr(&self) -> Option<SocketAddr> {
-        socket2::SockRef::from(&self.0).peer_addr().ok()?.as_socket()
+        socket2::SockRef::from(&self.0)
+            .peer_addr()
+            .ok()?
+            .as_socket()
     }
 
     async fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -582,7 +584,12 @@ async fn read_loop(tasks: &Rc<ShardTasks>, stream: Conn, id: SessionRef) {
 
 /// Feeds `carry[..filled]` to the core; moves what is left (part of one
 /// message) to the front and returns its length.
-async fn feed_carry(tasks: &Rc<ShardTasks>, id: SessionRef, carry: &mut [u8], filled: usize) -> usize {
+async fn feed_carry(
+    tasks: &Rc<ShardTasks>,
+    id: SessionRef,
+    carry: &mut [u8],
+    filled: usize,
+) -> usize {
     let consumed = feed(tasks, id, &carry[..filled]).await;
     carry.copy_within(consumed..filled, 0);
     filled - consumed
@@ -609,12 +616,7 @@ async fn feed(tasks: &Rc<ShardTasks>, id: SessionRef, bytes: &[u8]) -> usize {
     }
 }
 
-async fn write_loop(
-    tasks: Rc<ShardTasks>,
-    stream: Conn,
-    id: SessionRef,
-    writer: Rc<LocalNotify>,
-) {
+async fn write_loop(tasks: Rc<ShardTasks>, stream: Conn, id: SessionRef, writer: Rc<LocalNotify>) {
     let capacity = tasks.shared.config.session.send_buffer_bytes + MAX_MESSAGE_LEN;
     let mut spare: Vec<u8> = Vec::with_capacity(capacity);
     loop {

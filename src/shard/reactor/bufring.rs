@@ -30,7 +30,10 @@ pub struct BufRing {
 impl BufRing {
     /// `count` (a power of two, at most 32768) buffers of `size` bytes.
     pub fn new(count: u16, size: usize) -> BufRing {
-        assert!(count.is_power_of_two() && count <= 32768, "buffer count {count}");
+        assert!(
+            count.is_power_of_two() && count <= 32768,
+            "buffer count {count}"
+        );
         let ring_layout = Layout::from_size_align(
             usize::from(count) * std::mem::size_of::<BufRingEntry>(),
             4096,
@@ -59,9 +62,12 @@ impl BufRing {
         // lives as long as this BufRing, which the shard's Ring owns and
         // drops after the io_uring (declared before it).
         unsafe {
-            uring
-                .submitter()
-                .register_buf_ring_with_flags(self.entries as u64, self.count, GROUP, 0)
+            uring.submitter().register_buf_ring_with_flags(
+                self.entries as u64,
+                self.count,
+                GROUP,
+                0,
+            )
         }
         .map_err(|e| {
             io::Error::new(

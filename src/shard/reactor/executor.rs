@@ -117,7 +117,10 @@ impl Executor {
         let mut future = future;
         let waker = waker_for(index, generation);
         self.current.set(Some(index));
-        let done = future.as_mut().poll(&mut Context::from_waker(&waker)).is_ready();
+        let done = future
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_ready();
         self.current.set(None);
         let mut tasks = self.tasks.borrow_mut();
         let entry = &mut tasks[index as usize];

@@ -300,9 +300,15 @@ pub fn probe() -> Result<(), String> {
         ("IORING_OP_RECV (Linux 5.6)", opcode::Recv::CODE),
         ("IORING_OP_SEND (Linux 5.6)", opcode::Send::CODE),
         ("IORING_OP_TIMEOUT (Linux 5.4)", opcode::Timeout::CODE),
-        ("IORING_OP_ASYNC_CANCEL (Linux 5.5)", opcode::AsyncCancel::CODE),
+        (
+            "IORING_OP_ASYNC_CANCEL (Linux 5.5)",
+            opcode::AsyncCancel::CODE,
+        ),
     ];
-    if let Some((name, _)) = opcodes.iter().find(|(_, code)| !supported.is_supported(*code)) {
+    if let Some((name, _)) = opcodes
+        .iter()
+        .find(|(_, code)| !supported.is_supported(*code))
+    {
         return Err(format!("{name} not supported"));
     }
     Ring::enable(uring, BufRing::new(8, 4096))
