@@ -71,7 +71,8 @@ pub const MEMORY_TRIM_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Returns the free memory of every malloc arena to the OS
 /// (`malloc_trim(0)`). Small allocations of connections that came and went
-/// (glommio's per-connection and per-operation state, tasks) fragment the
+/// (per-connection state and tasks; glommio's per-operation state, when
+/// the shards ran on it) fragment the
 /// arenas, and glibc gives back only the top of a heap: 400-connection
 /// rounds of connections that never logged on left RSS 24 MB higher after
 /// 20 rounds, all of it returned by one `malloc_trim(0)`. Runs on the main

@@ -302,7 +302,7 @@ impl JournalWriter {
     /// and creating a spare takes 160 - 180 ms here since its blocks are
     /// proven on the device, 50 - 135 ms before.) Run
     /// `create()` off the shard thread
-    /// (glommio `spawn_blocking`), then hand the segment to
+    /// (a helper thread, `shard/runtime.rs` `off_shard`), then hand the segment to
     /// [`install_spare`](Self::install_spare), or call
     /// [`spare_creation_failed`](Self::spare_creation_failed) so a later
     /// call asks again.

@@ -1,5 +1,6 @@
-//! Shards: one pinned glommio executor per configured core, each with its
-//! sessions, its engine and its ends of the SPSC mesh.
+//! Shards: one pinned thread per configured core, each running its own
+//! io_uring reactor, with its sessions, its engine and its ends of the SPSC
+//! mesh.
 //!
 //! - `core`: the shard's logic, I/O-free (sessions, routing, engine, mesh),
 //!   one file per concern.
@@ -16,11 +17,14 @@
 //! - `shared`: config-derived lookups every shard reads.
 //! - `quiescence`: graceful shutdown's termination check (atomics only;
 //!   model-checked with loom in `checks/loom/`).
-//! - `runtime`: the glommio tasks that move bytes between sockets and core.
+//! - `runtime`: the tasks that move bytes between sockets and core.
+//! - `reactor`: the shard's io_uring (SINGLE_ISSUER | DEFER_TASKRUN), its
+//!   buffer ring and its task executor.
 //! - `admission`: connections before they are sessions: the acceptor's
 //!   back-off, the bounds on connections waiting to log on (per shard and
 //!   per peer address), and the counted, rate-limited log of refusals.
-//! - `notify`: a single-threaded wake-up flag.
+//! - `notify`: a single-threaded wake-up flag, and the doorbell (MSG_RING)
+//!   that wakes a parked shard.
 //! - `operator`: the ring that brings operator commands from the admin
 //!   thread.
 

@@ -1,5 +1,6 @@
 //! The shard's logic without any I/O: sessions, routing, the engine and the
-//! mesh, driven by plain method calls. The glommio runtime (`runtime.rs`)
+//! mesh, driven by plain method calls. The runtime (`runtime.rs`, on the
+//! shard's reactor)
 //! moves bytes between sockets and these methods; tests drive them directly
 //! (which is how `tests/alloc/gateway.rs` proves the path allocates nothing).
 //!
