@@ -127,8 +127,11 @@ fn buffer_ring(shared: &Shared) -> BufRing {
     BufRing::new(count as u16, RECEIVE_BUFFER_BYTES)
 }
 
-/// The size of one provided receive buffer.
-pub const RECEIVE_BUFFER_BYTES: usize = 16 * 1024;
+/// The size of one provided receive buffer: what one receive can bring,
+/// as much as a reader took at once before the shard had its own reactor
+/// (a burst of small messages is then checked against the rate limit in
+/// the same large batches as before).
+pub const RECEIVE_BUFFER_BYTES: usize = 64 * 1024;
 
 async fn serve_shard(tasks: Rc<ShardTasks>, listener: OwnedFd) {
     spawn(accept_loop(Rc::clone(&tasks), listener));
@@ -523,7 +526,8 @@ fn serve(
 /// in the shard's pooled buffers and are handed to the core in place; only
 /// the tail of a message split across receives is kept, in `carry`.
 async fn read_loop(tasks: &Rc<ShardTasks>, stream: Conn, id: SessionRef) {
-    let mut carry = vec![0u8; READ_BUFFER_BYTES];
+    // Room for a pooled buffer behind the tail of a split message.
+    let mut carry = vec![0u8; READ_BUFFER_BYTES + MAX_MESSAGE_LEN];
     let mut filled = 0;
     loop {
         let pooled = match ops::recv_pooled(stream.fd()).await {
@@ -562,6 +566,11 @@ async fn read_loop(tasks: &Rc<ShardTasks>, stream: Conn, id: SessionRef) {
         } else {
             // The carried tail is shorter than one message, so the buffer
             // fits behind it.
+            assert!(
+                filled < MAX_MESSAGE_LEN && pooled.len() <= READ_BUFFER_BYTES,
+                "carry {filled} + received {}",
+                pooled.len()
+            );
             carry[filled..filled + pooled.len()].copy_from_slice(&pooled);
             filled += pooled.len();
             drop(pooled);

@@ -73,5 +73,29 @@ pub fn block_on(ring: Ring, future: impl Future<Output = ()> + 'static) {
         }
     }
     executor::clear();
+    drain();
     RING.with(|slot| drop(slot.borrow_mut().take()));
+}
+
+/// Waits (at most a second) for the completions of the operations the
+/// dropped tasks cancelled. Closing the ring would not cancel them: the
+/// shard's doorbell keeps a duplicate of its fd, so the ring outlives this
+/// thread, and a receive still pending could pick one of the buffers
+/// dropped with it.
+fn drain() {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    while with_ring(|ring| ring.in_flight()) > 0 && std::time::Instant::now() < deadline {
+        let timeout = io_uring::types::Timespec::new().nsec(1_000_000);
+        let args = io_uring::types::SubmitArgs::new().timespec(&timeout);
+        let waited = with_ring(|ring| {
+            let waited = ring.uring.submitter().submit_with_args(1, &args);
+            ring.enter(0).and(waited.map(drop))
+        });
+        if let Err(error) = waited {
+            if error.raw_os_error() != Some(libc::ETIME) {
+                tracing::warn!(%error, "draining the shard's ring");
+                return;
+            }
+        }
+    }
 }
