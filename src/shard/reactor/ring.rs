@@ -110,6 +110,9 @@ pub fn new_disabled() -> io::Result<IoUring> {
 
 pub struct Ring {
     pub uring: IoUring,
+    /// Boxed on purpose: a queued timeout points the kernel at its slot's
+    /// timespec, which must not move when the table grows.
+    #[allow(clippy::vec_box)]
     slots: Vec<Box<Slot>>,
     free: Vec<u32>,
     /// A doorbell arrived since the shard last looked.
