@@ -8,6 +8,7 @@ mod support;
 
 mod config_epoch;
 mod crash;
+mod doorbell;
 mod fd_limit;
 mod journal_full;
 mod logs;

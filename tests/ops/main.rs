@@ -5,5 +5,6 @@
 mod cli_version_logs;
 mod config_validation;
 mod doctor;
+mod reactor_doctor;
 mod tuning;
 mod units;
