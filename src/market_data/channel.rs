@@ -3,40 +3,29 @@
 //! encoded once per shard and shared by every subscriber, and each carries
 //! `prev`, the sequence of the stream's previous message.
 
-/// A channel of a symbol. The numbers travel on the wire
-/// (`docs/MARKET_DATA.md`, "Channel"); the names in JSON.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum Channel {
-    /// Every level change, at a depth from [`BOOK_DEPTHS`].
-    Book = 1,
-    /// The book conflated at [`CONFLATION_INTERVAL_NS`]: per level the
-    /// latest value of the interval.
-    BookConflated = 2,
-    /// Best bid and offer, on every change.
-    Bbo = 3,
-    Trades = 4,
-    /// Session open/high/low/last, volume, VWAP: after every trade and at
-    /// end of day.
-    Ticker = 5,
-    /// Halts, resumes, end of day.
-    Status = 6,
+use crate::engine::wire_enum::wire_enum;
+
+wire_enum! {
+    /// A channel of a symbol. The numbers travel on the wire
+    /// (`docs/MARKET_DATA.md`, "Channel"); the names in JSON.
+    pub enum Channel: u8 (from_u8) {
+        /// Every level change, at a depth from [`BOOK_DEPTHS`].
+        Book = 1,
+        /// The book conflated at [`CONFLATION_INTERVAL_NS`]: per level the
+        /// latest value of the interval.
+        BookConflated = 2,
+        /// Best bid and offer, on every change.
+        Bbo = 3,
+        Trades = 4,
+        /// Session open/high/low/last, volume, VWAP: after every trade and at
+        /// end of day.
+        Ticker = 5,
+        /// Halts, resumes, end of day.
+        Status = 6,
+    }
 }
 
 impl Channel {
-    pub const ALL: [Channel; 6] = [
-        Channel::Book,
-        Channel::BookConflated,
-        Channel::Bbo,
-        Channel::Trades,
-        Channel::Ticker,
-        Channel::Status,
-    ];
-
-    pub fn from_u8(v: u8) -> Option<Channel> {
-        Channel::ALL.into_iter().find(|c| *c as u8 == v)
-    }
-
     /// The name clients use in `subscribe` and see in JSON.
     pub fn name(self) -> &'static str {
         match self {

@@ -3,24 +3,19 @@
 //! public event of its own, so the shard tells the feed). Each is a
 //! sequenced message on the symbol's `status` stream.
 
-/// The state a symbol trades in after a status message.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[repr(u8)]
-pub enum TradingStatus {
-    #[default]
-    Trading = 1,
-    Halted = 2,
+use crate::engine::wire_enum::wire_enum;
+
+wire_enum! {
+    /// The state a symbol trades in after a status message.
+    #[derive(Default)]
+    pub enum TradingStatus: u8 (from_u8) {
+        #[default]
+        Trading = 1,
+        Halted = 2,
+    }
 }
 
 impl TradingStatus {
-    pub fn from_u8(v: u8) -> Option<TradingStatus> {
-        match v {
-            1 => Some(TradingStatus::Trading),
-            2 => Some(TradingStatus::Halted),
-            _ => None,
-        }
-    }
-
     pub fn name(self) -> &'static str {
         match self {
             TradingStatus::Trading => "trading",
@@ -29,29 +24,20 @@ impl TradingStatus {
     }
 }
 
-/// What a status message announces.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum StatusEvent {
-    /// Trading halted: new orders and replaces are refused; resting orders
-    /// stay and may be canceled.
-    Halt = 1,
-    Resume = 2,
-    /// The trading day ended: Day orders expired (their level changes came
-    /// just before), the ticker starts a new session.
-    EndOfDay = 3,
+wire_enum! {
+    /// What a status message announces.
+    pub enum StatusEvent: u8 (from_u8) {
+        /// Trading halted: new orders and replaces are refused; resting orders
+        /// stay and may be canceled.
+        Halt = 1,
+        Resume = 2,
+        /// The trading day ended: Day orders expired (their level changes came
+        /// just before), the ticker starts a new session.
+        EndOfDay = 3,
+    }
 }
 
 impl StatusEvent {
-    pub fn from_u8(v: u8) -> Option<StatusEvent> {
-        match v {
-            1 => Some(StatusEvent::Halt),
-            2 => Some(StatusEvent::Resume),
-            3 => Some(StatusEvent::EndOfDay),
-            _ => None,
-        }
-    }
-
     pub fn name(self) -> &'static str {
         match self {
             StatusEvent::Halt => "halt",

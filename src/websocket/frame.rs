@@ -2,31 +2,21 @@
 //! into a 14-byte array, and the masking transform. Pure functions; the
 //! rules that depend on the connection's state live in [`decoder`](super::decoder).
 
-/// Opcodes (RFC 6455 section 5.2; 0x3-0x7 and 0xB-0xF are reserved).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Opcode {
-    Continuation = 0x0,
-    Text = 0x1,
-    Binary = 0x2,
-    Close = 0x8,
-    Ping = 0x9,
-    Pong = 0xA,
+use crate::engine::wire_enum::wire_enum;
+
+wire_enum! {
+    /// Opcodes (RFC 6455 section 5.2; 0x3-0x7 and 0xB-0xF are reserved).
+    pub enum Opcode: u8 (from_u8) {
+        Continuation = 0x0,
+        Text = 0x1,
+        Binary = 0x2,
+        Close = 0x8,
+        Ping = 0x9,
+        Pong = 0xA,
+    }
 }
 
 impl Opcode {
-    pub fn from_u8(v: u8) -> Option<Opcode> {
-        Some(match v {
-            0x0 => Opcode::Continuation,
-            0x1 => Opcode::Text,
-            0x2 => Opcode::Binary,
-            0x8 => Opcode::Close,
-            0x9 => Opcode::Ping,
-            0xA => Opcode::Pong,
-            _ => return None,
-        })
-    }
-
     pub fn is_control(self) -> bool {
         self as u8 & 0x8 != 0
     }
