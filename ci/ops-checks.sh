@@ -104,7 +104,7 @@ fake_root="$(mktemp -d)"
 trap 'rm -rf "$fake_root"' EXIT
 make_fake_root "$fake_root"
 
-step "shellcheck tuning/*.sh ci/*.sh .ci/run" shellcheck -x tuning/*.sh ci/*.sh .ci/run
+step "shellcheck tuning/*.sh ci/*.sh bench/*.sh .ci/run" shellcheck -x tuning/*.sh ci/*.sh bench/*.sh .ci/run
 step "hadolint Dockerfile" hadolint Dockerfile
 step "systemd-analyze verify" verify_units "$fake_root"
 step "systemd-analyze security <= $SECURITY_THRESHOLD/10" security_gate "$fake_root"
