@@ -267,12 +267,15 @@ fn long_functions_allowed_are_exactly_the_listed_ones() {
 // below with the reason it may rely on the assertions around it, so a new
 // function either asserts something or says why it does not.
 
-/// Directories held to the floor. `src/shard` joins once its functions
-/// assert their own invariants (session phase, slot ownership, sequences).
-const ASSERTED_DIRS: &[&str] = &["src/engine", "src/journal"];
-
-/// The least (assertion macros) / (non-test functions) per directory.
-const ASSERTIONS_PER_FUNCTION_MIN: f64 = 1.0;
+/// Directories held to a floor of (assertion macros) / (non-test
+/// functions). The target is 1.0 everywhere; `src/shard` is held where it
+/// stands (its io_uring reactor and runtime came with few), and the floor
+/// only rises.
+const ASSERTED_DIRS: &[(&str, f64)] = &[
+    ("src/engine", 1.0),
+    ("src/journal", 1.0),
+    ("src/shard", 0.55),
+];
 
 /// The macros counted. `unreachable!`, `panic!`, `expect` and `unwrap` are
 /// not: they say what failed, not what must hold. Compile-time
@@ -289,6 +292,208 @@ const ASSERTION_MACROS: &[&str] = &[
 /// Functions with no assertion of their own, grouped by why. A function
 /// that gains one, or goes, must leave the list: it only shrinks.
 const ASSERTION_FREE_ALLOWED: &[(&str, &[&str])] = &[
+    (
+        "src/shard, not yet asserted: the shard is below the 1.0 target (its floor in \
+         ASSERTED_DIRS); each entry leaves when its function asserts what it relies on",
+        &[
+            "src/shard/admission.rs Refusal::message",
+            "src/shard/admission.rs Refusal::is_capacity",
+            "src/shard/admission.rs Refusal::index",
+            "src/shard/admission.rs Admission::admit",
+            "src/shard/admission.rs Admission::release",
+            "src/shard/admission.rs Admission::waiting",
+            "src/shard/admission.rs Admission::waiting_fds",
+            "src/shard/admission.rs Admission::refused",
+            "src/shard/admission.rs Admission::flush",
+            "src/shard/admission.rs Admission::count",
+            "src/shard/admission.rs Admission::total",
+            "src/shard/admission.rs Peer::fmt",
+            "src/shard/admission.rs peer_key",
+            "src/shard/admission.rs PeerCounts::new",
+            "src/shard/admission.rs PeerCounts::home",
+            "src/shard/admission.rs PeerCounts::try_add",
+            "src/shard/admission.rs AcceptBackoff::default",
+            "src/shard/admission.rs AcceptBackoff::after_error",
+            "src/shard/admission.rs AcceptBackoff::after_success",
+            "src/shard/admission.rs one_connections_error",
+            "src/shard/core/intake.rs PreLogonEnd::no_room",
+            "src/shard/core/intake.rs PreLogonEnd::fmt",
+            "src/shard/core/mesh_input.rs ShardCore::traffic",
+            "src/shard/core/mesh_input.rs ShardCore::mesh_pending",
+            "src/shard/core/mod.rs ShardCore::shared",
+            "src/shard/core/mod.rs ShardCore::engine",
+            "src/shard/core/mod.rs wall_clock_ns",
+            "src/shard/core/operator.rs ShardCore::run_operator_requests",
+            "src/shard/core/order_entry.rs ShardCore::order_entry",
+            "src/shard/core/order_entry.rs refusal_of",
+            "src/shard/core/output.rs ShardCore::session_ended",
+            "src/shard/core/telemetry.rs ShardCore::stamp",
+            "src/shard/core/telemetry.rs ShardCore::record_span",
+            "src/shard/core/telemetry.rs ShardCore::loop_turn_begins",
+            "src/shard/core/telemetry.rs ShardCore::loop_turn_ends",
+            "src/shard/core/telemetry.rs ShardCore::awaiting_answer",
+            "src/shard/core/telemetry.rs ShardCore::telemetry_tick",
+            "src/shard/core/telemetry.rs ShardCore::publish_counters",
+            "src/shard/core/telemetry.rs ShardCore::publish_up",
+            "src/shard/core/write_ahead.rs ShardCore::journal_retired",
+            "src/shard/core/write_ahead.rs ShardCore::run_engine",
+            "src/shard/counters.rs ShardCounters::default",
+            "src/shard/counters.rs ShardCounters::count_report",
+            "src/shard/directory.rs unpack",
+            "src/shard/directory.rs SessionDirectory::for_each",
+            "src/shard/lifecycle_log.rs LifecycleLog::new",
+            "src/shard/lifecycle_log.rs LifecycleLog::allow",
+            "src/shard/mesh.rs MeshInbox::shards",
+            "src/shard/mesh.rs MeshInbox::pending",
+            "src/shard/mesh.rs MeshInbox::received",
+            "src/shard/notify.rs LocalNotify::notify",
+            "src/shard/notify.rs LocalNotify::wait",
+            "src/shard/notify.rs LocalNotify::take",
+            "src/shard/notify.rs ShardRing::into_inner",
+            "src/shard/notify.rs ShardRing::take_rung",
+            "src/shard/notify.rs Doorbell::new",
+            "src/shard/notify.rs Doorbell::ring",
+            "src/shard/notify.rs Doorbell::force",
+            "src/shard/notify.rs Doorbell::park_unless",
+            "src/shard/notify.rs Doorbell::unpark",
+            "src/shard/notify.rs Doorbell::is_parked",
+            "src/shard/notify.rs prepare_sender",
+            "src/shard/notify.rs send_from_any_thread",
+            "src/shard/operator.rs operator_rings",
+            "src/shard/outbox.rs Outbox::first_queued_ns",
+            "src/shard/outbox.rs Outbox::push",
+            "src/shard/outbox.rs Outbox::push_report",
+            "src/shard/outbox.rs Outbox::next_seq",
+            "src/shard/outbox.rs Outbox::over_half_full",
+            "src/shard/outbox.rs Outbox::is_empty",
+            "src/shard/outbox.rs Outbox::is_sealed",
+            "src/shard/outbox.rs Outbox::capacity_bytes",
+            "src/shard/park.rs ParkFlag::default",
+            "src/shard/park.rs ParkFlag::new",
+            "src/shard/park.rs ParkFlag::ring",
+            "src/shard/park.rs ParkFlag::park_unless",
+            "src/shard/park.rs ParkFlag::park",
+            "src/shard/park.rs ParkFlag::unpark",
+            "src/shard/park.rs ParkFlag::is_parked",
+            "src/shard/quiescence.rs ShutdownBoard::new",
+            "src/shard/quiescence.rs ShutdownBoard::publish",
+            "src/shard/quiescence.rs ShutdownBoard::all_reached",
+            "src/shard/quiescence.rs ShutdownBoard::wave",
+            "src/shard/quiescence.rs QuiescenceWave::confirms",
+            "src/shard/quiescence.rs QuiescenceWave::is_superseded_by",
+            "src/shard/quiescence.rs Quiescence::check",
+            "src/shard/rate_limit.rs TokenBucket::try_take",
+            "src/shard/rate_limit.rs LogThrottle::new",
+            "src/shard/rate_limit.rs LogThrottle::event",
+            "src/shard/rate_limit.rs LogThrottle::overdue",
+            "src/shard/reactor/bufring.rs BufRing::register",
+            "src/shard/reactor/bufring.rs BufRing::buffer_size",
+            "src/shard/reactor/bufring.rs BufRing::bytes",
+            "src/shard/reactor/bufring.rs BufRing::drop",
+            "src/shard/reactor/executor.rs pack",
+            "src/shard/reactor/executor.rs unpack",
+            "src/shard/reactor/executor.rs clone_waker",
+            "src/shard/reactor/executor.rs wake",
+            "src/shard/reactor/executor.rs drop_waker",
+            "src/shard/reactor/executor.rs waker_for",
+            "src/shard/reactor/executor.rs Executor::schedule",
+            "src/shard/reactor/executor.rs Executor::spawn",
+            "src/shard/reactor/executor.rs Executor::poll",
+            "src/shard/reactor/executor.rs Executor::run_ready",
+            "src/shard/reactor/executor.rs Executor::clear",
+            "src/shard/reactor/executor.rs spawn",
+            "src/shard/reactor/executor.rs yield_now",
+            "src/shard/reactor/executor.rs has_ready",
+            "src/shard/reactor/executor.rs run_ready",
+            "src/shard/reactor/executor.rs clear",
+            "src/shard/reactor/mod.rs with_ring",
+            "src/shard/reactor/mod.rs try_with_ring",
+            "src/shard/reactor/mod.rs block_on",
+            "src/shard/reactor/mod.rs drain",
+            "src/shard/reactor/ops.rs Op::submit",
+            "src/shard/reactor/ops.rs Op::poll",
+            "src/shard/reactor/ops.rs Op::drop",
+            "src/shard/reactor/ops.rs result",
+            "src/shard/reactor/ops.rs sleep",
+            "src/shard/reactor/ops.rs recv",
+            "src/shard/reactor/ops.rs send",
+            "src/shard/reactor/ops.rs send_all",
+            "src/shard/reactor/ops.rs Pooled::deref",
+            "src/shard/reactor/ops.rs Pooled::drop",
+            "src/shard/reactor/ops.rs recv_pooled",
+            "src/shard/reactor/ops.rs doorbell",
+            "src/shard/reactor/ops.rs Acceptor::new",
+            "src/shard/reactor/ops.rs Acceptor::next",
+            "src/shard/reactor/ring.rs Slot::new",
+            "src/shard/reactor/ring.rs builder",
+            "src/shard/reactor/ring.rs new_disabled",
+            "src/shard/reactor/ring.rs Ring::enable",
+            "src/shard/reactor/ring.rs Ring::fd",
+            "src/shard/reactor/ring.rs Ring::slot",
+            "src/shard/reactor/ring.rs Ring::release_slot",
+            "src/shard/reactor/ring.rs Ring::push",
+            "src/shard/reactor/ring.rs Ring::cancel",
+            "src/shard/reactor/ring.rs Ring::enter",
+            "src/shard/reactor/ring.rs Ring::dispatch",
+            "src/shard/reactor/ring.rs Ring::clean_up",
+            "src/shard/reactor/ring.rs Ring::in_flight",
+            "src/shard/reactor/ring.rs probe",
+            "src/shard/router.rs Router::emit",
+            "src/shard/runtime.rs now",
+            "src/shard/runtime.rs run",
+            "src/shard/runtime.rs buffer_ring",
+            "src/shard/runtime.rs serve_shard",
+            "src/shard/runtime.rs mesh_loop",
+            "src/shard/runtime.rs accept_loop",
+            "src/shard/runtime.rs admit",
+            "src/shard/runtime.rs Conn::fd",
+            "src/shard/runtime.rs Conn::peer_addr",
+            "src/shard/runtime.rs Conn::read",
+            "src/shard/runtime.rs Conn::write_all",
+            "src/shard/runtime.rs refuse_at_accept",
+            "src/shard/runtime.rs discard_pending_input",
+            "src/shard/runtime.rs pre_logon",
+            "src/shard/runtime.rs read_first_message",
+            "src/shard/runtime.rs logon",
+            "src/shard/runtime.rs RefusedLogon::fmt",
+            "src/shard/runtime.rs set_socket_options",
+            "src/shard/runtime.rs serve",
+            "src/shard/runtime.rs feed_carry",
+            "src/shard/runtime.rs feed",
+            "src/shard/runtime.rs write_loop",
+            "src/shard/runtime.rs linger_close",
+            "src/shard/runtime.rs tick_loop",
+            "src/shard/runtime.rs graceful_shutdown",
+            "src/shard/runtime.rs quiesce",
+            "src/shard/runtime.rs wait_until_every_shard_confirmed",
+            "src/shard/runtime.rs publish",
+            "src/shard/runtime.rs off_shard",
+            "src/shard/runtime.rs CpuSet::current",
+            "src/shard/runtime.rs CpuSet::apply",
+            "src/shard/sender.rs MeshSender::command",
+            "src/shard/sender.rs MeshSender::report",
+            "src/shard/sender.rs MeshSender::processed",
+            "src/shard/sender.rs MeshSender::status_request",
+            "src/shard/sender.rs MeshSender::status",
+            "src/shard/sender.rs MeshSender::mass_cancel_done",
+            "src/shard/sender.rs MeshSender::overflow_pending",
+            "src/shard/sender.rs MeshSender::sent",
+            "src/shard/sender.rs MeshSender::overflowed",
+            "src/shard/session.rs Session::is_active",
+            "src/shard/session.rs Session::is_ended",
+            "src/shard/session_table.rs SessionTable::capacity",
+            "src/shard/session_table.rs SessionTable::live",
+            "src/shard/session_table.rs SessionTable::has_room",
+            "src/shard/session_table.rs SessionTable::get",
+            "src/shard/session_table.rs SessionTable::get_mut",
+            "src/shard/session_table.rs SessionTable::get_slot",
+            "src/shard/session_table.rs SessionTable::get_slot_mut",
+            "src/shard/session_table.rs SessionTable::ends_deferred",
+            "src/shard/shared.rs Shared::shutting_down",
+            "src/shard/shared.rs Shared::shutdown_end_reason",
+            "src/shard/shared.rs Shared::fail_stop_reason",
+        ],
+    ),
     (
         "getters and one-line views: what they read is asserted where it changes",
         &[
@@ -798,14 +1003,14 @@ fn assertion_density(dir: &str) -> Density {
 fn assertions_per_function_stay_at_or_above_the_floor() {
     let mut low = Vec::new();
     let mut bare = Vec::new();
-    for dir in ASSERTED_DIRS {
+    for &(dir, floor) in ASSERTED_DIRS {
         let density = assertion_density(dir);
         let ratio = density.assertions as f64 / density.functions.max(1) as f64;
         println!(
             "{dir}: {} assertions / {} functions = {ratio:.2} per function",
             density.assertions, density.functions
         );
-        if ratio < ASSERTIONS_PER_FUNCTION_MIN {
+        if ratio < floor {
             low.push(format!(
                 "{dir}: {ratio:.2} ({} / {})",
                 density.assertions, density.functions
@@ -814,10 +1019,8 @@ fn assertions_per_function_stay_at_or_above_the_floor() {
         bare.extend(density.bare);
     }
     report(
-        &format!(
-            "assertion macros per non-test function, per directory, at least \
-             {ASSERTIONS_PER_FUNCTION_MIN}: assert the invariants where they live"
-        ),
+        "assertion macros per non-test function, below the directory's floor: \
+         assert the invariants where they live",
         &low,
     );
     let listed: Vec<&str> = ASSERTION_FREE_ALLOWED
