@@ -500,6 +500,7 @@ const ASSERTION_FREE_ALLOWED: &[(&str, &[&str])] = &[
             "src/engine/book.rs Book::best_bid",
             "src/engine/book.rs Book::best_ask",
             "src/engine/query.rs Engine::best_bid",
+            "src/shard/session.rs Phase::account",
             "src/engine/query.rs Engine::best_ask",
             "src/engine/query.rs Engine::is_halted",
             "src/engine/query.rs Engine::is_killed",

@@ -26,6 +26,16 @@ pub enum Phase {
 }
 
 /// A MassCancel for several shards, waiting for each shard's count.
+impl Phase {
+    /// The session's account while it is active (logged once it ends).
+    pub fn account(&self) -> Option<AccountId> {
+        match *self {
+            Phase::Active { account, .. } => Some(account),
+            Phase::Ended(_) => None,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct PendingMassCancel {
     pub request_id: u64,

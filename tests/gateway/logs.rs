@@ -31,7 +31,7 @@ fn logons_session_ends_and_refusals_are_logged_with_the_peer() {
     line(
         "session ended",
         &[
-            "account=Some(1)",
+            "account=1",
             "peer=127.0.0.1:",
             "reason=Logout",
             "messages_in=3",

@@ -29,10 +29,7 @@ impl ShardCore {
         session
             .outbox
             .push_final(&SessionEndMsg::new(reason, expected_seq));
-        let account = match phase {
-            Phase::Active { account, .. } => Some(account),
-            _ => None,
-        };
+        let account = phase.account();
         let (peer, messages_in) = (session.peer, session.messages_in);
         let messages_out = session.outbox.next_seq().wrapping_sub(1);
         session.writer.notify();
@@ -42,7 +39,7 @@ impl ShardCore {
             tracing::info!(
                 shard = self.id,
                 slot,
-                ?account,
+                account,
                 peer = %Peer(peer),
                 ?reason,
                 expected_seq,
@@ -76,14 +73,11 @@ impl ShardCore {
             let (peer, messages_in) = (session.peer, session.messages_in);
             let messages_out = session.outbox.next_seq().wrapping_sub(1);
             if let Some(suppressed) = self.lifecycle_log.allow() {
-                let account = match phase {
-                    Phase::Active { account, .. } => Some(account),
-                    _ => None,
-                };
+                let account = phase.account();
                 tracing::info!(
                     shard = self.id,
                     slot = id.slot,
-                    ?account,
+                    account,
                     peer = %Peer(peer),
                     reason = "connection closed by the client or broken",
                     messages_in,
