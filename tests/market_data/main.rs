@@ -6,6 +6,9 @@
 //! flow, `replica` a client's book written from the document; the
 //! zero-allocation test is in the `alloc` binary (`alloc/market_data.rs`).
 
+#[path = "../support/doc_tables.rs"]
+mod doc_tables;
+
 mod control;
 mod feed;
 mod flow;

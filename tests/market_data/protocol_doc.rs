@@ -6,6 +6,8 @@
 //! encoder writes for the worked example, and every JSON example is what
 //! the renderer writes (requests: what the parser accepts).
 
+use crate::doc_tables;
+
 use core::mem::{offset_of, size_of};
 
 use tradsys::engine::*;
@@ -15,29 +17,6 @@ use tradsys::protocol::market_data::*;
 use tradsys::websocket::close::code;
 
 const DOC: &str = include_str!("../../docs/MARKET_DATA.md");
-
-fn cells(line: &str) -> Vec<String> {
-    line.trim()
-        .trim_matches('|')
-        .split('|')
-        .map(|c| c.trim().replace('`', ""))
-        .collect()
-}
-
-/// The data rows of the first table after the line `heading`.
-fn table_after(heading: &str) -> Vec<Vec<String>> {
-    let mut lines = DOC.lines().skip_while(|l| *l != heading);
-    assert!(
-        lines.next().is_some(),
-        "heading {heading:?} not in MARKET_DATA.md"
-    );
-    lines
-        .take_while(|l| !l.starts_with('#'))
-        .filter(|l| l.starts_with('|'))
-        .skip(2)
-        .map(cells)
-        .collect()
-}
 
 struct Field {
     name: &'static str,
@@ -81,7 +60,7 @@ fn doc_type_matches(doc_type: &str, rust_type: &str) -> bool {
 }
 
 fn check_table(heading: &str, fields: &[Field], size: usize) {
-    let rows = table_after(heading);
+    let rows = doc_tables::table_after(DOC, heading);
     assert_eq!(rows.len(), fields.len(), "{heading}: row count");
     let mut end = 0;
     for (row, field) in rows.iter().zip(fields) {
@@ -240,7 +219,7 @@ fn every_message_table_matches_its_struct() {
         );
         assert_eq!(*heading, expected);
         check_table(heading, &layout.fields, layout.size);
-        let note = &table_after(heading)[0][4];
+        let note = &doc_tables::table_after(DOC, heading)[0][4];
         assert!(
             note.starts_with(&format!("msg_type 0x{:02X}", layout.msg_type)),
             "{heading}: {note}"
@@ -250,7 +229,7 @@ fn every_message_table_matches_its_struct() {
 
 #[test]
 fn message_index_matches_the_structs() {
-    let rows = table_after("### 5.3 Message index");
+    let rows = doc_tables::table_after(DOC, "### 5.3 Message index");
     let layouts = layouts();
     assert_eq!(rows.len(), layouts.len());
     for (row, l) in rows.iter().zip(&layouts) {
@@ -268,7 +247,7 @@ fn message_index_matches_the_structs() {
 }
 
 fn code_rows(heading: &str) -> Vec<(String, String)> {
-    table_after(heading)
+    doc_tables::table_after(DOC, heading)
         .into_iter()
         .map(|r| (r[0].clone(), r[1].clone()))
         .collect()
@@ -283,7 +262,7 @@ fn defined<T: core::fmt::Debug>(from: impl Fn(u8) -> Option<T>) -> Vec<(String, 
 #[test]
 fn enumeration_tables_list_every_code() {
     assert_eq!(code_rows("### Channel"), defined(Channel::from_u8));
-    let json: Vec<String> = table_after("### Channel")
+    let json: Vec<String> = doc_tables::table_after(DOC, "### Channel")
         .into_iter()
         .map(|r| r[2].clone())
         .collect();
@@ -294,7 +273,7 @@ fn enumeration_tables_list_every_code() {
         defined(TradingStatus::from_u8)
     );
     assert_eq!(code_rows("### StatusEvent"), defined(StatusEvent::from_u8));
-    let depths: Vec<String> = table_after("### Depths")
+    let depths: Vec<String> = doc_tables::table_after(DOC, "### Depths")
         .into_iter()
         .map(|r| r[0].clone())
         .collect();
@@ -312,7 +291,7 @@ fn enumeration_tables_list_every_code() {
 
 #[test]
 fn error_and_close_code_tables_list_every_code() {
-    let errors: Vec<String> = table_after("### Error codes")
+    let errors: Vec<String> = doc_tables::table_after(DOC, "### Error codes")
         .into_iter()
         .map(|r| r[0].clone())
         .collect();
@@ -334,7 +313,7 @@ fn error_and_close_code_tables_list_every_code() {
 
 #[test]
 fn limits_in_the_doc_are_the_constants() {
-    let limits = table_after("### 9.2 Limits");
+    let limits = doc_tables::table_after(DOC, "### 9.2 Limits");
     let value = |name: &str| limits.iter().find(|r| r[0] == name).unwrap()[1].clone();
     assert_eq!(
         value("client frame and message (control messages)"),
@@ -368,28 +347,6 @@ fn limits_in_the_doc_are_the_constants() {
     assert!(DOC.contains("`24 <= length <= 24,632`"));
     assert_eq!(tradsys::market_data::epoch::FEED_EPOCH_RECORD_KIND, 10);
     assert!(DOC.contains("a `feed_epoch` record, kind 10"));
-}
-
-/// The bytes of every ```` ```hex ```` block, in document order.
-fn hex_blocks() -> Vec<Vec<u8>> {
-    let mut blocks = Vec::new();
-    let mut current: Option<Vec<u8>> = None;
-    for line in DOC.lines() {
-        match (&mut current, line) {
-            (None, "```hex") => current = Some(Vec::new()),
-            (Some(_), "```") => blocks.push(current.take().unwrap()),
-            (Some(bytes), line) => {
-                let offset = usize::from_str_radix(&line[..4], 16).unwrap();
-                assert_eq!(offset, bytes.len(), "hex dump offset in {line:?}");
-                for b in line[6..29].split_whitespace() {
-                    bytes.push(u8::from_str_radix(b, 16).unwrap());
-                }
-            }
-            (None, _) => {}
-        }
-    }
-    assert!(current.is_none(), "unterminated hex block");
-    blocks
 }
 
 /// Every ```` ```json ```` block, in document order.
@@ -511,7 +468,7 @@ fn worked_example() -> (Vec<Vec<u8>>, Vec<String>) {
 #[test]
 fn worked_hex_dumps_are_what_the_encoder_writes() {
     let (hex, _) = worked_example();
-    let blocks = hex_blocks();
+    let blocks = doc_tables::hex_blocks(DOC);
     // The checksum input comes first (section 7), then section 10 in order.
     assert_eq!(blocks, hex);
     for block in &blocks[1..] {

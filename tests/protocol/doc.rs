@@ -2,6 +2,8 @@
 //! every enumeration and reason table lists exactly the codes the code
 //! defines, and every worked hex dump is what the encoder writes.
 
+use crate::doc_tables;
+
 use tradsys::engine::*;
 use tradsys::protocol::*;
 
@@ -88,29 +90,6 @@ fn enumeration_tables_list_every_code() {
     );
 }
 
-/// The bytes of every ```` ```hex ```` block, in document order. Each line
-/// is `OOOO  xx xx xx xx xx xx xx xx   note`; the offset must run on.
-fn hex_blocks() -> Vec<Vec<u8>> {
-    let mut blocks = Vec::new();
-    let mut current: Option<Vec<u8>> = None;
-    for line in DOC.lines() {
-        match (&mut current, line) {
-            (None, "```hex") => current = Some(Vec::new()),
-            (Some(_), "```") => blocks.push(current.take().unwrap()),
-            (Some(bytes), line) => {
-                let offset = usize::from_str_radix(&line[..4], 16).unwrap();
-                assert_eq!(offset, bytes.len(), "hex dump offset in {line:?}");
-                for b in line[6..29].split_whitespace() {
-                    bytes.push(u8::from_str_radix(b, 16).unwrap());
-                }
-            }
-            (None, _) => {}
-        }
-    }
-    assert!(current.is_none(), "unterminated hex block");
-    blocks
-}
-
 #[test]
 fn worked_hex_dumps_are_what_the_encoder_writes() {
     let mut expected = Vec::new();
@@ -152,12 +131,12 @@ fn worked_hex_dumps_are_what_the_encoder_writes() {
     let n = encode_event(&accepted, 2, 1_700_000_000_123_456_789, &mut buf).unwrap();
     expected.push(buf[..n].to_vec());
 
-    assert_eq!(hex_blocks(), expected);
+    assert_eq!(doc_tables::hex_blocks(DOC), expected);
 }
 
 #[test]
 fn worked_hex_dumps_decode_to_the_described_messages() {
-    let blocks = hex_blocks();
+    let blocks = doc_tables::hex_blocks(DOC);
     let Ok(Decoded {
         message: ClientMessage::Logon(logon),
         ..

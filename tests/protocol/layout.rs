@@ -2,6 +2,8 @@
 //! offset, size and type must be exactly what `docs/PROTOCOL.md` says. The
 //! doc's tables are parsed here, so the two cannot drift apart silently.
 
+use crate::doc_tables;
+
 use core::mem::{offset_of, size_of};
 
 use tradsys::protocol::*;
@@ -210,30 +212,6 @@ fn all_layouts() -> Vec<Layout> {
     ]
 }
 
-/// A row of a markdown table, cells trimmed, backticks removed.
-fn cells(line: &str) -> Vec<String> {
-    line.trim()
-        .trim_matches('|')
-        .split('|')
-        .map(|c| c.trim().replace('`', ""))
-        .collect()
-}
-
-/// The data rows of the first table after the line `heading`.
-fn table_after(heading: &str) -> Vec<Vec<String>> {
-    let mut lines = DOC.lines().skip_while(|l| *l != heading);
-    assert!(
-        lines.next().is_some(),
-        "heading {heading:?} not in PROTOCOL.md"
-    );
-    lines
-        .take_while(|l| !l.starts_with('#'))
-        .filter(|l| l.starts_with('|'))
-        .skip(2) // column names, alignment row
-        .map(cells)
-        .collect()
-}
-
 /// `### 0x04 NewOrder — client → gateway, 48 bytes` for every message.
 fn message_headings() -> Vec<(u8, String, usize, String)> {
     DOC.lines()
@@ -326,7 +304,7 @@ fn every_struct_field_is_listed_and_they_tile_the_struct_without_gaps() {
 
 #[test]
 fn header_matches_the_doc_table() {
-    let rows = table_after("## 2. Header");
+    let rows = doc_tables::table_after(DOC, "## 2. Header");
     let actual = [
         ("length", offset_of!(Header, length), 2, "u16"),
         ("msg_type", offset_of!(Header, msg_type), 1, "u8"),
@@ -366,7 +344,7 @@ fn every_message_table_in_the_doc_matches_its_struct() {
     for ((msg_type, _, size, heading), layout) in headings.iter().zip(&layouts) {
         assert_eq!(*msg_type, layout.msg_type, "{heading}");
         assert_eq!(*size, layout.size, "{heading}");
-        let rows = table_after(heading);
+        let rows = doc_tables::table_after(DOC, heading);
         assert_eq!(rows.len(), layout.fields.len(), "{heading}: row count");
         for (row, field) in rows.iter().zip(&layout.fields) {
             let context = format!("{heading}, field {}", field.name);
@@ -391,7 +369,7 @@ fn every_message_table_in_the_doc_matches_its_struct() {
 
 #[test]
 fn message_index_matches_the_structs() {
-    let rows = table_after("## 6. Message index");
+    let rows = doc_tables::table_after(DOC, "## 6. Message index");
     let layouts = all_layouts();
     assert_eq!(rows.len(), layouts.len());
     for (row, layout) in rows.iter().zip(&layouts) {

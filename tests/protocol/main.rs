@@ -2,6 +2,9 @@
 //! layout and the docs held together, encode/decode round trips, conversion
 //! to and from engine types, and random bytes never panicking the decoder.
 
+#[path = "../support/doc_tables.rs"]
+mod doc_tables;
+
 mod convert;
 mod decode_props;
 mod doc;
