@@ -408,7 +408,6 @@ const ASSERTION_FREE_ALLOWED: &[(&str, &[&str])] = &[
             "src/shard/reactor/executor.rs clear",
             "src/shard/reactor/mod.rs with_ring",
             "src/shard/reactor/mod.rs try_with_ring",
-            "src/shard/reactor/mod.rs block_on",
             "src/shard/reactor/mod.rs drain",
             "src/shard/reactor/ops.rs Op::submit",
             "src/shard/reactor/ops.rs Op::poll",

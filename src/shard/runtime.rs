@@ -111,7 +111,28 @@ pub fn run(
         acceptor_running: Cell::new(true),
         unpinned,
     });
-    reactor::block_on(ring, serve_shard(tasks, listener));
+    if let Err(error) = reactor::block_on(ring, serve_shard(tasks, listener)) {
+        ring_failed(id, &error);
+    }
+}
+
+/// The shard's ring failed every enter: this shard can neither read orders
+/// nor send reports, and the graceful shutdown cannot run without it (the
+/// other shards would wait for its quiescence for ever). What it
+/// acknowledged is in its journal, which survives a process exit as it
+/// survives kill -9, so the gateway exits at once, loudly, with the
+/// fail-stop code (docs/OPERATIONS.md, "Fail-stop").
+fn ring_failed(id: u16, error: &std::io::Error) -> ! {
+    debug_assert!(
+        !matches!(
+            error.raw_os_error(),
+            Some(libc::EINTR | libc::EBUSY | libc::EAGAIN | libc::ETIME)
+        ),
+        "a transient error never ends the reactor"
+    );
+    tracing::error!(shard = id, %error, "fail-stop: the shard's io_uring failed; exiting");
+    eprintln!("tradsys stopped: shard {id}: io_uring_enter failed: {error}");
+    std::process::exit(3)
 }
 
 /// Receive buffers: `io_memory_bytes` in buffers of

@@ -19,6 +19,7 @@ mod port;
 mod prelogon;
 mod protocol_answers;
 mod python_conformance;
+mod reactor_failure;
 mod report_budget;
 mod session_props;
 mod sessions;
