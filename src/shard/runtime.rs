@@ -136,16 +136,24 @@ fn ring_failed(id: u16, error: &std::io::Error) -> ! {
 }
 
 /// Receive buffers: `io_memory_bytes` in buffers of
-/// [`RECEIVE_BUFFER_BYTES`], a power of two of them, 8 to 32768.
+/// [`RECEIVE_BUFFER_BYTES`].
 fn buffer_ring(shared: &Shared) -> BufRing {
-    let wanted = shared.config.server.io_memory_bytes / RECEIVE_BUFFER_BYTES;
+    let count = receive_buffer_count(shared.config.server.io_memory_bytes);
+    BufRing::new(count, RECEIVE_BUFFER_BYTES)
+}
+
+/// How many receive buffers `io_memory_bytes` makes: a power of two, 8 to
+/// 32768 (the doctor's memlock check sizes the buffer ring from it).
+pub fn receive_buffer_count(io_memory_bytes: usize) -> u16 {
+    let wanted = io_memory_bytes / RECEIVE_BUFFER_BYTES;
     let count = wanted.clamp(8, 32768);
     let count = if count.is_power_of_two() {
         count
     } else {
         count.next_power_of_two() / 2
     };
-    BufRing::new(count as u16, RECEIVE_BUFFER_BYTES)
+    debug_assert!(count.is_power_of_two() && (8..=32768).contains(&count));
+    count as u16
 }
 
 /// The size of one provided receive buffer: what one receive can bring,

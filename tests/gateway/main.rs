@@ -24,3 +24,4 @@ mod report_budget;
 mod session_props;
 mod sessions;
 mod stall_idle;
+mod start_failure;

@@ -72,7 +72,10 @@ impl BufRing {
         .map_err(|e| {
             io::Error::new(
                 e.kind(),
-                format!("IORING_REGISTER_PBUF_RING: {e} (needs Linux >= 5.19)"),
+                format!(
+                    "IORING_REGISTER_PBUF_RING: {e} ({})",
+                    super::ring::setup_hint(&e, "needs Linux >= 5.19")
+                ),
             )
         })
     }
