@@ -6,7 +6,7 @@ use super::check::Check;
 use super::host;
 
 /// The shard reactor needs `IORING_SETUP_DEFER_TASKRUN`, Linux 6.1 (see
-/// `reactor.rs` for each feature; glommio, off the order path, needs 5.8).
+/// `reactor.rs` for each feature).
 pub const MIN_KERNEL: (u32, u32) = super::reactor::MIN_KERNEL;
 
 /// Parses the leading `major.minor` of `/proc/sys/kernel/osrelease`
