@@ -20,6 +20,7 @@ mod prelogon;
 mod protocol_answers;
 mod python_conformance;
 mod reactor_failure;
+mod receive_buffers;
 mod report_budget;
 mod session_props;
 mod sessions;
