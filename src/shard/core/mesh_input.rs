@@ -47,9 +47,13 @@ impl ShardCore {
                 command,
                 sent_ns,
             } => {
-                let taken = self.stamp();
+                let taken = if sent_ns != 0 { self.stamp() } else { 0 };
                 self.record_span(Stage::MeshHop, sent_ns, taken);
+                // The sending shard's sampling decides (no stamp: skipped),
+                // so a sampled command has all its stages.
+                self.telemetry.command_sampled = sent_ns != 0 || !self.telemetry.recorder.enabled();
                 self.run_engine(&command, origin, request_id, now);
+                self.telemetry.command_sampled = true;
                 // After the command's reports on the same ring: when it
                 // arrives, every report for the origin session is in.
                 if let Some(origin) = origin {

@@ -194,7 +194,7 @@ impl ShardCore {
         if let Some(session) = self.sessions.get_mut(origin) {
             session.remote_in_flight += 1;
         }
-        let sent_ns = self.stamp();
+        let sent_ns = self.command_stamp();
         self.record_span(Stage::Intake, self.telemetry.read_ns, sent_ns);
         self.sender
             .command(owner as u16, Some(origin), request_id, command, sent_ns);

@@ -21,6 +21,12 @@ pub(super) struct Telemetry {
     pub(super) recorder: StageRecorder,
     /// Read completion of the bytes `on_bytes` is handling; 0 outside it.
     pub(super) read_ns: u64,
+    /// Whether the command being handled has its per-command stages
+    /// recorded (`telemetry.command_sample_every`); true outside a read.
+    pub(super) command_sampled: bool,
+    /// Commands of the current read so far, and the sampling period.
+    commands_in_read: u32,
+    sample_every: u32,
     /// When the previous mesh loop turn began, and whether it found nothing
     /// to do (with `idle = "park"` the turn after it includes the park).
     last_turn_ns: u64,
@@ -45,6 +51,9 @@ impl Telemetry {
         Telemetry {
             recorder: StageRecorder::new(link, t.latency_capture, interval_ns, now),
             read_ns: 0,
+            command_sampled: true,
+            commands_in_read: 0,
+            sample_every: t.command_sample_every.max(1),
             last_turn_ns: 0,
             last_turn_idle: false,
             parks: config.server.idle == IdlePolicy::Park,
@@ -67,6 +76,42 @@ impl ShardCore {
         } else {
             0
         }
+    }
+
+    /// A timestamp for a per-command stage: 0 (not taken) for a command
+    /// the sampling skips.
+    #[inline]
+    pub(super) fn command_stamp(&self) -> u64 {
+        debug_assert!(self.telemetry.sample_every >= 1);
+        if self.telemetry.command_sampled {
+            self.stamp()
+        } else {
+            0
+        }
+    }
+
+    /// A socket read's bytes begin: its first command is sampled.
+    pub(super) fn read_begins(&mut self) {
+        debug_assert!(self.telemetry.command_sampled, "nothing left from a read");
+        self.telemetry.read_ns = self.stamp();
+        self.telemetry.commands_in_read = 0;
+    }
+
+    /// The next command of the current read: sampled if it is the first
+    /// or an N-th one.
+    pub(super) fn next_command_of_read(&mut self) {
+        let t = &mut self.telemetry;
+        t.command_sampled = t.commands_in_read.is_multiple_of(t.sample_every);
+        t.commands_in_read = t.commands_in_read.wrapping_add(1);
+        debug_assert!(t.commands_in_read != 1 || t.command_sampled);
+    }
+
+    /// The read is handled: anything run from now on (mesh commands,
+    /// timers) is sampled as before.
+    pub(super) fn read_ends(&mut self) {
+        self.telemetry.read_ns = 0;
+        self.telemetry.command_sampled = true;
+        debug_assert!(self.telemetry.commands_in_read < u32::MAX);
     }
 
     /// Records `end - start` for `stage` if both were taken; a negative
