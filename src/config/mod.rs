@@ -118,9 +118,9 @@ pub struct TelemetryConfig {
     /// Shard loop turns longer than this are counted.
     pub cycle_threshold_us: u64,
     /// The per-command stages (intake, journal, engine, mesh hop) of a
-    /// socket read that brings many commands are recorded for its first
-    /// command and every N-th after it; 1 records every command. A read
-    /// with one command (one order in flight) is always recorded.
+    /// socket read that brings several commands are recorded for one
+    /// command in N, at random; 1 records every command. A read with one
+    /// command (one order in flight) is always recorded.
     pub command_sample_every: u32,
     /// The interval log file (HdrHistogram log format), relative to
     /// `journal.dir` unless absolute; empty: no log.

@@ -209,7 +209,7 @@ impl ShardCore {
                     }
                     consumed += decoded.len;
                     self.counters.messages_in += 1;
-                    self.next_command_of_read();
+                    self.next_command_of_read(consumed == decoded.len && consumed == bytes.len());
                     self.handle(id.slot, &decoded.message, now);
                 }
             }

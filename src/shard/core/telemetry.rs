@@ -24,8 +24,11 @@ pub(super) struct Telemetry {
     /// Whether the command being handled has its per-command stages
     /// recorded (`telemetry.command_sample_every`); true outside a read.
     pub(super) command_sampled: bool,
-    /// Commands of the current read so far, and the sampling period.
-    commands_in_read: u32,
+    /// The sampling's random state (xorshift64: which command of a
+    /// multi-command read is timed must not depend on its place in the
+    /// read, or `intake`, which grows along a read, would be biased), and
+    /// its period.
+    sample_rng: u64,
     sample_every: u32,
     /// When the previous mesh loop turn began, and whether it found nothing
     /// to do (with `idle = "park"` the turn after it includes the park).
@@ -52,7 +55,7 @@ impl Telemetry {
             recorder: StageRecorder::new(link, t.latency_capture, interval_ns, now),
             read_ns: 0,
             command_sampled: true,
-            commands_in_read: 0,
+            sample_rng: (0x9E37_79B9_7F4A_7C15 ^ (u64::from(shard) << 32)) | 1,
             sample_every: t.command_sample_every.max(1),
             last_turn_ns: 0,
             last_turn_idle: false,
@@ -90,20 +93,23 @@ impl ShardCore {
         }
     }
 
-    /// A socket read's bytes begin: its first command is sampled.
+    /// A socket read's bytes begin.
     pub(super) fn read_begins(&mut self) {
         debug_assert!(self.telemetry.command_sampled, "nothing left from a read");
         self.telemetry.read_ns = self.stamp();
-        self.telemetry.commands_in_read = 0;
     }
 
-    /// The next command of the current read: sampled if it is the first
-    /// or an N-th one.
-    pub(super) fn next_command_of_read(&mut self) {
+    /// The next command of the current read: always timed when it is the
+    /// read's only message, else one in `command_sample_every` at random.
+    pub(super) fn next_command_of_read(&mut self, only_one: bool) {
         let t = &mut self.telemetry;
-        t.command_sampled = t.commands_in_read.is_multiple_of(t.sample_every);
-        t.commands_in_read = t.commands_in_read.wrapping_add(1);
-        debug_assert!(t.commands_in_read != 1 || t.command_sampled);
+        let mut x = t.sample_rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        t.sample_rng = x;
+        t.command_sampled = only_one || x.is_multiple_of(u64::from(t.sample_every));
+        debug_assert!(t.sample_rng != 0, "xorshift never reaches 0");
     }
 
     /// The read is handled: anything run from now on (mesh commands,
@@ -111,7 +117,7 @@ impl ShardCore {
     pub(super) fn read_ends(&mut self) {
         self.telemetry.read_ns = 0;
         self.telemetry.command_sampled = true;
-        debug_assert!(self.telemetry.commands_in_read < u32::MAX);
+        debug_assert_eq!(self.telemetry.read_ns, 0);
     }
 
     /// Records `end - start` for `stage` if both were taken; a negative
