@@ -29,6 +29,8 @@ pub enum Received {
     MassCancelDone(MassCancelDoneMsg),
     OrderStatus(OrderStatusMsg),
     SessionEnd(SessionEndMsg),
+    Position(PositionMsg),
+    QueryDone(QueryDoneMsg),
 }
 
 impl Received {
@@ -46,6 +48,8 @@ impl Received {
             GatewayMessage::MassCancelDone(m) => Received::MassCancelDone(*m),
             GatewayMessage::OrderStatus(m) => Received::OrderStatus(*m),
             GatewayMessage::SessionEnd(m) => Received::SessionEnd(*m),
+            GatewayMessage::Position(m) => Received::Position(*m),
+            GatewayMessage::QueryDone(m) => Received::QueryDone(*m),
         }
     }
 
@@ -63,6 +67,8 @@ impl Received {
             Received::MassCancelDone(m) => m.header.seq.get(),
             Received::OrderStatus(m) => m.header.seq.get(),
             Received::SessionEnd(m) => m.header.seq.get(),
+            Received::Position(m) => m.header.seq.get(),
+            Received::QueryDone(m) => m.header.seq.get(),
         }
     }
 }
@@ -265,6 +271,41 @@ impl Client {
         order_id: OrderId,
     ) -> io::Result<()> {
         self.send(&OrderStatusRequestMsg::new(request_id, order_id, symbol))
+    }
+
+    /// Asks for the open order of this account on `symbol` that carries
+    /// `order_client_order_id` (answered by OrderStatus).
+    pub fn order_query(
+        &mut self,
+        request_id: ClientOrderId,
+        symbol: SymbolId,
+        order_client_order_id: ClientOrderId,
+    ) -> io::Result<()> {
+        self.send(&OrderQueryMsg::new(
+            request_id,
+            order_client_order_id,
+            symbol,
+        ))
+    }
+
+    /// Asks for one page of open orders (`symbol: None`: every symbol).
+    pub fn open_orders(
+        &mut self,
+        request_id: ClientOrderId,
+        symbol: Option<SymbolId>,
+        cursor: QueryCursor,
+    ) -> io::Result<()> {
+        self.send(&OpenOrdersRequestMsg::new(request_id, symbol, cursor))
+    }
+
+    /// Asks for one page of positions (`symbol: None`: every symbol).
+    pub fn positions(
+        &mut self,
+        request_id: ClientOrderId,
+        symbol: Option<SymbolId>,
+        cursor: QueryCursor,
+    ) -> io::Result<()> {
+        self.send(&PositionsRequestMsg::new(request_id, symbol, cursor))
     }
 
     pub fn heartbeat(&mut self) -> io::Result<()> {

@@ -34,11 +34,13 @@ impl ShardCore {
         // commands come from other shards (local ones run inline).
         debug_assert!(match msg {
             MeshMsg::Command { origin, .. } => origin.is_none_or(|o| o.shard != self.id),
-            MeshMsg::StatusRequest { origin, .. } => origin.shard != self.id,
+            MeshMsg::StatusRequest { origin, .. } | MeshMsg::Query { origin, .. } =>
+                origin.shard != self.id,
             MeshMsg::Report { dest, .. }
             | MeshMsg::Processed { dest }
             | MeshMsg::Status { dest, .. }
-            | MeshMsg::MassCancelDone { dest, .. } => dest.shard == self.id,
+            | MeshMsg::MassCancelDone { dest, .. }
+            | MeshMsg::Answer { dest, .. } => dest.shard == self.id,
         });
         match msg {
             MeshMsg::Command {
@@ -83,6 +85,16 @@ impl ShardCore {
                 request_id,
                 canceled,
             } => self.sessions.mass_cancel_done(dest, request_id, canceled),
+            MeshMsg::Query {
+                origin,
+                account,
+                query,
+            } => self.remote_query(origin, account, &query),
+            MeshMsg::Answer {
+                dest,
+                answer,
+                releases,
+            } => self.remote_answer(dest, &answer, releases),
         }
     }
 
