@@ -9,13 +9,18 @@
 //! book (the symbol's position in this engine) and the last order id
 //! returned. An account's list on a symbol is in `order_id` order (orders
 //! are appended when accepted, and a replace keeps the node in place), so
-//! a page resumes right after that order when it is still open, and
-//! otherwise skips the list up to it.
+//! a page resumes right after that order when it is still open, otherwise
+//! at the first of the next 64 order ids that is the account's and open,
+//! and otherwise skips the list up to it.
 
 use super::matcher::Engine;
 use super::query::{OrderView, PositionView};
 use super::slab::{Slot, NIL};
 use super::types::*;
+
+/// Order ids a page looks ahead for the account's next open order when
+/// its cursor's order is gone, before it walks the list instead.
+const FORWARD_PROBES: u64 = 64;
 
 /// Where the next page of an account's open orders (or positions) starts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -140,7 +145,18 @@ impl Engine {
                 }
             }
         }
-        // The cursor's order is gone (or this is the start): skip up to it.
+        // The cursor's order is gone. Ids are sequential, so the account's
+        // next open order is usually a few ids on: look for it there first
+        // (each probe is one index lookup), then walk the list.
+        if after != 0 {
+            for id in after + 1..=after.saturating_add(FORWARD_PROBES) {
+                if let Some(slot) = self.index.get(&self.slab, id) {
+                    if self.slab.get(slot).owner == owner {
+                        return slot;
+                    }
+                }
+            }
+        }
         let mut slot = self.exposures[owner as usize].orders_head;
         while slot != NIL && self.slab.get(slot).order_id <= after {
             let next = self.slab.get(slot).acct_next;

@@ -140,3 +140,31 @@ fn positions_page_one_per_symbol() {
         .positions_page(9, None, PageCursor::default(), 1, |_, _| ())
         .is_none());
 }
+
+#[test]
+fn a_vanished_cursor_far_from_the_next_order_resumes_by_walking_the_list() {
+    let mut config = config();
+    config.order_capacity = 256;
+    let mut h = Harness::with(config);
+    let first = h.rest(ALICE, Buy, 990, 1);
+    let second = h.rest(ALICE, Buy, 990, 1);
+    // More than the 64 ids a page looks ahead, none of them Alice's.
+    for _ in 0..80 {
+        h.rest(BOB, Buy, 980, 1);
+    }
+    let third = h.rest(ALICE, Buy, 990, 1);
+    let mut page = Vec::new();
+    let cursor = h
+        .engine
+        .open_orders_page(ALICE, Some(SYM), PageCursor::default(), 2, |v| {
+            page.push(v.order_id)
+        })
+        .unwrap();
+    assert_eq!(page, vec![first, second]);
+    h.cancel(ALICE, second);
+    page.clear();
+    let end = h
+        .engine
+        .open_orders_page(ALICE, Some(SYM), cursor, 2, |v| page.push(v.order_id));
+    assert_eq!((page, end), (vec![third], None));
+}
