@@ -1,6 +1,7 @@
 //! A client written in another language from docs/PROTOCOL.md alone
 //! (tests/python/, standard library only, never looked at the Rust code)
-//! runs its conformance checks against the real gateway on the embedded
+//! runs its conformance checks (the account queries of section 5.8
+//! included) against the real gateway on the embedded
 //! demo configuration. It prints one line per check and `N passed, M
 //! failed`; any failure fails this test.
 
