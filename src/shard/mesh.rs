@@ -52,6 +52,19 @@ pub enum MeshMsg {
         account: AccountId,
         request: OrderStatusRequestMsg,
     },
+    /// An account query for the engine that answers it (`core/queries.rs`).
+    Query {
+        origin: SessionRef,
+        account: AccountId,
+        query: AccountQuery,
+    },
+    /// One message of a query's answer; the last one `releases` the
+    /// commands-in-flight units the query was counted as.
+    Answer {
+        dest: SessionRef,
+        answer: QueryAnswer,
+        releases: u32,
+    },
     /// An order report for one session on the receiving shard.
     Report { dest: SessionRef, event: Event },
     /// The owner shard finished a command of `dest` (flow control: it
@@ -65,19 +78,6 @@ pub enum MeshMsg {
         dest: SessionRef,
         request_id: u64,
         canceled: u32,
-    },
-    /// An account query for the engine that answers it (`core/queries.rs`).
-    Query {
-        origin: SessionRef,
-        account: AccountId,
-        query: AccountQuery,
-    },
-    /// One message of a query's answer; the last one `releases` the
-    /// commands-in-flight units the query was counted as.
-    Answer {
-        dest: SessionRef,
-        answer: QueryAnswer,
-        releases: u32,
     },
 }
 

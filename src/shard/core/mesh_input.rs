@@ -37,10 +37,10 @@ impl ShardCore {
             MeshMsg::StatusRequest { origin, .. } | MeshMsg::Query { origin, .. } =>
                 origin.shard != self.id,
             MeshMsg::Report { dest, .. }
+            | MeshMsg::Answer { dest, .. }
             | MeshMsg::Processed { dest }
             | MeshMsg::Status { dest, .. }
-            | MeshMsg::MassCancelDone { dest, .. }
-            | MeshMsg::Answer { dest, .. } => dest.shard == self.id,
+            | MeshMsg::MassCancelDone { dest, .. } => dest.shard == self.id,
         });
         match msg {
             MeshMsg::Command {
@@ -71,6 +71,16 @@ impl ShardCore {
                 let status = status_answer(&self.engine, account, &request);
                 self.sender.status(origin, status);
             }
+            MeshMsg::Query {
+                origin,
+                account,
+                query,
+            } => self.remote_query(origin, account, &query),
+            MeshMsg::Answer {
+                dest,
+                answer,
+                releases,
+            } => self.remote_answer(dest, &answer, releases),
             MeshMsg::Report { dest, event } => {
                 self.sessions.deliver_report(dest, &event, now.wall_ns)
             }
@@ -85,16 +95,6 @@ impl ShardCore {
                 request_id,
                 canceled,
             } => self.sessions.mass_cancel_done(dest, request_id, canceled),
-            MeshMsg::Query {
-                origin,
-                account,
-                query,
-            } => self.remote_query(origin, account, &query),
-            MeshMsg::Answer {
-                dest,
-                answer,
-                releases,
-            } => self.remote_answer(dest, &answer, releases),
         }
     }
 
