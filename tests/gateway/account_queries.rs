@@ -205,11 +205,19 @@ fn an_order_is_found_by_its_client_order_id_on_either_shard_by_its_account_only(
         (s.state, s.reject_reason.get()),
         (OrderState::Unknown as u8, 0)
     );
-    let got = ask(&mut alice, &mut a, &mut b, &OrderQueryMsg::new(11, 501, 99));
-    let [Received::OrderStatus(s)] = got[..] else {
-        panic!("{got:?}");
-    };
-    assert_eq!(s.reject_reason.get(), RejectReason::UnknownSymbol.code());
+    // Symbol 99, and symbol 0 (no engine owns either).
+    for symbol in [99, 0] {
+        let got = ask(
+            &mut alice,
+            &mut a,
+            &mut b,
+            &OrderQueryMsg::new(11, 501, symbol),
+        );
+        let [Received::OrderStatus(s)] = got[..] else {
+            panic!("{got:?}");
+        };
+        assert_eq!(s.reject_reason.get(), RejectReason::UnknownSymbol.code());
+    }
 }
 
 fn bob_asks(

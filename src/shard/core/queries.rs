@@ -200,7 +200,11 @@ impl ShardCore {
                 }
                 self.sender.query(owner as u16, origin, account, query);
             }
-            None if symbol == 0 => self.deliver_answer(slot, &query.unanswered(None)),
+            // Symbol 0 with a cursor past the last trading shard: an empty
+            // last page (an OrderQuery always names a symbol).
+            None if symbol == 0 && !matches!(query, AccountQuery::ByClientId(_)) => {
+                self.deliver_answer(slot, &query.unanswered(None))
+            }
             None => self.deliver_answer(slot, &query.unanswered(Some(RejectReason::UnknownSymbol))),
         }
     }
