@@ -149,7 +149,7 @@ impl Engine {
         // next open order is usually a few ids on: look for it there first
         // (each probe is one index lookup), then walk the list.
         if after != 0 {
-            for id in after + 1..=after.saturating_add(FORWARD_PROBES) {
+            for id in after.saturating_add(1)..=after.saturating_add(FORWARD_PROBES) {
                 if let Some(slot) = self.index.get(&self.slab, id) {
                     if self.slab.get(slot).owner == owner {
                         return slot;
