@@ -559,6 +559,8 @@ const ASSERTION_FREE_ALLOWED: &[(&str, &[&str])] = &[
             "src/engine/wire_enum.rs ::code",
             "src/engine/order_index.rs tag",
             "src/engine/order_index.rs slot_of",
+            "src/engine/client_index.rs hash",
+            "src/engine/client_index.rs slot_of",
             "src/engine/book.rs crosses",
             "src/engine/book.rs BookSide::at_least_as_good",
             "src/journal/codec.rs command_kind",

@@ -6,6 +6,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod account_queries;
 mod capture_sampling;
 mod config_epoch;
 mod crash;

@@ -254,7 +254,13 @@ impl ShardCore {
             ClientMessage::CancelOrder(m) => m.symbol.get(),
             ClientMessage::ReplaceOrder(m) => m.symbol.get(),
             ClientMessage::OrderStatusRequest(m) => m.symbol.get(),
-            ClientMessage::MassCancel(_) => {
+            ClientMessage::OrderQuery(m) => m.symbol.get(),
+            ClientMessage::OpenOrdersRequest(m) if m.symbol.get() != 0 => m.symbol.get(),
+            ClientMessage::PositionsRequest(m) if m.symbol.get() != 0 => m.symbol.get(),
+            // Symbol 0: any trading shard (the cursor's) may answer.
+            ClientMessage::MassCancel(_)
+            | ClientMessage::OpenOrdersRequest(_)
+            | ClientMessage::PositionsRequest(_) => {
                 return self
                     .shared
                     .trading_shards

@@ -34,8 +34,10 @@ impl ShardCore {
         // commands come from other shards (local ones run inline).
         debug_assert!(match msg {
             MeshMsg::Command { origin, .. } => origin.is_none_or(|o| o.shard != self.id),
-            MeshMsg::StatusRequest { origin, .. } => origin.shard != self.id,
+            MeshMsg::StatusRequest { origin, .. } | MeshMsg::Query { origin, .. } =>
+                origin.shard != self.id,
             MeshMsg::Report { dest, .. }
+            | MeshMsg::Answer { dest, .. }
             | MeshMsg::Processed { dest }
             | MeshMsg::Status { dest, .. }
             | MeshMsg::MassCancelDone { dest, .. } => dest.shard == self.id,
@@ -69,6 +71,16 @@ impl ShardCore {
                 let status = status_answer(&self.engine, account, &request);
                 self.sender.status(origin, status);
             }
+            MeshMsg::Query {
+                origin,
+                account,
+                query,
+            } => self.remote_query(origin, account, &query),
+            MeshMsg::Answer {
+                dest,
+                answer,
+                releases,
+            } => self.remote_answer(dest, &answer, releases),
             MeshMsg::Report { dest, event } => {
                 self.sessions.deliver_report(dest, &event, now.wall_ns)
             }
