@@ -20,6 +20,7 @@ import os
 import sys
 import time
 import traceback
+from fractions import Fraction
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tradsys_client as t  # noqa: E402
@@ -28,6 +29,7 @@ from tradsys_client import MsgType as M  # noqa: E402
 ALICE = (1, "alice-demo-token")
 BOB = (2, "bob-demo-token")
 VIEWER = (3, "viewer-demo-token")
+OPS = (9, "ops-demo-token")
 SYM = 1
 REF = 5000000
 # Per-run offset so repeated runs against one gateway use distinct prices and
@@ -690,62 +692,463 @@ def extended(host, port):
         x.close()
 
 
+class Ledger:
+    """What a client knows from its own reports alone: its open orders and,
+    from its fills, its position and realized PnL per symbol on an
+    average-cost basis (section 8, 0x8D), kept exactly with Fractions."""
+
+    def __init__(self):
+        self.open = {}   # (symbol, order_id) -> dict(coid, side, price, qty, leaves, filled)
+        self.pos = {}    # symbol -> [position, average cost, realized]
+        self.fills = []
+
+    def apply_all(self, msgs):
+        for m in msgs:
+            self.apply(m)
+
+    def apply(self, m):
+        key = (m.symbol, getattr(m, "order_id", 0))
+        if m.msg_type == M.ORDER_ACCEPTED:
+            self.open[key] = dict(coid=m.client_order_id, side=m.side, price=m.price,
+                                  qty=m.qty, leaves=m.qty, filled=0)
+        elif m.msg_type == M.FILL:
+            self.fills.append(m)
+            o = self.open.get(key)
+            if o is not None:
+                o["leaves"] = m.leaves_qty
+                o["filled"] += m.qty
+                o["coid"] = m.client_order_id
+                if m.leaves_qty == 0:
+                    del self.open[key]
+            self._trade(m.symbol, m.side, m.price, m.qty)
+        elif m.msg_type == M.ORDER_REPLACED:
+            o = self.open.get(key)
+            if o is not None:
+                o.update(coid=m.client_order_id, price=m.price, qty=m.qty,
+                         leaves=m.leaves_qty)
+        elif m.msg_type == M.ORDER_CANCELED:
+            self.open.pop(key, None)
+
+    def _trade(self, symbol, side, price, qty):
+        p, avg, realized = self.pos.get(symbol, [0, Fraction(0), Fraction(0)])
+        d = qty if side == t.Side.BUY else -qty
+        if p == 0 or (p > 0) == (d > 0):
+            avg = (abs(p) * avg + qty * price) / (abs(p) + qty)
+            p += d
+        else:
+            closing = min(qty, abs(p))
+            realized += closing * (price - avg) * (1 if p > 0 else -1)
+            p += d
+            if p == 0:
+                avg = Fraction(0)
+            elif (p > 0) != (p - d > 0):  # went through zero: the rest opens at price
+                avg = Fraction(price)
+        self.pos[symbol] = [p, avg, realized]
+
+    def position(self, symbol):
+        return self.pos.get(symbol, [0, Fraction(0), Fraction(0)])[0]
+
+    def realized(self, symbol):
+        return self.pos.get(symbol, [0, Fraction(0), Fraction(0)])[2]
+
+    def open_on(self, symbol):
+        return {k: v for k, v in self.open.items() if symbol == 0 or k[0] == symbol}
+
+    def open_tuples(self, symbol=0):
+        return sorted((k[0], k[1], o["coid"], o["side"], o["price"], o["qty"], o["leaves"],
+                       o["filled"]) for k, o in self.open_on(symbol).items())
+
+
+def status_tuple(m):
+    return (m.symbol, m.order_id, m.order_client_order_id, m.side, m.price, m.qty,
+            m.leaves_qty, m.filled_qty)
+
+
 def queries(host, port):
-    """Section 5.8: open orders page by page, an order by its client order
-    id, positions of every symbol, an unknown symbol, a viewer."""
-    a = t.Session.connect(host, port)
-    a.logon(*ALICE)
-    cleanup(a, 1)
-    a.drain(0.2)
-    base = 300000 * (RUN + 1)
-    ids = {}
-    for i in range(20):
-        a.new_order(base + i, SYM, t.Side.BUY, qty=1, price=REF - 3000 - i)
-        acc = expect(a, M.ORDER_ACCEPTED, "queries: order %d rests" % i)
-        if acc is not None:
-            ids[base + i] = acc.order_id
-    a.drain(0.2)
-    items, pages, others = a.query_all("orders", base + 100)
-    listed = [(m.symbol, m.order_client_order_id, m.order_id) for m in items]
-    want = [(SYM, c, ids[c]) for c in sorted(ids)]
-    eq(listed, want, "open orders: exactly the 20 resting, in order_id order")
-    check(all(m.state == t.OrderState.OPEN and m.leaves_qty == 1 for m in items),
-          "open orders: state open, leaves_qty 1")
-    check(all(p.count <= 16 for p in pages) and sum(p.count for p in pages) == 20,
-          "open orders: pages of at most 16, counts add up", repr(pages))
-    check(pages[-1].more == 0 and not others, "open orders: the last page has more 0")
+    """Section 5.8, written from docs/PROTOCOL.md alone: after placing,
+    filling, replacing and canceling orders, every query answer equals what
+    the client saw in its own reports."""
+    SUBJ_SYMS = (1, 2, 3)  # the demo configuration's symbols (section 5.6)
+    ETH = 2
+    s = t.Session.connect(host, port)
+    acc = s.logon(*OPS)
+    if not check(acc.msg_type == M.LOGON_ACCEPTED, "queries: account 9 logs on", repr(acc)):
+        return
+    # the counterparty and the monitor may be idle for a while: long heartbeats
+    cp = t.Session.connect(host, port)
+    cp.logon(*ALICE, heartbeat_interval_ms=30000)
+    mon = t.Session.connect(host, port)
+    mon.logon(*OPS, heartbeat_interval_ms=30000)
+    base = 500000 * (RUN + 1)
+    coid = base
 
-    a.order_query(base + 101, base + 7, SYM)
-    st = expect(a, M.ORDER_STATUS, "OrderQuery answered by OrderStatus")
+    def nid():
+        nonlocal coid
+        coid += 1
+        return coid
+
+    L = Ledger()
+    cleanup(s, nid())
+    cleanup(cp, nid())
+    s.drain(0.2)
+    cp.drain(0.2)
+
+    def until_done(sess, order_coid, ledger=None):
+        """Read until the order with order_coid is done (a Fill with leaves 0 or
+        an OrderCanceled) or rests (OrderAccepted and nothing more for 0.2 s)."""
+        seen = []
+        while True:
+            try:
+                m = sess.recv(timeout=0.3 if seen else 5.0)
+            except t.Timeout:
+                break
+            seen.append(m)
+            if ledger is not None:
+                ledger.apply(m)
+            if m.msg_type == M.ORDER_REJECTED:
+                check(False, "queries: order %d accepted" % order_coid, repr(m))
+                break
+            if m.msg_type in (M.FILL, M.ORDER_CANCELED) and m.client_order_id == order_coid \
+                    and (m.msg_type == M.ORDER_CANCELED or m.leaves_qty == 0):
+                break
+        return seen
+
+    def cross(side, price, qty, symbol=ETH, subject_passive=False):
+        """One trade of `qty` at `price` between account 9 (side `side`) and alice."""
+        opp = t.Side.SELL if side == t.Side.BUY else t.Side.BUY
+        sc, cc = nid(), nid()
+        if subject_passive:
+            s.new_order(sc, symbol, side, qty=qty, price=price)
+            expect_one(s, M.ORDER_ACCEPTED, L)
+            cp.new_order(cc, symbol, opp, qty=qty, price=price, tif=t.Tif.IOC)
+            until_done(cp, cc)
+            until_done(s, sc, L)
+        else:
+            cp.new_order(cc, symbol, opp, qty=qty, price=price)
+            expect_one(cp, M.ORDER_ACCEPTED, None)
+            s.new_order(sc, symbol, side, qty=qty, price=price, tif=t.Tif.IOC)
+            until_done(s, sc, L)
+            until_done(cp, cc)
+        return sc
+
+    def expect_one(sess, msg_type, ledger):
+        m = expect(sess, msg_type, "queries: %s" % t.GATEWAY_MESSAGES[msg_type][0])
+        if m is not None and ledger is not None:
+            ledger.apply(m)
+        return m
+
+    def positions_by_symbol(what, symbol=0):
+        items, pages, others = s.positions(nid(), symbol)
+        L.apply_all(others)
+        check(all(p.reject_reason == 0 for p in pages), what + ": answered", repr(pages))
+        return {m.symbol: m for m in items}, pages, others
+
+    # ---- baseline: positions of every symbol; make ETH flat ----------------
+    before, pages, _ = positions_by_symbol("positions (baseline)")
+    eq(sorted(before), sorted(SUBJ_SYMS),
+       "positions, symbol 0: one Position per symbol of the gateway (1, 2, 3)")
+    if before.get(ETH) is not None and before[ETH].position != 0:
+        p = before[ETH].position
+        cross(t.Side.SELL if p > 0 else t.Side.BUY, 300000, abs(p))
+        before, _, _ = positions_by_symbol("positions (after flattening ETH)")
+    eth0 = before.get(ETH)
+    check(eth0 is not None and eth0.position == 0, "ETH position flat before the trades",
+          repr(eth0))
+    r0 = t.realized_pnl(eth0) if eth0 is not None else 0
+    L = Ledger()  # from here on the ledger starts flat on every symbol
+
+    # ---- trades on ETH (tick 5, lot 10, band 270000..330000) -------------
+    cross(t.Side.BUY, 300000, 30)
+    cross(t.Side.BUY, 300100, 10, subject_passive=True)   # 40 at average 300025
+    cross(t.Side.SELL, 300200, 20)                         # +20 * 175 = +3500
+    eq(len(L.fills), 3, "queries: 3 fills seen by account 9")
+    mid, _, _ = positions_by_symbol("positions after a profitable sale", ETH)
+    m = mid.get(ETH)
+    want_pnl = L.realized(ETH)
+    check(want_pnl == 3500 and want_pnl.denominator == 1,
+          "client's own average-cost PnL from its fills is +3500", repr(want_pnl))
+    if check(m is not None, "positions ETH: one Position", repr(mid)):
+        fields_eq(m, "Position ETH equals the fills: position 20, no open orders",
+                  symbol=ETH, position=L.position(ETH), open_orders=0, open_buy_qty=0,
+                  open_sell_qty=0)
+        got = t.realized_pnl(m) - r0
+        check(got == want_pnl and got > 0,
+              "Position ETH realized PnL: +3500 more than before the trades (positive)",
+              "got %r, want %r" % (got, want_pnl))
+    cross(t.Side.SELL, 299700, 20, subject_passive=True)  # 20 * (299700-300025) = -6500
+    cross(t.Side.SELL, 299700, 10)                         # opens a short 10 at 299700
+    cross(t.Side.BUY, 299800, 10)                          # -10 * 100 = -1000
+    want_pnl = L.realized(ETH)
+    check(want_pnl == -4000, "client's own average-cost PnL from its 6 fills is -4000",
+          repr(want_pnl))
+    mid, _, _ = positions_by_symbol("positions after losing sales", ETH)
+    m = mid.get(ETH)
+    if check(m is not None, "positions ETH: one Position after the losses", repr(mid)):
+        fields_eq(m, "Position ETH equals the fills: position 0, no open orders",
+                  position=L.position(ETH), open_orders=0, open_buy_qty=0, open_sell_qty=0)
+        got = t.realized_pnl(m) - r0
+        check(got == want_pnl and got < 0,
+              "Position ETH realized PnL: 4000 less than before the trades (negative)",
+              "got %r, want %r" % (got, want_pnl))
+        if r0 == 0:
+            fields_eq(m, "PnL -4000 sent as two halves: hi -1, lo 2^64 - 4000",
+                      realized_pnl_hi=-1, realized_pnl_lo=(1 << 64) - 4000)
+
+    # ---- open orders on three symbols, more than one page -------------------
+    for i in range(20):  # BTC buys well below the reference
+        s.new_order(nid(), 1, t.Side.BUY, qty=1 + i % 3, price=REF - 20000 - 7 * i)
+        expect_one(s, M.ORDER_ACCEPTED, L)
+    for i in range(18):  # SOL sells above the reference (lot 100)
+        s.new_order(nid(), 3, t.Side.SELL, qty=100 * (1 + i % 2), price=15500 + i)
+        expect_one(s, M.ORDER_ACCEPTED, L)
+    # ETH: one partially filled buy, one replaced sell, one canceled, two
+    # with the same client order id
+    part = nid()
+    s.new_order(part, ETH, t.Side.BUY, qty=50, price=299000)
+    expect_one(s, M.ORDER_ACCEPTED, L)
+    cc = nid()
+    cp.new_order(cc, ETH, t.Side.SELL, qty=20, price=299000, tif=t.Tif.IOC)
+    until_done(cp, cc)
+    f = expect_one(s, M.FILL, L)
+    if f is not None:
+        fields_eq(f, "partial fill: 20 of 50, leaves 30", qty=20, leaves_qty=30)
+    rep_old, rep_new = nid(), nid()
+    s.new_order(rep_old, ETH, t.Side.SELL, qty=30, price=301000)
+    ra = expect_one(s, M.ORDER_ACCEPTED, L)
+    s.replace(rep_new, ra.order_id if ra else 0, ETH, new_price=301000, new_qty=40)
+    expect_one(s, M.ORDER_REPLACED, L)
+    gone = nid()
+    s.new_order(gone, ETH, t.Side.BUY, qty=10, price=298500)
+    ga = expect_one(s, M.ORDER_ACCEPTED, L)
+    s.cancel(nid(), ga.order_id if ga else 0, ETH)
+    expect_one(s, M.ORDER_CANCELED, L)
+    dup = nid()
+    for px in (298000, 298005):
+        s.new_order(dup, ETH, t.Side.BUY, qty=10, price=px)
+        expect_one(s, M.ORDER_ACCEPTED, L)
+    expect_quiet(s, "queries: nothing more after placing the orders")
+    mon.drain(0.3)  # the monitor session got the same reports
+
+    n_open = len(L.open)
+    check(n_open == 20 + 18 + 4, "client sees 42 open orders", str(n_open))
+
+    def list_open(what, symbol, min_pages):
+        req = nid()
+        items, pages, others = s.open_orders(req, symbol)
+        L.apply_all(others)
+        check(not others, what + ": only OrderStatus and QueryDone answer", repr(others))
+        got = sorted(status_tuple(m) for m in items)
+        eq(got, L.open_tuples(symbol), what + ": exactly the orders the client holds open, "
+                                              "with their current fields")
+        ids = [(m.symbol, m.order_id) for m in items]
+        check(len(ids) == len(set(ids)), what + ": no order listed twice")
+        check(all(m.client_order_id == req and m.state == t.OrderState.OPEN
+                  and m.reject_reason == 0 for m in items),
+              what + ": every OrderStatus echoes the request id, state Open, no reject")
+        check(all(0 <= p.count <= 16 and p.client_order_id == req and p.reject_reason == 0
+                  for p in pages) and sum(p.count for p in pages) == len(items),
+              what + ": pages of 0..16, QueryDone counts add up to what was sent",
+              repr(pages))
+        check(len(pages) >= min_pages and all(p.more == 1 for p in pages[:-1])
+              and pages[-1].more == 0 and pages[-1].next_cursor == 0
+              and pages[-1].next_cursor_place == 0,
+              what + ": %d pages or more, the last with more 0 and cursor 0" % min_pages,
+              repr(pages))
+        order = [(m.symbol, m.order_id) for m in items]
+        syms = [sym for sym, _ in order]
+        runs = [sym for i, sym in enumerate(syms) if i == 0 or syms[i - 1] != sym]
+        check(len(runs) == len(set(runs)) and all(
+            order[i][1] < order[i + 1][1] for i in range(len(order) - 1)
+            if order[i][0] == order[i + 1][0]),
+            what + ": symbol by symbol, oldest order first within a symbol", repr(order))
+        return items, pages
+
+    items, pages = list_open("open orders, symbol 0", 0, 3)
+    quiet = mon.drain(0.3)
+    check(not quiet, "query answers reach only the requester (not the account's other "
+                     "session)", repr(quiet))
+    list_open("open orders, symbol 1 (20 orders)", 1, 2)
+    list_open("open orders, symbol 2", ETH, 1)
+    list_open("open orders, symbol 3 (18 orders)", 3, 2)
+
+    # a viewer of another account, and the counterparty, see none of them
+    iv, pv, _ = cp.open_orders(nid(), 0)
+    check(not iv and pv[-1].reject_reason == 0, "alice's open orders: none of account 9's",
+          repr(iv))
+    if len(pages) > 1:
+        p0 = pages[0]
+        req = nid()
+        ic, pc, _ = cp.open_orders(req, 0, cursor_place=p0.next_cursor_place,
+                                   cursor=p0.next_cursor)
+        check(not ic and pc[-1].more == 0,
+              "account 9's cursor used by alice: none of account 9's orders", repr(ic))
+
+    # a cursor not made by the gateway: only own orders, each once, and an end
+    mine = {(k[0], k[1]) for k in L.open}
+    for place, cur in ((1, 5), (2, 1 << 40), (0xFFFFFFFF, (1 << 64) - 1), (7, 3)):
+        try:
+            items, pages, _ = s.open_orders(nid(), 0, max_pages=50, cursor_place=place,
+                                            cursor=cur)
+            ids = [(m.symbol, m.order_id) for m in items]
+            check(set(ids) <= mine and len(ids) == len(set(ids)) and pages[-1].more == 0,
+                  "made-up cursor (%d, %d): own orders only, none twice, ends" % (place, cur),
+                  repr(ids))
+        except t.Timeout as e:
+            check(False, "made-up cursor (%d, %d) ends" % (place, cur), str(e))
+
+    # ---- OrderQuery by client order id --------------------------------------
+    by_coid = {}
+    for (sym, oid), o in sorted(L.open.items()):
+        by_coid.setdefault((sym, o["coid"]), (sym, oid))
+    bad = []
+    for (sym, c), key in sorted(by_coid.items()):
+        req = nid()
+        s.order_query(req, c, sym)
+        st = expect(s, M.ORDER_STATUS, "OrderQuery %d" % c)
+        o = L.open[key]
+        want = (sym, key[1], c, o["side"], o["price"], o["qty"], o["leaves"], o["filled"])
+        if st is None or status_tuple(st) != want or st.client_order_id != req \
+                or st.state != t.OrderState.OPEN or st.reject_reason != 0:
+            bad.append((st, want))
+    check(not bad and len(by_coid) == 41,
+          "OrderQuery of each open order's client order id (41 ids): the order as the "
+          "client holds it", repr(bad[:3]))
+    dups = sorted(oid for (sym, oid), o in L.open.items() if o["coid"] == dup)
+    req = nid()
+    s.order_query(req, dup, ETH)
+    st = expect(s, M.ORDER_STATUS, "OrderQuery of a client order id two orders carry")
+    if st is not None and dups:
+        fields_eq(st, "two open orders with one client order id: the oldest answers",
+                  order_id=dups[0], price=298000, state=t.OrderState.OPEN)
+    zero = dict(order_id=0, order_client_order_id=0, side=0, state=t.OrderState.UNKNOWN,
+                reject_reason=0, price=0, qty=0, leaves_qty=0, filled_qty=0)
+    for what, c, sym, sess in (
+            ("a client order id never used", base + 499999, ETH, s),
+            ("the client order id before a replace", rep_old, ETH, s),
+            ("a canceled order's client order id", gone, ETH, s),
+            ("a filled order's client order id", L.fills[0].client_order_id
+             if L.fills else 0, ETH, s),
+            ("an open order's client order id on another symbol", part, 1, s),
+            ("another account's open order's client order id", part, ETH, cp)):
+        req = nid()
+        sess.order_query(req, c, sym)
+        st = expect(sess, M.ORDER_STATUS, "OrderQuery of %s" % what)
+        if st is not None:
+            fields_eq(st, "OrderQuery of %s: state 0, order_id 0, all zero, no reject" % what,
+                      client_order_id=req, symbol=sym, **zero)
+    # OrderStatusRequest of the partly filled order equals the client's view too
+    pk = [k for k, o in L.open.items() if o["coid"] == part]
+    if pk:
+        req = nid()
+        s.status(req, pk[0][1], ETH)
+        st = expect(s, M.ORDER_STATUS, "OrderStatusRequest of the partly filled order")
+        if st is not None:
+            o = L.open[pk[0]]
+            eq(status_tuple(st), (ETH, pk[0][1], part, o["side"], o["price"], o["qty"],
+                                  o["leaves"], o["filled"]),
+               "OrderStatusRequest: qty 50, leaves 30, filled 20 as the client saw")
+
+    # ---- positions now: every symbol, open quantities from the open orders ---
+    now, pages, _ = positions_by_symbol("positions after placing the open orders")
+    check(all(p.count <= 16 for p in pages) and sum(p.count for p in pages) == len(now)
+          and pages[-1].more == 0, "positions: pages of at most 16 adding up", repr(pages))
+    bad = []
+    for sym in SUBJ_SYMS:
+        m = now.get(sym)
+        opens = L.open_on(sym).values()
+        b = before.get(sym)
+        want = dict(
+            open_orders=len(opens),
+            open_buy_qty=sum(o["leaves"] for o in opens if o["side"] == t.Side.BUY),
+            open_sell_qty=sum(o["leaves"] for o in opens if o["side"] == t.Side.SELL),
+            position=(b.position if b else 0) + L.position(sym),
+            pnl=(t.realized_pnl(b) if b else 0) + L.realized(sym))
+        got = m and dict(open_orders=m.open_orders, open_buy_qty=m.open_buy_qty,
+                         open_sell_qty=m.open_sell_qty, position=m.position,
+                         pnl=t.realized_pnl(m))
+        if got != want or m.client_order_id != pages[0].client_order_id:
+            bad.append((sym, got, want))
+    check(not bad, "positions of symbols 1-3: open orders, open buy / sell quantity, "
+                   "position and PnL as the client's own reports give them", repr(bad))
+    items, _, _ = positions_by_symbol("positions of one symbol", 3)
+    eq(sorted(items), [3], "positions, symbol 3: only symbol 3")
+
+    # ---- refused requests -----------------------------------------------------
+    req = nid()
+    s.order_query(req, part, 99)
+    st = expect(s, M.ORDER_STATUS, "OrderQuery on unknown symbol 99")
     if st is not None:
-        fields_eq(st, "OrderQuery finds the order by its client order id",
-                  client_order_id=base + 101, order_id=ids[base + 7],
-                  order_client_order_id=base + 7, state=t.OrderState.OPEN)
-    a.order_query(base + 102, base + 999, SYM)
-    st = expect(a, M.ORDER_STATUS, "OrderQuery for an unknown id")
-    if st is not None:
-        fields_eq(st, "OrderQuery unknown: state 0, order_id 0",
-                  state=t.OrderState.UNKNOWN, order_id=0, reject_reason=0)
+        fields_eq(st, "OrderQuery symbol 99: OrderStatus state 0, reject UnknownSymbol (1)",
+                  client_order_id=req, symbol=99, state=0, order_id=0,
+                  reject_reason=t.RejectReason.UnknownSymbol)
+    for what, fn in (("OpenOrdersRequest", s.open_orders_page),
+                     ("PositionsRequest", s.positions_page)):
+        req = nid()
+        items, done, others = fn(req, 99)
+        check(not items and not others, "%s symbol 99: nothing but QueryDone" % what,
+              repr(items + others))
+        fields_eq(done, "%s symbol 99: QueryDone(UnknownSymbol), count 0, more 0" % what,
+                  client_order_id=req, reject_reason=t.RejectReason.UnknownSymbol,
+                  count=0, more=0, next_cursor=0, next_cursor_place=0)
 
-    items, pages, _ = a.query_all("positions", base + 103)
-    eq(sorted(m.symbol for m in items), [1, 2, 3], "positions: one per symbol")
-    check(all(isinstance(t.realized_pnl(m), int) for m in items), "positions: realized PnL")
-    btc = [m for m in items if m.symbol == SYM]
-    check(btc and btc[0].open_orders == 20 and btc[0].open_buy_qty == 20,
-          "positions: open orders and open buy qty of the symbol", repr(btc))
-    _, pages, _ = a.query_all("positions", base + 104, symbol=99)
-    fields_eq(pages[-1], "positions of an unknown symbol: QueryDone(UnknownSymbol)",
-              reject_reason=t.RejectReason.UnknownSymbol, count=0, more=0)
-
+    # ---- a viewer may ask ---------------------------------------------------------
     v = t.Session.connect(host, port)
-    v.logon(*VIEWER)
-    items, pages, _ = v.query_all("orders", 1)
-    check(not items and pages[-1].reject_reason == 0, "a viewer may ask: no open orders")
-    cleanup(a, base + 105)
-    for x in (a, v):
+    v.logon(*VIEWER, heartbeat_interval_ms=30000)
+    iv, pv, _ = v.open_orders(nid(), 0)
+    check(not iv and pv[-1].reject_reason == 0 and pv[-1].more == 0,
+          "viewer: OpenOrdersRequest answered (its account has no open orders)", repr(pv))
+    iv, pv, _ = v.positions(nid(), 0)
+    check(sorted(m.symbol for m in iv) == list(SUBJ_SYMS) and pv[-1].reject_reason == 0,
+          "viewer: PositionsRequest answered, one Position per symbol", repr(pv))
+
+    # ---- after a mass cancel nothing is open --------------------------------------
+    s.mass_cancel(nid(), 0)
+    done, seen = s.recv_until(lambda m: m.msg_type == M.MASS_CANCEL_DONE)
+    L.apply_all(seen)
+    eq(done.canceled_count if done else None, n_open, "mass cancel: the 42 open orders")
+    items, pages, _ = s.open_orders(nid(), 0)
+    check(not items and len(pages) == 1 and pages[0].more == 0 and pages[0].count == 0,
+          "open orders after the mass cancel: one empty page, more 0", repr(items))
+    now, _, _ = positions_by_symbol("positions after the mass cancel")
+    check(all(m.open_orders == 0 and m.open_buy_qty == 0 and m.open_sell_qty == 0
+              for m in now.values()), "positions after the mass cancel: nothing open",
+          repr(now))
+    cleanup(cp, nid())
+    for x in (s, cp, mon, v):
         x.logout()
         x.wait_closed(2.0)
         x.close()
+
+
+def layouts():
+    """Section 7/8 tables of the query messages, byte by byte, without a gateway."""
+    b = t.encode(M.ORDER_QUERY, 7, client_order_id=0x0102030405060708,
+                 order_client_order_id=0x1112131415161718, symbol=0x21222324)
+    eq(b.hex(), "2000090107000000" "0807060504030201" "1817161514131211" "2423222100000000",
+       "OrderQuery 0x09: 32 bytes, client_order_id @8, order_client_order_id @16, symbol @24")
+    b = t.encode(M.OPEN_ORDERS_REQUEST, 8, client_order_id=1, symbol=0x21222324,
+                 cursor_place=0x31323334, cursor=0x4142434445464748)
+    eq(b.hex(), "20000a0108000000" "0100000000000000" "2423222134333231" "4847464544434241",
+       "OpenOrdersRequest 0x0A: 32 bytes, symbol @16, cursor_place @20, cursor @24")
+    b = t.encode(M.POSITIONS_REQUEST, 9, client_order_id=1, symbol=2, cursor_place=3)
+    eq(b.hex(), "18000b0109000000" "0100000000000000" "0200000003000000",
+       "PositionsRequest 0x0B: 24 bytes, symbol @16, cursor_place @20")
+    raw = bytes.fromhex("40008d0105000000" "0900000000000000" "0200000003000000"
+                        "ecffffffffffffff" "60f0ffffffffffff" "ffffffffffffffff"
+                        "0700000000000000" "0800000000000000")
+    m = t.decode(raw)
+    fields_eq(m, "Position 0x8D decodes: position -20, hi -1, open qtys",
+              client_order_id=9, symbol=2, open_orders=3, position=-20,
+              realized_pnl_hi=-1, open_buy_qty=7, open_sell_qty=8)
+    eq(t.realized_pnl(m), -4000, "Position: realized_pnl = hi * 2^64 + lo = -4000")
+    eq([t.split_pnl(v) for v in (0, 1, -1, (1 << 64) + 5)],
+       [(0, 0), (1, 0), ((1 << 64) - 1, -1), (5, 1)], "i128 PnL halves round-trip")
+    raw = bytes.fromhex("28008e0106000000" "0a00000000000000" "0b00000000000000"
+                        "0c0000000d000000" "0e00010000000000")
+    fields_eq(t.decode(raw), "QueryDone 0x8E decodes: next_cursor @16, place @24, count @28, "
+                             "reject_reason @32, more @34",
+              client_order_id=10, next_cursor=11, next_cursor_place=12, count=13,
+              reject_reason=14, more=1)
 
 
 def main():
@@ -753,6 +1156,7 @@ def main():
     ap.add_argument("--addr", default="127.0.0.1:7001", help="HOST:PORT of order entry")
     args = ap.parse_args()
     host, _, port = args.addr.rpartition(":")
+    layouts()
     for part in (run, extended, queries):
         try:
             part(host or "127.0.0.1", int(port))

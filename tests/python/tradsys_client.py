@@ -40,9 +40,9 @@ class MsgType:
     REPLACE_ORDER = 0x06
     MASS_CANCEL = 0x07
     ORDER_STATUS_REQUEST = 0x08
-    ORDER_QUERY = 0x09
-    OPEN_ORDERS_REQUEST = 0x0A
-    POSITIONS_REQUEST = 0x0B
+    ORDER_QUERY = 0x09           # section 5.8
+    OPEN_ORDERS_REQUEST = 0x0A   # section 5.8
+    POSITIONS_REQUEST = 0x0B     # section 5.8
     LOGON_ACCEPTED = 0x81
     LOGON_REJECTED = 0x82
     GW_HEARTBEAT = 0x83
@@ -55,8 +55,8 @@ class MsgType:
     MASS_CANCEL_DONE = 0x8A
     ORDER_STATUS = 0x8B
     SESSION_END = 0x8C
-    POSITION = 0x8D
-    QUERY_DONE = 0x8E
+    POSITION = 0x8D              # section 5.8
+    QUERY_DONE = 0x8E            # section 5.8
 
 
 # --- section 9 / 10: enumerations and reason codes ------------------------
@@ -123,6 +123,7 @@ SESSION_END_REASONS = {
     5: "WrongVersion", 6: "LengthMismatch", 7: "NotLoggedOn",
     8: "SequenceGap", 9: "Shutdown", 10: "LogonRejected",
     11: "SlowConsumer", 12: "DuplicateLogon", 13: "LogonTimeout",
+    14: "JournalFailure",
 }
 SessionEndReason = type("SessionEndReason", (), {v: k for k, v in SESSION_END_REASONS.items()})
 
@@ -160,11 +161,17 @@ CLIENT_MESSAGES = {
                                ("client_order_id", "symbol")),
     MsgType.ORDER_STATUS_REQUEST: _spec("OrderStatusRequest", 32, "QQI4x",
                                         ("client_order_id", "order_id", "symbol")),
+    # 0x09 OrderQuery: u64 client_order_id @8, u64 order_client_order_id @16,
+    # u32 symbol @24, reserved[4] @28.
     MsgType.ORDER_QUERY: _spec("OrderQuery", 32, "QQI4x",
                                ("client_order_id", "order_client_order_id", "symbol")),
+    # 0x0A OpenOrdersRequest: u64 client_order_id @8, u32 symbol @16,
+    # u32 cursor_place @20, u64 cursor @24.
     MsgType.OPEN_ORDERS_REQUEST: _spec("OpenOrdersRequest", 32, "QIIQ",
                                        ("client_order_id", "symbol", "cursor_place",
                                         "cursor")),
+    # 0x0B PositionsRequest: u64 client_order_id @8, u32 symbol @16,
+    # u32 cursor_place @20. (No `cursor` field: 24 bytes.)
     MsgType.POSITIONS_REQUEST: _spec("PositionsRequest", 24, "QII",
                                      ("client_order_id", "symbol", "cursor_place")),
 }
@@ -205,19 +212,35 @@ GATEWAY_MESSAGES = {
                                  "reject_reason", "price", "qty", "leaves_qty",
                                  "filled_qty")),
     MsgType.SESSION_END: _spec("SessionEnd", 16, "H2xI", ("reason", "expected_seq")),
+    # 0x8D Position: u64 client_order_id @8, u32 symbol @16, u32 open_orders @20,
+    # i64 position @24, u64 realized_pnl_lo @32, i64 realized_pnl_hi @40,
+    # u64 open_buy_qty @48, u64 open_sell_qty @56.
     MsgType.POSITION: _spec("Position", 64, "QIIqQqQQ",
                             ("client_order_id", "symbol", "open_orders", "position",
                              "realized_pnl_lo", "realized_pnl_hi", "open_buy_qty",
                              "open_sell_qty")),
+    # 0x8E QueryDone: u64 client_order_id @8, u64 next_cursor @16,
+    # u32 next_cursor_place @24, u32 count @28, u16 reject_reason @32,
+    # u8 more @34, reserved[5] @35.
     MsgType.QUERY_DONE: _spec("QueryDone", 40, "QQIIHB5x",
                               ("client_order_id", "next_cursor", "next_cursor_place",
                                "count", "reject_reason", "more")),
 }
 
 
-def realized_pnl(position):
-    """Section 8, Position: realized_pnl = realized_pnl_hi * 2^64 + realized_pnl_lo."""
-    return position.realized_pnl_hi * (1 << 64) + position.realized_pnl_lo
+def realized_pnl(position_msg):
+    """Section 8, 0x8D: a signed 128-bit integer in two halves,
+    realized_pnl_hi * 2^64 + realized_pnl_lo (hi signed, lo unsigned)."""
+    return position_msg.realized_pnl_hi * (1 << 64) + position_msg.realized_pnl_lo
+
+
+def split_pnl(value):
+    """The inverse of realized_pnl: (lo, hi) of a signed 128-bit value."""
+    if not -(1 << 127) <= value < (1 << 127):
+        raise ValueError("not an i128")
+    lo = value & ((1 << 64) - 1)
+    hi = (value - lo) >> 64
+    return lo, hi
 
 
 class Msg:
@@ -396,43 +419,82 @@ class Session:
         return self.send(MsgType.ORDER_STATUS_REQUEST, client_order_id=client_order_id,
                          order_id=order_id, symbol=symbol)
 
+    # -- section 5.8: account queries ----------------------------------
+
     def order_query(self, client_order_id, order_client_order_id, symbol):
+        """OrderQuery: the account's open order on `symbol` whose current
+        client_order_id is `order_client_order_id`; answered by one OrderStatus."""
         return self.send(MsgType.ORDER_QUERY, client_order_id=client_order_id,
                          order_client_order_id=order_client_order_id, symbol=symbol)
 
-    def open_orders(self, client_order_id, symbol=0, cursor_place=0, cursor=0):
+    def open_orders_request(self, client_order_id, symbol=0, cursor_place=0, cursor=0):
+        """OpenOrdersRequest: one page (symbol 0 = every symbol)."""
         return self.send(MsgType.OPEN_ORDERS_REQUEST, client_order_id=client_order_id,
                          symbol=symbol, cursor_place=cursor_place, cursor=cursor)
 
-    def positions(self, client_order_id, symbol=0, cursor_place=0):
+    def positions_request(self, client_order_id, symbol=0, cursor_place=0):
+        """PositionsRequest: one page (symbol 0 = every symbol). The message
+        has only `cursor_place`; QueryDone's `next_cursor` has no field to go to."""
         return self.send(MsgType.POSITIONS_REQUEST, client_order_id=client_order_id,
                          symbol=symbol, cursor_place=cursor_place)
 
-    def query_all(self, kind, client_order_id, symbol=0, timeout=5.0):
-        """Section 5.8: every page of OpenOrdersRequest (kind "orders") or
-        PositionsRequest (kind "positions"). Returns (items, pages, others):
-        the OrderStatus / Position messages, each QueryDone, and any other
-        message that arrived meanwhile."""
-        items, pages, others = [], [], []
-        place, cursor = 0, 0
+    def read_page(self, client_order_id, item_type, timeout=5.0):
+        """Read one page's answer: the OrderStatus (item_type ORDER_STATUS) or
+        Position messages carrying the request's client_order_id, up to the
+        QueryDone carrying it. Other messages (reports, heartbeats are skipped)
+        are returned apart. Returns (items, done, others)."""
+        items, others = [], []
+        deadline = time.monotonic() + timeout
         while True:
-            if kind == "orders":
-                self.open_orders(client_order_id, symbol, place, cursor)
+            m = self.recv(timeout=max(deadline - time.monotonic(), 0.0))
+            if m.msg_type == MsgType.QUERY_DONE and m.client_order_id == client_order_id:
+                return items, m, others
+            if m.msg_type == item_type and m.client_order_id == client_order_id:
+                items.append(m)
             else:
-                self.positions(client_order_id, symbol, place)
-            while True:
-                m = self.recv(timeout=timeout)
-                if m.msg_type == MsgType.QUERY_DONE and m.client_order_id == client_order_id:
-                    break
-                if (m.msg_type in (MsgType.ORDER_STATUS, MsgType.POSITION)
-                        and m.client_order_id == client_order_id):
-                    items.append(m)
-                else:
-                    others.append(m)
-            pages.append(m)
-            if m.reject_reason or not m.more:
-                return items, pages, others
-            place, cursor = m.next_cursor_place, m.next_cursor
+                others.append(m)
+
+    def open_orders_page(self, client_order_id, symbol=0, cursor_place=0, cursor=0,
+                         timeout=5.0):
+        self.open_orders_request(client_order_id, symbol, cursor_place, cursor)
+        return self.read_page(client_order_id, MsgType.ORDER_STATUS, timeout)
+
+    def positions_page(self, client_order_id, symbol=0, cursor_place=0, timeout=5.0):
+        self.positions_request(client_order_id, symbol, cursor_place)
+        return self.read_page(client_order_id, MsgType.POSITION, timeout)
+
+    def open_orders(self, client_order_id, symbol=0, max_pages=1000, timeout=5.0,
+                    cursor_place=0, cursor=0):
+        """Every page of the account's open orders: send the request with cursor
+        0/0, then again with QueryDone's next cursor while `more` is 1.
+        Returns (orders, pages, others): the OrderStatus messages in the order
+        received, every QueryDone, and any other message read meanwhile."""
+        orders, pages, others = [], [], []
+        for _ in range(max_pages):
+            items, done, other = self.open_orders_page(client_order_id, symbol,
+                                                       cursor_place, cursor, timeout)
+            orders += items
+            pages.append(done)
+            others += other
+            if done.reject_reason or not done.more:
+                return orders, pages, others
+            cursor_place, cursor = done.next_cursor_place, done.next_cursor
+        raise Timeout("open orders: still `more` after %d pages" % max_pages)
+
+    def positions(self, client_order_id, symbol=0, max_pages=1000, timeout=5.0):
+        """Every page of the account's positions (see open_orders)."""
+        positions, pages, others = [], [], []
+        cursor_place = 0
+        for _ in range(max_pages):
+            items, done, other = self.positions_page(client_order_id, symbol,
+                                                     cursor_place, timeout)
+            positions += items
+            pages.append(done)
+            others += other
+            if done.reject_reason or not done.more:
+                return positions, pages, others
+            cursor_place = done.next_cursor_place
+        raise Timeout("positions: still `more` after %d pages" % max_pages)
 
     # -- receiving -------------------------------------------------------
 
