@@ -1,7 +1,8 @@
 //! A client written in another language from docs/PROTOCOL.md alone
-//! (tests/python/, standard library only; its first parts by a writer who
-//! never looked at the Rust code, its account-query part (section 5.8) by
-//! the session that wrote the Rust side, from the doc's tables) runs its
+//! (tests/python/, standard library only; written by writers who never
+//! looked at the Rust code, the account-query part (section 5.8) included:
+//! rewritten from the doc alone after a first version by the session that
+//! wrote the Rust side) runs its
 //! conformance checks against the real gateway on the embedded demo
 //! configuration. It prints one line per check and `N passed, M failed`;
 //! any failure fails this test.

@@ -12,12 +12,19 @@ What it assumes from the default config (configs/tradsys.toml), not from the
 protocol: accounts 1 alice / alice-demo-token and 2 bob / bob-demo-token
 (traders), 3 viewer / viewer-demo-token (viewer); symbol 1 tick 1 lot 1
 reference 5000000 band 10%; symbol 2 tick 5 lot 10; symbol 3 lot 100
-reference 15000; heartbeat default 1000 ms, range 100..30000 ms.
+reference 15000; heartbeat default 1000 ms, range 100..30000 ms. For the
+account queries (section 5.8, `queries()`, written from the doc alone by a
+writer who never read the Rust side): account 9 / ops-demo-token (trader on
+this protocol), symbols 1-3 and no others (section 5.6), ETH-USD reference
+300000 band 10%, risk limits that let account 9 hold 20 open orders on one
+symbol and trade 40 ETH, and a session rate-limit burst of 2000 (the
+protocol doc gives neither the demo's risk limits nor its rate limit).
 """
 
 import argparse
 import os
 import sys
+import threading
 import time
 import traceback
 from fractions import Fraction
@@ -1004,10 +1011,14 @@ def queries(host, port):
     for (sym, c), key in sorted(by_coid.items()):
         req = nid()
         s.order_query(req, c, sym)
-        st = expect(s, M.ORDER_STATUS, "OrderQuery %d" % c)
+        try:
+            st = s.recv()
+        except (t.Timeout, t.Closed, t.ProtocolError) as e:
+            st = e
         o = L.open[key]
         want = (sym, key[1], c, o["side"], o["price"], o["qty"], o["leaves"], o["filled"])
-        if st is None or status_tuple(st) != want or st.client_order_id != req \
+        if not isinstance(st, t.Msg) or st.msg_type != M.ORDER_STATUS \
+                or status_tuple(st) != want or st.client_order_id != req \
                 or st.state != t.OrderState.OPEN or st.reject_reason != 0:
             bad.append((st, want))
     check(not bad and len(by_coid) == 41,
@@ -1073,6 +1084,45 @@ def queries(host, port):
     items, _, _ = positions_by_symbol("positions of one symbol", 3)
     eq(sorted(items), [3], "positions, symbol 3: only symbol 3")
 
+    # ---- pages are not a snapshot: changes between pages ----------------------
+    req = nid()
+    first, done, others = s.open_orders_page(req, 0)
+    L.apply_all(others)
+    listed = [(m.symbol, m.order_id) for m in first]
+    check(done.more == 1 and done.count == 16 and len(first) == 16,
+          "paging with changes: a first page of 16, more 1", repr(done))
+    unlisted_syms = [sym for sym in SUBJ_SYMS if sym not in {k[0] for k in listed}]
+    later = sorted(k for k in L.open if k not in set(listed) and k[0] in unlisted_syms)
+    if check(listed and later and unlisted_syms,
+             "paging with changes: a symbol not listed yet", repr(listed)):
+        # cancel the last listed order (the page's end) and one not listed yet;
+        # add an order on a symbol not listed yet
+        for k in (listed[-1], later[0]):
+            s.cancel(nid(), k[1], k[0])
+            expect_one(s, M.ORDER_CANCELED, L)
+        sym = unlisted_syms[0]
+        newc = nid()
+        if sym == 3:
+            s.new_order(newc, 3, t.Side.SELL, qty=100, price=16000)
+        elif sym == ETH:
+            s.new_order(newc, ETH, t.Side.SELL, qty=10, price=302000)
+        else:
+            s.new_order(newc, 1, t.Side.BUY, qty=1, price=REF - 30000)
+        na = expect_one(s, M.ORDER_ACCEPTED, L)
+        rest, pages, others = s.open_orders(req, 0, cursor_place=done.next_cursor_place,
+                                            cursor=done.next_cursor)
+        L.apply_all(others)
+        ids = listed + [(m.symbol, m.order_id) for m in rest]
+        check(len(ids) == len(set(ids)), "paging with changes: no order listed twice",
+              repr(ids))
+        check(later[0] not in ids, "paging with changes: an order canceled before its "
+                                   "page is not listed")
+        check(na is not None and (na.symbol, na.order_id) in ids,
+              "paging with changes: an order accepted meanwhile on a symbol not yet "
+              "listed is listed")
+        eq(sorted(set(ids) - {listed[-1]}), sorted(L.open),
+           "paging with changes: every other open order listed exactly once")
+
     # ---- refused requests -----------------------------------------------------
     req = nid()
     s.order_query(req, part, 99)
@@ -1101,11 +1151,49 @@ def queries(host, port):
     check(sorted(m.symbol for m in iv) == list(SUBJ_SYMS) and pv[-1].reject_reason == 0,
           "viewer: PositionsRequest answered, one Position per symbol", repr(pv))
 
+    # ---- rate limit: a query that finds the bucket empty -------------------------
+    rl = t.Session.connect(host, port)
+    rl.logon(*OPS, heartbeat_interval_ms=30000)
+    n = 4000  # twice the demo burst (2000)
+    burst = b"".join(t.encode(M.POSITIONS_REQUEST, 2 + i, client_order_id=i, symbol=3)
+                     for i in range(n))
+    rl.send_seq = 1 + n
+    rl.heartbeat_s = None  # the reader must not write while the sender thread does
+    sender = threading.Thread(target=rl.send_bytes, args=(burst,))
+    sender.start()  # read while the requests go out: the gateway applies back-pressure
+    dones, positions, other = {}, {}, []
+    try:
+        while len(dones) < n:
+            m = rl.recv(timeout=5.0)
+            if m.msg_type == M.QUERY_DONE:
+                dones[m.client_order_id] = m
+            elif m.msg_type == M.POSITION:
+                positions[m.client_order_id] = positions.get(m.client_order_id, 0) + 1
+            else:
+                other.append(m)
+    except (t.Timeout, t.Closed, t.ProtocolError) as e:
+        other.append(e)
+    sender.join(10.0)
+    limited = [c for c, d in dones.items() if d.reject_reason == t.RejectReason.RateLimited]
+    check(len(dones) == n and not other, "rate limit: each of %d PositionsRequest answered "
+                                         "by one QueryDone" % n,
+          "%d answered; %r" % (len(dones), other[:3]))
+    check(0 < len(limited) < n and all(
+        dones[c].count == 0 and dones[c].more == 0 and c not in positions for c in limited),
+        "rate limit: some QueryDone(RateLimited=302), count 0, more 0, no Position",
+        "%d limited" % len(limited))
+    check(all(positions.get(c) == 1 and d.count == 1 for c, d in dones.items()
+              if d.reject_reason == 0), "rate limit: the others one Position, count 1")
+    rl.logout()
+    rl.wait_closed(2.0)
+    rl.close()
+
     # ---- after a mass cancel nothing is open --------------------------------------
+    n_open = len(L.open)
     s.mass_cancel(nid(), 0)
     done, seen = s.recv_until(lambda m: m.msg_type == M.MASS_CANCEL_DONE)
     L.apply_all(seen)
-    eq(done.canceled_count if done else None, n_open, "mass cancel: the 42 open orders")
+    eq(done.canceled_count if done else None, n_open, "mass cancel: every open order")
     items, pages, _ = s.open_orders(nid(), 0)
     check(not items and len(pages) == 1 and pages[0].more == 0 and pages[0].count == 0,
           "open orders after the mass cancel: one empty page, more 0", repr(items))
