@@ -1131,6 +1131,14 @@ def queries(host, port):
         fields_eq(st, "OrderQuery symbol 99: OrderStatus state 0, reject UnknownSymbol (1)",
                   client_order_id=req, symbol=99, state=0, order_id=0,
                   reject_reason=t.RejectReason.UnknownSymbol)
+    req = nid()
+    s.order_query(req, part, 0)
+    st = expect(s, M.ORDER_STATUS, "OrderQuery on symbol 0")
+    if st is not None:
+        fields_eq(st, "OrderQuery symbol 0 (no 'all symbols' in its table; symbol 0 is never "
+                      "a symbol): state 0, reject UnknownSymbol (1)",
+                  client_order_id=req, symbol=0, state=0, order_id=0,
+                  reject_reason=t.RejectReason.UnknownSymbol)
     for what, fn in (("OpenOrdersRequest", s.open_orders_page),
                      ("PositionsRequest", s.positions_page)):
         req = nid()
