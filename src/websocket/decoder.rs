@@ -19,7 +19,7 @@
 
 use super::close::{code, read_close, ClosePayloadError};
 use super::frame::{
-    apply_mask, read_header, FrameHeader, HeaderError, Opcode, MAX_CONTROL_PAYLOAD,
+    apply_mask, read_header, FrameHeader, HeaderError, Opcode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN,
 };
 use super::utf8::Utf8Validator;
 
@@ -97,7 +97,9 @@ pub enum WsEvent<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Step<'a> {
     /// Bytes of the input used; the caller drops them and calls again with
-    /// the rest (plus whatever arrives) while an event comes out.
+    /// the rest (plus whatever arrives) while an event comes out. Without
+    /// an event it is the whole input: a frame header split between two
+    /// reads waits inside the decoder, so a caller never keeps bytes.
     pub consumed: usize,
     pub event: Option<WsEvent<'a>>,
 }
@@ -120,6 +122,9 @@ pub struct Decoder {
     buf: Vec<u8>,
     control: [u8; MAX_CONTROL_PAYLOAD],
     control_len: usize,
+    /// The first bytes of a frame header whose rest has not arrived.
+    head: [u8; MAX_HEADER_LEN],
+    head_len: usize,
     utf8: Utf8Validator,
     clear_on_next: bool,
     closed: bool,
@@ -136,6 +141,8 @@ impl Decoder {
             buf: Vec::with_capacity(limits.max_message),
             control: [0; MAX_CONTROL_PAYLOAD],
             control_len: 0,
+            head: [0; MAX_HEADER_LEN],
+            head_len: 0,
             utf8: Utf8Validator::default(),
             clear_on_next: false,
             closed: false,
@@ -272,6 +279,36 @@ impl Decoder {
         }
     }
 
+    /// The next frame header, from the bytes kept from the last call and
+    /// then `input`; `Ok((header, bytes of input used))`. When it is still
+    /// incomplete every byte of `input` is kept (a header is at most 14).
+    fn next_header(&mut self, input: &[u8]) -> Result<(FrameHeader, usize), HeaderError> {
+        let kept = self.head_len;
+        if kept == 0 {
+            let parsed = read_header(input);
+            if let Err(HeaderError::Incomplete { .. }) = parsed {
+                debug_assert!(input.len() < MAX_HEADER_LEN);
+                self.head[..input.len()].copy_from_slice(input);
+                self.head_len = input.len();
+            }
+            return parsed;
+        }
+        let take = input.len().min(MAX_HEADER_LEN - kept);
+        self.head[kept..kept + take].copy_from_slice(&input[..take]);
+        match read_header(&self.head[..kept + take]) {
+            Ok((header, len)) => {
+                // The kept bytes alone were incomplete: some of input's count.
+                assert!(len > kept && len <= kept + take);
+                self.head_len = 0;
+                Ok((header, len - kept))
+            }
+            Err(error) => {
+                self.head_len = kept + take;
+                Err(error)
+            }
+        }
+    }
+
     /// Reads from `input` until an event is complete or the input runs out.
     pub fn decode(&mut self, input: &[u8]) -> Result<Step<'_>, WsError> {
         if let Some(error) = self.failed {
@@ -291,12 +328,13 @@ impl Decoder {
         loop {
             let mut frame = match self.frame {
                 Some(frame) => frame,
-                None => match read_header(&input[consumed..]) {
+                None => match self.next_header(&input[consumed..]) {
                     Err(HeaderError::Incomplete { .. }) => {
+                        debug_assert!(self.head_len > 0 || consumed == input.len());
                         return Ok(Step {
-                            consumed,
+                            consumed: input.len(),
                             event: None,
-                        })
+                        });
                     }
                     Err(HeaderError::LengthTooLarge) => {
                         return Err(self.fail(WsError::Protocol(Violation::LengthTooLarge)))

@@ -34,6 +34,9 @@ enum Got {
 }
 
 /// Feeds `bytes` in pieces of the given sizes (cycled), as a socket would.
+/// A step without an event has taken every byte it was given (a frame
+/// header split between two reads is kept by the decoder: a caller that
+/// dropped the rest, as the shard's market-data hub does, lost it once).
 fn run(decoder: &mut Decoder, bytes: &[u8], pieces: &[usize]) -> (Vec<Got>, Option<WsError>) {
     let mut got = Vec::new();
     let mut pending: Vec<u8> = Vec::new();
@@ -50,6 +53,12 @@ fn run(decoder: &mut Decoder, bytes: &[u8], pieces: &[usize]) -> (Vec<Got>, Opti
                 Err(e) => return (got, Some(e)),
                 Ok(step) => {
                     assert!(step.consumed <= pending.len());
+                    assert!(
+                        step.event.is_some() || step.consumed == pending.len(),
+                        "no event, yet {} of {} bytes left",
+                        pending.len() - step.consumed,
+                        pending.len()
+                    );
                     let event = step.event.map(|e| match e {
                         WsEvent::Text(t) => Got::Text(t.to_vec()),
                         WsEvent::Binary(b) => Got::Binary(b.to_vec()),
