@@ -123,7 +123,11 @@ impl Engine {
             books: config
                 .symbols
                 .iter()
-                .map(|s| Book::new(s.id, config.max_levels_per_side))
+                .map(|s| {
+                    let mut book = Book::new(s.id, config.max_levels_per_side);
+                    book.set_tick_hint(s.tick_size);
+                    book
+                })
                 .collect(),
             symbols,
             symbol_lookup,
