@@ -291,6 +291,7 @@ impl Book {
     pub fn set_tick_hint(&mut self, tick: Price) {
         self.bids.set_tick_hint(tick);
         self.asks.set_tick_hint(tick);
+        debug_assert_eq!(self.bids.tick_hint, self.asks.tick_hint);
     }
 
     #[inline]

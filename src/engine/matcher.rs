@@ -294,7 +294,11 @@ impl Engine {
         } else {
             symbol.band_high
         };
-        let exposure = &self.exposures[self.owner(account_index, book) as usize];
+        let owner = self.owner(account_index, book);
+        if rests {
+            self.prefetch_account_tail(owner);
+        }
+        let exposure = &self.exposures[owner as usize];
         exposure.check(
             &self.accounts[account_index as usize].spec.limits,
             order.side,
@@ -742,6 +746,7 @@ impl Engine {
                 // Only resting orders are indexed.
                 debug_assert!(self.slab.get(slot).leaves_qty > 0);
                 if self.slab.get(slot).owner == self.owner(account_index, book) {
+                    self.prefetch_links(slot);
                     Ok((slot, book, account_index))
                 } else {
                     Err(RejectReason::UnknownOrder)
