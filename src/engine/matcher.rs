@@ -294,11 +294,7 @@ impl Engine {
         } else {
             symbol.band_high
         };
-        let owner = self.owner(account_index, book);
-        if rests {
-            self.prefetch_account_tail(owner);
-        }
-        let exposure = &self.exposures[owner as usize];
+        let exposure = &self.exposures[self.owner(account_index, book) as usize];
         exposure.check(
             &self.accounts[account_index as usize].spec.limits,
             order.side,
@@ -370,6 +366,10 @@ impl Engine {
                 .stp
                 .unwrap_or(self.accounts[account_index as usize].spec.default_stp),
         };
+        if order.tif.rests() {
+            // Its account list's tail is written when it rests, after matching.
+            self.prefetch_account_tail(incoming.owner);
+        }
         if order.tif == TimeInForce::Fok && !self.fok_fillable(&incoming) {
             self.emit_incoming_canceled(&incoming, CancelReason::FillOrKill, sink);
             return;
