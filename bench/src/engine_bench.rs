@@ -38,6 +38,16 @@ pub struct EngineArgs {
     /// Run only this scenario (number of symbols); default runs 1 and 100.
     #[arg(long)]
     pub symbols: Option<u32>,
+    /// Compare with matchcore and orderbook-rs on one stream (issue 15)
+    /// instead of the plain engine figures.
+    #[arg(long)]
+    pub peers: bool,
+    /// Timed commands per scenario with `--peers`.
+    #[arg(long, default_value_t = 500_000)]
+    pub peer_ops: usize,
+    /// Resting orders per book before timing with `--peers`.
+    #[arg(long, default_value_t = 4_000)]
+    pub peer_depth: usize,
 }
 
 /// The reference price of every symbol (the journal bench shares it).
@@ -358,6 +368,10 @@ fn scenario(
 }
 
 pub fn run(args: &EngineArgs) -> Vec<Figure> {
+    if args.peers {
+        crate::peers::run(args);
+        return Vec::new();
+    }
     let pinned = crate::report::pin(args.core);
     println!(
         "engine bench: {} ops per scenario, {} resting orders per book before timing, pinned to core {}: {}",

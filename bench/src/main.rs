@@ -24,6 +24,7 @@ mod journal_bench;
 mod load;
 mod mix;
 mod orders_bench;
+mod peers;
 mod pingpong;
 mod query_bench;
 mod readiness;

@@ -168,6 +168,9 @@ pub fn run(args: &ReportArgs) {
         repeat: 3,
         batch: 64,
         symbols: None,
+        peers: false,
+        peer_ops: 0,
+        peer_depth: 0,
     }));
     all.extend(journal_bench::run(&JournalArgs {
         records: 2_000_000,

@@ -28,6 +28,8 @@ pub struct BookSide {
     /// Worst price first, best price last.
     pub levels: Vec<Level>,
     max_levels: usize,
+    /// The symbol's tick, for `find`'s first guess.
+    tick_hint: Price,
 }
 
 impl BookSide {
@@ -36,6 +38,7 @@ impl BookSide {
             side,
             levels: Vec::with_capacity(max_levels as usize),
             max_levels: max_levels as usize,
+            tick_hint: 1,
         };
         // Allocated once at its bound: inserting a level never reallocates.
         assert!(book_side.levels.capacity() >= book_side.max_levels);
@@ -54,27 +57,53 @@ impl BookSide {
     }
 
     /// Index of the level at `price`, or where it would be inserted.
+    ///
+    /// No binary search over the whole side: levels are distinct prices,
+    /// so the level `d` price units from the touch is at most `d` places
+    /// below it, and near the touch, where most orders rest, levels sit on
+    /// every tick, so it is exactly `d / tick` places below: that place is
+    /// tried first (a ladder indexed by ticks, without a second structure),
+    /// and only a miss searches the places in between.
     #[inline]
     pub fn find(&self, price: Price) -> Result<usize, usize> {
         let key = self.key(price);
-        // Most activity is near the touch: check the best level first.
-        if let Some(best) = self.levels.last() {
-            let best_key = self.key(best.price);
-            if key == best_key {
-                return Ok(self.levels.len() - 1);
-            }
-            if key > best_key {
-                return Err(self.levels.len());
-            }
+        let len = self.levels.len();
+        let Some(best) = self.levels.last() else {
+            return Err(0);
+        };
+        let best_key = self.key(best.price);
+        if key >= best_key {
+            return if key == best_key {
+                Ok(len - 1)
+            } else {
+                Err(len)
+            };
         }
-        let found = self
-            .levels
-            .binary_search_by(|level| self.key(level.price).cmp(&key));
-        debug_assert!(match found {
-            Ok(i) => self.levels[i].price == price,
-            Err(i) => i <= self.levels.len(),
-        });
+        let distance = (best_key - key) as u64;
+        let below = (distance / self.tick_hint as u64) as usize;
+        if below < len && self.key(self.levels[len - 1 - below].price) == key {
+            return Ok(len - 1 - below);
+        }
+        // At most `distance` levels lie above `price` on this side.
+        let low = len.saturating_sub(distance.min(len as u64) as usize + 1);
+        let found = self.levels[low..len - 1]
+            .binary_search_by(|level| self.key(level.price).cmp(&key))
+            .map(|i| i + low)
+            .map_err(|i| i + low);
+        debug_assert_eq!(
+            found,
+            self.levels
+                .binary_search_by(|level| self.key(level.price).cmp(&key)),
+            "the bounded search agrees with the full one"
+        );
         found
+    }
+
+    /// The tick size `find` guesses level places with (a hint: a resting
+    /// order off this tick, after a reconfigure, only costs a search).
+    pub fn set_tick_hint(&mut self, tick: Price) {
+        assert!(tick > 0, "tick {tick}");
+        self.tick_hint = tick;
     }
 
     #[inline]
@@ -97,7 +126,8 @@ impl BookSide {
     /// Whether an order at `price` would need a level this side has no room for.
     pub fn lacks_room_for(&self, price: Price) -> bool {
         debug_assert!(self.levels.len() <= self.max_levels, "levels over capacity");
-        self.find(price).is_err() && self.levels.len() >= self.max_levels
+        // The count first: below the bound there is room without a search.
+        self.levels.len() >= self.max_levels && self.find(price).is_err()
     }
 
     /// Appends `slot` at the back of its price's FIFO, creating the level if
@@ -255,6 +285,13 @@ impl Book {
             bids: BookSide::new(Side::Buy, max_levels),
             asks: BookSide::new(Side::Sell, max_levels),
         }
+    }
+
+    /// Tells both sides the symbol's tick (see [`BookSide::find`]).
+    pub fn set_tick_hint(&mut self, tick: Price) {
+        self.bids.set_tick_hint(tick);
+        self.asks.set_tick_hint(tick);
+        debug_assert_eq!(self.bids.tick_hint, self.asks.tick_hint);
     }
 
     #[inline]

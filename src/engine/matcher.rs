@@ -126,7 +126,11 @@ impl Engine {
             books: config
                 .symbols
                 .iter()
-                .map(|s| Book::new(s.id, config.max_levels_per_side))
+                .map(|s| {
+                    let mut book = Book::new(s.id, config.max_levels_per_side);
+                    book.set_tick_hint(s.tick_size);
+                    book
+                })
                 .collect(),
             symbols,
             symbol_lookup,
@@ -366,6 +370,10 @@ impl Engine {
                 .stp
                 .unwrap_or(self.accounts[account_index as usize].spec.default_stp),
         };
+        if order.tif.rests() {
+            // Its account list's tail is written when it rests, after matching.
+            self.prefetch_account_tail(incoming.owner);
+        }
         if order.tif == TimeInForce::Fok && !self.fok_fillable(&incoming) {
             self.emit_incoming_canceled(&incoming, CancelReason::FillOrKill, sink);
             return;
@@ -744,6 +752,7 @@ impl Engine {
                 // Only resting orders are indexed.
                 debug_assert!(self.slab.get(slot).leaves_qty > 0);
                 if self.slab.get(slot).owner == self.owner(account_index, book) {
+                    self.prefetch_links(slot);
                     Ok((slot, book, account_index))
                 } else {
                     Err(RejectReason::UnknownOrder)

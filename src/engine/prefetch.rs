@@ -11,9 +11,12 @@
 use super::command::Command;
 use super::event::EventSink;
 use super::matcher::Engine;
-use super::slab::NIL;
+use super::slab::{Slot, NIL};
 
 const INDEX_AHEAD: usize = 16;
+/// Resting orders below which a batch does not prefetch: 16,384 orders of
+/// 80 bytes (node and index share) are about 1.3 MiB, an L2's worth.
+const PREFETCH_MIN_LIVE: u32 = 16_384;
 const NODE_AHEAD: usize = 8;
 const NEIGHBOURS_AHEAD: usize = 4;
 
@@ -38,7 +41,17 @@ fn prefetch<T>(ptr: *const T) {
 impl Engine {
     /// Processes `commands` in order, exactly as calling [`Engine::process`]
     /// on each would (same events), prefetching ahead for the cold ones.
+    ///
+    /// While the resting orders fit a core's L2 (`PREFETCH_MIN_LIVE`), the
+    /// lines are already there and the look-ahead is pure cost (20% fewer
+    /// commands a second at 1 symbol 4,000 orders deep): then it is left out.
     pub fn process_batch<S: EventSink>(&mut self, commands: &[Command], sink: &mut S) {
+        if self.slab.live() < PREFETCH_MIN_LIVE {
+            for command in commands {
+                self.process(command, sink);
+            }
+            return;
+        }
         for (i, command) in commands.iter().enumerate() {
             if let Some(ahead) = commands.get(i + INDEX_AHEAD) {
                 self.prefetch_index(ahead);
@@ -50,6 +63,36 @@ impl Engine {
                 self.prefetch_node(ahead, true);
             }
             self.process(command, sink);
+        }
+    }
+
+    /// Starts the loads of the nodes `slot` is linked to (its level and
+    /// account neighbours), which a cancel or a replace is about to
+    /// rewrite: issued as soon as the node is in hand, their misses overlap
+    /// the checks and the level search in between instead of following
+    /// them one by one. One command at a time, at 1 symbol too.
+    #[inline]
+    pub(crate) fn prefetch_links(&self, slot: Slot) {
+        let node = self.slab.get(slot);
+        debug_assert!(node.order_id != 0, "prefetching the links of a free node");
+        if self.slab.live() < PREFETCH_MIN_LIVE {
+            return; // In cache already (see `process_batch`).
+        }
+        for link in [node.prev, node.next, node.acct_prev, node.acct_next] {
+            if link != NIL {
+                prefetch(self.slab.get_unchecked_hint(link));
+            }
+        }
+    }
+
+    /// Starts the load of the node a new resting order of `owner` will be
+    /// linked after in its account list.
+    #[inline]
+    pub(crate) fn prefetch_account_tail(&self, owner: u32) {
+        let tail = self.exposures[owner as usize].orders_tail;
+        debug_assert!(tail == NIL || tail < self.slab.capacity());
+        if tail != NIL && self.slab.live() >= PREFETCH_MIN_LIVE {
+            prefetch(self.slab.get_unchecked_hint(tail));
         }
     }
 

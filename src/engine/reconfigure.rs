@@ -202,6 +202,7 @@ impl Engine {
                 ..spec.clone()
             };
             state.config_reference_price = spec.reference_price;
+            self.books[book as usize].set_tick_hint(spec.tick_size);
             self.set_band(book);
             let state = &self.symbols[book as usize];
             assert!(
