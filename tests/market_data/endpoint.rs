@@ -272,8 +272,7 @@ fn a_slow_consumer_is_closed_with_4001_after_a_gap_free_stream() {
     let mut bob = gateway.logon(BOB);
     let subscribe =
         r#"{"op":"subscribe","symbols":["BTC-USD"],"channels":["trades","book"],"depth":0}"#;
-    let mut slow = WsClient::connect(gateway.md_addr, "/md");
-    slow.stream.set_nodelay(true).unwrap();
+    let mut slow = WsClient::connect_small(gateway.md_addr, "/md", 4096);
     slow.send_text(subscribe);
     let mut fast = WsClient::connect(gateway.md_addr, "/md");
     fast.send_text(subscribe);
@@ -306,7 +305,12 @@ fn a_slow_consumer_is_closed_with_4001_after_a_gap_free_stream() {
     // The slow client now reads: a gap-free stream, then close 4001.
     let mut last_trade = 0;
     let mut slow_trades = 0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let close = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no close after {slow_trades} trades"
+        );
         let frame: Frame = slow.try_recv().expect("a close frame before the end");
         match frame.opcode {
             Opcode::Close => break frame,

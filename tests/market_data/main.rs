@@ -3,7 +3,8 @@
 //! connection's subscriptions (`subscriptions`), the control-message parser
 //! (`control`), `docs/MARKET_DATA.md` held to the code (`protocol_doc`), and
 //! RFC 6455 framing and handshake (`websocket`), the endpoint of the real
-//! binary on loopback (`endpoint`). `flow` is the random order
+//! binary on loopback (`endpoint`), and third-party clients against it:
+//! Python `websockets` (`python_feed`) and Node `ws` (`node_feed`). `flow` is the random order
 //! flow, `replica` a client's book written from the document; the
 //! zero-allocation test is in the `alloc` binary (`alloc/market_data.rs`).
 
@@ -16,7 +17,9 @@ mod control;
 mod endpoint;
 mod feed;
 mod flow;
+mod node_feed;
 mod protocol_doc;
+mod python_feed;
 mod replica;
 mod subscriptions;
 mod websocket;
