@@ -94,6 +94,17 @@ impl JournalWriter {
     /// command after it depends on it, and with `every` each of them is
     /// synced alone). Returns the epoch and its sequence number. Called at
     /// start-up, never on the order path: it allocates and does file I/O.
+    /// Appends the `feed_epoch` record of a start (after recovery, before
+    /// its first command); returns its seq.
+    pub fn append_feed_epoch(
+        &mut self,
+        ts_ns: u64,
+        epoch: crate::market_data::FeedEpoch,
+    ) -> Result<u64, JournalError> {
+        assert!(epoch.0 > 0, "epoch 0 is never derived");
+        self.append_entry(ts_ns, &Entry::FeedEpoch(epoch))
+    }
+
     pub fn append_config_epoch(
         &mut self,
         ts_ns: u64,

@@ -343,3 +343,67 @@ fn a_slow_consumer_is_closed_with_4001_after_a_gap_free_stream() {
         .unwrap();
     accepted(&mut alice);
 }
+
+/// The epoch a `subscribed` answer carries.
+fn epoch_of(gateway: &Gateway) -> u64 {
+    let mut client = WsClient::connect(gateway.md_addr, "/md");
+    client.send_text(r#"{"op":"subscribe","symbols":[1],"channels":["trades"]}"#);
+    let answer = client.recv_skip_heartbeats();
+    let text = answer.text();
+    let epoch = text
+        .split(r#""epoch":""#)
+        .nth(1)
+        .expect("an epoch")
+        .split('"')
+        .next()
+        .unwrap();
+    epoch.parse().unwrap()
+}
+
+/// The `feed_epoch` records of a journal, as `tradsys journal dump` prints
+/// them (one JSON line each).
+fn recorded_epochs(journal: &std::path::Path) -> Vec<u64> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tradsys"))
+        .args(["journal", "dump"])
+        .arg(journal)
+        .output()
+        .expect("run tradsys journal dump");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(r#""kind":"feed_epoch""#))
+        .map(|l| {
+            l.split(r#""epoch":""#)
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn every_start_records_one_feed_epoch_per_shard_and_a_restart_rises_above_it() {
+    let dir = Gateway::new_dir();
+    let gateway = Gateway::start_in(&dir, "").expect("gateway starts");
+    let first = epoch_of(&gateway);
+    let journal = gateway.journal_dir();
+    let (status, _) = gateway.stop();
+    assert!(status.success());
+    assert_eq!(
+        recorded_epochs(&journal),
+        vec![first, first],
+        "one record per shard, one value"
+    );
+    let gateway = Gateway::start_in(&dir, "").expect("gateway restarts");
+    let second = epoch_of(&gateway);
+    assert!(second > first, "{second} after {first}");
+    let (status, _) = gateway.stop();
+    assert!(status.success());
+    let mut recorded = recorded_epochs(&journal);
+    recorded.sort_unstable();
+    assert_eq!(recorded, vec![first, first, second, second]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
