@@ -62,9 +62,12 @@ impl ShardCore {
     /// After replay: this shard's feed for the other shards' replicas.
     pub(super) fn publish_feed(&mut self, last: Option<FeedEpoch>) {
         debug_assert!(!self.market_started, "published once, at start");
-        self.shared
+        let shared = &self.shared;
+        shared
             .feeds
-            .publish(self.id as usize, self.market.feed(), last);
+            .publish(self.id as usize, self.market.feed(), last, |symbol| {
+                shared.owner_of(symbol)
+            });
     }
 
     /// Completes the start of market data, waiting for every shard's

@@ -43,11 +43,19 @@ impl FeedExchange {
         }
     }
 
-    /// Publishes shard `shard`'s feed after its replay, with the last
-    /// feed epoch its journal recorded.
-    pub fn publish(&self, shard: usize, feed: &Feed, last_epoch: Option<FeedEpoch>) {
+    /// Publishes shard `shard`'s own symbols (`owner_of`) after its
+    /// replay, with the last feed epoch its journal recorded. The copy
+    /// stays until the gateway stops: one copy of each symbol's feed
+    /// state as of the start.
+    pub fn publish(
+        &self,
+        shard: usize,
+        feed: &Feed,
+        last_epoch: Option<FeedEpoch>,
+        owner_of: impl Fn(u32) -> Option<usize>,
+    ) {
         let published = Published {
-            feed: feed.clone(),
+            feed: feed.subset(|symbol| owner_of(symbol) == Some(shard)),
             last_epoch,
         };
         assert!(
