@@ -9,7 +9,7 @@ use tradsys::config::{Config, DEFAULT_TOML};
 use tradsys::engine::*;
 use tradsys::market_data::FeedEpoch;
 use tradsys::protocol::market_data::DataFormat;
-use tradsys::shard::md::{ClientId, MdHub, Take};
+use tradsys::shard::md::{ClientId, MdHub, Take, Transport};
 use tradsys::websocket::encode::write_frame;
 use tradsys::websocket::frame::Opcode;
 
@@ -115,7 +115,9 @@ fn fan_out_to_forty_clients_allocates_nothing_per_event() {
             } else {
                 DataFormat::Json
             };
-            let id = hub.end_handshake(Some(format), 0).unwrap();
+            let id = hub
+                .end_handshake(Some(format), Transport::WebSocket, 0)
+                .unwrap();
             assert!(hub.on_input(id, &subscribe, 1).keep_reading);
             id
         })

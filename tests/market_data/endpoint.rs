@@ -452,3 +452,139 @@ fn after_a_restart_every_shard_serves_the_replayed_books_at_their_sequences() {
     drop(gateway);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A raw-TCP market-data client: JSON lines out, JSON lines and binary
+/// messages in (told apart by their first byte).
+struct RawClient {
+    stream: std::net::TcpStream,
+    buf: Vec<u8>,
+}
+
+enum RawItem {
+    Line(String),
+    Binary(Vec<u8>),
+}
+
+impl RawClient {
+    fn connect(addr: std::net::SocketAddr) -> RawClient {
+        let stream = std::net::TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        RawClient {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        use std::io::Write;
+        self.stream.write_all(line.as_bytes()).unwrap();
+    }
+
+    /// The next item; `None` at the end of the stream.
+    fn next(&mut self) -> Option<RawItem> {
+        use std::io::Read;
+        loop {
+            if let Some(&first) = self.buf.first() {
+                if first == b'{' {
+                    if let Some(at) = self.buf.iter().position(|&b| b == b'\n') {
+                        let line = String::from_utf8(self.buf[..at].to_vec()).unwrap();
+                        self.buf.drain(..=at);
+                        return Some(RawItem::Line(line));
+                    }
+                } else if self.buf.len() >= 4 {
+                    let len = u32::from_le_bytes(self.buf[..4].try_into().unwrap()) as usize;
+                    assert!(
+                        len.is_multiple_of(8) && len >= 24,
+                        "a binary message: {len}"
+                    );
+                    if self.buf.len() >= len {
+                        return Some(RawItem::Binary(self.buf.drain(..len).collect()));
+                    }
+                }
+            }
+            let mut chunk = [0u8; 65536];
+            let n = self.stream.read(&mut chunk).expect("read");
+            if n == 0 {
+                return None;
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// The next item that is not a heartbeat.
+    fn next_data(&mut self) -> RawItem {
+        loop {
+            match self.next().expect("an item") {
+                RawItem::Binary(b) if b[4] == 0xC7 => continue,
+                item => return item,
+            }
+        }
+    }
+}
+
+#[test]
+fn raw_tcp_clients_get_json_lines_and_binary_messages_on_the_same_port() {
+    let gateway = Gateway::start();
+    let mut alice = gateway.logon(ALICE);
+    let mut bob = gateway.logon(BOB);
+    alice
+        .new_order(&limit(ALICE, ETH, 1, Sell, 3_010, 20))
+        .unwrap();
+    accepted(&mut alice);
+    let mut raw = RawClient::connect(gateway.md_addr);
+    raw.send("{\"op\":\"subscribe\",\"req_id\":5,\"symbols\":[\"ETH-USD\"],\"channels\":[\"book\",\"trades\"]}\n");
+    let RawItem::Line(answer) = raw.next_data() else {
+        panic!("an answer line first")
+    };
+    assert!(
+        answer.starts_with(r#"{"type":"subscribed","req_id":5,"symbol":2,"channel":"book""#),
+        "{answer}"
+    );
+    let RawItem::Binary(snapshot) = raw.next_data() else {
+        panic!("then the snapshot")
+    };
+    let mut book = Replica::default();
+    book.load(&snapshot).unwrap();
+    assert_eq!(book.asks_best_first(), vec![(3_010, 20, 1)]);
+    let RawItem::Line(answer) = raw.next_data() else {
+        panic!("the trades answer")
+    };
+    assert!(answer.contains(r#""channel":"trades""#), "{answer}");
+    bob.new_order(&limit(BOB, ETH, 2, Buy, 3_010, 10)).unwrap();
+    accepted(&mut bob);
+    let f = fill(&mut bob);
+    let mut trade_seen = false;
+    while !trade_seen || book.asks_best_first() != vec![(3_010, 10, 1)] {
+        let RawItem::Binary(message) = raw.next_data() else {
+            panic!("data is binary")
+        };
+        match decode_md(&message).unwrap().message {
+            MdView::BookUpdate(..) => book.update(&message).unwrap(),
+            MdView::Trade(t) => {
+                assert_eq!(
+                    (t.trade_id.get(), t.price.get(), t.qty.get()),
+                    (f.exec_id.get(), 3_010, 10)
+                );
+                trade_seen = true;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // Errors are lines too; a line over 4096 bytes ends the connection.
+    raw.send("{nope\n");
+    let RawItem::Line(error) = raw.next_data() else {
+        panic!("an error line")
+    };
+    assert!(error.contains(r#""code":"bad_json""#), "{error}");
+    raw.send(&"x".repeat(5000));
+    let RawItem::Line(close) = raw.next_data() else {
+        panic!("a close line")
+    };
+    assert_eq!(
+        close,
+        r#"{"type":"close","code":1009,"reason":"line too long"}"#
+    );
+    assert!(raw.next().is_none(), "then the connection ends");
+}

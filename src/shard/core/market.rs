@@ -11,7 +11,7 @@ use crate::engine::{Command, Event, EventSink};
 use crate::journal::{Record, ReplaySink};
 use crate::market_data::FeedEpoch;
 use crate::protocol::market_data::DataFormat;
-use crate::shard::md::{ClientId, Input, MdHub, Take};
+use crate::shard::md::{ClientId, Input, MdHub, Take, Transport};
 use crate::shard::notify::LocalNotify;
 
 /// Whether an engine event is on the public feed (and crosses the mesh to
@@ -95,6 +95,11 @@ impl ShardCore {
         if self.market_started {
             return;
         }
+        if !self.shared.feeds.published(self.id as usize) {
+            // Never started (a core driven by hand): nothing was replayed.
+            self.market_started = true;
+            return;
+        }
         let shared = &self.shared;
         let collected =
             shared
@@ -132,8 +137,13 @@ impl ShardCore {
     }
 
     /// Its handshake ended, accepted in `format` or refused (`None`).
-    pub fn md_end_handshake(&mut self, format: Option<DataFormat>, now: Now) -> Option<ClientId> {
-        self.market.end_handshake(format, now.mono_ns)
+    pub fn md_end_handshake(
+        &mut self,
+        format: Option<DataFormat>,
+        transport: Transport,
+        now: Now,
+    ) -> Option<ClientId> {
+        self.market.end_handshake(format, transport, now.mono_ns)
     }
 
     /// The writer's wake-up and the capacity of its spare buffer.

@@ -64,6 +64,13 @@ impl FeedExchange {
         );
     }
 
+    /// Whether shard `shard` has published (a core driven by hand without
+    /// `start` never does: its replica starts empty, as every other's).
+    pub fn published(&self, shard: usize) -> bool {
+        debug_assert!(shard < self.slots.len());
+        self.slots[shard].get().is_some()
+    }
+
     /// Once every shard has published: brings `feed` to the gateway's
     /// state (each symbol from its owner's copy, `owner_of`) and returns
     /// the gateway's epoch, set on `feed`. `None` (nothing changed) while a
