@@ -588,3 +588,53 @@ fn raw_tcp_clients_get_json_lines_and_binary_messages_on_the_same_port() {
     );
     assert!(raw.next().is_none(), "then the connection ends");
 }
+
+#[test]
+fn policy_limits_close_with_1008_and_a_full_shard_answers_503() {
+    let gateway = Gateway::start_with(
+        "[journal]\n[market_data]\nsubscribe_timeout_ms = 200\ncontrol_rate_per_sec = 1\ncontrol_burst = 2\nmax_clients_per_shard = 2\n",
+    );
+    // No subscription in time.
+    let mut idle = WsClient::connect(gateway.md_addr, "/md");
+    let close = idle.recv_skip_heartbeats();
+    assert_eq!(close.close_code(), Some(1008));
+    assert!(idle.try_recv().is_none());
+    // Control messages past the bucket: answered up to the burst, then 1008.
+    let mut chatty = WsClient::connect(gateway.md_addr, "/md");
+    for _ in 0..3 {
+        chatty.send_text(r#"{"op":"subscribe","symbols":[1],"channels":["trades"]}"#);
+    }
+    let mut answers = 0;
+    let close = loop {
+        let frame = chatty.recv_skip_heartbeats();
+        match frame.opcode {
+            Opcode::Text => answers += 1,
+            Opcode::Close => break frame,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!((answers, close.close_code()), (2, Some(1008)));
+    drop((idle, chatty));
+    // Two shards of two slots: of five connections held open, at least
+    // one finds its shard full.
+    let heads: Vec<(WsClient, String)> = (0..5)
+        .map(|_| {
+            WsClient::connect_raw(
+                gateway.md_addr,
+                &crate::support::ws_client::upgrade_request("/md", ""),
+            )
+        })
+        .collect();
+    let refused = heads
+        .iter()
+        .filter(|(_, head)| head.starts_with("HTTP/1.1 503"))
+        .count();
+    let accepted = heads
+        .iter()
+        .filter(|(_, head)| head.starts_with("HTTP/1.1 101"))
+        .count();
+    assert!(
+        refused >= 1 && accepted + refused == 5 && accepted <= 4,
+        "{refused} refused, {accepted} accepted"
+    );
+}
