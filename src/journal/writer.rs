@@ -88,12 +88,6 @@ impl JournalWriter {
         appended
     }
 
-    /// Starts a config epoch: makes `config`'s file durable in the shard
-    /// directory ([`config_file::write`]), then appends a `config_epoch`
-    /// record naming it, synced at once unless the policy is `none` (every
-    /// command after it depends on it, and with `every` each of them is
-    /// synced alone). Returns the epoch and its sequence number. Called at
-    /// start-up, never on the order path: it allocates and does file I/O.
     /// Appends the `feed_epoch` record of a start (after recovery, before
     /// its first command); returns its seq.
     pub fn append_feed_epoch(
@@ -105,6 +99,12 @@ impl JournalWriter {
         self.append_entry(ts_ns, &Entry::FeedEpoch(epoch))
     }
 
+    /// Starts a config epoch: makes `config`'s file durable in the shard
+    /// directory ([`config_file::write`]), then appends a `config_epoch`
+    /// record naming it, synced at once unless the policy is `none` (every
+    /// command after it depends on it, and with `every` each of them is
+    /// synced alone). Returns the epoch and its sequence number. Called at
+    /// start-up, never on the order path: it allocates and does file I/O.
     pub fn append_config_epoch(
         &mut self,
         ts_ns: u64,

@@ -24,7 +24,7 @@ use crate::websocket::frame::{write_header, Opcode, MAX_HEADER_LEN};
 /// Bytes kept before a payload for the longest server frame header.
 const HEADER_ROOM: usize = 10;
 
-/// A frame built in place: the payload at [`HEADER_ROOM`], its header just
+/// A frame built in place: the payload at `HEADER_ROOM`, its header just
 /// before it, so framing costs no copy of the payload.
 pub struct FrameBuf {
     buf: Vec<u8>,
