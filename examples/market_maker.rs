@@ -4,6 +4,12 @@
 //! every fill she gets; Bob, on a second connection, now and then sends an
 //! IOC order that crosses her quotes so there is something to print.
 //!
+//! On start Alice first asks the gateway what she already has (PROTOCOL.md
+//! 5.8): her open BTC orders become her quotes again (extra ones are
+//! canceled) and her BTC position is where she resumes, so a bot that was
+//! killed, or whose gateway restarted, carries on from the true state
+//! instead of from zero.
+//!
 //! ```text
 //! cargo run --release -- serve                       # terminal 1
 //! cargo run --release --example market_maker         # terminal 2
@@ -40,6 +46,43 @@ fn order(
     }
 }
 
+/// Alice's resting quote per side: buy, sell.
+type Quotes = [Option<OrderId>; 2];
+
+/// What Alice already has on BTC: her position and her quotes (one per
+/// side; any other open order is canceled). Reports that arrive while she
+/// asks are only printed: the answers already include their effect.
+fn resume(
+    alice: &mut Client,
+    next_id: &mut u64,
+) -> Result<(i64, Quotes), Box<dyn std::error::Error>> {
+    let print = |m: Received| println!("while resuming: {m:?}");
+    let position = alice
+        .all_positions(*next_id, Some(BTC), print)?
+        .first()
+        .map_or(0, |p| p.position.get());
+    *next_id += 1;
+    let mut quotes: Quotes = [None, None];
+    for open in alice.all_open_orders(*next_id, Some(BTC), print)? {
+        *next_id += 1;
+        let slot = if open.side == Side::Buy as u8 { 0 } else { 1 };
+        if quotes[slot].is_none() {
+            quotes[slot] = Some(open.order_id.get());
+        } else {
+            alice.cancel(*next_id, BTC, open.order_id.get())?;
+        }
+        println!(
+            "resumed: order {} {} @ {} ({} open)",
+            open.order_id.get(),
+            if slot == 0 { "buy" } else { "sell" },
+            open.price.get(),
+            open.leaves_qty.get()
+        );
+    }
+    *next_id += 1;
+    Ok((position, quotes))
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:7001".into());
@@ -55,14 +98,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut alice = Client::connect(&addr)
         .map_err(|e| format!("cannot connect to {addr}: {e} (is `tradsys serve` running?)"))?;
     alice.logon(1, b"alice-demo-token", 1_000, true)?; // cancel quotes if we drop
-    alice.set_read_timeout(Some(Duration::from_millis(50)))?;
     let mut bob = Client::connect(&addr)?;
     bob.logon(2, b"bob-demo-token", 1_000, false)?;
     bob.set_read_timeout(Some(Duration::from_millis(50)))?;
-    println!("quoting BTC-USD on {addr} for {seconds} s");
 
-    let (mut next_id, mut position, mut fills) = (1u64, 0i64, 0u32);
-    let mut quotes: [Option<OrderId>; 2] = [None, None];
+    // Client order ids from the clock, so a restarted bot never reuses one.
+    let mut next_id = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_micros() as u64;
+    let (mut position, mut quotes) = resume(&mut alice, &mut next_id)?;
+    alice.set_read_timeout(Some(Duration::from_millis(50)))?;
+    println!("quoting BTC-USD on {addr} for {seconds} s, from position {position}");
+
+    let mut fills = 0u32;
     let start = Instant::now();
     let mut last_quote = Instant::now() - Duration::from_secs(1);
     let mut mid = MID;
@@ -82,7 +130,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             // Bob takes one side each round: lifts the offer, hits the bid.
             next_id += 1;
-            let (side, price) = if next_id % 4 == 0 {
+            let (side, price) = if next_id.is_multiple_of(4) {
                 (Side::Buy, mid + 100)
             } else {
                 (Side::Sell, mid - 100)

@@ -29,6 +29,8 @@ pub enum Received {
     MassCancelDone(MassCancelDoneMsg),
     OrderStatus(OrderStatusMsg),
     SessionEnd(SessionEndMsg),
+    Position(PositionMsg),
+    QueryDone(QueryDoneMsg),
 }
 
 impl Received {
@@ -46,6 +48,8 @@ impl Received {
             GatewayMessage::MassCancelDone(m) => Received::MassCancelDone(*m),
             GatewayMessage::OrderStatus(m) => Received::OrderStatus(*m),
             GatewayMessage::SessionEnd(m) => Received::SessionEnd(*m),
+            GatewayMessage::Position(m) => Received::Position(*m),
+            GatewayMessage::QueryDone(m) => Received::QueryDone(*m),
         }
     }
 
@@ -63,6 +67,8 @@ impl Received {
             Received::MassCancelDone(m) => m.header.seq.get(),
             Received::OrderStatus(m) => m.header.seq.get(),
             Received::SessionEnd(m) => m.header.seq.get(),
+            Received::Position(m) => m.header.seq.get(),
+            Received::QueryDone(m) => m.header.seq.get(),
         }
     }
 }
@@ -81,6 +87,8 @@ pub enum ClientError {
     },
     /// Logon was refused (the reason code) or ended.
     LogonRefused(Received),
+    /// A query was refused: the `RejectReason` code of its QueryDone.
+    QueryRefused(u16),
 }
 
 impl From<io::Error> for ClientError {
@@ -265,6 +273,113 @@ impl Client {
         order_id: OrderId,
     ) -> io::Result<()> {
         self.send(&OrderStatusRequestMsg::new(request_id, order_id, symbol))
+    }
+
+    /// Asks for the open order of this account on `symbol` that carries
+    /// `order_client_order_id` (answered by OrderStatus).
+    pub fn order_query(
+        &mut self,
+        request_id: ClientOrderId,
+        symbol: SymbolId,
+        order_client_order_id: ClientOrderId,
+    ) -> io::Result<()> {
+        self.send(&OrderQueryMsg::new(
+            request_id,
+            order_client_order_id,
+            symbol,
+        ))
+    }
+
+    /// Asks for one page of open orders (`symbol: None`: every symbol).
+    pub fn open_orders(
+        &mut self,
+        request_id: ClientOrderId,
+        symbol: Option<SymbolId>,
+        cursor: QueryCursor,
+    ) -> io::Result<()> {
+        self.send(&OpenOrdersRequestMsg::new(request_id, symbol, cursor))
+    }
+
+    /// Asks for one page of positions (`symbol: None`: every symbol).
+    pub fn positions(
+        &mut self,
+        request_id: ClientOrderId,
+        symbol: Option<SymbolId>,
+        cursor: QueryCursor,
+    ) -> io::Result<()> {
+        self.send(&PositionsRequestMsg::new(request_id, symbol, cursor))
+    }
+
+    /// Every open order of the account (on `symbol`, or on every symbol),
+    /// read page by page (PROTOCOL.md 5.8). Reports that arrive meanwhile
+    /// go to `other`, in order, so none is lost. Allocates the list: meant
+    /// for a (re)start, not the order path.
+    pub fn all_open_orders(
+        &mut self,
+        request_id: ClientOrderId,
+        symbol: Option<SymbolId>,
+        other: impl FnMut(Received),
+    ) -> Result<Vec<OrderStatusMsg>, ClientError> {
+        self.all_pages(
+            request_id,
+            |client, cursor| client.open_orders(request_id, symbol, cursor),
+            |received| match received {
+                Received::OrderStatus(m) if m.client_order_id.get() == request_id => Some(*m),
+                _ => None,
+            },
+            other,
+        )
+    }
+
+    /// Every position of the account (on `symbol`, or on every symbol),
+    /// read page by page, as [`Client::all_open_orders`].
+    pub fn all_positions(
+        &mut self,
+        request_id: ClientOrderId,
+        symbol: Option<SymbolId>,
+        other: impl FnMut(Received),
+    ) -> Result<Vec<PositionMsg>, ClientError> {
+        self.all_pages(
+            request_id,
+            |client, cursor| client.positions(request_id, symbol, cursor),
+            |received| match received {
+                Received::Position(m) if m.client_order_id.get() == request_id => Some(*m),
+                _ => None,
+            },
+            other,
+        )
+    }
+
+    fn all_pages<T>(
+        &mut self,
+        request_id: ClientOrderId,
+        ask: impl Fn(&mut Client, QueryCursor) -> io::Result<()>,
+        pick: impl Fn(&Received) -> Option<T>,
+        mut other: impl FnMut(Received),
+    ) -> Result<Vec<T>, ClientError> {
+        let mut items = Vec::new();
+        let mut cursor = Some(QueryCursor::START);
+        while let Some(at) = cursor {
+            ask(self, at)?;
+            cursor = loop {
+                let received = self.recv()?;
+                if let Some(item) = pick(&received) {
+                    items.push(item);
+                    continue;
+                }
+                match received {
+                    Received::QueryDone(done) if done.client_order_id.get() == request_id => {
+                        if done.reject_reason.get() != 0 {
+                            return Err(ClientError::QueryRefused(done.reject_reason.get()));
+                        }
+                        break done.next();
+                    }
+                    Received::SessionEnd(_) => return Err(ClientError::Closed),
+                    other_message => other(other_message),
+                }
+            };
+        }
+        Ok(items)
     }
 
     pub fn heartbeat(&mut self) -> io::Result<()> {

@@ -372,8 +372,14 @@ impl Server {
                 .store(true, std::sync::atomic::Ordering::Release);
             Ok(server)
         } else {
+            // Not joined: a started shard's graceful shutdown waits for the
+            // quiescence of every shard, which one that never ran cannot
+            // give, so joining would hang the process (it did, silently,
+            // when RLIMIT_MEMLOCK fit one shard's rings but not two). The
+            // caller exits; what a started shard journaled survives that as
+            // it survives kill -9, and nothing was reported ready.
             server.shutdown();
-            let _ = server.join();
+            server.detach();
             Err(StartError(failures.join("; ")))
         }
     }
@@ -399,6 +405,16 @@ impl Server {
     /// Begins a graceful shutdown (returns at once; `join` waits for it).
     pub fn shutdown(&self) {
         self.shared.begin_shutdown();
+    }
+
+    /// Leaves the shard threads to the process's exit (after a failed
+    /// start only).
+    fn detach(mut self) {
+        debug_assert!(self.shared.shutting_down());
+        self.shards.clear();
+        if let Some(admin) = self.admin.take() {
+            admin.stop();
+        }
     }
 
     /// Waits for every shard to finish.

@@ -162,7 +162,8 @@ pub fn spawn_uring_echo(core: usize) -> EchoServer {
                 }
             }
             done.set(true);
-        });
+        })
+        .expect("the echo's reactor");
     });
     EchoServer { addr, handle }
 }

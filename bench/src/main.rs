@@ -25,6 +25,7 @@ mod load;
 mod mix;
 mod orders_bench;
 mod pingpong;
+mod query_bench;
 mod readiness;
 mod report;
 mod report_bench;
@@ -45,6 +46,9 @@ struct Cli {
 enum Command {
     /// The matching engine alone on one core, realistic order mix.
     Engine(engine_bench::EngineArgs),
+    /// What the account queries cost the owner core, beside an order and a
+    /// cancel on the same engine.
+    Queries(query_bench::QueryArgs),
     /// Round trip and pipelined throughput against a running gateway.
     Gateway(gateway_bench::GatewayArgs),
     /// The write-ahead journal alone: append latency per sync policy, replay rate.
@@ -78,6 +82,7 @@ fn main() {
     }
     match Cli::parse().command {
         Command::Engine(args) => drop(engine_bench::run(&args)),
+        Command::Queries(args) => drop(query_bench::run(&args)),
         Command::Gateway(args) => drop(gateway_bench::run(&args)),
         Command::Journal(args) => drop(journal_bench::run(&args)),
         Command::Orders(args) => drop(orders_bench::run(&args)),

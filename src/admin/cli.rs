@@ -1,6 +1,7 @@
 //! `tradsys admin ...`: the command line for the admin endpoint. Reads
 //! (`health`, `ready`, `metrics`, `stats`, `latency`) and operator controls
-//! (`halt`, `resume`, `kill`, `unkill`, `reference-price`, `end-of-day`),
+//! (`halt`, `resume`, `kill`, `unkill`, `reference-price`, `end-of-day`,
+//! `latency-reset`),
 //! each one HTTP request to `--addr`. The token comes from
 //! `TRADSYS_ADMIN_TOKEN` or `--token-file`, never from an argument (which
 //! any user could read in the process list). The answer's body is printed;
@@ -44,6 +45,9 @@ pub enum AdminAction {
         shard: String,
         #[arg(long, default_value = "us", value_parser = ["ns", "us", "ms"])]
         unit: String,
+        /// Since start, or since the last `latency-reset`.
+        #[arg(long, default_value = "start", value_parser = ["start", "reset"])]
+        since: String,
     },
     /// Halt trading on a symbol (id or name).
     Halt { symbol: String },
@@ -57,6 +61,8 @@ pub enum AdminAction {
     ReferencePrice { symbol: String, price: i64 },
     /// End of day: expire every resting Day order.
     EndOfDay,
+    /// Begin the latency since-reset view again (the shards never reset).
+    LatencyReset,
 }
 
 impl AdminAction {
@@ -67,9 +73,14 @@ impl AdminAction {
             AdminAction::Ready => ("GET", "/ready".into()),
             AdminAction::Metrics => ("GET", "/metrics".into()),
             AdminAction::Stats => ("GET", "/stats".into()),
-            AdminAction::Latency { stage, shard, unit } => (
+            AdminAction::Latency {
+                stage,
+                shard,
+                unit,
+                since,
+            } => (
                 "GET",
-                format!("/latency?stage={stage}&shard={shard}&unit={unit}"),
+                format!("/latency?stage={stage}&shard={shard}&unit={unit}&since={since}"),
             ),
             AdminAction::Halt { symbol } => ("POST", format!("/admin/halt?symbol={symbol}")),
             AdminAction::Resume { symbol } => ("POST", format!("/admin/resume?symbol={symbol}")),
@@ -80,6 +91,7 @@ impl AdminAction {
                 format!("/admin/reference-price?symbol={symbol}&price={price}"),
             ),
             AdminAction::EndOfDay => ("POST", "/admin/end-of-day".into()),
+            AdminAction::LatencyReset => ("POST", "/admin/latency-reset".into()),
         }
     }
 }

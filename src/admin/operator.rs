@@ -41,7 +41,10 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// The account whose token the request bears, if it is an admin.
-fn authorize<'a>(request: &Request, shared: &'a Shared) -> Result<&'a AccountConfig, Response> {
+pub(super) fn authorize<'a>(
+    request: &Request,
+    shared: &'a Shared,
+) -> Result<&'a AccountConfig, Response> {
     let token = request
         .authorization
         .as_deref()

@@ -5,7 +5,7 @@
 use std::sync::atomic::Ordering;
 
 use super::http::{Request, Response};
-use super::store::LatencyStore;
+use super::store::{LatencyStore, View};
 use super::AdminState;
 use super::{hgrm, metrics, operator, stats};
 use crate::shard::shared::Shared;
@@ -28,6 +28,9 @@ pub fn ready(shared: &Shared) -> bool {
 }
 
 pub fn answer(request: &Request, shared: &Shared, state: &mut AdminState) -> Response {
+    if request.path == "/admin/latency-reset" {
+        return latency_reset(request, shared, &mut state.store);
+    }
     if request.path.starts_with("/admin/") {
         return operator::answer(request, shared, &mut state.operator_rings);
     }
@@ -56,8 +59,32 @@ pub fn answer(request: &Request, shared: &Shared, state: &mut AdminState) -> Res
     }
 }
 
+/// `POST /admin/latency-reset` (admin token, as the operator controls):
+/// restarts the since-reset view of every shard and stage. Admin-side
+/// only: nothing is journaled, the shards never reset, and `/metrics`
+/// stays cumulative.
+fn latency_reset(request: &Request, shared: &Shared, store: &mut LatencyStore) -> Response {
+    if request.method != "POST" {
+        return Response::text(405, "latency-reset is POST");
+    }
+    let operator = match operator::authorize(request, shared) {
+        Ok(account) => account,
+        Err(response) => return response,
+    };
+    store.reset(crate::shard::core::wall_clock_ns());
+    tracing::info!(operator = %operator.name, account = operator.id, resets = store.resets, "admin: latency since-reset view reset");
+    Response::new(
+        200,
+        "application/json",
+        format!(
+            "{{\"reset_at_ns\":{},\"resets\":{}}}\n",
+            store.reset_at_ns, store.resets
+        ),
+    )
+}
+
 /// `GET /latency?stage=NAME[&shard=N|all][&unit=ns|us|ms][&ticks=5]
-/// [&format=hgrm|base64]`: the `.hgrm` text, or the histogram itself in
+/// [&format=hgrm|base64][&since=start|reset]`: the `.hgrm` text, or the histogram itself in
 /// HdrHistogram's V2 compressed encoding, base64 (what `hdrh`'s
 /// `HdrHistogram.decode` and the Java `Histogram.fromString` read).
 fn latency(request: &Request, store: &LatencyStore) -> Response {
@@ -83,7 +110,12 @@ fn latency(request: &Request, store: &LatencyStore) -> Response {
         Some(Ok(t)) if (1..=100).contains(&t) => t,
         Some(_) => return Response::text(400, "ticks= 1 to 100"),
     };
-    let (merged, _) = store.merged(stage, &shards);
+    let view = match request.param("since").unwrap_or("start") {
+        "start" => View::SinceStart,
+        "reset" => View::SinceReset,
+        _ => return Response::text(400, "since= start or reset"),
+    };
+    let (merged, _) = store.merged(stage, &shards, view);
     match request.param("format").unwrap_or("hgrm") {
         "hgrm" => Response::text(
             200,

@@ -7,7 +7,7 @@
 use hdrhistogram::Histogram;
 use serde_json::{json, Map, Value};
 
-use super::store::LatencyStore;
+use super::store::{LatencyStore, View};
 use crate::engine::RejectReason;
 use crate::shard::shared::Shared;
 use crate::telemetry::Stage;
@@ -49,6 +49,8 @@ pub fn render(shared: &Shared, store: &LatencyStore) -> String {
                 let totals = store.get(shard, stage);
                 let mut total = summary(&totals.total);
                 total["sum_ns"] = json!(totals.sum_ns);
+                let mut since_reset = summary(&totals.since_reset);
+                since_reset["sum_ns"] = json!(totals.since_reset_sum_ns);
                 let last = totals.last.as_ref().map(|interval| {
                     let mut last = summary(&interval.histogram);
                     last["start_ns"] = json!(interval.start_ns);
@@ -57,7 +59,7 @@ pub fn render(shared: &Shared, store: &LatencyStore) -> String {
                 });
                 latency.insert(
                     stage.name().into(),
-                    json!({ "total": total, "last_interval": last, "intervals": totals.intervals }),
+                    json!({ "total": total, "since_reset": since_reset, "last_interval": last, "intervals": totals.intervals }),
                 );
             }
             let rejects: Map<String, Value> = RejectReason::ALL
@@ -72,7 +74,7 @@ pub fn render(shared: &Shared, store: &LatencyStore) -> String {
     let all: Vec<usize> = (0..store.shard_count()).collect();
     let mut merged = Map::new();
     for stage in Stage::ALL {
-        let (histogram, sum_ns) = store.merged(stage, &all);
+        let (histogram, sum_ns) = store.merged(stage, &all, View::SinceStart);
         let mut summary = summary(&histogram);
         summary["sum_ns"] = json!(sum_ns);
         merged.insert(stage.name().into(), summary);
@@ -82,6 +84,7 @@ pub fn render(shared: &Shared, store: &LatencyStore) -> String {
         "ready": super::routes::ready(shared),
         "interval_ms": shared.config.telemetry.interval_ms,
         "latency_capture": shared.config.telemetry.latency_capture,
+        "latency_reset": { "reset_at_ns": store.reset_at_ns, "resets": store.resets },
         "shards": shards,
         "merged": merged,
     });

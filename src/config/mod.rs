@@ -118,6 +118,11 @@ pub struct TelemetryConfig {
     pub interval_ms: u64,
     /// Shard loop turns longer than this are counted.
     pub cycle_threshold_us: u64,
+    /// The per-command stages (intake, journal, engine, mesh hop) of a
+    /// socket read that brings several commands are recorded for one
+    /// command in N, at random; 1 records every command. A read with one
+    /// command (one order in flight) is always recorded.
+    pub command_sample_every: u32,
     /// The interval log file (HdrHistogram log format), relative to
     /// `journal.dir` unless absolute; empty: no log.
     pub interval_log: PathBuf,
@@ -311,6 +316,7 @@ impl Default for TelemetryConfig {
             latency_capture: true,
             interval_ms: 1_000,
             cycle_threshold_us: 1_000,
+            command_sample_every: 16,
             interval_log: PathBuf::from("latency.hlog"),
             admin_core: None,
         }

@@ -151,6 +151,12 @@ impl Config {
         if t.cycle_threshold_us == 0 {
             return fail("telemetry.cycle_threshold_us", "must be > 0");
         }
+        if t.command_sample_every == 0 {
+            return fail(
+                "telemetry.command_sample_every",
+                "must be >= 1 (1: every command)",
+            );
+        }
         if let Some(core) = t.admin_core {
             if self.server.cores.contains(&core) {
                 return fail(

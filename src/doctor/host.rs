@@ -73,7 +73,7 @@ struct IoUringParams {
 
 const _: () = assert!(std::mem::size_of::<IoUringParams>() == 120);
 
-/// Creates (and closes) a 4-entry io_uring, the same syscall glommio makes
+/// Creates (and closes) a 4-entry io_uring, the plain setup any io_uring user makes
 /// first. `Ok(features)` is the kernel's IORING_FEAT_* bitmask; `Err(errno)`
 /// says why the kernel or a seccomp filter refused.
 pub fn io_uring_probe() -> Result<u32, i32> {

@@ -7,7 +7,7 @@
 //!
 //! - `uring`: kernel version, `io_uring_setup` really works.
 //! - `reactor`: a shard's ring (its flags, opcodes and buffer ring) works.
-//! - `memlock`: RLIMIT_MEMLOCK against glommio's registered buffers.
+//! - `memlock`: RLIMIT_MEMLOCK against what the shards' io_uring rings lock.
 //! - `cpu`: shard cores exist, are online and allowed; governor; SMT; NUMA.
 //! - `isolation`: isolcpus, nohz_full, rcu_nocbs.
 //! - `irq`: interrupts kept off the shard cores.

@@ -6,7 +6,7 @@ use super::check::Check;
 use super::host;
 
 /// The shard reactor needs `IORING_SETUP_DEFER_TASKRUN`, Linux 6.1 (see
-/// `reactor.rs` for each feature; glommio, off the order path, needs 5.8).
+/// `reactor.rs` for each feature).
 pub const MIN_KERNEL: (u32, u32) = super::reactor::MIN_KERNEL;
 
 /// Parses the leading `major.minor` of `/proc/sys/kernel/osrelease`
@@ -84,7 +84,7 @@ pub fn check_io_uring(io_uring_disabled: Option<&str>, probe: Result<u32, i32>) 
         ),
         Err(libc::ENOMEM) => Check::fail(
             NAME,
-            format!("io_uring_setup: ENOMEM, the ring does not fit in RLIMIT_MEMLOCK (kernels < 5.12 charge rings to it); {sysctl}"),
+            format!("io_uring_setup: ENOMEM, the ring does not fit in RLIMIT_MEMLOCK (the kernel charges ring memory to it without CAP_IPC_LOCK); {sysctl}"),
             "ulimit -l unlimited, or LimitMEMLOCK=infinity in the unit",
         ),
         Err(errno) => Check::fail(

@@ -60,6 +60,18 @@ impl Engine {
         }
         assert_eq!(orders_in_levels, self.slab.live(), "orders outside levels");
         assert_eq!(self.index.len(), self.slab.live() as usize, "index size");
+        assert_eq!(
+            self.client_index.len(),
+            self.slab.live() as usize,
+            "client index size"
+        );
+        self.check_account_lists(&open);
+    }
+
+    /// Each (account, symbol) list against the counts found on the levels,
+    /// in `order_id` order, and every listed order in the client index.
+    fn check_account_lists(&self, open: &[(u32, u64, u64)]) {
+        assert_eq!(open.len(), self.exposures.len());
         for (owner, exposure) in self.exposures.iter().enumerate() {
             let (count, buy, sell) = open[owner];
             assert_eq!(exposure.open_orders, count, "open order count");
@@ -69,6 +81,14 @@ impl Engine {
                 let node = self.slab.get(slot);
                 assert_eq!(node.owner as usize, owner, "order in wrong account list");
                 assert_eq!(node.acct_prev, prev);
+                // Lists are in order_id order (pages resume on it), and each
+                // order is found by its client order id (the oldest such).
+                assert!(prev == NIL || self.slab.get(prev).order_id < node.order_id);
+                let found = self
+                    .client_index
+                    .get(&self.slab, node.owner, node.client_order_id)
+                    .map(|s| self.slab.get(s).order_id);
+                assert!(found.is_some_and(|id| id <= node.order_id), "client index");
                 listed += 1;
                 prev = slot;
                 slot = node.acct_next;

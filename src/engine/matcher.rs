@@ -15,6 +15,7 @@
 //! "Assertions" in `engine/mod.rs`).
 
 use super::book::{crosses, Book, Level};
+use super::client_index::ClientIndex;
 use super::config::{band_around, AccountSpec, EngineConfig, SymbolSpec};
 use super::event::{Event, EventSink};
 use super::id_index::IdIndex;
@@ -77,6 +78,8 @@ pub struct Engine {
     account_bits: u32,
     pub(crate) slab: OrderSlab,
     pub(crate) index: OrderIndex,
+    /// (owner, client_order_id) -> slot of the resting orders (queries).
+    pub(crate) client_index: ClientIndex,
     /// Kept for [`Engine::reconfigure`](super::Engine::reconfigure), which
     /// refuses to change it (books are allocated at this capacity).
     pub(crate) max_levels_per_side: u32,
@@ -140,6 +143,7 @@ impl Engine {
             account_bits,
             slab: OrderSlab::with_capacity(config.order_capacity),
             index: OrderIndex::with_capacity(config.order_capacity),
+            client_index: ClientIndex::with_capacity(config.order_capacity),
             max_levels_per_side: config.max_levels_per_side,
             next_order_id: 1,
             next_exec_id: 1,
@@ -631,9 +635,11 @@ impl Engine {
         let node = self.slab.get_mut(slot);
         node.acct_prev = tail;
         node.acct_next = NIL;
+        self.client_index.insert(&self.slab, slot);
     }
 
     fn unlink_account(&mut self, slot: Slot) {
+        self.client_index.remove(&self.slab, slot);
         let node = *self.slab.get(slot);
         let exposure = &mut self.exposures[node.owner as usize];
         // The node's neighbours (or the list's ends) point back at it.
@@ -871,9 +877,9 @@ impl Engine {
         };
         if keeps_priority {
             let reduced_by = old.leaves_qty - new_leaves;
+            self.set_client_order_id(slot, replace.client_order_id);
             let node = self.slab.get_mut(slot);
             node.leaves_qty = new_leaves;
-            node.client_order_id = replace.client_order_id;
             self.exposures[old.owner as usize].remove_open(old.side, reduced_by);
             let level = self.books[book as usize]
                 .side_mut(old.side)
@@ -921,9 +927,9 @@ impl Engine {
             "traded more than replaced"
         );
         let filled = replace.new_qty - incoming.leaves_qty;
+        self.set_client_order_id(slot, replace.client_order_id);
         let node = self.slab.get_mut(slot);
         node.price = replace.new_price;
-        node.client_order_id = replace.client_order_id;
         node.leaves_qty = incoming.leaves_qty;
         node.filled_qty = filled;
         if incoming.leaves_qty == 0 {

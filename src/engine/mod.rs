@@ -10,6 +10,8 @@
 //! - `matcher`: new / cancel / replace and matching.
 //! - `operator`: mass cancel, kill switch, halt, reference price, end of day.
 //! - `query`, `invariants`: read-only views and the consistency check.
+//! - `client_index`, `account_query`: an account's orders by its own client
+//!   order ids, its open orders and positions a page at a time.
 //! - `reconfigure`: a new config applied to a running engine (at restart,
 //!   when the journal's replay reaches the config a command ran under).
 //!
@@ -28,7 +30,9 @@
 //! walks everything on demand. Commands off that path (constructors,
 //! operator commands, reconfigure) assert in release builds too.
 
+pub mod account_query;
 pub mod book;
+pub mod client_index;
 pub mod command;
 pub mod config;
 pub mod event;
@@ -46,6 +50,7 @@ pub mod slab;
 pub mod types;
 pub mod wire_enum;
 
+pub use account_query::PageCursor;
 pub use command::*;
 pub use config::*;
 pub use event::*;

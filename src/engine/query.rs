@@ -155,7 +155,10 @@ impl Engine {
 
     /// Memory reserved per resting order: slab node plus order-index share.
     pub fn bytes_per_resting_order(&self) -> usize {
-        OrderSlab::bytes_per_order() + self.index.bytes_per_order(self.slab.capacity())
+        let orders = self.slab.capacity();
+        OrderSlab::bytes_per_order()
+            + self.index.bytes_per_order(orders)
+            + self.client_index.bytes_per_order(orders)
     }
 
     pub fn owns_symbol(&self, symbol: SymbolId) -> bool {

@@ -92,7 +92,7 @@ pub fn mass_cancel_command(msg: &MassCancelMsg, account: AccountId) -> Command {
 }
 
 /// The engine command for an order-entry message; `None` for messages that
-/// are not commands (Logon, Logout, Heartbeat, OrderStatusRequest).
+/// are not commands (Logon, Logout, Heartbeat, the queries).
 pub fn client_command(
     msg: &ClientMessage<'_>,
     account: AccountId,
@@ -105,7 +105,10 @@ pub fn client_command(
         ClientMessage::Logon(_)
         | ClientMessage::Logout(_)
         | ClientMessage::Heartbeat(_)
-        | ClientMessage::OrderStatusRequest(_) => None,
+        | ClientMessage::OrderStatusRequest(_)
+        | ClientMessage::OrderQuery(_)
+        | ClientMessage::OpenOrdersRequest(_)
+        | ClientMessage::PositionsRequest(_) => None,
     }
 }
 
@@ -254,6 +257,8 @@ pub fn report_to_event(msg: &GatewayMessage<'_>, account: AccountId) -> Option<E
         | GatewayMessage::Heartbeat(_)
         | GatewayMessage::MassCancelDone(_)
         | GatewayMessage::OrderStatus(_)
-        | GatewayMessage::SessionEnd(_) => return None,
+        | GatewayMessage::SessionEnd(_)
+        | GatewayMessage::Position(_)
+        | GatewayMessage::QueryDone(_) => return None,
     })
 }

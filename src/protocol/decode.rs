@@ -17,6 +17,7 @@ use core::fmt;
 use super::client::*;
 use super::gateway::*;
 use super::header::{msg_type, Header, WireMessage};
+use super::queries::*;
 use super::reasons::SessionEndReason;
 use super::{HEADER_LEN, MAX_MESSAGE_LEN, PROTOCOL_VERSION};
 use zerocopy::FromBytes;
@@ -107,6 +108,9 @@ pub enum ClientMessage<'a> {
     ReplaceOrder(&'a ReplaceOrderMsg),
     MassCancel(&'a MassCancelMsg),
     OrderStatusRequest(&'a OrderStatusRequestMsg),
+    OrderQuery(&'a OrderQueryMsg),
+    OpenOrdersRequest(&'a OpenOrdersRequestMsg),
+    PositionsRequest(&'a PositionsRequestMsg),
 }
 
 /// A gateway-to-client message, borrowed from the receive buffer.
@@ -124,6 +128,8 @@ pub enum GatewayMessage<'a> {
     MassCancelDone(&'a MassCancelDoneMsg),
     OrderStatus(&'a OrderStatusMsg),
     SessionEnd(&'a SessionEndMsg),
+    Position(&'a PositionMsg),
+    QueryDone(&'a QueryDoneMsg),
 }
 
 impl ClientMessage<'_> {
@@ -137,6 +143,9 @@ impl ClientMessage<'_> {
             ClientMessage::ReplaceOrder(m) => m.header(),
             ClientMessage::MassCancel(m) => m.header(),
             ClientMessage::OrderStatusRequest(m) => m.header(),
+            ClientMessage::OrderQuery(m) => m.header(),
+            ClientMessage::OpenOrdersRequest(m) => m.header(),
+            ClientMessage::PositionsRequest(m) => m.header(),
         }
     }
 }
@@ -156,6 +165,8 @@ impl GatewayMessage<'_> {
             GatewayMessage::MassCancelDone(m) => m.header(),
             GatewayMessage::OrderStatus(m) => m.header(),
             GatewayMessage::SessionEnd(m) => m.header(),
+            GatewayMessage::Position(m) => m.header(),
+            GatewayMessage::QueryDone(m) => m.header(),
         }
     }
 }
@@ -172,6 +183,9 @@ pub fn decode_client(buf: &[u8]) -> Result<Decoded<ClientMessage<'_>>, DecodeErr
         msg_type::REPLACE_ORDER => ClientMessage::ReplaceOrder(view(buf, header)?),
         msg_type::MASS_CANCEL => ClientMessage::MassCancel(view(buf, header)?),
         msg_type::ORDER_STATUS_REQUEST => ClientMessage::OrderStatusRequest(view(buf, header)?),
+        msg_type::ORDER_QUERY => ClientMessage::OrderQuery(view(buf, header)?),
+        msg_type::OPEN_ORDERS_REQUEST => ClientMessage::OpenOrdersRequest(view(buf, header)?),
+        msg_type::POSITIONS_REQUEST => ClientMessage::PositionsRequest(view(buf, header)?),
         other => return Err(DecodeError::UnknownType { msg_type: other }),
     };
     Ok(decoded(message, header))
@@ -193,6 +207,8 @@ pub fn decode_gateway(buf: &[u8]) -> Result<Decoded<GatewayMessage<'_>>, DecodeE
         msg_type::MASS_CANCEL_DONE => GatewayMessage::MassCancelDone(view(buf, header)?),
         msg_type::ORDER_STATUS => GatewayMessage::OrderStatus(view(buf, header)?),
         msg_type::SESSION_END => GatewayMessage::SessionEnd(view(buf, header)?),
+        msg_type::POSITION => GatewayMessage::Position(view(buf, header)?),
+        msg_type::QUERY_DONE => GatewayMessage::QueryDone(view(buf, header)?),
         other => return Err(DecodeError::UnknownType { msg_type: other }),
     };
     Ok(decoded(message, header))

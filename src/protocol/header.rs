@@ -48,6 +48,9 @@ pub mod msg_type {
     pub const REPLACE_ORDER: u8 = 0x06;
     pub const MASS_CANCEL: u8 = 0x07;
     pub const ORDER_STATUS_REQUEST: u8 = 0x08;
+    pub const ORDER_QUERY: u8 = 0x09;
+    pub const OPEN_ORDERS_REQUEST: u8 = 0x0A;
+    pub const POSITIONS_REQUEST: u8 = 0x0B;
 
     pub const LOGON_ACCEPTED: u8 = 0x81;
     pub const LOGON_REJECTED: u8 = 0x82;
@@ -61,6 +64,8 @@ pub mod msg_type {
     pub const MASS_CANCEL_DONE: u8 = 0x8A;
     pub const ORDER_STATUS: u8 = 0x8B;
     pub const SESSION_END: u8 = 0x8C;
+    pub const POSITION: u8 = 0x8D;
+    pub const QUERY_DONE: u8 = 0x8E;
 }
 
 /// A fixed-layout message: its bytes are its wire form. Implemented (via

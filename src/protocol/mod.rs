@@ -17,7 +17,8 @@
 //! - [`convert`]: decoded client messages to engine commands (and reports
 //!   back to engine events, for client libraries and tests);
 //! - [`encode`](mod@encode): messages and engine events into caller-provided buffers;
-//! - [`reasons`]: the protocol's own reason codes (session end, logon reject).
+//! - [`reasons`]: the protocol's own reason codes (session end, logon reject);
+//! - [`queries`]: an account's orders and positions, asked after a reconnect.
 
 pub mod client;
 pub mod convert;
@@ -26,6 +27,7 @@ pub mod encode;
 pub mod gateway;
 pub mod header;
 pub mod market_data;
+pub mod queries;
 pub mod reasons;
 
 pub use client::*;
@@ -34,6 +36,7 @@ pub use decode::*;
 pub use encode::*;
 pub use gateway::*;
 pub use header::*;
+pub use queries::*;
 pub use reasons::*;
 
 /// The only version this build speaks; any other value in a header is a

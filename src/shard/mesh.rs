@@ -15,6 +15,7 @@ use rtrb::{Consumer, Producer, RingBuffer};
 use super::sender::MeshSender;
 use crate::engine::{AccountId, Command, Event};
 use crate::protocol::{OrderStatusMsg, OrderStatusRequestMsg};
+use crate::shard::core::{AccountQuery, QueryAnswer};
 
 /// One bit per shard (bit `i`: shard `i`): which shards have new ring input
 /// and may need their doorbell rung. Its width bounds the shard count.
@@ -50,6 +51,19 @@ pub enum MeshMsg {
         origin: SessionRef,
         account: AccountId,
         request: OrderStatusRequestMsg,
+    },
+    /// An account query for the engine that answers it (`core/queries.rs`).
+    Query {
+        origin: SessionRef,
+        account: AccountId,
+        query: AccountQuery,
+    },
+    /// One message of a query's answer; the last one `releases` the
+    /// commands-in-flight units the query was counted as.
+    Answer {
+        dest: SessionRef,
+        answer: QueryAnswer,
+        releases: u32,
     },
     /// An order report for one session on the receiving shard.
     Report { dest: SessionRef, event: Event },

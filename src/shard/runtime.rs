@@ -89,12 +89,14 @@ pub fn run(
     let unpinned = CpuSet::current();
     let core_id = shared.config.server.cores[id as usize];
     if !core_affinity::set_for_current(core_affinity::CoreId { id: core_id }) {
+        shared.feeds.abandon();
         let _ = started.send(Err(format!("shard {id}: cannot pin to core {core_id}")));
         return;
     }
     let ring = match Ring::enable(ring.into_inner(), buffer_ring(&shared)) {
         Ok(ring) => ring,
         Err(e) => {
+            shared.feeds.abandon();
             let _ = started.send(Err(format!("shard {id}: io_uring: {e}")));
             return;
         }
@@ -102,7 +104,13 @@ pub fn run(
     let mut core = ShardCore::new(id, Arc::clone(&shared), links);
     // Recovery runs before this shard accepts anything; the main thread
     // waits for every shard's answer before it reports ready.
-    if let Err(e) = core.start().and_then(|()| core.finish_start()) {
+    let recovered = core.start();
+    if recovered.is_err() {
+        // The other shards wait for this one's feed (market data):
+        // every failed start abandons the exchange.
+        shared.feeds.abandon();
+    }
+    if let Err(e) = recovered.and_then(|()| core.finish_start()) {
         let _ = started.send(Err(format!("shard {id}: {e}")));
         return;
     }
@@ -124,20 +132,49 @@ pub fn run(
         md_acceptor_running: Cell::new(md_listener.is_some()),
         md_connections: Cell::new(0),
     });
-    reactor::block_on(ring, serve_shard(tasks, listener, md_listener));
+    if let Err(error) = reactor::block_on(ring, serve_shard(tasks, listener, md_listener)) {
+        ring_failed(id, &error);
+    }
+}
+
+/// The shard's ring failed every enter: this shard can neither read orders
+/// nor send reports, and the graceful shutdown cannot run without it (the
+/// other shards would wait for its quiescence for ever). What it
+/// acknowledged is in its journal, which survives a process exit as it
+/// survives kill -9, so the gateway exits at once, loudly, with the
+/// fail-stop code (docs/OPERATIONS.md, "Fail-stop").
+fn ring_failed(id: u16, error: &std::io::Error) -> ! {
+    debug_assert!(
+        !matches!(
+            error.raw_os_error(),
+            Some(libc::EINTR | libc::EBUSY | libc::EAGAIN | libc::ETIME)
+        ),
+        "a transient error never ends the reactor"
+    );
+    tracing::error!(shard = id, %error, "fail-stop: the shard's io_uring failed; exiting");
+    eprintln!("tradsys stopped: shard {id}: io_uring_enter failed: {error}");
+    std::process::exit(3)
 }
 
 /// Receive buffers: `io_memory_bytes` in buffers of
-/// [`RECEIVE_BUFFER_BYTES`], a power of two of them, 8 to 32768.
+/// [`RECEIVE_BUFFER_BYTES`].
 fn buffer_ring(shared: &Shared) -> BufRing {
-    let wanted = shared.config.server.io_memory_bytes / RECEIVE_BUFFER_BYTES;
+    let count = receive_buffer_count(shared.config.server.io_memory_bytes);
+    BufRing::new(count, RECEIVE_BUFFER_BYTES)
+}
+
+/// How many receive buffers `io_memory_bytes` makes: a power of two, 8 to
+/// 32768 (the doctor's memlock check sizes the buffer ring from it).
+pub fn receive_buffer_count(io_memory_bytes: usize) -> u16 {
+    let wanted = io_memory_bytes / RECEIVE_BUFFER_BYTES;
     let count = wanted.clamp(8, 32768);
     let count = if count.is_power_of_two() {
         count
     } else {
         count.next_power_of_two() / 2
     };
-    BufRing::new(count as u16, RECEIVE_BUFFER_BYTES)
+    debug_assert!(count.is_power_of_two() && (8..=32768).contains(&count));
+    count as u16
 }
 
 /// The size of one provided receive buffer: what one receive can bring,

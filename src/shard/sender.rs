@@ -22,6 +22,7 @@ use rtrb::Producer;
 use super::mesh::{Doorbell, MeshMsg, SessionRef, ShardMask};
 use crate::engine::{AccountId, Command, Event};
 use crate::protocol::{OrderStatusMsg, OrderStatusRequestMsg};
+use crate::shard::core::{AccountQuery, QueryAnswer};
 
 /// One shard's sending ends of the mesh.
 pub struct MeshSender {
@@ -139,6 +140,34 @@ impl MeshSender {
     /// The answer to a [`MeshSender::status_request`].
     pub fn status(&mut self, dest: SessionRef, status: OrderStatusMsg) {
         self.send(dest.shard, MeshMsg::Status { dest, status });
+    }
+
+    /// An account query for the shard whose engine answers it.
+    pub fn query(
+        &mut self,
+        owner: u16,
+        origin: SessionRef,
+        account: AccountId,
+        query: AccountQuery,
+    ) {
+        debug_assert_ne!(owner, origin.shard, "a local query is answered inline");
+        let msg = MeshMsg::Query {
+            origin,
+            account,
+            query,
+        };
+        self.send(owner, msg);
+    }
+
+    /// One message of a query's answer (see [`MeshMsg::Answer`]).
+    pub fn answer(&mut self, dest: SessionRef, answer: QueryAnswer, releases: u32) {
+        debug_assert!(releases <= crate::protocol::QUERY_PAGE_WEIGHT);
+        let msg = MeshMsg::Answer {
+            dest,
+            answer,
+            releases,
+        };
+        self.send(dest.shard, msg);
     }
 
     /// This shard's count for `dest`'s mass cancel.

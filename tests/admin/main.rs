@@ -14,3 +14,4 @@ mod healthcheck;
 mod http;
 mod isolation;
 mod operator;
+mod since_reset;

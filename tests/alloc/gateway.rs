@@ -1,5 +1,6 @@
 //! The order path through the gateway allocates nothing per message once
-//! warmed up: bytes in -> session checks -> route across the mesh -> the
+//! warmed up (nor do the account queries, local and across the mesh):
+//! bytes in -> session checks -> route across the mesh -> the
 //! owner's journal (write-ahead) and engine -> reports back across the mesh -> encoded into the
 //! session's outbox -> handed to the writer. Two shard cores run in this
 //! thread, joined by the real rtrb rings; only sockets are left out (they
@@ -135,6 +136,23 @@ fn round(
         now,
     );
     pump(a, b, now);
+    // The account queries (PROTOCOL.md 5.8): the order by its client order
+    // id (on the far shard), the open orders and positions of both shards.
+    let far = QueryCursor::at(1, 0, 0);
+    alice.send(a, &OrderQueryMsg::new(i, i, ETH), now);
+    alice.send(
+        a,
+        &OpenOrdersRequestMsg::new(i, None, QueryCursor::START),
+        now,
+    );
+    alice.send(a, &OpenOrdersRequestMsg::new(i, None, far), now);
+    alice.send(
+        a,
+        &PositionsRequestMsg::new(i, None, QueryCursor::START),
+        now,
+    );
+    alice.send(a, &PositionsRequestMsg::new(i, None, far), now);
+    pump(a, b, now);
     alice.send(a, &MassCancelMsg::new(i, None), now);
     alice.send(a, &OrderStatusRequestMsg::new(i, 1, ETH), now);
     alice.send(a, &ClientHeartbeatMsg::new(), now);
@@ -195,7 +213,10 @@ fn order_path_across_the_mesh_allocates_nothing_after_warm_up() {
     );
     assert_eq!(counts[msg_type::ORDER_CANCELED as usize], r, "mass cancel");
     assert_eq!(counts[msg_type::MASS_CANCEL_DONE as usize], r);
-    assert_eq!(counts[msg_type::ORDER_STATUS as usize], r);
+    // OrderStatusRequest, OrderQuery, and the ETH order's open-order page.
+    assert_eq!(counts[msg_type::ORDER_STATUS as usize], 3 * r);
+    assert_eq!(counts[msg_type::QUERY_DONE as usize], 4 * r);
+    assert_eq!(counts[msg_type::POSITION as usize], 3 * r, "BTC, ETH, SOL");
     assert_eq!(counts[msg_type::CANCEL_REJECTED as usize], 2 * r);
     assert_eq!(counts[msg_type::ORDER_REJECTED as usize], 0);
     assert!(

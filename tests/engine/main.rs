@@ -5,6 +5,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod account_queries;
 mod model;
 mod orders;
 mod reconfigure;

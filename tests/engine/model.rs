@@ -257,6 +257,61 @@ impl Harness {
                 }
             }
         }
+        self.compare_account_queries()
+    }
+
+    /// The account queries (issue 12) against the model: every resting
+    /// order is found by its client order id (the oldest of the account's
+    /// on that symbol with that id), and the open orders read a page of 3
+    /// at a time are exactly the model's, symbol by symbol in `order_id`
+    /// order.
+    fn compare_account_queries(&self) -> Result<(), String> {
+        let (engine, model) = (&self.engine, &self.model);
+        for account in &model.accounts {
+            let mut expected = Vec::new();
+            for (si, sym) in model.symbols.iter().enumerate() {
+                let book = &model.books[si];
+                let mut mine: Vec<_> = [Side::Buy, Side::Sell]
+                    .into_iter()
+                    .flat_map(|side| book.side(side).orders.iter().map(move |o| (side, o)))
+                    .filter(|(_, o)| o.account == account.id)
+                    .collect();
+                mine.sort_by_key(|(_, o)| o.order_id);
+                for (_, o) in &mine {
+                    let oldest = mine
+                        .iter()
+                        .filter(|(_, m)| m.client_order_id == o.client_order_id)
+                        .map(|(_, m)| m.order_id)
+                        .min();
+                    let got = engine
+                        .order_by_client_id(account.id, sym.id, o.client_order_id)
+                        .map(|v| v.order_id);
+                    if got != oldest {
+                        return Err(format!(
+                            "by client id {} of ({}, {}): engine {got:?} model {oldest:?}",
+                            o.client_order_id, account.id, sym.id
+                        ));
+                    }
+                }
+                expected.extend(mine.iter().map(|(_, o)| o.order_id));
+            }
+            let mut listed = Vec::new();
+            let mut cursor = Some(PageCursor::default());
+            while let Some(at) = cursor {
+                let before = listed.len();
+                cursor =
+                    engine.open_orders_page(account.id, None, at, 3, |v| listed.push(v.order_id));
+                if cursor.is_some() && listed.len() - before != 3 {
+                    return Err("a page that is not the last is not full".into());
+                }
+            }
+            if listed != expected {
+                return Err(format!(
+                    "open orders of {}: engine {listed:?} model {expected:?}",
+                    account.id
+                ));
+            }
+        }
         Ok(())
     }
 }

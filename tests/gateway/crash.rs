@@ -7,7 +7,9 @@
 //! test. After every kill it must hold every report a client saw (nothing
 //! acknowledged is lost), each fill exactly once, each client order at most
 //! once; after the restart the gateway must answer OrderStatus for every
-//! order exactly as the oracle's engines say.
+//! order exactly as the oracle's engines say, and the account queries
+//! (open orders, positions, an order by its client order id) must list
+//! exactly what the oracle's engines hold.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -180,6 +182,91 @@ fn saw_only_journaled(
     }
 }
 
+/// After a restart, what the account queries (PROTOCOL.md 5.8) answer must
+/// be the oracle's: the open orders, in the documented order; the
+/// positions and realized PnL of every symbol; and an order found by the
+/// client order id it was sent with, also when its OrderAccepted never
+/// reached the client.
+fn queries_match_oracle(
+    client: &mut tradsys::client::Client,
+    account: AccountId,
+    engines: &[Engine],
+    accepted: &[(SymbolId, ClientOrderId)],
+    context: &str,
+) {
+    let mut expected = Vec::new();
+    let mut positions = Vec::new();
+    for engine in engines {
+        engine.open_orders_page(account, None, PageCursor::default(), usize::MAX, |v| {
+            expected.push((
+                v.symbol,
+                v.order_id,
+                v.client_order_id,
+                v.leaves_qty,
+                v.price,
+            ))
+        });
+        engine.positions_page(account, None, PageCursor::default(), usize::MAX, |s, p| {
+            positions.push((s, p.position, p.realized_pnl, p.open_orders))
+        });
+    }
+    let unexpected = |m: Received| panic!("{context}: a report during the queries: {m:?}");
+    let listed: Vec<_> = client
+        .all_open_orders(7_000_000, None, unexpected)
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m.symbol.get(),
+                m.order_id.get(),
+                m.order_client_order_id.get(),
+                m.leaves_qty.get(),
+                m.price.get(),
+            )
+        })
+        .collect();
+    assert_eq!(listed, expected, "{context}: open orders");
+    let got: Vec<_> = client
+        .all_positions(7_000_001, None, unexpected)
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m.symbol.get(),
+                m.position.get(),
+                m.realized_pnl(),
+                m.open_orders.get(),
+            )
+        })
+        .collect();
+    assert_eq!(got, positions, "{context}: positions");
+    eprintln!(
+        "{context}: queries list {} open orders, positions {:?}",
+        listed.len(),
+        got.iter().map(|p| p.1).collect::<Vec<_>>()
+    );
+    let symbol_engine = |symbol: SymbolId| engines.iter().find(|e| e.owns_symbol(symbol)).unwrap();
+    for (i, &(symbol, coid)) in accepted.iter().rev().take(40).enumerate() {
+        client
+            .order_query(7_000_100 + i as u64, symbol, coid)
+            .unwrap();
+        let status = expect(client, "OrderStatus", |r| match r {
+            Received::OrderStatus(m) => Some(*m),
+            _ => None,
+        });
+        let want = symbol_engine(symbol)
+            .order_by_client_id(account, symbol, coid)
+            .map_or((OrderState::Unknown as u8, 0), |v| {
+                (OrderState::Open as u8, v.order_id)
+            });
+        assert_eq!(
+            (status.state, status.order_id.get()),
+            want,
+            "{context}: order with client order id {coid} on {symbol}"
+        );
+    }
+}
+
 /// After a restart, the gateway's answer for every order the oracle knows
 /// of must be the oracle's.
 fn restart_matches_oracle(
@@ -190,15 +277,21 @@ fn restart_matches_oracle(
     trial: u64,
 ) {
     let mut orders: HashMap<AccountId, Vec<(SymbolId, OrderId)>> = HashMap::new();
+    let mut client_ids: HashMap<AccountId, Vec<(SymbolId, ClientOrderId)>> = HashMap::new();
     for event in events {
         if let Event::Accepted {
             account,
             symbol,
             order_id,
+            client_order_id,
             ..
         } = *event
         {
             orders.entry(account).or_default().push((symbol, order_id));
+            client_ids
+                .entry(account)
+                .or_default()
+                .push((symbol, client_order_id));
         }
     }
     let symbol_engine = |symbol: SymbolId| engines.iter().find(|e| e.owns_symbol(symbol)).unwrap();
@@ -234,6 +327,14 @@ fn restart_matches_oracle(
                 ),
             }
         }
+        let context = format!("seed {seed} trial {trial} account {account}");
+        queries_match_oracle(
+            &mut client,
+            account,
+            engines,
+            &client_ids[&account],
+            &context,
+        );
     }
 }
 

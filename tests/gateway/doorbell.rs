@@ -64,7 +64,8 @@ fn consumer(
                     bell.unpark();
                 }
             }
-        });
+        })
+        .expect("the shard reactor");
     })
 }
 
@@ -131,7 +132,8 @@ fn a_shard_rings_another_through_its_own_ring() {
                     producer_seen.messages.load(Ordering::Acquire) == i + 1
                 });
             }
-        });
+        })
+        .expect("the shard reactor");
     });
     producer.join().unwrap();
     handle.join().unwrap();
@@ -150,7 +152,8 @@ fn shutdown_force_wakes_a_parked_shard() {
             ops::doorbell().await;
             waiter.unpark();
             woken.store(1, Ordering::Release);
-        });
+        })
+        .expect("the shard reactor");
     });
     wait_for("consumer parks", || bell.is_parked());
     bell.force();

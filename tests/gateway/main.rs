@@ -6,6 +6,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod account_queries;
+mod capture_sampling;
 mod config_epoch;
 mod crash;
 mod doorbell;
@@ -19,7 +21,10 @@ mod port;
 mod prelogon;
 mod protocol_answers;
 mod python_conformance;
+mod reactor_failure;
+mod receive_buffers;
 mod report_budget;
 mod session_props;
 mod sessions;
 mod stall_idle;
+mod start_failure;

@@ -1,8 +1,10 @@
 //! A client written in another language from docs/PROTOCOL.md alone
-//! (tests/python/, standard library only, never looked at the Rust code)
-//! runs its conformance checks against the real gateway on the embedded
-//! demo configuration. It prints one line per check and `N passed, M
-//! failed`; any failure fails this test.
+//! (tests/python/, standard library only; its first parts by a writer who
+//! never looked at the Rust code, its account-query part (section 5.8) by
+//! the session that wrote the Rust side, from the doc's tables) runs its
+//! conformance checks against the real gateway on the embedded demo
+//! configuration. It prints one line per check and `N passed, M failed`;
+//! any failure fails this test.
 
 use std::process::Command;
 

@@ -51,6 +51,14 @@ enum Step {
         symbol: u32,
         order_id: u64,
     },
+    /// OrderQuery (kind 0), OpenOrdersRequest (1), PositionsRequest (2),
+    /// with any cursor: a client may send one the gateway never made.
+    Query {
+        kind: u8,
+        symbol: u32,
+        place: u32,
+        after: u64,
+    },
     Heartbeat,
     Garbage(Vec<u8>),
 }
@@ -72,7 +80,9 @@ fn step() -> impl Strategy<Value = Step> {
         2 => (symbol.clone(), id.clone()).prop_map(|(symbol, order_id)| Step::Cancel { symbol, order_id }),
         2 => (symbol.clone(), id.clone(), price, qty).prop_map(|(symbol, order_id, price, qty)| Step::Replace { symbol, order_id, price, qty }),
         1 => symbol.clone().prop_map(|symbol| Step::MassCancel { symbol }),
-        1 => (symbol, id).prop_map(|(symbol, order_id)| Step::Status { symbol, order_id }),
+        1 => (symbol.clone(), id.clone()).prop_map(|(symbol, order_id)| Step::Status { symbol, order_id }),
+        2 => (0u8..3, symbol, prop_oneof![Just(0u32), 0u32..3, Just(1u32 << 16), any::<u32>()], prop_oneof![id, Just(u64::MAX)])
+            .prop_map(|(kind, symbol, place, after)| Step::Query { kind, symbol, place, after }),
         1 => Just(Step::Heartbeat),
         1 => proptest::collection::vec(any::<u8>(), 0..80).prop_map(Step::Garbage),
     ]
@@ -148,6 +158,15 @@ proptest! {
                 }
                 Step::Status { symbol, order_id } => {
                     client.send(&mut a, &OrderStatusRequestMsg::new(4, order_id, symbol), now)
+                }
+                Step::Query { kind, symbol, place, after } => {
+                    let cursor = QueryCursor { place, after };
+                    let symbol_or_all = (symbol != 0).then_some(symbol);
+                    match kind {
+                        0 => client.send(&mut a, &OrderQueryMsg::new(5, after, symbol), now),
+                        1 => client.send(&mut a, &OpenOrdersRequestMsg::new(6, symbol_or_all, cursor), now),
+                        _ => client.send(&mut a, &PositionsRequestMsg::new(7, symbol_or_all, cursor), now),
+                    }
                 }
                 Step::Heartbeat => client.send(&mut a, &ClientHeartbeatMsg::new(), now),
                 Step::Garbage(bytes) => {

@@ -131,15 +131,19 @@ fn io_uring_missing_from_kernel_fails() {
 // ---- memlock ---------------------------------------------------------------
 
 #[test]
-fn memlock_needs_three_registrations_of_the_io_buffer_per_shard() {
-    assert_eq!(memlock::memlock_needed_bytes(1, 10 * MIB), 31 * MIB);
-    assert_eq!(memlock::memlock_needed_bytes(4, 10 * MIB), 124 * MIB);
-    // glommio rounds up to whole pages and to at least 64 KiB.
-    assert_eq!(memlock::memlock_needed_bytes(1, 1), 3 * 64 * 1024 + MIB);
-    assert_eq!(
-        memlock::memlock_needed_bytes(1, 4 * MIB + 1),
-        3 * (4 * MIB + 4096) + MIB
-    );
+fn memlock_needs_each_shards_ring_and_buffer_ring_pages() {
+    const KIB: u64 = 1024;
+    // The default 4 MiB of receive buffers is 64 descriptors, one page:
+    // 64 KiB of submission entries + 72 KiB of rings + 4 KiB = 140 KiB a
+    // shard, and 8 KiB for the process (measured: one shard starts at
+    // 148 KiB, two at 288 KiB).
+    assert_eq!(memlock::shard_locked_bytes(4 * MIB), 140 * KIB);
+    assert_eq!(memlock::memlock_needed_bytes(1, 4 * MIB), 148 * KIB);
+    assert_eq!(memlock::memlock_needed_bytes(2, 4 * MIB), 288 * KIB);
+    // Receive buffers are not registered: only their descriptors count.
+    // 2 GiB is 32768 of them, 512 KiB of descriptors.
+    assert_eq!(memlock::shard_locked_bytes(2048 * MIB), (136 + 512) * KIB);
+    assert_eq!(memlock::shard_locked_bytes(1), 140 * KIB);
 }
 
 #[test]
@@ -151,25 +155,20 @@ fn memlock_unlimited_is_ok() {
 }
 
 #[test]
-fn memlock_below_glommio_minimum_fails_even_with_cap_ipc_lock() {
-    assert_status(
-        &memlock::check_memlock(Some(Some(64 * 1024)), true, 1, 10 * MIB),
-        Fail,
-    );
-}
-
-#[test]
-fn memlock_too_small_for_registered_buffers_warns() {
-    let check = memlock::check_memlock(Some(Some(8 * MIB)), false, 1, 10 * MIB);
-    assert_status(&check, Warn);
+fn memlock_too_small_for_the_shards_rings_fails() {
+    let needed = memlock::memlock_needed_bytes(4, 10 * MIB);
+    let check = memlock::check_memlock(Some(Some(needed - 4096)), false, 4, 10 * MIB);
+    assert_status(&check, Fail);
     assert!(fix(&check).contains("LimitMEMLOCK=infinity"));
+    assert!(check.found.contains("will not start"), "{check:?}");
     assert_status(
-        &memlock::check_memlock(Some(Some(64 * MIB)), false, 4, 10 * MIB),
-        Warn,
-    );
-    assert_status(
-        &memlock::check_memlock(Some(Some(64 * MIB)), false, 2, 10 * MIB),
+        &memlock::check_memlock(Some(Some(needed)), false, 4, 10 * MIB),
         Pass,
+    );
+    // Docker's default 64 KiB is too small for even one shard.
+    assert_status(
+        &memlock::check_memlock(Some(Some(64 * 1024)), false, 1, 4 * MIB),
+        Fail,
     );
 }
 

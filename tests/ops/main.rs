@@ -5,6 +5,7 @@
 mod cli_version_logs;
 mod config_validation;
 mod doctor;
+mod memlock_start;
 mod reactor_doctor;
 mod tuning;
 mod units;

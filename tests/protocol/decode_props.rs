@@ -7,7 +7,7 @@ use tradsys::protocol::*;
 
 /// `(msg_type, length)` of every message, per direction, from the doc's
 /// message index (section 6), written out independently of the code.
-const CLIENT_TYPES: [(u8, usize); 8] = [
+const CLIENT_TYPES: [(u8, usize); 11] = [
     (0x01, 56),
     (0x02, 8),
     (0x03, 8),
@@ -16,8 +16,11 @@ const CLIENT_TYPES: [(u8, usize); 8] = [
     (0x06, 48),
     (0x07, 24),
     (0x08, 32),
+    (0x09, 32),
+    (0x0A, 32),
+    (0x0B, 24),
 ];
-const GATEWAY_TYPES: [(u8, usize); 12] = [
+const GATEWAY_TYPES: [(u8, usize); 14] = [
     (0x81, 24),
     (0x82, 16),
     (0x83, 8),
@@ -30,6 +33,8 @@ const GATEWAY_TYPES: [(u8, usize); 12] = [
     (0x8A, 32),
     (0x8B, 72),
     (0x8C, 16),
+    (0x8D, 64),
+    (0x8E, 40),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -102,6 +102,26 @@ fn all_layouts() -> Vec<Layout> {
             symbol,
             _reserved
         }),
+        layout!(OrderQueryMsg {
+            header,
+            client_order_id,
+            order_client_order_id,
+            symbol,
+            _reserved
+        }),
+        layout!(OpenOrdersRequestMsg {
+            header,
+            client_order_id,
+            symbol,
+            cursor_place,
+            cursor
+        }),
+        layout!(PositionsRequestMsg {
+            header,
+            client_order_id,
+            symbol,
+            cursor_place
+        }),
         layout!(LogonAcceptedMsg {
             header,
             account,
@@ -209,6 +229,27 @@ fn all_layouts() -> Vec<Layout> {
             _reserved,
             expected_seq
         }),
+        layout!(PositionMsg {
+            header,
+            client_order_id,
+            symbol,
+            open_orders,
+            position,
+            realized_pnl_lo,
+            realized_pnl_hi,
+            open_buy_qty,
+            open_sell_qty
+        }),
+        layout!(QueryDoneMsg {
+            header,
+            client_order_id,
+            next_cursor,
+            next_cursor_place,
+            count,
+            reject_reason,
+            more,
+            _reserved
+        }),
     ]
 }
 
@@ -250,7 +291,7 @@ fn doc_type_matches(doc_type: &str, rust_type: &str) -> bool {
 
 #[test]
 fn struct_sizes_are_the_published_lengths() {
-    let expected: [(&str, usize); 20] = [
+    let expected: [(&str, usize); 25] = [
         ("Logon", 56),
         ("Logout", 8),
         ("Heartbeat (client)", 8),
@@ -259,6 +300,9 @@ fn struct_sizes_are_the_published_lengths() {
         ("ReplaceOrder", 48),
         ("MassCancel", 24),
         ("OrderStatusRequest", 32),
+        ("OrderQuery", 32),
+        ("OpenOrdersRequest", 32),
+        ("PositionsRequest", 24),
         ("LogonAccepted", 24),
         ("LogonRejected", 16),
         ("Heartbeat (gateway)", 8),
@@ -271,6 +315,8 @@ fn struct_sizes_are_the_published_lengths() {
         ("MassCancelDone", 32),
         ("OrderStatus", 72),
         ("SessionEnd", 16),
+        ("Position", 64),
+        ("QueryDone", 40),
     ];
     let layouts = all_layouts();
     assert_eq!(layouts.len(), expected.len());

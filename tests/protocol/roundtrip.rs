@@ -85,6 +85,50 @@ raw_roundtrip!(
     ClientMessage::OrderStatusRequest
 );
 raw_roundtrip!(
+    order_query_roundtrips,
+    OrderQueryMsg,
+    decode_client,
+    ClientMessage::OrderQuery
+);
+raw_roundtrip!(
+    open_orders_request_roundtrips,
+    OpenOrdersRequestMsg,
+    decode_client,
+    ClientMessage::OpenOrdersRequest
+);
+raw_roundtrip!(
+    positions_request_roundtrips,
+    PositionsRequestMsg,
+    decode_client,
+    ClientMessage::PositionsRequest
+);
+raw_roundtrip!(
+    position_roundtrips,
+    PositionMsg,
+    decode_gateway,
+    GatewayMessage::Position
+);
+raw_roundtrip!(
+    query_done_roundtrips,
+    QueryDoneMsg,
+    decode_gateway,
+    GatewayMessage::QueryDone
+);
+
+proptest! {
+    #[test]
+    fn realized_pnl_travels_as_two_halves(pnl in any::<i128>()) {
+        let view = tradsys::engine::PositionView {
+            position: 0,
+            realized_pnl: pnl,
+            open_orders: 0,
+            open_buy_qty: 0,
+            open_sell_qty: 0,
+        };
+        prop_assert_eq!(PositionMsg::new(1, 1, &view).realized_pnl(), pnl);
+    }
+}
+raw_roundtrip!(
     logon_accepted_roundtrips,
     LogonAcceptedMsg,
     decode_gateway,

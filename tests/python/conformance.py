@@ -690,12 +690,70 @@ def extended(host, port):
         x.close()
 
 
+def queries(host, port):
+    """Section 5.8: open orders page by page, an order by its client order
+    id, positions of every symbol, an unknown symbol, a viewer."""
+    a = t.Session.connect(host, port)
+    a.logon(*ALICE)
+    cleanup(a, 1)
+    a.drain(0.2)
+    base = 300000 * (RUN + 1)
+    ids = {}
+    for i in range(20):
+        a.new_order(base + i, SYM, t.Side.BUY, qty=1, price=REF - 3000 - i)
+        acc = expect(a, M.ORDER_ACCEPTED, "queries: order %d rests" % i)
+        if acc is not None:
+            ids[base + i] = acc.order_id
+    a.drain(0.2)
+    items, pages, others = a.query_all("orders", base + 100)
+    listed = [(m.symbol, m.order_client_order_id, m.order_id) for m in items]
+    want = [(SYM, c, ids[c]) for c in sorted(ids)]
+    eq(listed, want, "open orders: exactly the 20 resting, in order_id order")
+    check(all(m.state == t.OrderState.OPEN and m.leaves_qty == 1 for m in items),
+          "open orders: state open, leaves_qty 1")
+    check(all(p.count <= 16 for p in pages) and sum(p.count for p in pages) == 20,
+          "open orders: pages of at most 16, counts add up", repr(pages))
+    check(pages[-1].more == 0 and not others, "open orders: the last page has more 0")
+
+    a.order_query(base + 101, base + 7, SYM)
+    st = expect(a, M.ORDER_STATUS, "OrderQuery answered by OrderStatus")
+    if st is not None:
+        fields_eq(st, "OrderQuery finds the order by its client order id",
+                  client_order_id=base + 101, order_id=ids[base + 7],
+                  order_client_order_id=base + 7, state=t.OrderState.OPEN)
+    a.order_query(base + 102, base + 999, SYM)
+    st = expect(a, M.ORDER_STATUS, "OrderQuery for an unknown id")
+    if st is not None:
+        fields_eq(st, "OrderQuery unknown: state 0, order_id 0",
+                  state=t.OrderState.UNKNOWN, order_id=0, reject_reason=0)
+
+    items, pages, _ = a.query_all("positions", base + 103)
+    eq(sorted(m.symbol for m in items), [1, 2, 3], "positions: one per symbol")
+    check(all(isinstance(t.realized_pnl(m), int) for m in items), "positions: realized PnL")
+    btc = [m for m in items if m.symbol == SYM]
+    check(btc and btc[0].open_orders == 20 and btc[0].open_buy_qty == 20,
+          "positions: open orders and open buy qty of the symbol", repr(btc))
+    _, pages, _ = a.query_all("positions", base + 104, symbol=99)
+    fields_eq(pages[-1], "positions of an unknown symbol: QueryDone(UnknownSymbol)",
+              reject_reason=t.RejectReason.UnknownSymbol, count=0, more=0)
+
+    v = t.Session.connect(host, port)
+    v.logon(*VIEWER)
+    items, pages, _ = v.query_all("orders", 1)
+    check(not items and pages[-1].reject_reason == 0, "a viewer may ask: no open orders")
+    cleanup(a, base + 105)
+    for x in (a, v):
+        x.logout()
+        x.wait_closed(2.0)
+        x.close()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--addr", default="127.0.0.1:7001", help="HOST:PORT of order entry")
     args = ap.parse_args()
     host, _, port = args.addr.rpartition(":")
-    for part in (run, extended):
+    for part in (run, extended, queries):
         try:
             part(host or "127.0.0.1", int(port))
         except Exception as e:  # noqa: BLE001 - any crash is a failed check

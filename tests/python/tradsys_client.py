@@ -40,6 +40,9 @@ class MsgType:
     REPLACE_ORDER = 0x06
     MASS_CANCEL = 0x07
     ORDER_STATUS_REQUEST = 0x08
+    ORDER_QUERY = 0x09
+    OPEN_ORDERS_REQUEST = 0x0A
+    POSITIONS_REQUEST = 0x0B
     LOGON_ACCEPTED = 0x81
     LOGON_REJECTED = 0x82
     GW_HEARTBEAT = 0x83
@@ -52,6 +55,8 @@ class MsgType:
     MASS_CANCEL_DONE = 0x8A
     ORDER_STATUS = 0x8B
     SESSION_END = 0x8C
+    POSITION = 0x8D
+    QUERY_DONE = 0x8E
 
 
 # --- section 9 / 10: enumerations and reason codes ------------------------
@@ -155,6 +160,13 @@ CLIENT_MESSAGES = {
                                ("client_order_id", "symbol")),
     MsgType.ORDER_STATUS_REQUEST: _spec("OrderStatusRequest", 32, "QQI4x",
                                         ("client_order_id", "order_id", "symbol")),
+    MsgType.ORDER_QUERY: _spec("OrderQuery", 32, "QQI4x",
+                               ("client_order_id", "order_client_order_id", "symbol")),
+    MsgType.OPEN_ORDERS_REQUEST: _spec("OpenOrdersRequest", 32, "QIIQ",
+                                       ("client_order_id", "symbol", "cursor_place",
+                                        "cursor")),
+    MsgType.POSITIONS_REQUEST: _spec("PositionsRequest", 24, "QII",
+                                     ("client_order_id", "symbol", "cursor_place")),
 }
 
 GATEWAY_MESSAGES = {
@@ -193,7 +205,19 @@ GATEWAY_MESSAGES = {
                                  "reject_reason", "price", "qty", "leaves_qty",
                                  "filled_qty")),
     MsgType.SESSION_END: _spec("SessionEnd", 16, "H2xI", ("reason", "expected_seq")),
+    MsgType.POSITION: _spec("Position", 64, "QIIqQqQQ",
+                            ("client_order_id", "symbol", "open_orders", "position",
+                             "realized_pnl_lo", "realized_pnl_hi", "open_buy_qty",
+                             "open_sell_qty")),
+    MsgType.QUERY_DONE: _spec("QueryDone", 40, "QQIIHB5x",
+                              ("client_order_id", "next_cursor", "next_cursor_place",
+                               "count", "reject_reason", "more")),
 }
+
+
+def realized_pnl(position):
+    """Section 8, Position: realized_pnl = realized_pnl_hi * 2^64 + realized_pnl_lo."""
+    return position.realized_pnl_hi * (1 << 64) + position.realized_pnl_lo
 
 
 class Msg:
@@ -371,6 +395,44 @@ class Session:
     def status(self, client_order_id, order_id, symbol):
         return self.send(MsgType.ORDER_STATUS_REQUEST, client_order_id=client_order_id,
                          order_id=order_id, symbol=symbol)
+
+    def order_query(self, client_order_id, order_client_order_id, symbol):
+        return self.send(MsgType.ORDER_QUERY, client_order_id=client_order_id,
+                         order_client_order_id=order_client_order_id, symbol=symbol)
+
+    def open_orders(self, client_order_id, symbol=0, cursor_place=0, cursor=0):
+        return self.send(MsgType.OPEN_ORDERS_REQUEST, client_order_id=client_order_id,
+                         symbol=symbol, cursor_place=cursor_place, cursor=cursor)
+
+    def positions(self, client_order_id, symbol=0, cursor_place=0):
+        return self.send(MsgType.POSITIONS_REQUEST, client_order_id=client_order_id,
+                         symbol=symbol, cursor_place=cursor_place)
+
+    def query_all(self, kind, client_order_id, symbol=0, timeout=5.0):
+        """Section 5.8: every page of OpenOrdersRequest (kind "orders") or
+        PositionsRequest (kind "positions"). Returns (items, pages, others):
+        the OrderStatus / Position messages, each QueryDone, and any other
+        message that arrived meanwhile."""
+        items, pages, others = [], [], []
+        place, cursor = 0, 0
+        while True:
+            if kind == "orders":
+                self.open_orders(client_order_id, symbol, place, cursor)
+            else:
+                self.positions(client_order_id, symbol, place)
+            while True:
+                m = self.recv(timeout=timeout)
+                if m.msg_type == MsgType.QUERY_DONE and m.client_order_id == client_order_id:
+                    break
+                if (m.msg_type in (MsgType.ORDER_STATUS, MsgType.POSITION)
+                        and m.client_order_id == client_order_id):
+                    items.append(m)
+                else:
+                    others.append(m)
+            pages.append(m)
+            if m.reject_reason or not m.more:
+                return items, pages, others
+            place, cursor = m.next_cursor_place, m.next_cursor
 
     # -- receiving -------------------------------------------------------
 

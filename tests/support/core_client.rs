@@ -60,6 +60,17 @@ pub enum Got {
         reason: u16,
         expected_seq: u32,
     },
+    Position {
+        request_id: u64,
+        symbol: u32,
+        position: i64,
+    },
+    QueryDone {
+        request_id: u64,
+        count: u32,
+        more: bool,
+        reason: u16,
+    },
 }
 
 pub struct CoreClient {
@@ -120,13 +131,30 @@ impl CoreClient {
 
     /// Everything queued for this client since the last read.
     pub fn read(&mut self, core: &mut ShardCore) -> Vec<Got> {
+        decode_all(&self.read_bytes(core))
+    }
+
+    /// Everything queued for this client since the last read, whole.
+    pub fn read_received(&mut self, core: &mut ShardCore) -> Vec<tradsys::client::Received> {
+        let bytes = self.read_bytes(core);
+        let mut rest = &bytes[..];
+        let mut got = Vec::new();
+        while !rest.is_empty() {
+            let decoded = decode_gateway(rest).expect("the gateway sends whole messages");
+            got.push(tradsys::client::Received::from_view(&decoded.message));
+            rest = &rest[decoded.len..];
+        }
+        got
+    }
+
+    fn read_bytes(&mut self, core: &mut ShardCore) -> Vec<u8> {
         let mut spare = Vec::with_capacity(1 << 16);
         let mut bytes = Vec::new();
         while core.take_output(self.id, &mut spare) == Output::Data {
             bytes.extend_from_slice(&spare);
             spare.clear();
         }
-        decode_all(&bytes)
+        bytes
     }
 }
 
@@ -181,6 +209,17 @@ fn reduce(message: &GatewayMessage<'_>) -> Got {
         GatewayMessage::SessionEnd(m) => Got::SessionEnd {
             reason: m.reason.get(),
             expected_seq: m.expected_seq.get(),
+        },
+        GatewayMessage::Position(m) => Got::Position {
+            request_id: m.client_order_id.get(),
+            symbol: m.symbol.get(),
+            position: m.position.get(),
+        },
+        GatewayMessage::QueryDone(m) => Got::QueryDone {
+            request_id: m.client_order_id.get(),
+            count: m.count.get(),
+            more: m.more != 0,
+            reason: m.reject_reason.get(),
         },
     }
 }

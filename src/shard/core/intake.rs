@@ -184,7 +184,7 @@ impl ShardCore {
         );
         let mut consumed = 0;
         let mut blocked = false;
-        self.telemetry.read_ns = self.stamp();
+        self.read_begins();
         while let Some(session) = self.sessions.get(id) {
             if session.is_ended() {
                 consumed = bytes.len(); // nothing after the end is read
@@ -209,6 +209,7 @@ impl ShardCore {
                     }
                     consumed += decoded.len;
                     self.counters.messages_in += 1;
+                    self.next_command_of_read(consumed == decoded.len && consumed == bytes.len());
                     self.handle(id.slot, &decoded.message, now);
                 }
             }
@@ -216,7 +217,7 @@ impl ShardCore {
         if let Some(session) = self.sessions.get_mut(id) {
             session.input_pending = blocked;
         }
-        self.telemetry.read_ns = 0;
+        self.read_ends();
         self.finish_turn();
         assert!(consumed <= bytes.len());
         Intake { consumed, blocked }
@@ -253,7 +254,13 @@ impl ShardCore {
             ClientMessage::CancelOrder(m) => m.symbol.get(),
             ClientMessage::ReplaceOrder(m) => m.symbol.get(),
             ClientMessage::OrderStatusRequest(m) => m.symbol.get(),
-            ClientMessage::MassCancel(_) => {
+            ClientMessage::OrderQuery(m) => m.symbol.get(),
+            ClientMessage::OpenOrdersRequest(m) if m.symbol.get() != 0 => m.symbol.get(),
+            ClientMessage::PositionsRequest(m) if m.symbol.get() != 0 => m.symbol.get(),
+            // Symbol 0: any trading shard (the cursor's) may answer.
+            ClientMessage::MassCancel(_)
+            | ClientMessage::OpenOrdersRequest(_)
+            | ClientMessage::PositionsRequest(_) => {
                 return self
                     .shared
                     .trading_shards

@@ -35,8 +35,10 @@ impl ShardCore {
         // commands come from other shards (local ones run inline).
         debug_assert!(match msg {
             MeshMsg::Command { origin, .. } => origin.is_none_or(|o| o.shard != self.id),
-            MeshMsg::StatusRequest { origin, .. } => origin.shard != self.id,
+            MeshMsg::StatusRequest { origin, .. } | MeshMsg::Query { origin, .. } =>
+                origin.shard != self.id,
             MeshMsg::Report { dest, .. }
+            | MeshMsg::Answer { dest, .. }
             | MeshMsg::Processed { dest }
             | MeshMsg::Status { dest, .. }
             | MeshMsg::MassCancelDone { dest, .. } => dest.shard == self.id,
@@ -50,9 +52,13 @@ impl ShardCore {
                 command,
                 sent_ns,
             } => {
-                let taken = self.stamp();
+                let taken = if sent_ns != 0 { self.stamp() } else { 0 };
                 self.record_span(Stage::MeshHop, sent_ns, taken);
+                // The sending shard's sampling decides (no stamp: skipped),
+                // so a sampled command has all its stages.
+                self.telemetry.command_sampled = sent_ns != 0 || !self.telemetry.recorder.enabled();
                 self.run_engine(&command, origin, request_id, now);
+                self.telemetry.command_sampled = true;
                 // After the command's reports on the same ring: when it
                 // arrives, every report for the origin session is in.
                 if let Some(origin) = origin {
@@ -68,6 +74,16 @@ impl ShardCore {
                 let status = status_answer(&self.engine, account, &request);
                 self.sender.status(origin, status);
             }
+            MeshMsg::Query {
+                origin,
+                account,
+                query,
+            } => self.remote_query(origin, account, &query),
+            MeshMsg::Answer {
+                dest,
+                answer,
+                releases,
+            } => self.remote_answer(dest, &answer, releases),
             MeshMsg::Report { dest, event } => {
                 self.sessions.deliver_report(dest, &event, now.wall_ns)
             }

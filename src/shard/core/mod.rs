@@ -21,6 +21,8 @@
 //!   bytes, sequence checks, back-pressure (`can_resume`).
 //! - `order_entry`: rate limit and role checks, conversion to engine
 //!   commands, routing to the owner shard, mass cancel, order status.
+//! - `queries`: an account's order by client order id, its open orders and
+//!   positions a page at a time, answered by one engine per request.
 //! - `write_ahead`: the journal: start-up replay, append before execute,
 //!   refusals and deferred cancel-on-disconnect, syncs, fail-stop.
 //! - `mesh_input`: what other shards sent (commands, reports, answers).
@@ -49,6 +51,7 @@ mod mesh_input;
 mod operator;
 mod order_entry;
 mod output;
+mod queries;
 mod session_end;
 mod telemetry;
 mod timers;
@@ -57,6 +60,7 @@ mod write_ahead;
 pub use intake::{FirstMessage, Intake, PreLogonEnd, PRE_LOGON_END_BYTES};
 pub use market::is_feed_event;
 pub use output::Output;
+pub use queries::{AccountQuery, QueryAnswer};
 
 pub use super::counters::ShardCounters;
 

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use super::queries::AccountQuery;
 use super::{Now, ShardCore};
 use crate::config::Role;
 use crate::engine::{CancelReason, Command, Engine, Event, RejectReason};
@@ -25,7 +26,7 @@ impl ShardCore {
         };
         let refusal = if !session.bucket.try_take(now.mono_ns) {
             Some(RejectReason::RateLimited)
-        } else if role == Role::Viewer && !matches!(request, ClientMessage::OrderStatusRequest(_)) {
+        } else if role == Role::Viewer && !is_read_only(request) {
             Some(RejectReason::NotAuthorized)
         } else {
             None
@@ -40,6 +41,15 @@ impl ShardCore {
                     None => self.order_status(slot, account, m),
                     Some(reason) => self.push_to(slot, &OrderStatusMsg::refused(m, reason)),
                 }
+            }
+            ClientMessage::OrderQuery(m) => {
+                return self.account_query(slot, account, AccountQuery::ByClientId(*m), refusal)
+            }
+            ClientMessage::OpenOrdersRequest(m) => {
+                return self.account_query(slot, account, AccountQuery::OpenOrders(*m), refusal)
+            }
+            ClientMessage::PositionsRequest(m) => {
+                return self.account_query(slot, account, AccountQuery::Positions(*m), refusal)
             }
             ClientMessage::Logon(_) | ClientMessage::Logout(_) | ClientMessage::Heartbeat(_) => {
                 unreachable!("session messages are handled before order entry")
@@ -194,7 +204,7 @@ impl ShardCore {
         if let Some(session) = self.sessions.get_mut(origin) {
             session.remote_in_flight += 1;
         }
-        let sent_ns = self.stamp();
+        let sent_ns = self.command_stamp();
         self.record_span(Stage::Intake, self.telemetry.read_ns, sent_ns);
         self.sender
             .command(owner as u16, Some(origin), request_id, command, sent_ns);
@@ -218,6 +228,19 @@ impl ShardCore {
             None => self.push_to(slot, &OrderStatusMsg::unknown(request)),
         }
     }
+}
+
+/// The requests a viewer may send: the ones that change nothing.
+fn is_read_only(request: &ClientMessage<'_>) -> bool {
+    let read_only = matches!(
+        request,
+        ClientMessage::OrderStatusRequest(_)
+            | ClientMessage::OrderQuery(_)
+            | ClientMessage::OpenOrdersRequest(_)
+            | ClientMessage::PositionsRequest(_)
+    );
+    debug_assert!(!read_only || client_command(request, 0).is_none());
+    read_only
 }
 
 /// The report that refuses an order command before any engine ran it:

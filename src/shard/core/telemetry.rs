@@ -21,6 +21,15 @@ pub(super) struct Telemetry {
     pub(super) recorder: StageRecorder,
     /// Read completion of the bytes `on_bytes` is handling; 0 outside it.
     pub(super) read_ns: u64,
+    /// Whether the command being handled has its per-command stages
+    /// recorded (`telemetry.command_sample_every`); true outside a read.
+    pub(super) command_sampled: bool,
+    /// The sampling's random state (xorshift64: which command of a
+    /// multi-command read is timed must not depend on its place in the
+    /// read, or `intake`, which grows along a read, would be biased), and
+    /// its period.
+    sample_rng: u64,
+    sample_every: u32,
     /// When the previous mesh loop turn began, and whether it found nothing
     /// to do (with `idle = "park"` the turn after it includes the park).
     last_turn_ns: u64,
@@ -45,6 +54,9 @@ impl Telemetry {
         Telemetry {
             recorder: StageRecorder::new(link, t.latency_capture, interval_ns, now),
             read_ns: 0,
+            command_sampled: true,
+            sample_rng: (0x9E37_79B9_7F4A_7C15 ^ (u64::from(shard) << 32)) | 1,
+            sample_every: t.command_sample_every.max(1),
             last_turn_ns: 0,
             last_turn_idle: false,
             parks: config.server.idle == IdlePolicy::Park,
@@ -67,6 +79,45 @@ impl ShardCore {
         } else {
             0
         }
+    }
+
+    /// A timestamp for a per-command stage: 0 (not taken) for a command
+    /// the sampling skips.
+    #[inline]
+    pub(super) fn command_stamp(&self) -> u64 {
+        debug_assert!(self.telemetry.sample_every >= 1);
+        if self.telemetry.command_sampled {
+            self.stamp()
+        } else {
+            0
+        }
+    }
+
+    /// A socket read's bytes begin.
+    pub(super) fn read_begins(&mut self) {
+        debug_assert!(self.telemetry.command_sampled, "nothing left from a read");
+        self.telemetry.read_ns = self.stamp();
+    }
+
+    /// The next command of the current read: always timed when it is the
+    /// read's only message, else one in `command_sample_every` at random.
+    pub(super) fn next_command_of_read(&mut self, only_one: bool) {
+        let t = &mut self.telemetry;
+        let mut x = t.sample_rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        t.sample_rng = x;
+        t.command_sampled = only_one || x.is_multiple_of(u64::from(t.sample_every));
+        debug_assert!(t.sample_rng != 0, "xorshift never reaches 0");
+    }
+
+    /// The read is handled: anything run from now on (mesh commands,
+    /// timers) is sampled as before.
+    pub(super) fn read_ends(&mut self) {
+        self.telemetry.read_ns = 0;
+        self.telemetry.command_sampled = true;
+        debug_assert_eq!(self.telemetry.read_ns, 0);
     }
 
     /// Records `end - start` for `stage` if both were taken; a negative

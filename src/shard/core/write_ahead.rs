@@ -210,7 +210,7 @@ impl ShardCore {
         request_id: u64,
         now: Now,
     ) {
-        let journal_start = self.stamp();
+        let journal_start = self.command_stamp();
         // Intake ends here for a command read on this shard just now.
         self.record_span(Stage::Intake, self.telemetry.read_ns, journal_start);
         if self.journal.is_some()
@@ -221,14 +221,14 @@ impl ShardCore {
             return;
         }
         let engine_start = if self.journal.is_some() {
-            let journaled = self.stamp();
+            let journaled = self.command_stamp();
             self.record_span(Stage::Journal, journal_start, journaled);
             journaled
         } else {
             journal_start
         };
         self.execute(command, origin, request_id, now);
-        let engine_end = self.stamp();
+        let engine_end = self.command_stamp();
         self.record_span(Stage::Engine, engine_start, engine_end);
     }
 

@@ -9,6 +9,7 @@
 //! The feed epoch is decided here too: one per gateway start, the start's
 //! wall clock raised above the last epoch any shard's journal recorded.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -17,6 +18,8 @@ use crate::market_data::{Feed, FeedEpoch};
 /// One slot per shard, each written once.
 pub struct FeedExchange {
     slots: Vec<OnceLock<Published>>,
+    /// A shard failed its start: nobody waits for its feed any more.
+    abandoned: AtomicBool,
     /// Wall clock of the start (ns since the Unix epoch).
     start_wall_ns: u64,
 }
@@ -30,7 +33,7 @@ struct Published {
 /// Why a shard could not complete the exchange.
 #[derive(Debug)]
 pub enum ExchangeError {
-    /// The gateway began to stop (another shard failed its start).
+    /// The gateway began to stop, or another shard failed its start.
     ShuttingDown,
 }
 
@@ -39,6 +42,7 @@ impl FeedExchange {
         assert!(shards > 0, "at least one shard");
         FeedExchange {
             slots: (0..shards).map(|_| OnceLock::new()).collect(),
+            abandoned: AtomicBool::new(false),
             start_wall_ns,
         }
     }
@@ -62,6 +66,14 @@ impl FeedExchange {
             self.slots[shard].set(published).is_ok(),
             "a shard publishes once"
         );
+    }
+
+    /// A shard failed its start and will never publish: the others stop
+    /// waiting (their start fails too, and the gateway exits with the
+    /// first shard's reason).
+    pub fn abandon(&self) {
+        self.abandoned.store(true, Ordering::Release);
+        debug_assert!(self.abandoned.load(Ordering::Acquire));
     }
 
     /// Whether shard `shard` has published (a core driven by hand without
@@ -119,7 +131,7 @@ impl FeedExchange {
             if let Some(epoch) = self.try_collect(shard, feed, &owner_of) {
                 return Ok(epoch);
             }
-            if shutting_down() {
+            if shutting_down() || self.abandoned.load(Ordering::Acquire) {
                 return Err(ExchangeError::ShuttingDown);
             }
             std::thread::sleep(Duration::from_millis(1));

@@ -52,9 +52,17 @@ pub fn try_with_ring<R>(f: impl FnOnce(&mut Ring) -> R) -> Option<R> {
     .flatten()
 }
 
+/// How many enters in a row may fail before the loop gives up. One failure
+/// that the next enter does not repeat is survivable; a ring that fails
+/// every enter (its fd gone bad, the kernel refusing it) can neither read
+/// orders nor send reports, and spinning on it would only log.
+pub const ENTER_FAILURES_BEFORE_STOP: u32 = 1_000;
+
 /// Drives `future` and every task it spawns on `ring` until `future`
-/// completes; then drops the tasks left and the ring.
-pub fn block_on(ring: Ring, future: impl Future<Output = ()> + 'static) {
+/// completes; then drops the tasks left and the ring. Returns the error if
+/// [`ENTER_FAILURES_BEFORE_STOP`] enters in a row failed: the tasks are
+/// dropped unfinished and the caller must stop the gateway.
+pub fn block_on(ring: Ring, future: impl Future<Output = ()> + 'static) -> std::io::Result<()> {
     RING.with(|slot| *slot.borrow_mut() = Some(ring));
     let done = Rc::new(Cell::new(false));
     let finished = Rc::clone(&done);
@@ -62,19 +70,31 @@ pub fn block_on(ring: Ring, future: impl Future<Output = ()> + 'static) {
         future.await;
         finished.set(true);
     });
-    loop {
+    let mut failures = 0u32;
+    let outcome = loop {
         executor::run_ready();
         if done.get() {
-            break;
+            break Ok(());
         }
         let wait = u32::from(!executor::has_ready());
-        if let Err(error) = with_ring(|ring| ring.enter(wait)) {
-            tracing::error!(%error, "io_uring_enter failed");
+        match with_ring(|ring| ring.enter(wait)) {
+            Ok(()) => failures = 0,
+            Err(error) => {
+                if failures == 0 {
+                    tracing::error!(%error, "io_uring_enter failed");
+                }
+                failures += 1;
+                if failures >= ENTER_FAILURES_BEFORE_STOP {
+                    break Err(error);
+                }
+            }
         }
-    }
+    };
+    debug_assert!(outcome.is_ok() || failures == ENTER_FAILURES_BEFORE_STOP);
     executor::clear();
     drain();
     RING.with(|slot| drop(slot.borrow_mut().take()));
+    outcome
 }
 
 /// Waits (at most a second) for the completions of the operations the

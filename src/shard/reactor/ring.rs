@@ -34,7 +34,7 @@ pub const IGNORED: u64 = u64::MAX - 1;
 /// (every connection has a receive in flight, plus sends and timers; the
 /// kernel keeps overflow beyond that, `IORING_FEAT_NODROP`).
 pub const SQ_ENTRIES: u32 = 1024;
-const CQ_ENTRIES: u32 = 4 * SQ_ENTRIES;
+pub const CQ_ENTRIES: u32 = 4 * SQ_ENTRIES;
 
 /// What an operation's leftovers need when its owner went away first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,10 +102,24 @@ pub fn new_disabled() -> io::Result<IoUring> {
         io::Error::new(
             e.kind(),
             format!(
-                "io_uring_setup with SINGLE_ISSUER|DEFER_TASKRUN|R_DISABLED: {e} (needs Linux >= 6.1; see docs/OPERATIONS.md)"
+                "io_uring_setup with SINGLE_ISSUER|DEFER_TASKRUN|R_DISABLED: {e} ({})",
+                setup_hint(&e, "needs Linux >= 6.1; see docs/OPERATIONS.md")
             ),
         )
     })
+}
+
+/// What to tell the operator when setting a ring up failed: ENOMEM means
+/// the user's RLIMIT_MEMLOCK (the kernel charges ring memory to it), not
+/// an old kernel.
+pub fn setup_hint(error: &io::Error, otherwise: &'static str) -> &'static str {
+    let hint = if error.raw_os_error() == Some(libc::ENOMEM) {
+        "RLIMIT_MEMLOCK is too small for the shards' rings: run `tradsys doctor` (memlock), set LimitMEMLOCK=infinity or `ulimit -l unlimited`"
+    } else {
+        otherwise
+    };
+    debug_assert!(!hint.is_empty());
+    hint
 }
 
 pub struct Ring {

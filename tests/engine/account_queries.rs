@@ -1,0 +1,170 @@
+//! The account queries of issue 12, one behaviour each: an order found by
+//! the client order id it was given (and after a replace, by the new one),
+//! duplicates answered oldest first, open orders paged across symbols and
+//! resumed after the cursor's order is gone, positions paged by symbol.
+
+use crate::support::engine_fixture::*;
+use tradsys::engine::*;
+
+use Side::{Buy, Sell};
+
+fn with_client_id(
+    h: &mut Harness,
+    account: AccountId,
+    client_order_id: u64,
+    price: Price,
+) -> OrderId {
+    let mut order = h.order(account, Buy, price, 1);
+    order.client_order_id = client_order_id;
+    accepted_id(&h.submit(order))
+}
+
+fn all_open(
+    h: &Harness,
+    account: AccountId,
+    symbol: Option<SymbolId>,
+    page: usize,
+) -> Vec<OrderId> {
+    let mut listed = Vec::new();
+    let mut cursor = Some(PageCursor::default());
+    while let Some(at) = cursor {
+        cursor = h
+            .engine
+            .open_orders_page(account, symbol, at, page, |v| listed.push(v.order_id));
+    }
+    listed
+}
+
+#[test]
+fn an_order_is_found_by_its_client_order_id_only_by_its_account() {
+    let mut h = Harness::new();
+    let id = with_client_id(&mut h, ALICE, 555, 990);
+    let view = h.engine.order_by_client_id(ALICE, SYM, 555).unwrap();
+    assert_eq!((view.order_id, view.leaves_qty, view.price), (id, 1, 990));
+    assert_eq!(h.engine.order_by_client_id(BOB, SYM, 555), None);
+    assert_eq!(h.engine.order_by_client_id(ALICE, COARSE, 555), None);
+    h.cancel(ALICE, id);
+    assert_eq!(h.engine.order_by_client_id(ALICE, SYM, 555), None);
+}
+
+#[test]
+fn a_replace_moves_the_order_to_its_new_client_order_id() {
+    let mut h = Harness::new();
+    let id = with_client_id(&mut h, ALICE, 555, 990);
+    // Keeps priority (qty down), then loses it (price change).
+    for (price, qty) in [(990, 1), (995, 1)] {
+        let old = h.engine.order(ALICE, SYM, id).unwrap().client_order_id;
+        let events = h.replace(ALICE, id, price, qty + 1);
+        assert!(matches!(events[0], Event::Replaced { .. }), "{events:?}");
+        let new = h.engine.order(ALICE, SYM, id).unwrap().client_order_id;
+        assert_eq!(h.engine.order_by_client_id(ALICE, SYM, old), None);
+        assert_eq!(
+            h.engine
+                .order_by_client_id(ALICE, SYM, new)
+                .unwrap()
+                .order_id,
+            id
+        );
+    }
+}
+
+#[test]
+fn duplicate_client_order_ids_answer_the_oldest_open_one() {
+    let mut h = Harness::new();
+    let first = with_client_id(&mut h, ALICE, 7, 990);
+    let second = with_client_id(&mut h, ALICE, 7, 991);
+    assert_eq!(
+        h.engine.order_by_client_id(ALICE, SYM, 7).unwrap().order_id,
+        first
+    );
+    h.cancel(ALICE, first);
+    assert_eq!(
+        h.engine.order_by_client_id(ALICE, SYM, 7).unwrap().order_id,
+        second
+    );
+}
+
+#[test]
+fn open_orders_page_by_symbol_and_resume_after_a_vanished_cursor() {
+    let mut h = Harness::new();
+    let on_sym: Vec<OrderId> = (0..5).map(|i| h.rest(ALICE, Buy, 990 - i, 1)).collect();
+    let mut coarse = h.order(ALICE, Sell, 1_050, 10);
+    coarse.symbol = COARSE;
+    let on_coarse = accepted_id(&h.submit(coarse));
+    h.rest(BOB, Buy, 980, 1);
+
+    let expected: Vec<OrderId> = on_sym.iter().copied().chain([on_coarse]).collect();
+    for page in 1..=7 {
+        assert_eq!(all_open(&h, ALICE, None, page), expected, "page {page}");
+    }
+    assert_eq!(all_open(&h, ALICE, Some(COARSE), 2), vec![on_coarse]);
+    assert_eq!(all_open(&h, ALICE, Some(99), 2), Vec::<OrderId>::new());
+
+    // A page of 2, then the cursor's order is canceled: the next page
+    // starts right after it all the same.
+    let mut first = Vec::new();
+    let cursor = h
+        .engine
+        .open_orders_page(ALICE, None, PageCursor::default(), 2, |v| {
+            first.push(v.order_id)
+        })
+        .unwrap();
+    assert_eq!(first, on_sym[..2]);
+    h.cancel(ALICE, on_sym[1]);
+    let mut rest = Vec::new();
+    h.engine
+        .open_orders_page(ALICE, None, cursor, 10, |v| rest.push(v.order_id));
+    assert_eq!(rest, [&on_sym[2..], &[on_coarse][..]].concat());
+}
+
+#[test]
+fn positions_page_one_per_symbol() {
+    let mut h = Harness::new();
+    h.rest(BOB, Sell, 1_000, 3);
+    let take = h.order(ALICE, Buy, 1_000, 2);
+    h.submit(take);
+    let mut seen = Vec::new();
+    let cursor = h
+        .engine
+        .positions_page(ALICE, None, PageCursor::default(), 1, |s, p| {
+            seen.push((s, p.position))
+        });
+    assert_eq!(seen, vec![(SYM, 2)]);
+    h.engine
+        .positions_page(ALICE, None, cursor.unwrap(), 1, |s, p| {
+            seen.push((s, p.position))
+        });
+    assert_eq!(seen, vec![(SYM, 2), (COARSE, 0)]);
+    assert!(h
+        .engine
+        .positions_page(9, None, PageCursor::default(), 1, |_, _| ())
+        .is_none());
+}
+
+#[test]
+fn a_vanished_cursor_far_from_the_next_order_resumes_by_walking_the_list() {
+    let mut config = config();
+    config.order_capacity = 256;
+    let mut h = Harness::with(config);
+    let first = h.rest(ALICE, Buy, 990, 1);
+    let second = h.rest(ALICE, Buy, 990, 1);
+    // More than the 64 ids a page looks ahead, none of them Alice's.
+    for _ in 0..80 {
+        h.rest(BOB, Buy, 980, 1);
+    }
+    let third = h.rest(ALICE, Buy, 990, 1);
+    let mut page = Vec::new();
+    let cursor = h
+        .engine
+        .open_orders_page(ALICE, Some(SYM), PageCursor::default(), 2, |v| {
+            page.push(v.order_id)
+        })
+        .unwrap();
+    assert_eq!(page, vec![first, second]);
+    h.cancel(ALICE, second);
+    page.clear();
+    let end = h
+        .engine
+        .open_orders_page(ALICE, Some(SYM), cursor, 2, |v| page.push(v.order_id));
+    assert_eq!((page, end), (vec![third], None));
+}
