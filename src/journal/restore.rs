@@ -42,6 +42,9 @@ pub struct Restored {
     /// The epoch this start appended (the current config differed from
     /// the one in force, or the journal had none) and its seq.
     pub new_epoch: Option<(ConfigEpoch, u64)>,
+    /// The last `feed_epoch` record replayed (the market-data feed epoch of
+    /// the previous start).
+    pub feed_epoch: Option<crate::market_data::FeedEpoch>,
 }
 
 /// Opens the journal in `shard_dir` and brings `engine` to the state the
@@ -57,6 +60,59 @@ pub struct Restored {
 /// anything is replayed when the journal's first epoch already shows it.
 #[allow(clippy::too_many_arguments)]
 pub fn restore<S: EventSink>(
+    shard_dir: &Path,
+    shard: u16,
+    cfg: &JournalConfig,
+    truncate_corrupt_journal: bool,
+    engine: &mut Engine,
+    current: &EngineConfig,
+    now_ns: u64,
+    sink: &mut S,
+) -> Result<(JournalWriter, Restored), JournalError> {
+    restore_into(
+        shard_dir,
+        shard,
+        cfg,
+        truncate_corrupt_journal,
+        engine,
+        current,
+        now_ns,
+        &mut EventsOnly(sink),
+    )
+}
+
+/// A replay's events together with the records they come from: what the
+/// market-data feed needs to rebuild itself (each event stamped with its
+/// command's journal time, end of day after its events).
+pub trait ReplaySink: EventSink {
+    /// Before the events of the command in `record`.
+    fn before(&mut self, record: &Record);
+    /// After them.
+    fn after(&mut self, record: &Record);
+}
+
+/// A plain event sink as a [`ReplaySink`] that ignores the records.
+struct EventsOnly<'a, S>(&'a mut S);
+
+impl<S: EventSink> EventSink for EventsOnly<'_, S> {
+    fn emit(&mut self, event: &crate::engine::Event) {
+        self.0.emit(event);
+    }
+}
+
+impl<S: EventSink> ReplaySink for EventsOnly<'_, S> {
+    fn before(&mut self, record: &Record) {
+        debug_assert!(record.command().is_some(), "called around commands only");
+    }
+
+    fn after(&mut self, record: &Record) {
+        debug_assert!(record.command().is_some(), "called around commands only");
+    }
+}
+
+/// [`restore`], telling `sink` which record each replayed event comes from.
+#[allow(clippy::too_many_arguments)]
+pub fn restore_into<S: ReplaySink>(
     shard_dir: &Path,
     shard: u16,
     cfg: &JournalConfig,
@@ -94,14 +150,19 @@ pub fn restore<S: EventSink>(
     }
 
     let mut failed = None;
-    let mut epochs_replayed = 0;
+    let (mut epochs_replayed, mut feed_epoch) = (0, None);
     let (mut writer, report) =
         JournalWriter::open(shard_dir, shard, cfg, truncate_corrupt_journal, |record| {
             if failed.is_some() {
                 return;
             }
             match record.entry {
-                Entry::Command(command) => engine.process(&command, sink),
+                Entry::FeedEpoch(epoch) => feed_epoch = Some(epoch),
+                Entry::Command(command) => {
+                    sink.before(record);
+                    engine.process(&command, sink);
+                    sink.after(record);
+                }
                 Entry::ConfigEpoch(epoch) => {
                     epochs_replayed += 1;
                     if in_force != Some(epoch) {
@@ -139,6 +200,7 @@ pub fn restore<S: EventSink>(
             epochs_replayed,
             first_epoch,
             new_epoch,
+            feed_epoch,
         },
     ))
 }

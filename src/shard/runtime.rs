@@ -9,6 +9,8 @@
 //!   accept in flight; `reactor/ops.rs` says why not multishot), pausing after errors that would repeat at once (see
 //!   `admission.rs`);
 //! - the ticker: heartbeats and timeouts every few milliseconds;
+//! - the market-data acceptor and, per WebSocket client, a reader and a
+//!   writer (`runtime/md.rs`);
 //! - per connection, a reader (socket -> core: receives into the shard's
 //!   provided buffer ring) and a writer (outbox -> socket, woken by a
 //!   [`LocalNotify`]; sends from the session's own buffer).
@@ -33,6 +35,8 @@ use super::reactor::{self, spawn, Ring};
 use super::shared::Shared;
 use crate::config::IdlePolicy;
 use crate::protocol::*;
+
+mod md;
 
 /// Bytes a reader pulls from the socket at once.
 const READ_BUFFER_BYTES: usize = 64 * 1024;
@@ -64,6 +68,11 @@ struct ShardTasks {
     /// The CPUs the process may use, for helper threads (file work off
     /// the shard's core).
     unpinned: Option<CpuSet>,
+    /// Stops the market-data acceptor (graceful shutdown).
+    md_stop: LocalNotify,
+    md_acceptor_running: Cell<bool>,
+    /// Market-data connections with a task (handshaking or served).
+    md_connections: Cell<usize>,
 }
 
 /// Runs shard `id` on the calling thread until graceful shutdown
@@ -73,18 +82,21 @@ pub fn run(
     shared: Arc<Shared>,
     links: Links,
     listener: OwnedFd,
+    md_listener: Option<OwnedFd>,
     ring: ShardRing,
     started: std::sync::mpsc::Sender<Result<(), String>>,
 ) {
     let unpinned = CpuSet::current();
     let core_id = shared.config.server.cores[id as usize];
     if !core_affinity::set_for_current(core_affinity::CoreId { id: core_id }) {
+        shared.feeds.abandon();
         let _ = started.send(Err(format!("shard {id}: cannot pin to core {core_id}")));
         return;
     }
     let ring = match Ring::enable(ring.into_inner(), buffer_ring(&shared)) {
         Ok(ring) => ring,
         Err(e) => {
+            shared.feeds.abandon();
             let _ = started.send(Err(format!("shard {id}: io_uring: {e}")));
             return;
         }
@@ -92,7 +104,13 @@ pub fn run(
     let mut core = ShardCore::new(id, Arc::clone(&shared), links);
     // Recovery runs before this shard accepts anything; the main thread
     // waits for every shard's answer before it reports ready.
-    if let Err(e) = core.start() {
+    let recovered = core.start();
+    if recovered.is_err() {
+        // The other shards wait for this one's feed (market data):
+        // every failed start abandons the exchange.
+        shared.feeds.abandon();
+    }
+    if let Err(e) = recovered.and_then(|()| core.finish_start()) {
         let _ = started.send(Err(format!("shard {id}: {e}")));
         return;
     }
@@ -110,8 +128,11 @@ pub fn run(
         idle,
         acceptor_running: Cell::new(true),
         unpinned,
+        md_stop: LocalNotify::default(),
+        md_acceptor_running: Cell::new(md_listener.is_some()),
+        md_connections: Cell::new(0),
     });
-    if let Err(error) = reactor::block_on(ring, serve_shard(tasks, listener)) {
+    if let Err(error) = reactor::block_on(ring, serve_shard(tasks, listener, md_listener)) {
         ring_failed(id, &error);
     }
 }
@@ -162,12 +183,15 @@ pub fn receive_buffer_count(io_memory_bytes: usize) -> u16 {
 /// the same large batches as before).
 pub const RECEIVE_BUFFER_BYTES: usize = 64 * 1024;
 
-async fn serve_shard(tasks: Rc<ShardTasks>, listener: OwnedFd) {
+async fn serve_shard(tasks: Rc<ShardTasks>, listener: OwnedFd, md_listener: Option<OwnedFd>) {
     spawn(accept_loop(Rc::clone(&tasks), listener));
+    if let Some(md_listener) = md_listener {
+        spawn(md::accept_loop(Rc::clone(&tasks), md_listener));
+    }
     spawn(tick_loop(Rc::clone(&tasks)));
     mesh_loop(&tasks).await;
     graceful_shutdown(&tasks).await;
-    while tasks.acceptor_running.get() {
+    while tasks.acceptor_running.get() || tasks.md_acceptor_running.get() {
         sleep(Duration::from_millis(1)).await;
     }
 }
@@ -729,6 +753,7 @@ async fn tick_loop(tasks: Rc<ShardTasks>) {
         }
         let now = now();
         tasks.core.borrow_mut().tick(now);
+        tasks.core.borrow_mut().market_tick(now);
         tasks.admission.borrow_mut().flush(now.mono_ns);
         tasks.core.borrow_mut().journal_tick(now);
         // File-system work of the journal happens on a helper thread
@@ -753,6 +778,9 @@ async fn tick_loop(tasks: Rc<ShardTasks>) {
 async fn graceful_shutdown(tasks: &Rc<ShardTasks>) {
     let id = tasks.core.borrow().id as usize;
     tasks.stop_accepting.notify();
+    tasks.md_stop.notify();
+    // Market-data clients are told 1001; their writers close them.
+    tasks.core.borrow_mut().md_shut_down();
     // Borrowed in a block of their own: released before the first await.
     {
         let admission = tasks.admission.borrow();
@@ -779,7 +807,9 @@ async fn graceful_shutdown(tasks: &Rc<ShardTasks>) {
     tasks.core.borrow_mut().journal_sync();
     let grace = Duration::from_millis(tasks.shared.config.server.shutdown_grace_ms);
     let deadline = Instant::now() + grace;
-    while (tasks.writers_running.get() > 0 || tasks.admission.borrow().waiting() > 0)
+    while (tasks.writers_running.get() > 0
+        || tasks.admission.borrow().waiting() > 0
+        || tasks.md_connections.get() > 0)
         && Instant::now() < deadline
     {
         sleep(Duration::from_millis(1)).await;

@@ -2,17 +2,24 @@
 //! the feed model against the engine under random order flow (`feed`), a
 //! connection's subscriptions (`subscriptions`), the control-message parser
 //! (`control`), `docs/MARKET_DATA.md` held to the code (`protocol_doc`), and
-//! RFC 6455 framing and handshake (`websocket`). `flow` is the random order
+//! RFC 6455 framing and handshake (`websocket`), the endpoint of the real
+//! binary on loopback (`endpoint`), and third-party clients against it:
+//! Python `websockets` (`python_feed`) and Node `ws` (`node_feed`). `flow` is the random order
 //! flow, `replica` a client's book written from the document; the
 //! zero-allocation test is in the `alloc` binary (`alloc/market_data.rs`).
 
 #[path = "../support/doc_tables.rs"]
 mod doc_tables;
+#[path = "../support/mod.rs"]
+mod support;
 
 mod control;
+mod endpoint;
 mod feed;
 mod flow;
+mod node_feed;
 mod protocol_doc;
+mod python_feed;
 mod replica;
 mod subscriptions;
 mod websocket;

@@ -13,6 +13,7 @@ impl ShardCore {
     pub fn poll_mesh(&mut self, now: Now) -> usize {
         debug_assert_eq!(self.inbox.shards(), self.shared.config.shard_count());
         self.loop_turn_begins();
+        self.try_finish_start();
         let mut handled = self.sender.flush_overflow();
         for from in 0..self.inbox.shards() {
             for _ in 0..MESH_BATCH {
@@ -41,6 +42,8 @@ impl ShardCore {
             | MeshMsg::Processed { dest }
             | MeshMsg::Status { dest, .. }
             | MeshMsg::MassCancelDone { dest, .. } => dest.shard == self.id,
+            MeshMsg::Public { .. } => true,
+            MeshMsg::EndOfDay { owner, .. } => owner != self.id,
         });
         match msg {
             MeshMsg::Command {
@@ -95,6 +98,8 @@ impl ShardCore {
                 request_id,
                 canceled,
             } => self.sessions.mass_cancel_done(dest, request_id, canceled),
+            MeshMsg::Public { event, ts_ns } => self.on_public(&event, ts_ns),
+            MeshMsg::EndOfDay { owner, ts_ns } => self.market.end_of_day_of(owner, ts_ns),
         }
     }
 

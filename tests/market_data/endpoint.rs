@@ -1,0 +1,640 @@
+//! The WebSocket endpoint of the real binary on loopback (two shards, so
+//! symbols of both owners, clients on both shards): subscribe, then the
+//! snapshot, then increments with no gap whose book equals what the orders
+//! made; the same bytes on every shard; JSON mode; control errors; a slow
+//! consumer closed with 4001 after a gap-free stream while another client
+//! and order entry carry on.
+
+use std::collections::BTreeMap;
+
+use tradsys::engine::Side::{Buy, Sell};
+use tradsys::protocol::market_data::{decode_md, MdView};
+use tradsys::websocket::frame::Opcode;
+
+use crate::replica::{messages, Replica};
+use crate::support::gateway::{accepted, fill, limit, Gateway, ALICE, BOB, BTC, ETH};
+use crate::support::ws_client::{Frame, WsClient};
+
+const SUBSCRIBE_BOTH: &str = r#"{"op":"subscribe","req_id":1,"symbols":["BTC-USD","ETH-USD"],"channels":["book","trades"],"depth":10}"#;
+
+/// What one client saw of one symbol since it subscribed.
+#[derive(Default)]
+struct Seen {
+    book: Replica,
+    /// Every binary frame of the symbol after the snapshot, in order.
+    frames: Vec<Vec<u8>>,
+    trades: Vec<(u64, i64, u64)>,
+    trade_last: u64,
+}
+
+/// Reads the answers to [`SUBSCRIBE_BOTH`]: per symbol `subscribed` book,
+/// its snapshot, `subscribed` trades.
+fn subscribe_both(client: &mut WsClient) -> BTreeMap<u32, Seen> {
+    client.send_text(SUBSCRIBE_BOTH);
+    let mut seen = BTreeMap::new();
+    for symbol in [BTC, ETH] {
+        let answer = client.recv_skip_heartbeats();
+        assert!(
+            answer.text().starts_with(&format!(
+                r#"{{"type":"subscribed","req_id":1,"symbol":{symbol},"channel":"book","depth":10"#
+            )),
+            "{}",
+            answer.text()
+        );
+        let snapshot = client.recv_skip_heartbeats();
+        assert_eq!(snapshot.opcode, Opcode::Binary);
+        let mut entry = Seen::default();
+        entry.book.load(&snapshot.payload).unwrap();
+        let answer = client.recv_skip_heartbeats();
+        assert!(
+            answer.text().contains(r#""channel":"trades""#),
+            "{}",
+            answer.text()
+        );
+        seen.insert(symbol, entry);
+    }
+    seen
+}
+
+/// Applies binary frames until `done` holds.
+fn read_until(
+    client: &mut WsClient,
+    seen: &mut BTreeMap<u32, Seen>,
+    done: impl Fn(&BTreeMap<u32, Seen>) -> bool,
+) {
+    while !done(seen) {
+        let frame = client.recv_skip_heartbeats();
+        assert_eq!(frame.opcode, Opcode::Binary, "{frame:?}");
+        let first = decode_md(&frame.payload).unwrap().message;
+        let symbol = first.header().symbol.get();
+        let entry = seen.get_mut(&symbol).expect("a subscribed symbol");
+        entry.frames.push(frame.payload.clone());
+        match first {
+            MdView::BookUpdate(..) => entry.book.update(&frame.payload).unwrap(),
+            MdView::Trade(trade) => {
+                assert_eq!(trade.prev.get(), entry.trade_last, "trades chain");
+                entry.trade_last = trade.header.seq.get();
+                entry
+                    .trades
+                    .push((trade.trade_id.get(), trade.price.get(), trade.qty.get()));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn snapshot_then_increments_rebuild_the_books_on_every_shard() {
+    let gateway = Gateway::start();
+    let mut alice = gateway.logon(ALICE);
+    let mut bob = gateway.logon(BOB);
+    for (id, symbol, side, price, qty) in [
+        (1, BTC, Sell, 10_010, 5),
+        (2, BTC, Buy, 9_990, 3),
+        (3, ETH, Sell, 3_010, 20),
+    ] {
+        alice
+            .new_order(&limit(ALICE, symbol, id, side, price, qty))
+            .unwrap();
+        accepted(&mut alice);
+    }
+    // Several connections: the kernel spreads them over both shards.
+    let mut clients: Vec<WsClient> = (0..6)
+        .map(|_| WsClient::connect(gateway.md_addr, "/md"))
+        .collect();
+    let mut views: Vec<BTreeMap<u32, Seen>> = clients.iter_mut().map(subscribe_both).collect();
+    for view in &views {
+        assert_eq!(view[&BTC].book.bids_best_first(), vec![(9_990, 3, 1)]);
+        assert_eq!(view[&BTC].book.asks_best_first(), vec![(10_010, 5, 1)]);
+        assert_eq!(view[&ETH].book.asks_best_first(), vec![(3_010, 20, 1)]);
+    }
+    bob.new_order(&limit(BOB, BTC, 11, Buy, 10_010, 2)).unwrap();
+    accepted(&mut bob);
+    let trade = fill(&mut bob);
+    fill(&mut alice);
+    alice
+        .new_order(&limit(ALICE, ETH, 4, Buy, 3_000, 10))
+        .unwrap();
+    accepted(&mut alice);
+    for (client, view) in clients.iter_mut().zip(&mut views) {
+        read_until(client, view, |v| {
+            v[&BTC].trades.len() == 1
+                && v[&BTC].book.asks_best_first() == vec![(10_010, 3, 1)]
+                && v[&ETH].book.bids_best_first() == vec![(3_000, 10, 1)]
+        });
+        assert_eq!(view[&BTC].trades, vec![(trade.exec_id.get(), 10_010, 2)]);
+    }
+    // Every shard serves the same feed: byte for byte, per symbol.
+    for symbol in [BTC, ETH] {
+        for view in &views[1..] {
+            assert_eq!(
+                view[&symbol].frames, views[0][&symbol].frames,
+                "symbol {symbol}"
+            );
+        }
+    }
+}
+
+#[test]
+fn json_mode_answers_and_current_values() {
+    let gateway = Gateway::start();
+    let mut alice = gateway.logon(ALICE);
+    alice
+        .new_order(&limit(ALICE, ETH, 1, Sell, 3_010, 20))
+        .unwrap();
+    accepted(&mut alice);
+    let mut client = WsClient::connect(gateway.md_addr, "/md?format=json");
+    client.send_text(r#"{"op":"subscribe","req_id":7,"symbols":[2],"channels":["bbo"]}"#);
+    let answer = client.recv_skip_heartbeats();
+    assert!(
+        answer
+            .text()
+            .starts_with(r#"{"type":"subscribed","req_id":7,"symbol":2,"channel":"bbo","seq":"1""#),
+        "{}",
+        answer.text()
+    );
+    let bbo = client.recv_skip_heartbeats();
+    assert!(
+        bbo.text()
+            .starts_with(r#"{"type":"bbo","symbol":2,"seq":"1","prev":"0""#),
+        "{}",
+        bbo.text()
+    );
+    assert!(
+        bbo.text()
+            .contains(r#""snapshot":true,"bid":null,"ask":{"price":"3010","qty":"20","orders":1}"#),
+        "{}",
+        bbo.text()
+    );
+    alice
+        .new_order(&limit(ALICE, ETH, 2, Buy, 3_000, 10))
+        .unwrap();
+    accepted(&mut alice);
+    let bbo = client.recv_skip_heartbeats();
+    assert!(
+        bbo.text()
+            .starts_with(r#"{"type":"bbo","symbol":2,"seq":"2","prev":"1""#),
+        "{}",
+        bbo.text()
+    );
+    // Heartbeats name the stream and its last message.
+    loop {
+        let frame = client.recv();
+        if frame.text().starts_with(r#"{"type":"heartbeat""#) {
+            assert!(
+                frame.text().contains(r#""channel":"bbo""#),
+                "{}",
+                frame.text()
+            );
+            assert!(
+                frame.text().contains(r#""stream_last":"2""#),
+                "{}",
+                frame.text()
+            );
+            break;
+        }
+    }
+}
+
+#[test]
+fn bad_control_messages_get_their_documented_errors() {
+    let gateway = Gateway::start();
+    let mut client = WsClient::connect(gateway.md_addr, "/md");
+    client.send_text("{nope");
+    assert!(client
+        .recv_skip_heartbeats()
+        .text()
+        .contains(r#""code":"bad_json""#));
+    client.send_text(
+        r#"{"op":"subscribe","req_id":3,"symbols":["DOGE-USD","BTC-USD"],"channels":["trades"]}"#,
+    );
+    let error = client.recv_skip_heartbeats();
+    assert!(
+        error.text().contains(r#""code":"unknown_symbol""#) && error.text().contains("DOGE-USD"),
+        "{}",
+        error.text()
+    );
+    assert!(client
+        .recv_skip_heartbeats()
+        .text()
+        .contains(r#""type":"subscribed""#));
+    client.send_frame(true, Opcode::Binary, b"{}");
+    assert!(client
+        .recv_skip_heartbeats()
+        .text()
+        .contains(r#""code":"not_text""#));
+    client.send_text(r#"{"op":"unsubscribe","req_id":4,"symbols":[1],"channels":["book"]}"#);
+    assert!(client
+        .recv_skip_heartbeats()
+        .text()
+        .contains(r#""code":"not_subscribed""#));
+    // A ping is answered with its payload.
+    client.send_frame(true, Opcode::Ping, b"hi");
+    let pong = client.recv_skip_heartbeats();
+    assert_eq!(
+        (pong.opcode, pong.payload.as_slice()),
+        (Opcode::Pong, &b"hi"[..])
+    );
+    // The close handshake: the gateway echoes the code, then closes.
+    client.send_frame(true, Opcode::Close, &[0x03, 0xE8]);
+    let close = client.recv_skip_heartbeats();
+    assert_eq!(close.close_code(), Some(1000));
+    assert!(
+        client.try_recv().is_none(),
+        "the gateway closes after the close handshake"
+    );
+}
+
+#[test]
+fn upgrade_refusals_have_their_status() {
+    let gateway = Gateway::start();
+    let (_, head) = WsClient::connect_raw(
+        gateway.md_addr,
+        &crate::support::ws_client::upgrade_request("/nope", ""),
+    );
+    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+    let request = "GET /md HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n";
+    let (_, head) = WsClient::connect_raw(gateway.md_addr, request);
+    assert!(
+        head.starts_with("HTTP/1.1 426") && head.contains("Sec-WebSocket-Version: 13"),
+        "{head}"
+    );
+}
+
+#[test]
+fn a_slow_consumer_is_closed_with_4001_after_a_gap_free_stream() {
+    // A small budget and socket buffers, so a client that stops reading
+    // reaches its budget after a few hundred trades.
+    let gateway = Gateway::start_with(
+        "[journal]\n[market_data]\nsend_budget_bytes = 16384\nsocket_send_buffer_bytes = 4096\n",
+    );
+    let mut alice = gateway.logon(ALICE);
+    let mut bob = gateway.logon(BOB);
+    let subscribe =
+        r#"{"op":"subscribe","symbols":["BTC-USD"],"channels":["trades","book"],"depth":0}"#;
+    let mut slow = WsClient::connect_small(gateway.md_addr, "/md", 4096);
+    slow.send_text(subscribe);
+    let mut fast = WsClient::connect(gateway.md_addr, "/md");
+    fast.send_text(subscribe);
+    let trades = 400;
+    let mut fast_trades = 0;
+    let mut fast_last = 0;
+    for i in 0..trades {
+        alice
+            .new_order(&limit(ALICE, BTC, 1000 + i, Sell, 10_000, 1))
+            .unwrap();
+        accepted(&mut alice);
+        bob.new_order(&limit(BOB, BTC, 5000 + i, Buy, 10_000, 1))
+            .unwrap();
+        accepted(&mut bob);
+        fill(&mut bob);
+        fill(&mut alice);
+        // The fast client keeps up.
+        while fast_trades <= i {
+            let frame = fast.recv_skip_heartbeats();
+            if frame.opcode == Opcode::Binary {
+                if let MdView::Trade(t) = decode_md(&frame.payload).unwrap().message {
+                    assert_eq!(t.prev.get(), fast_last);
+                    fast_last = t.header.seq.get();
+                    fast_trades += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(fast_trades, trades);
+    // The slow client now reads: a gap-free stream, then close 4001.
+    let mut last_trade = 0;
+    let mut slow_trades = 0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let close = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no close after {slow_trades} trades"
+        );
+        let frame: Frame = slow.try_recv().expect("a close frame before the end");
+        match frame.opcode {
+            Opcode::Close => break frame,
+            Opcode::Binary => {
+                for message in messages(&frame.payload) {
+                    if let MdView::Trade(t) = message {
+                        assert_eq!(
+                            t.prev.get(),
+                            last_trade,
+                            "no trade skipped before the close"
+                        );
+                        last_trade = t.header.seq.get();
+                        slow_trades += 1;
+                    }
+                }
+            }
+            Opcode::Text => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(close.close_code(), Some(4001));
+    assert!(
+        slow_trades < trades,
+        "the slow client was cut before the end"
+    );
+    assert!(slow.try_recv().is_none(), "then the connection ends");
+    // Order entry and the other client carry on.
+    alice
+        .new_order(&limit(ALICE, BTC, 9_999, Sell, 10_050, 1))
+        .unwrap();
+    accepted(&mut alice);
+}
+
+/// The epoch a `subscribed` answer carries.
+fn epoch_of(gateway: &Gateway) -> u64 {
+    let mut client = WsClient::connect(gateway.md_addr, "/md");
+    client.send_text(r#"{"op":"subscribe","symbols":[1],"channels":["trades"]}"#);
+    let answer = client.recv_skip_heartbeats();
+    let text = answer.text();
+    let epoch = text
+        .split(r#""epoch":""#)
+        .nth(1)
+        .expect("an epoch")
+        .split('"')
+        .next()
+        .unwrap();
+    epoch.parse().unwrap()
+}
+
+/// The `feed_epoch` records of a journal, as `tradsys journal dump` prints
+/// them (one JSON line each).
+fn recorded_epochs(journal: &std::path::Path) -> Vec<u64> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tradsys"))
+        .args(["journal", "dump"])
+        .arg(journal)
+        .output()
+        .expect("run tradsys journal dump");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(r#""kind":"feed_epoch""#))
+        .map(|l| {
+            l.split(r#""epoch":""#)
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn every_start_records_one_feed_epoch_per_shard_and_a_restart_rises_above_it() {
+    let dir = Gateway::new_dir();
+    let gateway = Gateway::start_in(&dir, "").expect("gateway starts");
+    let first = epoch_of(&gateway);
+    let journal = gateway.journal_dir();
+    let (status, _) = gateway.stop();
+    assert!(status.success());
+    assert_eq!(
+        recorded_epochs(&journal),
+        vec![first, first],
+        "one record per shard, one value"
+    );
+    let gateway = Gateway::start_in(&dir, "").expect("gateway restarts");
+    let second = epoch_of(&gateway);
+    assert!(second > first, "{second} after {first}");
+    let (status, _) = gateway.stop();
+    assert!(status.success());
+    let mut recorded = recorded_epochs(&journal);
+    recorded.sort_unstable();
+    assert_eq!(recorded, vec![first, first, second, second]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn after_a_restart_every_shard_serves_the_replayed_books_at_their_sequences() {
+    let dir = Gateway::new_dir();
+    let gateway = Gateway::start_in(&dir, "").expect("gateway starts");
+    let mut alice = gateway.logon(ALICE);
+    for (id, symbol, side, price, qty) in [
+        (1, BTC, Sell, 10_010, 5),
+        (2, BTC, Buy, 9_990, 3),
+        (3, ETH, Sell, 3_010, 20),
+        (4, ETH, Buy, 2_990, 30),
+    ] {
+        alice
+            .new_order(&limit(ALICE, symbol, id, side, price, qty))
+            .unwrap();
+        accepted(&mut alice);
+    }
+    let mut before = WsClient::connect(gateway.md_addr, "/md");
+    let before = subscribe_both(&mut before);
+    drop(alice);
+    let (status, _) = gateway.stop();
+    assert!(status.success());
+    let gateway = Gateway::start_in(&dir, "").expect("gateway restarts");
+    // Connections on both shards: each serves every symbol from its replica.
+    for _ in 0..6 {
+        let mut client = WsClient::connect(gateway.md_addr, "/md");
+        let after = subscribe_both(&mut client);
+        for symbol in [BTC, ETH] {
+            let (was, is) = (&before[&symbol].book, &after[&symbol].book);
+            assert_eq!(
+                is.bids_best_first(),
+                was.bids_best_first(),
+                "symbol {symbol}"
+            );
+            assert_eq!(
+                is.asks_best_first(),
+                was.asks_best_first(),
+                "symbol {symbol}"
+            );
+            assert_eq!(is.last, was.last, "symbol {symbol}: the same sequence");
+        }
+    }
+    drop(gateway);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A raw-TCP market-data client: JSON lines out, JSON lines and binary
+/// messages in (told apart by their first byte).
+struct RawClient {
+    stream: std::net::TcpStream,
+    buf: Vec<u8>,
+}
+
+enum RawItem {
+    Line(String),
+    Binary(Vec<u8>),
+}
+
+impl RawClient {
+    fn connect(addr: std::net::SocketAddr) -> RawClient {
+        let stream = std::net::TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        RawClient {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        use std::io::Write;
+        self.stream.write_all(line.as_bytes()).unwrap();
+    }
+
+    /// The next item; `None` at the end of the stream.
+    fn next(&mut self) -> Option<RawItem> {
+        use std::io::Read;
+        loop {
+            if let Some(&first) = self.buf.first() {
+                if first == b'{' {
+                    if let Some(at) = self.buf.iter().position(|&b| b == b'\n') {
+                        let line = String::from_utf8(self.buf[..at].to_vec()).unwrap();
+                        self.buf.drain(..=at);
+                        return Some(RawItem::Line(line));
+                    }
+                } else if self.buf.len() >= 4 {
+                    let len = u32::from_le_bytes(self.buf[..4].try_into().unwrap()) as usize;
+                    assert!(
+                        len.is_multiple_of(8) && len >= 24,
+                        "a binary message: {len}"
+                    );
+                    if self.buf.len() >= len {
+                        return Some(RawItem::Binary(self.buf.drain(..len).collect()));
+                    }
+                }
+            }
+            let mut chunk = [0u8; 65536];
+            let n = self.stream.read(&mut chunk).expect("read");
+            if n == 0 {
+                return None;
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// The next item that is not a heartbeat.
+    fn next_data(&mut self) -> RawItem {
+        loop {
+            match self.next().expect("an item") {
+                RawItem::Binary(b) if b[4] == 0xC7 => continue,
+                item => return item,
+            }
+        }
+    }
+}
+
+#[test]
+fn raw_tcp_clients_get_json_lines_and_binary_messages_on_the_same_port() {
+    let gateway = Gateway::start();
+    let mut alice = gateway.logon(ALICE);
+    let mut bob = gateway.logon(BOB);
+    alice
+        .new_order(&limit(ALICE, ETH, 1, Sell, 3_010, 20))
+        .unwrap();
+    accepted(&mut alice);
+    let mut raw = RawClient::connect(gateway.md_addr);
+    raw.send("{\"op\":\"subscribe\",\"req_id\":5,\"symbols\":[\"ETH-USD\"],\"channels\":[\"book\",\"trades\"]}\n");
+    let RawItem::Line(answer) = raw.next_data() else {
+        panic!("an answer line first")
+    };
+    assert!(
+        answer.starts_with(r#"{"type":"subscribed","req_id":5,"symbol":2,"channel":"book""#),
+        "{answer}"
+    );
+    let RawItem::Binary(snapshot) = raw.next_data() else {
+        panic!("then the snapshot")
+    };
+    let mut book = Replica::default();
+    book.load(&snapshot).unwrap();
+    assert_eq!(book.asks_best_first(), vec![(3_010, 20, 1)]);
+    let RawItem::Line(answer) = raw.next_data() else {
+        panic!("the trades answer")
+    };
+    assert!(answer.contains(r#""channel":"trades""#), "{answer}");
+    bob.new_order(&limit(BOB, ETH, 2, Buy, 3_010, 10)).unwrap();
+    accepted(&mut bob);
+    let f = fill(&mut bob);
+    let mut trade_seen = false;
+    while !trade_seen || book.asks_best_first() != vec![(3_010, 10, 1)] {
+        let RawItem::Binary(message) = raw.next_data() else {
+            panic!("data is binary")
+        };
+        match decode_md(&message).unwrap().message {
+            MdView::BookUpdate(..) => book.update(&message).unwrap(),
+            MdView::Trade(t) => {
+                assert_eq!(
+                    (t.trade_id.get(), t.price.get(), t.qty.get()),
+                    (f.exec_id.get(), 3_010, 10)
+                );
+                trade_seen = true;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // Errors are lines too; a line over 4096 bytes ends the connection.
+    raw.send("{nope\n");
+    let RawItem::Line(error) = raw.next_data() else {
+        panic!("an error line")
+    };
+    assert!(error.contains(r#""code":"bad_json""#), "{error}");
+    raw.send(&"x".repeat(5000));
+    let RawItem::Line(close) = raw.next_data() else {
+        panic!("a close line")
+    };
+    assert_eq!(
+        close,
+        r#"{"type":"close","code":1009,"reason":"line too long"}"#
+    );
+    assert!(raw.next().is_none(), "then the connection ends");
+}
+
+#[test]
+fn policy_limits_close_with_1008_and_a_full_shard_answers_503() {
+    let gateway = Gateway::start_with(
+        "[journal]\n[market_data]\nsubscribe_timeout_ms = 200\ncontrol_rate_per_sec = 1\ncontrol_burst = 2\nmax_clients_per_shard = 2\n",
+    );
+    // No subscription in time.
+    let mut idle = WsClient::connect(gateway.md_addr, "/md");
+    let close = idle.recv_skip_heartbeats();
+    assert_eq!(close.close_code(), Some(1008));
+    assert!(idle.try_recv().is_none());
+    // Control messages past the bucket: answered up to the burst, then 1008.
+    let mut chatty = WsClient::connect(gateway.md_addr, "/md");
+    for _ in 0..3 {
+        chatty.send_text(r#"{"op":"subscribe","symbols":[1],"channels":["trades"]}"#);
+    }
+    let mut answers = 0;
+    let close = loop {
+        let frame = chatty.recv_skip_heartbeats();
+        match frame.opcode {
+            Opcode::Text => answers += 1,
+            Opcode::Close => break frame,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!((answers, close.close_code()), (2, Some(1008)));
+    drop((idle, chatty));
+    // Two shards of two slots: of five connections held open, at least
+    // one finds its shard full.
+    let heads: Vec<(WsClient, String)> = (0..5)
+        .map(|_| {
+            WsClient::connect_raw(
+                gateway.md_addr,
+                &crate::support::ws_client::upgrade_request("/md", ""),
+            )
+        })
+        .collect();
+    let refused = heads
+        .iter()
+        .filter(|(_, head)| head.starts_with("HTTP/1.1 503"))
+        .count();
+    let accepted = heads
+        .iter()
+        .filter(|(_, head)| head.starts_with("HTTP/1.1 101"))
+        .count();
+    assert!(
+        refused >= 1 && accepted + refused == 5 && accepted <= 4,
+        "{refused} refused, {accepted} accepted"
+    );
+}
