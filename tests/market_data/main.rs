@@ -5,10 +5,13 @@
 //! RFC 6455 framing and handshake (`websocket`). `flow` is the random order
 //! flow, `replica` a client's book written from the document; the
 //! zero-allocation test is in the `alloc` binary (`alloc/market_data.rs`).
+//! `clients` holds the example clients of `examples/` (Python, the HTML
+//! page) to the document and to a live gateway.
 
 #[path = "../support/doc_tables.rs"]
 mod doc_tables;
 
+mod clients;
 mod control;
 mod feed;
 mod flow;
