@@ -6,10 +6,13 @@
 //! flow, `replica` a client's book written from the document; the
 //! zero-allocation test is in the `alloc` binary (`alloc/market_data.rs`).
 //! `clients` holds the example clients of `examples/` (Python, the HTML
-//! page) to the document and to a live gateway.
+//! page) to the document; `live.rs` (not yet a module: nothing listens on
+//! the market-data address until the endpoint lands) to a running gateway.
 
 #[path = "../support/doc_tables.rs"]
 mod doc_tables;
+#[path = "../support/mod.rs"]
+mod support;
 
 mod clients;
 mod control;
