@@ -2,8 +2,9 @@
 //! placed over order entry on both shards, and the book and trades they
 //! imply (an independent price-time model here) must be what
 //! `examples/md_book.py` keeps (binary and JSON modes, every checksum
-//! verified, no resync) and what `examples/md.html`, served by the admin
-//! endpoint at `/book`, shows in headless Chromium.
+//! verified, no resync), what a Node `ws` client keeps
+//! (`tests/node/md_ws_check.js`), and what `examples/md.html`, served by
+//! the admin endpoint at `/book`, shows in headless Chromium.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{BufRead, BufReader};
@@ -333,23 +334,32 @@ pub struct BookClient {
 }
 
 impl BookClient {
+    /// `examples/md_book.py` in `format` (`binary` or `json`), or with
+    /// `node`, the Node `ws` client `tests/node/md_ws_check.js` (binary).
     pub fn start(md: SocketAddr, format: &str) -> BookClient {
-        need_python_module("websockets", "websockets");
-        let mut child = Command::new("python3")
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/md_book.py"))
-            .args([
-                "--url",
-                &format!("ws://{md}/md"),
-                "--format",
-                format,
-                "--jsonl",
-            ])
-            .args(["--symbols", "BTC-USD", "ETH-USD"])
-            .env("PYTHONDONTWRITEBYTECODE", "1")
+        let url = format!("ws://{md}/md");
+        let mut command = if format == "node" {
+            need_node_ws();
+            let mut command = Command::new("node");
+            command
+                .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node/md_ws_check.js"))
+                .args([url.as_str(), "BTC-USD", "ETH-USD"]);
+            command
+        } else {
+            need_python_module("websockets", "websockets");
+            let mut command = Command::new("python3");
+            command
+                .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/md_book.py"))
+                .args(["--url", &url, "--format", format, "--jsonl"])
+                .args(["--symbols", "BTC-USD", "ETH-USD"])
+                .env("PYTHONDONTWRITEBYTECODE", "1");
+            command
+        };
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("python3 examples/md_book.py runs");
+            .unwrap_or_else(|e| panic!("the {format} client runs: {e}"));
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -426,6 +436,22 @@ impl BookClient {
     }
 }
 
+/// Panics, saying what to install, unless Node can load the `ws` package
+/// from `tests/node/` (`npm ci --prefix tests/node`, as .ci/run does).
+fn need_node_ws() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node");
+    let output = Command::new("node")
+        .current_dir(dir)
+        .args(["-e", "require('ws')"])
+        .output()
+        .unwrap_or_else(|e| panic!("node: {e} (install Node.js: apt-get install nodejs npm)"));
+    assert!(
+        output.status.success(),
+        "this test needs Node's ws package: `npm ci --prefix tests/node` (.ci/run runs it)\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 impl Drop for BookClient {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -442,6 +468,7 @@ fn python_example_keeps_the_book_that_order_entry_implies() {
     let mut clients = [
         BookClient::start(md.md, "binary"),
         BookClient::start(md.md, "json"),
+        BookClient::start(md.md, "node"),
     ];
     for client in &mut clients {
         client.until("got both snapshots equal to the model", |c| {
@@ -475,9 +502,9 @@ fn python_example_keeps_the_book_that_order_entry_implies() {
         assert!(client.checksums > 2 + 10, "{}", client.checksums);
     }
     println!(
-        "md_book.py (binary and json): {} and {} checksums verified, books and trades equal \
-         to the model's",
-        clients[0].checksums, clients[1].checksums
+        "md_book.py binary, md_book.py json, node ws: {}, {}, {} checksums verified, books \
+         and trades equal to the model's",
+        clients[0].checksums, clients[1].checksums, clients[2].checksums
     );
     drop(clients);
     drop(traders);
