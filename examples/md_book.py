@@ -529,6 +529,7 @@ async def run(args):
     state = FeedState(depth=args.depth)
     deadline = time.monotonic() + args.seconds if args.seconds else None
     last_print = 0.0
+    received = 0
     async with websockets.connect(url, max_size=2 ** 24, open_timeout=10) as ws:
         await ws.send(json.dumps(state.subscribe(symbols, args.channels)))
         while True:
@@ -540,14 +541,19 @@ async def run(args):
             except asyncio.TimeoutError:
                 break
             if isinstance(frame, bytes):
-                for m in decode_binary(frame):
-                    state.data(m)
+                messages = decode_binary(frame)
             else:
                 o = json.loads(frame)
                 if o.get("type") in ("subscribed", "unsubscribed", "error"):
                     state.answer(o)
+                    messages = []
                 else:
-                    state.data(normalize_json(o))
+                    messages = [normalize_json(o)]
+            for m in messages:
+                received += 1
+                if args.drop and received % args.drop == 0 and m["type"] != "snapshot":
+                    continue  # --drop: lost on purpose, the checks must notice
+                state.data(m)
             for action in state.actions:
                 await ws.send(json.dumps(action))
             state.actions.clear()
@@ -580,6 +586,9 @@ def main(argv=None):
     parser.add_argument("--interval", type=float, default=0.2,
                         help="seconds between two printed books")
     parser.add_argument("--seconds", type=float, default=0, help="stop after this long (0: never)")
+    parser.add_argument("--drop", type=int, default=0, metavar="N",
+                        help="discard every Nth data message but snapshots (a test aid: "
+                             "the checks must notice and resync)")
     parser.add_argument("--jsonl", action="store_true",
                         help="print one JSON line per event instead of the book")
     args = parser.parse_args(argv)

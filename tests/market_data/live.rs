@@ -334,9 +334,10 @@ pub struct BookClient {
 }
 
 impl BookClient {
-    /// `examples/md_book.py` in `format` (`binary` or `json`), or with
-    /// `node`, the Node `ws` client `tests/node/md_ws_check.js` (binary).
-    pub fn start(md: SocketAddr, format: &str) -> BookClient {
+    /// `examples/md_book.py` in `format` (`binary` or `json`) with `extra`
+    /// arguments, or with `node`, the Node `ws` client
+    /// `tests/node/md_ws_check.js` (binary).
+    pub fn start(md: SocketAddr, format: &str, extra: &[&str]) -> BookClient {
         let url = format!("ws://{md}/md");
         let mut command = if format == "node" {
             need_node_ws();
@@ -352,6 +353,7 @@ impl BookClient {
                 .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/md_book.py"))
                 .args(["--url", &url, "--format", format, "--jsonl"])
                 .args(["--symbols", "BTC-USD", "ETH-USD"])
+                .args(extra)
                 .env("PYTHONDONTWRITEBYTECODE", "1");
             command
         };
@@ -466,11 +468,15 @@ fn python_example_keeps_the_book_that_order_entry_implies() {
     // Something on the books before the clients subscribe: their snapshots.
     traders.random_flow(7, 30);
     let mut clients = [
-        BookClient::start(md.md, "binary"),
-        BookClient::start(md.md, "json"),
-        BookClient::start(md.md, "node"),
+        BookClient::start(md.md, "binary", &[]),
+        BookClient::start(md.md, "json", &[]),
+        BookClient::start(md.md, "node", &[]),
     ];
-    for client in &mut clients {
+    // This one loses every 7th message on purpose: it must notice (a
+    // `prev` that does not chain, a heartbeat's `stream_last`), resync,
+    // and still end with the model's books.
+    let mut lossy = BookClient::start(md.md, "binary", &["--drop", "7"]);
+    for client in clients.iter_mut().chain([&mut lossy]) {
         client.until("got both snapshots equal to the model", |c| {
             SYMBOLS
                 .iter()
@@ -501,12 +507,24 @@ fn python_example_keeps_the_book_that_order_entry_implies() {
         // A snapshot per symbol, then a verified checksum per book message.
         assert!(client.checksums > 2 + 10, "{}", client.checksums);
     }
+    lossy.until("resynced to the model's books", |c| {
+        SYMBOLS
+            .iter()
+            .all(|s| c.books.get(&(s.0 as u64)) == Some(&traders.books[&s.0].top(10)))
+    });
+    let resyncs = lossy.other.iter().filter(|e| e["event"] == "resync").count();
+    assert!(resyncs > 0, "{:?}", lossy.other);
+    assert!(
+        lossy.other.iter().all(|e| e["event"] == "resync"),
+        "{:?}",
+        lossy.other
+    );
     println!(
         "md_book.py binary, md_book.py json, node ws: {}, {}, {} checksums verified, books \
-         and trades equal to the model's",
+         and trades equal to the model's; md_book.py --drop 7: {resyncs} resyncs, books equal",
         clients[0].checksums, clients[1].checksums, clients[2].checksums
     );
-    drop(clients);
+    drop((clients, lossy));
     drop(traders);
     md.stop();
 }
