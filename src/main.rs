@@ -220,6 +220,7 @@ fn serve(path: Option<PathBuf>, options: StartOptions) -> ExitCode {
     };
     tracing::info!(
         order_entry = %server.order_entry_addr(),
+        market_data = %server.market_data_addr(),
         admin = %server.admin_addr().map_or("-".to_string(), |a| a.to_string()),
         shards = server_cfg.cores.len(),
         cores = ?server_cfg.cores,

@@ -31,6 +31,7 @@ pub struct Server {
     shared: Arc<Shared>,
     shards: Vec<std::thread::JoinHandle<()>>,
     order_entry: SocketAddr,
+    market_data: SocketAddr,
     admin: Option<AdminThread>,
 }
 
@@ -211,6 +212,25 @@ fn held_journal_lock(config: &Config) -> Option<PathBuf> {
         })
 }
 
+/// One `SO_REUSEPORT` market-data listener per shard (port 0: the first
+/// one's ephemeral port for all).
+fn bind_market_data(config: &Config) -> Result<(SocketAddr, Vec<Socket>), StartError> {
+    let configured = config.server.market_data;
+    let error = |addr: SocketAddr| move |e| StartError(format!("server.market_data {addr}: {e}"));
+    let first = listener(configured).map_err(error(configured))?;
+    let addr = first
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .ok_or_else(|| StartError("market-data listener has no address".into()))?;
+    let mut listeners = vec![first];
+    for _ in 1..config.shard_count() {
+        listeners.push(listener(addr).map_err(error(addr))?);
+    }
+    debug_assert_eq!(listeners.len(), config.shard_count());
+    Ok((addr, listeners))
+}
+
 /// Chooses (and calibrates, about 20 ms) the latency clock before any
 /// shard records, so every thread reads the same one; binds the admin port.
 fn bind_admin(config: &Config) -> Result<std::net::TcpListener, StartError> {
@@ -270,6 +290,7 @@ impl Server {
                 listener(order_entry).map_err(|e| StartError(format!("{order_entry}: {e}")))?,
             );
         }
+        let (market_data, md_listeners) = bind_market_data(&config)?;
         let mut doorbells = Vec::with_capacity(shards);
         let mut doorbell_rx = Vec::with_capacity(shards);
         for _ in 0..shards {
@@ -297,19 +318,32 @@ impl Server {
         .map_err(|e| StartError(format!("admin thread: {e}")))?;
         let mut handles = Vec::with_capacity(shards);
         let (started_tx, started_rx) = std::sync::mpsc::channel();
-        for (id, ((links, listener), ring)) in links
+        for (id, (((links, listener), md_listener), ring)) in links
             .into_iter()
             .zip(listeners)
+            .zip(md_listeners)
             .zip(doorbell_rx)
             .enumerate()
         {
             let shared = Arc::clone(&shared);
             // SAFETY: the socket's fd, taken out of it, is owned by the shard alone.
             let listener = unsafe { OwnedFd::from_raw_fd(listener.into_raw_fd()) };
+            // SAFETY: as above.
+            let md_listener = unsafe { OwnedFd::from_raw_fd(md_listener.into_raw_fd()) };
             let started = started_tx.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("shard-{id}"))
-                .spawn(move || runtime::run(id as u16, shared, links, listener, ring, started))
+                .spawn(move || {
+                    runtime::run(
+                        id as u16,
+                        shared,
+                        links,
+                        listener,
+                        Some(md_listener),
+                        ring,
+                        started,
+                    )
+                })
                 .map_err(|e| StartError(format!("shard {id}: cannot start thread: {e}")))?;
             handles.push(handle);
         }
@@ -318,6 +352,7 @@ impl Server {
             shared,
             shards: handles,
             order_entry,
+            market_data,
             admin: Some(admin),
         };
         // Every shard answers once it has recovered (or failed to).
@@ -345,6 +380,11 @@ impl Server {
 
     pub fn order_entry_addr(&self) -> SocketAddr {
         self.order_entry
+    }
+
+    /// Where the WebSocket market-data endpoint listens.
+    pub fn market_data_addr(&self) -> SocketAddr {
+        self.market_data
     }
 
     /// Where the admin HTTP endpoints listen.

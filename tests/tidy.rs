@@ -497,6 +497,16 @@ const ASSERTION_FREE_ALLOWED: &[(&str, &[&str])] = &[
     (
         "getters and one-line views: what they read is asserted where it changes",
         &[
+            "src/shard/core/market.rs ShardCore::market",
+            "src/shard/md/client.rs MdClient::is_open",
+            "src/shard/md/client.rs SendQueue::capacity",
+            "src/shard/md/client.rs SendQueue::queued",
+            "src/shard/md/hub.rs SymbolNames::by_name",
+            "src/shard/md/hub.rs MdHub::feed",
+            "src/shard/md/hub.rs MdHub::feed_mut",
+            "src/shard/md/hub.rs MdHub::counters",
+            "src/shard/md/hub.rs MdHub::is_closing",
+            "src/shard/md/hub.rs MdHub::client_mut",
             "src/engine/book.rs Book::best_bid",
             "src/engine/book.rs Book::best_ask",
             "src/engine/query.rs Engine::best_bid",
@@ -538,6 +548,15 @@ const ASSERTION_FREE_ALLOWED: &[(&str, &[&str])] = &[
     (
         "one-line wrappers: the function they call asserts",
         &[
+            "src/journal/restore.rs restore",
+            "src/journal/restore.rs EventsOnly::emit",
+            "src/shard/core/market.rs ShardCore::md_begin_handshake",
+            "src/shard/core/market.rs ShardCore::md_end_handshake",
+            "src/shard/core/market.rs ShardCore::md_push_raw",
+            "src/shard/core/market.rs ShardCore::md_input",
+            "src/shard/core/market.rs ShardCore::md_reader_done",
+            "src/shard/core/market.rs ShardCore::md_shut_down",
+            "src/shard/core/market.rs ShardCore::market_tick",
             "src/engine/config.rs SymbolSpec::band",
             "src/engine/reconfigure.rs EngineConfig::reconfigurable_to",
             "src/engine/prefetch.rs Engine::process_batch",
@@ -554,6 +573,8 @@ const ASSERTION_FREE_ALLOWED: &[(&str, &[&str])] = &[
         "exhaustive matches, bit packing and arithmetic the compiler or the \
          file's const asserts check",
         &[
+            "src/shard/core/market.rs is_feed_event",
+            "src/shard/md/counters.rs MdCounters::count_close",
             "src/engine/types.rs Side::opposite",
             "src/engine/types.rs Side::sign",
             "src/engine/types.rs TimeInForce::rests",
@@ -577,6 +598,8 @@ const ASSERTION_FREE_ALLOWED: &[(&str, &[&str])] = &[
     (
         "constructors, comparisons and setters whose callers assert what they rely on",
         &[
+            "src/shard/md/client.rs MdClient::new",
+            "src/shard/md/fanout.rs FrameBuf::with_payload_capacity",
             "src/engine/book.rs Book::new",
             "src/engine/reconfigure.rs compare",
             "src/engine/reconfigure.rs shape_of",

@@ -36,6 +36,7 @@ pub struct Config {
     pub journal: JournalConfig,
     pub telemetry: TelemetryConfig,
     pub schedule: schedule::ScheduleConfig,
+    pub market_data: MarketDataConfig,
     pub symbols: Vec<SymbolConfig>,
     pub accounts: Vec<AccountConfig>,
 }
@@ -126,6 +127,47 @@ pub struct TelemetryConfig {
     pub admin_core: Option<usize>,
 }
 
+/// The WebSocket market-data endpoint (`docs/MARKET_DATA.md`; listens on
+/// `server.market_data`).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MarketDataConfig {
+    /// `Origin` values a browser may connect from; `"*"` allows any. A
+    /// request without `Origin` (not a browser) is always allowed.
+    pub allowed_origins: Vec<String>,
+    /// WebSocket connections each shard holds at once (handshaking ones
+    /// included); more are refused with HTTP 503.
+    pub max_clients_per_shard: usize,
+    /// Bytes a client may have queued and unsent on the shard; past it the
+    /// client is closed with 4001 (slow consumer). Must hold the largest
+    /// snapshot a client can ask for.
+    pub send_budget_bytes: usize,
+    /// The upgrade request, then a first subscription, must come within
+    /// this; otherwise close 1008.
+    pub subscribe_timeout_ms: u64,
+    /// Token bucket per connection for control messages; past it close 1008.
+    pub control_rate_per_sec: u32,
+    pub control_burst: u32,
+    /// SO_SNDBUF of each market-data socket; 0 keeps the kernel's
+    /// autotuning. Smaller: a client that stopped reading reaches its send
+    /// budget (and is closed) sooner, and holds less kernel memory.
+    pub socket_send_buffer_bytes: usize,
+}
+
+impl Default for MarketDataConfig {
+    fn default() -> MarketDataConfig {
+        MarketDataConfig {
+            allowed_origins: vec!["*".to_string()],
+            max_clients_per_shard: 1_024,
+            send_budget_bytes: 1 << 20,
+            subscribe_timeout_ms: 10_000,
+            control_rate_per_sec: 20,
+            control_burst: 40,
+            socket_send_buffer_bytes: 0,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SymbolConfig {
@@ -201,6 +243,7 @@ impl Default for Config {
             journal: JournalConfig::default(),
             telemetry: TelemetryConfig::default(),
             schedule: schedule::ScheduleConfig::default(),
+            market_data: MarketDataConfig::default(),
             symbols: Vec::new(),
             accounts: Vec::new(),
         }

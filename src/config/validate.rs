@@ -57,8 +57,48 @@ impl Config {
         self.validate_journal()?;
         self.validate_telemetry()?;
         self.validate_schedule()?;
+        self.validate_market_data()?;
         self.validate_symbols()?;
         self.validate_accounts()
+    }
+
+    fn validate_market_data(&self) -> Result<(), ConfigError> {
+        let m = &self.market_data;
+        // The largest snapshot: every level of both sides in JSON.
+        let snapshot = crate::shard::md::largest_answer_bytes(self.engine.max_levels_per_side);
+        if m.send_budget_bytes < snapshot || m.send_budget_bytes > 1 << 30 {
+            return fail(
+                "market_data.send_budget_bytes",
+                format!("must be {snapshot} (the largest snapshot at engine.max_levels_per_side) to 1 GiB"),
+            );
+        }
+        if !(1..=65_535).contains(&m.max_clients_per_shard) {
+            return fail("market_data.max_clients_per_shard", "must be 1 to 65535");
+        }
+        if !(100..=3_600_000).contains(&m.subscribe_timeout_ms) {
+            return fail("market_data.subscribe_timeout_ms", "must be 100 to 3600000");
+        }
+        if m.control_rate_per_sec == 0 {
+            return fail("market_data.control_rate_per_sec", "must be at least 1");
+        }
+        if m.socket_send_buffer_bytes > 1 << 30 {
+            return fail(
+                "market_data.socket_send_buffer_bytes",
+                "must be at most 1 GiB",
+            );
+        }
+        if m.control_burst == 0 {
+            return fail("market_data.control_burst", "must be at least 1");
+        }
+        for (i, origin) in m.allowed_origins.iter().enumerate() {
+            if origin.is_empty() || origin.contains(|c: char| c.is_ascii_whitespace()) {
+                return fail(
+                    format!("market_data.allowed_origins[{i}]"),
+                    "must be an origin such as https://example.com, or *",
+                );
+            }
+        }
+        Ok(())
     }
 
     fn validate_server(&self) -> Result<(), ConfigError> {

@@ -84,7 +84,7 @@ pub use layout::{
     parse_shard_dir_name, segment_file_name, shard_dir, FORMAT_VERSION, HEADER_BYTES,
     MAX_RECORD_BYTES, MIN_SEGMENT_BYTES,
 };
-pub use restore::{restore, Restored};
+pub use restore::{restore, restore_into, ReplaySink, Restored};
 pub use scan::{first_config_epoch, CorruptReason};
 pub use segment::{Segment, SegmentRequest};
 pub use tools::{dump, run_cli, stats, verify, JournalSummary, ShardSummary};

@@ -66,6 +66,59 @@ pub fn restore<S: EventSink>(
     now_ns: u64,
     sink: &mut S,
 ) -> Result<(JournalWriter, Restored), JournalError> {
+    restore_into(
+        shard_dir,
+        shard,
+        cfg,
+        truncate_corrupt_journal,
+        engine,
+        current,
+        now_ns,
+        &mut EventsOnly(sink),
+    )
+}
+
+/// A replay's events together with the records they come from: what the
+/// market-data feed needs to rebuild itself (each event stamped with its
+/// command's journal time, end of day after its events).
+pub trait ReplaySink: EventSink {
+    /// Before the events of the command in `record`.
+    fn before(&mut self, record: &Record);
+    /// After them.
+    fn after(&mut self, record: &Record);
+}
+
+/// A plain event sink as a [`ReplaySink`] that ignores the records.
+struct EventsOnly<'a, S>(&'a mut S);
+
+impl<S: EventSink> EventSink for EventsOnly<'_, S> {
+    fn emit(&mut self, event: &crate::engine::Event) {
+        self.0.emit(event);
+    }
+}
+
+impl<S: EventSink> ReplaySink for EventsOnly<'_, S> {
+    fn before(&mut self, record: &Record) {
+        debug_assert!(record.command().is_some(), "called around commands only");
+    }
+
+    fn after(&mut self, record: &Record) {
+        debug_assert!(record.command().is_some(), "called around commands only");
+    }
+}
+
+/// [`restore`], telling `sink` which record each replayed event comes from.
+#[allow(clippy::too_many_arguments)]
+pub fn restore_into<S: ReplaySink>(
+    shard_dir: &Path,
+    shard: u16,
+    cfg: &JournalConfig,
+    truncate_corrupt_journal: bool,
+    engine: &mut Engine,
+    current: &EngineConfig,
+    now_ns: u64,
+    sink: &mut S,
+) -> Result<(JournalWriter, Restored), JournalError> {
     let change = |seq, error| JournalError::ConfigChange {
         dir: shard_dir.to_path_buf(),
         seq,
@@ -101,7 +154,11 @@ pub fn restore<S: EventSink>(
                 return;
             }
             match record.entry {
-                Entry::Command(command) => engine.process(&command, sink),
+                Entry::Command(command) => {
+                    sink.before(record);
+                    engine.process(&command, sink);
+                    sink.after(record);
+                }
                 Entry::ConfigEpoch(epoch) => {
                     epochs_replayed += 1;
                     if in_force != Some(epoch) {

@@ -35,7 +35,7 @@ impl Bbo {
 }
 
 /// The last BBO the `bbo` channel sent.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct BboTracker {
     last: Bbo,
 }

@@ -39,6 +39,15 @@ pub struct ChangeBuf {
     changes: Vec<LevelChange>,
 }
 
+/// A copy with the same capacity: the capacity is the bound `push` holds.
+impl Clone for ChangeBuf {
+    fn clone(&self) -> ChangeBuf {
+        let mut changes = Vec::with_capacity(self.changes.capacity());
+        changes.extend_from_slice(&self.changes);
+        ChangeBuf { changes }
+    }
+}
+
 impl ChangeBuf {
     pub fn with_capacity(capacity: usize) -> ChangeBuf {
         ChangeBuf {

@@ -22,6 +22,7 @@ use super::view::DepthView;
 
 /// A fixed cadence: due once per interval, catching up without bursts when
 /// a tick was late (the next one is an interval after the late one).
+#[derive(Clone)]
 pub struct Cadence {
     interval_ns: u64,
     next_due_ns: u64,
@@ -52,6 +53,7 @@ impl Cadence {
 }
 
 /// One conflated stream of one symbol.
+#[derive(Clone)]
 pub struct ConflatedStream {
     pub view: DepthView,
     pub stream: StreamSeq,

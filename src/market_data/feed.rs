@@ -28,6 +28,7 @@ pub enum FeedError {
     LevelCapacity(SymbolId),
 }
 
+#[derive(Clone)]
 pub struct Feed {
     epoch: FeedEpoch,
     /// In the order given to [`Feed::new`].
@@ -156,6 +157,38 @@ impl Feed {
         for feed in &mut self.symbols {
             feed.on_status(StatusEvent::EndOfDay, ts_ns, sink);
         }
+    }
+
+    /// End of day for one symbol only: a shard's replica of the whole
+    /// gateway's feed follows each owner shard's `EndOfDay` for that
+    /// owner's symbols (the engines run it one shard at a time).
+    pub fn end_of_day_symbol<S: FeedSink>(
+        &mut self,
+        symbol: SymbolId,
+        ts_ns: u64,
+        sink: &mut S,
+    ) -> Result<(), FeedError> {
+        self.symbol_mut(symbol)?
+            .on_status(StatusEvent::EndOfDay, ts_ns, sink);
+        Ok(())
+    }
+
+    /// The ids of the symbols served, in the order given to [`Feed::new`].
+    pub fn symbol_ids(&self) -> impl Iterator<Item = SymbolId> + '_ {
+        self.symbols.iter().map(|s| s.symbol)
+    }
+
+    /// Takes `symbol`'s whole state (book, sequences, streams, ticker,
+    /// status) from `other`: how a shard's replica starts from the owner
+    /// shard's feed after recovery. Start-up only (it allocates).
+    pub fn adopt(&mut self, other: &Feed, symbol: SymbolId) -> Result<(), FeedError> {
+        let theirs = other
+            .symbol(symbol)
+            .ok_or(FeedError::UnknownSymbol(symbol))?;
+        let i = self.position(symbol)?;
+        self.symbols[i] = theirs.clone();
+        debug_assert_eq!(self.symbols[i].symbol, symbol);
+        Ok(())
     }
 
     /// Runs the conflation stage if a tick is due at `now_ns` (the shard's

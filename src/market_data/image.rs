@@ -45,6 +45,19 @@ pub struct ImageSide {
     levels: Vec<ImageLevel>,
 }
 
+/// A copy with the same capacity (the side's level bound, never grown):
+/// how a shard's replica takes another shard's symbol at start.
+impl Clone for ImageSide {
+    fn clone(&self) -> ImageSide {
+        let mut levels = Vec::with_capacity(self.levels.capacity());
+        levels.extend_from_slice(&self.levels);
+        ImageSide {
+            side: self.side,
+            levels,
+        }
+    }
+}
+
 impl ImageSide {
     pub fn new(side: Side, capacity: usize) -> ImageSide {
         ImageSide {
@@ -152,6 +165,7 @@ impl ImageSide {
     }
 }
 
+#[derive(Clone)]
 pub struct BookImage {
     pub bids: ImageSide,
     pub asks: ImageSide,

@@ -26,6 +26,7 @@ use crate::engine::{Price, Qty, Side, SymbolId};
 
 const STREAMS: usize = BOOK_DEPTHS.len();
 
+#[derive(Clone)]
 pub struct SymbolFeed {
     pub(super) symbol: SymbolId,
     pub(super) seq: SymbolSeq,

@@ -20,6 +20,22 @@ pub struct DepthView {
     asks: Vec<ImageLevel>,
 }
 
+/// A copy with the same capacity (sized once, never grown on the shard).
+impl Clone for DepthView {
+    fn clone(&self) -> DepthView {
+        let copy = |v: &Vec<ImageLevel>| {
+            let mut c = Vec::with_capacity(v.capacity());
+            c.extend_from_slice(v);
+            c
+        };
+        DepthView {
+            depth: self.depth,
+            bids: copy(&self.bids),
+            asks: copy(&self.asks),
+        }
+    }
+}
+
 impl DepthView {
     pub fn new(depth: usize) -> DepthView {
         DepthView {

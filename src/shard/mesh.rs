@@ -65,6 +65,13 @@ pub enum MeshMsg {
         request_id: u64,
         canceled: u32,
     },
+    /// A public engine event of the sending (owner) shard, with the journal
+    /// time of its command: every shard's market-data replica applies it
+    /// (`shard/md/`), so the feed is the same on every shard.
+    Public { event: Event, ts_ns: u64 },
+    /// The owner shard `owner` ran `EndOfDay` at `ts_ns` (after the
+    /// `Public` events it caused): its symbols' end of day on the feed.
+    EndOfDay { owner: u16, ts_ns: u64 },
 }
 
 /// The doorbells moved to `notify.rs` (an io_uring `MSG_RING` now);

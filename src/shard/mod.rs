@@ -25,6 +25,8 @@
 //!   per peer address), and the counted, rate-limited log of refusals.
 //! - `notify`: a single-threaded wake-up flag, and the doorbell (MSG_RING)
 //!   that wakes a parked shard.
+//! - `md`: market data on the shard: the replica feed, WebSocket clients
+//!   and the fan-out (I/O-free; its tasks are `runtime/md.rs`).
 //! - `operator`: the ring that brings operator commands from the admin
 //!   thread.
 
@@ -33,6 +35,7 @@ pub mod core;
 pub mod counters;
 pub mod directory;
 pub mod lifecycle_log;
+pub mod md;
 pub mod mesh;
 pub mod notify;
 pub mod operator;

@@ -21,6 +21,8 @@ pub struct Router<'a> {
     pub origin: Option<SessionRef>,
     pub request_id: u64,
     pub wall_ns: u64,
+    /// This shard's market data (the owner's own replica).
+    pub market: &'a mut crate::shard::md::MdHub,
 }
 
 impl Router<'_> {
@@ -69,12 +71,16 @@ impl EventSink for Router<'_> {
                         .mass_cancel_done(origin, self.request_id, canceled_count);
                 }
             }
-            // Public events: the market-data fan-out subscribes here.
-            Event::BookLevel { .. }
-            | Event::Trade { .. }
-            | Event::KillSwitchSet { .. }
-            | Event::HaltSet { .. }
-            | Event::ReferencePriceSet { .. } => self.counters.market_events += 1,
+            // Public events: this shard's feed, and every other shard's
+            // replica over the mesh (stamped with the command's journal time).
+            Event::BookLevel { .. } | Event::Trade { .. } | Event::HaltSet { .. } => {
+                self.counters.market_events += 1;
+                self.market.on_public(event, self.wall_ns);
+                self.sender.public(*event, self.wall_ns);
+            }
+            Event::KillSwitchSet { .. } | Event::ReferencePriceSet { .. } => {
+                self.counters.market_events += 1
+            }
         }
     }
 }

@@ -9,6 +9,8 @@
 //!   accept in flight; `reactor/ops.rs` says why not multishot), pausing after errors that would repeat at once (see
 //!   `admission.rs`);
 //! - the ticker: heartbeats and timeouts every few milliseconds;
+//! - the market-data acceptor and, per WebSocket client, a reader and a
+//!   writer (`runtime/md.rs`);
 //! - per connection, a reader (socket -> core: receives into the shard's
 //!   provided buffer ring) and a writer (outbox -> socket, woken by a
 //!   [`LocalNotify`]; sends from the session's own buffer).
@@ -33,6 +35,8 @@ use super::reactor::{self, spawn, Ring};
 use super::shared::Shared;
 use crate::config::IdlePolicy;
 use crate::protocol::*;
+
+mod md;
 
 /// Bytes a reader pulls from the socket at once.
 const READ_BUFFER_BYTES: usize = 64 * 1024;
@@ -64,6 +68,11 @@ struct ShardTasks {
     /// The CPUs the process may use, for helper threads (file work off
     /// the shard's core).
     unpinned: Option<CpuSet>,
+    /// Stops the market-data acceptor (graceful shutdown).
+    md_stop: LocalNotify,
+    md_acceptor_running: Cell<bool>,
+    /// Market-data connections with a task (handshaking or served).
+    md_connections: Cell<usize>,
 }
 
 /// Runs shard `id` on the calling thread until graceful shutdown
@@ -73,6 +82,7 @@ pub fn run(
     shared: Arc<Shared>,
     links: Links,
     listener: OwnedFd,
+    md_listener: Option<OwnedFd>,
     ring: ShardRing,
     started: std::sync::mpsc::Sender<Result<(), String>>,
 ) {
@@ -110,8 +120,11 @@ pub fn run(
         idle,
         acceptor_running: Cell::new(true),
         unpinned,
+        md_stop: LocalNotify::default(),
+        md_acceptor_running: Cell::new(md_listener.is_some()),
+        md_connections: Cell::new(0),
     });
-    reactor::block_on(ring, serve_shard(tasks, listener));
+    reactor::block_on(ring, serve_shard(tasks, listener, md_listener));
 }
 
 /// Receive buffers: `io_memory_bytes` in buffers of
@@ -133,12 +146,15 @@ fn buffer_ring(shared: &Shared) -> BufRing {
 /// the same large batches as before).
 pub const RECEIVE_BUFFER_BYTES: usize = 64 * 1024;
 
-async fn serve_shard(tasks: Rc<ShardTasks>, listener: OwnedFd) {
+async fn serve_shard(tasks: Rc<ShardTasks>, listener: OwnedFd, md_listener: Option<OwnedFd>) {
     spawn(accept_loop(Rc::clone(&tasks), listener));
+    if let Some(md_listener) = md_listener {
+        spawn(md::accept_loop(Rc::clone(&tasks), md_listener));
+    }
     spawn(tick_loop(Rc::clone(&tasks)));
     mesh_loop(&tasks).await;
     graceful_shutdown(&tasks).await;
-    while tasks.acceptor_running.get() {
+    while tasks.acceptor_running.get() || tasks.md_acceptor_running.get() {
         sleep(Duration::from_millis(1)).await;
     }
 }
@@ -700,6 +716,7 @@ async fn tick_loop(tasks: Rc<ShardTasks>) {
         }
         let now = now();
         tasks.core.borrow_mut().tick(now);
+        tasks.core.borrow_mut().market_tick(now);
         tasks.admission.borrow_mut().flush(now.mono_ns);
         tasks.core.borrow_mut().journal_tick(now);
         // File-system work of the journal happens on a helper thread
@@ -724,6 +741,9 @@ async fn tick_loop(tasks: Rc<ShardTasks>) {
 async fn graceful_shutdown(tasks: &Rc<ShardTasks>) {
     let id = tasks.core.borrow().id as usize;
     tasks.stop_accepting.notify();
+    tasks.md_stop.notify();
+    // Market-data clients are told 1001; their writers close them.
+    tasks.core.borrow_mut().md_shut_down();
     // Borrowed in a block of their own: released before the first await.
     {
         let admission = tasks.admission.borrow();
@@ -750,7 +770,9 @@ async fn graceful_shutdown(tasks: &Rc<ShardTasks>) {
     tasks.core.borrow_mut().journal_sync();
     let grace = Duration::from_millis(tasks.shared.config.server.shutdown_grace_ms);
     let deadline = Instant::now() + grace;
-    while (tasks.writers_running.get() > 0 || tasks.admission.borrow().waiting() > 0)
+    while (tasks.writers_running.get() > 0
+        || tasks.admission.borrow().waiting() > 0
+        || tasks.md_connections.get() > 0)
         && Instant::now() < deadline
     {
         sleep(Duration::from_millis(1)).await;

@@ -151,6 +151,31 @@ impl MeshSender {
         self.send(dest.shard, msg);
     }
 
+    /// A public engine event (book level, trade, halt) to every other
+    /// shard's market-data replica.
+    pub fn public(&mut self, event: Event, ts_ns: u64) {
+        debug_assert!(matches!(
+            event,
+            Event::BookLevel { .. } | Event::Trade { .. } | Event::HaltSet { .. }
+        ));
+        for to in 0..self.rings.len() as u16 {
+            if to != self.me {
+                self.send(to, MeshMsg::Public { event, ts_ns });
+            }
+        }
+    }
+
+    /// This (owner) shard ran `EndOfDay`: to every other shard's replica.
+    pub fn end_of_day(&mut self, ts_ns: u64) {
+        debug_assert!(self.rings[self.me as usize].is_none(), "no ring to self");
+        for to in 0..self.rings.len() as u16 {
+            if to != self.me {
+                let owner = self.me;
+                self.send(to, MeshMsg::EndOfDay { owner, ts_ns });
+            }
+        }
+    }
+
     /// Moves overflow into rings that have room again, oldest first.
     /// Returns how many messages moved. A shard that got some may have
     /// parked on an empty ring since they were queued here, so its

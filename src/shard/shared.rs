@@ -35,6 +35,9 @@ pub struct Shared {
     /// What each shard publishes for the admin thread (atomics, one writer
     /// each), and the gateway's readiness.
     pub telemetry: TelemetryBoard,
+    /// Start-up only: the shards' market-data feeds after replay, and the
+    /// feed epoch they agree on (`md/exchange.rs`).
+    pub feeds: super::md::FeedExchange,
 }
 
 impl Shared {
@@ -68,6 +71,7 @@ impl Shared {
             directory,
             shutdown: ShutdownBoard::new(shards),
             telemetry: TelemetryBoard::new(shards),
+            feeds: super::md::FeedExchange::new(shards, super::core::wall_clock_ns()),
             doorbells,
             truncate_corrupt_journal: false,
             shutting_down: AtomicBool::new(false),

@@ -2,7 +2,8 @@
 //! the feed model against the engine under random order flow (`feed`), a
 //! connection's subscriptions (`subscriptions`), the control-message parser
 //! (`control`), `docs/MARKET_DATA.md` held to the code (`protocol_doc`), and
-//! RFC 6455 framing and handshake (`websocket`). `flow` is the random order
+//! RFC 6455 framing and handshake (`websocket`), the endpoint of the real
+//! binary on loopback (`endpoint`). `flow` is the random order
 //! flow, `replica` a client's book written from the document; the
 //! zero-allocation test is in the `alloc` binary (`alloc/market_data.rs`).
 //! `clients` holds the example clients of `examples/` (Python, the HTML
@@ -16,6 +17,7 @@ mod support;
 
 mod clients;
 mod control;
+mod endpoint;
 mod feed;
 mod flow;
 mod protocol_doc;

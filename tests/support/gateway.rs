@@ -134,6 +134,8 @@ fn scratch_dir() -> PathBuf {
 pub struct Gateway {
     child: Child,
     pub addr: SocketAddr,
+    /// The WebSocket market-data endpoint.
+    pub md_addr: SocketAddr,
     /// The log lines printed before the gateway reported ready.
     pub startup_log: Vec<String>,
     log: mpsc::Receiver<String>,
@@ -240,7 +242,7 @@ impl Gateway {
             }
         });
         let mut seen = Vec::new();
-        let addr = loop {
+        let (addr, md_addr) = loop {
             let Ok(line) = log.recv_timeout(Duration::from_secs(30)) else {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -248,7 +250,14 @@ impl Gateway {
             };
             if let Some(rest) = line.split("order_entry=").nth(1) {
                 if line.contains("ready") {
-                    break rest.split_whitespace().next().unwrap().parse().unwrap();
+                    let field = |rest: &str| -> SocketAddr {
+                        rest.split_whitespace().next().unwrap().parse().unwrap()
+                    };
+                    let md = line
+                        .split("market_data=")
+                        .nth(1)
+                        .expect("market_data in ready");
+                    break (field(rest), field(md));
                 }
             }
             seen.push(line);
@@ -256,6 +265,7 @@ impl Gateway {
         Ok(Gateway {
             child,
             addr,
+            md_addr,
             startup_log: seen,
             log,
             dir,

@@ -8,3 +8,4 @@ pub mod engine_fixture;
 pub mod gateway;
 pub mod journal;
 pub mod shards;
+pub mod ws_client;

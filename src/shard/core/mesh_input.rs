@@ -39,6 +39,8 @@ impl ShardCore {
             | MeshMsg::Processed { dest }
             | MeshMsg::Status { dest, .. }
             | MeshMsg::MassCancelDone { dest, .. } => dest.shard == self.id,
+            MeshMsg::Public { .. } => true,
+            MeshMsg::EndOfDay { owner, .. } => owner != self.id,
         });
         match msg {
             MeshMsg::Command {
@@ -79,6 +81,8 @@ impl ShardCore {
                 request_id,
                 canceled,
             } => self.sessions.mass_cancel_done(dest, request_id, canceled),
+            MeshMsg::Public { event, ts_ns } => self.on_public(&event, ts_ns),
+            MeshMsg::EndOfDay { owner, ts_ns } => self.market.end_of_day_of(owner, ts_ns),
         }
     }
 

@@ -27,6 +27,8 @@
 //! - `session_end`: ending and closing sessions, cancel-on-disconnect.
 //! - `timers`: heartbeats, idle timeouts, slow consumers, stall credit.
 //! - `output`: handing a session's bytes to its writer.
+//! - `market`: market data: the WebSocket clients' entry points, public
+//!   events from the mesh, the feed's replay at start (`shard/md/`).
 //! - `operator`: operator commands from the admin thread, on the tick.
 //! - `telemetry`: latency capture (timestamps, loop cycles), the interval
 //!   swap and the counters published for the admin thread.
@@ -42,6 +44,7 @@
 //! - A session's outbound messages are encoded only on its own shard.
 
 mod intake;
+mod market;
 mod mesh_input;
 mod operator;
 mod order_entry;
@@ -52,6 +55,7 @@ mod timers;
 mod write_ahead;
 
 pub use intake::{FirstMessage, Intake, PreLogonEnd, PRE_LOGON_END_BYTES};
+pub use market::is_feed_event;
 pub use output::Output;
 
 pub use super::counters::ShardCounters;
@@ -137,6 +141,8 @@ pub struct ShardCore {
     /// Operator commands run, and refused by the journal (published).
     operator_applied: u64,
     operator_refused: u64,
+    /// This shard's market-data replica, clients and fan-out.
+    market: crate::shard::md::MdHub,
 }
 
 impl ShardCore {
@@ -170,6 +176,10 @@ impl ShardCore {
             operator_ring: links.operator,
             operator_applied: 0,
             operator_refused: 0,
+            market: crate::shard::md::MdHub::new(
+                &shared.config,
+                crate::market_data::FeedEpoch::derive(None, 0),
+            ),
             sender: links.sender,
             inbox: links.inbox,
             sessions: SessionTable::new(max_sessions),

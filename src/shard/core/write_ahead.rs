@@ -8,7 +8,7 @@
 
 use super::order_entry::refusal_of;
 use super::{wall_clock_ns, Now, ShardCore};
-use crate::engine::{CancelReason, Command, CountingSink, RejectReason};
+use crate::engine::{CancelReason, Command, RejectReason};
 use crate::journal::{self, config_file, JournalError, Segment, SegmentRequest};
 use crate::shard::mesh::SessionRef;
 use crate::shard::router::Router;
@@ -32,8 +32,12 @@ impl ShardCore {
         let cfg = &self.shared.config.journal;
         let dir = journal::shard_dir(&cfg.dir, self.id);
         let current = self.shared.config.engine_config(self.id as usize);
-        let mut sink = CountingSink::default();
-        let (mut writer, restored) = journal::restore(
+        let mut sink = super::market::FeedReplay {
+            hub: &mut self.market,
+            shard: self.id,
+            ts_ns: 0,
+        };
+        let (mut writer, restored) = journal::restore_into(
             &dir,
             self.id,
             cfg,
@@ -91,6 +95,7 @@ impl ShardCore {
             }
         }
         self.journal = Some(writer);
+        self.exchange_feeds()?;
         self.publish_counters();
         self.publish_up(true);
         Ok(())
@@ -249,8 +254,14 @@ impl ShardCore {
             origin,
             request_id,
             wall_ns: now.wall_ns,
+            market: &mut self.market,
         };
         self.engine.process(command, &mut router);
+        if matches!(command, Command::EndOfDay) {
+            // After the events it caused, here and on every replica.
+            self.market.end_of_day_of(self.id, now.wall_ns);
+            self.sender.end_of_day(now.wall_ns);
+        }
     }
 
     /// Journals one command; `false` if the journal refused it (a full

@@ -1,0 +1,140 @@
+//! Market data, as the shard core sees it: the entry points the runtime's
+//! WebSocket tasks call (handshake slots, bytes in, the writer's queue),
+//! the ticker's conflation and heartbeats, the public events that arrive
+//! over the mesh, and the journal replay that rebuilds the feed at start.
+//! The work itself is `shard/md/`.
+
+use std::rc::Rc;
+
+use super::{Now, ShardCore};
+use crate::engine::{Command, Event, EventSink};
+use crate::journal::{Record, ReplaySink};
+use crate::protocol::market_data::DataFormat;
+use crate::shard::md::{ClientId, Input, MdHub, Take};
+use crate::shard::notify::LocalNotify;
+
+/// Whether an engine event is on the public feed (and crosses the mesh to
+/// every shard's replica).
+pub fn is_feed_event(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::BookLevel { .. } | Event::Trade { .. } | Event::HaltSet { .. }
+    )
+}
+
+/// The replay's events into the shard's feed, each with the journal time
+/// of its command; end of day after its events.
+pub(super) struct FeedReplay<'a> {
+    pub hub: &'a mut MdHub,
+    pub shard: u16,
+    pub ts_ns: u64,
+}
+
+impl EventSink for FeedReplay<'_> {
+    fn emit(&mut self, event: &Event) {
+        if is_feed_event(event) {
+            debug_assert!(self.ts_ns > 0, "stamped by `before` with the record's time");
+            self.hub.on_public(event, self.ts_ns);
+        }
+    }
+}
+
+impl ReplaySink for FeedReplay<'_> {
+    fn before(&mut self, record: &Record) {
+        debug_assert!(record.command().is_some(), "called around commands only");
+        self.ts_ns = record.ts_ns;
+    }
+
+    fn after(&mut self, record: &Record) {
+        debug_assert_eq!(self.ts_ns, record.ts_ns, "the same record as `before`");
+        if matches!(record.command(), Some(Command::EndOfDay)) {
+            self.hub.end_of_day_of(self.shard, record.ts_ns);
+        }
+    }
+}
+
+impl ShardCore {
+    pub fn market(&self) -> &MdHub {
+        &self.market
+    }
+
+    /// After replay: takes the other shards' symbols from their replays and
+    /// the gateway's feed epoch (waits for every shard; start-up only).
+    pub(super) fn exchange_feeds(&mut self) -> Result<(), String> {
+        let shared = &self.shared;
+        let epoch = shared
+            .feeds
+            .exchange(
+                self.id as usize,
+                self.market.feed_mut(),
+                None,
+                |symbol| shared.owner_of(symbol),
+                || shared.shutting_down(),
+            )
+            .map_err(|e| format!("market data: {e:?}"))?;
+        debug_assert_eq!(self.market.feed().epoch(), epoch);
+        tracing::info!(shard = self.id, epoch = epoch.0, "market data: feed epoch");
+        Ok(())
+    }
+
+    /// A market-data connection was accepted: may it start a handshake?
+    pub fn md_begin_handshake(&mut self) -> bool {
+        self.market.begin_handshake()
+    }
+
+    /// Its handshake ended, accepted in `format` or refused (`None`).
+    pub fn md_end_handshake(&mut self, format: Option<DataFormat>, now: Now) -> Option<ClientId> {
+        self.market.end_handshake(format, now.mono_ns)
+    }
+
+    /// The writer's wake-up and the capacity of its spare buffer.
+    pub fn md_writer(&mut self, id: ClientId) -> Option<(Rc<LocalNotify>, usize)> {
+        let client = self.market.client_mut(id)?;
+        debug_assert!(client.out.capacity() > 0);
+        Some((Rc::clone(&client.out.writer), client.out.capacity()))
+    }
+
+    /// Queues bytes already framed (the handshake's answer).
+    pub fn md_push_raw(&mut self, id: ClientId, bytes: &[u8]) -> bool {
+        self.market
+            .client_mut(id)
+            .is_some_and(|c| c.out.push_framed(bytes))
+    }
+
+    pub fn md_input(&mut self, id: ClientId, bytes: &[u8], now: Now) -> Input {
+        self.market.on_input(id, bytes, now.mono_ns)
+    }
+
+    pub fn md_take(&mut self, id: ClientId, spare: &mut Vec<u8>) -> Take {
+        debug_assert!(spare.is_empty(), "the last batch was sent");
+        self.market.take(id, spare)
+    }
+
+    pub fn md_reader_done(&mut self, id: ClientId) {
+        self.market.reader_done(id);
+    }
+
+    pub fn md_remove(&mut self, id: ClientId) {
+        debug_assert!(self.market.is_closing(id), "removed only once closing");
+        self.market.remove(id);
+    }
+
+    /// Graceful shutdown: every market-data client is told 1001.
+    pub fn md_shut_down(&mut self) {
+        self.market.shut_down();
+    }
+
+    /// Conflation, heartbeats, subscribe timeouts (the runtime's ticker).
+    pub fn market_tick(&mut self, now: Now) {
+        self.market.tick(now.mono_ns, now.wall_ns);
+    }
+
+    /// A public event from its owner shard (mesh).
+    pub(super) fn on_public(&mut self, event: &Event, ts_ns: u64) {
+        debug_assert!(
+            is_feed_event(event),
+            "only feed events cross for market data"
+        );
+        self.market.on_public(event, ts_ns);
+    }
+}

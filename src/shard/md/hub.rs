@@ -1,0 +1,496 @@
+//! One shard's market data: its replica of the whole gateway's feed (every
+//! symbol, fed by the owner shards' public events), its WebSocket clients
+//! and the fan-out between them. The runtime's tasks call it with bytes
+//! and time; it does no I/O.
+//!
+//! Every shard applies the same events in the same order per symbol (the
+//! owner's engine order, one SPSC ring from the owner), so sequences,
+//! snapshots and checksums are the same whichever shard a client lands on,
+//! and a snapshot is cut locally between two events: the increments that
+//! follow it in the client's queue start exactly after it.
+
+use super::client::{ClientState, CloseReason, MdClient, SendQueue, Take};
+use super::counters::MdCounters;
+use super::fanout::FanOut;
+use crate::config::Config;
+use crate::engine::{Event, SymbolId};
+use crate::market_data::{Feed, FeedEpoch};
+use crate::protocol::market_data::{
+    encode_heartbeat, parse_control, render_heartbeat, Answer, ControlError, DataFormat, ErrorCode,
+    HeartbeatInfo, Outgoing, Subscriptions, SymbolDirectory,
+};
+use crate::shard::rate_limit::TokenBucket;
+use crate::websocket::close::code;
+use crate::websocket::frame::Opcode;
+use crate::websocket::WsEvent;
+
+/// How often every stream of every client gets a heartbeat.
+pub const HEARTBEAT_INTERVAL_NS: u64 = 1_000_000_000;
+
+/// Names one client: its slot and the generation of the slot's occupant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientId {
+    pub slot: u32,
+    pub generation: u32,
+}
+
+/// What a reader learns from handing bytes in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Input {
+    /// Keep reading (false once the connection is closing).
+    pub keep_reading: bool,
+}
+
+/// Symbol names to ids, for `subscribe` by name.
+pub struct SymbolNames(Vec<(String, u32)>);
+
+impl SymbolDirectory for SymbolNames {
+    fn by_name(&self, name: &[u8]) -> Option<u32> {
+        self.0
+            .iter()
+            .find(|(n, _)| n.as_bytes() == name)
+            .map(|(_, id)| *id)
+    }
+}
+
+pub struct MdHub {
+    feed: Feed,
+    pub(super) fan: FanOut,
+    names: SymbolNames,
+    /// Each symbol and its owner shard (end of day is per owner).
+    owners: Vec<(SymbolId, u16)>,
+    /// Answers, snapshots, heartbeats: written here, then framed into the
+    /// client's queue.
+    scratch: Vec<u8>,
+    budget: usize,
+    subscribe_timeout_ns: u64,
+    control_rate: (u32, u32),
+    /// Connections between accept and the end of their handshake.
+    handshaking: usize,
+    next_generation: u32,
+    next_heartbeat_ns: u64,
+    /// `market_data.allowed_origins`, kept for every handshake of the
+    /// shard's life (made once per start).
+    pub origins: &'static [&'static str],
+}
+
+/// Bytes of the largest answer a client can be sent at once: a JSON
+/// snapshot of the whole book (both sides full) and its frame header.
+pub fn largest_answer_bytes(levels_per_side: u32) -> usize {
+    // A JSON level: {"price":"<i64>","qty":"<u64>","orders":<u32>}, plus a comma.
+    const JSON_LEVEL: usize = 96;
+    debug_assert!(levels_per_side > 0, "a book has levels");
+    2 * levels_per_side as usize * JSON_LEVEL + 1024
+}
+
+impl MdHub {
+    pub fn new(config: &Config, epoch: FeedEpoch) -> MdHub {
+        let ids: Vec<SymbolId> = config.symbols.iter().map(|s| s.id).collect();
+        let levels = config.engine.max_levels_per_side;
+        let md = &config.market_data;
+        let origins: Vec<&'static str> = md
+            .allowed_origins
+            .iter()
+            .map(|o| &*Box::leak(o.clone().into_boxed_str()))
+            .collect();
+        let payload = largest_answer_bytes(levels);
+        assert!(
+            md.send_budget_bytes >= payload,
+            "validated: a snapshot fits the budget"
+        );
+        MdHub {
+            feed: Feed::new(epoch, &ids, levels),
+            fan: FanOut::new(md.max_clients_per_shard, payload),
+            names: SymbolNames(
+                config
+                    .symbols
+                    .iter()
+                    .map(|s| (s.name.clone(), s.id))
+                    .collect(),
+            ),
+            owners: config
+                .symbols
+                .iter()
+                .map(|s| (s.id, config.owner_shard(s) as u16))
+                .collect(),
+            scratch: vec![0; payload],
+            budget: md.send_budget_bytes,
+            subscribe_timeout_ns: md.subscribe_timeout_ms * 1_000_000,
+            control_rate: (md.control_rate_per_sec, md.control_burst),
+            handshaking: 0,
+            next_generation: 1,
+            next_heartbeat_ns: 0,
+            origins: Box::leak(origins.into_boxed_slice()),
+        }
+    }
+
+    pub fn feed(&self) -> &Feed {
+        &self.feed
+    }
+
+    pub fn feed_mut(&mut self) -> &mut Feed {
+        &mut self.feed
+    }
+
+    pub fn counters(&self) -> &super::MdCounters {
+        &self.fan.counters
+    }
+
+    /// A public engine event (here or from its owner shard over the mesh).
+    pub fn on_public(&mut self, event: &Event, ts_ns: u64) {
+        if let Err(error) = self.feed.apply(event, ts_ns, &mut self.fan) {
+            // The feed is built from the config every engine is built from.
+            debug_assert!(false, "market data: {error:?}");
+            tracing::error!(?error, "market data: event not applied");
+        }
+    }
+
+    /// Shard `owner`'s engine ran `EndOfDay` at `ts_ns`.
+    pub fn end_of_day_of(&mut self, owner: u16, ts_ns: u64) {
+        for &(symbol, _) in self.owners.iter().filter(|(_, o)| *o == owner) {
+            let applied = self.feed.end_of_day_symbol(symbol, ts_ns, &mut self.fan);
+            debug_assert!(applied.is_ok(), "every configured symbol is in the feed");
+        }
+    }
+
+    /// A connection was accepted: may it start a handshake? (Slots are
+    /// counted for handshaking connections too.)
+    pub fn begin_handshake(&mut self) -> bool {
+        let used = self.fan.counters.clients() as usize + self.handshaking;
+        debug_assert!(used <= self.fan.clients.len(), "slots are never overbooked");
+        if used >= self.fan.clients.len() {
+            self.fan.counters.handshakes_refused += 1;
+            return false;
+        }
+        self.handshaking += 1;
+        true
+    }
+
+    /// The handshake ended (`format` if it was accepted): the client's id.
+    pub fn end_handshake(&mut self, format: Option<DataFormat>, now_ns: u64) -> Option<ClientId> {
+        assert!(self.handshaking > 0, "a handshake was begun");
+        self.handshaking -= 1;
+        let Some(format) = format else {
+            self.fan.counters.handshakes_refused += 1;
+            return None;
+        };
+        let slot = self.fan.clients.iter().position(Option::is_none)?;
+        let generation = self.next_generation;
+        self.next_generation = self.next_generation.wrapping_add(1).max(1);
+        let (per_sec, burst) = self.control_rate;
+        self.fan.clients[slot] = Some(MdClient::new(
+            generation,
+            format,
+            self.budget,
+            now_ns + self.subscribe_timeout_ns,
+            TokenBucket::new(per_sec, burst, now_ns),
+        ));
+        self.fan.counters.clients_opened += 1;
+        Some(ClientId {
+            slot: slot as u32,
+            generation,
+        })
+    }
+
+    /// Whether the client is closing (or gone).
+    pub fn is_closing(&self, id: ClientId) -> bool {
+        self.fan
+            .clients
+            .get(id.slot as usize)
+            .and_then(Option::as_ref)
+            .filter(|c| c.generation == id.generation)
+            .is_none_or(|c| !c.is_open())
+    }
+
+    pub fn client_mut(&mut self, id: ClientId) -> Option<&mut MdClient> {
+        self.fan
+            .clients
+            .get_mut(id.slot as usize)?
+            .as_mut()
+            .filter(|c| c.generation == id.generation)
+    }
+
+    /// The reader stopped (the peer closed, or the connection is closing).
+    pub fn reader_done(&mut self, id: ClientId) {
+        let counters = &mut self.fan.counters;
+        let Some(client) = self.fan.clients[id.slot as usize]
+            .as_mut()
+            .filter(|c| c.generation == id.generation)
+        else {
+            return;
+        };
+        client.reader_done = true;
+        debug_assert!(client.generation == id.generation);
+        FanOut::close(
+            counters,
+            &mut client.out,
+            code::NORMAL,
+            "",
+            CloseReason::ClientClosed,
+        );
+    }
+
+    /// The writer is done: the slot is free.
+    pub fn remove(&mut self, id: ClientId) {
+        if let Some(client) = self.client_mut(id) {
+            debug_assert!(!client.is_open(), "a client is removed only once closing");
+            self.fan.clients[id.slot as usize] = None;
+            self.fan.counters.clients_closed += 1;
+        }
+    }
+
+    pub fn take(&mut self, id: ClientId, spare: &mut Vec<u8>) -> Take {
+        match self.client_mut(id) {
+            Some(client) => {
+                debug_assert!(
+                    spare.capacity() >= client.out.capacity(),
+                    "the spare fits the queue"
+                );
+                client.out.take(spare)
+            }
+            None => Take::Done,
+        }
+    }
+
+    /// Graceful shutdown: every client is closed with 1001.
+    pub fn shut_down(&mut self) {
+        let counters = &mut self.fan.counters;
+        for client in self.fan.clients.iter_mut().flatten() {
+            FanOut::close(
+                counters,
+                &mut client.out,
+                code::GOING_AWAY,
+                "shutdown",
+                CloseReason::Shutdown,
+            );
+        }
+        debug_assert!(self.fan.clients.iter().flatten().all(|c| !c.is_open()));
+    }
+
+    /// Conflation ticks, heartbeats and subscribe timeouts (the shard's
+    /// ticker, every few milliseconds).
+    pub fn tick(&mut self, now_ns: u64, wall_ns: u64) {
+        self.feed.tick(now_ns, &mut self.fan);
+        let counters = &mut self.fan.counters;
+        for client in self.fan.clients.iter_mut().flatten() {
+            if client.is_open() && client.subscribe_by_ns != 0 && now_ns >= client.subscribe_by_ns {
+                FanOut::close(
+                    counters,
+                    &mut client.out,
+                    code::POLICY,
+                    "no subscription",
+                    CloseReason::SubscribeTimeout,
+                );
+            }
+        }
+        if now_ns >= self.next_heartbeat_ns {
+            self.next_heartbeat_ns = now_ns + HEARTBEAT_INTERVAL_NS;
+            self.heartbeats(wall_ns);
+        }
+        debug_assert!(self.next_heartbeat_ns > now_ns);
+    }
+
+    /// One heartbeat per stream of every open client.
+    fn heartbeats(&mut self, wall_ns: u64) {
+        debug_assert!(wall_ns > 0, "heartbeats carry the send time");
+        let MdHub {
+            feed, fan, scratch, ..
+        } = self;
+        let counters = &mut fan.counters;
+        for client in fan.clients.iter_mut().flatten() {
+            let mut over = false;
+            for sub in client.subs.iter() {
+                if over || !client.out.state.eq(&ClientState::Open) {
+                    break;
+                }
+                let (Some(state), Some(stream_last)) = (
+                    feed.state(sub.symbol),
+                    feed.stream_last(sub.symbol, sub.channel, sub.depth),
+                ) else {
+                    continue;
+                };
+                let info = HeartbeatInfo {
+                    channel: sub.channel,
+                    depth: sub.depth,
+                    stream_last,
+                    send_ts_ns: wall_ns,
+                };
+                let (encoded, opcode) = match client.format {
+                    DataFormat::Binary => {
+                        (encode_heartbeat(&state, &info, scratch), Opcode::Binary)
+                    }
+                    DataFormat::Json => (render_heartbeat(&state, &info, scratch), Opcode::Text),
+                };
+                let n = encoded.expect("a heartbeat fits the scratch");
+                over = !client.out.push_frame(opcode, &scratch[..n]);
+            }
+            if over {
+                FanOut::close(
+                    counters,
+                    &mut client.out,
+                    code::SLOW_CONSUMER,
+                    "slow consumer",
+                    CloseReason::SlowConsumer,
+                );
+            }
+        }
+    }
+
+    /// Bytes a client sent: frames decoded, control messages answered
+    /// (subscribe: `subscribed`, then the snapshot, in the client's queue
+    /// ahead of every increment that follows).
+    pub fn on_input(&mut self, id: ClientId, mut input: &[u8], now_ns: u64) -> Input {
+        let MdHub {
+            feed,
+            fan,
+            names,
+            scratch,
+            ..
+        } = self;
+        let counters = &mut fan.counters;
+        let Some(client) = fan.clients[id.slot as usize]
+            .as_mut()
+            .filter(|c| c.generation == id.generation)
+        else {
+            return Input {
+                keep_reading: false,
+            };
+        };
+        let MdClient {
+            decoder,
+            subs,
+            out,
+            rate,
+            format,
+            subscribe_by_ns,
+            ..
+        } = client;
+        while out.state == ClientState::Open {
+            let step = match decoder.decode(input) {
+                Ok(step) => step,
+                Err(error) => {
+                    FanOut::close(
+                        counters,
+                        out,
+                        error.close_code(),
+                        "protocol error",
+                        CloseReason::Protocol,
+                    );
+                    break;
+                }
+            };
+            input = &input[step.consumed..];
+            let Some(event) = step.event else {
+                debug_assert!(input.is_empty(), "the decoder takes every byte it is given");
+                return Input { keep_reading: true };
+            };
+            let Some(text) = control_frame(counters, out, event) else {
+                continue;
+            };
+            if !rate.try_take(now_ns) {
+                FanOut::close(
+                    counters,
+                    out,
+                    code::POLICY,
+                    "control messages too fast",
+                    CloseReason::RateLimit,
+                );
+                break;
+            }
+            answer(feed, names, scratch, counters, subs, out, *format, text);
+            if !subs.is_empty() {
+                *subscribe_by_ns = 0;
+            }
+        }
+        Input {
+            keep_reading: false,
+        }
+    }
+}
+
+/// Handles a frame that is not a data message (ping, pong, close): `None`.
+/// A data message comes back: `Some(Some(text))`, or `Some(None)` for
+/// binary.
+fn control_frame<'a>(
+    counters: &mut MdCounters,
+    out: &mut SendQueue,
+    event: WsEvent<'a>,
+) -> Option<Option<&'a [u8]>> {
+    match event {
+        WsEvent::Ping(payload) => {
+            if !out.push_frame(Opcode::Pong, payload) {
+                let why = CloseReason::SlowConsumer;
+                FanOut::close(counters, out, code::SLOW_CONSUMER, "slow consumer", why);
+            }
+            None
+        }
+        WsEvent::Pong(_) => None,
+        WsEvent::Close { code: their, .. } => {
+            // Echoed (RFC 6455 5.5.1); 1000 for a close without a code.
+            let answer = their.unwrap_or(code::NORMAL);
+            FanOut::close(counters, out, answer, "", CloseReason::ClientClosed);
+            debug_assert_eq!(out.state, ClientState::Closing);
+            None
+        }
+        WsEvent::Text(text) => Some(Some(text)),
+        WsEvent::Binary(_) => Some(None),
+    }
+}
+
+/// Answers one data message: a control request (its answers and
+/// snapshots into the client's queue), or `not_text` for binary.
+#[allow(clippy::too_many_arguments)]
+fn answer(
+    feed: &Feed,
+    names: &SymbolNames,
+    scratch: &mut [u8],
+    counters: &mut MdCounters,
+    subs: &mut Subscriptions,
+    out: &mut SendQueue,
+    format: DataFormat,
+    text: Option<&[u8]>,
+) {
+    debug_assert_eq!(
+        out.state,
+        ClientState::Open,
+        "a closing client is not answered"
+    );
+    let mut over = false;
+    let mut answer = Answer {
+        format,
+        scratch,
+        write: |o: Outgoing<'_>| {
+            over = over
+                || !match o {
+                    Outgoing::Text(b) => out.push_frame(Opcode::Text, b),
+                    Outgoing::Binary(b) => out.push_frame(Opcode::Binary, b),
+                };
+        },
+    };
+    let answered = match text.map(parse_control) {
+        Some(Ok(request)) => subs.apply(&request, feed, names, &mut answer),
+        Some(Err(error)) => answer.refuse(&error),
+        None => answer.refuse(&ControlError {
+            code: ErrorCode::NotText,
+            field: None,
+            req_id: None,
+        }),
+    };
+    if answered.is_err() {
+        FanOut::close(
+            counters,
+            out,
+            code::INTERNAL_ERROR,
+            "answer too large",
+            CloseReason::Internal,
+        );
+    } else if over {
+        FanOut::close(
+            counters,
+            out,
+            code::SLOW_CONSUMER,
+            "slow consumer",
+            CloseReason::SlowConsumer,
+        );
+    }
+}

@@ -1,0 +1,24 @@
+//! Market data on a shard: the wiring between the feed model
+//! (`market_data/`), its messages (`protocol/market_data/`), WebSocket
+//! (`websocket/`) and the shard. I/O-free like `core/`; the tasks that move
+//! the bytes are `runtime/md.rs`.
+//!
+//! - [`hub`]: the shard's replica feed of every symbol, its clients, their
+//!   control messages, ticks and heartbeats;
+//! - [`fanout`]: the feed's sink: each message encoded once per format on
+//!   the shard, copied into the queue of each client that wants it;
+//! - [`client`]: one connection: decoder, subscriptions, bounded send queue;
+//! - [`counters`]: what the shard counts about its clients;
+//! - [`exchange`]: start-up only, how each replica gets the other shards'
+//!   symbols and how the shards agree on the feed epoch.
+
+pub mod client;
+pub mod counters;
+pub mod exchange;
+pub mod fanout;
+pub mod hub;
+
+pub use client::{ClientState, CloseReason, Take};
+pub use counters::MdCounters;
+pub use exchange::FeedExchange;
+pub use hub::{largest_answer_bytes, ClientId, Input, MdHub};

@@ -1,0 +1,269 @@
+//! The market-data endpoint's tasks on a shard's reactor: the acceptor on
+//! the shard's `SO_REUSEPORT` market-data listener, and per connection a
+//! reader (the upgrade request, then frames into the core) and a writer
+//! (the client's queue out, everything pending in one send). The decisions
+//! are the core's (`core/market.rs`, `shard/md/`); these only move bytes.
+
+use std::cell::Cell;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::rc::Rc;
+use std::time::Duration;
+
+use super::{discard_pending_input, linger_close, now, Conn, ShardTasks};
+use crate::protocol::market_data::DataFormat;
+use crate::shard::admission::AcceptBackoff;
+use crate::shard::md::{ClientId, Take};
+use crate::shard::reactor::ops::{sleep, Acceptor};
+use crate::shard::reactor::spawn;
+use crate::websocket::handshake::{self, Format, HandshakeConfig, HandshakeError, MAX_REQUEST_LEN};
+
+/// The one path the endpoint serves (`docs/MARKET_DATA.md`, "Connecting").
+pub const PATH: &str = "/md";
+
+/// Bytes a reader takes from the socket at once (clients send only small
+/// control messages; the decoder keeps a partial frame itself).
+const READ_BYTES: usize = 4096;
+
+/// The answer when every client slot of the shard is taken.
+const NO_ROOM: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 30\r\nConnection: close\r\n\r\ntoo many market-data clients\r\n";
+
+pub(super) async fn accept_loop(tasks: Rc<ShardTasks>, listener: OwnedFd) {
+    let mut backoff = AcceptBackoff::default();
+    let mut acceptor = Acceptor::new(listener.as_raw_fd());
+    loop {
+        let accepted = futures_lite::future::or(async { Some(acceptor.next().await) }, async {
+            tasks.md_stop.wait().await;
+            None
+        })
+        .await;
+        match accepted {
+            None => break,
+            Some(Ok(fd)) => {
+                backoff.after_success();
+                admit(&tasks, Conn(fd));
+            }
+            Some(Err(error)) => {
+                let Some(pause) = backoff.after_error(&error) else {
+                    continue;
+                };
+                let stopping = futures_lite::future::or(
+                    async {
+                        sleep(pause).await;
+                        false
+                    },
+                    async {
+                        tasks.md_stop.wait().await;
+                        true
+                    },
+                )
+                .await;
+                if stopping {
+                    break;
+                }
+            }
+        }
+    }
+    drop(acceptor);
+    drop(listener);
+    debug_assert!(tasks.md_acceptor_running.get(), "one acceptor per shard");
+    tasks.md_acceptor_running.set(false);
+}
+
+/// A new connection: its handshake, or a 503 at once when the shard has
+/// no client slot left (a non-blocking send to an empty socket buffer).
+fn admit(tasks: &Rc<ShardTasks>, stream: Conn) {
+    if !tasks.core.borrow_mut().md_begin_handshake() {
+        // SAFETY: a non-blocking send from a static buffer of that length.
+        unsafe {
+            libc::send(
+                stream.fd(),
+                NO_ROOM.as_ptr() as *const libc::c_void,
+                NO_ROOM.len(),
+                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            )
+        };
+        discard_pending_input(stream.fd());
+        return;
+    }
+    let _ = socket2::SockRef::from(&stream.0).set_nodelay(true);
+    let sndbuf = tasks.shared.config.market_data.socket_send_buffer_bytes;
+    if sndbuf > 0 {
+        let _ = socket2::SockRef::from(&stream.0).set_send_buffer_size(sndbuf);
+    }
+    tasks.md_connections.set(tasks.md_connections.get() + 1);
+    debug_assert!(
+        tasks.md_connections.get() <= tasks.shared.config.market_data.max_clients_per_shard,
+        "a connection's task holds a client slot"
+    );
+    let tasks = Rc::clone(tasks);
+    spawn(async move {
+        connection(&tasks, Rc::new(stream)).await;
+        tasks.md_connections.set(tasks.md_connections.get() - 1);
+    });
+}
+
+/// How the upgrade request ended.
+enum Upgrade {
+    Accepted {
+        id: ClientId,
+        used: usize,
+        filled: usize,
+    },
+    Refused(HandshakeError),
+    Gone,
+}
+
+async fn connection(tasks: &Rc<ShardTasks>, stream: Rc<Conn>) {
+    let mut buf = vec![0u8; MAX_REQUEST_LEN];
+    let timeout = Duration::from_millis(tasks.shared.config.market_data.subscribe_timeout_ms);
+    let upgrade = futures_lite::future::or(read_upgrade(tasks, &stream, &mut buf), async {
+        sleep(timeout).await;
+        Upgrade::Gone
+    })
+    .await;
+    let (id, used, filled) = match upgrade {
+        Upgrade::Accepted { id, used, filled } => (id, used, filled),
+        Upgrade::Refused(error) => {
+            tasks.core.borrow_mut().md_end_handshake(None, now());
+            let mut out = [0u8; 512];
+            let n = handshake::write_refusal(error, &mut out).expect("512 bytes hold a refusal");
+            let linger = Duration::from_millis(tasks.shared.config.server.shutdown_grace_ms);
+            let _ = futures_lite::future::or(
+                async { stream.write_all(&out[..n]).await.is_ok() },
+                async {
+                    sleep(linger).await;
+                    false
+                },
+            )
+            .await;
+            linger_close(&stream, linger).await;
+            return;
+        }
+        Upgrade::Gone => {
+            tasks.core.borrow_mut().md_end_handshake(None, now());
+            return;
+        }
+    };
+    debug_assert!(used <= filled && filled <= buf.len());
+    let reader_done = Rc::new(Cell::new(false));
+    let Some((notify, capacity)) = tasks.core.borrow_mut().md_writer(id) else {
+        return;
+    };
+    spawn(write_loop(
+        Rc::clone(tasks),
+        Rc::clone(&stream),
+        id,
+        notify,
+        capacity,
+        Rc::clone(&reader_done),
+    ));
+    // What came after the upgrade request is the client's first frames.
+    let mut keep_reading = tasks
+        .core
+        .borrow_mut()
+        .md_input(id, &buf[used..filled], now())
+        .keep_reading;
+    buf.truncate(READ_BYTES);
+    while keep_reading && !tasks.shared.shutting_down() {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                keep_reading = tasks
+                    .core
+                    .borrow_mut()
+                    .md_input(id, &buf[..n], now())
+                    .keep_reading
+            }
+        }
+    }
+    tasks.core.borrow_mut().md_reader_done(id);
+    reader_done.set(true);
+}
+
+/// Reads the upgrade request; on success the client exists and its queue
+/// starts with the `101` answer.
+async fn read_upgrade(tasks: &Rc<ShardTasks>, stream: &Conn, buf: &mut [u8]) -> Upgrade {
+    let mut filled = 0;
+    loop {
+        match stream.read(&mut buf[filled..]).await {
+            Ok(0) | Err(_) => return Upgrade::Gone,
+            Ok(n) => filled += n,
+        }
+        let config = HandshakeConfig {
+            path: PATH,
+            allowed_origins: tasks.core.borrow().market().origins,
+            default_format: Format::Binary,
+        };
+        let accepted = match handshake::accept(&buf[..filled], &config) {
+            Err(HandshakeError::Incomplete) => continue,
+            Err(error) => return Upgrade::Refused(error),
+            Ok(accepted) => accepted,
+        };
+        let format = match accepted.format {
+            Format::Binary => DataFormat::Binary,
+            Format::Json => DataFormat::Json,
+        };
+        let mut core = tasks.core.borrow_mut();
+        let Some(id) = core.md_end_handshake(Some(format), now()) else {
+            return Upgrade::Gone;
+        };
+        let mut answer = [0u8; 256];
+        let n = handshake::write_accept(&accepted, &mut answer).expect("256 bytes hold the answer");
+        let queued = core.md_push_raw(id, &answer[..n]);
+        debug_assert!(queued, "an empty queue takes the answer");
+        return Upgrade::Accepted {
+            id,
+            used: accepted.request_len,
+            filled,
+        };
+    }
+}
+
+/// Sends everything the client's queue collected since the last send, in
+/// one send; closes the socket once the client is closing and all is out.
+async fn write_loop(
+    tasks: Rc<ShardTasks>,
+    stream: Rc<Conn>,
+    id: ClientId,
+    notify: Rc<crate::shard::notify::LocalNotify>,
+    capacity: usize,
+    reader_done: Rc<Cell<bool>>,
+) {
+    let linger = Duration::from_millis(tasks.shared.config.server.shutdown_grace_ms);
+    let mut spare: Vec<u8> = Vec::with_capacity(capacity);
+    debug_assert!(spare.capacity() >= capacity);
+    loop {
+        let take = tasks.core.borrow_mut().md_take(id, &mut spare);
+        match take {
+            Take::Data => {
+                // A client that does not read holds only this task; once it
+                // is closed (slow consumer, shutdown) it gets one linger
+                // period more, then the socket is closed.
+                let sent = futures_lite::future::or(
+                    async { stream.write_all(&spare).await.is_ok() },
+                    async {
+                        loop {
+                            sleep(linger).await;
+                            if tasks.core.borrow().market().is_closing(id) {
+                                return false;
+                            }
+                        }
+                    },
+                )
+                .await;
+                spare.clear();
+                if !sent {
+                    break;
+                }
+            }
+            Take::Idle => notify.wait().await,
+            Take::Done => break,
+        }
+    }
+    tasks.core.borrow_mut().md_reader_done(id);
+    linger_close(&stream, linger).await;
+    while !reader_done.get() {
+        sleep(Duration::from_millis(1)).await;
+    }
+    tasks.core.borrow_mut().md_remove(id);
+}
