@@ -7,19 +7,22 @@
 //! flow, `replica` a client's book written from the document; the
 //! zero-allocation test is in the `alloc` binary (`alloc/market_data.rs`).
 //! `clients` holds the example clients of `examples/` (Python, the HTML
-//! page) to the document; `live.rs` (not yet a module: nothing listens on
-//! the market-data address until the endpoint lands) to a running gateway.
+//! page) to the document, `live` to a running gateway (with a Node `ws`
+//! client beside them), and `autobahn` runs the Autobahn|Testsuite fuzzing
+//! client against the endpoint.
 
 #[path = "../support/doc_tables.rs"]
 mod doc_tables;
 #[path = "../support/mod.rs"]
 mod support;
 
+mod autobahn;
 mod clients;
 mod control;
 mod endpoint;
 mod feed;
 mod flow;
+mod live;
 mod protocol_doc;
 mod replica;
 mod subscriptions;
