@@ -352,7 +352,10 @@ impl BookClient {
             need_node_ws();
             let mut command = Command::new("node");
             command
-                .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node/md_ws_check.js"))
+                .arg(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/tests/node/md_ws_check.js"
+                ))
                 .args([url.as_str(), "BTC-USD", "ETH-USD"]);
             command
         } else {
@@ -521,7 +524,11 @@ fn python_example_keeps_the_book_that_order_entry_implies() {
             .iter()
             .all(|s| c.books.get(&(s.0 as u64)) == Some(&traders.books[&s.0].top(10)))
     });
-    let resyncs = lossy.other.iter().filter(|e| e["event"] == "resync").count();
+    let resyncs = lossy
+        .other
+        .iter()
+        .filter(|e| e["event"] == "resync")
+        .count();
     assert!(resyncs > 0, "{:?}", lossy.other);
     assert!(
         lossy.other.iter().all(|e| e["event"] == "resync"),

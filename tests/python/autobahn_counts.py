@@ -35,9 +35,11 @@ def main():
     parser.add_argument("url")
     parser.add_argument("--outdir", help="keep the reports here (default: a temporary dir)")
     parser.add_argument("--kosoku", default=shutil.which("kosoku") or "kosoku")
+    parser.add_argument("--parallelism", type=int, default=1, help="cases run at once")
     args = parser.parse_args()
     outdir = args.outdir or tempfile.mkdtemp(prefix="autobahn-")
-    run = subprocess.run([args.kosoku, "-m", "fuzzingclient", "-o", outdir, args.url],
+    run = subprocess.run([args.kosoku, "-m", "fuzzingclient", "-p", str(args.parallelism),
+                          "-o", outdir, args.url],
                          capture_output=True, text=True)
     index_path = os.path.join(outdir, "index.json")
     if not os.path.exists(index_path):
