@@ -598,7 +598,7 @@ const ASSERTION_FREE_ALLOWED: &[(&str, &[&str])] = &[
     (
         "constructors, comparisons and setters whose callers assert what they rely on",
         &[
-            "src/shard/md/client.rs MdClient::new",
+            "src/shard/md/raw.rs LineBuf::default",
             "src/shard/md/fanout.rs FrameBuf::with_payload_capacity",
             "src/engine/book.rs Book::new",
             "src/engine/reconfigure.rs compare",

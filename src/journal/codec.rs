@@ -29,10 +29,17 @@ pub mod kind {
     pub const END_OF_DAY: u16 = 8;
     /// Not a command: the engine config in force from here on.
     pub const CONFIG_EPOCH: u16 = 9;
+    /// Not a command: the market-data feed epoch of a start.
+    pub const FEED_EPOCH: u16 = 10;
 }
 
+const _: () = assert!(
+    kind::FEED_EPOCH == crate::market_data::epoch::FEED_EPOCH_RECORD_KIND,
+    "the market-data feed names the same kind"
+);
+
 /// Every kind, in number order, with its name in `dump` output.
-pub const KINDS: [(u16, &str); 9] = [
+pub const KINDS: [(u16, &str); 10] = [
     (kind::NEW, "new"),
     (kind::CANCEL, "cancel"),
     (kind::REPLACE, "replace"),
@@ -42,6 +49,7 @@ pub const KINDS: [(u16, &str); 9] = [
     (kind::SET_REFERENCE_PRICE, "set_reference_price"),
     (kind::END_OF_DAY, "end_of_day"),
     (kind::CONFIG_EPOCH, "config_epoch"),
+    (kind::FEED_EPOCH, "feed_epoch"),
 ];
 
 /// The largest payload of any kind (`New`, `Replace`).
@@ -113,6 +121,7 @@ pub fn kind_of(entry: &Entry) -> u16 {
     let kind = match entry {
         Entry::Command(command) => command_kind(command),
         Entry::ConfigEpoch(_) => kind::CONFIG_EPOCH,
+        Entry::FeedEpoch(_) => kind::FEED_EPOCH,
     };
     // Listed, so it has a name, a counter and (checked above) a length.
     debug_assert_eq!(KINDS[kind as usize - 1].0, kind);
@@ -146,6 +155,7 @@ pub const fn payload_len(kind: u16) -> Option<usize> {
         kind::SET_REFERENCE_PRICE => 16,
         kind::END_OF_DAY => 4,
         kind::CONFIG_EPOCH => 16,
+        kind::FEED_EPOCH => crate::market_data::epoch::FEED_EPOCH_PAYLOAD_LEN,
         _ => return None,
     })
 }
@@ -174,6 +184,10 @@ pub fn encode(entry: &Entry, out: &mut [u8]) -> u16 {
             w.u32(epoch.config_bytes);
             w.zeros(4);
             debug_assert_eq!(w.at, w.out.len(), "every payload byte written");
+            return kind;
+        }
+        Entry::FeedEpoch(epoch) => {
+            w.out.copy_from_slice(&epoch.to_payload());
             return kind;
         }
     };
@@ -352,6 +366,20 @@ pub fn decode(kind: u16, payload: &[u8]) -> Result<Entry, CodecError> {
             debug_assert_eq!(kind_of(&entry), kind);
             return Ok(entry);
         }
+        kind::FEED_EPOCH => {
+            use crate::market_data::epoch::{EpochPayloadError, FeedEpoch};
+            let epoch = FeedEpoch::from_payload(payload).map_err(|e| match e {
+                EpochPayloadError::NonZeroReserved => CodecError::BadField {
+                    field: "reserved",
+                    value: le_u64(&payload[8..]),
+                },
+                EpochPayloadError::Zero | EpochPayloadError::WrongLength => CodecError::BadField {
+                    field: "epoch",
+                    value: 0,
+                },
+            })?;
+            return Ok(Entry::FeedEpoch(epoch));
+        }
         _ => return Err(CodecError::UnknownKind(kind)),
     };
     debug_assert_eq!(r.at, payload.len(), "every payload byte read");
@@ -449,4 +477,12 @@ impl Reader<'_> {
         }
         Ok(())
     }
+}
+
+/// A little-endian `u64` of 8 bytes (a field the length check covered).
+fn le_u64(bytes: &[u8]) -> u64 {
+    debug_assert!(bytes.len() >= 8, "checked by the kind's length");
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&bytes[..8]);
+    u64::from_le_bytes(b)
 }

@@ -103,7 +103,7 @@ impl Record {
     pub fn command(&self) -> Option<&Command> {
         match &self.entry {
             Entry::Command(command) => Some(command),
-            Entry::ConfigEpoch(_) => None,
+            Entry::ConfigEpoch(_) | Entry::FeedEpoch(_) => None,
         }
     }
 }
@@ -115,6 +115,9 @@ pub enum Entry {
     /// Every later command ran under the engine configuration this names,
     /// until the next epoch (see [`config_file`]).
     ConfigEpoch(ConfigEpoch),
+    /// The market-data feed epoch of the start that wrote it (written after
+    /// recovery, before the start's first command; `docs/MARKET_DATA.md` 4.2).
+    FeedEpoch(crate::market_data::FeedEpoch),
 }
 
 impl From<Command> for Entry {

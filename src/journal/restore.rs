@@ -42,6 +42,9 @@ pub struct Restored {
     /// The epoch this start appended (the current config differed from
     /// the one in force, or the journal had none) and its seq.
     pub new_epoch: Option<(ConfigEpoch, u64)>,
+    /// The last `feed_epoch` record replayed (the market-data feed epoch of
+    /// the previous start).
+    pub feed_epoch: Option<crate::market_data::FeedEpoch>,
 }
 
 /// Opens the journal in `shard_dir` and brings `engine` to the state the
@@ -147,13 +150,14 @@ pub fn restore_into<S: ReplaySink>(
     }
 
     let mut failed = None;
-    let mut epochs_replayed = 0;
+    let (mut epochs_replayed, mut feed_epoch) = (0, None);
     let (mut writer, report) =
         JournalWriter::open(shard_dir, shard, cfg, truncate_corrupt_journal, |record| {
             if failed.is_some() {
                 return;
             }
             match record.entry {
+                Entry::FeedEpoch(epoch) => feed_epoch = Some(epoch),
                 Entry::Command(command) => {
                     sink.before(record);
                     engine.process(&command, sink);
@@ -196,6 +200,7 @@ pub fn restore_into<S: ReplaySink>(
             epochs_replayed,
             first_epoch,
             new_epoch,
+            feed_epoch,
         },
     ))
 }

@@ -264,6 +264,7 @@ fn write_json(out: &mut impl Write, shard: u16, r: &Record) -> io::Result<()> {
     )?;
     let command = match r.entry {
         Entry::Command(command) => command,
+        Entry::FeedEpoch(epoch) => return writeln!(out, r#","epoch":"{}"}}"#, epoch.0),
         Entry::ConfigEpoch(epoch) => {
             // The digest as the hex of the file name: a JSON number would
             // lose its low bits in most readers.

@@ -88,6 +88,17 @@ impl JournalWriter {
         appended
     }
 
+    /// Appends the `feed_epoch` record of a start (after recovery, before
+    /// its first command); returns its seq.
+    pub fn append_feed_epoch(
+        &mut self,
+        ts_ns: u64,
+        epoch: crate::market_data::FeedEpoch,
+    ) -> Result<u64, JournalError> {
+        assert!(epoch.0 > 0, "epoch 0 is never derived");
+        self.append_entry(ts_ns, &Entry::FeedEpoch(epoch))
+    }
+
     /// Starts a config epoch: makes `config`'s file durable in the shard
     /// directory ([`config_file::write`]), then appends a `config_epoch`
     /// record naming it, synced at once unless the policy is `none` (every

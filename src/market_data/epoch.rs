@@ -14,14 +14,15 @@
 //! the clock steps back, and a start that lost the previous epoch's record
 //! (the lost tail) still gets a new value unless the clock went back too.
 //!
-//! Recording (the wiring, not done here; `docs/MARKET_DATA.md`, 4.2
-//! "Epoch"): after recovery and before its first command, a start
-//! appends one journal record of kind 10 `feed_epoch` whose 16-byte payload
-//! is [`FeedEpoch::to_payload`]. Replay takes the epoch from the last such
-//! record, so a follower replaying the journal serves the same epoch.
+//! Recording (`docs/MARKET_DATA.md`, 4.2 "Epoch"; done by the shard,
+//! `shard/core/market.rs`): after recovery and before its first command,
+//! every shard appends one journal record of kind 10 `feed_epoch` whose
+//! 16-byte payload is [`FeedEpoch::to_payload`], the same value on every
+//! shard (`shard/md/exchange.rs`). Replay takes the epoch from the last
+//! such record, so a follower replaying the journal serves the same epoch.
 
-/// Kind number the `feed_epoch` journal record will take (after
-/// `config_epoch`, 9, in `src/journal/FORMAT.md`).
+/// Kind number of the `feed_epoch` journal record (after `config_epoch`,
+/// 9, in `src/journal/FORMAT.md`).
 pub const FEED_EPOCH_RECORD_KIND: u16 = 10;
 
 /// Payload bytes of a `feed_epoch` record: `epoch u64`, `reserved[8]`.

@@ -191,6 +191,31 @@ impl Feed {
         Ok(())
     }
 
+    /// A copy holding only the symbols `keep` accepts (start-up: what a
+    /// shard hands the others is its own symbols, not its whole replica).
+    pub fn subset(&self, keep: impl Fn(SymbolId) -> bool) -> Feed {
+        let symbols: Vec<SymbolFeed> = self
+            .symbols
+            .iter()
+            .filter(|s| keep(s.symbol))
+            .cloned()
+            .collect();
+        let mut index: Vec<_> = symbols
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.symbol, i))
+            .collect();
+        index.sort_unstable();
+        debug_assert!(index.len() <= self.index.len());
+        Feed {
+            epoch: self.epoch,
+            symbols,
+            index,
+            scratch: self.scratch.clone(),
+            cadence: self.cadence.clone(),
+        }
+    }
+
     /// Runs the conflation stage if a tick is due at `now_ns` (the shard's
     /// clock); returns whether it ran.
     pub fn tick<S: FeedSink>(&mut self, now_ns: u64, sink: &mut S) -> bool {

@@ -102,7 +102,7 @@ pub fn run(
     let mut core = ShardCore::new(id, Arc::clone(&shared), links);
     // Recovery runs before this shard accepts anything; the main thread
     // waits for every shard's answer before it reports ready.
-    if let Err(e) = core.start() {
+    if let Err(e) = core.start().and_then(|()| core.finish_start()) {
         let _ = started.send(Err(format!("shard {id}: {e}")));
         return;
     }

@@ -87,6 +87,14 @@ published! {
     cancels: Counter, "Orders canceled on this shard (by their owner, a mass cancel, the kill switch, end of day, an IOC remainder).";
     cancel_rejects: Counter, "Cancels and replaces refused.";
     sessions_live: Gauge, "Sessions holding a slot on the shard.";
+    ws_clients: Gauge, "Market-data WebSocket clients connected to the shard.";
+    ws_clients_opened: Counter, "Market-data WebSocket handshakes accepted.";
+    ws_handshakes_refused: Counter, "Market-data upgrade requests refused (bad request or no client slot).";
+    ws_closed_slow_consumer: Counter, "Market-data clients closed with 4001: past their send budget.";
+    ws_closed_protocol: Counter, "Market-data clients closed for breaking RFC 6455 or a size limit.";
+    ws_closed_policy: Counter, "Market-data clients closed with 1008: no subscription in time, or control messages too fast.";
+    md_messages_encoded: Counter, "Market-data stream messages encoded (once per shard, whatever the subscriber count).";
+    md_frames_queued: Counter, "Market-data frames queued to clients (one per message per subscriber).";
     loop_cycle_max_ns: Gauge, "Longest shard loop turn in the last interval, in nanoseconds.";
 }
 

@@ -213,10 +213,13 @@ fn order_path_across_the_mesh_allocates_nothing_after_warm_up() {
         .map(|s| s.records_by_kind[epoch])
         .sum();
     assert_eq!(epochs, 2, "each shard's start recorded its engine config");
+    let feed = tradsys::journal::codec::kind::FEED_EPOCH as usize;
+    let feed_epochs: u64 = summary.shards.iter().map(|s| s.records_by_kind[feed]).sum();
+    assert_eq!(feed_epochs, 2, "each shard's start recorded the feed epoch");
     // Per round: 5 new orders, the mass cancel on both shards, a cancel and
     // a replace (status requests change nothing and are not journaled).
     assert_eq!(
-        summary.records() - epochs,
+        summary.records() - epochs - feed_epochs,
         9 * (rounds + 1),
         "every command was journaled"
     );

@@ -10,6 +10,7 @@ mod engine;
 mod gateway;
 mod journal;
 mod market_data;
+mod md_fanout;
 mod telemetry;
 
 use support::alloc_counter::CountingAllocator;

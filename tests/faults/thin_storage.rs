@@ -251,12 +251,14 @@ fn thin_storage_trial(sync: &str) {
         "journal corrupt after the remount: {summary:#?}\n{}",
         log.join("\n")
     );
-    // Commands only: each shard's journal also starts with a config epoch.
+    // Commands only: each shard's journal also starts with a config epoch,
+    // and every start records a feed epoch.
     let epoch = tradsys::journal::codec::kind::CONFIG_EPOCH as usize;
+    let feed = tradsys::journal::codec::kind::FEED_EPOCH as usize;
     let records: u64 = summary
         .shards
         .iter()
-        .map(|s| s.records - s.records_by_kind[epoch])
+        .map(|s| s.records - s.records_by_kind[epoch] - s.records_by_kind[feed])
         .sum();
     assert!(
         records >= acked,

@@ -76,6 +76,8 @@ fn oracle(config: &Config) -> (Vec<Engine>, Vec<Event>) {
                         assert_eq!(epoch, ConfigEpoch::of(&engine_config));
                         assert_eq!(record.seq, 1, "one epoch, the journal's first record");
                     }
+                    // The market-data feed epoch of each start: no command.
+                    Entry::FeedEpoch(_) => {}
                 }
             })
             .expect("journal opens after a kill");

@@ -19,6 +19,11 @@ fn independent_python_client_passes_its_conformance_checks() {
             1,
         )
         .replacen("admin = \"127.0.0.1:9090\"", "admin = \"127.0.0.1:0\"", 1)
+        .replacen(
+            "market_data = \"127.0.0.1:7002\"",
+            "market_data = \"127.0.0.1:0\"",
+            1,
+        )
         .replacen("idle = \"spin\"", "idle = \"park\"", 1)
         .replacen(
             "dir = \"./data\"",

@@ -15,6 +15,7 @@ use tradsys::config::SyncPolicy;
 use tradsys::engine::*;
 use tradsys::journal::codec::{self, CodecError, KINDS, MAX_PAYLOAD};
 use tradsys::journal::{self, config_file, layout, ConfigEpoch, Entry};
+use tradsys::market_data::FeedEpoch;
 
 fn side() -> impl Strategy<Value = Side> {
     prop_oneof![Just(Side::Buy), Just(Side::Sell)]
@@ -101,9 +102,13 @@ fn config_epoch() -> impl Strategy<Value = Entry> {
     })
 }
 
+fn feed_epoch() -> impl Strategy<Value = Entry> {
+    (1..=u64::MAX).prop_map(|epoch| Entry::FeedEpoch(FeedEpoch(epoch)))
+}
+
 /// Every kind of record payload.
 fn entry() -> impl Strategy<Value = Entry> {
-    prop_oneof![8 => command().prop_map(Entry::Command), 1 => config_epoch()]
+    prop_oneof![8 => command().prop_map(Entry::Command), 1 => config_epoch(), 1 => feed_epoch()]
 }
 
 fn encode(entry: &Entry) -> (u16, Vec<u8>) {
@@ -467,6 +472,10 @@ fn sample_entries() -> Vec<(Entry, Vec<(&'static str, u128)>)> {
                 ("digest", u128::from(ORDER_ID)),
                 ("config_bytes", u128::from(ACCOUNT)),
             ],
+        ),
+        (
+            Entry::FeedEpoch(FeedEpoch(ORDER_ID)),
+            vec![("epoch", u128::from(ORDER_ID))],
         ),
     ]
 }

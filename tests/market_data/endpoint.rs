@@ -272,8 +272,7 @@ fn a_slow_consumer_is_closed_with_4001_after_a_gap_free_stream() {
     let mut bob = gateway.logon(BOB);
     let subscribe =
         r#"{"op":"subscribe","symbols":["BTC-USD"],"channels":["trades","book"],"depth":0}"#;
-    let mut slow = WsClient::connect(gateway.md_addr, "/md");
-    slow.stream.set_nodelay(true).unwrap();
+    let mut slow = WsClient::connect_small(gateway.md_addr, "/md", 4096);
     slow.send_text(subscribe);
     let mut fast = WsClient::connect(gateway.md_addr, "/md");
     fast.send_text(subscribe);
@@ -306,7 +305,12 @@ fn a_slow_consumer_is_closed_with_4001_after_a_gap_free_stream() {
     // The slow client now reads: a gap-free stream, then close 4001.
     let mut last_trade = 0;
     let mut slow_trades = 0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let close = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no close after {slow_trades} trades"
+        );
         let frame: Frame = slow.try_recv().expect("a close frame before the end");
         match frame.opcode {
             Opcode::Close => break frame,
@@ -338,4 +342,299 @@ fn a_slow_consumer_is_closed_with_4001_after_a_gap_free_stream() {
         .new_order(&limit(ALICE, BTC, 9_999, Sell, 10_050, 1))
         .unwrap();
     accepted(&mut alice);
+}
+
+/// The epoch a `subscribed` answer carries.
+fn epoch_of(gateway: &Gateway) -> u64 {
+    let mut client = WsClient::connect(gateway.md_addr, "/md");
+    client.send_text(r#"{"op":"subscribe","symbols":[1],"channels":["trades"]}"#);
+    let answer = client.recv_skip_heartbeats();
+    let text = answer.text();
+    let epoch = text
+        .split(r#""epoch":""#)
+        .nth(1)
+        .expect("an epoch")
+        .split('"')
+        .next()
+        .unwrap();
+    epoch.parse().unwrap()
+}
+
+/// The `feed_epoch` records of a journal, as `tradsys journal dump` prints
+/// them (one JSON line each).
+fn recorded_epochs(journal: &std::path::Path) -> Vec<u64> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tradsys"))
+        .args(["journal", "dump"])
+        .arg(journal)
+        .output()
+        .expect("run tradsys journal dump");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(r#""kind":"feed_epoch""#))
+        .map(|l| {
+            l.split(r#""epoch":""#)
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn every_start_records_one_feed_epoch_per_shard_and_a_restart_rises_above_it() {
+    let dir = Gateway::new_dir();
+    let gateway = Gateway::start_in(&dir, "").expect("gateway starts");
+    let first = epoch_of(&gateway);
+    let journal = gateway.journal_dir();
+    let (status, _) = gateway.stop();
+    assert!(status.success());
+    assert_eq!(
+        recorded_epochs(&journal),
+        vec![first, first],
+        "one record per shard, one value"
+    );
+    let gateway = Gateway::start_in(&dir, "").expect("gateway restarts");
+    let second = epoch_of(&gateway);
+    assert!(second > first, "{second} after {first}");
+    let (status, _) = gateway.stop();
+    assert!(status.success());
+    let mut recorded = recorded_epochs(&journal);
+    recorded.sort_unstable();
+    assert_eq!(recorded, vec![first, first, second, second]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn after_a_restart_every_shard_serves_the_replayed_books_at_their_sequences() {
+    let dir = Gateway::new_dir();
+    let gateway = Gateway::start_in(&dir, "").expect("gateway starts");
+    let mut alice = gateway.logon(ALICE);
+    for (id, symbol, side, price, qty) in [
+        (1, BTC, Sell, 10_010, 5),
+        (2, BTC, Buy, 9_990, 3),
+        (3, ETH, Sell, 3_010, 20),
+        (4, ETH, Buy, 2_990, 30),
+    ] {
+        alice
+            .new_order(&limit(ALICE, symbol, id, side, price, qty))
+            .unwrap();
+        accepted(&mut alice);
+    }
+    let mut before = WsClient::connect(gateway.md_addr, "/md");
+    let before = subscribe_both(&mut before);
+    drop(alice);
+    let (status, _) = gateway.stop();
+    assert!(status.success());
+    let gateway = Gateway::start_in(&dir, "").expect("gateway restarts");
+    // Connections on both shards: each serves every symbol from its replica.
+    for _ in 0..6 {
+        let mut client = WsClient::connect(gateway.md_addr, "/md");
+        let after = subscribe_both(&mut client);
+        for symbol in [BTC, ETH] {
+            let (was, is) = (&before[&symbol].book, &after[&symbol].book);
+            assert_eq!(
+                is.bids_best_first(),
+                was.bids_best_first(),
+                "symbol {symbol}"
+            );
+            assert_eq!(
+                is.asks_best_first(),
+                was.asks_best_first(),
+                "symbol {symbol}"
+            );
+            assert_eq!(is.last, was.last, "symbol {symbol}: the same sequence");
+        }
+    }
+    drop(gateway);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A raw-TCP market-data client: JSON lines out, JSON lines and binary
+/// messages in (told apart by their first byte).
+struct RawClient {
+    stream: std::net::TcpStream,
+    buf: Vec<u8>,
+}
+
+enum RawItem {
+    Line(String),
+    Binary(Vec<u8>),
+}
+
+impl RawClient {
+    fn connect(addr: std::net::SocketAddr) -> RawClient {
+        let stream = std::net::TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        RawClient {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        use std::io::Write;
+        self.stream.write_all(line.as_bytes()).unwrap();
+    }
+
+    /// The next item; `None` at the end of the stream.
+    fn next(&mut self) -> Option<RawItem> {
+        use std::io::Read;
+        loop {
+            if let Some(&first) = self.buf.first() {
+                if first == b'{' {
+                    if let Some(at) = self.buf.iter().position(|&b| b == b'\n') {
+                        let line = String::from_utf8(self.buf[..at].to_vec()).unwrap();
+                        self.buf.drain(..=at);
+                        return Some(RawItem::Line(line));
+                    }
+                } else if self.buf.len() >= 4 {
+                    let len = u32::from_le_bytes(self.buf[..4].try_into().unwrap()) as usize;
+                    assert!(
+                        len.is_multiple_of(8) && len >= 24,
+                        "a binary message: {len}"
+                    );
+                    if self.buf.len() >= len {
+                        return Some(RawItem::Binary(self.buf.drain(..len).collect()));
+                    }
+                }
+            }
+            let mut chunk = [0u8; 65536];
+            let n = self.stream.read(&mut chunk).expect("read");
+            if n == 0 {
+                return None;
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// The next item that is not a heartbeat.
+    fn next_data(&mut self) -> RawItem {
+        loop {
+            match self.next().expect("an item") {
+                RawItem::Binary(b) if b[4] == 0xC7 => continue,
+                item => return item,
+            }
+        }
+    }
+}
+
+#[test]
+fn raw_tcp_clients_get_json_lines_and_binary_messages_on_the_same_port() {
+    let gateway = Gateway::start();
+    let mut alice = gateway.logon(ALICE);
+    let mut bob = gateway.logon(BOB);
+    alice
+        .new_order(&limit(ALICE, ETH, 1, Sell, 3_010, 20))
+        .unwrap();
+    accepted(&mut alice);
+    let mut raw = RawClient::connect(gateway.md_addr);
+    raw.send("{\"op\":\"subscribe\",\"req_id\":5,\"symbols\":[\"ETH-USD\"],\"channels\":[\"book\",\"trades\"]}\n");
+    let RawItem::Line(answer) = raw.next_data() else {
+        panic!("an answer line first")
+    };
+    assert!(
+        answer.starts_with(r#"{"type":"subscribed","req_id":5,"symbol":2,"channel":"book""#),
+        "{answer}"
+    );
+    let RawItem::Binary(snapshot) = raw.next_data() else {
+        panic!("then the snapshot")
+    };
+    let mut book = Replica::default();
+    book.load(&snapshot).unwrap();
+    assert_eq!(book.asks_best_first(), vec![(3_010, 20, 1)]);
+    let RawItem::Line(answer) = raw.next_data() else {
+        panic!("the trades answer")
+    };
+    assert!(answer.contains(r#""channel":"trades""#), "{answer}");
+    bob.new_order(&limit(BOB, ETH, 2, Buy, 3_010, 10)).unwrap();
+    accepted(&mut bob);
+    let f = fill(&mut bob);
+    let mut trade_seen = false;
+    while !trade_seen || book.asks_best_first() != vec![(3_010, 10, 1)] {
+        let RawItem::Binary(message) = raw.next_data() else {
+            panic!("data is binary")
+        };
+        match decode_md(&message).unwrap().message {
+            MdView::BookUpdate(..) => book.update(&message).unwrap(),
+            MdView::Trade(t) => {
+                assert_eq!(
+                    (t.trade_id.get(), t.price.get(), t.qty.get()),
+                    (f.exec_id.get(), 3_010, 10)
+                );
+                trade_seen = true;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // Errors are lines too; a line over 4096 bytes ends the connection.
+    raw.send("{nope\n");
+    let RawItem::Line(error) = raw.next_data() else {
+        panic!("an error line")
+    };
+    assert!(error.contains(r#""code":"bad_json""#), "{error}");
+    raw.send(&"x".repeat(5000));
+    let RawItem::Line(close) = raw.next_data() else {
+        panic!("a close line")
+    };
+    assert_eq!(
+        close,
+        r#"{"type":"close","code":1009,"reason":"line too long"}"#
+    );
+    assert!(raw.next().is_none(), "then the connection ends");
+}
+
+#[test]
+fn policy_limits_close_with_1008_and_a_full_shard_answers_503() {
+    let gateway = Gateway::start_with(
+        "[journal]\n[market_data]\nsubscribe_timeout_ms = 200\ncontrol_rate_per_sec = 1\ncontrol_burst = 2\nmax_clients_per_shard = 2\n",
+    );
+    // No subscription in time.
+    let mut idle = WsClient::connect(gateway.md_addr, "/md");
+    let close = idle.recv_skip_heartbeats();
+    assert_eq!(close.close_code(), Some(1008));
+    assert!(idle.try_recv().is_none());
+    // Control messages past the bucket: answered up to the burst, then 1008.
+    let mut chatty = WsClient::connect(gateway.md_addr, "/md");
+    for _ in 0..3 {
+        chatty.send_text(r#"{"op":"subscribe","symbols":[1],"channels":["trades"]}"#);
+    }
+    let mut answers = 0;
+    let close = loop {
+        let frame = chatty.recv_skip_heartbeats();
+        match frame.opcode {
+            Opcode::Text => answers += 1,
+            Opcode::Close => break frame,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!((answers, close.close_code()), (2, Some(1008)));
+    drop((idle, chatty));
+    // Two shards of two slots: of five connections held open, at least
+    // one finds its shard full.
+    let heads: Vec<(WsClient, String)> = (0..5)
+        .map(|_| {
+            WsClient::connect_raw(
+                gateway.md_addr,
+                &crate::support::ws_client::upgrade_request("/md", ""),
+            )
+        })
+        .collect();
+    let refused = heads
+        .iter()
+        .filter(|(_, head)| head.starts_with("HTTP/1.1 503"))
+        .count();
+    let accepted = heads
+        .iter()
+        .filter(|(_, head)| head.starts_with("HTTP/1.1 101"))
+        .count();
+    assert!(
+        refused >= 1 && accepted + refused == 5 && accepted <= 4,
+        "{refused} refused, {accepted} accepted"
+    );
 }

@@ -3,7 +3,7 @@
 //! imply (an independent price-time model here) must be what
 //! `examples/md_book.py` keeps (binary and JSON modes, every checksum
 //! verified, no resync), what a Node `ws` client keeps
-//! (`tests/node/md_ws_check.js`), and what `examples/md.html`, served by
+//! (`tests/node/md_ws_check.cjs`), and what `examples/md.html`, served by
 //! the admin endpoint at `/book`, shows in headless Chromium.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -345,7 +345,7 @@ pub struct BookClient {
 impl BookClient {
     /// `examples/md_book.py` in `format` (`binary` or `json`) with `extra`
     /// arguments, or with `node`, the Node `ws` client
-    /// `tests/node/md_ws_check.js` (binary).
+    /// `tests/node/md_ws_check.cjs` (binary).
     pub fn start(md: SocketAddr, format: &str, extra: &[&str]) -> BookClient {
         let url = format!("ws://{md}/md");
         let mut command = if format == "node" {
@@ -354,7 +354,7 @@ impl BookClient {
             command
                 .arg(concat!(
                     env!("CARGO_MANIFEST_DIR"),
-                    "/tests/node/md_ws_check.js"
+                    "/tests/node/md_ws_check.cjs"
                 ))
                 .args([url.as_str(), "BTC-USD", "ETH-USD"]);
             command
@@ -451,7 +451,7 @@ impl BookClient {
 }
 
 /// Panics, saying what to install, unless Node can load the `ws` package
-/// from `tests/node/` (`npm ci --prefix tests/node`, as .ci/run does).
+/// from `tests/node/` (`cd tests/node && npm ci`, as .ci/run does).
 fn need_node_ws() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node");
     let output = Command::new("node")
@@ -461,7 +461,7 @@ fn need_node_ws() {
         .unwrap_or_else(|e| panic!("node: {e} (install Node.js: apt-get install nodejs npm)"));
     assert!(
         output.status.success(),
-        "this test needs Node's ws package: `npm ci --prefix tests/node` (.ci/run runs it)\n{}",
+        "this test needs Node's ws package: `cd tests/node && npm ci` (.ci/run runs it)\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
 }

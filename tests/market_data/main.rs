@@ -3,12 +3,13 @@
 //! connection's subscriptions (`subscriptions`), the control-message parser
 //! (`control`), `docs/MARKET_DATA.md` held to the code (`protocol_doc`), and
 //! RFC 6455 framing and handshake (`websocket`), the endpoint of the real
-//! binary on loopback (`endpoint`). `flow` is the random order
+//! binary on loopback (`endpoint`), and third-party clients against it:
+//! Python `websockets` (`python_feed`) and Node `ws` (`node_feed`). `flow` is the random order
 //! flow, `replica` a client's book written from the document; the
 //! zero-allocation test is in the `alloc` binary (`alloc/market_data.rs`).
 //! `clients` holds the example clients of `examples/` (Python, the HTML
-//! page) to the document, `live` to a running gateway (with a Node `ws`
-//! client beside them). `autobahn.rs`, the Autobahn|Testsuite fuzzing
+//! page) to the document, `live` to a running gateway (with a second Node
+//! `ws` client beside them). `autobahn.rs`, the Autobahn|Testsuite fuzzing
 //! client against the endpoint, is not a module yet: Autobahn's cases
 //! expect an echo endpoint, and this one answers control messages.
 
@@ -23,7 +24,9 @@ mod endpoint;
 mod feed;
 mod flow;
 mod live;
+mod node_feed;
 mod protocol_doc;
+mod python_feed;
 mod replica;
 mod subscriptions;
 mod websocket;

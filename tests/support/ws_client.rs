@@ -57,7 +57,34 @@ impl WsClient {
     /// Sends `request` and reads the HTTP answer's head (the bytes after it
     /// stay buffered).
     pub fn connect_raw(addr: SocketAddr, request: &str) -> (WsClient, String) {
-        let stream = TcpStream::connect(addr).expect("connect to market data");
+        WsClient::connect_with(addr, request, None)
+    }
+
+    /// As [`connect`](Self::connect) with a receive buffer of `rcvbuf`
+    /// bytes set before the connection is made (a client that reads
+    /// little, so its window stays small).
+    pub fn connect_small(addr: SocketAddr, target: &str, rcvbuf: usize) -> WsClient {
+        let (mut client, head) =
+            WsClient::connect_with(addr, &upgrade_request(target, ""), Some(rcvbuf));
+        assert!(head.starts_with("HTTP/1.1 101"), "upgrade refused: {head}");
+        client.buf.clear();
+        client
+    }
+
+    fn connect_with(addr: SocketAddr, request: &str, rcvbuf: Option<usize>) -> (WsClient, String) {
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )
+        .unwrap();
+        if let Some(rcvbuf) = rcvbuf {
+            socket.set_recv_buffer_size(rcvbuf).unwrap();
+        }
+        socket
+            .connect(&addr.into())
+            .expect("connect to market data");
+        let stream: TcpStream = socket.into();
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();

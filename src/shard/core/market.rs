@@ -9,8 +9,9 @@ use std::rc::Rc;
 use super::{Now, ShardCore};
 use crate::engine::{Command, Event, EventSink};
 use crate::journal::{Record, ReplaySink};
+use crate::market_data::FeedEpoch;
 use crate::protocol::market_data::DataFormat;
-use crate::shard::md::{ClientId, Input, MdHub, Take};
+use crate::shard::md::{ClientId, Input, MdHub, Take, Transport};
 use crate::shard::notify::LocalNotify;
 
 /// Whether an engine event is on the public feed (and crosses the mesh to
@@ -58,21 +59,74 @@ impl ShardCore {
         &self.market
     }
 
-    /// After replay: takes the other shards' symbols from their replays and
-    /// the gateway's feed epoch (waits for every shard; start-up only).
-    pub(super) fn exchange_feeds(&mut self) -> Result<(), String> {
+    /// After replay: this shard's feed for the other shards' replicas.
+    pub(super) fn publish_feed(&mut self, last: Option<FeedEpoch>) {
+        debug_assert!(!self.market_started, "published once, at start");
+        let shared = &self.shared;
+        shared
+            .feeds
+            .publish(self.id as usize, self.market.feed(), last, |symbol| {
+                shared.owner_of(symbol)
+            });
+    }
+
+    /// Completes the start of market data, waiting for every shard's
+    /// replay (the runtime calls it before the shard serves anyone).
+    pub fn finish_start(&mut self) -> Result<(), String> {
+        debug_assert!(!self.market_started, "finished once");
         let shared = &self.shared;
         let epoch = shared
             .feeds
-            .exchange(
+            .collect(
                 self.id as usize,
                 self.market.feed_mut(),
-                None,
                 |symbol| shared.owner_of(symbol),
                 || shared.shutting_down(),
             )
             .map_err(|e| format!("market data: {e:?}"))?;
+        self.market_started_at(epoch)
+    }
+
+    /// As [`finish_start`](Self::finish_start) without waiting: for cores
+    /// driven by hand (tests start them one after another on one thread),
+    /// called before each poll of the mesh until it succeeds. A foreign
+    /// symbol's first event arrives over the mesh, so never before this.
+    pub(super) fn try_finish_start(&mut self) {
+        if self.market_started {
+            return;
+        }
+        if !self.shared.feeds.published(self.id as usize) {
+            // Never started (a core driven by hand): nothing was replayed.
+            self.market_started = true;
+            return;
+        }
+        let shared = &self.shared;
+        let collected =
+            shared
+                .feeds
+                .try_collect(self.id as usize, self.market.feed_mut(), |symbol| {
+                    shared.owner_of(symbol)
+                });
+        if let Some(epoch) = collected {
+            if let Err(error) = self.market_started_at(epoch) {
+                tracing::error!(shard = self.id, %error, "market data");
+            }
+        }
+        debug_assert!(collected.is_none() || self.market_started);
+    }
+
+    /// The gateway's epoch is known: recorded in this shard's journal (a
+    /// `feed_epoch` record) before the shard's first command, so a replica
+    /// replaying the journal serves the same epoch, and the next start
+    /// rises above it.
+    fn market_started_at(&mut self, epoch: FeedEpoch) -> Result<(), String> {
         debug_assert_eq!(self.market.feed().epoch(), epoch);
+        self.market_started = true;
+        if let Some(journal) = self.journal.as_mut() {
+            journal
+                .append_feed_epoch(super::wall_clock_ns(), epoch)
+                .map_err(|e| format!("journal: feed_epoch record: {e}"))?;
+        }
         tracing::info!(shard = self.id, epoch = epoch.0, "market data: feed epoch");
         Ok(())
     }
@@ -83,8 +137,13 @@ impl ShardCore {
     }
 
     /// Its handshake ended, accepted in `format` or refused (`None`).
-    pub fn md_end_handshake(&mut self, format: Option<DataFormat>, now: Now) -> Option<ClientId> {
-        self.market.end_handshake(format, now.mono_ns)
+    pub fn md_end_handshake(
+        &mut self,
+        format: Option<DataFormat>,
+        transport: Transport,
+        now: Now,
+    ) -> Option<ClientId> {
+        self.market.end_handshake(format, transport, now.mono_ns)
     }
 
     /// The writer's wake-up and the capacity of its spare buffer.

@@ -13,6 +13,7 @@ impl ShardCore {
     pub fn poll_mesh(&mut self, now: Now) -> usize {
         debug_assert_eq!(self.inbox.shards(), self.shared.config.shard_count());
         self.loop_turn_begins();
+        self.try_finish_start();
         let mut handled = self.sender.flush_overflow();
         for from in 0..self.inbox.shards() {
             for _ in 0..MESH_BATCH {

@@ -143,6 +143,9 @@ pub struct ShardCore {
     operator_refused: u64,
     /// This shard's market-data replica, clients and fan-out.
     market: crate::shard::md::MdHub,
+    /// The replica has the other shards' symbols and the gateway's epoch
+    /// (`core/market.rs` `finish_start`).
+    market_started: bool,
 }
 
 impl ShardCore {
@@ -176,6 +179,7 @@ impl ShardCore {
             operator_ring: links.operator,
             operator_applied: 0,
             operator_refused: 0,
+            market_started: false,
             market: crate::shard::md::MdHub::new(
                 &shared.config,
                 crate::market_data::FeedEpoch::derive(None, 0),

@@ -151,6 +151,18 @@ impl ShardCore {
         publish(&board.fills, c.fills);
         publish(&board.cancels, c.cancels);
         publish(&board.cancel_rejects, c.cancel_rejects);
+        let md = self.market.counters();
+        publish(&board.ws_clients, md.clients());
+        publish(&board.ws_clients_opened, md.clients_opened);
+        publish(&board.ws_handshakes_refused, md.handshakes_refused);
+        publish(&board.ws_closed_slow_consumer, md.closed_slow_consumer);
+        publish(&board.ws_closed_protocol, md.closed_protocol);
+        publish(
+            &board.ws_closed_policy,
+            md.closed_subscribe_timeout + md.closed_rate_limit,
+        );
+        publish(&board.md_messages_encoded, md.messages_encoded);
+        publish(&board.md_frames_queued, md.frames_queued);
         let rejects = &self.shared.telemetry.rejects[self.id as usize];
         for (cell, &count) in rejects.iter().zip(&c.rejects) {
             publish(cell, count);

@@ -95,7 +95,7 @@ impl ShardCore {
             }
         }
         self.journal = Some(writer);
-        self.exchange_feeds()?;
+        self.publish_feed(restored.feed_epoch);
         self.publish_counters();
         self.publish_up(true);
         Ok(())

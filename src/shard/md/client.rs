@@ -12,6 +12,7 @@
 
 use std::rc::Rc;
 
+use super::raw::{close_line, LineBuf, Transport};
 use crate::protocol::market_data::{DataFormat, Subscriptions};
 use crate::shard::notify::LocalNotify;
 use crate::shard::rate_limit::TokenBucket;
@@ -68,6 +69,7 @@ pub struct SendQueue {
     pub closed_for: Option<CloseReason>,
     /// Wakes the connection's writer.
     pub writer: Rc<LocalNotify>,
+    pub transport: Transport,
     queue: Vec<u8>,
     budget: usize,
 }
@@ -76,6 +78,8 @@ pub struct MdClient {
     pub generation: u32,
     pub format: DataFormat,
     pub decoder: Decoder,
+    /// Control lines of a raw-TCP client.
+    pub lines: LineBuf,
     pub subs: Subscriptions,
     pub out: SendQueue,
     /// Monotonic time by which a first subscription must exist (0: one did).
@@ -92,13 +96,16 @@ impl MdClient {
         budget: usize,
         subscribe_by_ns: u64,
         rate: TokenBucket,
+        transport: Transport,
     ) -> MdClient {
+        debug_assert!(transport == Transport::WebSocket || format == DataFormat::Binary);
         MdClient {
             generation,
             format,
             decoder: Decoder::new(Role::Server, Limits::MARKET_DATA),
+            lines: LineBuf::default(),
             subs: Subscriptions::default(),
-            out: SendQueue::new(budget),
+            out: SendQueue::new(budget, transport),
             subscribe_by_ns,
             rate,
             reader_done: false,
@@ -111,12 +118,13 @@ impl MdClient {
 }
 
 impl SendQueue {
-    pub fn new(budget: usize) -> SendQueue {
+    pub fn new(budget: usize, transport: Transport) -> SendQueue {
         assert!(budget > 0, "a client can be sent something");
         SendQueue {
             state: ClientState::Open,
             closed_for: None,
             writer: Rc::new(LocalNotify::default()),
+            transport,
             queue: Vec::with_capacity(budget + CLOSE_RESERVE),
             budget,
         }
@@ -159,12 +167,21 @@ impl SendQueue {
             "nothing is queued after a close"
         );
         let mut header = [0u8; MAX_HEADER_LEN];
-        let header_len = write_header(true, opcode, payload.len() as u64, None, &mut header);
-        if self.queue.len() + header_len + payload.len() > self.budget {
+        // Raw TCP: binary as it is, text as a line.
+        let (header, trailer): (&[u8], &[u8]) = match (self.transport, opcode) {
+            (Transport::WebSocket, _) => {
+                let n = write_header(true, opcode, payload.len() as u64, None, &mut header);
+                (&header[..n], b"")
+            }
+            (Transport::RawTcp, Opcode::Text) => (b"", b"\n"),
+            (Transport::RawTcp, _) => (b"", b""),
+        };
+        if self.queue.len() + header.len() + payload.len() + trailer.len() > self.budget {
             return false;
         }
-        self.queue.extend_from_slice(&header[..header_len]);
+        self.queue.extend_from_slice(header);
         self.queue.extend_from_slice(payload);
+        self.queue.extend_from_slice(trailer);
         self.writer.notify();
         true
     }
@@ -180,8 +197,11 @@ impl SendQueue {
         let at = self.queue.len();
         debug_assert!(at <= self.budget, "the reserve is untouched while open");
         self.queue.resize(at + CLOSE_RESERVE, 0);
-        let n = write_server_close(code, reason, &mut self.queue[at..])
-            .expect("a close frame fits its reserve");
+        let n = match self.transport {
+            Transport::WebSocket => write_server_close(code, reason, &mut self.queue[at..])
+                .expect("a close frame fits its reserve"),
+            Transport::RawTcp => close_line(code, reason, &mut self.queue[at..]),
+        };
         self.queue.truncate(at + n);
         assert!(self.queue.len() <= self.capacity(), "the queue never grows");
         self.writer.notify();

@@ -43,36 +43,53 @@ impl FeedExchange {
         }
     }
 
-    /// Publishes shard `shard`'s feed after its replay, waits for every
-    /// other shard's, then brings `feed` to the gateway's state: each
-    /// symbol from its owner's copy (`owner_of`), and the gateway's epoch,
-    /// which it returns.
-    pub fn exchange(
+    /// Publishes shard `shard`'s own symbols (`owner_of`) after its
+    /// replay, with the last feed epoch its journal recorded. The copy
+    /// stays until the gateway stops: one copy of each symbol's feed
+    /// state as of the start.
+    pub fn publish(
         &self,
         shard: usize,
-        feed: &mut Feed,
+        feed: &Feed,
         last_epoch: Option<FeedEpoch>,
         owner_of: impl Fn(u32) -> Option<usize>,
-        shutting_down: impl Fn() -> bool,
-    ) -> Result<FeedEpoch, ExchangeError> {
+    ) {
         let published = Published {
-            feed: feed.clone(),
+            feed: feed.subset(|symbol| owner_of(symbol) == Some(shard)),
             last_epoch,
         };
         assert!(
             self.slots[shard].set(published).is_ok(),
             "a shard publishes once"
         );
-        let waited = Instant::now();
-        while self.slots.iter().any(|slot| slot.get().is_none()) {
-            if shutting_down() {
-                return Err(ExchangeError::ShuttingDown);
-            }
-            // Start-up: the other shards are replaying their journals.
-            std::thread::sleep(Duration::from_millis(1));
-            debug_assert!(waited.elapsed() < Duration::from_secs(24 * 3600));
-        }
-        let all: Vec<&Published> = self.slots.iter().filter_map(OnceLock::get).collect();
+    }
+
+    /// Whether shard `shard` has published (a core driven by hand without
+    /// `start` never does: its replica starts empty, as every other's).
+    pub fn published(&self, shard: usize) -> bool {
+        debug_assert!(shard < self.slots.len());
+        self.slots[shard].get().is_some()
+    }
+
+    /// Once every shard has published: brings `feed` to the gateway's
+    /// state (each symbol from its owner's copy, `owner_of`) and returns
+    /// the gateway's epoch, set on `feed`. `None` (nothing changed) while a
+    /// shard has not published yet.
+    pub fn try_collect(
+        &self,
+        shard: usize,
+        feed: &mut Feed,
+        owner_of: impl Fn(u32) -> Option<usize>,
+    ) -> Option<FeedEpoch> {
+        debug_assert!(
+            self.slots[shard].get().is_some(),
+            "this shard published first"
+        );
+        let all: Vec<&Published> = self
+            .slots
+            .iter()
+            .map(OnceLock::get)
+            .collect::<Option<_>>()?;
         let ids: Vec<u32> = feed.symbol_ids().collect();
         for symbol in ids {
             let owner = owner_of(symbol).expect("every symbol has an owner");
@@ -84,6 +101,29 @@ impl FeedExchange {
         let last = all.iter().filter_map(|p| p.last_epoch).max();
         let epoch = FeedEpoch::derive(last, self.start_wall_ns);
         feed.set_epoch(epoch);
-        Ok(epoch)
+        Some(epoch)
+    }
+
+    /// [`try_collect`](Self::try_collect), waiting for the other shards
+    /// (they are replaying their journals); `Err` if the gateway begins to
+    /// stop meanwhile (another shard failed its start).
+    pub fn collect(
+        &self,
+        shard: usize,
+        feed: &mut Feed,
+        owner_of: impl Fn(u32) -> Option<usize>,
+        shutting_down: impl Fn() -> bool,
+    ) -> Result<FeedEpoch, ExchangeError> {
+        let waited = Instant::now();
+        loop {
+            if let Some(epoch) = self.try_collect(shard, feed, &owner_of) {
+                return Ok(epoch);
+            }
+            if shutting_down() {
+                return Err(ExchangeError::ShuttingDown);
+            }
+            std::thread::sleep(Duration::from_millis(1));
+            debug_assert!(waited.elapsed() < Duration::from_secs(24 * 3600));
+        }
     }
 }

@@ -13,6 +13,7 @@ use std::ops::Range;
 
 use super::client::{ClientState, CloseReason, MdClient, SendQueue};
 use super::counters::MdCounters;
+use super::raw::Transport;
 use crate::market_data::{FeedMessage, FeedSink};
 use crate::protocol::market_data::{
     encode_feed_message, render_feed_message, BufferTooSmall, DataFormat,
@@ -23,7 +24,7 @@ use crate::websocket::frame::{write_header, Opcode, MAX_HEADER_LEN};
 /// Bytes kept before a payload for the longest server frame header.
 const HEADER_ROOM: usize = 10;
 
-/// A frame built in place: the payload at [`HEADER_ROOM`], its header just
+/// A frame built in place: the payload at `HEADER_ROOM`, its header just
 /// before it, so framing costs no copy of the payload.
 pub struct FrameBuf {
     buf: Vec<u8>,
@@ -50,6 +51,12 @@ impl FrameBuf {
         let start = HEADER_ROOM - header_len;
         self.buf[start..HEADER_ROOM].copy_from_slice(&header[..header_len]);
         Ok(start..HEADER_ROOM + n)
+    }
+
+    /// The payload of a frame (what a raw-TCP client is sent).
+    pub fn payload(&self, range: Range<usize>) -> &[u8] {
+        debug_assert!(range.start <= HEADER_ROOM && range.end <= self.buf.len());
+        &self.buf[HEADER_ROOM..range.end]
     }
 
     pub fn bytes(&self, range: Range<usize>) -> &[u8] {
@@ -167,7 +174,11 @@ impl FeedSink for FanOut {
                 );
                 continue;
             };
-            if client.out.push_framed(buf.bytes(frame)) {
+            let pushed = match client.out.transport {
+                Transport::WebSocket => client.out.push_framed(buf.bytes(frame)),
+                Transport::RawTcp => client.out.push_frame(Opcode::Binary, buf.payload(frame)),
+            };
+            if pushed {
                 counters.frames_queued += 1;
             } else {
                 FanOut::close(

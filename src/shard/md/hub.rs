@@ -12,6 +12,7 @@
 use super::client::{ClientState, CloseReason, MdClient, SendQueue, Take};
 use super::counters::MdCounters;
 use super::fanout::FanOut;
+use super::raw::Transport;
 use crate::config::Config;
 use crate::engine::{Event, SymbolId};
 use crate::market_data::{Feed, FeedEpoch};
@@ -167,7 +168,12 @@ impl MdHub {
     }
 
     /// The handshake ended (`format` if it was accepted): the client's id.
-    pub fn end_handshake(&mut self, format: Option<DataFormat>, now_ns: u64) -> Option<ClientId> {
+    pub fn end_handshake(
+        &mut self,
+        format: Option<DataFormat>,
+        transport: Transport,
+        now_ns: u64,
+    ) -> Option<ClientId> {
         assert!(self.handshaking > 0, "a handshake was begun");
         self.handshaking -= 1;
         let Some(format) = format else {
@@ -184,6 +190,7 @@ impl MdHub {
             self.budget,
             now_ns + self.subscribe_timeout_ns,
             TokenBucket::new(per_sec, burst, now_ns),
+            transport,
         ));
         self.fan.counters.clients_opened += 1;
         Some(ClientId {
@@ -339,7 +346,85 @@ impl MdHub {
     /// Bytes a client sent: frames decoded, control messages answered
     /// (subscribe: `subscribed`, then the snapshot, in the client's queue
     /// ahead of every increment that follows).
-    pub fn on_input(&mut self, id: ClientId, mut input: &[u8], now_ns: u64) -> Input {
+    pub fn on_input(&mut self, id: ClientId, input: &[u8], now_ns: u64) -> Input {
+        debug_assert!((id.slot as usize) < self.fan.clients.len());
+        match self.client_mut(id).map(|c| c.out.transport) {
+            Some(Transport::WebSocket) => self.on_frames(id, input, now_ns),
+            Some(Transport::RawTcp) => self.on_lines(id, input, now_ns),
+            None => Input {
+                keep_reading: false,
+            },
+        }
+    }
+
+    /// A raw-TCP client's bytes: one control message per line.
+    fn on_lines(&mut self, id: ClientId, mut input: &[u8], now_ns: u64) -> Input {
+        let MdHub {
+            feed,
+            fan,
+            names,
+            scratch,
+            ..
+        } = self;
+        let counters = &mut fan.counters;
+        let client = fan.clients[id.slot as usize]
+            .as_mut()
+            .expect("looked up by on_input");
+        let MdClient {
+            lines,
+            subs,
+            out,
+            rate,
+            format,
+            subscribe_by_ns,
+            ..
+        } = client;
+        while out.state == ClientState::Open && !input.is_empty() {
+            let Ok((taken, complete)) = lines.feed(input) else {
+                let why = CloseReason::Protocol;
+                FanOut::close(counters, out, code::TOO_BIG, "line too long", why);
+                break;
+            };
+            debug_assert!(taken > 0, "every call takes a byte");
+            input = &input[taken..];
+            if !complete {
+                continue;
+            }
+            if !rate.try_take(now_ns) {
+                let why = CloseReason::RateLimit;
+                FanOut::close(
+                    counters,
+                    out,
+                    code::POLICY,
+                    "control messages too fast",
+                    why,
+                );
+                break;
+            }
+            // The WebSocket decoder checks UTF-8; here it is the line's turn.
+            let text = std::str::from_utf8(lines.line()).map_or(&b"\xff"[..], str::as_bytes);
+            answer(
+                feed,
+                names,
+                scratch,
+                counters,
+                subs,
+                out,
+                *format,
+                Some(text),
+            );
+            lines.clear();
+            if !subs.is_empty() {
+                *subscribe_by_ns = 0;
+            }
+        }
+        Input {
+            keep_reading: out.state == ClientState::Open,
+        }
+    }
+
+    /// A WebSocket client's bytes: frames, control messages in text ones.
+    fn on_frames(&mut self, id: ClientId, mut input: &[u8], now_ns: u64) -> Input {
         let MdHub {
             feed,
             fan,

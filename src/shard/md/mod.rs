@@ -8,6 +8,7 @@
 //! - [`fanout`]: the feed's sink: each message encoded once per format on
 //!   the shard, copied into the queue of each client that wants it;
 //! - [`client`]: one connection: decoder, subscriptions, bounded send queue;
+//! - [`raw`]: the raw-TCP transport (JSON lines in, binary messages out);
 //! - [`counters`]: what the shard counts about its clients;
 //! - [`exchange`]: start-up only, how each replica gets the other shards'
 //!   symbols and how the shards agree on the feed epoch.
@@ -17,8 +18,10 @@ pub mod counters;
 pub mod exchange;
 pub mod fanout;
 pub mod hub;
+pub mod raw;
 
 pub use client::{ClientState, CloseReason, Take};
 pub use counters::MdCounters;
 pub use exchange::FeedExchange;
 pub use hub::{largest_answer_bytes, ClientId, Input, MdHub};
+pub use raw::Transport;

@@ -1,6 +1,7 @@
 //! The market-data endpoint's tasks on a shard's reactor: the acceptor on
 //! the shard's `SO_REUSEPORT` market-data listener, and per connection a
-//! reader (the upgrade request, then frames into the core) and a writer
+//! reader (the upgrade request, then frames into the core; or, when the
+//! first byte is `{`, raw-TCP control lines) and a writer
 //! (the client's queue out, everything pending in one send). The decisions
 //! are the core's (`core/market.rs`, `shard/md/`); these only move bytes.
 
@@ -12,7 +13,7 @@ use std::time::Duration;
 use super::{discard_pending_input, linger_close, now, Conn, ShardTasks};
 use crate::protocol::market_data::DataFormat;
 use crate::shard::admission::AcceptBackoff;
-use crate::shard::md::{ClientId, Take};
+use crate::shard::md::{ClientId, Take, Transport};
 use crate::shard::reactor::ops::{sleep, Acceptor};
 use crate::shard::reactor::spawn;
 use crate::websocket::handshake::{self, Format, HandshakeConfig, HandshakeError, MAX_REQUEST_LEN};
@@ -123,24 +124,12 @@ async fn connection(tasks: &Rc<ShardTasks>, stream: Rc<Conn>) {
     .await;
     let (id, used, filled) = match upgrade {
         Upgrade::Accepted { id, used, filled } => (id, used, filled),
-        Upgrade::Refused(error) => {
-            tasks.core.borrow_mut().md_end_handshake(None, now());
-            let mut out = [0u8; 512];
-            let n = handshake::write_refusal(error, &mut out).expect("512 bytes hold a refusal");
-            let linger = Duration::from_millis(tasks.shared.config.server.shutdown_grace_ms);
-            let _ = futures_lite::future::or(
-                async { stream.write_all(&out[..n]).await.is_ok() },
-                async {
-                    sleep(linger).await;
-                    false
-                },
-            )
-            .await;
-            linger_close(&stream, linger).await;
-            return;
-        }
+        Upgrade::Refused(error) => return refuse(tasks, &stream, error).await,
         Upgrade::Gone => {
-            tasks.core.borrow_mut().md_end_handshake(None, now());
+            tasks
+                .core
+                .borrow_mut()
+                .md_end_handshake(None, Transport::WebSocket, now());
             return;
         }
     };
@@ -180,6 +169,28 @@ async fn connection(tasks: &Rc<ShardTasks>, stream: Rc<Conn>) {
     reader_done.set(true);
 }
 
+/// An upgrade request refused: its HTTP answer, then close.
+async fn refuse(tasks: &Rc<ShardTasks>, stream: &Conn, error: HandshakeError) {
+    debug_assert_ne!(
+        error,
+        HandshakeError::Incomplete,
+        "only a whole request is refused"
+    );
+    tasks
+        .core
+        .borrow_mut()
+        .md_end_handshake(None, Transport::WebSocket, now());
+    let mut out = [0u8; 512];
+    let n = handshake::write_refusal(error, &mut out).expect("512 bytes hold a refusal");
+    let linger = Duration::from_millis(tasks.shared.config.server.shutdown_grace_ms);
+    let _ = futures_lite::future::or(async { stream.write_all(&out[..n]).await.is_ok() }, async {
+        sleep(linger).await;
+        false
+    })
+    .await;
+    linger_close(stream, linger).await;
+}
+
 /// Reads the upgrade request; on success the client exists and its queue
 /// starts with the `101` answer.
 async fn read_upgrade(tasks: &Rc<ShardTasks>, stream: &Conn, buf: &mut [u8]) -> Upgrade {
@@ -188,6 +199,22 @@ async fn read_upgrade(tasks: &Rc<ShardTasks>, stream: &Conn, buf: &mut [u8]) -> 
         match stream.read(&mut buf[filled..]).await {
             Ok(0) | Err(_) => return Upgrade::Gone,
             Ok(n) => filled += n,
+        }
+        if buf[0] == b'{' {
+            // Raw TCP: control lines in, binary messages out (`md/raw.rs`).
+            let id = tasks.core.borrow_mut().md_end_handshake(
+                Some(DataFormat::Binary),
+                Transport::RawTcp,
+                now(),
+            );
+            return match id {
+                Some(id) => Upgrade::Accepted {
+                    id,
+                    used: 0,
+                    filled,
+                },
+                None => Upgrade::Gone,
+            };
         }
         let config = HandshakeConfig {
             path: PATH,
@@ -204,7 +231,7 @@ async fn read_upgrade(tasks: &Rc<ShardTasks>, stream: &Conn, buf: &mut [u8]) -> 
             Format::Json => DataFormat::Json,
         };
         let mut core = tasks.core.borrow_mut();
-        let Some(id) = core.md_end_handshake(Some(format), now()) else {
+        let Some(id) = core.md_end_handshake(Some(format), Transport::WebSocket, now()) else {
             return Upgrade::Gone;
         };
         let mut answer = [0u8; 256];

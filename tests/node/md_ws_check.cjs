@@ -6,7 +6,7 @@
 // tests/market_data/live.rs reads both the same way. A failed check is
 // printed as a `resync` event and the stream is resubscribed.
 //
-//   npm ci --prefix tests/node && node tests/node/md_ws_check.js ws://127.0.0.1:7002/md BTC-USD ETH-USD
+//   (cd tests/node && npm ci) && node tests/node/md_ws_check.cjs ws://127.0.0.1:7002/md BTC-USD ETH-USD
 "use strict";
 const WebSocket = require("ws");
 const zlib = require("zlib");

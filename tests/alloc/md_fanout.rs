@@ -1,0 +1,163 @@
+//! The shard's market-data fan-out allocates nothing per event: engine
+//! events through a shard's `MdHub` (its replica feed) to 40 WebSocket
+//! clients in both formats and every channel, conflation ticks,
+//! heartbeats, and the writers taking their queues, all under the counting
+//! allocator, which must read 0 once the clients exist and have subscribed.
+
+use crate::support::alloc_counter::allocations_in;
+use tradsys::config::{Config, DEFAULT_TOML};
+use tradsys::engine::*;
+use tradsys::market_data::FeedEpoch;
+use tradsys::protocol::market_data::DataFormat;
+use tradsys::shard::md::{ClientId, MdHub, Take, Transport};
+use tradsys::websocket::encode::write_frame;
+use tradsys::websocket::frame::Opcode;
+
+fn config() -> Config {
+    let mut config = Config::parse(DEFAULT_TOML).unwrap();
+    config.engine.max_levels_per_side = 64;
+    config.market_data.send_budget_bytes = 1 << 20;
+    config
+}
+
+/// A masked text frame, as a client sends it.
+fn client_text(text: &str) -> Vec<u8> {
+    let mut out = vec![0u8; text.len() + 14];
+    let n = write_frame(
+        true,
+        Opcode::Text,
+        text.as_bytes(),
+        Some([1, 2, 3, 4]),
+        &mut out,
+    )
+    .unwrap();
+    out.truncate(n);
+    out
+}
+
+/// Hands each engine event to the hub, as the shard's router does.
+struct ToHub<'a> {
+    hub: &'a mut MdHub,
+    ts: u64,
+}
+
+impl EventSink for ToHub<'_> {
+    fn emit(&mut self, event: &Event) {
+        if tradsys::shard::core::is_feed_event(event) {
+            self.hub.on_public(event, self.ts);
+        }
+    }
+}
+
+/// Orders on symbol 1 that rest, cross and cancel.
+fn flow(engine: &mut Engine, hub: &mut MdHub, round: u64) {
+    let mut sink = ToHub {
+        hub,
+        ts: 1_700_000_000_000_000_000 + round,
+    };
+    for k in 0..20i64 {
+        let side = if k % 2 == 0 { Side::Buy } else { Side::Sell };
+        let price = if side == Side::Buy {
+            4_999_990 - k
+        } else {
+            5_000_010 + k
+        };
+        let order = NewOrder {
+            account: 1 + (k as u32 % 2),
+            symbol: 1,
+            client_order_id: round * 100 + k as u64,
+            side,
+            kind: OrderKind::Limit,
+            tif: TimeInForce::Gtc,
+            post_only: false,
+            stp: None,
+            price,
+            qty: 1 + k as u64,
+        };
+        engine.process(&Command::New(order), &mut sink);
+    }
+    let sweep = NewOrder {
+        account: 2,
+        symbol: 1,
+        client_order_id: round * 100 + 99,
+        side: Side::Buy,
+        kind: OrderKind::Limit,
+        tif: TimeInForce::Ioc,
+        post_only: false,
+        stp: Some(StpMode::CancelIncoming),
+        price: 5_000_015,
+        qty: 20,
+    };
+    engine.process(&Command::New(sweep), &mut sink);
+    for account in [1, 2] {
+        let cancel = Command::MassCancel {
+            account,
+            symbol: Some(1),
+            reason: CancelReason::MassCancel,
+        };
+        engine.process(&cancel, &mut sink);
+    }
+}
+
+#[test]
+fn fan_out_to_forty_clients_allocates_nothing_per_event() {
+    let config = config();
+    let mut engine = Engine::new(&config.engine_config(0));
+    let mut hub = MdHub::new(&config, FeedEpoch(7));
+    let subscribe = client_text(
+        r#"{"op":"subscribe","symbols":[1,2],"channels":["book","book@100ms","bbo","trades","ticker","status"],"depth":0}"#,
+    );
+    let clients: Vec<ClientId> = (0..40)
+        .map(|i| {
+            assert!(hub.begin_handshake());
+            let format = if i % 2 == 0 {
+                DataFormat::Binary
+            } else {
+                DataFormat::Json
+            };
+            let id = hub
+                .end_handshake(Some(format), Transport::WebSocket, 0)
+                .unwrap();
+            assert!(hub.on_input(id, &subscribe, 1).keep_reading);
+            id
+        })
+        .collect();
+    let capacity = hub.client_mut(clients[0]).unwrap().out.capacity();
+    let mut spares: Vec<Vec<u8>> = clients
+        .iter()
+        .map(|_| Vec::with_capacity(capacity))
+        .collect();
+    let drain = |hub: &mut MdHub, spares: &mut [Vec<u8>]| {
+        let mut bytes = 0;
+        for (id, spare) in clients.iter().zip(spares.iter_mut()) {
+            if hub.take(*id, spare) == Take::Data {
+                bytes += spare.len();
+                spare.clear();
+            }
+            assert!(!hub.is_closing(*id), "no client is cut");
+        }
+        bytes
+    };
+    // Warm-up: every stream has sent, every buffer has its size.
+    for round in 0..3 {
+        flow(&mut engine, &mut hub, round);
+        hub.tick(round * 200_000_000, 1_700_000_000_000_000_000);
+        drain(&mut hub, &mut spares);
+    }
+    let encoded_before = hub.counters().messages_encoded;
+    let (allocations, bytes) = allocations_in(|| {
+        let mut bytes = 0;
+        for round in 3..40 {
+            flow(&mut engine, &mut hub, round);
+            hub.tick(round * 200_000_000, 1_700_000_000_000_000_000 + round);
+            bytes += drain(&mut hub, &mut spares);
+        }
+        bytes
+    });
+    let encoded = hub.counters().messages_encoded - encoded_before;
+    assert!(
+        encoded > 1_000 && bytes > 40 * 100_000,
+        "the flow went out: {encoded} messages, {bytes} bytes"
+    );
+    assert_eq!(allocations, 0, "allocations on the fan-out path");
+}
