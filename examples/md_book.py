@@ -532,13 +532,24 @@ async def run(args):
     received = 0
     async with websockets.connect(url, max_size=2 ** 24, open_timeout=10) as ws:
         await ws.send(json.dumps(state.subscribe(symbols, args.channels)))
+        dirty = False
         while True:
             timeout = None if deadline is None else deadline - time.monotonic()
             if timeout is not None and timeout <= 0:
                 break
+            if dirty and not args.jsonl:
+                # Wake up to print what came since the last print.
+                wait = max(0.0, last_print + args.interval - time.monotonic())
+                timeout = wait if timeout is None else min(timeout, wait)
             try:
                 frame = await asyncio.wait_for(ws.recv(), timeout=timeout or 3600)
             except asyncio.TimeoutError:
+                if dirty and not args.jsonl:
+                    last_print = time.monotonic()
+                    dirty = False
+                    print("\x1b[H\x1b[2J" if sys.stdout.isatty() else "", end="")
+                    print(render(state, args.levels), flush=True)
+                    continue
                 break
             if isinstance(frame, bytes):
                 messages = decode_binary(frame)
@@ -566,8 +577,10 @@ async def run(args):
                             event["event"] == "answer" and event.get("type") == "error"):
                         print(json.dumps(event), file=sys.stderr, flush=True)
                 now = time.monotonic()
-                if state.events and now - last_print >= args.interval:
+                dirty = dirty or bool(state.events)
+                if dirty and now - last_print >= args.interval:
                     last_print = now
+                    dirty = False
                     print("\x1b[H\x1b[2J" if sys.stdout.isatty() else "", end="")
                     print(render(state, args.levels), flush=True)
             state.events.clear()
