@@ -15,6 +15,14 @@ use crate::telemetry::Stage;
 /// `/latency` every second.
 const DASHBOARD: &str = include_str!("dashboard.html");
 
+/// The live book page (docs/MARKET_DATA.md, "Example clients"): the
+/// example client `examples/md.html`, which reads the market-data
+/// WebSocket feed itself; served here so an operator has it at hand.
+const BOOK_PAGE: &str = include_str!("../../examples/md.html");
+
+/// The tag of `BOOK_PAGE` that `/book` fills with the `market_data` port.
+const BOOK_PAGE_PORT: &str = r#"<meta name="tradsys-md-port" content="">"#;
+
 /// Ready: start-up finished (every listener bound, every shard recovered
 /// its journal), every shard is up, and no shutdown has begun.
 pub fn ready(shared: &Shared) -> bool {
@@ -48,6 +56,11 @@ pub fn answer(request: &Request, shared: &Shared, state: &mut AdminState) -> Res
         }
         "/metrics" => Response::new(200, metrics::CONTENT_TYPE, metrics::render(shared, store)),
         "/dashboard" => Response::new(200, "text/html; charset=utf-8", DASHBOARD),
+        "/book" => Response::new(
+            200,
+            "text/html; charset=utf-8",
+            book_page(shared.config.server.market_data.port()),
+        ),
         "/stats" => Response::new(200, "application/json", stats::render(shared, store)),
         "/latency" => latency(request, store),
         "/latency/log" => match state.log.as_mut().map(|log| log.contents()) {
@@ -81,6 +94,21 @@ fn latency_reset(request: &Request, shared: &Shared, store: &mut LatencyStore) -
             store.reset_at_ns, store.resets
         ),
     )
+}
+
+/// The book page with the configured `market_data` port filled in; an
+/// ephemeral port (0) is left out, and the page then needs its `ws=`
+/// parameter.
+fn book_page(port: u16) -> String {
+    assert!(
+        BOOK_PAGE.contains(BOOK_PAGE_PORT),
+        "examples/md.html lost its port tag"
+    );
+    if port == 0 {
+        return BOOK_PAGE.to_string();
+    }
+    let filled = format!(r#"<meta name="tradsys-md-port" content="{port}">"#);
+    BOOK_PAGE.replacen(BOOK_PAGE_PORT, &filled, 1)
 }
 
 /// `GET /latency?stage=NAME[&shard=N|all][&unit=ns|us|ms][&ticks=5]

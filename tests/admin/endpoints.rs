@@ -190,3 +190,39 @@ fn check_hgrm_layout(text: &str) {
     assert!(footers[2].starts_with("#[Buckets = "));
     assert!(footers[2].ends_with("SubBuckets     =         2048]"));
 }
+
+/// `/book` serves the example live-book page (`examples/md.html`, which
+/// reads the market-data feed itself) with the configured `market_data`
+/// port filled in, and nothing it needs from elsewhere.
+#[test]
+fn book_page_is_served_with_the_market_data_port_filled_in() {
+    let dir = Gateway::new_dir();
+    let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let md_port = free_port();
+    let text = admin_config("", &dir, admin, "interval_ms = 20").replacen(
+        "market_data = \"127.0.0.1:0\"",
+        &format!("market_data = \"127.0.0.1:{md_port}\""),
+        1,
+    );
+    let gateway = Gateway::start_config(&dir, &text, None).expect("gateway starts");
+    let page = get(admin, "/book");
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let example = include_str!("../../examples/md.html");
+    let tag = format!(r#"<meta name="tradsys-md-port" content="{md_port}">"#);
+    assert!(page.body.contains(&tag), "{}", &page.body[..600]);
+    assert_eq!(
+        page.body
+            .replacen(&tag, r#"<meta name="tradsys-md-port" content="">"#, 1),
+        example
+    );
+    for external in ["src=", "href=", "@import", "url("] {
+        assert!(!page.body.contains(external), "{external}");
+    }
+    let (status, _) = gateway.stop();
+    assert!(status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -7,16 +7,23 @@
 //! Python `websockets` (`python_feed`) and Node `ws` (`node_feed`). `flow` is the random order
 //! flow, `replica` a client's book written from the document; the
 //! zero-allocation test is in the `alloc` binary (`alloc/market_data.rs`).
+//! `clients` holds the example clients of `examples/` (Python, the HTML
+//! page) to the document, `live` to a running gateway (with a second Node
+//! `ws` client beside them). `autobahn.rs`, the Autobahn|Testsuite fuzzing
+//! client against the endpoint, is not a module yet: Autobahn's cases
+//! expect an echo endpoint, and this one answers control messages.
 
 #[path = "../support/doc_tables.rs"]
 mod doc_tables;
 #[path = "../support/mod.rs"]
 mod support;
 
+mod clients;
 mod control;
 mod endpoint;
 mod feed;
 mod flow;
+mod live;
 mod node_feed;
 mod protocol_doc;
 mod python_feed;
