@@ -32,6 +32,9 @@ pub struct Server {
     shards: Vec<std::thread::JoinHandle<()>>,
     order_entry: SocketAddr,
     admin: Option<AdminThread>,
+    /// The journal shipper (`[replication]`), started once the shards
+    /// recovered their journals.
+    shipper: Option<crate::replication::Shipper>,
 }
 
 #[derive(Debug)]
@@ -319,6 +322,7 @@ impl Server {
             shards: handles,
             order_entry,
             admin: Some(admin),
+            shipper: None,
         };
         // Every shard answers once it has recovered (or failed to).
         let mut failures = Vec::new();
@@ -330,6 +334,13 @@ impl Server {
             }
         }
         if failures.is_empty() {
+            let mut server = server;
+            if server.shared.config.replication.enabled() {
+                let cores = crate::admin::housekeeping_cores(&server.shared.config);
+                let shipper = crate::replication::Shipper::start(Arc::clone(&server.shared), cores)
+                    .map_err(|e| StartError(format!("journal shipper thread: {e}")))?;
+                server.shipper = Some(shipper);
+            }
             server
                 .shared
                 .telemetry
@@ -368,6 +379,12 @@ impl Server {
             if handle.join().is_err() {
                 failed.push(format!("shard {id}: panicked"));
             }
+        }
+        // Ships what the shards journaled before they stopped (a few
+        // seconds at most: a promotion's recovery point is then the whole
+        // journal, when NATS is up).
+        if let Some(shipper) = self.shipper.take() {
+            shipper.stop();
         }
         // Serves (not ready) until the shards are done.
         if let Some(admin) = self.admin.take() {

@@ -31,6 +31,17 @@ mod stats;
 mod store;
 
 pub use hgrm::percentile_distribution;
+
+/// The housekeeping cores (never a shard's unless the host has no other),
+/// for the other housekeeping threads (the journal shipper).
+pub fn housekeeping_cores(config: &crate::config::Config) -> Vec<usize> {
+    affinity::housekeeping_cores(config)
+}
+
+/// Pins the calling housekeeping thread to `cores`.
+pub fn pin_housekeeping(cores: &[usize]) {
+    affinity::pin(cores);
+}
 pub use store::LatencyStore;
 
 use std::net::{SocketAddr, TcpListener};

@@ -6,6 +6,7 @@
 //! errors; every value is checked by [`Config::validate`] with an error that
 //! names the field and the rule.
 
+mod replication;
 pub mod schedule;
 mod validate;
 
@@ -16,6 +17,7 @@ use serde::Deserialize;
 
 use crate::engine::{AccountSpec, EngineConfig, RiskLimits, StpMode, SymbolSpec};
 
+pub use replication::ReplicationConfig;
 pub use validate::ConfigError;
 
 /// The embedded default configuration (`configs/tradsys.toml`).
@@ -36,6 +38,7 @@ pub struct Config {
     pub journal: JournalConfig,
     pub telemetry: TelemetryConfig,
     pub schedule: schedule::ScheduleConfig,
+    pub replication: ReplicationConfig,
     pub symbols: Vec<SymbolConfig>,
     pub accounts: Vec<AccountConfig>,
 }
@@ -201,6 +204,7 @@ impl Default for Config {
             journal: JournalConfig::default(),
             telemetry: TelemetryConfig::default(),
             schedule: schedule::ScheduleConfig::default(),
+            replication: ReplicationConfig::default(),
             symbols: Vec::new(),
             accounts: Vec::new(),
         }

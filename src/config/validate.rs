@@ -57,6 +57,9 @@ impl Config {
         self.validate_journal()?;
         self.validate_telemetry()?;
         self.validate_schedule()?;
+        self.replication
+            .check()
+            .or_else(|(field, rule)| fail(field, rule))?;
         self.validate_symbols()?;
         self.validate_accounts()
     }

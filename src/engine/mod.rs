@@ -31,6 +31,7 @@
 pub mod book;
 pub mod command;
 pub mod config;
+mod digest;
 pub mod event;
 mod hugepage;
 pub mod id_index;

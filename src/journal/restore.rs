@@ -28,6 +28,7 @@ use crate::config::JournalConfig;
 use crate::engine::{Engine, EngineConfig, EventSink};
 
 use super::scan::first_config_epoch;
+use super::StateChecksum;
 use super::{config_file, ConfigEpoch, CorruptReason, Entry, JournalError, JournalWriter};
 use super::{Record, RecoveryReport};
 
@@ -93,29 +94,12 @@ pub fn restore<S: EventSink>(
         }
     }
 
-    let mut failed = None;
-    let mut epochs_replayed = 0;
+    let mut replay = Replay::new(shard_dir, in_force);
     let (mut writer, report) =
         JournalWriter::open(shard_dir, shard, cfg, truncate_corrupt_journal, |record| {
-            if failed.is_some() {
-                return;
-            }
-            match record.entry {
-                Entry::Command(command) => engine.process(&command, sink),
-                Entry::ConfigEpoch(epoch) => {
-                    epochs_replayed += 1;
-                    if in_force != Some(epoch) {
-                        match apply_epoch(shard_dir, engine, record, epoch) {
-                            Ok(()) => in_force = Some(epoch),
-                            Err(e) => failed = Some(e),
-                        }
-                    }
-                }
-            }
+            replay.apply(engine, record, sink);
         })?;
-    if let Some(error) = failed {
-        return Err(error);
-    }
+    let (in_force, epochs_replayed) = replay.finish()?;
 
     let mut new_epoch = None;
     if in_force != Some(current_epoch) {
@@ -143,12 +127,107 @@ pub fn restore<S: EventSink>(
     ))
 }
 
-/// Reconfigures the engine from the file of an epoch met during replay.
+/// How one record changes an engine: the one copy of it, shared by a
+/// restart ([`restore`]) and by `tradsys follow`, so a replica runs the
+/// recovery code and nothing else. A command goes to the engine; a
+/// `config_epoch` reconfigures it from its file in `dir` (a replica writes
+/// the file there before it hands the record over); a `state_checksum`
+/// is compared with the engine's own. The first failure is kept and every
+/// later record ignored: nothing after it can be trusted.
+pub struct Replay<'a> {
+    dir: &'a Path,
+    /// The epoch whose config the engine has (`None`: not known yet; the
+    /// first epoch met then builds the engine from its config).
+    in_force: Option<ConfigEpoch>,
+    /// A replica that has applied nothing yet: its first epoch builds the
+    /// engine (a restart builds it before replay instead).
+    build_from_first: bool,
+    epochs: u64,
+    checksums: u64,
+    failed: Option<JournalError>,
+}
+
+impl<'a> Replay<'a> {
+    /// A restart's replay: `engine` already has the config of `in_force`.
+    pub fn new(dir: &'a Path, in_force: Option<ConfigEpoch>) -> Replay<'a> {
+        Replay {
+            dir,
+            in_force,
+            build_from_first: false,
+            epochs: 0,
+            checksums: 0,
+            failed: None,
+        }
+    }
+
+    /// A replica's replay from the first record of a journal (which is its
+    /// first `config_epoch`): the engine is built from that epoch's config.
+    pub fn replica(dir: &'a Path) -> Replay<'a> {
+        Replay {
+            build_from_first: true,
+            ..Replay::new(dir, None)
+        }
+    }
+
+    /// Applies one record (in sequence order) to `engine`.
+    pub fn apply<S: EventSink>(&mut self, engine: &mut Engine, record: &Record, sink: &mut S) {
+        if self.failed.is_some() {
+            return;
+        }
+        let build = std::mem::replace(&mut self.build_from_first, false);
+        match record.entry {
+            Entry::Command(command) => engine.process(&command, sink),
+            Entry::ConfigEpoch(epoch) => {
+                self.epochs += 1;
+                if self.in_force != Some(epoch) {
+                    match apply_epoch(self.dir, engine, record, epoch, build) {
+                        Ok(()) => self.in_force = Some(epoch),
+                        Err(e) => self.failed = Some(e),
+                    }
+                }
+            }
+            Entry::StateChecksum(expected) => {
+                self.checksums += 1;
+                let found = StateChecksum::of(engine);
+                if found != expected {
+                    self.failed = Some(JournalError::Diverged {
+                        seq: record.seq,
+                        expected,
+                        found,
+                    });
+                }
+            }
+        }
+    }
+
+    /// The first failure, if any.
+    pub fn failure(&self) -> Option<&JournalError> {
+        self.failed.as_ref()
+    }
+
+    /// `state_checksum` records met and verified so far.
+    pub fn checksums_verified(&self) -> u64 {
+        self.checksums
+    }
+
+    /// The epoch in force and the epochs met, or the first failure.
+    pub fn finish(self) -> Result<(Option<ConfigEpoch>, u64), JournalError> {
+        match self.failed {
+            Some(error) => Err(error),
+            None => Ok((self.in_force, self.epochs)),
+        }
+    }
+}
+
+/// Reconfigures the engine from the file of an epoch met during replay
+/// (`first`: no config was in force, so the engine is built from it, as
+/// [`restore`] builds it from the journal's first epoch).
 fn apply_epoch(
     dir: &Path,
     engine: &mut Engine,
     record: &Record,
     epoch: ConfigEpoch,
+    first: bool,
 ) -> Result<(), JournalError> {
     assert_eq!(record.entry, Entry::ConfigEpoch(epoch));
     // Recovery checked this file just before handing the record over; a
@@ -161,6 +240,10 @@ fn apply_epoch(
             problem,
         },
     })?;
+    if first {
+        *engine = Engine::new(&config);
+        return Ok(());
+    }
     engine
         .reconfigure(&config)
         .map_err(|error| JournalError::ConfigChange {

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use memmap2::Mmap;
 
-use super::codec::{self, KINDS};
+use super::codec::{self, KINDS, MAX_KIND};
 use super::layout::*;
 use super::scan::{check_config_epoch, check_header, list_segments, scan_records, CorruptReason};
 use super::{config_file, io_error, Entry, JournalError, Record};
@@ -28,7 +28,7 @@ pub struct ShardSummary {
     pub first_seq: Option<u64>,
     pub last_seq: Option<u64>,
     /// Records per kind, indexed by kind number (index 0 unused).
-    pub records_by_kind: [u64; KINDS.len() + 1],
+    pub records_by_kind: [u64; MAX_KIND as usize + 1],
     /// Header and record bytes in the segments read.
     pub bytes_used: u64,
     /// Length of every segment file of the shard.
@@ -273,6 +273,13 @@ fn write_json(out: &mut impl Write, shard: u16, r: &Record) -> io::Result<()> {
                 epoch.digest,
                 epoch.config_bytes,
                 config_file::file_name(epoch.digest)
+            );
+        }
+        Entry::StateChecksum(checksum) => {
+            return writeln!(
+                out,
+                r#","digest":"{:016x}","resting_orders":{}}}"#,
+                checksum.digest, checksum.resting_orders
             );
         }
     };

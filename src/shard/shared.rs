@@ -10,6 +10,7 @@ use super::mesh::Doorbell;
 use super::quiescence::ShutdownBoard;
 use crate::config::{AccountConfig, Config};
 use crate::engine::{AccountId, IdIndex, SymbolId};
+use crate::replication::ShipperBoard;
 use crate::telemetry::TelemetryBoard;
 
 pub struct Shared {
@@ -35,6 +36,8 @@ pub struct Shared {
     /// What each shard publishes for the admin thread (atomics, one writer
     /// each), and the gateway's readiness.
     pub telemetry: TelemetryBoard,
+    /// The journal shipper's figures (empty when shipping is off).
+    pub replication: ShipperBoard,
 }
 
 impl Shared {
@@ -60,6 +63,11 @@ impl Shared {
             config.accounts.len(),
             config.session.max_sessions_per_account,
         );
+        let replication = ShipperBoard::new(if config.replication.enabled() {
+            shards
+        } else {
+            0
+        });
         Shared {
             config,
             account_lookup,
@@ -68,6 +76,7 @@ impl Shared {
             directory,
             shutdown: ShutdownBoard::new(shards),
             telemetry: TelemetryBoard::new(shards),
+            replication,
             doorbells,
             truncate_corrupt_journal: false,
             shutting_down: AtomicBool::new(false),

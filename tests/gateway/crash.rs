@@ -76,6 +76,8 @@ fn oracle(config: &Config) -> (Vec<Engine>, Vec<Event>) {
                         assert_eq!(epoch, ConfigEpoch::of(&engine_config));
                         assert_eq!(record.seq, 1, "one epoch, the journal's first record");
                     }
+                    // Not written: replication.checksum_interval_ms is 0.
+                    Entry::StateChecksum(_) => panic!("a checksum in a journal without them"),
                 }
             })
             .expect("journal opens after a kill");

@@ -14,7 +14,7 @@ use proptest::prelude::*;
 use tradsys::config::SyncPolicy;
 use tradsys::engine::*;
 use tradsys::journal::codec::{self, CodecError, KINDS, MAX_PAYLOAD};
-use tradsys::journal::{self, config_file, layout, ConfigEpoch, Entry};
+use tradsys::journal::{self, config_file, layout, ConfigEpoch, Entry, StateChecksum};
 
 fn side() -> impl Strategy<Value = Side> {
     prop_oneof![Just(Side::Buy), Just(Side::Sell)]
@@ -101,9 +101,22 @@ fn config_epoch() -> impl Strategy<Value = Entry> {
     })
 }
 
+fn state_checksum() -> impl Strategy<Value = Entry> {
+    (any::<u64>(), any::<u32>()).prop_map(|(digest, resting_orders)| {
+        Entry::StateChecksum(StateChecksum {
+            digest,
+            resting_orders,
+        })
+    })
+}
+
 /// Every kind of record payload.
 fn entry() -> impl Strategy<Value = Entry> {
-    prop_oneof![8 => command().prop_map(Entry::Command), 1 => config_epoch()]
+    prop_oneof![
+        8 => command().prop_map(Entry::Command),
+        1 => config_epoch(),
+        1 => state_checksum(),
+    ]
 }
 
 fn encode(entry: &Entry) -> (u16, Vec<u8>) {
@@ -466,6 +479,16 @@ fn sample_entries() -> Vec<(Entry, Vec<(&'static str, u128)>)> {
             vec![
                 ("digest", u128::from(ORDER_ID)),
                 ("config_bytes", u128::from(ACCOUNT)),
+            ],
+        ),
+        (
+            Entry::StateChecksum(StateChecksum {
+                digest: ORDER_ID,
+                resting_orders: ACCOUNT,
+            }),
+            vec![
+                ("digest", u128::from(ORDER_ID)),
+                ("resting_orders", u128::from(ACCOUNT)),
             ],
         ),
     ]
