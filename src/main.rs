@@ -48,6 +48,14 @@ enum Command {
         #[arg(long)]
         truncate_corrupt_journal: bool,
     },
+    /// Follow a primary: consume its journal from NATS JetStream
+    /// (`[replication]`) into identical engines and a local journal under
+    /// this config's journal.dir (a promotion is `serve` on it); publish
+    /// drop copy. Exit 5 if the replica can no longer equal the primary.
+    Follow {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Journal tools: verify (read-only check), dump (JSON lines), stats.
     Journal {
         #[arg(value_parser = ["verify", "dump", "stats"])]
@@ -103,6 +111,13 @@ fn main() -> ExitCode {
                 truncate_corrupt_journal,
             },
         ),
+        Command::Follow { config } => match Config::load(config.as_deref()) {
+            Ok(config) => tradsys::replication::follower::run_cli(&config),
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Journal { action, dir } => tradsys::journal::run_cli(&action, &dir),
         Command::CheckConfig { config: path } => match Config::load(path.as_deref()) {
             Ok(config) => {

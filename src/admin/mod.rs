@@ -14,6 +14,7 @@
 //!   format, on disk.
 //! - `stats`: the JSON summary.
 //! - `operator`: the bearer-token-protected operator controls.
+//! - `replication`: the journal shipper's figures.
 //! - `affinity`: the housekeeping core set.
 //! - `schedule`: operator actions run at a time of day (end of day).
 //! - `cli`: `tradsys admin ...`, the command line that calls the endpoints.
@@ -25,6 +26,7 @@ mod http;
 mod interval_log;
 mod metrics;
 mod operator;
+mod replication;
 mod routes;
 mod schedule;
 mod stats;

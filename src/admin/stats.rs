@@ -84,6 +84,7 @@ pub fn render(shared: &Shared, store: &LatencyStore) -> String {
         "latency_capture": shared.config.telemetry.latency_capture,
         "shards": shards,
         "merged": merged,
+        "replication": super::replication::stats(shared),
     });
     let mut text = serde_json::to_string_pretty(&document).expect("JSON of plain values");
     text.push('\n');

@@ -26,6 +26,11 @@ pub struct ReplicationConfig {
     /// anything since the last one); 0: never. Each costs the shard a walk
     /// of its books on its timer (O(resting orders)).
     pub checksum_interval_ms: u64,
+    /// `tradsys follow`: the stream executions are published to, per
+    /// account (created if missing); empty: no drop copy.
+    pub drop_copy_stream: String,
+    /// Account N's executions go to `{drop_copy_prefix}.N`.
+    pub drop_copy_prefix: String,
 }
 
 impl ReplicationConfig {
@@ -42,8 +47,7 @@ impl ReplicationConfig {
     /// The checks [`crate::config::Config::validate`] runs: `(field, rule)`
     /// of the first that fails.
     pub fn check(&self) -> Result<(), (&'static str, &'static str)> {
-        if let Some(url) = self.nats_urls.iter().find(|u| !u.starts_with("nats://")) {
-            let _ = url;
+        if self.nats_urls.iter().any(|u| !u.starts_with("nats://")) {
             return Err(("replication.nats_urls", "each must start with nats://"));
         }
         let token = |s: &str| {
@@ -61,6 +65,23 @@ impl ReplicationConfig {
             return Err((
                 "replication.subject_prefix",
                 "dot-separated tokens of letters, digits, '_' and '-'",
+            ));
+        }
+        if !self.drop_copy_stream.is_empty() && !token(&self.drop_copy_stream) {
+            return Err((
+                "replication.drop_copy_stream",
+                "letters, digits, '_' and '-' only (empty: no drop copy)",
+            ));
+        }
+        if !self.drop_copy_prefix.split('.').all(token)
+            || self
+                .drop_copy_prefix
+                .starts_with(&format!("{}.", self.subject_prefix))
+            || self.drop_copy_prefix == self.subject_prefix
+        {
+            return Err((
+                "replication.drop_copy_prefix",
+                "dot-separated tokens, not under subject_prefix",
             ));
         }
         if ![1, 3, 5].contains(&self.replicas) {
@@ -85,6 +106,8 @@ impl Default for ReplicationConfig {
             replicas: 3,
             max_in_flight: 1024,
             checksum_interval_ms: 0,
+            drop_copy_stream: "TRADSYS_DROPCOPY".to_string(),
+            drop_copy_prefix: "tradsys.dropcopy".to_string(),
         }
     }
 }

@@ -22,7 +22,7 @@
 //!    in place (other symbol or account ids, other capacities) stops the
 //!    start: it needs a fresh journal.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::config::JournalConfig;
 use crate::engine::{Engine, EngineConfig, EventSink};
@@ -134,8 +134,8 @@ pub fn restore<S: EventSink>(
 /// the file there before it hands the record over); a `state_checksum`
 /// is compared with the engine's own. The first failure is kept and every
 /// later record ignored: nothing after it can be trusted.
-pub struct Replay<'a> {
-    dir: &'a Path,
+pub struct Replay {
+    dir: PathBuf,
     /// The epoch whose config the engine has (`None`: not known yet; the
     /// first epoch met then builds the engine from its config).
     in_force: Option<ConfigEpoch>,
@@ -145,24 +145,28 @@ pub struct Replay<'a> {
     epochs: u64,
     checksums: u64,
     failed: Option<JournalError>,
+    /// Set with the first failure and never cleared, even when the
+    /// failure is taken.
+    poisoned: bool,
 }
 
-impl<'a> Replay<'a> {
+impl Replay {
     /// A restart's replay: `engine` already has the config of `in_force`.
-    pub fn new(dir: &'a Path, in_force: Option<ConfigEpoch>) -> Replay<'a> {
+    pub fn new(dir: &Path, in_force: Option<ConfigEpoch>) -> Replay {
         Replay {
-            dir,
+            dir: dir.to_path_buf(),
             in_force,
             build_from_first: false,
             epochs: 0,
             checksums: 0,
             failed: None,
+            poisoned: false,
         }
     }
 
     /// A replica's replay from the first record of a journal (which is its
     /// first `config_epoch`): the engine is built from that epoch's config.
-    pub fn replica(dir: &'a Path) -> Replay<'a> {
+    pub fn replica(dir: &Path) -> Replay {
         Replay {
             build_from_first: true,
             ..Replay::new(dir, None)
@@ -171,7 +175,7 @@ impl<'a> Replay<'a> {
 
     /// Applies one record (in sequence order) to `engine`.
     pub fn apply<S: EventSink>(&mut self, engine: &mut Engine, record: &Record, sink: &mut S) {
-        if self.failed.is_some() {
+        if self.poisoned {
             return;
         }
         let build = std::mem::replace(&mut self.build_from_first, false);
@@ -180,9 +184,9 @@ impl<'a> Replay<'a> {
             Entry::ConfigEpoch(epoch) => {
                 self.epochs += 1;
                 if self.in_force != Some(epoch) {
-                    match apply_epoch(self.dir, engine, record, epoch, build) {
+                    match apply_epoch(&self.dir, engine, record, epoch, build) {
                         Ok(()) => self.in_force = Some(epoch),
-                        Err(e) => self.failed = Some(e),
+                        Err(e) => self.fail(e),
                     }
                 }
             }
@@ -190,7 +194,7 @@ impl<'a> Replay<'a> {
                 self.checksums += 1;
                 let found = StateChecksum::of(engine);
                 if found != expected {
-                    self.failed = Some(JournalError::Diverged {
+                    self.fail(JournalError::Diverged {
                         seq: record.seq,
                         expected,
                         found,
@@ -200,9 +204,16 @@ impl<'a> Replay<'a> {
         }
     }
 
-    /// The first failure, if any.
-    pub fn failure(&self) -> Option<&JournalError> {
-        self.failed.as_ref()
+    fn fail(&mut self, error: JournalError) {
+        assert!(!self.poisoned, "records after a failure are ignored");
+        self.poisoned = true;
+        self.failed = Some(error);
+    }
+
+    /// The first failure, once (every later record stays ignored).
+    pub fn take_failure(&mut self) -> Option<JournalError> {
+        debug_assert!(self.poisoned || self.failed.is_none());
+        self.failed.take()
     }
 
     /// `state_checksum` records met and verified so far.

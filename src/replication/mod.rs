@@ -7,10 +7,16 @@
 //! - `nats`: the client, its runtime (a housekeeping thread's own) and the stream.
 //! - `shipper`: the gateway's shipper thread.
 //! - `board`: the shipper's figures for the admin endpoint.
+//! - `replica`: one shard's replica: the recovery code and a local journal.
+//! - `follower`: `tradsys follow`, consuming the stream into replicas.
+//! - `drop_copy`: every execution, per account, to a durable stream.
 
 pub mod board;
+pub mod drop_copy;
+pub mod follower;
 pub mod message;
 pub mod nats;
+pub mod replica;
 pub mod shipper;
 pub mod tail;
 
