@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use serde_json::{json, Value};
 
-use crate::replication::ShipState;
+use crate::replication::{ShipState, ShippingSnapshot};
 use crate::shard::shared::Shared;
 
 const STATES: [ShipState; 5] = [
@@ -17,6 +17,9 @@ const STATES: [ShipState; 5] = [
     ShipState::Disconnected,
     ShipState::Conflict,
 ];
+
+/// Reads one gauge's value from a shard's figures.
+type Gauge = fn(&ShippingSnapshot) -> u64;
 
 /// The Prometheus lines (`tradsys_replication_*`).
 pub fn metrics(out: &mut String, shared: &Shared) {
@@ -29,7 +32,7 @@ pub fn metrics(out: &mut String, shared: &Shared) {
     if snapshots.is_empty() {
         return;
     }
-    let gauges: [(&str, &str, fn(&crate::replication::ShippingSnapshot) -> u64); 3] = [
+    let gauges: [(&str, &str, Gauge); 3] = [
         (
             "tradsys_replication_journal_seq",
             "The last journal seq the shipper found in the shard's journal.",

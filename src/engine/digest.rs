@@ -73,6 +73,7 @@ impl Engine {
 
     /// Kill switches and every account's exposure on every symbol.
     fn digest_accounts(&self, h: &mut Fnv) {
+        let mut open_orders = 0u64;
         for account in &self.accounts {
             let id = account.spec.id;
             h.u64(u64::from(id));
@@ -84,9 +85,12 @@ impl Engine {
                 h.u64(p.position as u64);
                 h.i128(p.realized_pnl);
                 h.u64(u64::from(p.open_orders));
+                open_orders += u64::from(p.open_orders);
                 h.u64(p.open_buy_qty);
                 h.u64(p.open_sell_qty);
             }
         }
+        // Every resting order is open for exactly one account and symbol.
+        assert_eq!(open_orders, u64::from(self.resting_orders()));
     }
 }

@@ -178,6 +178,7 @@ impl Replay {
         if self.poisoned {
             return;
         }
+        debug_assert!(self.failed.is_none(), "a failure poisons");
         let build = std::mem::replace(&mut self.build_from_first, false);
         match record.entry {
             Entry::Command(command) => engine.process(&command, sink),
@@ -223,6 +224,10 @@ impl Replay {
 
     /// The epoch in force and the epochs met, or the first failure.
     pub fn finish(self) -> Result<(Option<ConfigEpoch>, u64), JournalError> {
+        assert!(
+            !self.poisoned || self.failed.is_some(),
+            "finish after the failure was taken"
+        );
         match self.failed {
             Some(error) => Err(error),
             None => Ok((self.in_force, self.epochs)),

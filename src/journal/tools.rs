@@ -251,6 +251,29 @@ fn cancel_reason_name(reason: CancelReason) -> &'static str {
     }
 }
 
+/// The fields of a record that holds no command, and the line's end.
+fn write_marker_json(out: &mut impl Write, entry: &Entry) -> io::Result<()> {
+    match *entry {
+        Entry::ConfigEpoch(epoch) => {
+            // The digest as the hex of the file name: a JSON number would
+            // lose its low bits in most readers.
+            writeln!(
+                out,
+                r#","digest":"{:016x}","config_bytes":{},"file":"{}"}}"#,
+                epoch.digest,
+                epoch.config_bytes,
+                config_file::file_name(epoch.digest)
+            )
+        }
+        Entry::StateChecksum(checksum) => writeln!(
+            out,
+            r#","digest":"{:016x}","resting_orders":{}}}"#,
+            checksum.digest, checksum.resting_orders
+        ),
+        Entry::Command(_) => unreachable!("commands are written by write_json"),
+    }
+}
+
 /// One record as a JSON line. Every value is a number, a boolean, null or
 /// one of the fixed lowercase names above, so nothing needs escaping.
 fn write_json(out: &mut impl Write, shard: u16, r: &Record) -> io::Result<()> {
@@ -264,24 +287,7 @@ fn write_json(out: &mut impl Write, shard: u16, r: &Record) -> io::Result<()> {
     )?;
     let command = match r.entry {
         Entry::Command(command) => command,
-        Entry::ConfigEpoch(epoch) => {
-            // The digest as the hex of the file name: a JSON number would
-            // lose its low bits in most readers.
-            return writeln!(
-                out,
-                r#","digest":"{:016x}","config_bytes":{},"file":"{}"}}"#,
-                epoch.digest,
-                epoch.config_bytes,
-                config_file::file_name(epoch.digest)
-            );
-        }
-        Entry::StateChecksum(checksum) => {
-            return writeln!(
-                out,
-                r#","digest":"{:016x}","resting_orders":{}}}"#,
-                checksum.digest, checksum.resting_orders
-            );
-        }
+        Entry::ConfigEpoch(_) | Entry::StateChecksum(_) => return write_marker_json(out, &r.entry),
     };
     match command {
         Command::New(o) => {

@@ -144,8 +144,7 @@ impl JournalTail {
         let segments = self.segments()?;
         let Some((first_seq, path)) = segments
             .into_iter()
-            .filter(|(first, _)| *first <= self.returned_seq + 1)
-            .next_back()
+            .rfind(|(first, _)| *first <= self.returned_seq + 1)
         else {
             return Ok(false);
         };
