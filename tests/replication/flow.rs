@@ -139,6 +139,27 @@ pub fn replay_journal(config: &Config, root: &Path) -> Vec<(Engine, Vec<Record>)
         .collect()
 }
 
+/// Every event of every shard's journal under `root` replayed offline:
+/// `(shard, record seq, event)`.
+pub fn replay_journal_events(config: &Config, root: &Path) -> Vec<(u16, u64, Event)> {
+    let mut all = Vec::new();
+    for shard in 0..config.shard_count() {
+        let dir = shard_dir(root, shard as u16);
+        let mut engine = Engine::new(&config.engine_config(shard));
+        let mut replay = Replay::replica(&dir);
+        let mut events = Vec::new();
+        let (writer, _) = JournalWriter::open(&dir, shard as u16, &config.journal, false, |r| {
+            events.clear();
+            replay.apply(&mut engine, r, &mut events);
+            all.extend(events.iter().map(|e| (shard as u16, r.seq, *e)));
+        })
+        .expect("journal opens");
+        drop(writer);
+        assert!(replay.take_failure().is_none());
+    }
+    all
+}
+
 /// The last seq of each shard's journal under `root`.
 pub fn last_seqs(config: &Config, root: &Path) -> Vec<u64> {
     replay_journal(config, root)

@@ -12,6 +12,7 @@
 mod support;
 
 mod divergence;
+mod drop_copy;
 mod flow;
 mod follow;
 mod node_loss;

@@ -240,3 +240,35 @@ impl NatsCluster {
         });
     }
 }
+
+impl NatsCluster {
+    /// Every message of `stream_name` as `(subject, body)`, in stream
+    /// order, once at least `count` are there (or at a 60 s deadline).
+    pub fn read_all(&self, stream_name: &str, count: usize) -> Vec<(String, String)> {
+        let urls: Vec<async_nats::ServerAddr> =
+            self.urls().iter().map(|u| u.parse().unwrap()).collect();
+        let runtime = tradsys::replication::nats::runtime().unwrap();
+        runtime.block_on(async {
+            let client = async_nats::connect(urls).await.expect("connect");
+            let js = jetstream::new(client);
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let mut stream = js.get_stream(stream_name).await.expect("stream");
+                let info = stream.info().await.expect("info").clone();
+                if info.state.messages as usize >= count || Instant::now() > deadline {
+                    let mut out = Vec::new();
+                    for seq in info.state.first_sequence..=info.state.last_sequence {
+                        if let Ok(m) = stream.get_raw_message(seq).await {
+                            out.push((
+                                m.subject.to_string(),
+                                String::from_utf8(m.payload.to_vec()).unwrap(),
+                            ));
+                        }
+                    }
+                    return out;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    }
+}
