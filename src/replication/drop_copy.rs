@@ -4,11 +4,12 @@
 //! point (docs/OPERATIONS.md, "Drop copy").
 //!
 //! Subject `{drop_copy_prefix}.{account}`, one JSON object per fill (the
-//! layout is in [`fill_json`]), `Nats-Msg-Id: {shard}:{exec_id}`: exec ids
-//! are unique per shard and the same on every follower (they are replayed),
-//! so two followers publishing the same fills store them once within the
-//! stream's duplicate window, and a consumer can de-duplicate on
-//! `(shard, exec_id)` beyond it.
+//! layout is in [`fill_json`]), `Nats-Msg-Id: {shard}:{exec_id}:{liquidity}`:
+//! a trade is one exec id with two fills, the aggressor's and the passive
+//! side's; exec ids are unique per shard and the same on every follower
+//! (they are replayed), so two followers publishing the same fills store
+//! them once within the stream's duplicate window, and a consumer can
+//! de-duplicate on `(shard, exec_id, liquidity)` beyond it.
 //!
 //! Fills are published in record order, each awaited before the next
 //! record is consumed; a fill NATS did not acknowledge stays queued and is
@@ -90,11 +91,14 @@ impl DropCopy {
         }
         for event in events {
             if let Event::Fill {
-                exec_id, account, ..
+                exec_id,
+                account,
+                liquidity,
+                ..
             } = *event
             {
                 let subject = format!("{}.{account}", self.config.drop_copy_prefix);
-                let id = format!("{}:{exec_id}", self.shard);
+                let id = format!("{}:{exec_id}:{}", self.shard, liquidity_name(liquidity));
                 self.pending
                     .push_back((subject, id, fill_json(self.shard, seq, event)));
             }
@@ -145,14 +149,18 @@ pub fn fill_json(shard: u16, seq: u64, event: &Event) -> String {
         Side::Buy => "buy",
         Side::Sell => "sell",
     };
-    let liquidity = match liquidity {
-        Liquidity::Aggressor => "aggressor",
-        Liquidity::Passive => "passive",
-    };
+    let liquidity = liquidity_name(liquidity);
     let mut out = String::with_capacity(256);
     let _ = write!(
         out,
         r#"{{"shard":{shard},"seq":{seq},"exec_id":{exec_id},"account":{account},"symbol":{symbol},"order_id":{order_id},"client_order_id":{client_order_id},"side":"{side}","price":{price},"qty":{qty},"leaves_qty":{leaves_qty},"liquidity":"{liquidity}"}}"#
     );
     out
+}
+
+fn liquidity_name(liquidity: Liquidity) -> &'static str {
+    match liquidity {
+        Liquidity::Aggressor => "aggressor",
+        Liquidity::Passive => "passive",
+    }
 }

@@ -14,7 +14,7 @@
 //! at the end.
 
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -143,12 +143,12 @@ async fn follow_shard(
     stop: &AtomicBool,
 ) -> Result<(), String> {
     let shard = replica.shard;
-    let progress = Progress::default();
+    let mut progress = Progress::new();
     let outcome = loop {
         if stop.load(Ordering::Acquire) {
             break Ok(());
         }
-        match consume(config, &mut replica, &mut drop_copy, stop, &progress).await {
+        match consume(config, &mut replica, &mut drop_copy, stop, &mut progress).await {
             Ok(()) => break Ok(()),
             Err(Fatal(error)) => break Err(error),
             Err(Retry(error)) => {
@@ -165,14 +165,44 @@ async fn follow_shard(
         digest = format_args!("{:016x}", engine.state_digest()),
         resting_orders = engine.resting_orders(),
         checksums_verified = replica.checksums_verified(),
+        records_applied = progress.lag_ns.len(),
+        lag_p50_us = progress.lag_us(0.5),
+        lag_p99_us = progress.lag_us(0.99),
+        lag_max_us = progress.lag_us(1.0),
         "follower stopped"
     );
     outcome
 }
 
-#[derive(Default)]
+/// What the follower reports of one shard: the seq last logged, and the
+/// lag of each record applied live, from its `ts_ns` on the primary (when
+/// the command arrived there) to its application here, on the wall clocks
+/// of both hosts (synchronised, or the same host).
 struct Progress {
-    logged_seq: AtomicU64,
+    logged_seq: u64,
+    lag_ns: hdrhistogram::Histogram<u64>,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        Progress {
+            logged_seq: 0,
+            lag_ns: hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
+                .expect("valid bounds"),
+        }
+    }
+
+    fn applied(&mut self, ts_ns: u64) {
+        let now_ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        self.lag_ns
+            .saturating_record(now_ns.saturating_sub(ts_ns).max(1));
+    }
+
+    fn lag_us(&self, quantile: f64) -> u64 {
+        self.lag_ns.value_at_quantile(quantile) / 1_000
+    }
 }
 
 enum Failure {
@@ -188,7 +218,7 @@ async fn consume(
     replica: &mut ShardReplica,
     drop_copy: &mut DropCopy,
     stop: &AtomicBool,
-    progress: &Progress,
+    progress: &mut Progress,
 ) -> Result<(), Failure> {
     let shard = replica.shard;
     let js = super::nats::connect(&config.replication)
@@ -228,10 +258,13 @@ async fn consume(
                 .map_err(|e| Fatal(format!("shard {shard}: corrupt record in the stream: {e}")))?;
             events.clear();
             match replica.apply(&shipped, &mut events) {
-                Ok(Applied::Applied) => drop_copy
-                    .publish(shipped.record.seq, &events)
-                    .await
-                    .map_err(Retry)?,
+                Ok(Applied::Applied) => {
+                    progress.applied(shipped.record.ts_ns);
+                    drop_copy
+                        .publish(shipped.record.seq, &events)
+                        .await
+                        .map_err(Retry)?;
+                }
                 Ok(Applied::Duplicate) => {}
                 Err(error @ ReplicaError::Gap { .. })
                 | Err(error @ ReplicaError::Journal { .. }) => {
@@ -240,10 +273,8 @@ async fn consume(
             }
         }
         let applied = replica.next_seq() - 1;
-        if applied != progress.logged_seq.load(Ordering::Relaxed)
-            && last_log.elapsed() >= Duration::from_millis(200)
-        {
-            progress.logged_seq.store(applied, Ordering::Relaxed);
+        if applied != progress.logged_seq && last_log.elapsed() >= Duration::from_millis(200) {
+            progress.logged_seq = applied;
             last_log = std::time::Instant::now();
             tracing::info!(
                 shard,
