@@ -120,6 +120,7 @@ impl DropCopy {
                 .map_err(|e| format!("drop copy ack: {e}"))?;
             self.pending.pop_front();
         }
+        debug_assert!(self.pending.is_empty(), "every fill acknowledged");
         Ok(())
     }
 }
@@ -150,6 +151,7 @@ pub fn fill_json(shard: u16, seq: u64, event: &Event) -> String {
         Side::Sell => "sell",
     };
     let liquidity = liquidity_name(liquidity);
+    debug_assert!(qty > 0, "a fill of nothing");
     let mut out = String::with_capacity(256);
     let _ = write!(
         out,

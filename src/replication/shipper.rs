@@ -188,8 +188,11 @@ impl ShardShipper<'_> {
                     .map_err(|e| format!("publish seq {seq}: {e}"))?;
                 in_flight.push_back((seq, ack));
             }
+            assert!(in_flight.len() <= self.config.max_in_flight);
             if let Some((seq, ack)) = in_flight.pop_front() {
                 ack.await.map_err(|e| format!("ack of seq {seq}: {e}"))?;
+                // Acknowledged in the order published: no seq skipped.
+                assert_eq!(seq, self.board.snapshot().shipped_seq + 1, "acks in order");
                 self.board.set_shipped_seq(seq);
                 continue;
             }
@@ -212,6 +215,8 @@ impl ShardShipper<'_> {
             Err(e) => return Err(format!("conflict: journal: {e}")),
         };
         let mut body = frame.to_vec();
+        // The frame the tail returned carries the seq it was asked for.
+        debug_assert_eq!(layout::get_u64(&body, layout::R_SEQ) + 1, tail.next_seq());
         if layout::get_u16(&body, layout::R_KIND) == kind::CONFIG_EPOCH {
             let epoch = journal::ConfigEpoch {
                 digest: layout::get_u64(&body, layout::R_PAYLOAD),
@@ -252,6 +257,11 @@ impl ShardShipper<'_> {
                 self.shard, self.subject
             ));
         }
+        assert_eq!(
+            tail.next_seq(),
+            seq + 1,
+            "resumes right after the stream's last"
+        );
         self.board.set_shipped_seq(seq);
         tracing::info!(
             shard = self.shard,

@@ -114,6 +114,8 @@ impl JournalTail {
     /// `None` if there is none yet.
     fn frame_here(&self) -> Result<Option<usize>, TailError> {
         let segment = self.segment.as_ref().expect("a mapped segment");
+        // The cursor is on a frame boundary past the header.
+        debug_assert!(self.offset >= HEADER_BYTES && self.offset % 8 == 0);
         let bytes = &segment.map[..segment.end];
         if self.offset + R_PAYLOAD > bytes.len() {
             return Ok(None);
@@ -171,6 +173,10 @@ impl JournalTail {
     }
 
     fn next_segment_exists(&self) -> Result<bool, TailError> {
+        debug_assert!(
+            self.segment.is_some(),
+            "asked at the end of a mapped segment"
+        );
         let current = self.segment.as_ref().map_or(0, |s| s.first_seq);
         Ok(self
             .segments()?
