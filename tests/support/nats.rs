@@ -186,7 +186,8 @@ impl Drop for NatsCluster {
 
 impl NatsCluster {
     /// The journal seq of the last record on `subject` of `stream_name`
-    /// (0: none).
+    /// (0: none). A request JetStream fails (a timeout on a busy host, a
+    /// leader election) is asked again, up to 30 s.
     pub fn last_shipped_seq(&self, stream_name: &str, subject: &str) -> u64 {
         let urls: Vec<async_nats::ServerAddr> =
             self.urls().iter().map(|u| u.parse().unwrap()).collect();
@@ -194,21 +195,37 @@ impl NatsCluster {
         runtime.block_on(async {
             let client = async_nats::connect(urls).await.expect("connect");
             let js = jetstream::new(client);
-            let stream = js.get_stream(stream_name).await.expect("stream exists");
-            match stream.get_last_raw_message_by_subject(subject).await {
-                Ok(message) => {
-                    tradsys::replication::message::decode(&message.payload)
-                        .expect("a record")
-                        .record
-                        .seq
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let last = match js.get_stream(stream_name).await {
+                    Ok(stream) => stream
+                        .get_last_raw_message_by_subject(subject)
+                        .await
+                        .map_err(|e| (e.kind(), e.to_string())),
+                    Err(e) => Err((
+                        async_nats::jetstream::stream::LastRawMessageErrorKind::Other,
+                        e.to_string(),
+                    )),
+                };
+                match last {
+                    Ok(message) => {
+                        return tradsys::replication::message::decode(&message.payload)
+                            .expect("a record")
+                            .record
+                            .seq
+                    }
+                    Err((
+                        async_nats::jetstream::stream::LastRawMessageErrorKind::NoMessageFound,
+                        _,
+                    )) => return 0,
+                    Err((_, error)) => {
+                        assert!(
+                            Instant::now() < deadline,
+                            "last record of {subject}: {error}"
+                        );
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
                 }
-                Err(e)
-                    if e.kind()
-                        == async_nats::jetstream::stream::LastRawMessageErrorKind::NoMessageFound =>
-                {
-                    0
-                }
-                Err(e) => panic!("last record of {subject}: {e}"),
             }
         })
     }
