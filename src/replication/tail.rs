@@ -17,8 +17,8 @@ use memmap2::Mmap;
 
 use crate::journal::codec::MAX_PAYLOAD;
 use crate::journal::layout::{
-    get_u32, get_u64, parse_segment_file_name, read_header, record_bytes, HEADER_BYTES, R_CRC,
-    R_LEN, R_PAYLOAD, R_SEQ,
+    get_u32, get_u64, parse_segment_file_name, read_header, record_bytes, HEADER_BYTES,
+    RECORD_ALIGN, R_CRC, R_LEN, R_PAYLOAD, R_SEQ,
 };
 
 /// Why the tail cannot go on.
@@ -115,7 +115,8 @@ impl JournalTail {
     fn frame_here(&self) -> Result<Option<usize>, TailError> {
         let segment = self.segment.as_ref().expect("a mapped segment");
         // The cursor is on a frame boundary past the header.
-        debug_assert!(self.offset >= HEADER_BYTES && self.offset % 8 == 0);
+        debug_assert!(self.offset >= HEADER_BYTES);
+        debug_assert_eq!(self.offset % RECORD_ALIGN, 0);
         let bytes = &segment.map[..segment.end];
         if self.offset + R_PAYLOAD > bytes.len() {
             return Ok(None);
