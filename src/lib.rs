@@ -35,6 +35,7 @@ pub mod engine;
 pub mod journal;
 pub mod market_data;
 pub mod protocol;
+pub mod replication;
 pub mod server;
 pub mod shard;
 pub mod telemetry;

@@ -48,6 +48,14 @@ enum Command {
         #[arg(long)]
         truncate_corrupt_journal: bool,
     },
+    /// Follow a primary: consume its journal from NATS JetStream
+    /// (`[replication]`) into identical engines and a local journal under
+    /// this config's journal.dir (a promotion is `serve` on it); publish
+    /// drop copy. Exit 5 if the replica can no longer equal the primary.
+    Follow {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Journal tools: verify (read-only check), dump (JSON lines), stats.
     Journal {
         #[arg(value_parser = ["verify", "dump", "stats"])]
@@ -80,19 +88,25 @@ enum Command {
     },
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
+/// Log lines on stderr, `text` or `json` (`--log-format`), filtered by
+/// `RUST_LOG` (default `info`).
+fn init_logs(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    if cli.log_format == "json" {
+    if format == "json" {
         logs.json().flatten_event(true).init();
     } else {
         logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .init();
     }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logs(&cli.log_format);
     match cli.command {
         Command::Serve {
             config,
@@ -103,6 +117,7 @@ fn main() -> ExitCode {
                 truncate_corrupt_journal,
             },
         ),
+        Command::Follow { config } => follow(config.as_deref()),
         Command::Journal { action, dir } => tradsys::journal::run_cli(&action, &dir),
         Command::CheckConfig { config: path } => match Config::load(path.as_deref()) {
             Ok(config) => {
@@ -185,6 +200,17 @@ fn block_stop_signals() -> libc::sigset_t {
         libc::sigaddset(&mut set, libc::SIGTERM);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
         set
+    }
+}
+
+/// `tradsys follow`: a config error exits 2, like `serve`.
+fn follow(path: Option<&std::path::Path>) -> ExitCode {
+    match Config::load(path) {
+        Ok(config) => tradsys::replication::follower::run_cli(&config),
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
     }
 }
 

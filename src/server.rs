@@ -33,6 +33,9 @@ pub struct Server {
     order_entry: SocketAddr,
     market_data: SocketAddr,
     admin: Option<AdminThread>,
+    /// The journal shipper (`[replication]`), started once the shards
+    /// recovered their journals.
+    shipper: Option<crate::replication::Shipper>,
 }
 
 #[derive(Debug)]
@@ -354,6 +357,7 @@ impl Server {
             order_entry,
             market_data,
             admin: Some(admin),
+            shipper: None,
         };
         // Every shard answers once it has recovered (or failed to).
         let mut failures = Vec::new();
@@ -365,6 +369,13 @@ impl Server {
             }
         }
         if failures.is_empty() {
+            let mut server = server;
+            if server.shared.config.replication.enabled() {
+                let cores = crate::admin::housekeeping_cores(&server.shared.config);
+                let shipper = crate::replication::Shipper::start(Arc::clone(&server.shared), cores)
+                    .map_err(|e| StartError(format!("journal shipper thread: {e}")))?;
+                server.shipper = Some(shipper);
+            }
             server
                 .shared
                 .telemetry
@@ -424,6 +435,12 @@ impl Server {
             if handle.join().is_err() {
                 failed.push(format!("shard {id}: panicked"));
             }
+        }
+        // Ships what the shards journaled before they stopped (a few
+        // seconds at most: a promotion's recovery point is then the whole
+        // journal, when NATS is up).
+        if let Some(shipper) = self.shipper.take() {
+            shipper.stop();
         }
         // Serves (not ready) until the shards are done.
         if let Some(admin) = self.admin.take() {

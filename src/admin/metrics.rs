@@ -33,12 +33,13 @@ pub fn render(shared: &Shared, store: &LatencyStore) -> String {
     gateway_gauges(&mut out, shared, &boards);
     shard_numbers(&mut out, &boards);
     rejects(&mut out, shared);
+    super::replication::metrics(&mut out, shared);
     latency(&mut out, store);
     debug_assert!(out.ends_with('\n'));
     out
 }
 
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+pub(super) fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }

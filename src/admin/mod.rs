@@ -14,6 +14,7 @@
 //!   format, on disk.
 //! - `stats`: the JSON summary.
 //! - `operator`: the bearer-token-protected operator controls.
+//! - `replication`: the journal shipper's figures.
 //! - `affinity`: the housekeeping core set.
 //! - `schedule`: operator actions run at a time of day (end of day).
 //! - `cli`: `tradsys admin ...`, the command line that calls the endpoints.
@@ -25,12 +26,24 @@ mod http;
 mod interval_log;
 mod metrics;
 mod operator;
+mod replication;
 mod routes;
 mod schedule;
 mod stats;
 mod store;
 
 pub use hgrm::percentile_distribution;
+
+/// The housekeeping cores (never a shard's unless the host has no other),
+/// for the other housekeeping threads (the journal shipper).
+pub fn housekeeping_cores(config: &crate::config::Config) -> Vec<usize> {
+    affinity::housekeeping_cores(config)
+}
+
+/// Pins the calling housekeeping thread to `cores`.
+pub fn pin_housekeeping(cores: &[usize]) {
+    affinity::pin(cores);
+}
 pub use store::LatencyStore;
 
 use std::net::{SocketAddr, TcpListener};

@@ -87,6 +87,7 @@ pub fn render(shared: &Shared, store: &LatencyStore) -> String {
         "latency_reset": { "reset_at_ns": store.reset_at_ns, "resets": store.resets },
         "shards": shards,
         "merged": merged,
+        "replication": super::replication::stats(shared),
     });
     let mut text = serde_json::to_string_pretty(&document).expect("JSON of plain values");
     text.push('\n');

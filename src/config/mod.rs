@@ -6,6 +6,7 @@
 //! errors; every value is checked by [`Config::validate`] with an error that
 //! names the field and the rule.
 
+mod replication;
 pub mod schedule;
 mod validate;
 
@@ -16,6 +17,7 @@ use serde::Deserialize;
 
 use crate::engine::{AccountSpec, EngineConfig, RiskLimits, StpMode, SymbolSpec};
 
+pub use replication::ReplicationConfig;
 pub use validate::ConfigError;
 
 /// The embedded default configuration (`configs/tradsys.toml`).
@@ -37,6 +39,7 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     pub schedule: schedule::ScheduleConfig,
     pub market_data: MarketDataConfig,
+    pub replication: ReplicationConfig,
     pub symbols: Vec<SymbolConfig>,
     pub accounts: Vec<AccountConfig>,
 }
@@ -249,6 +252,7 @@ impl Default for Config {
             telemetry: TelemetryConfig::default(),
             schedule: schedule::ScheduleConfig::default(),
             market_data: MarketDataConfig::default(),
+            replication: ReplicationConfig::default(),
             symbols: Vec::new(),
             accounts: Vec::new(),
         }

@@ -58,6 +58,9 @@ impl Config {
         self.validate_telemetry()?;
         self.validate_schedule()?;
         self.validate_market_data()?;
+        self.replication
+            .check()
+            .or_else(|(field, rule)| fail(field, rule))?;
         self.validate_symbols()?;
         self.validate_accounts()
     }

@@ -185,6 +185,12 @@ impl Engine {
         assert!(self.index.len() == self.slab.live() as usize, "index size");
     }
 
+    /// The ids the next order and the next execution will take (the
+    /// state digest covers them: a replica must hand out the same ids).
+    pub(crate) fn next_ids(&self) -> (OrderId, u64) {
+        (self.next_order_id, self.next_exec_id)
+    }
+
     pub(crate) fn symbol_index(&self, symbol: SymbolId) -> Option<u16> {
         let book = self.symbol_lookup.get(symbol);
         debug_assert!(book.is_none_or(|b| self.books[b as usize].symbol == symbol));

@@ -35,6 +35,7 @@ pub mod book;
 pub mod client_index;
 pub mod command;
 pub mod config;
+mod digest;
 pub mod event;
 mod hugepage;
 pub mod id_index;

@@ -1,5 +1,6 @@
 //! The fixed binary encoding of each record payload: every [`Command`]
-//! variant, and the `config_epoch` marker ([`ConfigEpoch`]). Every field is explicit little-endian at a fixed offset; the
+//! variant, the `config_epoch` marker ([`ConfigEpoch`]) and the
+//! `state_checksum` marker ([`StateChecksum`]). Every field is explicit little-endian at a fixed offset; the
 //! tables are in `FORMAT.md`. Reserved bytes are written as zero and must
 //! read as zero, and every enum byte must name a known value: a payload
 //! that passed its CRC but still fails here was written by something else
@@ -15,7 +16,7 @@ use crate::engine::{
     TimeInForce,
 };
 
-use super::{ConfigEpoch, Entry};
+use super::{ConfigEpoch, Entry, StateChecksum};
 
 /// Record `kind` values. Published numbers never change meaning.
 pub mod kind {
@@ -31,6 +32,9 @@ pub mod kind {
     pub const CONFIG_EPOCH: u16 = 9;
     /// Not a command: the market-data feed epoch of a start.
     pub const FEED_EPOCH: u16 = 10;
+    /// Not a command: a digest of the engine state after every record
+    /// before this one (replication: a follower proves it has not diverged).
+    pub const STATE_CHECKSUM: u16 = 11;
 }
 
 const _: () = assert!(
@@ -39,7 +43,7 @@ const _: () = assert!(
 );
 
 /// Every kind, in number order, with its name in `dump` output.
-pub const KINDS: [(u16, &str); 10] = [
+pub const KINDS: [(u16, &str); 11] = [
     (kind::NEW, "new"),
     (kind::CANCEL, "cancel"),
     (kind::REPLACE, "replace"),
@@ -50,13 +54,19 @@ pub const KINDS: [(u16, &str); 10] = [
     (kind::END_OF_DAY, "end_of_day"),
     (kind::CONFIG_EPOCH, "config_epoch"),
     (kind::FEED_EPOCH, "feed_epoch"),
+    (kind::STATE_CHECKSUM, "state_checksum"),
 ];
+
+/// The highest kind number: `stats` counts records in an array indexed by
+/// kind, this long plus one.
+pub const MAX_KIND: u16 = KINDS[KINDS.len() - 1].0;
 
 /// The largest payload of any kind (`New`, `Replace`).
 pub const MAX_PAYLOAD: usize = 40;
 
-// Every kind is listed in `KINDS` at index `kind - 1` (`dump` names kinds
-// and `stats` counts them by that number), has a payload that is never
+// Every kind is listed in `KINDS` in ascending number order (`dump` names
+// kinds and `stats` counts them by that number; a number may be left out
+// while the branch that publishes it is not merged), has a payload that is never
 // empty (a zero `len` word ends a segment's data) and at most
 // `MAX_PAYLOAD` bytes; and some kind's payload is that long.
 const _: () = {
@@ -64,7 +74,8 @@ const _: () = {
     let mut i = 0;
     while i < KINDS.len() {
         let kind = KINDS[i].0;
-        assert!(kind as usize == i + 1, "KINDS in number order from 1");
+        assert!(kind >= 1, "kinds are numbered from 1");
+        assert!(i == 0 || KINDS[i - 1].0 < kind, "KINDS in number order");
         let Some(len) = payload_len(kind) else {
             panic!("a kind without a payload length");
         };
@@ -122,9 +133,10 @@ pub fn kind_of(entry: &Entry) -> u16 {
         Entry::Command(command) => command_kind(command),
         Entry::ConfigEpoch(_) => kind::CONFIG_EPOCH,
         Entry::FeedEpoch(_) => kind::FEED_EPOCH,
+        Entry::StateChecksum(_) => kind::STATE_CHECKSUM,
     };
     // Listed, so it has a name, a counter and (checked above) a length.
-    debug_assert_eq!(KINDS[kind as usize - 1].0, kind);
+    debug_assert!(KINDS.iter().any(|(k, _)| *k == kind));
     kind
 }
 
@@ -156,6 +168,7 @@ pub const fn payload_len(kind: u16) -> Option<usize> {
         kind::END_OF_DAY => 4,
         kind::CONFIG_EPOCH => 16,
         kind::FEED_EPOCH => crate::market_data::epoch::FEED_EPOCH_PAYLOAD_LEN,
+        kind::STATE_CHECKSUM => 16,
         _ => return None,
     })
 }
@@ -188,6 +201,13 @@ pub fn encode(entry: &Entry, out: &mut [u8]) -> u16 {
         }
         Entry::FeedEpoch(epoch) => {
             w.out.copy_from_slice(&epoch.to_payload());
+            return kind;
+        }
+        Entry::StateChecksum(checksum) => {
+            w.u64(checksum.digest);
+            w.u32(checksum.resting_orders);
+            w.zeros(4);
+            debug_assert_eq!(w.at, w.out.len(), "every payload byte written");
             return kind;
         }
     };
@@ -379,6 +399,16 @@ pub fn decode(kind: u16, payload: &[u8]) -> Result<Entry, CodecError> {
                 },
             })?;
             return Ok(Entry::FeedEpoch(epoch));
+        }
+        kind::STATE_CHECKSUM => {
+            let digest = r.u64();
+            let resting_orders = r.u32();
+            r.reserved(4)?;
+            debug_assert_eq!(r.at, payload.len(), "every payload byte read");
+            return Ok(Entry::StateChecksum(StateChecksum {
+                digest,
+                resting_orders,
+            }));
         }
         _ => return Err(CodecError::UnknownKind(kind)),
     };

@@ -234,7 +234,7 @@ impl fmt::Display for ConfigFileProblem {
 }
 
 /// The verified body of the file `epoch` names.
-fn read_body(dir: &Path, epoch: ConfigEpoch) -> Result<Vec<u8>, ConfigFileProblem> {
+pub(crate) fn read_body(dir: &Path, epoch: ConfigEpoch) -> Result<Vec<u8>, ConfigFileProblem> {
     let bytes = fs::read(dir.join(file_name(epoch.digest))).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => ConfigFileProblem::Missing,
         _ => ConfigFileProblem::Unreadable(e.raw_os_error().unwrap_or(libc::EIO)),

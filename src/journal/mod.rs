@@ -84,7 +84,7 @@ pub use layout::{
     parse_shard_dir_name, segment_file_name, shard_dir, FORMAT_VERSION, HEADER_BYTES,
     MAX_RECORD_BYTES, MIN_SEGMENT_BYTES,
 };
-pub use restore::{restore, restore_into, ReplaySink, Restored};
+pub use restore::{restore, restore_into, Replay, ReplaySink, Restored};
 pub use scan::{first_config_epoch, CorruptReason};
 pub use segment::{Segment, SegmentRequest};
 pub use tools::{dump, run_cli, stats, verify, JournalSummary, ShardSummary};
@@ -103,7 +103,7 @@ impl Record {
     pub fn command(&self) -> Option<&Command> {
         match &self.entry {
             Entry::Command(command) => Some(command),
-            Entry::ConfigEpoch(_) | Entry::FeedEpoch(_) => None,
+            Entry::ConfigEpoch(_) | Entry::FeedEpoch(_) | Entry::StateChecksum(_) => None,
         }
     }
 }
@@ -118,6 +118,32 @@ pub enum Entry {
     /// The market-data feed epoch of the start that wrote it (written after
     /// recovery, before the start's first command; `docs/MARKET_DATA.md` 4.2).
     FeedEpoch(crate::market_data::FeedEpoch),
+    /// The engine state after every earlier record has this digest
+    /// ([`crate::engine::Engine::state_digest`]): replay checks it.
+    StateChecksum(StateChecksum),
+}
+
+/// A digest of the engine's state at a point of the record stream, written
+/// by the primary every `replication.checksum_interval_ms` (when records
+/// were appended since the last one). Replay (a restart or `tradsys
+/// follow`) computes the same digest at the same point and stops if the
+/// two differ: the replica has diverged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StateChecksum {
+    pub digest: u64,
+    /// Resting orders at that point (a cheap second witness, and what a
+    /// reader of `dump` can check at a glance).
+    pub resting_orders: u32,
+}
+
+impl StateChecksum {
+    /// The checksum of `engine` as it is now.
+    pub fn of(engine: &crate::engine::Engine) -> StateChecksum {
+        StateChecksum {
+            digest: engine.state_digest(),
+            resting_orders: engine.resting_orders(),
+        }
+    }
 }
 
 impl From<Command> for Entry {
@@ -227,6 +253,15 @@ pub enum JournalError {
         seq: Option<u64>,
         error: ReconfigureError,
     },
+    /// A `state_checksum` record at `seq` disagrees with the state replay
+    /// reached there: this engine is not the one that wrote the journal
+    /// (another build's matching rules, or a record changed in a way its
+    /// CRC could not see). Nothing after it can be trusted.
+    Diverged {
+        seq: u64,
+        expected: StateChecksum,
+        found: StateChecksum,
+    },
 }
 
 impl fmt::Display for JournalError {
@@ -282,6 +317,16 @@ impl fmt::Display for JournalError {
                 "journal {}: the config_epoch record at seq {seq} asks for a change the engine \
                  cannot apply: {error}",
                 dir.display()
+            ),
+            JournalError::Diverged {
+                seq,
+                expected,
+                found,
+            } => write!(
+                f,
+                "state diverged at seq {seq}: the journal's state_checksum is {:016x} \
+                 ({} resting orders), replay reached {:016x} ({} resting orders)",
+                expected.digest, expected.resting_orders, found.digest, found.resting_orders
             ),
         }
     }

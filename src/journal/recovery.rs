@@ -184,6 +184,7 @@ impl JournalWriter {
             spare_names: Cell::new(0),
             next_seq: expected_seq,
             last_sync_ns: 0,
+            last_checksum: (0, 0),
             creation_failed: None,
             failed: None,
             stats: JournalStats::default(),

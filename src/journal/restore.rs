@@ -22,12 +22,13 @@
 //!    in place (other symbol or account ids, other capacities) stops the
 //!    start: it needs a fresh journal.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::config::JournalConfig;
 use crate::engine::{Engine, EngineConfig, EventSink};
 
 use super::scan::first_config_epoch;
+use super::StateChecksum;
 use super::{config_file, ConfigEpoch, CorruptReason, Entry, JournalError, JournalWriter};
 use super::{Record, RecoveryReport};
 
@@ -92,7 +93,7 @@ pub trait ReplaySink: EventSink {
 }
 
 /// A plain event sink as a [`ReplaySink`] that ignores the records.
-struct EventsOnly<'a, S>(&'a mut S);
+pub struct EventsOnly<'a, S>(pub &'a mut S);
 
 impl<S: EventSink> EventSink for EventsOnly<'_, S> {
     fn emit(&mut self, event: &crate::engine::Event) {
@@ -149,34 +150,13 @@ pub fn restore_into<S: ReplaySink>(
         }
     }
 
-    let mut failed = None;
-    let (mut epochs_replayed, mut feed_epoch) = (0, None);
+    let mut replay = Replay::new(shard_dir, in_force);
     let (mut writer, report) =
         JournalWriter::open(shard_dir, shard, cfg, truncate_corrupt_journal, |record| {
-            if failed.is_some() {
-                return;
-            }
-            match record.entry {
-                Entry::FeedEpoch(epoch) => feed_epoch = Some(epoch),
-                Entry::Command(command) => {
-                    sink.before(record);
-                    engine.process(&command, sink);
-                    sink.after(record);
-                }
-                Entry::ConfigEpoch(epoch) => {
-                    epochs_replayed += 1;
-                    if in_force != Some(epoch) {
-                        match apply_epoch(shard_dir, engine, record, epoch) {
-                            Ok(()) => in_force = Some(epoch),
-                            Err(e) => failed = Some(e),
-                        }
-                    }
-                }
-            }
+            replay.apply_into(engine, record, sink);
         })?;
-    if let Some(error) = failed {
-        return Err(error);
-    }
+    let feed_epoch = replay.feed_epoch();
+    let (in_force, epochs_replayed) = replay.finish()?;
 
     let mut new_epoch = None;
     if in_force != Some(current_epoch) {
@@ -205,12 +185,151 @@ pub fn restore_into<S: ReplaySink>(
     ))
 }
 
-/// Reconfigures the engine from the file of an epoch met during replay.
+/// How one record changes an engine: the one copy of it, shared by a
+/// restart ([`restore`]) and by `tradsys follow`, so a replica runs the
+/// recovery code and nothing else. A command goes to the engine; a
+/// `config_epoch` reconfigures it from its file in `dir` (a replica writes
+/// the file there before it hands the record over); a `state_checksum`
+/// is compared with the engine's own. The first failure is kept and every
+/// later record ignored: nothing after it can be trusted.
+pub struct Replay {
+    dir: PathBuf,
+    /// The epoch whose config the engine has (`None`: not known yet; the
+    /// first epoch met then builds the engine from its config).
+    in_force: Option<ConfigEpoch>,
+    /// A replica that has applied nothing yet: its first epoch builds the
+    /// engine (a restart builds it before replay instead).
+    build_from_first: bool,
+    epochs: u64,
+    checksums: u64,
+    /// The last `feed_epoch` record met.
+    feed_epoch: Option<crate::market_data::FeedEpoch>,
+    failed: Option<JournalError>,
+    /// Set with the first failure and never cleared, even when the
+    /// failure is taken.
+    poisoned: bool,
+}
+
+impl Replay {
+    /// A restart's replay: `engine` already has the config of `in_force`.
+    pub fn new(dir: &Path, in_force: Option<ConfigEpoch>) -> Replay {
+        Replay {
+            dir: dir.to_path_buf(),
+            in_force,
+            build_from_first: false,
+            epochs: 0,
+            checksums: 0,
+            feed_epoch: None,
+            failed: None,
+            poisoned: false,
+        }
+    }
+
+    /// A replica's replay from the first record of a journal (which is its
+    /// first `config_epoch`): the engine is built from that epoch's config.
+    pub fn replica(dir: &Path) -> Replay {
+        Replay {
+            build_from_first: true,
+            ..Replay::new(dir, None)
+        }
+    }
+
+    /// Applies one record (in sequence order) to `engine`.
+    pub fn apply<S: EventSink>(&mut self, engine: &mut Engine, record: &Record, sink: &mut S) {
+        let epochs = self.epochs;
+        self.apply_into(engine, record, &mut EventsOnly(sink));
+        debug_assert!(self.epochs >= epochs, "epochs met only grow");
+    }
+
+    /// [`apply`](Self::apply), telling `sink` which record a command's
+    /// events come from.
+    pub fn apply_into<S: ReplaySink>(
+        &mut self,
+        engine: &mut Engine,
+        record: &Record,
+        sink: &mut S,
+    ) {
+        if self.poisoned {
+            return;
+        }
+        debug_assert!(self.failed.is_none(), "a failure poisons");
+        let build = std::mem::replace(&mut self.build_from_first, false);
+        match record.entry {
+            Entry::Command(command) => {
+                sink.before(record);
+                engine.process(&command, sink);
+                sink.after(record);
+            }
+            Entry::FeedEpoch(epoch) => self.feed_epoch = Some(epoch),
+            Entry::ConfigEpoch(epoch) => {
+                self.epochs += 1;
+                if self.in_force != Some(epoch) {
+                    match apply_epoch(&self.dir, engine, record, epoch, build) {
+                        Ok(()) => self.in_force = Some(epoch),
+                        Err(e) => self.fail(e),
+                    }
+                }
+            }
+            Entry::StateChecksum(expected) => {
+                self.checksums += 1;
+                let found = StateChecksum::of(engine);
+                if found != expected {
+                    self.fail(JournalError::Diverged {
+                        seq: record.seq,
+                        expected,
+                        found,
+                    });
+                }
+            }
+        }
+    }
+
+    fn fail(&mut self, error: JournalError) {
+        assert!(!self.poisoned, "records after a failure are ignored");
+        self.poisoned = true;
+        self.failed = Some(error);
+    }
+
+    /// The first failure, once (every later record stays ignored).
+    pub fn take_failure(&mut self) -> Option<JournalError> {
+        debug_assert!(self.poisoned || self.failed.is_none());
+        self.failed.take()
+    }
+
+    /// The last `feed_epoch` record met (the feed epoch of the start that
+    /// wrote it).
+    pub fn feed_epoch(&self) -> Option<crate::market_data::FeedEpoch> {
+        debug_assert!(self.feed_epoch.is_none_or(|e| e.0 != 0));
+        self.feed_epoch
+    }
+
+    /// `state_checksum` records met and verified so far.
+    pub fn checksums_verified(&self) -> u64 {
+        self.checksums
+    }
+
+    /// The epoch in force and the epochs met, or the first failure.
+    pub fn finish(self) -> Result<(Option<ConfigEpoch>, u64), JournalError> {
+        assert!(
+            !self.poisoned || self.failed.is_some(),
+            "finish after the failure was taken"
+        );
+        match self.failed {
+            Some(error) => Err(error),
+            None => Ok((self.in_force, self.epochs)),
+        }
+    }
+}
+
+/// Reconfigures the engine from the file of an epoch met during replay
+/// (`first`: no config was in force, so the engine is built from it, as
+/// [`restore`] builds it from the journal's first epoch).
 fn apply_epoch(
     dir: &Path,
     engine: &mut Engine,
     record: &Record,
     epoch: ConfigEpoch,
+    first: bool,
 ) -> Result<(), JournalError> {
     assert_eq!(record.entry, Entry::ConfigEpoch(epoch));
     // Recovery checked this file just before handing the record over; a
@@ -223,6 +342,10 @@ fn apply_epoch(
             problem,
         },
     })?;
+    if first {
+        *engine = Engine::new(&config);
+        return Ok(());
+    }
     engine
         .reconfigure(&config)
         .map_err(|error| JournalError::ConfigChange {

@@ -417,7 +417,7 @@ pub fn list_segments(dir: &Path) -> io::Result<SegmentFiles> {
 /// tools both refuse a record whose file is missing or damaged).
 pub fn check_config_epoch(dir: &Path, record: &Record) -> Result<(), CorruptReason> {
     match record.entry {
-        Entry::Command(_) | Entry::FeedEpoch(_) => Ok(()),
+        Entry::Command(_) | Entry::FeedEpoch(_) | Entry::StateChecksum(_) => Ok(()),
         Entry::ConfigEpoch(epoch) => {
             config_file::read(dir, epoch)
                 .map(drop)

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use memmap2::Mmap;
 
-use super::codec::{self, KINDS};
+use super::codec::{self, KINDS, MAX_KIND};
 use super::layout::*;
 use super::scan::{check_config_epoch, check_header, list_segments, scan_records, CorruptReason};
 use super::{config_file, io_error, Entry, JournalError, Record};
@@ -28,7 +28,7 @@ pub struct ShardSummary {
     pub first_seq: Option<u64>,
     pub last_seq: Option<u64>,
     /// Records per kind, indexed by kind number (index 0 unused).
-    pub records_by_kind: [u64; KINDS.len() + 1],
+    pub records_by_kind: [u64; MAX_KIND as usize + 1],
     /// Header and record bytes in the segments read.
     pub bytes_used: u64,
     /// Length of every segment file of the shard.
@@ -251,6 +251,30 @@ fn cancel_reason_name(reason: CancelReason) -> &'static str {
     }
 }
 
+/// The fields of a record that holds no command, and the line's end.
+fn write_marker_json(out: &mut impl Write, entry: &Entry) -> io::Result<()> {
+    match *entry {
+        Entry::ConfigEpoch(epoch) => {
+            // The digest as the hex of the file name: a JSON number would
+            // lose its low bits in most readers.
+            writeln!(
+                out,
+                r#","digest":"{:016x}","config_bytes":{},"file":"{}"}}"#,
+                epoch.digest,
+                epoch.config_bytes,
+                config_file::file_name(epoch.digest)
+            )
+        }
+        Entry::StateChecksum(checksum) => writeln!(
+            out,
+            r#","digest":"{:016x}","resting_orders":{}}}"#,
+            checksum.digest, checksum.resting_orders
+        ),
+        Entry::FeedEpoch(epoch) => writeln!(out, r#","epoch":"{}"}}"#, epoch.0),
+        Entry::Command(_) => unreachable!("commands are written by write_json"),
+    }
+}
+
 /// One record as a JSON line. Every value is a number, a boolean, null or
 /// one of the fixed lowercase names above, so nothing needs escaping.
 fn write_json(out: &mut impl Write, shard: u16, r: &Record) -> io::Result<()> {
@@ -264,17 +288,8 @@ fn write_json(out: &mut impl Write, shard: u16, r: &Record) -> io::Result<()> {
     )?;
     let command = match r.entry {
         Entry::Command(command) => command,
-        Entry::FeedEpoch(epoch) => return writeln!(out, r#","epoch":"{}"}}"#, epoch.0),
-        Entry::ConfigEpoch(epoch) => {
-            // The digest as the hex of the file name: a JSON number would
-            // lose its low bits in most readers.
-            return writeln!(
-                out,
-                r#","digest":"{:016x}","config_bytes":{},"file":"{}"}}"#,
-                epoch.digest,
-                epoch.config_bytes,
-                config_file::file_name(epoch.digest)
-            );
+        Entry::ConfigEpoch(_) | Entry::StateChecksum(_) | Entry::FeedEpoch(_) => {
+            return write_marker_json(out, &r.entry)
         }
     };
     match command {

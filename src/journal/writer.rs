@@ -13,7 +13,7 @@ use crate::engine::{Command, EngineConfig};
 use super::layout::*;
 use super::scan;
 use super::segment::{self, ActivateError, Segment, SegmentRequest};
-use super::{config_file, io_error, ConfigEpoch, Entry, JournalError};
+use super::{config_file, io_error, ConfigEpoch, Entry, JournalError, Record, StateChecksum};
 
 /// After a failed synchronous segment creation, appends that need a new
 /// segment are refused without retrying for this long (of `ts_ns`), so a
@@ -61,6 +61,8 @@ pub struct JournalWriter {
     pub(super) spare_names: Cell<u64>,
     pub(super) next_seq: u64,
     pub(super) last_sync_ns: u64,
+    /// `ts_ns` and seq of the last `state_checksum` record appended.
+    pub(super) last_checksum: (u64, u64),
     /// `ts_ns` and errno of the last failed synchronous creation.
     pub(super) creation_failed: Option<(u64, i32)>,
     /// The first sync failure (file, offset, errno): once set, the writer
@@ -119,6 +121,45 @@ impl JournalWriter {
             assert_eq!(self.synced_off, self.write_off);
         }
         Ok((epoch, seq))
+    }
+
+    /// Whether a `state_checksum` record is due: `interval_ns` of `now_ns`
+    /// passed since the last one, and something was appended since (an
+    /// idle shard's journal does not grow).
+    pub fn checksum_due(&self, now_ns: u64, interval_ns: u64) -> bool {
+        assert!(interval_ns > 0, "checksums off: never due");
+        let (last_ns, last_seq) = self.last_checksum;
+        now_ns.saturating_sub(last_ns) >= interval_ns && self.next_seq > last_seq + 1
+    }
+
+    /// Appends a `state_checksum` record: `checksum` must be the engine's
+    /// state after every record appended so far (the shard computes it on
+    /// its timer, between commands). Same errors as [`Self::append`].
+    pub fn append_state_checksum(
+        &mut self,
+        ts_ns: u64,
+        checksum: StateChecksum,
+    ) -> Result<u64, JournalError> {
+        let seq = self.append_entry(ts_ns, &Entry::StateChecksum(checksum))?;
+        self.last_checksum = (ts_ns, seq);
+        assert_eq!(seq + 1, self.next_seq);
+        Ok(seq)
+    }
+
+    /// Appends a record a primary journaled, with its own seq and ts_ns: how
+    /// a follower keeps a journal a promotion can start from. The record
+    /// must carry the next seq (the follower checks contiguity first); a
+    /// `config_epoch` record's config file must already be in the directory
+    /// (`config_file::write`).
+    pub fn append_replica(&mut self, record: &Record) -> Result<u64, JournalError> {
+        assert_eq!(record.seq, self.next_seq, "replica records arrive in order");
+        if let Entry::ConfigEpoch(epoch) = record.entry {
+            // The file a restart will read for it is already there.
+            debug_assert!(config_file::read(&self.dir, epoch).is_ok());
+        }
+        let seq = self.append_entry(record.ts_ns, &record.entry)?;
+        assert_eq!(seq, record.seq);
+        Ok(seq)
     }
 
     #[inline]

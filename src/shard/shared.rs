@@ -10,6 +10,7 @@ use super::mesh::Doorbell;
 use super::quiescence::ShutdownBoard;
 use crate::config::{AccountConfig, Config};
 use crate::engine::{AccountId, IdIndex, SymbolId};
+use crate::replication::ShipperBoard;
 use crate::telemetry::TelemetryBoard;
 
 pub struct Shared {
@@ -38,6 +39,8 @@ pub struct Shared {
     /// Start-up only: the shards' market-data feeds after replay, and the
     /// feed epoch they agree on (`md/exchange.rs`).
     pub feeds: super::md::FeedExchange,
+    /// The journal shipper's figures (empty when shipping is off).
+    pub replication: ShipperBoard,
 }
 
 impl Shared {
@@ -63,6 +66,11 @@ impl Shared {
             config.accounts.len(),
             config.session.max_sessions_per_account,
         );
+        let replication = ShipperBoard::new(if config.replication.enabled() {
+            shards
+        } else {
+            0
+        });
         Shared {
             config,
             account_lookup,
@@ -72,6 +80,7 @@ impl Shared {
             shutdown: ShutdownBoard::new(shards),
             telemetry: TelemetryBoard::new(shards),
             feeds: super::md::FeedExchange::new(shards, super::core::wall_clock_ns()),
+            replication,
             doorbells,
             truncate_corrupt_journal: false,
             shutting_down: AtomicBool::new(false),

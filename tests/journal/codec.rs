@@ -14,7 +14,7 @@ use proptest::prelude::*;
 use tradsys::config::SyncPolicy;
 use tradsys::engine::*;
 use tradsys::journal::codec::{self, CodecError, KINDS, MAX_PAYLOAD};
-use tradsys::journal::{self, config_file, layout, ConfigEpoch, Entry};
+use tradsys::journal::{self, config_file, layout, ConfigEpoch, Entry, StateChecksum};
 use tradsys::market_data::FeedEpoch;
 
 fn side() -> impl Strategy<Value = Side> {
@@ -106,9 +106,23 @@ fn feed_epoch() -> impl Strategy<Value = Entry> {
     (1..=u64::MAX).prop_map(|epoch| Entry::FeedEpoch(FeedEpoch(epoch)))
 }
 
+fn state_checksum() -> impl Strategy<Value = Entry> {
+    (any::<u64>(), any::<u32>()).prop_map(|(digest, resting_orders)| {
+        Entry::StateChecksum(StateChecksum {
+            digest,
+            resting_orders,
+        })
+    })
+}
+
 /// Every kind of record payload.
 fn entry() -> impl Strategy<Value = Entry> {
-    prop_oneof![8 => command().prop_map(Entry::Command), 1 => config_epoch(), 1 => feed_epoch()]
+    prop_oneof![
+        8 => command().prop_map(Entry::Command),
+        1 => config_epoch(),
+        1 => feed_epoch(),
+        1 => state_checksum(),
+    ]
 }
 
 fn encode(entry: &Entry) -> (u16, Vec<u8>) {
@@ -476,6 +490,16 @@ fn sample_entries() -> Vec<(Entry, Vec<(&'static str, u128)>)> {
         (
             Entry::FeedEpoch(FeedEpoch(ORDER_ID)),
             vec![("epoch", u128::from(ORDER_ID))],
+        ),
+        (
+            Entry::StateChecksum(StateChecksum {
+                digest: ORDER_ID,
+                resting_orders: ACCOUNT,
+            }),
+            vec![
+                ("digest", u128::from(ORDER_ID)),
+                ("resting_orders", u128::from(ACCOUNT)),
+            ],
         ),
     ]
 }

@@ -522,3 +522,46 @@ fn configs_that_differ_in_anything_the_engine_reads_have_other_epochs() {
     epochs.dedup();
     assert_eq!(epochs.len(), count);
 }
+
+/// `state_checksum` records (replication): a restart checks each against
+/// the state its replay reached there; the right one passes (and its
+/// digest is what a fresh replay gives), a wrong one refuses the start
+/// with the seq and both digests.
+#[test]
+fn a_restart_verifies_state_checksums_and_refuses_a_diverged_journal() {
+    for wrong in [false, true] {
+        let tmp = TempDir::new("state-checksum");
+        let cfg = config(tmp.path(), 64 * KIB, SyncPolicy::None);
+        let mut shard = start(tmp.path(), &cfg, &config_a()).unwrap();
+        shard.run(order(ALICE, 1, Side::Buy, 990, 5));
+        shard.run(order(BOB, 2, Side::Sell, 990, 2));
+        let right = journal::StateChecksum::of(&shard.engine);
+        assert_eq!(right.resting_orders, 1);
+        let checksum = if wrong {
+            journal::StateChecksum {
+                digest: right.digest.wrapping_add(1),
+                ..right
+            }
+        } else {
+            right
+        };
+        let seq = shard.writer.append_state_checksum(9, checksum).unwrap();
+        assert_eq!(seq, 4, "epoch, two orders, then the checksum");
+        drop(shard);
+        match start(tmp.path(), &cfg, &config_a()) {
+            Ok(restarted) => {
+                assert!(!wrong, "a wrong checksum passed");
+                assert_eq!(restarted.engine.state_digest(), right.digest);
+            }
+            Err(JournalError::Diverged {
+                seq,
+                expected,
+                found,
+            }) => {
+                assert!(wrong, "the right checksum was refused");
+                assert_eq!((seq, expected, found), (4, checksum, right));
+            }
+            Err(other) => panic!("{other}"),
+        }
+    }
+}

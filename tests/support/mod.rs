@@ -5,7 +5,9 @@
 pub mod alloc_counter;
 pub mod core_client;
 pub mod engine_fixture;
+pub mod follower;
 pub mod gateway;
 pub mod journal;
+pub mod nats;
 pub mod shards;
 pub mod ws_client;

@@ -25,6 +25,7 @@
 //!   positions a page at a time, answered by one engine per request.
 //! - `write_ahead`: the journal: start-up replay, append before execute,
 //!   refusals and deferred cancel-on-disconnect, syncs, fail-stop.
+//! - `checksum`: the periodic `state_checksum` record (replication).
 //! - `mesh_input`: what other shards sent (commands, reports, answers).
 //! - `session_end`: ending and closing sessions, cancel-on-disconnect.
 //! - `timers`: heartbeats, idle timeouts, slow consumers, stall credit.
@@ -45,6 +46,7 @@
 //!   (`write_ahead.rs`); its reports can therefore never precede it on disk.
 //! - A session's outbound messages are encoded only on its own shard.
 
+mod checksum;
 mod intake;
 mod market;
 mod mesh_input;

@@ -115,6 +115,7 @@ impl ShardCore {
         // Re-faults the pages the next appends will write (msync and
         // writeback write-protect them again).
         journal.prefault_ahead();
+        self.checksum_if_due(now);
         // A refused cancel-on-disconnect runs as soon as the journal takes
         // it, not only when the next command arrives.
         if !self.pending_disconnect_cancels.is_empty() {
@@ -126,7 +127,7 @@ impl ShardCore {
     /// The journal failed a sync: from here on this shard acknowledges
     /// nothing (the writer refuses every append) and the gateway stops
     /// with a non-zero exit. Logged once per shard.
-    fn fail_stop(&mut self, error: &JournalError) {
+    pub(super) fn fail_stop(&mut self, error: &JournalError) {
         if !self.journal_fatal {
             self.journal_fatal = true;
             tracing::error!(

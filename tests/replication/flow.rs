@@ -1,0 +1,251 @@
+//! What the replication tests share: the primary's config with shipping
+//! on, a seeded random order flow through the real gateway, and the
+//! oracle: each journal replayed offline with the recovery code into
+//! fresh engines, compared book by book, order by order and position by
+//! position.
+
+use std::path::Path;
+use std::thread;
+use std::time::Duration;
+
+use crate::support::gateway::*;
+use crate::support::nats::NatsCluster;
+use tradsys::client::Client;
+use tradsys::config::Config;
+use tradsys::engine::*;
+use tradsys::journal::{shard_dir, JournalWriter, Record, Replay};
+
+/// The test gateway config (two shards: BTC on 0, ETH on 1) with shipping
+/// to `cluster`, a state checksum every 20 ms, journal under `dir`.
+pub fn replicated_config(dir: &Path, cluster: &NatsCluster) -> String {
+    config(
+        &format!(
+            "[server]\n\n[replication]\nnats_urls = {}\nreplicas = 3\nchecksum_interval_ms = 20\n",
+            cluster.urls_toml()
+        ),
+        dir,
+    )
+}
+
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// One random command: mostly resting and crossing limit orders around
+/// the reference prices, some IOC, now and then a mass cancel.
+fn random_command(client: &mut Client, account: AccountId, id: u64, rng: &mut Rng) {
+    if rng.below(40) == 0 {
+        client.mass_cancel(id, None).expect("send mass cancel");
+        return;
+    }
+    let (symbol, reference, tick, lot) = if rng.below(2) == 0 {
+        (BTC, 10_000, 1, 1)
+    } else {
+        (ETH, 3_000, 5, 10)
+    };
+    let side = if rng.below(2) == 0 {
+        Side::Buy
+    } else {
+        Side::Sell
+    };
+    let offset = (rng.below(21) as i64 - 10) * tick;
+    let order = NewOrder {
+        account,
+        symbol,
+        client_order_id: id,
+        side,
+        kind: OrderKind::Limit,
+        tif: if rng.below(5) == 0 {
+            TimeInForce::Ioc
+        } else {
+            TimeInForce::Gtc
+        },
+        post_only: false,
+        stp: None,
+        price: reference + offset,
+        qty: (1 + rng.below(5)) * lot,
+    };
+    client.new_order(&order).expect("send order");
+}
+
+/// Sends `count` random commands from Alice and Bob (seeded), paced so
+/// the rate limiter lets them through, and reads every answer.
+pub fn random_flow(gateway: &Gateway, seed: u64, count: u64) {
+    let mut rng = Rng(seed | 1);
+    let mut clients = [gateway.logon(ALICE), gateway.logon(BOB)];
+    let readers: Vec<_> = clients
+        .iter()
+        .map(|c| {
+            let mut reader = c.try_clone_for_reading();
+            thread::spawn(move || while reader.recv().is_ok() {})
+        })
+        .collect();
+    for i in 0..count {
+        let which = rng.below(2) as usize;
+        let account = [ALICE, BOB][which];
+        random_command(
+            &mut clients[which],
+            account,
+            seed * 1_000_000 + i + 1,
+            &mut rng,
+        );
+        if i % 50 == 49 {
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+    for client in &mut clients {
+        client.logout().expect("logout");
+    }
+    drop(clients);
+    for reader in readers {
+        let _ = reader.join();
+    }
+}
+
+/// Every shard's journal under `root` replayed offline into fresh engines
+/// with the recovery code, and its records.
+pub fn replay_journal(config: &Config, root: &Path) -> Vec<(Engine, Vec<Record>)> {
+    (0..config.shard_count())
+        .map(|shard| {
+            let dir = shard_dir(root, shard as u16);
+            let mut engine = Engine::new(&config.engine_config(shard));
+            let mut replay = Replay::replica(&dir);
+            let mut records = Vec::new();
+            let mut events = Vec::new();
+            let (writer, _) =
+                JournalWriter::open(&dir, shard as u16, &config.journal, false, |r| {
+                    replay.apply(&mut engine, r, &mut events);
+                    records.push(*r);
+                })
+                .expect("journal opens");
+            drop(writer);
+            assert!(
+                replay.take_failure().is_none(),
+                "replay of {}",
+                dir.display()
+            );
+            (engine, records)
+        })
+        .collect()
+}
+
+/// Every event of every shard's journal under `root` replayed offline:
+/// `(shard, record seq, event)`.
+pub fn replay_journal_events(config: &Config, root: &Path) -> Vec<(u16, u64, Event)> {
+    let mut all = Vec::new();
+    for shard in 0..config.shard_count() {
+        let dir = shard_dir(root, shard as u16);
+        let mut engine = Engine::new(&config.engine_config(shard));
+        let mut replay = Replay::replica(&dir);
+        let mut events = Vec::new();
+        let (writer, _) = JournalWriter::open(&dir, shard as u16, &config.journal, false, |r| {
+            events.clear();
+            replay.apply(&mut engine, r, &mut events);
+            all.extend(events.iter().map(|e| (shard as u16, r.seq, *e)));
+        })
+        .expect("journal opens");
+        drop(writer);
+        assert!(replay.take_failure().is_none());
+    }
+    all
+}
+
+/// The last seq of each shard's journal under `root`.
+pub fn last_seqs(config: &Config, root: &Path) -> Vec<u64> {
+    replay_journal(config, root)
+        .iter()
+        .map(|(_, records)| records.last().map_or(0, |r| r.seq))
+        .collect()
+}
+
+/// Asserts two engines hold the same books (every level, every order id
+/// in time priority), the same positions and the same state digest.
+pub fn assert_same_state(config: &Config, shard: usize, primary: &Engine, replica: &Engine) {
+    for symbol in config
+        .symbols
+        .iter()
+        .filter(|s| config.owner_shard(s) == shard)
+    {
+        for side in [Side::Buy, Side::Sell] {
+            let levels: Vec<LevelView> = primary.depth(symbol.id, side, usize::MAX).collect();
+            let replica_levels: Vec<LevelView> =
+                replica.depth(symbol.id, side, usize::MAX).collect();
+            assert_eq!(
+                levels, replica_levels,
+                "symbol {} {side:?} levels",
+                symbol.id
+            );
+            for level in &levels {
+                let orders: Vec<OrderId> =
+                    primary.level_orders(symbol.id, side, level.price).collect();
+                let replica_orders: Vec<OrderId> =
+                    replica.level_orders(symbol.id, side, level.price).collect();
+                assert_eq!(
+                    orders, replica_orders,
+                    "symbol {} {side:?} @ {}",
+                    symbol.id, level.price
+                );
+            }
+        }
+        for account in &config.accounts {
+            assert_eq!(
+                primary.position(account.id, symbol.id),
+                replica.position(account.id, symbol.id),
+                "account {} symbol {}",
+                account.id,
+                symbol.id
+            );
+        }
+    }
+    assert_eq!(
+        primary.state_digest(),
+        replica.state_digest(),
+        "shard {shard} digest"
+    );
+}
+
+/// The follower's journal holds exactly the primary's records, and both
+/// replay to the same state; the follower's own final digests agree.
+pub fn assert_replica_equals_primary(
+    config: &Config,
+    primary_root: &Path,
+    follower_root: &Path,
+    follower_digests: &std::collections::HashMap<u16, String>,
+) {
+    let primary = replay_journal(config, primary_root);
+    let follower = replay_journal(config, follower_root);
+    for (shard, ((p_engine, p_records), (f_engine, f_records))) in
+        primary.iter().zip(&follower).enumerate()
+    {
+        assert!(
+            p_records.len() > 2,
+            "shard {shard}: the flow journaled something"
+        );
+        assert_eq!(
+            p_records.len(),
+            f_records.len(),
+            "shard {shard}: record count"
+        );
+        assert!(
+            p_records == f_records,
+            "shard {shard}: the follower's records differ"
+        );
+        assert_same_state(config, shard, p_engine, f_engine);
+        let digest = format!("{:016x}", p_engine.state_digest());
+        assert_eq!(
+            follower_digests.get(&(shard as u16)),
+            Some(&digest),
+            "shard {shard}: the follower's live engine"
+        );
+    }
+}

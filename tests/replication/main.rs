@@ -1,0 +1,29 @@
+//! The replication tests, one binary (`cargo test --test replication`):
+//! a real three-node NATS JetStream cluster on loopback
+//! (`support::nats`), the real gateway shipping its journal to it, and
+//! `tradsys follow` processes replaying it. They need `nats-server`
+//! (installed by `.ci/run`) and fail, not skip, without it.
+//!
+//! Each test runs its own cluster, gateway and follower: several of them
+//! at once would make a two-core host crawl, so they take turns
+//! (`serial`).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod divergence;
+mod drop_copy;
+mod flow;
+mod follow;
+mod node_loss;
+mod outage;
+mod promotion;
+
+use std::sync::{Mutex, MutexGuard};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// One replication test at a time (a failed one does not block the rest).
+pub fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}

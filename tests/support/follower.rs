@@ -1,0 +1,158 @@
+//! Runs `tradsys follow` as a child process for the replication tests and
+//! reads its progress from its log: `follower progress shard=S
+//! applied_seq=N` lines while it runs, `follower stopped shard=S ...
+//! digest=D` lines when it stops.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub struct Follower {
+    child: Child,
+    log: mpsc::Receiver<String>,
+    /// Every line read so far.
+    pub lines: Vec<String>,
+    /// The highest applied seq seen per shard.
+    applied: HashMap<u16, u64>,
+}
+
+/// The value of `key=` in a log line.
+pub fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let pattern = format!(" {key}=");
+    let at = line.find(&pattern)? + pattern.len();
+    line[at..].split_whitespace().next()
+}
+
+impl Follower {
+    /// Starts `tradsys follow` with `config_text` written to `dir`.
+    pub fn start(dir: &Path, config_text: &str) -> Follower {
+        std::fs::create_dir_all(dir).unwrap();
+        let path: PathBuf = dir.join("follower.toml");
+        std::fs::write(&path, config_text).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tradsys"))
+            .args(["follow", "--config"])
+            .arg(&path)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start tradsys follow");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, log) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Follower {
+            child,
+            log,
+            lines: Vec::new(),
+            applied: HashMap::new(),
+        }
+    }
+
+    fn take(&mut self, line: String) {
+        if line.contains("follower progress") {
+            let shard = field(&line, "shard").and_then(|s| s.parse().ok());
+            let seq = field(&line, "applied_seq").and_then(|s| s.parse().ok());
+            if let (Some(shard), Some(seq)) = (shard, seq) {
+                let entry = self.applied.entry(shard).or_insert(0);
+                *entry = (*entry).max(seq);
+            }
+        }
+        self.lines.push(line);
+    }
+
+    /// Waits until every shard `s` applied `seqs[s]`; panics with the log
+    /// at the deadline.
+    pub fn wait_applied(&mut self, seqs: &[u64], timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let done = seqs
+                .iter()
+                .enumerate()
+                .all(|(s, &seq)| self.applied.get(&(s as u16)).copied().unwrap_or(0) >= seq);
+            if done {
+                return;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "follower did not apply {seqs:?} in {timeout:?} (applied {:?}); log:\n{}",
+                self.applied,
+                self.lines.join("\n")
+            );
+            match self.log.recv_timeout(left.min(Duration::from_millis(100))) {
+                Ok(line) => self.take(line),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => panic!(
+                    "follower exited ({:?}) before applying {seqs:?}; log:\n{}",
+                    self.child.try_wait(),
+                    self.lines.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// SIGTERM; the exit status and each shard's final state digest.
+    pub fn stop(self) -> (ExitStatus, HashMap<u16, String>, Vec<String>) {
+        // SAFETY: a signal to our own child.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        self.finish()
+    }
+
+    /// Waits (up to `timeout`) for the follower to exit by itself.
+    pub fn wait_exit(
+        mut self,
+        timeout: Duration,
+    ) -> (ExitStatus, HashMap<u16, String>, Vec<String>) {
+        let deadline = Instant::now() + timeout;
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "follower still running after {timeout:?}; log:\n{}",
+                self.lines.join("\n")
+            );
+            while let Ok(line) = self.log.recv_timeout(Duration::from_millis(50)) {
+                self.take(line);
+            }
+        }
+        self.finish()
+    }
+
+    fn finish(mut self) -> (ExitStatus, HashMap<u16, String>, Vec<String>) {
+        let status = self.child.wait().unwrap();
+        while let Ok(line) = self.log.recv_timeout(Duration::from_secs(5)) {
+            self.take(line);
+        }
+        let digests = self
+            .lines
+            .iter()
+            .filter(|l| l.contains("follower stopped"))
+            .filter_map(|l| {
+                Some((
+                    field(l, "shard")?.parse().ok()?,
+                    field(l, "digest")?.to_string(),
+                ))
+            })
+            .collect();
+        (status, digests, std::mem::take(&mut self.lines))
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
