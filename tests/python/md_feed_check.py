@@ -187,9 +187,20 @@ def main():
             coid += 1
             if i % 2 == 1:
                 taker.new_order(coid, 1, oe.Side.BUY, 2, price=price, tif=oe.Tif.IOC)
+                # Until the IOC is done: it can fill from two levels, and a
+                # fill left unread would be taken for the next IOC's while
+                # that one had not run yet (the maker's next order, on
+                # another shard's session, could then reach the book first).
+                done = lambda m, c=coid: (m.msg_type in (oe.MsgType.FILL, oe.MsgType.ORDER_CANCELED)
+                                          and m.client_order_id == c)
+                filled = 0
+                while filled < 2:
+                    msg, _ = taker.recv_until(done)
+                    if msg.msg_type == oe.MsgType.ORDER_CANCELED:
+                        break
+                    fills.append((msg.exec_id, msg.price, msg.qty))
+                    filled += msg.qty
                 coid += 1
-                fill, _ = taker.recv_until(lambda m: m.msg_type == oe.MsgType.FILL)
-                fills.append((fill.exec_id, fill.price, fill.qty))
         feed.pump_until(lambda: len(feed.trades) >= len(fills))
         check("every fill is a trade on the feed, in order", feed.trades == fills,
               "%s != %s" % (feed.trades, fills))
