@@ -9,9 +9,9 @@
 //! zero-allocation test is in the `alloc` binary (`alloc/market_data.rs`).
 //! `clients` holds the example clients of `examples/` (Python, the HTML
 //! page) to the document, `live` to a running gateway (with a second Node
-//! `ws` client beside them). `autobahn.rs`, the Autobahn|Testsuite fuzzing
-//! client against the endpoint, is not a module yet: Autobahn's cases
-//! expect an echo endpoint, and this one answers control messages.
+//! `ws` client beside them). `echo` is the echo path
+//! (`market_data.echo_path`), and `autobahn` the Autobahn|Testsuite
+//! fuzzing client (`kosoku`) against it.
 
 #[path = "../support/doc_tables.rs"]
 mod doc_tables;
@@ -19,7 +19,9 @@ mod doc_tables;
 mod support;
 
 mod clients;
+mod autobahn;
 mod control;
+mod echo;
 mod endpoint;
 mod feed;
 mod flow;
