@@ -91,7 +91,8 @@ impl Config {
             );
         }
         let echo = &m.echo_path;
-        if !echo.is_empty() && (!echo.starts_with('/') || echo == "/md" || echo.contains(['?', ' ']))
+        if !echo.is_empty()
+            && (!echo.starts_with('/') || echo == "/md" || echo.contains(['?', ' ']))
         {
             return fail(
                 "market_data.echo_path",

@@ -62,21 +62,30 @@ fn echo_clients_get_their_messages_back_and_feed_clients_do_not() {
         assert_eq!(frame.text(), format!("hello {i} ✓"));
     }
     let frame = echo.recv();
-    assert_eq!((frame.opcode, frame.payload), (Opcode::Binary, vec![0, 1, 2, 0xff]));
+    assert_eq!(
+        (frame.opcode, frame.payload),
+        (Opcode::Binary, vec![0, 1, 2, 0xff])
+    );
     // Fragments with a ping between them: the pong first, then one frame.
     echo.send_frame(false, Opcode::Text, "frag".as_bytes());
     echo.send_frame(true, Opcode::Ping, b"are you there");
     echo.send_frame(false, Opcode::Continuation, "men".as_bytes());
     echo.send_frame(true, Opcode::Continuation, "ted".as_bytes());
     let pong = echo.recv();
-    assert_eq!((pong.opcode, pong.payload), (Opcode::Pong, b"are you there".to_vec()));
+    assert_eq!(
+        (pong.opcode, pong.payload),
+        (Opcode::Pong, b"are you there".to_vec())
+    );
     assert_eq!(echo.recv().text(), "fragmented");
     // A large binary message, in one frame back.
     let big: Vec<u8> = (0..150_000u32).map(|i| (i % 251) as u8).collect();
     echo.send_frame(true, Opcode::Binary, &big);
     let frame = echo.recv();
     assert_eq!(frame.opcode, Opcode::Binary);
-    assert!(frame.payload == big, "the large message comes back unchanged");
+    assert!(
+        frame.payload == big,
+        "the large message comes back unchanged"
+    );
     // The close handshake: the code echoed, then the end of the stream.
     close(&mut echo, 1000);
     assert_eq!(echo.recv().close_code(), Some(1000));
@@ -89,4 +98,39 @@ fn echo_clients_get_their_messages_back_and_feed_clients_do_not() {
     bad.send_frame(true, Opcode::Text, b"ok \xff");
     assert_eq!(bad.recv().close_code(), Some(1007));
     assert!(bad.try_recv().is_none());
+}
+
+#[test]
+fn the_echo_keys_are_validated_and_off_by_default() {
+    use tradsys::config::{Config, DEFAULT_TOML};
+    let default = Config::parse(DEFAULT_TOML).unwrap();
+    assert_eq!(default.market_data.echo_path, "");
+    assert_eq!(
+        default.market_data.echo_max_message_bytes,
+        (16 << 20) + (64 << 10)
+    );
+    // The default config lists both keys; each test replaces one line.
+    let with = |line: &str| {
+        let key = line.split(" =").next().unwrap();
+        let old = DEFAULT_TOML
+            .lines()
+            .find(|l| l.starts_with(&format!("{key} =")))
+            .expect("the default config lists the key");
+        let text = DEFAULT_TOML.replacen(old, line, 1);
+        Config::parse(&text).map(|c| c.market_data.echo_path)
+    };
+    assert_eq!(with("echo_path = \"/echo\"").unwrap(), "/echo");
+    for bad in [
+        "echo_path = \"/md\"",
+        "echo_path = \"echo\"",
+        "echo_path = \"/e?x\"",
+    ] {
+        assert_eq!(
+            with(bad).unwrap_err().field,
+            "market_data.echo_path",
+            "{bad}"
+        );
+    }
+    let small = with("echo_max_message_bytes = 100").unwrap_err();
+    assert_eq!(small.field, "market_data.echo_max_message_bytes");
 }

@@ -18,8 +18,8 @@ mod doc_tables;
 #[path = "../support/mod.rs"]
 mod support;
 
-mod clients;
 mod autobahn;
+mod clients;
 mod control;
 mod echo;
 mod endpoint;

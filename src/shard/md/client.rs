@@ -207,8 +207,10 @@ impl SendQueue {
         debug_assert!(at <= self.budget, "the reserve is untouched while open");
         self.queue.resize(at + CLOSE_RESERVE, 0);
         let n = match self.transport {
-            Transport::WebSocket | Transport::Echo => write_server_close(code, reason, &mut self.queue[at..])
-                .expect("a close frame fits its reserve"),
+            Transport::WebSocket | Transport::Echo => {
+                write_server_close(code, reason, &mut self.queue[at..])
+                    .expect("a close frame fits its reserve")
+            }
             Transport::RawTcp => close_line(code, reason, &mut self.queue[at..]),
         };
         self.queue.truncate(at + n);

@@ -447,7 +447,10 @@ impl MdHub {
                 keep_reading: false,
             };
         };
-        debug_assert!(client.subs.is_empty(), "an echo client subscribes to nothing");
+        debug_assert!(
+            client.subs.is_empty(),
+            "an echo client subscribes to nothing"
+        );
         let MdClient { decoder, out, .. } = client;
         while out.state == ClientState::Open {
             let step = match decoder.decode(input) {
