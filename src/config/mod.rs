@@ -160,6 +160,16 @@ pub struct MarketDataConfig {
     /// autotuning. Smaller: a client that stopped reading reaches its send
     /// budget (and is closed) sooner, and holds less kernel memory.
     pub socket_send_buffer_bytes: usize,
+    /// A conformance-test aid, never for production: the path of an echo
+    /// endpoint beside `/md` on the same listener (e.g. `"/echo"`; empty,
+    /// the default: off). A client upgraded there is sent back every text
+    /// and binary message it sends (Autobahn|Testsuite's fuzzing client
+    /// needs an echo server), with no subscribe timeout and no control
+    /// rate limit (`docs/MARKET_DATA.md`, "Echo path").
+    pub echo_path: String,
+    /// An echo client's largest frame and message, and its send budget
+    /// (both allocated at its handshake).
+    pub echo_max_message_bytes: usize,
 }
 
 impl Default for MarketDataConfig {
@@ -172,6 +182,8 @@ impl Default for MarketDataConfig {
             control_rate_per_sec: 20,
             control_burst: 40,
             socket_send_buffer_bytes: 0,
+            echo_path: String::new(),
+            echo_max_message_bytes: (16 << 20) + (64 << 10),
         }
     }
 }

@@ -90,6 +90,21 @@ impl Config {
                 "must be at most 1 GiB",
             );
         }
+        let echo = &m.echo_path;
+        if !echo.is_empty()
+            && (!echo.starts_with('/') || echo == "/md" || echo.contains(['?', ' ']))
+        {
+            return fail(
+                "market_data.echo_path",
+                "must be empty (off) or a path such as /echo, not /md",
+            );
+        }
+        if !(4096..=1 << 30).contains(&m.echo_max_message_bytes) {
+            return fail(
+                "market_data.echo_max_message_bytes",
+                "must be 4096 to 1 GiB",
+            );
+        }
         if m.control_burst == 0 {
             return fail("market_data.control_burst", "must be at least 1");
         }

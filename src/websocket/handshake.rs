@@ -10,7 +10,7 @@
 //! | the request ends (`\r\n\r\n`) within [`MAX_REQUEST_LEN`] | 431 (bigger) or wait (shorter) |
 //! | it parses as HTTP/1.1 with at most [`MAX_HEADERS`] headers | 400 |
 //! | method `GET` | 405 |
-//! | path (before `?`) is the configured one | 404 |
+//! | path (before `?`) is the configured one (or the echo path, when set) | 404 |
 //! | `Upgrade` has the token `websocket`, `Connection` the token `Upgrade` | 400 |
 //! | `Sec-WebSocket-Version: 13` | 426 with `Sec-WebSocket-Version: 13` |
 //! | `Sec-WebSocket-Key` is base64 of 16 bytes | 400 |
@@ -41,6 +41,9 @@ pub enum Format {
 pub struct HandshakeConfig<'a> {
     /// The one path the endpoint serves (e.g. `/md`).
     pub path: &'a str,
+    /// A second path whose clients are echoed (`market_data.echo_path`, a
+    /// conformance-test aid); empty: none.
+    pub echo_path: &'a str,
     /// `Origin` values accepted from browsers; `"*"` accepts any. A request
     /// without `Origin` (not from a browser) is always accepted.
     pub allowed_origins: &'a [&'a str],
@@ -102,6 +105,8 @@ pub struct Accepted {
     /// The subprotocol to confirm, if the client offered one of ours.
     pub subprotocol: Option<&'static str>,
     pub accept_key: [u8; 28],
+    /// Upgraded on the echo path.
+    pub echo: bool,
     /// Bytes of the request (what follows is the first frame).
     pub request_len: usize,
 }
@@ -218,7 +223,8 @@ pub fn accept(request: &[u8], config: &HandshakeConfig<'_>) -> Result<Accepted, 
     }
     let target = parsed.path.unwrap_or("");
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    if path != config.path {
+    let echo = !config.echo_path.is_empty() && path == config.echo_path;
+    if path != config.path && !echo {
         return Err(HandshakeError::WrongPath);
     }
     check_headers(parsed.headers, config)?;
@@ -237,6 +243,7 @@ pub fn accept(request: &[u8], config: &HandshakeConfig<'_>) -> Result<Accepted, 
         format,
         subprotocol: offered.map(|(name, _)| name),
         accept_key: accept_key(key),
+        echo,
         request_len,
     })
 }

@@ -2,7 +2,8 @@
 //! events through a shard's `MdHub` (its replica feed) to 40 WebSocket
 //! clients in both formats and every channel, conflation ticks,
 //! heartbeats, and the writers taking their queues, all under the counting
-//! allocator, which must read 0 once the clients exist and have subscribed.
+//! allocator, which must read 0 once the clients exist and have subscribed;
+//! and an echo client (`market_data.echo_path`) echoing its messages.
 
 use crate::support::alloc_counter::allocations_in;
 use tradsys::config::{Config, DEFAULT_TOML};
@@ -160,4 +161,61 @@ fn fan_out_to_forty_clients_allocates_nothing_per_event() {
         "the flow went out: {encoded} messages, {bytes} bytes"
     );
     assert_eq!(allocations, 0, "allocations on the fan-out path");
+}
+
+/// A masked client frame of any opcode.
+fn client_frame(fin: bool, opcode: Opcode, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; payload.len() + 14];
+    let n = write_frame(fin, opcode, payload, Some([9, 8, 7, 6]), &mut out).unwrap();
+    out.truncate(n);
+    out
+}
+
+#[test]
+fn an_echo_client_allocates_nothing_per_message() {
+    let mut config = config();
+    config.market_data.echo_max_message_bytes = 1 << 20;
+    let mut hub = MdHub::new(&config, FeedEpoch(7));
+    assert!(hub.begin_handshake());
+    let id = hub
+        .end_handshake(Some(DataFormat::Binary), Transport::Echo, 0)
+        .unwrap();
+    let capacity = hub.client_mut(id).unwrap().out.capacity();
+    let mut spare = Vec::with_capacity(capacity);
+    // Text, binary up to the limit, a fragmented message with a ping in
+    // it; the writer takes each echo before the next (the queue holds one
+    // message of the largest size).
+    let mut fragmented = client_frame(false, Opcode::Text, b"frag");
+    fragmented.extend(client_frame(true, Opcode::Ping, b"ping"));
+    fragmented.extend(client_frame(true, Opcode::Continuation, b"ment"));
+    let inputs = [
+        client_frame(true, Opcode::Text, "hello ✓".as_bytes()),
+        client_frame(true, Opcode::Binary, &vec![5u8; 1 << 20]),
+        fragmented,
+    ];
+    let (allocations, bytes) = allocations_in(|| {
+        let mut bytes = 0;
+        for round in 0..20u64 {
+            for input in &inputs {
+                // In pieces, as reads bring them.
+                for piece in input.chunks(4096) {
+                    assert!(hub.on_input(id, piece, round).keep_reading);
+                }
+                assert_eq!(hub.take(id, &mut spare), Take::Data);
+                bytes += spare.len();
+                spare.clear();
+            }
+            // A second a round: past the 10 s subscribe timeout feed clients have.
+            hub.tick(round * 1_000_000_000, 1_700_000_000_000_000_000 + round);
+        }
+        bytes
+    });
+    let per_round = (2 + 9) + (10 + (1 << 20)) + (2 + 8) + (2 + 4);
+    assert_eq!(
+        bytes,
+        20 * per_round,
+        "every message echoed, every ping answered"
+    );
+    assert!(!hub.is_closing(id), "no subscribe timeout, no rate limit");
+    assert_eq!(allocations, 0, "allocations on the echo path");
 }

@@ -39,10 +39,15 @@ pub struct MdGateway {
 
 impl MdGateway {
     pub fn start() -> MdGateway {
+        MdGateway::start_with("")
+    }
+
+    /// With `overrides` as `support::gateway::config` takes them.
+    pub fn start_with(overrides: &str) -> MdGateway {
         let dir = Gateway::new_dir();
         let md: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let text = config("", &dir);
+        let text = config(overrides, &dir);
         for key in ["market_data", "admin"] {
             assert!(text.contains(&format!("{key} = \"127.0.0.1:0\"")), "{key}");
         }

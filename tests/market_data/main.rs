@@ -9,17 +9,19 @@
 //! zero-allocation test is in the `alloc` binary (`alloc/market_data.rs`).
 //! `clients` holds the example clients of `examples/` (Python, the HTML
 //! page) to the document, `live` to a running gateway (with a second Node
-//! `ws` client beside them). `autobahn.rs`, the Autobahn|Testsuite fuzzing
-//! client against the endpoint, is not a module yet: Autobahn's cases
-//! expect an echo endpoint, and this one answers control messages.
+//! `ws` client beside them). `echo` is the echo path
+//! (`market_data.echo_path`), and `autobahn` the Autobahn|Testsuite
+//! fuzzing client (`kosoku`) against it.
 
 #[path = "../support/doc_tables.rs"]
 mod doc_tables;
 #[path = "../support/mod.rs"]
 mod support;
 
+mod autobahn;
 mod clients;
 mod control;
+mod echo;
 mod endpoint;
 mod feed;
 mod flow;

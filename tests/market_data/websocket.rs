@@ -403,6 +403,7 @@ proptest! {
 fn config() -> HandshakeConfig<'static> {
     HandshakeConfig {
         path: "/md",
+        echo_path: "",
         allowed_origins: &["https://example.com"],
         default_format: Format::Binary,
     }

@@ -25,6 +25,7 @@ fn embedded_default_is_valid_and_matches_code_defaults() {
     assert_eq!(parsed.engine, defaults.engine);
     assert_eq!(parsed.session, defaults.session);
     assert_eq!(parsed.journal, defaults.journal);
+    assert_eq!(parsed.market_data, defaults.market_data);
     assert_eq!(parsed.symbols.len(), 3);
     assert_eq!(parsed.accounts.len(), 4);
 }

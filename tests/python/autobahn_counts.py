@@ -34,11 +34,15 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("url")
     parser.add_argument("--outdir", help="keep the reports here (default: a temporary dir)")
-    parser.add_argument("--kosoku", default=shutil.which("kosoku") or "kosoku")
+    parser.add_argument("--kosoku", default=shutil.which("kosoku"),
+                        help="the kosoku command (default: on PATH, else this Python's kosoku)")
     parser.add_argument("--parallelism", type=int, default=1, help="cases run at once")
     args = parser.parse_args()
     outdir = args.outdir or tempfile.mkdtemp(prefix="autobahn-")
-    run = subprocess.run([args.kosoku, "-m", "fuzzingclient", "-p", str(args.parallelism),
+    # pip may install the package without its script on PATH (--user).
+    kosoku = [args.kosoku] if args.kosoku else [
+        sys.executable, "-c", "import sys; from kosoku._cli import main; sys.exit(main())"]
+    run = subprocess.run(kosoku + ["-m", "fuzzingclient", "-p", str(args.parallelism),
                           "-o", outdir, args.url],
                          capture_output=True, text=True)
     index_path = os.path.join(outdir, "index.json")

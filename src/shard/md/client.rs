@@ -98,11 +98,20 @@ impl MdClient {
         rate: TokenBucket,
         transport: Transport,
     ) -> MdClient {
-        debug_assert!(transport == Transport::WebSocket || format == DataFormat::Binary);
+        debug_assert!(transport != Transport::RawTcp || format == DataFormat::Binary);
+        // An echo client's budget is `echo_max_message_bytes` and one
+        // frame header: that is its largest message and frame too.
+        let limits = match transport {
+            Transport::Echo => Limits {
+                max_frame: budget - MAX_HEADER_LEN,
+                max_message: budget - MAX_HEADER_LEN,
+            },
+            _ => Limits::MARKET_DATA,
+        };
         MdClient {
             generation,
             format,
-            decoder: Decoder::new(Role::Server, Limits::MARKET_DATA),
+            decoder: Decoder::new(Role::Server, limits),
             lines: LineBuf::default(),
             subs: Subscriptions::default(),
             out: SendQueue::new(budget, transport),
@@ -169,7 +178,7 @@ impl SendQueue {
         let mut header = [0u8; MAX_HEADER_LEN];
         // Raw TCP: binary as it is, text as a line.
         let (header, trailer): (&[u8], &[u8]) = match (self.transport, opcode) {
-            (Transport::WebSocket, _) => {
+            (Transport::WebSocket | Transport::Echo, _) => {
                 let n = write_header(true, opcode, payload.len() as u64, None, &mut header);
                 (&header[..n], b"")
             }
@@ -198,8 +207,10 @@ impl SendQueue {
         debug_assert!(at <= self.budget, "the reserve is untouched while open");
         self.queue.resize(at + CLOSE_RESERVE, 0);
         let n = match self.transport {
-            Transport::WebSocket => write_server_close(code, reason, &mut self.queue[at..])
-                .expect("a close frame fits its reserve"),
+            Transport::WebSocket | Transport::Echo => {
+                write_server_close(code, reason, &mut self.queue[at..])
+                    .expect("a close frame fits its reserve")
+            }
             Transport::RawTcp => close_line(code, reason, &mut self.queue[at..]),
         };
         self.queue.truncate(at + n);

@@ -175,7 +175,7 @@ impl FeedSink for FanOut {
                 continue;
             };
             let pushed = match client.out.transport {
-                Transport::WebSocket => client.out.push_framed(buf.bytes(frame)),
+                Transport::WebSocket | Transport::Echo => client.out.push_framed(buf.bytes(frame)),
                 Transport::RawTcp => client.out.push_frame(Opcode::Binary, buf.payload(frame)),
             };
             if pushed {

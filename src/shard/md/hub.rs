@@ -22,7 +22,7 @@ use crate::protocol::market_data::{
 };
 use crate::shard::rate_limit::TokenBucket;
 use crate::websocket::close::code;
-use crate::websocket::frame::Opcode;
+use crate::websocket::frame::{Opcode, MAX_HEADER_LEN};
 use crate::websocket::WsEvent;
 
 /// How often every stream of every client gets a heartbeat.
@@ -64,6 +64,9 @@ pub struct MdHub {
     /// client's queue.
     scratch: Vec<u8>,
     budget: usize,
+    /// `market_data.echo_max_message_bytes`: an echo client's budget and
+    /// largest message.
+    echo_budget: usize,
     subscribe_timeout_ns: u64,
     control_rate: (u32, u32),
     /// Connections between accept and the end of their handshake.
@@ -116,6 +119,7 @@ impl MdHub {
                 .collect(),
             scratch: vec![0; payload],
             budget: md.send_budget_bytes,
+            echo_budget: md.echo_max_message_bytes,
             subscribe_timeout_ns: md.subscribe_timeout_ms * 1_000_000,
             control_rate: (md.control_rate_per_sec, md.control_burst),
             handshaking: 0,
@@ -184,11 +188,17 @@ impl MdHub {
         let generation = self.next_generation;
         self.next_generation = self.next_generation.wrapping_add(1).max(1);
         let (per_sec, burst) = self.control_rate;
+        // An echo client subscribes to nothing: no timeout, its own budget
+        // (frames are the echo's, so the room for a frame header too).
+        let (budget, subscribe_by_ns) = match transport {
+            Transport::Echo => (self.echo_budget + MAX_HEADER_LEN, 0),
+            _ => (self.budget, now_ns + self.subscribe_timeout_ns),
+        };
         self.fan.clients[slot] = Some(MdClient::new(
             generation,
             format,
-            self.budget,
-            now_ns + self.subscribe_timeout_ns,
+            budget,
+            subscribe_by_ns,
             TokenBucket::new(per_sec, burst, now_ns),
             transport,
         ));
@@ -351,6 +361,7 @@ impl MdHub {
         match self.client_mut(id).map(|c| c.out.transport) {
             Some(Transport::WebSocket) => self.on_frames(id, input, now_ns),
             Some(Transport::RawTcp) => self.on_lines(id, input, now_ns),
+            Some(Transport::Echo) => self.on_echo(id, input),
             None => Input {
                 keep_reading: false,
             },
@@ -420,6 +431,55 @@ impl MdHub {
         }
         Input {
             keep_reading: out.state == ClientState::Open,
+        }
+    }
+
+    /// An echo client's bytes: every text or binary message sent back
+    /// (same opcode, one frame), pings answered, the close handshake; no
+    /// rate limit. A message that does not fit the queue closes it (4001).
+    fn on_echo(&mut self, id: ClientId, mut input: &[u8]) -> Input {
+        let counters = &mut self.fan.counters;
+        let Some(client) = self.fan.clients[id.slot as usize]
+            .as_mut()
+            .filter(|c| c.generation == id.generation)
+        else {
+            return Input {
+                keep_reading: false,
+            };
+        };
+        debug_assert!(
+            client.subs.is_empty(),
+            "an echo client subscribes to nothing"
+        );
+        let MdClient { decoder, out, .. } = client;
+        while out.state == ClientState::Open {
+            let step = match decoder.decode(input) {
+                Ok(step) => step,
+                Err(error) => {
+                    let why = CloseReason::Protocol;
+                    FanOut::close(counters, out, error.close_code(), "protocol error", why);
+                    break;
+                }
+            };
+            input = &input[step.consumed..];
+            let Some(event) = step.event else {
+                return Input { keep_reading: true };
+            };
+            let echoed = match event {
+                WsEvent::Text(text) => out.push_frame(Opcode::Text, text),
+                WsEvent::Binary(bytes) => out.push_frame(Opcode::Binary, bytes),
+                control => {
+                    control_frame(counters, out, control);
+                    true
+                }
+            };
+            if !echoed {
+                let why = CloseReason::SlowConsumer;
+                FanOut::close(counters, out, code::SLOW_CONSUMER, "slow consumer", why);
+            }
+        }
+        Input {
+            keep_reading: false,
         }
     }
 

@@ -15,6 +15,9 @@ use crate::protocol::market_data::MAX_CONTROL_LEN;
 pub enum Transport {
     WebSocket,
     RawTcp,
+    /// A WebSocket client of `market_data.echo_path` (a conformance-test
+    /// aid): its messages are sent back, it subscribes to nothing.
+    Echo,
 }
 
 /// Collects a raw client's bytes into lines of at most

@@ -218,6 +218,7 @@ async fn read_upgrade(tasks: &Rc<ShardTasks>, stream: &Conn, buf: &mut [u8]) -> 
         }
         let config = HandshakeConfig {
             path: PATH,
+            echo_path: &tasks.shared.config.market_data.echo_path,
             allowed_origins: tasks.core.borrow().market().origins,
             default_format: Format::Binary,
         };
@@ -231,7 +232,12 @@ async fn read_upgrade(tasks: &Rc<ShardTasks>, stream: &Conn, buf: &mut [u8]) -> 
             Format::Json => DataFormat::Json,
         };
         let mut core = tasks.core.borrow_mut();
-        let Some(id) = core.md_end_handshake(Some(format), Transport::WebSocket, now()) else {
+        let transport = if accepted.echo {
+            Transport::Echo
+        } else {
+            Transport::WebSocket
+        };
+        let Some(id) = core.md_end_handshake(Some(format), transport, now()) else {
             return Upgrade::Gone;
         };
         let mut answer = [0u8; 256];
