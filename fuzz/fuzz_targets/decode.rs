@@ -34,6 +34,9 @@ fn client_stream(mut data: &[u8]) {
                     ClientMessage::ReplaceOrder(m) => assert_reencodes(m, bytes),
                     ClientMessage::MassCancel(m) => assert_reencodes(m, bytes),
                     ClientMessage::OrderStatusRequest(m) => assert_reencodes(m, bytes),
+                    ClientMessage::OrderQuery(m) => assert_reencodes(m, bytes),
+                    ClientMessage::OpenOrdersRequest(m) => assert_reencodes(m, bytes),
+                    ClientMessage::PositionsRequest(m) => assert_reencodes(m, bytes),
                 }
                 if let Some(Ok(command)) = client_command(&decoded.message, 1) {
                     // A command built from the wire must carry the session's
@@ -80,6 +83,8 @@ fn gateway_stream(mut data: &[u8]) {
                     GatewayMessage::MassCancelDone(m) => assert_reencodes(m, bytes),
                     GatewayMessage::OrderStatus(m) => assert_reencodes(m, bytes),
                     GatewayMessage::SessionEnd(m) => assert_reencodes(m, bytes),
+                    GatewayMessage::Position(m) => assert_reencodes(m, bytes),
+                    GatewayMessage::QueryDone(m) => assert_reencodes(m, bytes),
                 }
                 // A report that converts back to an event must re-encode to
                 // the same bytes (given its own seq and timestamp).
