@@ -609,6 +609,16 @@ def main(argv=None):
         asyncio.run(run(args))
     except KeyboardInterrupt:
         pass
+    except OSError as error:
+        # Nothing listens there (the gateway is not running, or another
+        # market_data address): say so instead of a traceback.
+        sys.exit("cannot connect to %s: %s (is `tradsys serve` running?)" % (args.url, error))
+    except Exception as error:  # websockets is imported lazily, in run()
+        if not type(error).__name__.startswith("ConnectionClosed"):
+            raise
+        # The gateway closed the feed (1001 at its shutdown, 4001 for a
+        # slow reader, ...): a restart has a new feed epoch, so start again.
+        sys.exit("the gateway closed the feed: %s" % error)
 
 
 if __name__ == "__main__":

@@ -121,6 +121,11 @@ pub fn run(args: &AdminArgs) -> ExitCode {
                 ExitCode::SUCCESS
             } else {
                 eprintln!("{method} {target}: HTTP {status}");
+                if status == 401 && token.is_none() {
+                    eprintln!(
+                        "operator controls need an admin account's token: TRADSYS_ADMIN_TOKEN=... or --token-file FILE (the demo config's is ops-demo-token)"
+                    );
+                }
                 ExitCode::from(1)
             }
         }

@@ -40,6 +40,10 @@ fn admin_command_line_reads_and_controls_a_running_gateway() {
 
     let refused = admin_cli(admin, &["halt", "BTC-USD"], None);
     assert_eq!(refused.status.code(), Some(1), "401 without a token");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("TRADSYS_ADMIN_TOKEN"),
+        "a refusal without a token says how to give one"
+    );
     let refused = admin_cli(admin, &["halt", "BTC-USD"], Some("viewer-token"));
     assert_eq!(refused.status.code(), Some(1), "403 for a viewer");
     let halted = admin_cli(admin, &["halt", "BTC-USD"], Some(OPS_TOKEN));
