@@ -48,6 +48,7 @@ pub mod query;
 mod reconfigure;
 pub mod risk;
 pub mod slab;
+mod slot_table;
 pub mod types;
 pub mod wire_enum;
 
