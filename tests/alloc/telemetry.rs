@@ -11,12 +11,12 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::support::alloc_counter::allocations_in;
+use crate::support::shards::two_shard_cores_with_telemetry;
 use tradsys::admin::LatencyStore;
-use tradsys::config::{Config, DEFAULT_TOML};
 use tradsys::engine::*;
 use tradsys::protocol::*;
 use tradsys::shard::core::{FirstMessage, Now, Output, ShardCore};
-use tradsys::shard::mesh::{self, Doorbell, SessionRef, ShardRing};
+use tradsys::shard::mesh::{SessionRef, ShardRing};
 use tradsys::shard::notify::LocalNotify;
 use tradsys::shard::shared::Shared;
 use tradsys::telemetry::{clock, AdminLink, Stage};
@@ -27,34 +27,12 @@ const ETH: SymbolId = 2; // shard 1
 /// Two started cores with telemetry attached (1 ms intervals), the admin
 /// ends of their rings, and the doorbells' receiving ends (keep them).
 fn cores(dir: &std::path::Path) -> (ShardCore, ShardCore, Vec<AdminLink>, Vec<ShardRing>) {
-    let mut config = Config::parse(DEFAULT_TOML).unwrap();
-    config.server.cores = vec![0, 1];
-    config.symbols[0].shard = Some(0);
-    config.symbols[1].shard = Some(1);
-    config.symbols[2].shard = Some(1);
-    config.journal.dir = dir.to_path_buf();
-    config.journal.segment_bytes = 64 << 20;
-    config.engine.order_capacity = 1 << 12;
-    config.telemetry.interval_ms = 1;
-    config.validate().unwrap();
-    let mut doorbells = Vec::new();
-    let mut receivers = Vec::new();
-    for _ in 0..2 {
-        let (bell, rx) = Doorbell::new().unwrap();
-        doorbells.push(bell);
-        receivers.push(rx);
-    }
-    let shared = Arc::new(Shared::new(config, doorbells));
-    let mut admin = Vec::new();
-    let mut links = mesh::build(2, 1024);
-    for (id, link) in links.iter_mut().enumerate() {
-        let (shard_end, admin_end) = tradsys::telemetry::link::link(id as u16);
-        link.telemetry = Some(shard_end);
-        admin.push(admin_end);
-    }
-    let mut links = links.into_iter();
-    let mut a = ShardCore::new(0, Arc::clone(&shared), links.next().unwrap());
-    let mut b = ShardCore::new(1, shared, links.next().unwrap());
+    let (mut a, mut b, admin, receivers) = two_shard_cores_with_telemetry(1024, |config| {
+        config.journal.dir = dir.to_path_buf();
+        config.journal.segment_bytes = 64 << 20;
+        config.engine.order_capacity = 1 << 12;
+        config.telemetry.interval_ms = 1;
+    });
     a.start().unwrap();
     b.start().unwrap();
     (a, b, admin, receivers)

@@ -10,12 +10,31 @@ use tradsys::config::{Config, DEFAULT_TOML};
 use tradsys::shard::core::ShardCore;
 use tradsys::shard::mesh::{self, Doorbell, ShardRing};
 use tradsys::shard::shared::Shared;
+use tradsys::telemetry::AdminLink;
 
 /// The cores and the shard rings their doorbells ring (keep them alive).
 pub fn two_shard_cores(
     ring_capacity: usize,
     tweak: impl FnOnce(&mut Config),
 ) -> (ShardCore, ShardCore, Vec<ShardRing>) {
+    let (a, b, _, receivers) = build(ring_capacity, tweak, false);
+    (a, b, receivers)
+}
+
+/// As [`two_shard_cores`], with latency capture linked to an admin side
+/// (the returned ends of the telemetry rings, as the admin thread holds).
+pub fn two_shard_cores_with_telemetry(
+    ring_capacity: usize,
+    tweak: impl FnOnce(&mut Config),
+) -> (ShardCore, ShardCore, Vec<AdminLink>, Vec<ShardRing>) {
+    build(ring_capacity, tweak, true)
+}
+
+fn build(
+    ring_capacity: usize,
+    tweak: impl FnOnce(&mut Config),
+    telemetry: bool,
+) -> (ShardCore, ShardCore, Vec<AdminLink>, Vec<ShardRing>) {
     let mut config = Config::parse(DEFAULT_TOML).unwrap();
     config.server.cores = vec![0, 1];
     config.symbols[0].shard = Some(0);
@@ -31,8 +50,17 @@ pub fn two_shard_cores(
         receivers.push(rx);
     }
     let shared = Arc::new(Shared::new(config, doorbells));
-    let mut links = mesh::build(2, ring_capacity).into_iter();
+    let mut links = mesh::build(2, ring_capacity);
+    let mut admin = Vec::new();
+    if telemetry {
+        for (id, link) in links.iter_mut().enumerate() {
+            let (shard_end, admin_end) = tradsys::telemetry::link::link(id as u16);
+            link.telemetry = Some(shard_end);
+            admin.push(admin_end);
+        }
+    }
+    let mut links = links.into_iter();
     let a = ShardCore::new(0, Arc::clone(&shared), links.next().unwrap());
     let b = ShardCore::new(1, shared, links.next().unwrap());
-    (a, b, receivers)
+    (a, b, admin, receivers)
 }
