@@ -26,10 +26,11 @@ pub(super) struct Telemetry {
     pub(super) command_sampled: bool,
     /// The sampling's random state (xorshift64: which command of a
     /// multi-command read is timed must not depend on its place in the
-    /// read, or `intake`, which grows along a read, would be biased), and
-    /// its period.
+    /// read, or `intake`, which grows along a read, would be biased).
     sample_rng: u64,
-    sample_every: u32,
+    /// A draw at or below it is sampled: `u64::MAX / command_sample_every`,
+    /// divided once here rather than per command.
+    sample_below: u64,
     /// When the previous mesh loop turn began, and whether it found nothing
     /// to do (with `idle = "park"` the turn after it includes the park).
     last_turn_ns: u64,
@@ -56,7 +57,7 @@ impl Telemetry {
             read_ns: 0,
             command_sampled: true,
             sample_rng: (0x9E37_79B9_7F4A_7C15 ^ (u64::from(shard) << 32)) | 1,
-            sample_every: t.command_sample_every.max(1),
+            sample_below: u64::MAX / u64::from(t.command_sample_every.max(1)),
             last_turn_ns: 0,
             last_turn_idle: false,
             parks: config.server.idle == IdlePolicy::Park,
@@ -85,7 +86,7 @@ impl ShardCore {
     /// the sampling skips.
     #[inline]
     pub(super) fn command_stamp(&self) -> u64 {
-        debug_assert!(self.telemetry.sample_every >= 1);
+        debug_assert!(self.telemetry.sample_below > 0);
         if self.telemetry.command_sampled {
             self.stamp()
         } else {
@@ -108,7 +109,7 @@ impl ShardCore {
         x ^= x >> 7;
         x ^= x << 17;
         t.sample_rng = x;
-        t.command_sampled = only_one || x.is_multiple_of(u64::from(t.sample_every));
+        t.command_sampled = only_one || x <= t.sample_below;
         debug_assert!(t.sample_rng != 0, "xorshift never reaches 0");
     }
 
