@@ -55,7 +55,7 @@ impl SlotTable {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn home(&self, tag: u32) -> usize {
         // The table size is a power of two, so the mask is a modulo.
         debug_assert_eq!(self.mask & (self.mask + 1), 0);
@@ -64,7 +64,7 @@ impl SlotTable {
 
     /// Calls `each` with the slot of every entry tagged `tag`, in probe
     /// order, until it answers `true`; the position of that entry.
-    #[inline]
+    #[inline(always)]
     pub fn find(&self, tag: u32, mut each: impl FnMut(Slot) -> bool) -> Option<usize> {
         // At most half full, so an empty entry ends every probe.
         debug_assert!(self.len < self.entries.len(), "a probe could not end");
@@ -82,14 +82,14 @@ impl SlotTable {
     }
 
     /// The slot at a position [`find`](Self::find) returned.
-    #[inline]
+    #[inline(always)]
     pub fn slot_at(&self, position: usize) -> Slot {
         debug_assert!(self.entries[position] != EMPTY, "an empty position");
         slot_of(self.entries[position])
     }
 
     /// Adds `slot` under `tag` (the index checks it is not there yet).
-    #[inline]
+    #[inline(always)]
     pub fn insert(&mut self, tag: u32, slot: Slot) {
         assert!(
             self.len < self.entries.len() / 2,
@@ -109,7 +109,7 @@ impl SlotTable {
 
     /// Empties the entry at `hole`, shifting later members of its probe
     /// run back so lookups never need tombstones.
-    #[inline]
+    #[inline(always)]
     pub fn remove_at(&mut self, mut hole: usize) {
         debug_assert!(
             self.len > 0 && self.entries[hole] != EMPTY,
