@@ -356,7 +356,9 @@ class FeedState:
                 req[1].add(o["symbol"])
             return
         symbol = o["symbol"]
-        if req is not None and symbol not in self.names:
+        if "name" in o:  # `subscribed` names its symbol
+            self.names[symbol] = o["name"]
+        elif req is not None and symbol not in self.names:
             self.learn_name(symbol, req)
         key = (symbol, o["channel"])
         if t == "subscribed":

@@ -70,6 +70,7 @@ fuzz_target!(|data: &[u8]| {
     let config = HandshakeConfig {
         path: "/md",
         echo_path: "/echo",
+        trade_path: "/trade",
         allowed_origins: &["https://example.com"],
         default_format: Format::Binary,
     };

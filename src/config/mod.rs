@@ -170,6 +170,11 @@ pub struct MarketDataConfig {
     /// An echo client's largest frame and message, and its send budget
     /// (both allocated at its handshake).
     pub echo_max_message_bytes: usize,
+    /// The path of WebSocket order entry on this listener (`"/trade"` by
+    /// default; empty: off): binary messages carry the order-entry protocol
+    /// of `docs/PROTOCOL.md` ("WebSocket transport"), one session per
+    /// connection, under the `[session]` rules and bounds.
+    pub order_entry_path: String,
 }
 
 impl Default for MarketDataConfig {
@@ -184,6 +189,7 @@ impl Default for MarketDataConfig {
             socket_send_buffer_bytes: 0,
             echo_path: String::new(),
             echo_max_message_bytes: (16 << 20) + (64 << 10),
+            order_entry_path: "/trade".to_string(),
         }
     }
 }

@@ -99,6 +99,18 @@ impl Config {
                 "must be empty (off) or a path such as /echo, not /md",
             );
         }
+        let trade = &m.order_entry_path;
+        if !trade.is_empty()
+            && (!trade.starts_with('/')
+                || trade == "/md"
+                || trade == echo
+                || trade.contains(['?', ' ']))
+        {
+            return fail(
+                "market_data.order_entry_path",
+                "must be empty (off) or a path such as /trade, not /md nor the echo path",
+            );
+        }
         if !(4096..=1 << 30).contains(&m.echo_max_message_bytes) {
             return fail(
                 "market_data.echo_max_message_bytes",
@@ -313,8 +325,14 @@ impl Config {
             if !ids.insert(s.id) {
                 return fail(field("id"), format!("duplicate symbol id {}", s.id));
             }
-            if s.name.is_empty() || s.name.len() > 16 || !s.name.is_ascii() {
-                return fail(field("name"), "must be 1 to 16 ASCII characters");
+            // Printable, without `"` or `\`: the name goes into JSON
+            // answers (`subscribed`) as it is.
+            let printable = |b: u8| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\';
+            if s.name.is_empty() || s.name.len() > 16 || !s.name.bytes().all(printable) {
+                return fail(
+                    field("name"),
+                    "must be 1 to 16 printable ASCII characters, without \" or \\",
+                );
             }
             if !names.insert(&s.name) {
                 return fail(field("name"), format!("duplicate symbol name {}", s.name));

@@ -40,6 +40,10 @@ wire_enum! {
         /// durable (an msync/fsync error): nothing after the last acknowledged
         /// command was executed, and the gateway exits non-zero.
         JournalFailure = 14,
+        /// WebSocket order entry only: the client broke a rule of the
+        /// WebSocket transport (a malformed frame, a text message, a message
+        /// over the size limit); the Close frame that follows says which.
+        TransportError = 15,
     }
 }
 

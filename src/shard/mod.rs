@@ -29,6 +29,9 @@
 //!   and the fan-out (I/O-free; its tasks are `runtime/md.rs`).
 //! - `operator`: the ring that brings operator commands from the admin
 //!   thread.
+//! - `ws_session`: WebSocket order entry's framing and close codes
+//!   (I/O-free; its tasks are `runtime/ws_trade.rs`, the session is the
+//!   TCP one in `core`).
 
 pub mod admission;
 pub mod core;
@@ -50,3 +53,4 @@ pub mod sender;
 pub mod session;
 pub mod session_table;
 pub mod shared;
+pub mod ws_session;

@@ -13,7 +13,9 @@
 //!   writer (`runtime/md.rs`);
 //! - per connection, a reader (socket -> core: receives into the shard's
 //!   provided buffer ring) and a writer (outbox -> socket, woken by a
-//!   [`LocalNotify`]; sends from the session's own buffer).
+//!   [`LocalNotify`]; sends from the session's own buffer);
+//! - per WebSocket order-entry connection (upgraded on the market-data
+//!   listener), the same pair with WebSocket framing (`runtime/ws_trade.rs`).
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
@@ -37,6 +39,7 @@ use crate::config::IdlePolicy;
 use crate::protocol::*;
 
 mod md;
+mod ws_trade;
 
 /// Bytes a reader pulls from the socket at once.
 const READ_BUFFER_BYTES: usize = 64 * 1024;
@@ -480,20 +483,35 @@ fn logon(
     // SAFETY: the fd was just made by dup and is owned by nobody else.
     let write_stream = Conn(unsafe { OwnedFd::from_raw_fd(write_fd) });
     let writer = Rc::new(LocalNotify::default());
+    let id = enter_session(tasks, stream, peer, first, &writer)?;
+    Ok((id, write_stream, writer))
+}
+
+/// A whole first message, whatever the transport (TCP here, WebSocket in
+/// `ws_trade.rs`): the session it made, or how the connection ends
+/// (counted and logged).
+fn enter_session(
+    tasks: &Rc<ShardTasks>,
+    stream: &Conn,
+    peer: SocketAddr,
+    first: &[u8],
+    writer: &Rc<LocalNotify>,
+) -> Result<SessionRef, PreLogonEnd> {
+    debug_assert!(!first.is_empty(), "a first message has bytes");
+    let now = now();
     let outcome = tasks
         .core
         .borrow_mut()
-        .first_message(first, Rc::clone(&writer), now);
+        .first_message(first, Rc::clone(writer), now);
     let end = match outcome {
         FirstMessage::LoggedOn(id) => {
             tasks.core.borrow_mut().session_started(id, peer);
             set_socket_options(stream, &tasks.shared);
-            return Ok((id, write_stream, writer));
+            return Ok(id);
         }
         FirstMessage::Refused(end) => end,
-        FirstMessage::Incomplete { .. } => unreachable!("read_first_message reads a whole message"),
+        FirstMessage::Incomplete { .. } => unreachable!("the reader reads a whole message"),
     };
-    drop(write_stream);
     let refusal = match end.rejected {
         Some(LogonRejectReason::SessionLimit) => Refusal::SessionLimit,
         Some(_) => Refusal::LogonRejected,
@@ -685,22 +703,7 @@ async fn write_loop(tasks: Rc<ShardTasks>, stream: Conn, id: SessionRef, writer:
         let output = tasks.core.borrow_mut().take_output(id, &mut spare);
         match output {
             Output::Data => {
-                // A client that does not read blocks only this task; once
-                // its session has ended (slow consumer, shutdown) it gets at
-                // most one linger period more before the socket is closed.
-                let linger = Duration::from_millis(tasks.shared.config.server.shutdown_grace_ms);
-                let written = futures_lite::future::or(
-                    async { stream.write_all(&spare).await.is_ok() },
-                    async {
-                        loop {
-                            sleep(linger).await;
-                            if tasks.core.borrow().session_ended(id) {
-                                return false;
-                            }
-                        }
-                    },
-                )
-                .await;
+                let written = write_session_bytes(&tasks, &stream, id, &spare).await;
                 spare.clear();
                 if !written {
                     break;
@@ -715,6 +718,28 @@ async fn write_loop(tasks: Rc<ShardTasks>, stream: Conn, id: SessionRef, writer:
     drop(stream);
     tasks.core.borrow_mut().close_session(id);
     tasks.writers_running.set(tasks.writers_running.get() - 1);
+}
+
+/// Writes a session's bytes. A client that does not read blocks only its
+/// writer; once its session has ended (slow consumer, shutdown) it gets at
+/// most one linger period more: `false`, and the socket is closed.
+async fn write_session_bytes(
+    tasks: &Rc<ShardTasks>,
+    stream: &Conn,
+    id: SessionRef,
+    bytes: &[u8],
+) -> bool {
+    debug_assert!(!bytes.is_empty(), "only queued bytes are written");
+    let linger = Duration::from_millis(tasks.shared.config.server.shutdown_grace_ms);
+    futures_lite::future::or(async { stream.write_all(bytes).await.is_ok() }, async {
+        loop {
+            sleep(linger).await;
+            if tasks.core.borrow().session_ended(id) {
+                return false;
+            }
+        }
+    })
+    .await
 }
 
 /// Half-close: FIN after the queued bytes (SessionEnd last). Then read

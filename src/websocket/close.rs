@@ -14,6 +14,9 @@ pub mod code {
     /// control frame rules, close payload).
     pub const PROTOCOL_ERROR: u16 = 1002;
     /// Text that is not UTF-8 (or a close reason that is not).
+    /// A data type the endpoint does not take (a text message where only
+    /// binary is spoken: WebSocket order entry).
+    pub const UNSUPPORTED_DATA: u16 = 1003;
     pub const INVALID_PAYLOAD: u16 = 1007;
     /// A policy was broken (no subscription in time, control messages too fast).
     pub const POLICY: u16 = 1008;

@@ -150,6 +150,22 @@ impl Decoder {
         }
     }
 
+    /// Raises the size limits (never lowers them), keeping any frame or
+    /// message in progress: a WebSocket order-entry connection reads its
+    /// Logon with small limits and grows them once it is a session.
+    /// Allocates the larger message buffer here, once.
+    pub fn raise_limits(&mut self, limits: Limits) {
+        assert!(
+            limits.max_frame >= self.limits.max_frame
+                && limits.max_message >= self.limits.max_message,
+            "limits only grow"
+        );
+        self.limits = limits;
+        self.buf
+            .reserve_exact(limits.max_message.saturating_sub(self.buf.len()));
+        debug_assert!(self.buf.capacity() >= limits.max_message);
+    }
+
     fn fail(&mut self, error: WsError) -> WsError {
         self.failed = Some(error);
         error

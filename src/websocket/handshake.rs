@@ -10,7 +10,7 @@
 //! | the request ends (`\r\n\r\n`) within [`MAX_REQUEST_LEN`] | 431 (bigger) or wait (shorter) |
 //! | it parses as HTTP/1.1 with at most [`MAX_HEADERS`] headers | 400 |
 //! | method `GET` | 405 |
-//! | path (before `?`) is the configured one (or the echo path, when set) | 404 |
+//! | path (before `?`) is the configured one (or the echo or order-entry path, when set) | 404 |
 //! | `Upgrade` has the token `websocket`, `Connection` the token `Upgrade` | 400 |
 //! | `Sec-WebSocket-Version: 13` | 426 with `Sec-WebSocket-Version: 13` |
 //! | `Sec-WebSocket-Key` is base64 of 16 bytes | 400 |
@@ -30,6 +30,9 @@ const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /// Subprotocols (`Sec-WebSocket-Protocol`) that choose the format.
 pub const SUBPROTOCOL_BINARY: &str = "tradsys.bin.v1";
 pub const SUBPROTOCOL_JSON: &str = "tradsys.json.v1";
+/// The subprotocol of the order-entry path (`docs/PROTOCOL.md`, "WebSocket
+/// transport"): confirmed when offered there, never required.
+pub const SUBPROTOCOL_ORDER_ENTRY: &str = "tradsys.oe.v1";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -44,6 +47,9 @@ pub struct HandshakeConfig<'a> {
     /// A second path whose clients are echoed (`market_data.echo_path`, a
     /// conformance-test aid); empty: none.
     pub echo_path: &'a str,
+    /// The path whose clients speak the order-entry protocol in binary
+    /// messages (`market_data.order_entry_path`); empty: none.
+    pub trade_path: &'a str,
     /// `Origin` values accepted from browsers; `"*"` accepts any. A request
     /// without `Origin` (not from a browser) is always accepted.
     pub allowed_origins: &'a [&'a str],
@@ -107,6 +113,8 @@ pub struct Accepted {
     pub accept_key: [u8; 28],
     /// Upgraded on the echo path.
     pub echo: bool,
+    /// Upgraded on the order-entry path (`format` is then meaningless).
+    pub trade: bool,
     /// Bytes of the request (what follows is the first frame).
     pub request_len: usize,
 }
@@ -224,10 +232,28 @@ pub fn accept(request: &[u8], config: &HandshakeConfig<'_>) -> Result<Accepted, 
     let target = parsed.path.unwrap_or("");
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let echo = !config.echo_path.is_empty() && path == config.echo_path;
-    if path != config.path && !echo {
+    let trade = !config.trade_path.is_empty() && path == config.trade_path;
+    if path != config.path && !echo && !trade {
         return Err(HandshakeError::WrongPath);
     }
     check_headers(parsed.headers, config)?;
+    let key = header(parsed.headers, "Sec-WebSocket-Key")
+        .expect("checked")
+        .trim_ascii();
+    if trade {
+        // Order entry has one format, the protocol's bytes; the market-data
+        // format choices (query, subprotocols) do not apply and are ignored.
+        let offered = header(parsed.headers, "Sec-WebSocket-Protocol")
+            .is_some_and(|v| has_token(v, SUBPROTOCOL_ORDER_ENTRY));
+        return Ok(Accepted {
+            format: Format::Binary,
+            subprotocol: offered.then_some(SUBPROTOCOL_ORDER_ENTRY),
+            accept_key: accept_key(key),
+            echo: false,
+            trade: true,
+            request_len,
+        });
+    }
     let from_query = query_format(query)?;
     let offered = offered_subprotocol(header(parsed.headers, "Sec-WebSocket-Protocol"));
     let format = match (from_query, offered) {
@@ -236,14 +262,12 @@ pub fn accept(request: &[u8], config: &HandshakeConfig<'_>) -> Result<Accepted, 
         (None, Some((_, p))) => p,
         (None, None) => config.default_format,
     };
-    let key = header(parsed.headers, "Sec-WebSocket-Key")
-        .expect("checked")
-        .trim_ascii();
     Ok(Accepted {
         format,
         subprotocol: offered.map(|(name, _)| name),
         accept_key: accept_key(key),
         echo,
+        trade: false,
         request_len,
     })
 }

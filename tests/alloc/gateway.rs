@@ -16,6 +16,12 @@ use tradsys::protocol::*;
 use tradsys::shard::core::{FirstMessage, Now, Output, ShardCore};
 use tradsys::shard::mesh::SessionRef;
 use tradsys::shard::notify::LocalNotify;
+use tradsys::shard::ws_session::{
+    frame_reports, framed_bound, WsControl, MAX_CONTROL_FRAME, SESSION_LIMITS,
+};
+use tradsys::websocket::encode::write_frame;
+use tradsys::websocket::frame::read_header;
+use tradsys::websocket::{Decoder, Opcode, Role, WsEvent};
 
 const BTC: SymbolId = 1; // shard 0
 const ETH: SymbolId = 2; // shard 1
@@ -38,6 +44,39 @@ struct Peer {
     seq: u32,
     wire: [u8; 256],
     spare: Vec<u8>,
+    /// Over WebSocket order entry (docs/PROTOCOL.md section 14): what the
+    /// runtime's WebSocket reader and writer add to the path.
+    ws: Option<WsPeer>,
+}
+
+/// The WebSocket side of a session: the server's decoder (the client's
+/// frames, masked), the writer's framing buffer and its pong state.
+struct WsPeer {
+    decoder: Decoder,
+    frame: [u8; 256 + 14],
+    framed: Vec<u8>,
+    control: WsControl,
+}
+
+impl WsPeer {
+    fn new(outbox_bytes: usize) -> WsPeer {
+        WsPeer {
+            decoder: Decoder::new(Role::Server, SESSION_LIMITS),
+            frame: [0; 256 + 14],
+            framed: Vec::with_capacity(framed_bound(outbox_bytes) + 2 * MAX_CONTROL_FRAME),
+            control: WsControl::default(),
+        }
+    }
+}
+
+/// Counts the message types of `bytes` (whole messages).
+fn count(bytes: &[u8], counts: &mut [u32; 256]) {
+    let mut at = 0;
+    while at < bytes.len() {
+        let decoded = decode_gateway(&bytes[at..]).expect("well-formed output");
+        counts[decoded.message.header().msg_type as usize] += 1;
+        at += decoded.len;
+    }
 }
 
 impl Peer {
@@ -54,24 +93,52 @@ impl Peer {
             seq: 2,
             wire: [0; 256],
             spare: Vec::with_capacity(2 << 20),
+            ws: None,
         }
     }
 
     fn send<M: WireMessage>(&mut self, core: &mut ShardCore, msg: &M, now: Now) {
         let len = encode(msg, self.seq, &mut self.wire).unwrap();
         self.seq += 1;
-        let intake = core.on_bytes(self.id, &self.wire[..len], now);
+        let intake = match &mut self.ws {
+            None => core.on_bytes(self.id, &self.wire[..len], now),
+            Some(ws) => {
+                // A masked client frame, decoded as the WebSocket reader does.
+                let mask = Some(self.seq.to_le_bytes());
+                let n = write_frame(true, Opcode::Binary, &self.wire[..len], mask, &mut ws.frame)
+                    .unwrap();
+                let step = ws.decoder.decode(&ws.frame[..n]).unwrap();
+                assert_eq!(step.consumed, n);
+                let Some(WsEvent::Binary(payload)) = step.event else {
+                    panic!("a binary message")
+                };
+                core.on_bytes(self.id, payload, now)
+            }
+        };
         assert_eq!((intake.consumed, intake.blocked), (len, false));
     }
 
-    /// Takes everything queued for this session and counts message types.
+    /// Takes everything queued for this session and counts message types
+    /// (over WebSocket: framed as the writer does, a pong ahead).
     fn drain(&mut self, core: &mut ShardCore, counts: &mut [u32; 256]) {
         while core.take_output(self.id, &mut self.spare) == Output::Data {
-            let mut at = 0;
-            while at < self.spare.len() {
-                let decoded = decode_gateway(&self.spare[at..]).expect("well-formed output");
-                counts[decoded.message.header().msg_type as usize] += 1;
-                at += decoded.len;
+            match &mut self.ws {
+                None => count(&self.spare, counts),
+                Some(ws) => {
+                    ws.framed.clear();
+                    ws.control.ping(b"still there?");
+                    ws.control.take_pong_into(&mut ws.framed);
+                    frame_reports(&self.spare, &mut ws.framed);
+                    let mut at = 0;
+                    while at < ws.framed.len() {
+                        let (header, n) = read_header(&ws.framed[at..]).unwrap();
+                        let end = at + n + header.payload_len as usize;
+                        if header.opcode == Opcode::Binary as u8 {
+                            count(&ws.framed[at + n..end], counts);
+                        }
+                        at = end;
+                    }
+                }
             }
             self.spare.clear();
         }
@@ -167,7 +234,19 @@ fn round(
 
 #[test]
 fn order_path_across_the_mesh_allocates_nothing_after_warm_up() {
-    let dir = std::env::temp_dir().join(format!("tradsys-alloc-{}", std::process::id()));
+    order_path_allocates_nothing(false);
+}
+
+/// The same rounds with Alice's session over WebSocket order entry: the
+/// decoder, the framing of her reports and a pong per write add nothing.
+#[test]
+fn websocket_order_entry_allocates_nothing_after_warm_up() {
+    order_path_allocates_nothing(true);
+}
+
+fn order_path_allocates_nothing(websocket: bool) {
+    let dir =
+        std::env::temp_dir().join(format!("tradsys-alloc-{}-{websocket}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let (mut a, mut b) = two_shards(&dir);
     let now = Now {
@@ -184,6 +263,11 @@ fn order_path_across_the_mesh_allocates_nothing_after_warm_up() {
         &LogonMsg::new(2, b"bob-demo-token", 0, false).unwrap(),
         now,
     );
+    if websocket {
+        alice.ws = Some(WsPeer::new(
+            a.shared().config.session.send_buffer_bytes + 256,
+        ));
+    }
     let mut counts = [0u32; 256];
     alice.drain(&mut a, &mut counts);
     bob.drain(&mut b, &mut counts);

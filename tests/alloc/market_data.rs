@@ -157,7 +157,7 @@ fn reads(feed: &Feed, out: &mut [u8]) -> usize {
     for channel in parsed.channels.iter() {
         bytes += render_subscribed(
             parsed.req_id,
-            1,
+            (1, Some("BTC-USD")),
             channel,
             parsed.depth,
             state.seq,

@@ -28,3 +28,4 @@ mod session_props;
 mod sessions;
 mod stall_idle;
 mod start_failure;
+mod websocket_orders;

@@ -14,6 +14,20 @@ use tradsys::config::DEFAULT_TOML;
 
 #[test]
 fn independent_python_client_passes_its_conformance_checks() {
+    run_conformance(false);
+}
+
+/// The same checks, every one, over WebSocket order entry (the market-data
+/// port's `/trade` path, docs/PROTOCOL.md section 9), plus the checks of
+/// what only that transport has (`websocket()` in the script). The client
+/// speaks WebSocket through the third-party Python `websockets` package,
+/// which `.ci/run` installs: without it this test fails.
+#[test]
+fn independent_python_client_passes_its_conformance_checks_over_websocket() {
+    run_conformance(true);
+}
+
+fn run_conformance(websocket: bool) {
     let dir = Gateway::new_dir();
     let config = DEFAULT_TOML
         .replacen(
@@ -35,11 +49,18 @@ fn independent_python_client_passes_its_conformance_checks() {
         );
     let gateway = Gateway::start_config(&dir, &config, None).expect("gateway starts");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/conformance.py");
-    let output = Command::new("python3")
-        .arg(script)
-        .arg("--addr")
-        .arg(gateway.addr.to_string())
-        .env("PYTHONDONTWRITEBYTECODE", "1")
+    let mut command = Command::new("python3");
+    command.arg(script).env("PYTHONDONTWRITEBYTECODE", "1");
+    if websocket {
+        command
+            .arg("--addr")
+            .arg(gateway.md_addr.to_string())
+            .arg("--websocket")
+            .arg("/trade");
+    } else {
+        command.arg("--addr").arg(gateway.addr.to_string());
+    }
+    let output = command
         .output()
         .expect("python3 runs (it is on every machine of this project's kind)");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -55,6 +76,8 @@ fn independent_python_client_passes_its_conformance_checks() {
         stdout.lines().last().unwrap_or("").ends_with("0 failed"),
         "{stdout}"
     );
+    let checks = stdout.lines().filter(|l| l.starts_with("ok ")).count();
+    assert!(checks >= 300, "every check ran: {checks} passed");
     drop(gateway);
     let _ = std::fs::remove_dir_all(&dir);
 }

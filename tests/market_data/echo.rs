@@ -20,6 +20,7 @@ fn the_handshake_serves_the_echo_path_only_when_configured() {
     let mut config = HandshakeConfig {
         path: "/md",
         echo_path: "",
+        trade_path: "",
         allowed_origins: &["*"],
         default_format: Format::Binary,
     };

@@ -487,8 +487,17 @@ fn answers() -> Vec<String> {
     let mut out = Vec::new();
     let mut text = |n: usize, buf: &[u8]| out.push(String::from_utf8(buf[..n].to_vec()).unwrap());
     for channel in parsed.channels.iter() {
-        let n =
-            render_subscribed(parsed.req_id, 1, channel, parsed.depth, 2, epoch, &mut buf).unwrap();
+        let symbol = (1, Some("BTC-USD"));
+        let n = render_subscribed(
+            parsed.req_id,
+            symbol,
+            channel,
+            parsed.depth,
+            2,
+            epoch,
+            &mut buf,
+        )
+        .unwrap();
         text(n, &buf);
     }
     let error = ControlError {

@@ -404,6 +404,7 @@ fn config() -> HandshakeConfig<'static> {
     HandshakeConfig {
         path: "/md",
         echo_path: "",
+        trade_path: "/trade",
         allowed_origins: &["https://example.com"],
         default_format: Format::Binary,
     }

@@ -131,7 +131,57 @@ fn worked_hex_dumps_are_what_the_encoder_writes() {
     let n = encode_event(&accepted, 2, 1_700_000_000_123_456_789, &mut buf).unwrap();
     expected.push(buf[..n].to_vec());
 
+    expected.extend(websocket_examples(&expected[0], &expected[1]));
     assert_eq!(doc_tables::hex_blocks(DOC), expected);
+}
+
+/// Section 14's dumps: the Logon in a masked client frame, LogonAccepted in
+/// a server frame (`ws_session::frame_reports`, what the writer sends), and
+/// SessionEnd(Logout) with the Close frame that follows it.
+fn websocket_examples(logon: &[u8], accepted: &[u8]) -> Vec<Vec<u8>> {
+    use tradsys::shard::ws_session::{frame_reports, framed_bound, WsControl};
+    use tradsys::websocket::encode::write_frame;
+    use tradsys::websocket::Opcode;
+    let mut client = vec![0u8; logon.len() + 14];
+    let mask = Some([0x37, 0xfa, 0x21, 0x3d]);
+    let n = write_frame(true, Opcode::Binary, logon, mask, &mut client).unwrap();
+    client.truncate(n);
+    let mut server = Vec::with_capacity(framed_bound(accepted.len()));
+    frame_reports(accepted, &mut server);
+    let mut end = [0u8; SessionEndMsg::LEN];
+    encode(
+        &SessionEndMsg::new(SessionEndReason::Logout, 4),
+        3,
+        &mut end,
+    )
+    .unwrap();
+    let mut closing = Vec::with_capacity(framed_bound(end.len()) + 4);
+    frame_reports(&end, &mut closing);
+    let close = WsControl::default().close_code(Some(SessionEndReason::Logout));
+    WsControl::close_frame_into(close, &mut closing);
+    vec![client, server, closing]
+}
+
+/// Section 14's Close codes are the ones the WebSocket writer sends.
+#[test]
+fn websocket_close_codes_are_the_documented_ones() {
+    use tradsys::shard::ws_session::close_code_for;
+    let section = &DOC[DOC.find("## 14. WebSocket transport").expect("section 14")..];
+    assert!(section.contains("| `SessionEnd(Logout)` | 1000 |"));
+    assert_eq!(close_code_for(SessionEndReason::Logout), 1000);
+    assert!(section.contains("| `SessionEnd(Shutdown)` | 1001 |"));
+    assert_eq!(close_code_for(SessionEndReason::Shutdown), 1001);
+    for code in 1..=u16::MAX {
+        let Some(reason) = SessionEndReason::from_u16(code) else {
+            continue;
+        };
+        use SessionEndReason::*;
+        if matches!(reason, Logout | Shutdown | TransportError) {
+            continue;
+        }
+        let row = format!("{} `{reason:?}`", close_code_for(reason));
+        assert!(section.contains(&row), "section 14 lists {row}");
+    }
 }
 
 #[test]

@@ -1216,6 +1216,75 @@ def queries(host, port):
         x.close()
 
 
+def websocket(host, port):
+    """Section 9, what only the WebSocket transport has: the subprotocol,
+    Close codes after SessionEnd, text and oversized messages, pings,
+    fragmented messages. Run with --websocket only."""
+    from websockets.exceptions import ConnectionClosed
+
+    def ended(s, what, reason, close, expected_seq=None):
+        se = expect(s, M.SESSION_END, "%s: SessionEnd" % what)
+        if se:
+            eq(se.reason, reason, "%s: SessionEnd reason %d" % (what, reason))
+            if expected_seq is not None:
+                eq(se.expected_seq, expected_seq, "%s: expected_seq %d" % (what, expected_seq))
+        closed, extra = s.wait_closed(5.0)
+        check(closed and not extra, "%s: then the WebSocket closes" % what, repr(extra))
+        eq(s.sock.close_code, close, "%s: Close code %d" % (what, close))
+        s.close()
+
+    s = t.Session.connect(host, port)
+    eq(s.sock.ws.subprotocol, t.WS_SUBPROTOCOL, "handshake: subprotocol tradsys.oe.v1 confirmed")
+    s.logon(*ALICE)
+    pong = s.sock.ws.ping(b"are you there")
+    check(pong.wait(5.0), "a ping is answered with a pong")
+    order = t.encode(M.NEW_ORDER, 2, client_order_id=7001, symbol=SYM, side=t.Side.SELL,
+                     order_kind=1, tif=1, price=REF + 4000 + RUN, qty=1)
+    s.sock.ws.send([order[:20], order[20:]])  # one message, two frames
+    s.send_seq = 2
+    expect(s, M.ORDER_ACCEPTED, "a message in two fragments (continuation frame): accepted")
+    cleanup(s, 7002)
+    s.logout()
+    ended(s, "Logout", t.SessionEndReason.Logout, 1000)
+
+    s = t.Session.connect(host, port)
+    s.logon(*ALICE)
+    s.send(M.HEARTBEAT, seq=7)
+    ended(s, "sequence gap", t.SessionEndReason.SequenceGap, 4108, expected_seq=2)
+
+    s = t.Session.connect(host, port)
+    s.logon(*ALICE)
+    s.sock.ws.send("a text message")
+    ended(s, "text message", t.SessionEndReason.TransportError, 1003, expected_seq=2)
+
+    s = t.Session.connect(host, port)
+    s.logon(*ALICE)
+    s.sock.ws.send(b"\0" * (t.WS_MAX_MESSAGE + 1))
+    ended(s, "message over 65536 bytes", t.SessionEndReason.TransportError, 1009,
+          expected_seq=2)
+
+    s = t.Session.connect(host, port)
+    s.sock.ws.send("{}")
+    ended(s, "text before Logon", t.SessionEndReason.TransportError, 1003, expected_seq=1)
+
+    s = t.Session.connect(host, port)
+    s.send(M.LOGON, account=1, token="wrong-token")
+    expect(s, M.LOGON_REJECTED, "bad token over WebSocket: LogonRejected")
+    ended(s, "bad token", t.SessionEndReason.LogonRejected, 4110, expected_seq=2)
+
+    s = t.Session.connect(host, port)
+    s.logon(*ALICE)
+    s.sock.ws.close(4000, "bye")
+    rcvd = s.sock.ws.protocol.close_rcvd
+    eq(rcvd.code if rcvd else None, 4000,
+       "the client's Close: echoed with its code, no SessionEnd")
+    try:
+        s.sock.ws.recv(timeout=1.0)
+        check(False, "nothing after the client's Close")
+    except ConnectionClosed:
+        pass
+
+
 def layouts():
     """Section 7/8 tables of the query messages, byte by byte, without a gateway."""
     b = t.encode(M.ORDER_QUERY, 7, client_order_id=0x0102030405060708,
@@ -1250,10 +1319,15 @@ def layouts():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--addr", default="127.0.0.1:7001", help="HOST:PORT of order entry")
+    ap.add_argument("--websocket", metavar="PATH",
+                    help="run every check over WebSocket (section 9): --addr is then the "
+                         "market-data address and PATH its order-entry path, e.g. /trade")
     args = ap.parse_args()
     host, _, port = args.addr.rpartition(":")
+    t.Session.default_websocket = args.websocket
     layouts()
-    for part in (run, extended, queries):
+    parts = (run, extended, queries) + ((websocket,) if args.websocket else ())
+    for part in parts:
         try:
             part(host or "127.0.0.1", int(port))
         except Exception as e:  # noqa: BLE001 - any crash is a failed check

@@ -340,8 +340,13 @@ def names_are_learned_from_the_answers_in_request_order():
     state.answer(dict(SUBSCRIBED_BOOK, req_id=1))
     state.answer({"type": "error", "req_id": 1, "code": "unknown_symbol", "field": "symbols",
                   "symbol": "DOGE-USD", "message": "no such symbol"})
-    state.answer(dict(SUBSCRIBED_BOOK, req_id=1, symbol=2))
+    state.answer(dict(SUBSCRIBED_BOOK, req_id=1, symbol=2, name="ETH-USD"))
     assert state.names == {1: "BTC-USD", 2: "ETH-USD"}, state.names
+    state = md.FeedState()
+    state.subscribe(["BTC-USD"], ["book"])
+    state.answer(dict(SUBSCRIBED_BOOK, req_id=1, symbol=5, name="SOL-USD"))
+    assert state.names == {5: "SOL-USD"}, "the answer's name wins"
+
 
 
 def main():

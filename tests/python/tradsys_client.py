@@ -4,7 +4,8 @@ Written from docs/PROTOCOL.md alone (standard library only). Every message is
 a fixed-size little-endian record; see the section numbers in the comments.
 
     from tradsys_client import Session, Side, OrderKind, Tif
-    s = Session.connect("127.0.0.1", 7001)
+    s = Session.connect("127.0.0.1", 7001)   # or, over WebSocket (section 9):
+    # s = Session.connect("127.0.0.1", 7002, websocket="/trade")
     acc = s.logon(1, "alice-demo-token")
     s.new_order(client_order_id=1, symbol=1, side=Side.SELL, price=5000000, qty=5)
     msg = s.recv()          # decoded gateway message (a Msg), or raises
@@ -123,7 +124,7 @@ SESSION_END_REASONS = {
     5: "WrongVersion", 6: "LengthMismatch", 7: "NotLoggedOn",
     8: "SequenceGap", 9: "Shutdown", 10: "LogonRejected",
     11: "SlowConsumer", 12: "DuplicateLogon", 13: "LogonTimeout",
-    14: "JournalFailure",
+    14: "JournalFailure", 15: "TransportError",
 }
 SessionEndReason = type("SessionEndReason", (), {v: k for k, v in SESSION_END_REASONS.items()})
 
@@ -338,8 +339,77 @@ def decode_client(buf):
     return Msg(name, msg_type, seq, length, fields)
 
 
+# --- section 9: the WebSocket transport -------------------------------------
+
+WS_SUBPROTOCOL = "tradsys.oe.v1"
+WS_MAX_MESSAGE = 65536
+
+
+class WsSocket:
+    """The socket calls Session makes, carried by a WebSocket (section 9):
+    what is sent goes in binary messages of at most 65536 bytes; what the
+    gateway sends arrives in binary messages that each hold whole protocol
+    messages (checked here). Uses the third-party `websockets` package."""
+
+    def __init__(self, url, timeout):
+        from websockets.sync.client import connect  # a third-party client
+        self.ws = connect(url, open_timeout=timeout, close_timeout=timeout,
+                          subprotocols=[WS_SUBPROTOCOL], ping_interval=None,
+                          max_size=WS_MAX_MESSAGE)
+        self.timeout = timeout
+        self.pending = b""
+        self.close_code = None     # the gateway's Close code, once closed
+        self.messages = 0          # binary messages received
+
+    def setsockopt(self, *args):
+        pass
+
+    def settimeout(self, timeout):
+        self.timeout = timeout
+
+    def fileno(self):
+        return self.ws.socket.fileno()
+
+    def sendall(self, data):
+        from websockets.exceptions import ConnectionClosed
+        try:
+            for i in range(0, max(len(data), 1), WS_MAX_MESSAGE):
+                self.ws.send(bytes(data[i:i + WS_MAX_MESSAGE]))
+        except ConnectionClosed as e:
+            raise BrokenPipeError(str(e))
+
+    def recv(self, n):
+        from websockets.exceptions import ConnectionClosed
+        if not self.pending:
+            try:
+                msg = self.ws.recv(timeout=self.timeout)
+            except TimeoutError:
+                raise socket.timeout()
+            except ConnectionClosed as e:
+                if e.rcvd is not None:
+                    self.close_code = e.rcvd.code
+                return b""
+            if isinstance(msg, str):
+                raise ProtocolError("a text message from the gateway")
+            at = 0
+            while at < len(msg):  # whole protocol messages only
+                if len(msg) - at < HEADER_LEN:
+                    raise ProtocolError("a WebSocket message ends inside a header")
+                at += HEADER.unpack_from(msg, at)[0]
+            if at != len(msg) or not msg:
+                raise ProtocolError("a WebSocket message ends inside a message")
+            self.messages += 1
+            self.pending = msg
+        out, self.pending = self.pending[:n], self.pending[n:]
+        return out
+
+    def close(self):
+        self.ws.close()
+
+
 class Session:
-    """One TCP connection = one session (section 1)."""
+    """One TCP connection (or one WebSocket, section 9) = one session
+    (section 1)."""
 
     def __init__(self, sock):
         self.sock = sock
@@ -352,8 +422,15 @@ class Session:
         self.closed = False
         self.check_gateway_seq = True
 
+    # Session.connect's transport when none is given: None (TCP) or a
+    # WebSocket path such as "/trade" (conformance.py --websocket).
+    default_websocket = None
+
     @classmethod
-    def connect(cls, host, port, timeout=5.0):
+    def connect(cls, host, port, timeout=5.0, websocket=None):
+        path = websocket or cls.default_websocket
+        if path:
+            return cls(WsSocket("ws://%s:%d%s" % (host, port, path), timeout))
         sock = socket.create_connection((host, port), timeout=timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return cls(sock)

@@ -48,9 +48,10 @@ impl WsClient {
     /// Connects and upgrades (`target` such as `/md?format=json`); panics
     /// unless the answer is `101`.
     pub fn connect(addr: SocketAddr, target: &str) -> WsClient {
-        let (mut client, head) = WsClient::connect_raw(addr, &upgrade_request(target, ""));
+        let (client, head) = WsClient::connect_raw(addr, &upgrade_request(target, ""));
         assert!(head.starts_with("HTTP/1.1 101"), "upgrade refused: {head}");
-        client.buf.clear();
+        // What came behind the head is the server's first frames (WebSocket
+        // order entry may refuse at once, right behind its 101).
         client
     }
 

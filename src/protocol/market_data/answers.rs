@@ -37,10 +37,11 @@ fn req_id(out: &mut JsonOut<'_>, req_id: Option<u64>) {
 }
 
 /// `{"type":"subscribed",...}`: the stream starts after `seq` (the
-/// snapshot, for the book channels, is the book at `seq`).
+/// snapshot, for the book channels, is the book at `seq`). The symbol's
+/// `name` comes last, so a client that subscribed by name learns its id.
 pub fn render_subscribed(
     id: Option<u64>,
-    symbol: u32,
+    (symbol, name): (u32, Option<&str>),
     channel: Channel,
     depth: u16,
     seq: u64,
@@ -58,6 +59,9 @@ pub fn render_subscribed(
     }
     out.big("seq", seq);
     out.big("epoch", epoch.0);
+    if let Some(name) = name {
+        out.name("name", name);
+    }
     out.close();
     out.finish()
 }

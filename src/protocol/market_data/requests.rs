@@ -42,6 +42,9 @@ pub enum Outgoing<'a> {
 pub trait SymbolDirectory {
     /// The id of a configured symbol name.
     fn by_name(&self, name: &[u8]) -> Option<u32>;
+    /// The configured name of a symbol id (printable ASCII, no `"` or `\`:
+    /// the config validates it), for the `subscribed` answer.
+    fn name_of(&self, id: u32) -> Option<&str>;
 }
 
 pub struct Subscriptions {
@@ -156,7 +159,10 @@ impl Subscriptions {
             };
             for channel in request.channels.iter() {
                 let refused = match request.op {
-                    Op::Subscribe => self.subscribe(request, id, channel, feed, answer)?,
+                    Op::Subscribe => {
+                        let name = directory.name_of(id);
+                        self.subscribe(request, (id, name), channel, feed, answer)?
+                    }
                     Op::Unsubscribe => self.unsubscribe(request, id, channel, answer)?,
                 };
                 if let Some(code) = refused {
@@ -176,7 +182,7 @@ impl Subscriptions {
     fn subscribe<W: FnMut(Outgoing<'_>)>(
         &mut self,
         request: &ControlRequest<'_>,
-        symbol: u32,
+        (symbol, name): (u32, Option<&str>),
         channel: Channel,
         feed: &Feed,
         answer: &mut Answer<'_, W>,
@@ -204,7 +210,7 @@ impl Subscriptions {
         answer.text(|buf| {
             render_subscribed(
                 request.req_id,
-                symbol,
+                (symbol, name),
                 channel,
                 depth,
                 seq,

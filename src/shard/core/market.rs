@@ -136,6 +136,15 @@ impl ShardCore {
         self.market.begin_handshake()
     }
 
+    /// Its handshake ended on the order-entry path (`runtime/ws_trade.rs`).
+    pub fn md_hand_off_handshake(&mut self) {
+        debug_assert!(
+            !self.shared.config.market_data.order_entry_path.is_empty(),
+            "only the order-entry path hands a connection off"
+        );
+        self.market.hand_off_handshake();
+    }
+
     /// Its handshake ended, accepted in `format` or refused (`None`).
     pub fn md_end_handshake(
         &mut self,

@@ -2,7 +2,9 @@
 //! runtime may ask about a session's state.
 
 use super::ShardCore;
+use crate::protocol::SessionEndReason;
 use crate::shard::mesh::SessionRef;
+use crate::shard::session::Phase;
 use crate::telemetry::Stage;
 
 /// What the writer of a session should do next.
@@ -42,6 +44,18 @@ impl ShardCore {
     /// Whether a session has ended (or is gone): its reader stops.
     pub fn session_ended(&self, id: SessionRef) -> bool {
         self.sessions.get(id).is_none_or(|s| s.is_ended())
+    }
+
+    /// Why a session ended, while its slot is still held (`None`: it is
+    /// active, gone, or its connection went first). The WebSocket writer
+    /// picks its Close code from it.
+    pub fn session_end_reason(&self, id: SessionRef) -> Option<SessionEndReason> {
+        let reason = match self.sessions.get(id)?.phase {
+            Phase::Ended(reason) => reason,
+            Phase::Active { .. } => None,
+        };
+        debug_assert!(reason.is_none() || self.session_ended(id));
+        reason
     }
 
     /// Sessions holding a slot on this shard.

@@ -59,6 +59,18 @@ impl ShardCore {
             .is_some_and(|s| s.is_ended() && s.outbox.is_sealed()));
     }
 
+    /// A WebSocket session's client broke a transport rule: the session
+    /// ends with `SessionEnd(TransportError)`, as a framing error ends a
+    /// TCP session (the writer then sends the Close frame that says which
+    /// rule).
+    pub fn end_transport(&mut self, id: SessionRef) {
+        assert_eq!(id.shard, self.id, "a session ends on its own shard");
+        if self.sessions.get(id).is_some() {
+            self.end_session(id.slot, SessionEndReason::TransportError);
+        }
+        self.finish_turn();
+    }
+
     /// The connection is gone (closed by the peer, broken, or finished
     /// after SessionEnd): ends the session if it was not, frees the slot.
     pub fn close_session(&mut self, id: SessionRef) {

@@ -52,6 +52,11 @@ impl SymbolDirectory for SymbolNames {
             .find(|(n, _)| n.as_bytes() == name)
             .map(|(_, id)| *id)
     }
+
+    fn name_of(&self, id: u32) -> Option<&str> {
+        debug_assert!(id != 0, "0 is never a symbol id");
+        self.0.iter().find(|(_, i)| *i == id).map(|(n, _)| &**n)
+    }
 }
 
 pub struct MdHub {
@@ -207,6 +212,15 @@ impl MdHub {
             slot: slot as u32,
             generation,
         })
+    }
+
+    /// The handshake ended on the order-entry path: the connection leaves
+    /// market data (it becomes an order-entry connection, bounded by the
+    /// session admission instead) and frees its handshake slot, counted
+    /// neither as a client nor as a refusal.
+    pub fn hand_off_handshake(&mut self) {
+        assert!(self.handshaking > 0, "a handshake was begun");
+        self.handshaking -= 1;
     }
 
     /// Whether the client is closing (or gone).

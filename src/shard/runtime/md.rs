@@ -1,7 +1,8 @@
 //! The market-data endpoint's tasks on a shard's reactor: the acceptor on
 //! the shard's `SO_REUSEPORT` market-data listener, and per connection a
 //! reader (the upgrade request, then frames into the core; or, when the
-//! first byte is `{`, raw-TCP control lines) and a writer
+//! first byte is `{`, raw-TCP control lines; or, upgraded on the
+//! order-entry path, an order-entry connection: `ws_trade.rs`) and a writer
 //! (the client's queue out, everything pending in one send). The decisions
 //! are the core's (`core/market.rs`, `shard/md/`); these only move bytes.
 
@@ -16,7 +17,9 @@ use crate::shard::admission::AcceptBackoff;
 use crate::shard::md::{ClientId, Take, Transport};
 use crate::shard::reactor::ops::{sleep, Acceptor};
 use crate::shard::reactor::spawn;
-use crate::websocket::handshake::{self, Format, HandshakeConfig, HandshakeError, MAX_REQUEST_LEN};
+use crate::websocket::handshake::{
+    self, Accepted, Format, HandshakeConfig, HandshakeError, MAX_REQUEST_LEN,
+};
 
 /// The one path the endpoint serves (`docs/MARKET_DATA.md`, "Connecting").
 pub const PATH: &str = "/md";
@@ -111,6 +114,13 @@ enum Upgrade {
         filled: usize,
     },
     Refused(HandshakeError),
+    /// Upgraded on the order-entry path: an order-entry connection now
+    /// (`runtime/ws_trade.rs`); `buf[used..filled]` is its first frames.
+    Trade {
+        accepted: Accepted,
+        used: usize,
+        filled: usize,
+    },
     Gone,
 }
 
@@ -125,6 +135,11 @@ async fn connection(tasks: &Rc<ShardTasks>, stream: Rc<Conn>) {
     let (id, used, filled) = match upgrade {
         Upgrade::Accepted { id, used, filled } => (id, used, filled),
         Upgrade::Refused(error) => return refuse(tasks, &stream, error).await,
+        Upgrade::Trade {
+            accepted,
+            used,
+            filled,
+        } => return super::ws_trade::serve(tasks, stream, &accepted, &buf[used..filled]).await,
         Upgrade::Gone => {
             tasks
                 .core
@@ -219,6 +234,7 @@ async fn read_upgrade(tasks: &Rc<ShardTasks>, stream: &Conn, buf: &mut [u8]) -> 
         let config = HandshakeConfig {
             path: PATH,
             echo_path: &tasks.shared.config.market_data.echo_path,
+            trade_path: &tasks.shared.config.market_data.order_entry_path,
             allowed_origins: tasks.core.borrow().market().origins,
             default_format: Format::Binary,
         };
@@ -227,6 +243,13 @@ async fn read_upgrade(tasks: &Rc<ShardTasks>, stream: &Conn, buf: &mut [u8]) -> 
             Err(error) => return Upgrade::Refused(error),
             Ok(accepted) => accepted,
         };
+        if accepted.trade {
+            return Upgrade::Trade {
+                accepted,
+                used: accepted.request_len,
+                filled,
+            };
+        }
         let format = match accepted.format {
             Format::Binary => DataFormat::Binary,
             Format::Json => DataFormat::Json,

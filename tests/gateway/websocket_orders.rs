@@ -1,0 +1,276 @@
+//! WebSocket order entry (docs/PROTOCOL.md section 14) on the real binary:
+//! a WebSocket session is a TCP session carried differently. Reports reach
+//! every session of the account whichever transport each uses, an order
+//! acknowledged over WebSocket survives kill -9, the pre-logon bounds and
+//! the logon timeout hold, shutdown and protocol errors end with
+//! SessionEnd and the documented Close code, a protocol message may span
+//! WebSocket messages and a message may hold several. The Python
+//! conformance client runs every TCP check over WebSocket too
+//! (`python_conformance.rs`).
+
+use std::collections::VecDeque;
+
+use crate::support::gateway::{assert_all_open, config, token, Gateway, ALICE, BOB};
+use crate::support::ws_client::{upgrade_request, WsClient};
+use tradsys::client::Received;
+use tradsys::engine::{NewOrder, OrderKind, Side, TimeInForce};
+use tradsys::protocol::*;
+use tradsys::websocket::Opcode;
+
+/// An order-entry session over WebSocket: protocol messages in masked
+/// binary frames, the gateway's binary messages split into protocol
+/// messages (each must hold whole ones).
+struct WsTrader {
+    ws: WsClient,
+    seq: u32,
+    received: VecDeque<Received>,
+}
+
+impl WsTrader {
+    fn connect(gateway: &Gateway) -> WsTrader {
+        WsTrader {
+            ws: WsClient::connect(gateway.md_addr, "/trade"),
+            seq: 0,
+            received: VecDeque::new(),
+        }
+    }
+
+    fn logon(gateway: &Gateway, account: u32) -> WsTrader {
+        let mut trader = WsTrader::connect(gateway);
+        trader.send(&LogonMsg::new(account, token(account), 0, false).unwrap());
+        assert!(
+            matches!(trader.recv(), Received::LogonAccepted(_)),
+            "logged on"
+        );
+        trader
+    }
+
+    /// The bytes of `msg` with the next seq.
+    fn encode<M: WireMessage>(&mut self, msg: &M) -> Vec<u8> {
+        self.seq += 1;
+        let mut buf = vec![0u8; M::LEN];
+        encode(msg, self.seq, &mut buf).unwrap();
+        buf
+    }
+
+    fn send<M: WireMessage>(&mut self, msg: &M) {
+        let bytes = self.encode(msg);
+        self.ws.send_frame(true, Opcode::Binary, &bytes);
+    }
+
+    /// The next gateway message that is not a heartbeat.
+    fn recv(&mut self) -> Received {
+        loop {
+            if let Some(message) = self.received.pop_front() {
+                if !matches!(message, Received::Heartbeat(_)) {
+                    return message;
+                }
+                continue;
+            }
+            let frame = self.ws.recv();
+            assert_eq!(frame.opcode, Opcode::Binary, "a binary message: {frame:?}");
+            let mut at = 0;
+            while at < frame.payload.len() {
+                let decoded = decode_gateway(&frame.payload[at..]).expect("whole messages");
+                self.received
+                    .push_back(Received::from_view(&decoded.message));
+                at += decoded.len;
+            }
+        }
+    }
+
+    /// The SessionEnd, then the Close frame: `(reason, expected_seq, close code)`.
+    fn ended(&mut self) -> (u16, u32, Option<u16>) {
+        let (reason, expected) = loop {
+            if let Received::SessionEnd(m) = self.recv() {
+                break (m.reason.get(), m.expected_seq.get());
+            }
+        };
+        assert!(self.received.is_empty(), "SessionEnd is the last message");
+        let close = self.ws.recv();
+        assert_eq!(close.opcode, Opcode::Close, "then Close: {close:?}");
+        (reason, expected, close.close_code())
+    }
+}
+
+fn order(account: u32, side: Side, price: i64, id: u64) -> NewOrderMsg {
+    NewOrderMsg::from_order(&order_fields(account, side, price, id))
+}
+
+fn order_fields(account: u32, side: Side, price: i64, id: u64) -> NewOrder {
+    NewOrder {
+        account,
+        symbol: 1,
+        client_order_id: id,
+        side,
+        kind: OrderKind::Limit,
+        tif: TimeInForce::Gtc,
+        post_only: false,
+        stp: None,
+        price,
+        qty: 2,
+    }
+}
+
+#[test]
+fn reports_reach_every_session_of_the_account_whichever_transport() {
+    let gateway = Gateway::start();
+    let mut ws = WsTrader::logon(&gateway, ALICE);
+    let mut tcp = gateway.logon(ALICE);
+    let mut bob = gateway.logon(BOB);
+    ws.send(&order(ALICE, Side::Sell, 10_010, 1));
+    let Received::OrderAccepted(over_ws) = ws.recv() else {
+        panic!("accepted over WebSocket")
+    };
+    let Received::OrderAccepted(over_tcp) = tcp.recv().unwrap() else {
+        panic!("the TCP session of the account sees it too")
+    };
+    let fields = |m: OrderAcceptedMsg| (m.order_id, m.client_order_id, m.price, m.qty, m.side);
+    assert_eq!(fields(over_ws), fields(over_tcp), "the same report");
+    tcp.new_order(&order_fields(ALICE, Side::Sell, 10_020, 2))
+        .unwrap();
+    assert!(matches!(tcp.recv().unwrap(), Received::OrderAccepted(_)));
+    assert!(
+        matches!(ws.recv(), Received::OrderAccepted(m) if m.client_order_id.get() == 2),
+        "a TCP session's report reaches the WebSocket one"
+    );
+    bob.new_order(&order_fields(BOB, Side::Buy, 10_010, 3))
+        .unwrap();
+    assert!(matches!(ws.recv(), Received::Fill(f) if f.client_order_id.get() == 1));
+    assert!(matches!(tcp.recv().unwrap(), Received::Fill(_)));
+    ws.send(&LogoutMsg::new());
+    let expected = ws.seq + 1;
+    assert_eq!(
+        ws.ended(),
+        (SessionEndReason::Logout.code(), expected, Some(1000))
+    );
+}
+
+#[test]
+fn an_order_acknowledged_over_websocket_survives_kill_9() {
+    let dir = Gateway::new_dir();
+    let gateway = Gateway::start_in(&dir, "").expect("gateway starts");
+    let mut ws = WsTrader::logon(&gateway, ALICE);
+    // Logon's successor and a second order in one WebSocket message, the
+    // third order split across two messages: the byte stream is TCP's.
+    let mut two = ws.encode(&order(ALICE, Side::Sell, 10_030, 1));
+    two.extend(ws.encode(&order(ALICE, Side::Sell, 10_040, 2)));
+    ws.ws.send_frame(true, Opcode::Binary, &two);
+    let third = ws.encode(&order(ALICE, Side::Sell, 10_050, 3));
+    ws.ws.send_frame(true, Opcode::Binary, &third[..11]);
+    ws.ws.send_frame(true, Opcode::Binary, &third[11..]);
+    let mut acked = Vec::new();
+    for id in 1..=3 {
+        let Received::OrderAccepted(m) = ws.recv() else {
+            panic!("order {id} accepted")
+        };
+        assert_eq!(m.client_order_id.get(), id);
+        acked.push((1, m.order_id.get()));
+    }
+    gateway.kill();
+    let gateway = Gateway::start_in(&dir, "").expect("restart recovers");
+    assert_all_open(&gateway, ALICE, &acked);
+    drop(gateway);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn shutdown_ends_a_websocket_session_with_session_end_and_1001() {
+    let gateway = Gateway::start();
+    let mut ws = WsTrader::logon(&gateway, ALICE);
+    let (status, _) = gateway.stop();
+    assert!(status.success(), "{status}");
+    assert_eq!(
+        ws.ended(),
+        (SessionEndReason::Shutdown.code(), 2, Some(1001))
+    );
+}
+
+#[test]
+fn the_prelogon_bounds_and_the_logon_timeout_hold_over_websocket() {
+    // One shard: the bounds are per shard, and the kernel picks the shard.
+    let dir = Gateway::new_dir();
+    let config = config(
+        "max_prelogon_connections_per_ip = 1\nlogon_timeout_ms = 500",
+        &dir,
+    )
+    .replace("cores = [0, 1]", "cores = [0]")
+    .replace("shard = 1", "shard = 0");
+    let gateway = Gateway::start_config(&dir, &config, None).expect("gateway starts");
+    let mut waiting = WsTrader::connect(&gateway);
+    // One admission for both transports: the WebSocket connection waiting
+    // to log on holds the address's one place, so TCP is refused too.
+    let mut tcp = gateway.connect();
+    assert!(
+        matches!(tcp.recv().unwrap(), Received::LogonRejected(m)
+            if m.reason.get() == LogonRejectReason::SessionLimit.code()),
+        "TCP refused at accept"
+    );
+    let mut refused = WsTrader::connect(&gateway);
+    let Received::LogonRejected(rejected) = refused.recv() else {
+        panic!("refused: LogonRejected first")
+    };
+    assert_eq!(
+        rejected.reason.get(),
+        LogonRejectReason::SessionLimit.code()
+    );
+    assert_eq!(
+        refused.ended(),
+        (SessionEndReason::LogonRejected.code(), 1, Some(4110))
+    );
+    // The first one never logs on: LogonTimeout after 500 ms (the read
+    // waits for it; the client's read timeout is 10 s).
+    assert_eq!(
+        waiting.ended(),
+        (SessionEndReason::LogonTimeout.code(), 1, Some(4113))
+    );
+    drop((waiting, gateway));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn transport_errors_end_the_session_with_their_close_code() {
+    let gateway = Gateway::start();
+    let mut text = WsTrader::logon(&gateway, ALICE);
+    text.ws.send_text("{\"op\":\"subscribe\"}");
+    assert_eq!(
+        text.ended(),
+        (SessionEndReason::TransportError.code(), 2, Some(1003))
+    );
+    let mut unmasked = WsTrader::logon(&gateway, ALICE);
+    // An unmasked client frame breaks RFC 6455 (section 5.1).
+    use std::io::Write;
+    unmasked.ws.stream.write_all(&[0x82, 0x00]).unwrap();
+    assert_eq!(
+        unmasked.ended(),
+        (SessionEndReason::TransportError.code(), 2, Some(1002))
+    );
+    let mut gap = WsTrader::logon(&gateway, ALICE);
+    gap.seq = 9;
+    gap.send(&ClientHeartbeatMsg::new());
+    assert_eq!(
+        gap.ended(),
+        (SessionEndReason::SequenceGap.code(), 2, Some(4108))
+    );
+    // Other sessions are not disturbed.
+    let mut fine = WsTrader::logon(&gateway, ALICE);
+    fine.send(&order(ALICE, Side::Sell, 10_060, 1));
+    assert!(matches!(fine.recv(), Received::OrderAccepted(_)));
+}
+
+#[test]
+fn the_order_entry_path_is_configurable_and_can_be_turned_off() {
+    let gateway = Gateway::start_with("[server]\n[market_data]\norder_entry_path = \"\"");
+    let (_, head) = WsClient::connect_raw(gateway.md_addr, &upgrade_request("/trade", ""));
+    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+    let gateway = Gateway::start_with("[server]\n[market_data]\norder_entry_path = \"/oe\"");
+    let (_, head) = WsClient::connect_raw(
+        gateway.md_addr,
+        &upgrade_request("/oe", "Sec-WebSocket-Protocol: tradsys.oe.v1\r\n"),
+    );
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert!(
+        head.contains("Sec-WebSocket-Protocol: tradsys.oe.v1\r\n"),
+        "{head}"
+    );
+}
