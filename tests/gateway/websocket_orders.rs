@@ -274,3 +274,23 @@ fn the_order_entry_path_is_configurable_and_can_be_turned_off() {
         "{head}"
     );
 }
+
+#[test]
+fn a_logon_and_the_orders_pipelined_behind_it_in_one_message_all_run() {
+    let gateway = Gateway::start();
+    let mut ws = WsTrader::connect(&gateway);
+    let mut first = ws.encode(&LogonMsg::new(ALICE, token(ALICE), 0, false).unwrap());
+    first.extend(ws.encode(&order(ALICE, Side::Sell, 10_070, 1)));
+    // ...and the start of a third message, finished in the next one.
+    let third = ws.encode(&order(ALICE, Side::Sell, 10_080, 2));
+    first.extend(&third[..5]);
+    ws.ws.send_frame(true, Opcode::Binary, &first);
+    ws.ws.send_frame(true, Opcode::Binary, &third[5..]);
+    assert!(matches!(ws.recv(), Received::LogonAccepted(_)));
+    for id in 1..=2 {
+        assert!(
+            matches!(ws.recv(), Received::OrderAccepted(m) if m.client_order_id.get() == id),
+            "order {id}"
+        );
+    }
+}

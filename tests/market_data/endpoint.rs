@@ -614,7 +614,32 @@ fn policy_limits_close_with_1008_and_a_full_shard_answers_503() {
         }
     };
     assert_eq!((answers, close.close_code()), (2, Some(1008)));
-    drop((idle, chatty));
+    // One token per control message, however many symbols and channels it
+    // names (MARKET_DATA.md 9.2): a burst of 2 takes two requests of 2 x 3
+    // streams, each answered whole.
+    let mut batched = WsClient::connect(gateway.md_addr, "/md");
+    for _ in 0..2 {
+        batched.send_text(
+            r#"{"op":"subscribe","symbols":[1,2],"channels":["trades","bbo","status"]}"#,
+        );
+    }
+    let mut subscribed = 0;
+    while subscribed < 12 {
+        let frame = batched.recv_skip_heartbeats();
+        match frame.opcode {
+            Opcode::Text => {
+                assert!(
+                    frame.text().contains(r#""type":"subscribed""#),
+                    "{}",
+                    frame.text()
+                );
+                subscribed += 1;
+            }
+            Opcode::Binary => {} // the current bbo and status values
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    drop((idle, chatty, batched));
     // Two shards of two slots: of five connections held open, at least
     // one finds its shard full.
     let heads: Vec<(WsClient, String)> = (0..5)

@@ -69,6 +69,9 @@ struct Client {
     replica: Replica,
     /// Messages of the stream consumed so far (index into the recording).
     cursor: usize,
+    /// A heartbeat's `stream_last` right after the snapshot: the `prev`
+    /// the next increment must carry (MARKET_DATA.md 4.3 step 5).
+    heartbeat_last: Option<u64>,
 }
 
 fn engine_side(engine: &Engine, symbol: SymbolId, side: Side, depth: u16) -> Vec<(i64, u64, u32)> {
@@ -91,12 +94,29 @@ fn subscribe(client: &mut Client, feed: &Feed, recorded: usize) -> Result<(), St
     let n = encode_snapshot(&snapshot, &mut buf).unwrap();
     client.replica.load(&buf[..n])?;
     client.cursor = recorded;
+    let stream_last = feed
+        .stream_last(client.symbol, client.channel, client.depth)
+        .unwrap();
+    if stream_last > snapshot.seq {
+        return Err(format!(
+            "stream_last {stream_last} after a snapshot at {}",
+            snapshot.seq
+        ));
+    }
+    client.heartbeat_last = Some(stream_last);
     Ok(())
 }
 
 fn catch_up(client: &mut Client, recorded: &[Recorded]) -> Result<(), String> {
     for r in &recorded[client.cursor..] {
         if r.symbol == client.symbol && r.stream == (client.channel, client.depth) {
+            // A BookUpdate's `prev` is at offset 24, after the header.
+            let prev = u64::from_le_bytes(r.binary[24..32].try_into().unwrap());
+            if let Some(last) = client.heartbeat_last.take() {
+                if prev != last {
+                    return Err(format!("first prev {prev}, heartbeat said {last}"));
+                }
+            }
             client.replica.update(&r.binary)?;
         }
     }
@@ -136,6 +156,7 @@ fn book_clients(ats: &[usize]) -> Vec<Client> {
                     at: ats[i % ats.len()],
                     replica: Replica::default(),
                     cursor: 0,
+                    heartbeat_last: None,
                 });
                 i += 1;
             }

@@ -547,3 +547,51 @@ fn every_bad_request_is_refused_with_its_status() {
         Err(HandshakeError::Incomplete)
     );
 }
+
+/// A page opened from a file sends `Origin: null` (MARKET_DATA.md 2.1):
+/// refused unless `allowed_origins` holds `*` or the literal `null`.
+#[test]
+fn origin_null_passes_only_when_allowed_by_name_or_by_star() {
+    let from_file = request("/md", "Origin: null\r\n");
+    assert_eq!(
+        accept(from_file.as_bytes(), &config()),
+        Err(HandshakeError::OriginNotAllowed)
+    );
+    for allowed in [&["null"][..], &["https://example.com", "*"][..]] {
+        let config = HandshakeConfig {
+            allowed_origins: allowed,
+            ..config()
+        };
+        assert!(accept(from_file.as_bytes(), &config).is_ok(), "{allowed:?}");
+    }
+}
+
+/// The order-entry path (PROTOCOL.md section 14): the same checks, its
+/// own subprotocol confirmed when offered, the market-data format choices
+/// ignored.
+#[test]
+fn the_order_entry_path_upgrades_with_its_subprotocol() {
+    let plain = accept(request("/trade", "").as_bytes(), &config()).unwrap();
+    assert!(plain.trade && !plain.echo && plain.subprotocol.is_none());
+    let offered = request(
+        "/trade?format=json",
+        "Sec-WebSocket-Protocol: tradsys.json.v1, tradsys.oe.v1\r\n",
+    );
+    let accepted = accept(offered.as_bytes(), &config()).unwrap();
+    assert_eq!(accepted.subprotocol, Some("tradsys.oe.v1"));
+    let md = accept(request("/md", "").as_bytes(), &config()).unwrap();
+    assert!(!md.trade);
+    let foreign = request("/trade", "Origin: https://evil.example\r\n");
+    assert_eq!(
+        accept(foreign.as_bytes(), &config()),
+        Err(HandshakeError::OriginNotAllowed)
+    );
+    let off = HandshakeConfig {
+        trade_path: "",
+        ..config()
+    };
+    assert_eq!(
+        accept(request("/trade", "").as_bytes(), &off),
+        Err(HandshakeError::WrongPath)
+    );
+}

@@ -33,8 +33,11 @@ use crate::websocket::{Decoder, Role, WsEvent};
 const READ_BYTES: usize = 16 * 1024;
 
 /// Room for the bytes of a protocol message split across WebSocket
-/// messages behind a whole WebSocket message: `feed_carry`'s buffer.
+/// messages behind a whole WebSocket message: `feed_carry`'s buffer. Until
+/// logon the messages are small, and so is the buffer (a connection that
+/// never logs on costs little); it grows at logon.
 const CARRY_BYTES: usize = MAX_WS_MESSAGE_BYTES + MAX_MESSAGE_LEN;
+const PRE_LOGON_CARRY_BYTES: usize = PRE_LOGON_LIMITS.max_message + MAX_MESSAGE_LEN;
 const _: () = assert!(MAX_WS_MESSAGE_BYTES <= READ_BUFFER_BYTES);
 
 /// A connection's input side: the decoder, the protocol bytes not yet
@@ -97,7 +100,7 @@ pub(super) async fn serve(
     }
     let mut inbound = Inbound {
         decoder: Decoder::new(Role::Server, PRE_LOGON_LIMITS),
-        carry: vec![0; CARRY_BYTES],
+        carry: vec![0; PRE_LOGON_CARRY_BYTES],
         filled: 0,
         input: vec![0; READ_BYTES.max(early.len())],
         start: 0,
@@ -158,6 +161,7 @@ async fn pre_logon(
             Ok((id, writer)) => {
                 tasks.admission.borrow_mut().release(ticket);
                 inbound.decoder.raise_limits(SESSION_LIMITS);
+                inbound.carry.resize(CARRY_BYTES, 0);
                 serve_session(tasks, stream, id, writer, inbound);
                 return;
             }
