@@ -424,7 +424,8 @@ async fn write_loop(
         spare.capacity() >= capacity,
         "a whole outbox fits the spare"
     );
-    loop {
+    let mut open = true;
+    while open {
         let output = tasks.core.borrow_mut().take_output(id, &mut spare);
         framed.clear();
         control.take_pong_into(&mut framed);
@@ -440,14 +441,19 @@ async fn write_loop(
             Output::Idle => {}
             Output::Finished => break,
         }
-        if !write_session_bytes(&tasks, &stream, id, &framed).await {
-            break;
-        }
+        open = write_session_bytes(&tasks, &stream, id, &framed).await;
     }
-    let reason = tasks.core.borrow().session_end_reason(id);
-    framed.clear();
-    WsControl::close_frame_into(control.close_code(reason), &mut framed);
-    write_then_close(&tasks, &stream, &framed).await;
+    if open {
+        let reason = tasks.core.borrow().session_end_reason(id);
+        framed.clear();
+        WsControl::close_frame_into(control.close_code(reason), &mut framed);
+        write_then_close(&tasks, &stream, &framed).await;
+    } else {
+        // The client stopped reading (or the socket broke): no Close frame
+        // can reach it; one linger period, as for TCP.
+        let linger = Duration::from_millis(tasks.shared.config.server.shutdown_grace_ms);
+        linger_close(&stream, linger).await;
+    }
     tasks.core.borrow_mut().close_session(id);
     tasks.writers_running.set(tasks.writers_running.get() - 1);
 }
