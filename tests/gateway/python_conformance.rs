@@ -18,7 +18,7 @@ fn independent_python_client_passes_its_conformance_checks() {
 }
 
 /// The same checks, every one, over WebSocket order entry (the market-data
-/// port's `/trade` path, docs/PROTOCOL.md section 9), plus the checks of
+/// port's `/trade` path, docs/PROTOCOL.md section 14), plus the checks of
 /// what only that transport has (`websocket()` in the script). The client
 /// speaks WebSocket through the third-party Python `websockets` package,
 /// which `.ci/run` installs: without it this test fails.

@@ -1217,7 +1217,7 @@ def queries(host, port):
 
 
 def websocket(host, port):
-    """Section 9, what only the WebSocket transport has: the subprotocol,
+    """Section 14, what only the WebSocket transport has: the subprotocol,
     Close codes after SessionEnd, text and oversized messages, pings,
     fragmented messages. Run with --websocket only."""
     from websockets.exceptions import ConnectionClosed
@@ -1320,7 +1320,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--addr", default="127.0.0.1:7001", help="HOST:PORT of order entry")
     ap.add_argument("--websocket", metavar="PATH",
-                    help="run every check over WebSocket (section 9): --addr is then the "
+                    help="run every check over WebSocket (section 14): --addr is then the "
                          "market-data address and PATH its order-entry path, e.g. /trade")
     args = ap.parse_args()
     host, _, port = args.addr.rpartition(":")

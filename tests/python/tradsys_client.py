@@ -4,7 +4,7 @@ Written from docs/PROTOCOL.md alone (standard library only). Every message is
 a fixed-size little-endian record; see the section numbers in the comments.
 
     from tradsys_client import Session, Side, OrderKind, Tif
-    s = Session.connect("127.0.0.1", 7001)   # or, over WebSocket (section 9):
+    s = Session.connect("127.0.0.1", 7001)   # or, over WebSocket (section 14):
     # s = Session.connect("127.0.0.1", 7002, websocket="/trade")
     acc = s.logon(1, "alice-demo-token")
     s.new_order(client_order_id=1, symbol=1, side=Side.SELL, price=5000000, qty=5)
@@ -339,14 +339,14 @@ def decode_client(buf):
     return Msg(name, msg_type, seq, length, fields)
 
 
-# --- section 9: the WebSocket transport -------------------------------------
+# --- section 14: the WebSocket transport -------------------------------------
 
 WS_SUBPROTOCOL = "tradsys.oe.v1"
 WS_MAX_MESSAGE = 65536
 
 
 class WsSocket:
-    """The socket calls Session makes, carried by a WebSocket (section 9):
+    """The socket calls Session makes, carried by a WebSocket (section 14):
     what is sent goes in binary messages of at most 65536 bytes; what the
     gateway sends arrives in binary messages that each hold whole protocol
     messages (checked here). Uses the third-party `websockets` package."""
@@ -408,7 +408,7 @@ class WsSocket:
 
 
 class Session:
-    """One TCP connection (or one WebSocket, section 9) = one session
+    """One TCP connection (or one WebSocket, section 14) = one session
     (section 1)."""
 
     def __init__(self, sock):
