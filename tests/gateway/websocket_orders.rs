@@ -294,3 +294,78 @@ fn a_logon_and_the_orders_pipelined_behind_it_in_one_message_all_run() {
         );
     }
 }
+
+/// The slow-consumer bound is the session's, whatever the transport:
+/// a WebSocket client that stops reading while others trade against its
+/// orders is ended with SessionEnd(SlowConsumer), then Close 4111, and
+/// nobody waits for it (as `sessions.rs` shows over TCP).
+#[test]
+fn a_websocket_client_that_stops_reading_is_ended_as_slow_consumer() {
+    let gateway = Gateway::start_with(
+        "send_buffer_bytes = 4096\nsocket_send_buffer_bytes = 4096\n[server]\nshutdown_grace_ms = 60000",
+    );
+    let mut alice = WsTrader {
+        ws: WsClient::connect_small(gateway.md_addr, "/trade", 4096),
+        seq: 0,
+        received: VecDeque::new(),
+    };
+    alice.send(&LogonMsg::new(ALICE, token(ALICE), 30_000, false).unwrap());
+    let lots = |account, side, price, id, qty| NewOrder {
+        qty,
+        ..order_fields(account, side, price, id)
+    };
+    for i in 0..40 {
+        alice.send(&NewOrderMsg::from_order(&lots(
+            ALICE,
+            Side::Sell,
+            10_000,
+            i,
+            1_000,
+        )));
+    }
+    // Wait for a fact: 5,000 lots of Alice's rest (her position limit lets
+    // only some of the 40 orders rest), asked by a second session of hers.
+    let mut watch = gateway.logon(ALICE);
+    let mut asked = 0;
+    loop {
+        let mut resting = 0;
+        for order_id in 1..=40 {
+            asked += 1;
+            watch.order_status(asked, 1, order_id).unwrap();
+            resting += loop {
+                if let Received::OrderStatus(m) = watch.recv().unwrap() {
+                    break m.leaves_qty.get();
+                }
+            };
+        }
+        if resting >= 5_000 {
+            break;
+        }
+        assert!(asked < 40_000, "Alice's sells never reached the book");
+    }
+    drop(watch);
+    let mut bob = gateway.logon(BOB);
+    let mut bob_reader = bob.try_clone_for_reading();
+    let reader = std::thread::spawn(move || {
+        let mut fills = 0;
+        while fills < 5_000 {
+            match bob_reader.recv() {
+                Ok(Received::Fill(_)) => fills += 1,
+                Ok(Received::OrderAccepted(_) | Received::Heartbeat(_)) => {}
+                other => panic!("Bob after {fills} fills: {other:?}"),
+            }
+        }
+        fills
+    });
+    for i in 0..5_000u64 {
+        let mut ioc = lots(BOB, Side::Buy, 10_000, 100 + i, 1);
+        ioc.tif = TimeInForce::Ioc;
+        bob.new_order(&ioc).unwrap();
+    }
+    assert_eq!(reader.join().unwrap(), 5_000, "Bob was never held up");
+    let (reason, _, close) = alice.ended();
+    assert_eq!(
+        (reason, close),
+        (SessionEndReason::SlowConsumer.code(), Some(4111))
+    );
+}
