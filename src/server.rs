@@ -11,13 +11,11 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::admin::AdminThread;
+use crate::admin::{AdminRings, AdminThread};
 use crate::config::Config;
 use crate::shard::mesh::{self, Doorbell};
-use crate::shard::operator::OperatorRequest;
 use crate::shard::runtime;
 use crate::shard::shared::Shared;
-use crate::telemetry::AdminLink;
 
 /// Choices made on the command line rather than in the config file.
 #[derive(Clone, Copy, Debug, Default)]
@@ -246,20 +244,27 @@ fn bind_admin(config: &Config) -> Result<std::net::TcpListener, StartError> {
         .map_err(|e| StartError(format!("server.admin {}: {e}", config.server.admin)))
 }
 
-/// Gives every shard its telemetry rings and operator ring; returns the
-/// admin thread's ends.
-fn attach_admin_rings(
-    links: &mut [mesh::Links],
-) -> (Vec<AdminLink>, Vec<rtrb::Producer<OperatorRequest>>) {
+/// Gives every shard its telemetry rings, operator ring and market-state
+/// rings; returns the admin thread's ends.
+fn attach_admin_rings(config: &Config, links: &mut [mesh::Links]) -> AdminRings {
     let (operator_tx, operator_rx) = crate::shard::operator::operator_rings(links.len());
-    let mut admin_links = Vec::with_capacity(links.len());
+    let mut rings = AdminRings {
+        latency: Vec::with_capacity(links.len()),
+        operator: operator_tx,
+        market: Vec::with_capacity(links.len()),
+    };
     for ((id, link), operator) in links.iter_mut().enumerate().zip(operator_rx) {
         let (shard_end, admin_end) = crate::telemetry::link::link(id as u16);
         link.telemetry = Some(shard_end);
         link.operator = Some(operator);
-        admin_links.push(admin_end);
+        rings.latency.push(admin_end);
+        let (shard_end, admin_end) =
+            crate::telemetry::market_link::market_link_for(config, id as u16);
+        link.market = Some(shard_end);
+        rings.market.push(admin_end);
     }
-    (admin_links, operator_tx)
+    debug_assert_eq!(rings.market.len(), links.len());
+    rings
 }
 
 impl Server {
@@ -306,19 +311,14 @@ impl Server {
         // The shutdown's doorbells are rung from this thread.
         crate::shard::notify::prepare_sender();
         let mut links = mesh::build(shards, config.server.ring_capacity);
-        let (admin_links, operator_tx) = attach_admin_rings(&mut links);
+        let admin_rings = attach_admin_rings(&config, &mut links);
         let mut shared = Shared::new(config, doorbells);
         shared.truncate_corrupt_journal = options.truncate_corrupt_journal;
         let shared = Arc::new(shared);
         // Serving before the shards recover: /health answers at once, and
         // /ready says "not ready" until every shard is up.
-        let admin = AdminThread::start(
-            admin_listener,
-            Arc::clone(&shared),
-            admin_links,
-            operator_tx,
-        )
-        .map_err(|e| StartError(format!("admin thread: {e}")))?;
+        let admin = AdminThread::start(admin_listener, Arc::clone(&shared), admin_rings)
+            .map_err(|e| StartError(format!("admin thread: {e}")))?;
         let mut handles = Vec::with_capacity(shards);
         let (started_tx, started_rx) = std::sync::mpsc::channel();
         for (id, (((links, listener), md_listener), ring)) in links

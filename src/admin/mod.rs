@@ -13,6 +13,8 @@
 //! - `interval_log`: every interval histogram, in the HdrHistogram log
 //!   format, on disk.
 //! - `stats`: the JSON summary.
+//! - `market`, `market_api`: the owner shards' market-state pictures, and
+//!   `/api/v1/orderbook`, `/trades`, `/tickers` answered from them.
 //! - `operator`: the bearer-token-protected operator controls.
 //! - `replication`: the journal shipper's figures.
 //! - `affinity`: the housekeeping core set.
@@ -24,6 +26,8 @@ pub mod cli;
 mod hgrm;
 mod http;
 mod interval_log;
+mod market;
+mod market_api;
 mod metrics;
 mod operator;
 mod replication;
@@ -57,7 +61,17 @@ use rtrb::Producer;
 
 use crate::shard::operator::OperatorRequest;
 use crate::shard::shared::Shared;
-use crate::telemetry::AdminLink;
+use crate::telemetry::{AdminLink, MarketAdminLink};
+
+/// The admin thread's ends of every shard's rings, made by the server.
+pub struct AdminRings {
+    /// Latency histograms, one link per shard.
+    pub latency: Vec<AdminLink>,
+    /// Operator commands, one ring per shard.
+    pub operator: Vec<Producer<OperatorRequest>>,
+    /// Market-state pictures, one link per shard.
+    pub market: Vec<MarketAdminLink>,
+}
 
 /// How long the admin thread waits for a connection before it drains the
 /// shards' rings again: a quarter of the swap interval (at most 20 ms), so
@@ -78,9 +92,9 @@ impl AdminThread {
     pub fn start(
         listener: TcpListener,
         shared: Arc<Shared>,
-        links: Vec<AdminLink>,
-        operator_rings: Vec<Producer<OperatorRequest>>,
+        rings: AdminRings,
     ) -> std::io::Result<AdminThread> {
+        assert_eq!(rings.latency.len(), shared.config.shard_count());
         let addr = listener.local_addr()?;
         listener.set_nonblocking(true)?;
         let cores = affinity::housekeeping_cores(&shared.config);
@@ -90,7 +104,7 @@ impl AdminThread {
             .name("admin".into())
             .spawn(move || {
                 affinity::pin(&cores);
-                serve(&listener, &shared, links, operator_rings, &stopping);
+                serve(&listener, &shared, rings, &stopping);
             })?;
         Ok(AdminThread { handle, stop, addr })
     }
@@ -112,6 +126,7 @@ pub struct AdminState {
     /// `None` if not configured or failing (logged once).
     pub log: Option<interval_log::IntervalLog>,
     pub operator_rings: Vec<Producer<OperatorRequest>>,
+    pub market: market::MarketStore,
 }
 
 impl AdminState {
@@ -160,17 +175,13 @@ fn open_log(shared: &Shared) -> Option<interval_log::IntervalLog> {
     }
 }
 
-fn serve(
-    listener: &TcpListener,
-    shared: &Shared,
-    mut links: Vec<AdminLink>,
-    operator_rings: Vec<Producer<OperatorRequest>>,
-    stop: &AtomicBool,
-) {
+fn serve(listener: &TcpListener, shared: &Shared, rings: AdminRings, stop: &AtomicBool) {
+    let mut links = rings.latency;
     let mut state = AdminState {
         store: LatencyStore::new(shared.config.shard_count()),
         log: open_log(shared),
-        operator_rings,
+        operator_rings: rings.operator,
+        market: market::MarketStore::new(rings.market),
     };
     let poll_ms = poll_ms(shared.config.telemetry.interval_ms);
     let mut schedule = schedule::Schedule::new(&shared.config);

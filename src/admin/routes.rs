@@ -1,13 +1,14 @@
 //! Which endpoint answers which request (docs/OPERATIONS.md, "Admin
 //! endpoints"). Nothing here touches a shard: everything read comes from
-//! the shards' boards (atomics) and the admin thread's own histograms.
+//! the shards' boards (atomics), the admin thread's own histograms and the
+//! market-state pictures shards paint when asked (`market.rs`).
 
 use std::sync::atomic::Ordering;
 
 use super::http::{Request, Response};
 use super::store::{LatencyStore, View};
 use super::AdminState;
-use super::{hgrm, metrics, operator, stats};
+use super::{hgrm, market_api, metrics, operator, stats};
 use crate::shard::shared::Shared;
 use crate::telemetry::Stage;
 
@@ -42,8 +43,13 @@ pub fn answer(request: &Request, shared: &Shared, state: &mut AdminState) -> Res
     if request.path.starts_with("/admin/") {
         return operator::answer(request, shared, &mut state.operator_rings);
     }
-    let store = &state.store;
     let get = request.method == "GET";
+    if get {
+        if let Some(response) = market_api::answer(request, shared, &mut state.market) {
+            return response;
+        }
+    }
+    let store = &state.store;
     match request.path.as_str() {
         _ if !get => Response::text(405, "only GET is served here"),
         "/health" => Response::text(200, "ok"),

@@ -15,7 +15,9 @@
 //! - [`conflate`]: the `book@100ms` stage;
 //! - [`message`]: what the feed hands its sink;
 //! - [`symbol_feed`], [`feed`]: one symbol's state and the events to messages;
-//! - [`snapshot`], [`state`]: snapshots and reads of the current state.
+//! - [`snapshot`], [`state`]: snapshots and reads of the current state;
+//! - [`recent_trades`], [`picture`]: the last trades of a symbol, and the
+//!   copy of some symbols' state a shard hands the admin thread.
 
 pub mod bbo;
 pub mod change;
@@ -26,6 +28,8 @@ pub mod epoch;
 pub mod feed;
 pub mod image;
 pub mod message;
+pub mod picture;
+pub mod recent_trades;
 pub mod sequence;
 pub mod snapshot;
 pub mod state;
@@ -42,6 +46,8 @@ pub use epoch::FeedEpoch;
 pub use feed::{Feed, FeedError};
 pub use image::{BookImage, ImageLevel};
 pub use message::*;
+pub use picture::{MarketPicture, SymbolPicture};
+pub use recent_trades::{TradeRecord, RECENT_TRADES};
 pub use snapshot::{Levels, Snapshot};
 pub use state::SymbolState;
 pub use status::{StatusEvent, TradingStatus};

@@ -18,6 +18,7 @@ use super::checksum::book_checksum;
 use super::conflate::ConflatedStream;
 use super::image::{BookImage, ImageLevel, LevelCapacityExceeded, LevelEdit};
 use super::message::*;
+use super::recent_trades::{RecentTrades, TradeRecord};
 use super::sequence::{StreamSeq, SymbolSeq};
 use super::status::{StatusEvent, TradingStatus};
 use super::ticker::Ticker;
@@ -45,6 +46,8 @@ pub struct SymbolFeed {
     pub(super) bbo: BboTracker,
     pub(super) ticker: Ticker,
     pub(super) status: TradingStatus,
+    /// The last trades, for the admin thread's queries (not a stream).
+    pub(super) recent: RecentTrades,
 }
 
 impl SymbolFeed {
@@ -72,6 +75,7 @@ impl SymbolFeed {
             bbo: BboTracker::default(),
             ticker: Ticker::default(),
             status: TradingStatus::Trading,
+            recent: RecentTrades::default(),
         }
     }
 
@@ -175,6 +179,14 @@ impl SymbolFeed {
         let seq = self.seq.advance();
         self.ts_ns = ts_ns;
         self.ticker.on_trade(price, qty);
+        self.recent.push(TradeRecord {
+            seq,
+            ts_ns,
+            trade_id,
+            price,
+            qty,
+            aggressor_side,
+        });
         sink.publish(&FeedMessage::Trade(TradePrint {
             stamp: {
                 let prev = self.trades.send(seq);

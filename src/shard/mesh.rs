@@ -104,6 +104,9 @@ pub struct Links {
     /// Operator commands from the admin thread (set by the server; `None`:
     /// none come).
     pub operator: Option<rtrb::Consumer<crate::shard::operator::OperatorRequest>>,
+    /// Market-state pictures for the admin thread (set by the server;
+    /// `None`: none are asked for).
+    pub market: Option<crate::telemetry::MarketShardLink>,
 }
 
 /// The receiving ends of one shard's rings.
@@ -149,6 +152,7 @@ pub fn build(shards: usize, ring_capacity: usize) -> Vec<Links> {
             },
             telemetry: None,
             operator: None,
+            market: None,
         })
         .collect()
 }

@@ -12,15 +12,19 @@
 //! - `link`: the two rings between a shard and the admin thread.
 //! - `recorder`: the shard's active histograms and the swap.
 //! - `board`: per-shard published counters and the readiness flags.
+//! - `market_link`: the market-state pictures a shard paints for the
+//!   admin thread, on request.
 
 pub mod board;
 pub mod clock;
 pub mod histogram;
 pub mod link;
+pub mod market_link;
 pub mod recorder;
 pub mod stage;
 
 pub use board::{ShardBoard, TelemetryBoard};
 pub use link::{AdminLink, Interval, ShardLink};
+pub use market_link::{MarketAdminLink, MarketShardLink};
 pub use recorder::StageRecorder;
 pub use stage::{Stage, STAGE_COUNT};

@@ -5,37 +5,51 @@
 //! many times; the admin side (this thread too, so its allocations would
 //! be counted as well) drains the rings and sends clean histograms back.
 //! Then, with the admin side stopped, the shards keep recording and count
-//! missed swaps, still allocating nothing.
+//! missed swaps, still allocating nothing. The same holds for the pictures
+//! of the market state the admin side asks for (`/api/v1/*`): painted on
+//! the tick and handed over every round, then asked for with none handed
+//! back, allocating nothing.
 
 use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::support::alloc_counter::allocations_in;
-use crate::support::shards::two_shard_cores_with_telemetry;
+use crate::support::shards::two_shard_cores_with_admin_links;
 use tradsys::admin::LatencyStore;
 use tradsys::engine::*;
+use tradsys::market_data::{MarketPicture, RECENT_TRADES};
 use tradsys::protocol::*;
 use tradsys::shard::core::{FirstMessage, Now, Output, ShardCore};
 use tradsys::shard::mesh::{SessionRef, ShardRing};
 use tradsys::shard::notify::LocalNotify;
 use tradsys::shard::shared::Shared;
-use tradsys::telemetry::{clock, AdminLink, Stage};
+use tradsys::telemetry::market_link::PICTURES_PER_SHARD;
+use tradsys::telemetry::{clock, AdminLink, MarketAdminLink, Stage};
 
 const BTC: SymbolId = 1; // shard 0
 const ETH: SymbolId = 2; // shard 1
 
 /// Two started cores with telemetry attached (1 ms intervals), the admin
 /// ends of their rings, and the doorbells' receiving ends (keep them).
-fn cores(dir: &std::path::Path) -> (ShardCore, ShardCore, Vec<AdminLink>, Vec<ShardRing>) {
-    let (mut a, mut b, admin, receivers) = two_shard_cores_with_telemetry(1024, |config| {
-        config.journal.dir = dir.to_path_buf();
-        config.journal.segment_bytes = 64 << 20;
-        config.engine.order_capacity = 1 << 12;
-        config.telemetry.interval_ms = 1;
-    });
+fn cores(
+    dir: &std::path::Path,
+) -> (
+    ShardCore,
+    ShardCore,
+    Vec<AdminLink>,
+    Vec<MarketAdminLink>,
+    Vec<ShardRing>,
+) {
+    let (mut a, mut b, admin, market, receivers) =
+        two_shard_cores_with_admin_links(1024, |config| {
+            config.journal.dir = dir.to_path_buf();
+            config.journal.segment_bytes = 64 << 20;
+            config.engine.order_capacity = 1 << 12;
+            config.telemetry.interval_ms = 1;
+        });
     a.start().unwrap();
     b.start().unwrap();
-    (a, b, admin, receivers)
+    (a, b, admin, market, receivers)
 }
 
 struct Peer {
@@ -153,7 +167,7 @@ fn missed(shared: &Shared) -> u64 {
 fn recording_and_swapping_histograms_allocate_nothing_on_the_shard() {
     let dir = std::env::temp_dir().join(format!("tradsys-admin-alloc-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let (a, b, mut admin, _receivers) = cores(&dir);
+    let (a, b, mut admin, _market, _receivers) = cores(&dir);
     let shared = Arc::clone(a.shared());
     let mut cores = (a, b);
     let now = Now {
@@ -194,6 +208,120 @@ fn recording_and_swapping_histograms_allocate_nothing_on_the_shard() {
     assert_eq!(fills, 4 * 50);
     assert_eq!(allocations, 0, "allocations while swaps are missed");
     assert!(missed(&shared) > 0, "missed swaps counted");
+    drop(cores);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The admin side's part: asks every shard for a picture answering
+/// `request`, ticks the shards' market timers, and takes what they handed
+/// over, keeping the newest of each (`held`) and sending the one it
+/// replaces back. Returns the pictures taken.
+fn ask_and_take(
+    cores: &mut (ShardCore, ShardCore),
+    market: &mut [MarketAdminLink],
+    held: &mut [Option<MarketPicture>; 2],
+    request: u64,
+    now: Now,
+) -> usize {
+    for link in market.iter() {
+        link.ask(request);
+    }
+    cores.0.market_tick(now);
+    cores.1.market_tick(now);
+    let mut taken = 0;
+    for (link, held) in market.iter_mut().zip(held.iter_mut()) {
+        while let Ok(picture) = link.full.pop() {
+            assert_eq!(picture.request, request, "answers the request asked");
+            taken += 1;
+            if let Some(old) = held.replace(picture) {
+                let _ = link.clean.push(old);
+            }
+        }
+    }
+    taken
+}
+
+#[test]
+fn painting_market_pictures_allocates_nothing_on_the_shard() {
+    let dir = std::env::temp_dir().join(format!("tradsys-picture-alloc-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (a, b, _latency, mut market, _receivers) = cores(&dir);
+    let mut cores = (a, b);
+    let now = Now {
+        mono_ns: 1,
+        wall_ns: 1,
+    };
+    let mut alice = Peer::logon(&mut cores.0, 1, b"alice-demo-token", now);
+    let mut bob = Peer::logon(&mut cores.1, 2, b"bob-demo-token", now);
+    let mut held: [Option<MarketPicture>; 2] = [None, None];
+    let at = |i: u64| Now {
+        mono_ns: i * 1_000_000,
+        wall_ns: i,
+    };
+    round(&mut cores, &mut alice, &mut bob, 1);
+    assert_eq!(
+        ask_and_take(&mut cores, &mut market, &mut held, 1, at(1)),
+        2
+    );
+    let rounds = 100;
+    let (allocations, taken) = allocations_in(|| {
+        let mut taken = 0;
+        for i in 2..2 + rounds {
+            round(&mut cores, &mut alice, &mut bob, i);
+            taken += ask_and_take(&mut cores, &mut market, &mut held, i, at(i));
+        }
+        taken
+    });
+    assert_eq!(
+        allocations, 0,
+        "allocations while painting and handing over"
+    );
+    assert_eq!(
+        taken,
+        2 * rounds as usize,
+        "every request answered by both shards"
+    );
+    let btc = held[0]
+        .as_ref()
+        .unwrap()
+        .symbol(BTC)
+        .expect("shard 0 owns BTC");
+    let eth = held[1]
+        .as_ref()
+        .unwrap()
+        .symbol(ETH)
+        .expect("shard 1 owns ETH");
+    for symbol in [btc, eth] {
+        assert_eq!(symbol.ticker.trade_count, 1 + rounds, "a trade a round");
+        assert_eq!(symbol.trades.len(), RECENT_TRADES.min(1 + rounds as usize));
+        assert!(
+            symbol.bids.is_empty() && symbol.asks.is_empty(),
+            "each taken"
+        );
+        assert!(symbol.seq > 0);
+    }
+
+    // The admin side asks but hands nothing back: once the spares are
+    // used, the shards paint nothing, still allocating nothing.
+    let (allocations, painted) = allocations_in(|| {
+        let mut painted = 0;
+        for i in 0..10 {
+            round(&mut cores, &mut alice, &mut bob, 1_000 + i);
+            for link in &market {
+                link.ask(1_000 + i);
+            }
+            cores.0.market_tick(at(1_000 + i));
+            cores.1.market_tick(at(1_000 + i));
+            painted = market.iter().map(|l| l.full.slots()).sum::<usize>();
+        }
+        painted
+    });
+    assert_eq!(allocations, 0, "allocations with no picture handed back");
+    assert_eq!(
+        painted,
+        2 * (PICTURES_PER_SHARD - 1),
+        "the spares, then none"
+    );
     drop(cores);
     let _ = std::fs::remove_dir_all(&dir);
 }

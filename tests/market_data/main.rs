@@ -11,13 +11,15 @@
 //! page) to the document, `live` to a running gateway (with a second Node
 //! `ws` client beside them). `echo` is the echo path
 //! (`market_data.echo_path`), and `autobahn` the Autobahn|Testsuite
-//! fuzzing client (`kosoku`) against it.
+//! fuzzing client (`kosoku`) against it. `admin_api` holds the admin
+//! thread's order book, trades and tickers queries to the same model.
 
 #[path = "../support/doc_tables.rs"]
 mod doc_tables;
 #[path = "../support/mod.rs"]
 mod support;
 
+mod admin_api;
 mod autobahn;
 mod clients;
 mod control;

@@ -10,15 +10,25 @@ use tradsys::config::{Config, DEFAULT_TOML};
 use tradsys::shard::core::ShardCore;
 use tradsys::shard::mesh::{self, Doorbell, ShardRing};
 use tradsys::shard::shared::Shared;
-use tradsys::telemetry::AdminLink;
+use tradsys::telemetry::{AdminLink, MarketAdminLink};
+
+/// What [`build`] makes: the cores, the admin ends (empty unless asked
+/// for) and the doorbells' rings.
+struct Built {
+    a: ShardCore,
+    b: ShardCore,
+    latency: Vec<AdminLink>,
+    market: Vec<MarketAdminLink>,
+    receivers: Vec<ShardRing>,
+}
 
 /// The cores and the shard rings their doorbells ring (keep them alive).
 pub fn two_shard_cores(
     ring_capacity: usize,
     tweak: impl FnOnce(&mut Config),
 ) -> (ShardCore, ShardCore, Vec<ShardRing>) {
-    let (a, b, _, receivers) = build(ring_capacity, tweak, false);
-    (a, b, receivers)
+    let built = build(ring_capacity, tweak, false);
+    (built.a, built.b, built.receivers)
 }
 
 /// As [`two_shard_cores`], with latency capture linked to an admin side
@@ -27,14 +37,33 @@ pub fn two_shard_cores_with_telemetry(
     ring_capacity: usize,
     tweak: impl FnOnce(&mut Config),
 ) -> (ShardCore, ShardCore, Vec<AdminLink>, Vec<ShardRing>) {
-    build(ring_capacity, tweak, true)
+    let built = build(ring_capacity, tweak, true);
+    (built.a, built.b, built.latency, built.receivers)
 }
 
-fn build(
+/// As [`two_shard_cores_with_telemetry`], with the market-state picture
+/// links too (the admin thread's ends of both).
+pub fn two_shard_cores_with_admin_links(
     ring_capacity: usize,
     tweak: impl FnOnce(&mut Config),
-    telemetry: bool,
-) -> (ShardCore, ShardCore, Vec<AdminLink>, Vec<ShardRing>) {
+) -> (
+    ShardCore,
+    ShardCore,
+    Vec<AdminLink>,
+    Vec<MarketAdminLink>,
+    Vec<ShardRing>,
+) {
+    let built = build(ring_capacity, tweak, true);
+    (
+        built.a,
+        built.b,
+        built.latency,
+        built.market,
+        built.receivers,
+    )
+}
+
+fn build(ring_capacity: usize, tweak: impl FnOnce(&mut Config), telemetry: bool) -> Built {
     let mut config = Config::parse(DEFAULT_TOML).unwrap();
     config.server.cores = vec![0, 1];
     config.symbols[0].shard = Some(0);
@@ -51,16 +80,27 @@ fn build(
     }
     let shared = Arc::new(Shared::new(config, doorbells));
     let mut links = mesh::build(2, ring_capacity);
-    let mut admin = Vec::new();
+    let mut latency = Vec::new();
+    let mut market = Vec::new();
     if telemetry {
         for (id, link) in links.iter_mut().enumerate() {
             let (shard_end, admin_end) = tradsys::telemetry::link::link(id as u16);
             link.telemetry = Some(shard_end);
-            admin.push(admin_end);
+            latency.push(admin_end);
+            let (shard_end, admin_end) =
+                tradsys::telemetry::market_link::market_link_for(&shared.config, id as u16);
+            link.market = Some(shard_end);
+            market.push(admin_end);
         }
     }
     let mut links = links.into_iter();
     let a = ShardCore::new(0, Arc::clone(&shared), links.next().unwrap());
     let b = ShardCore::new(1, shared, links.next().unwrap());
-    (a, b, admin, receivers)
+    Built {
+        a,
+        b,
+        latency,
+        market,
+        receivers,
+    }
 }

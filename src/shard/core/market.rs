@@ -1,8 +1,9 @@
 //! Market data, as the shard core sees it: the entry points the runtime's
 //! WebSocket tasks call (handshake slots, bytes in, the writer's queue),
 //! the ticker's conflation and heartbeats, the public events that arrive
-//! over the mesh, and the journal replay that rebuilds the feed at start.
-//! The work itself is `shard/md/`.
+//! over the mesh, the journal replay that rebuilds the feed at start, and
+//! the pictures of its symbols the admin thread asks for. The work itself
+//! is `shard/md/`.
 
 use std::rc::Rc;
 
@@ -192,9 +193,30 @@ impl ShardCore {
         self.market.shut_down();
     }
 
-    /// Conflation, heartbeats, subscribe timeouts (the runtime's ticker).
+    /// Conflation, heartbeats, subscribe timeouts (the runtime's ticker),
+    /// and the admin thread's request for a picture of this shard's
+    /// symbols, if one is pending (telemetry/market_link.rs).
     pub fn market_tick(&mut self, now: Now) {
         self.market.tick(now.mono_ns, now.wall_ns);
+        self.answer_market_request();
+    }
+
+    /// Paints the owner's symbols for the admin thread once the replica is
+    /// started (before, its epoch is not the gateway's yet). Without a
+    /// clean picture back it tries again on the next tick.
+    fn answer_market_request(&mut self) {
+        let Some(link) = self.market_link.as_mut() else {
+            return;
+        };
+        let Some(request) = link.pending() else {
+            return;
+        };
+        if !self.market_started {
+            return;
+        }
+        debug_assert_eq!(link.shard, self.id, "a shard answers on its own link");
+        let feed = self.market.feed();
+        link.answer(request, |picture| feed.paint(picture));
     }
 
     /// A public event from its owner shard (mesh).

@@ -152,6 +152,8 @@ pub struct ShardCore {
     /// The replica has the other shards' symbols and the gateway's epoch
     /// (`core/market.rs` `finish_start`).
     market_started: bool,
+    /// Where the admin thread asks for pictures of this shard's symbols.
+    market_link: Option<crate::telemetry::MarketShardLink>,
 }
 
 impl ShardCore {
@@ -186,6 +188,7 @@ impl ShardCore {
             operator_applied: 0,
             operator_refused: 0,
             market_started: false,
+            market_link: links.market,
             market: crate::shard::md::MdHub::new(
                 &shared.config,
                 crate::market_data::FeedEpoch::derive(None, 0),
