@@ -28,9 +28,16 @@ pub(super) struct Telemetry {
     /// multi-command read is timed must not depend on its place in the
     /// read, or `intake`, which grows along a read, would be biased).
     sample_rng: u64,
-    /// A draw at or below it is sampled: `u64::MAX / command_sample_every`,
-    /// divided once here rather than per command.
-    sample_below: u64,
+    /// Commands of multi-command reads still to pass unsampled before the
+    /// next sampled one: a countdown, so an unsampled command costs one
+    /// decrement, and the random draw is made once per sampled command.
+    /// The gaps are geometric, so every such command is sampled with
+    /// probability 1 / `command_sample_every`, independently of the others
+    /// and of its place in its read (a Bernoulli process's gaps).
+    sample_skip: u64,
+    /// `ln(1 - 1 / command_sample_every)` (negative), for the gaps; 0 for
+    /// "every command".
+    sample_ln_miss: f64,
     /// When the previous mesh loop turn began, and whether it found nothing
     /// to do (with `idle = "park"` the turn after it includes the park).
     last_turn_ns: u64,
@@ -52,12 +59,18 @@ impl Telemetry {
         assert_eq!(link.shard, shard, "a shard records into its own link");
         let interval_ns = t.interval_ms * 1_000_000;
         let now = clock::mono_ns();
-        Telemetry {
+        let every = f64::from(t.command_sample_every.max(1));
+        let mut telemetry = Telemetry {
             recorder: StageRecorder::new(link, t.latency_capture, interval_ns, now),
             read_ns: 0,
             command_sampled: true,
             sample_rng: (0x9E37_79B9_7F4A_7C15 ^ (u64::from(shard) << 32)) | 1,
-            sample_below: u64::MAX / u64::from(t.command_sample_every.max(1)),
+            sample_skip: 0,
+            sample_ln_miss: if every > 1.0 {
+                (1.0 - 1.0 / every).ln()
+            } else {
+                0.0
+            },
             last_turn_ns: 0,
             last_turn_idle: false,
             parks: config.server.idle == IdlePolicy::Park,
@@ -67,7 +80,28 @@ impl Telemetry {
             interval_ns,
             cycles_over_threshold: 0,
             clock_anomalies: 0,
+        };
+        telemetry.sample_skip = telemetry.next_gap();
+        telemetry
+    }
+
+    /// Unsampled commands before the next sampled one: geometric with
+    /// success probability 1 / `command_sample_every` (0 when every
+    /// command is sampled), drawn as `floor(ln U / ln(1 - p))`.
+    fn next_gap(&mut self) -> u64 {
+        let mut x = self.sample_rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.sample_rng = x;
+        debug_assert!(x != 0, "xorshift never reaches 0");
+        if self.sample_ln_miss == 0.0 {
+            return 0;
         }
+        debug_assert!(self.sample_ln_miss < 0.0);
+        // U uniform in (0, 1]: 53 random bits, never 0.
+        let u = ((x >> 11) + 1) as f64 / (1u64 << 53) as f64;
+        (u.ln() / self.sample_ln_miss) as u64
     }
 }
 
@@ -86,7 +120,7 @@ impl ShardCore {
     /// the sampling skips.
     #[inline]
     pub(super) fn command_stamp(&self) -> u64 {
-        debug_assert!(self.telemetry.sample_below > 0);
+        debug_assert!(self.telemetry.sample_ln_miss <= 0.0, "ln of a probability");
         if self.telemetry.command_sampled {
             self.stamp()
         } else {
@@ -102,15 +136,19 @@ impl ShardCore {
 
     /// The next command of the current read: always timed when it is the
     /// read's only message, else one in `command_sample_every` at random.
+    #[inline]
     pub(super) fn next_command_of_read(&mut self, only_one: bool) {
         let t = &mut self.telemetry;
-        let mut x = t.sample_rng;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        t.sample_rng = x;
-        t.command_sampled = only_one || x <= t.sample_below;
-        debug_assert!(t.sample_rng != 0, "xorshift never reaches 0");
+        if only_one {
+            t.command_sampled = true;
+        } else if t.sample_skip > 0 {
+            t.sample_skip -= 1;
+            t.command_sampled = false;
+        } else {
+            t.command_sampled = true;
+            t.sample_skip = t.next_gap();
+        }
+        debug_assert!(t.sample_ln_miss <= 0.0);
     }
 
     /// The read is handled: anything run from now on (mesh commands,
@@ -240,5 +278,45 @@ impl ShardCore {
         self.shared.telemetry.shards[self.id as usize]
             .up
             .store(up, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The countdown samples like a coin thrown per command: about 1 in N
+    /// overall, and as often at every place in a read.
+    #[test]
+    fn geometric_gaps_sample_one_in_n_at_every_place_of_a_read() {
+        let mut config = Config::parse(crate::config::DEFAULT_TOML).unwrap();
+        config.telemetry.command_sample_every = 16;
+        let mut t = Telemetry::new(0, None, &config);
+        const READ: usize = 100;
+        const READS: usize = 20_000;
+        let mut by_place = [0u32; READ];
+        for _ in 0..READS {
+            for place in by_place.iter_mut() {
+                if t.sample_skip > 0 {
+                    t.sample_skip -= 1;
+                } else {
+                    *place += 1;
+                    t.sample_skip = t.next_gap();
+                }
+            }
+        }
+        let total: u32 = by_place.iter().sum();
+        let expected = (READ * READS / 16) as f64;
+        assert!(
+            (f64::from(total) - expected).abs() < expected * 0.02,
+            "{total} sampled, {expected} expected"
+        );
+        // Each place: READS / 16 = 1,250 expected, sd about 34.
+        for (place, &n) in by_place.iter().enumerate() {
+            assert!((1_050..=1_450).contains(&n), "place {place}: {n}");
+        }
+        config.telemetry.command_sample_every = 1;
+        let mut every = Telemetry::new(0, None, &config);
+        assert!((0..1_000).all(|_| every.next_gap() == 0));
     }
 }
