@@ -4,16 +4,17 @@
 //! answer equals what the independent price-time model of `live.rs` says
 //! order entry made (books, trades, ticker figures), and each is valid at
 //! the feed sequence it names: a WebSocket client subscribing then gets a
-//! snapshot at that sequence with the same checksum.
+//! snapshot at that sequence with the same checksum. A restart answers the
+//! same from the journal's replay, in a new epoch.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
 use serde_json::Value;
 
-use crate::live::{Level, MdGateway, Traders};
+use crate::live::{free_port, Level, MdGateway, Traders};
 use crate::replica::Replica;
-use crate::support::gateway::{BTC, ETH};
+use crate::support::gateway::{config, Gateway, BTC, ETH};
 use crate::support::ws_client::WsClient;
 use tradsys::engine::SymbolId;
 use tradsys::websocket::frame::Opcode;
@@ -203,4 +204,60 @@ fn orderbook_trades_and_tickers_equal_what_order_entry_traded() {
     assert_eq!(http(admin, "POST", "/api/v1/tickers").0, 405);
     drop(traders);
     gateway.stop();
+}
+
+/// Waits (bounded) until the gateway says it is ready.
+fn ready(admin: SocketAddr) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while TcpStream::connect(admin).is_err() || http(admin, "GET", "/ready").0 != 200 {
+        assert!(std::time::Instant::now() < deadline, "never ready");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_restart_answers_the_same_books_trades_and_tickers_from_the_journal() {
+    const PATHS: [&str; 5] = [
+        "/api/v1/orderbook/BTC-USD?depth=64",
+        "/api/v1/orderbook/ETH-USD?depth=64",
+        "/api/v1/trades/BTC-USD?limit=100",
+        "/api/v1/trades/ETH-USD?limit=100",
+        "/api/v1/tickers",
+    ];
+    let dir = Gateway::new_dir();
+    let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let text = config("", &dir).replacen(
+        "admin = \"127.0.0.1:0\"",
+        &format!("admin = \"{admin}\""),
+        1,
+    );
+    let gateway = Gateway::start_config(&dir, &text, None).expect("gateway starts");
+    ready(admin);
+    let mut traders = Traders::logon(&gateway);
+    traders.random_flow(0x5eed_1234, 300);
+    let before: Vec<Value> = PATHS.iter().map(|p| json(admin, p)).collect();
+    drop(traders);
+    let (status, _) = gateway.stop();
+    assert!(status.success());
+
+    let gateway = Gateway::start_config(&dir, &text, None).expect("gateway restarts");
+    ready(admin);
+    let after: Vec<Value> = PATHS.iter().map(|p| json(admin, p)).collect();
+    let epoch = |v: &Value| -> u64 { int(&v["epoch"]) };
+    let (old, new) = (epoch(&before[0]), epoch(&after[0]));
+    assert!(new > old, "a restart is a new epoch: {old} then {new}");
+    // The same answers but for the epoch.
+    let without_epoch = |v: &Value| {
+        v.to_string()
+            .replace(&new.to_string(), "E")
+            .replace(&old.to_string(), "E")
+    };
+    for ((path, was), is) in PATHS.iter().zip(&before).zip(&after) {
+        assert_eq!(without_epoch(was), without_epoch(is), "{path}");
+    }
+    let trades = before[2]["trades"].as_array().unwrap().len();
+    assert!(trades > 10, "{trades} trades replayed");
+    let (status, _) = gateway.stop();
+    assert!(status.success());
+    let _ = std::fs::remove_dir_all(&dir);
 }
