@@ -385,15 +385,15 @@ def run(host, port):
     s.close()
 
     s = P.connect()
-    s.send_bytes(t.encode(M.LOGON, 1, version=2, account=1, token=ALICE[1]))
-    se = expect(s, M.SESSION_END, "version 2 header: SessionEnd")
+    s.send_bytes(t.encode(M.LOGON, 1, version=1, account=1, token=ALICE[1]))
+    se = expect(s, M.SESSION_END, "version 1 header: SessionEnd")
     if se:
-        eq(se.reason, t.SessionEndReason.WrongVersion, "version 2: WrongVersion (5)")
+        eq(se.reason, t.SessionEndReason.WrongVersion, "version 1: WrongVersion (5)")
     s.wait_closed(5.0)
     s.close()
 
     s = P.connect()
-    s.send_bytes(t.encode_raw(8, M.NEW_ORDER, 1, 1))
+    s.send_bytes(t.encode_raw(8, M.NEW_ORDER, t.VERSION, 1))
     se = expect(s, M.SESSION_END, "NewOrder header with length 8: SessionEnd")
     if se:
         eq(se.reason, t.SessionEndReason.LengthMismatch, "length 8 NewOrder: LengthMismatch (6)")
@@ -401,7 +401,7 @@ def run(host, port):
     s.close()
 
     s = P.connect()
-    s.send_bytes(t.encode_raw(8, 0x83, 1, 1))
+    s.send_bytes(t.encode_raw(8, 0x83, t.VERSION, 1))
     se = expect(s, M.SESSION_END, "gateway type 0x83 sent to gateway: SessionEnd")
     if se:
         eq(se.reason, t.SessionEndReason.UnknownMessageType, "0x83: UnknownMessageType (4)")
@@ -409,7 +409,7 @@ def run(host, port):
     s.close()
 
     s = P.connect()
-    s.send_bytes(t.encode_raw(300, M.NEW_ORDER, 1, 1))
+    s.send_bytes(t.encode_raw(300, M.NEW_ORDER, t.VERSION, 1))
     se = expect(s, M.SESSION_END, "length 300: SessionEnd")
     if se:
         eq(se.reason, t.SessionEndReason.BadLength, "length 300: BadLength (3)")
@@ -1220,16 +1220,16 @@ def layouts():
     """Section 7/8 tables of the query messages, byte by byte, without a gateway."""
     b = t.encode(M.ORDER_QUERY, 7, client_order_id=0x0102030405060708,
                  order_client_order_id=0x1112131415161718, symbol=0x21222324)
-    eq(b.hex(), "2000090107000000" "0807060504030201" "1817161514131211" "2423222100000000",
+    eq(b.hex(), "2000090207000000" "0807060504030201" "1817161514131211" "2423222100000000",
        "OrderQuery 0x09: 32 bytes, client_order_id @8, order_client_order_id @16, symbol @24")
     b = t.encode(M.OPEN_ORDERS_REQUEST, 8, client_order_id=1, symbol=0x21222324,
                  cursor_place=0x31323334, cursor=0x4142434445464748)
-    eq(b.hex(), "20000a0108000000" "0100000000000000" "2423222134333231" "4847464544434241",
+    eq(b.hex(), "20000a0208000000" "0100000000000000" "2423222134333231" "4847464544434241",
        "OpenOrdersRequest 0x0A: 32 bytes, symbol @16, cursor_place @20, cursor @24")
     b = t.encode(M.POSITIONS_REQUEST, 9, client_order_id=1, symbol=2, cursor_place=3)
-    eq(b.hex(), "18000b0109000000" "0100000000000000" "0200000003000000",
+    eq(b.hex(), "18000b0209000000" "0100000000000000" "0200000003000000",
        "PositionsRequest 0x0B: 24 bytes, symbol @16, cursor_place @20")
-    raw = bytes.fromhex("40008d0105000000" "0900000000000000" "0200000003000000"
+    raw = bytes.fromhex("40008d0205000000" "0900000000000000" "0200000003000000"
                         "ecffffffffffffff" "60f0ffffffffffff" "ffffffffffffffff"
                         "0700000000000000" "0800000000000000")
     m = t.decode(raw)
@@ -1239,7 +1239,7 @@ def layouts():
     eq(t.realized_pnl(m), -4000, "Position: realized_pnl = hi * 2^64 + lo = -4000")
     eq([t.split_pnl(v) for v in (0, 1, -1, (1 << 64) + 5)],
        [(0, 0), (1, 0), ((1 << 64) - 1, -1), (5, 1)], "i128 PnL halves round-trip")
-    raw = bytes.fromhex("28008e0106000000" "0a00000000000000" "0b00000000000000"
+    raw = bytes.fromhex("28008e0206000000" "0a00000000000000" "0b00000000000000"
                         "0c0000000d000000" "0e00010000000000")
     fields_eq(t.decode(raw), "QueryDone 0x8E decodes: next_cursor @16, place @24, count @28, "
                              "reject_reason @32, more @34",
