@@ -55,6 +55,11 @@ fn independent_python_client_passes_its_conformance_checks() {
         stdout.lines().last().unwrap_or("").ends_with("0 failed"),
         "{stdout}"
     );
+    // The replay part (PROTOCOL.md 5.9) ran to its last check.
+    assert!(
+        stdout.contains("ok   replay: ... numbered next"),
+        "{stdout}"
+    );
     drop(gateway);
     let _ = std::fs::remove_dir_all(&dir);
 }
