@@ -158,7 +158,7 @@ pub fn run(args: &ReplayArgs) -> Vec<Figure> {
         idle.len()
     );
     vec![
-        Figure::rate("replay throughput", replayed as f64 / seconds, "reports/s").print(),
+        Figure::rate("replay throughput", replayed as f64 / seconds, "reports").print(),
         Figure::latency("live round trip, no replay", &idle, Unit::Us).print(),
         Figure::latency("live round trip, during a replay", &during, Unit::Us).print(),
     ]

@@ -11,6 +11,10 @@
 //! half full, the same rule as the session's own reader: a replay costs
 //! other sessions on the shard one batch of report encodings per poll,
 //! nothing more. `ReplayDone` ends it.
+//!
+//! Starting a source is the one place the core makes a thread (a `clone`,
+//! once per replay; it never waits for it): the source must not run on
+//! the shard's core, and the core is what knows a replay was asked for.
 
 use super::ShardCore;
 use crate::engine::{AccountId, RejectReason};
