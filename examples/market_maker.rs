@@ -8,7 +8,13 @@
 //! 5.8): her open BTC orders become her quotes again (extra ones are
 //! canceled) and her BTC position is where she resumes, so a bot that was
 //! killed, or whose gateway restarted, carries on from the true state
-//! instead of from zero.
+//! instead of from zero. Before that she asks for the reports she missed
+//! (PROTOCOL.md 5.9): the last report number she handled per stream is
+//! saved in a small file (`MARKET_MAKER_CURSORS`, default
+//! `$TMPDIR/market_maker-alice.cursors`), and on start she replays from
+//! there, merging replayed and live reports with no gap and no duplicate
+//! (`ReportMerge`), so a fill that happened while she was away is printed
+//! once, even across a kill -9 of the bot or of the gateway.
 //!
 //! ```text
 //! cargo run --release -- serve                       # terminal 1
@@ -18,7 +24,9 @@
 
 use std::time::{Duration, Instant};
 
-use tradsys::client::{Client, Received};
+use std::path::{Path, PathBuf};
+
+use tradsys::client::{Client, Received, ReportMerge};
 use tradsys::engine::*;
 
 const BTC: SymbolId = 1;
@@ -46,6 +54,37 @@ fn order(
     }
 }
 
+/// Where Alice keeps the last report number she handled per stream.
+fn cursor_file() -> PathBuf {
+    std::env::var_os("MARKET_MAKER_CURSORS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("market_maker-alice.cursors"))
+}
+
+/// `stream last` lines; nothing (replay nothing) if the file is missing or
+/// unreadable.
+fn load_cursors(path: &Path) -> Vec<(u32, u64)> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| {
+            let (stream, last) = line.split_once(' ')?;
+            Some((stream.parse().ok()?, last.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Written beside and renamed over, so a kill leaves the old or the new.
+fn save_cursors(path: &Path, merge: &ReportMerge) -> std::io::Result<()> {
+    let text: String = merge
+        .cursors()
+        .iter()
+        .map(|(stream, last)| format!("{stream} {last}\n"))
+        .collect();
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}
+
 /// Alice's resting quote per side: buy, sell.
 type Quotes = [Option<OrderId>; 2];
 
@@ -55,15 +94,16 @@ type Quotes = [Option<OrderId>; 2];
 fn resume(
     alice: &mut Client,
     next_id: &mut u64,
+    merge: &mut ReportMerge,
 ) -> Result<(i64, Quotes), Box<dyn std::error::Error>> {
-    let print = |m: Received| println!("while resuming: {m:?}");
+    let mut print = |m: Received| merge.offer(m, |m| println!("while resuming: {m:?}"));
     let position = alice
-        .all_positions(*next_id, Some(BTC), print)?
+        .all_positions(*next_id, Some(BTC), &mut print)?
         .first()
         .map_or(0, |p| p.position.get());
     *next_id += 1;
     let mut quotes: Quotes = [None, None];
-    for open in alice.all_open_orders(*next_id, Some(BTC), print)? {
+    for open in alice.all_open_orders(*next_id, Some(BTC), &mut print)? {
         *next_id += 1;
         let slot = if open.side == Side::Buy as u8 { 0 } else { 1 };
         if quotes[slot].is_none() {
@@ -106,7 +146,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut next_id = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_micros() as u64;
-    let (mut position, mut quotes) = resume(&mut alice, &mut next_id)?;
+    let cursors_path = cursor_file();
+    let cursors = load_cursors(&cursors_path);
+    let mut merge = ReportMerge::new();
+    for done in alice.replay_streams(&cursors, &mut merge, |m| println!("missed: {m:?}"))? {
+        println!(
+            "replayed stream {}: {} reports up to {} (reason {})",
+            done.stream.get(),
+            done.count.get(),
+            done.last.get(),
+            done.reject_reason.get()
+        );
+    }
+    save_cursors(&cursors_path, &merge)?;
+    let (mut position, mut quotes) = resume(&mut alice, &mut next_id, &mut merge)?;
     alice.set_read_timeout(Some(Duration::from_millis(50)))?;
     println!("quoting BTC-USD on {addr} for {seconds} s, from position {position}");
 
@@ -137,7 +190,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             };
             bob.new_order(&order(2, next_id, side, price, 2, TimeInForce::Ioc))?;
         }
-        while let Ok(report) = alice.recv() {
+        let mut reports = Vec::new();
+        while let Ok(received) = alice.recv() {
+            merge.offer(received, |r| reports.push(r));
+        }
+        let handled = !reports.is_empty();
+        for report in reports {
             match report {
                 Received::OrderAccepted(m) => {
                     let slot = if m.side == Side::Buy as u8 { 0 } else { 1 };
@@ -170,6 +228,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
                 _ => {}
             }
+        }
+        if handled {
+            save_cursors(&cursors_path, &merge)?;
         }
         while bob.recv().is_ok() {}
     }

@@ -28,6 +28,7 @@ mod peers;
 mod pingpong;
 mod query_bench;
 mod readiness;
+mod replay_bench;
 mod report;
 mod report_bench;
 mod rng;
@@ -50,6 +51,9 @@ enum Command {
     /// What the account queries cost the owner core, beside an order and a
     /// cancel on the same engine.
     Queries(query_bench::QueryArgs),
+    /// Replay on logon against a gateway it starts: reports/s of a large
+    /// replay, and another session's round trips while it runs.
+    Replay(replay_bench::ReplayArgs),
     /// Round trip and pipelined throughput against a running gateway.
     Gateway(gateway_bench::GatewayArgs),
     /// The write-ahead journal alone: append latency per sync policy, replay rate.
@@ -84,6 +88,7 @@ fn main() {
     match Cli::parse().command {
         Command::Engine(args) => drop(engine_bench::run(&args)),
         Command::Queries(args) => drop(query_bench::run(&args)),
+        Command::Replay(args) => drop(replay_bench::run(&args)),
         Command::Gateway(args) => drop(gateway_bench::run(&args)),
         Command::Journal(args) => drop(journal_bench::run(&args)),
         Command::Orders(args) => drop(orders_bench::run(&args)),

@@ -37,6 +37,7 @@ fn client_stream(mut data: &[u8]) {
                     ClientMessage::OrderQuery(m) => assert_reencodes(m, bytes),
                     ClientMessage::OpenOrdersRequest(m) => assert_reencodes(m, bytes),
                     ClientMessage::PositionsRequest(m) => assert_reencodes(m, bytes),
+                    ClientMessage::ReplayRequest(m) => assert_reencodes(m, bytes),
                 }
                 if let Some(Ok(command)) = client_command(&decoded.message, 1) {
                     // A command built from the wire must carry the session's
@@ -85,13 +86,18 @@ fn gateway_stream(mut data: &[u8]) {
                     GatewayMessage::SessionEnd(m) => assert_reencodes(m, bytes),
                     GatewayMessage::Position(m) => assert_reencodes(m, bytes),
                     GatewayMessage::QueryDone(m) => assert_reencodes(m, bytes),
+                    GatewayMessage::ReplayStarted(m) => assert_reencodes(m, bytes),
+                    GatewayMessage::ReplayDone(m) => assert_reencodes(m, bytes),
                 }
                 // A report that converts back to an event must re-encode to
                 // the same bytes (given its own seq and timestamp).
                 if let Some(event) = report_to_event(&decoded.message, 1) {
                     let mut out = [0u8; MAX_MESSAGE_LEN];
                     let seq = decoded.message.header().seq.get();
-                    let ts = u64::from_le_bytes(bytes[bytes.len() - 8..].try_into().unwrap());
+                    // Version 2: the timestamp comes before the 16-byte
+                    // trailer (report_seq, stream, account).
+                    let at = bytes.len() - 24;
+                    let ts = u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
                     let n = encode_event(&event, seq, ts, &mut out).expect("a report event");
                     // Reserved bytes are zero in the re-encoding; compare
                     // through a second decode instead of raw bytes.

@@ -112,6 +112,16 @@ pub enum Event {
 /// Receives engine events in the order they happen.
 pub trait EventSink {
     fn emit(&mut self, event: &Event);
+
+    /// An order report of an account the engine knows, with its number in
+    /// the account's report stream on this engine (from 1, see
+    /// `report_seq.rs`). Sinks that do not care about numbers take it as
+    /// a plain event.
+    #[inline]
+    fn emit_report(&mut self, event: &Event, report_seq: u64) {
+        debug_assert!(report_seq > 0, "report numbers start at 1");
+        self.emit(event);
+    }
 }
 
 impl EventSink for Vec<Event> {

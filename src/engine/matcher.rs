@@ -20,6 +20,7 @@ use super::config::{band_around, AccountSpec, EngineConfig, SymbolSpec};
 use super::event::{Event, EventSink};
 use super::id_index::IdIndex;
 use super::order_index::OrderIndex;
+use super::report_seq::{Numbered, ReportNumbers};
 use super::risk::Exposure;
 use super::slab::{stp_flags, OrderNode, OrderSlab, Slot, FLAG_DAY, FLAG_POST_ONLY, NIL};
 use super::types::*;
@@ -85,6 +86,8 @@ pub struct Engine {
     pub(crate) max_levels_per_side: u32,
     next_order_id: OrderId,
     next_exec_id: u64,
+    /// The account report streams' numbers (`report_seq.rs`).
+    report_numbers: ReportNumbers,
 }
 
 impl Engine {
@@ -142,6 +145,7 @@ impl Engine {
                     killed: false,
                 })
                 .collect(),
+            report_numbers: ReportNumbers::new(account_lookup.clone()),
             account_lookup,
             exposures: vec![Exposure::EMPTY; config.symbols.len() << account_bits],
             account_bits,
@@ -164,6 +168,33 @@ impl Engine {
 
     /// Applies one command, emitting what happened to `sink`.
     pub fn process<S: EventSink>(&mut self, command: &Command, sink: &mut S) {
+        // Taken out for the command so that the numbering sink can hold it
+        // while the engine is borrowed (a move of three words, no allocation).
+        let mut numbers = core::mem::take(&mut self.report_numbers);
+        self.dispatch(
+            command,
+            &mut Numbered {
+                numbers: &mut numbers,
+                sink,
+            },
+        );
+        self.report_numbers = numbers;
+        // Every resting order has exactly one index entry (the full check,
+        // `check_invariants`, walks everything; this is its O(1) part).
+        assert!(self.index.len() == self.slab.live() as usize, "index size");
+    }
+
+    /// The number of the last order report the engine made for `account`
+    /// (0: none yet; `None`: an account it does not know). Replay on logon
+    /// answers `ReplayStarted.upto` with it.
+    pub fn last_report_seq(&self, account: AccountId) -> Option<u64> {
+        let last = self.report_numbers.last(account);
+        debug_assert_eq!(last.is_some(), self.account_index(account).is_some());
+        last
+    }
+
+    fn dispatch<S: EventSink>(&mut self, command: &Command, sink: &mut S) {
+        debug_assert!(self.report_numbers.is_taken(), "numbered by `process`");
         match command {
             Command::New(order) => self.new_order(order, sink),
             Command::Cancel(cancel) => self.cancel(cancel, sink),
@@ -180,9 +211,6 @@ impl Engine {
             }
             Command::EndOfDay => self.end_of_day(sink),
         }
-        // Every resting order has exactly one index entry (the full check,
-        // `check_invariants`, walks everything; this is its O(1) part).
-        assert!(self.index.len() == self.slab.live() as usize, "index size");
     }
 
     /// The ids the next order and the next execution will take (the

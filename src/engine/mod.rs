@@ -12,6 +12,7 @@
 //! - `query`, `invariants`: read-only views and the consistency check.
 //! - `client_index`, `account_query`: an account's orders by its own client
 //!   order ids, its open orders and positions a page at a time.
+//! - `report_seq`: the number of each order report in its account's stream.
 //! - `reconfigure`: a new config applied to a running engine (at restart,
 //!   when the journal's replay reaches the config a command ran under).
 //!
@@ -46,6 +47,7 @@ pub mod order_index;
 mod prefetch;
 pub mod query;
 mod reconfigure;
+mod report_seq;
 pub mod risk;
 pub mod slab;
 mod slot_table;

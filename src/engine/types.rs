@@ -163,6 +163,10 @@ wire_enum! {
         SequenceGap = 303,
         ShardBusy = 304,
         JournalUnavailable = 305,
+        /// ReplayRequest for a stream that is not a trading shard's.
+        UnknownStream = 306,
+        /// ReplayRequest after a number the stream has not reached.
+        ReplayBeyondEnd = 307,
     }
 }
 

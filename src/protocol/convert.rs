@@ -108,7 +108,8 @@ pub fn client_command(
         | ClientMessage::OrderStatusRequest(_)
         | ClientMessage::OrderQuery(_)
         | ClientMessage::OpenOrdersRequest(_)
-        | ClientMessage::PositionsRequest(_) => None,
+        | ClientMessage::PositionsRequest(_)
+        | ClientMessage::ReplayRequest(_) => None,
     }
 }
 
@@ -259,6 +260,8 @@ pub fn report_to_event(msg: &GatewayMessage<'_>, account: AccountId) -> Option<E
         | GatewayMessage::OrderStatus(_)
         | GatewayMessage::SessionEnd(_)
         | GatewayMessage::Position(_)
-        | GatewayMessage::QueryDone(_) => return None,
+        | GatewayMessage::QueryDone(_)
+        | GatewayMessage::ReplayStarted(_)
+        | GatewayMessage::ReplayDone(_) => return None,
     })
 }

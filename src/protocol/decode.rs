@@ -19,6 +19,7 @@ use super::gateway::*;
 use super::header::{msg_type, Header, WireMessage};
 use super::queries::*;
 use super::reasons::SessionEndReason;
+use super::replay::*;
 use super::{HEADER_LEN, MAX_MESSAGE_LEN, PROTOCOL_VERSION};
 use zerocopy::FromBytes;
 
@@ -111,6 +112,7 @@ pub enum ClientMessage<'a> {
     OrderQuery(&'a OrderQueryMsg),
     OpenOrdersRequest(&'a OpenOrdersRequestMsg),
     PositionsRequest(&'a PositionsRequestMsg),
+    ReplayRequest(&'a ReplayRequestMsg),
 }
 
 /// A gateway-to-client message, borrowed from the receive buffer.
@@ -130,6 +132,8 @@ pub enum GatewayMessage<'a> {
     SessionEnd(&'a SessionEndMsg),
     Position(&'a PositionMsg),
     QueryDone(&'a QueryDoneMsg),
+    ReplayStarted(&'a ReplayStartedMsg),
+    ReplayDone(&'a ReplayDoneMsg),
 }
 
 impl ClientMessage<'_> {
@@ -146,6 +150,7 @@ impl ClientMessage<'_> {
             ClientMessage::OrderQuery(m) => m.header(),
             ClientMessage::OpenOrdersRequest(m) => m.header(),
             ClientMessage::PositionsRequest(m) => m.header(),
+            ClientMessage::ReplayRequest(m) => m.header(),
         }
     }
 }
@@ -167,6 +172,8 @@ impl GatewayMessage<'_> {
             GatewayMessage::SessionEnd(m) => m.header(),
             GatewayMessage::Position(m) => m.header(),
             GatewayMessage::QueryDone(m) => m.header(),
+            GatewayMessage::ReplayStarted(m) => m.header(),
+            GatewayMessage::ReplayDone(m) => m.header(),
         }
     }
 }
@@ -186,6 +193,7 @@ pub fn decode_client(buf: &[u8]) -> Result<Decoded<ClientMessage<'_>>, DecodeErr
         msg_type::ORDER_QUERY => ClientMessage::OrderQuery(view(buf, header)?),
         msg_type::OPEN_ORDERS_REQUEST => ClientMessage::OpenOrdersRequest(view(buf, header)?),
         msg_type::POSITIONS_REQUEST => ClientMessage::PositionsRequest(view(buf, header)?),
+        msg_type::REPLAY_REQUEST => ClientMessage::ReplayRequest(view(buf, header)?),
         other => return Err(DecodeError::UnknownType { msg_type: other }),
     };
     Ok(decoded(message, header))
@@ -209,6 +217,8 @@ pub fn decode_gateway(buf: &[u8]) -> Result<Decoded<GatewayMessage<'_>>, DecodeE
         msg_type::SESSION_END => GatewayMessage::SessionEnd(view(buf, header)?),
         msg_type::POSITION => GatewayMessage::Position(view(buf, header)?),
         msg_type::QUERY_DONE => GatewayMessage::QueryDone(view(buf, header)?),
+        msg_type::REPLAY_STARTED => GatewayMessage::ReplayStarted(view(buf, header)?),
+        msg_type::REPLAY_DONE => GatewayMessage::ReplayDone(view(buf, header)?),
         other => return Err(DecodeError::UnknownType { msg_type: other }),
     };
     Ok(decoded(message, header))
@@ -265,10 +275,10 @@ mod tests {
         let mut buf = [0u8; 64];
         let n = encode(&NewOrderMsg::new_zeroed(), 1, &mut buf).unwrap();
         assert_eq!(n, 48);
-        buf[3] = 2; // version
+        buf[3] = 1; // version 1: this build speaks 2
         assert_eq!(
             decode_client(&buf[..HEADER_LEN]),
-            Err(DecodeError::WrongVersion { version: 2 })
+            Err(DecodeError::WrongVersion { version: 1 })
         );
     }
 

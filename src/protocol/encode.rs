@@ -1,5 +1,5 @@
 //! Writing messages into caller-provided buffers. Nothing here allocates:
-//! a message is built on the stack (at most 72 bytes) and copied once into
+//! a message is built on the stack (at most 88 bytes) and copied once into
 //! the send buffer, header last so it is always the one the protocol needs.
 
 use zerocopy::little_endian::{I64, U16, U32, U64};
@@ -44,7 +44,7 @@ impl SessionReport {
         let report = match *event {
             Event::Accepted {
                 order_id,
-                account: _,
+                account,
                 symbol,
                 client_order_id,
                 side,
@@ -64,9 +64,12 @@ impl SessionReport {
                 price: I64::new(price),
                 qty: U64::new(qty),
                 timestamp_ns: ts,
+                report_seq: U64::new(0),
+                stream: U32::new(0),
+                account: U32::new(account),
             }),
             Event::Rejected {
-                account: _,
+                account,
                 symbol,
                 client_order_id,
                 reason,
@@ -77,11 +80,14 @@ impl SessionReport {
                 reason: U16::new(reason.code()),
                 _reserved: [0; 2],
                 timestamp_ns: ts,
+                report_seq: U64::new(0),
+                stream: U32::new(0),
+                account: U32::new(account),
             }),
             Event::Fill {
                 exec_id,
                 order_id,
-                account: _,
+                account,
                 symbol,
                 client_order_id,
                 side,
@@ -102,10 +108,13 @@ impl SessionReport {
                 qty: U64::new(qty),
                 leaves_qty: U64::new(leaves_qty),
                 timestamp_ns: ts,
+                report_seq: U64::new(0),
+                stream: U32::new(0),
+                account: U32::new(account),
             }),
             Event::Canceled {
                 order_id,
-                account: _,
+                account,
                 symbol,
                 client_order_id,
                 canceled_qty,
@@ -119,10 +128,13 @@ impl SessionReport {
                 _reserved: [0; 3],
                 canceled_qty: U64::new(canceled_qty),
                 timestamp_ns: ts,
+                report_seq: U64::new(0),
+                stream: U32::new(0),
+                account: U32::new(account),
             }),
             Event::Replaced {
                 order_id,
-                account: _,
+                account,
                 symbol,
                 client_order_id,
                 price,
@@ -140,10 +152,13 @@ impl SessionReport {
                 qty: U64::new(qty),
                 leaves_qty: U64::new(leaves_qty),
                 timestamp_ns: ts,
+                report_seq: U64::new(0),
+                stream: U32::new(0),
+                account: U32::new(account),
             }),
             Event::CancelRejected {
                 order_id,
-                account: _,
+                account,
                 symbol,
                 client_order_id,
                 reason,
@@ -155,6 +170,9 @@ impl SessionReport {
                 reason: U16::new(reason.code()),
                 _reserved: [0; 2],
                 timestamp_ns: ts,
+                report_seq: U64::new(0),
+                stream: U32::new(0),
+                account: U32::new(account),
             }),
             // The gateway answers a MassCancel itself (MassCancelDoneMsg):
             // it holds the request's client_order_id and, for "all
@@ -167,6 +185,26 @@ impl SessionReport {
             | Event::ReferencePriceSet { .. } => return None,
         };
         Some(report)
+    }
+
+    /// The report with its place in the account's report streams (a
+    /// report from [`from_event`](Self::from_event) has none: number 0).
+    #[inline]
+    pub fn numbered(mut self, number: ReportNumber) -> SessionReport {
+        debug_assert!(
+            number.report_seq > 0 || number.stream == 0,
+            "0 is no stream"
+        );
+        let (seq, stream) = (U64::new(number.report_seq), U32::new(number.stream));
+        match &mut self {
+            SessionReport::Accepted(m) => (m.report_seq, m.stream) = (seq, stream),
+            SessionReport::Rejected(m) => (m.report_seq, m.stream) = (seq, stream),
+            SessionReport::Fill(m) => (m.report_seq, m.stream) = (seq, stream),
+            SessionReport::Canceled(m) => (m.report_seq, m.stream) = (seq, stream),
+            SessionReport::Replaced(m) => (m.report_seq, m.stream) = (seq, stream),
+            SessionReport::CancelRejected(m) => (m.report_seq, m.stream) = (seq, stream),
+        }
+        self
     }
 
     /// Size of the encoded report in bytes.

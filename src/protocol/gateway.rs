@@ -106,6 +106,11 @@ pub struct OrderAcceptedMsg {
     pub price: I64,
     pub qty: U64,
     pub timestamp_ns: U64,
+    /// Version 2: the report's number in its stream (0: a gateway refusal,
+    /// no stream), the stream (the engine's shard) and the account.
+    pub report_seq: U64,
+    pub stream: U32,
+    pub account: U32,
 }
 wire_message!(OrderAcceptedMsg, msg_type::ORDER_ACCEPTED, "OrderAccepted");
 
@@ -121,6 +126,11 @@ pub struct OrderRejectedMsg {
     pub reason: U16,
     pub _reserved: [u8; 2],
     pub timestamp_ns: U64,
+    /// Version 2: the report's number in its stream (0: a gateway refusal,
+    /// no stream), the stream (the engine's shard) and the account.
+    pub report_seq: U64,
+    pub stream: U32,
+    pub account: U32,
 }
 wire_message!(OrderRejectedMsg, msg_type::ORDER_REJECTED, "OrderRejected");
 
@@ -143,6 +153,11 @@ pub struct FillMsg {
     pub qty: U64,
     pub leaves_qty: U64,
     pub timestamp_ns: U64,
+    /// Version 2: the report's number in its stream (0: a gateway refusal,
+    /// no stream), the stream (the engine's shard) and the account.
+    pub report_seq: U64,
+    pub stream: U32,
+    pub account: U32,
 }
 wire_message!(FillMsg, msg_type::FILL, "Fill");
 
@@ -160,6 +175,11 @@ pub struct OrderCanceledMsg {
     pub _reserved: [u8; 3],
     pub canceled_qty: U64,
     pub timestamp_ns: U64,
+    /// Version 2: the report's number in its stream (0: a gateway refusal,
+    /// no stream), the stream (the engine's shard) and the account.
+    pub report_seq: U64,
+    pub stream: U32,
+    pub account: U32,
 }
 wire_message!(OrderCanceledMsg, msg_type::ORDER_CANCELED, "OrderCanceled");
 
@@ -179,6 +199,11 @@ pub struct OrderReplacedMsg {
     pub qty: U64,
     pub leaves_qty: U64,
     pub timestamp_ns: U64,
+    /// Version 2: the report's number in its stream (0: a gateway refusal,
+    /// no stream), the stream (the engine's shard) and the account.
+    pub report_seq: U64,
+    pub stream: U32,
+    pub account: U32,
 }
 wire_message!(OrderReplacedMsg, msg_type::ORDER_REPLACED, "OrderReplaced");
 
@@ -195,6 +220,11 @@ pub struct CancelRejectedMsg {
     pub reason: U16,
     pub _reserved: [u8; 2],
     pub timestamp_ns: U64,
+    /// Version 2: the report's number in its stream (0: a gateway refusal,
+    /// no stream), the stream (the engine's shard) and the account.
+    pub report_seq: U64,
+    pub stream: U32,
+    pub account: U32,
 }
 wire_message!(
     CancelRejectedMsg,
@@ -349,6 +379,22 @@ impl OrderStatusMsg {
             filled_qty: U64::new(0),
         }
     }
+}
+
+/// Where a report sits in the account's report streams (docs/PROTOCOL.md,
+/// 5.9): the shard whose engine made it and its number there. `NONE` for
+/// the gateway's own refusals, which no engine made and no replay repeats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct ReportNumber {
+    pub stream: u32,
+    pub report_seq: u64,
+}
+
+impl ReportNumber {
+    pub const NONE: ReportNumber = ReportNumber {
+        stream: 0,
+        report_seq: 0,
+    };
 }
 
 /// The gateway's last message on a connection; it closes after sending it.

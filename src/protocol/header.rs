@@ -51,6 +51,7 @@ pub mod msg_type {
     pub const ORDER_QUERY: u8 = 0x09;
     pub const OPEN_ORDERS_REQUEST: u8 = 0x0A;
     pub const POSITIONS_REQUEST: u8 = 0x0B;
+    pub const REPLAY_REQUEST: u8 = 0x0C;
 
     pub const LOGON_ACCEPTED: u8 = 0x81;
     pub const LOGON_REJECTED: u8 = 0x82;
@@ -66,6 +67,8 @@ pub mod msg_type {
     pub const SESSION_END: u8 = 0x8C;
     pub const POSITION: u8 = 0x8D;
     pub const QUERY_DONE: u8 = 0x8E;
+    pub const REPLAY_STARTED: u8 = 0x8F;
+    pub const REPLAY_DONE: u8 = 0x90;
 }
 
 /// A fixed-layout message: its bytes are its wire form. Implemented (via

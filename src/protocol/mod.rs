@@ -18,7 +18,8 @@
 //!   back to engine events, for client libraries and tests);
 //! - [`encode`](mod@encode): messages and engine events into caller-provided buffers;
 //! - [`reasons`]: the protocol's own reason codes (session end, logon reject);
-//! - [`queries`]: an account's orders and positions, asked after a reconnect.
+//! - [`queries`]: an account's orders and positions, asked after a reconnect;
+//! - [`replay`]: the reports a client missed, replayed after a reconnect.
 
 pub mod client;
 pub mod convert;
@@ -29,6 +30,7 @@ pub mod header;
 pub mod market_data;
 pub mod queries;
 pub mod reasons;
+pub mod replay;
 
 pub use client::*;
 pub use convert::*;
@@ -38,15 +40,16 @@ pub use gateway::*;
 pub use header::*;
 pub use queries::*;
 pub use reasons::*;
+pub use replay::*;
 
 /// The only version this build speaks; any other value in a header is a
 /// [`DecodeError::WrongVersion`].
-pub const PROTOCOL_VERSION: u8 = 1;
+pub const PROTOCOL_VERSION: u8 = 2;
 
 /// Size of the common header that starts every message.
 pub const HEADER_LEN: usize = 8;
 
-/// Upper bound on a message's `length`. The largest message today is 72
+/// Upper bound on a message's `length`. The largest message today is 88
 /// bytes; the bound leaves room for growth while letting a receiver reject a
 /// garbage length after reading 8 bytes instead of waiting for up to 64 KiB.
 pub const MAX_MESSAGE_LEN: usize = 256;

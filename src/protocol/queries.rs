@@ -23,10 +23,10 @@ use crate::engine::{ClientOrderId, PositionView, RejectReason, SymbolId};
 /// budget, so pipelined queries cannot overflow it.
 pub const QUERY_PAGE: usize = 16;
 
-/// Commands-in-flight units a page costs (its bytes over the 256 report
+/// Commands-in-flight units a page costs (its bytes over the 320 report
 /// bytes budgeted per command, `shard::core::MAX_REPORT_BYTES_PER_COMMAND`).
 pub const QUERY_PAGE_WEIGHT: u32 =
-    ((QUERY_PAGE * OrderStatusMsg::LEN + QueryDoneMsg::LEN).div_ceil(256)) as u32;
+    ((QUERY_PAGE * OrderStatusMsg::LEN + QueryDoneMsg::LEN).div_ceil(320)) as u32;
 
 const _: () = assert!(
     PositionMsg::LEN <= OrderStatusMsg::LEN,

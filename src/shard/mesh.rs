@@ -65,8 +65,29 @@ pub enum MeshMsg {
         answer: QueryAnswer,
         releases: u32,
     },
-    /// An order report for one session on the receiving shard.
-    Report { dest: SessionRef, event: Event },
+    /// An order report for one session on the receiving shard, with its
+    /// place in the account's report stream on the sending shard.
+    Report {
+        dest: SessionRef,
+        event: Event,
+        number: crate::protocol::ReportNumber,
+    },
+    /// Replay on logon: the stream owner's current report number for
+    /// `account`, asked by `origin`'s shard (`core/replay.rs`).
+    ReplayMark {
+        origin: SessionRef,
+        account: AccountId,
+        after: u64,
+    },
+    /// The answer: `stream`'s number `upto` (counted as one command in
+    /// flight of `dest`).
+    ReplayMarked {
+        dest: SessionRef,
+        account: AccountId,
+        stream: u32,
+        after: u64,
+        upto: u64,
+    },
     /// The owner shard finished a command of `dest` (flow control: it
     /// follows the command's reports on the same ring).
     Processed { dest: SessionRef },

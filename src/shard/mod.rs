@@ -47,6 +47,7 @@ pub mod park;
 pub mod quiescence;
 pub mod rate_limit;
 pub mod reactor;
+pub mod replay_source;
 pub mod router;
 pub mod runtime;
 pub mod sender;

@@ -9,6 +9,7 @@ use super::sender::MeshSender;
 use super::session_table::SessionTable;
 use super::shared::Shared;
 use crate::engine::{Event, EventSink};
+use crate::protocol::ReportNumber;
 
 /// The engine's event sink on a shard, for one command.
 pub struct Router<'a> {
@@ -26,7 +27,7 @@ pub struct Router<'a> {
 }
 
 impl Router<'_> {
-    fn report(&mut self, account: u32, event: &Event) {
+    fn report(&mut self, account: u32, event: &Event, number: ReportNumber) {
         let Some(account_index) = self.shared.account_index(account) else {
             return;
         };
@@ -39,15 +40,34 @@ impl Router<'_> {
         );
         self.shared.directory.for_each(account_index, |dest| {
             if dest.shard == shard {
-                sessions.deliver_report(dest, event, wall_ns);
+                sessions.deliver_report(dest, event, number, wall_ns);
             } else {
-                sender.report(dest, *event);
+                sender.report(dest, *event, number);
             }
         });
     }
 }
 
 impl EventSink for Router<'_> {
+    fn emit_report(&mut self, event: &Event, report_seq: u64) {
+        debug_assert!(report_seq > 0, "numbers start at 1");
+        let account = match *event {
+            Event::Accepted { account, .. }
+            | Event::Rejected { account, .. }
+            | Event::Fill { account, .. }
+            | Event::Canceled { account, .. }
+            | Event::Replaced { account, .. }
+            | Event::CancelRejected { account, .. } => account,
+            _ => return self.emit(event), // only order reports are numbered
+        };
+        self.counters.count_report(event);
+        let number = ReportNumber {
+            stream: u32::from(self.shard),
+            report_seq,
+        };
+        self.report(account, event, number);
+    }
+
     fn emit(&mut self, event: &Event) {
         match *event {
             Event::Accepted { account, .. }
@@ -56,8 +76,9 @@ impl EventSink for Router<'_> {
             | Event::Canceled { account, .. }
             | Event::Replaced { account, .. }
             | Event::CancelRejected { account, .. } => {
+                // An account the engine does not know: not numbered.
                 self.counters.count_report(event);
-                self.report(account, event)
+                self.report(account, event, ReportNumber::NONE)
             }
             Event::MassCancelDone { canceled_count, .. } => {
                 let Some(origin) = self.origin else {

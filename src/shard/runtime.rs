@@ -105,6 +105,7 @@ pub fn run(
         }
     };
     let mut core = ShardCore::new(id, Arc::clone(&shared), links);
+    core.set_helper_cpus(unpinned.map(|cpus| cpus.0));
     // Recovery runs before this shard accepts anything; the main thread
     // waits for every shard's answer before it reports ready.
     let recovered = core.start();
@@ -213,6 +214,9 @@ async fn mesh_loop(tasks: &Rc<ShardTasks>) {
             // Every other task runs, and the ring is entered once
             // (GETEVENTS, no wait), before this one looks again.
             IdlePolicy::Spin => reactor::yield_now().await,
+            // A replay source has no doorbell: while one runs the shard
+            // polls like a spinning one (`core/replay.rs`).
+            IdlePolicy::Park if tasks.core.borrow().replays_active() => reactor::yield_now().await,
             IdlePolicy::Park => {
                 let bell = &tasks.shared.doorbells[id];
                 let parked = bell.park_unless(|| {

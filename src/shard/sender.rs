@@ -21,7 +21,7 @@ use rtrb::Producer;
 
 use super::mesh::{Doorbell, MeshMsg, SessionRef, ShardMask};
 use crate::engine::{AccountId, Command, Event};
-use crate::protocol::{OrderStatusMsg, OrderStatusRequestMsg};
+use crate::protocol::{OrderStatusMsg, OrderStatusRequestMsg, ReportNumber};
 use crate::shard::core::{AccountQuery, QueryAnswer};
 
 /// One shard's sending ends of the mesh.
@@ -112,8 +112,50 @@ impl MeshSender {
     }
 
     /// An order report for a session on another shard.
-    pub fn report(&mut self, dest: SessionRef, event: Event) {
-        self.send(dest.shard, MeshMsg::Report { dest, event });
+    pub fn report(&mut self, dest: SessionRef, event: Event, number: ReportNumber) {
+        self.send(
+            dest.shard,
+            MeshMsg::Report {
+                dest,
+                event,
+                number,
+            },
+        );
+    }
+
+    /// Asks the stream's owner for its current report number of `account`.
+    pub fn replay_mark(&mut self, owner: u16, origin: SessionRef, account: AccountId, after: u64) {
+        debug_assert_ne!(owner, origin.shard, "a local replay is marked inline");
+        let msg = MeshMsg::ReplayMark {
+            origin,
+            account,
+            after,
+        };
+        self.send(owner, msg);
+    }
+
+    /// The owner's answer to [`replay_mark`](Self::replay_mark).
+    pub fn replay_marked(
+        &mut self,
+        dest: SessionRef,
+        account: AccountId,
+        stream: u32,
+        after: u64,
+        upto: u64,
+    ) {
+        debug_assert_ne!(
+            u32::from(dest.shard),
+            stream,
+            "a local replay is marked inline"
+        );
+        let msg = MeshMsg::ReplayMarked {
+            dest,
+            account,
+            stream,
+            after,
+            upto,
+        };
+        self.send(dest.shard, msg);
     }
 
     /// `dest`'s command is done here (after its reports, on the same ring).

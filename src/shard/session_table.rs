@@ -8,7 +8,7 @@
 use super::mesh::SessionRef;
 use super::session::Session;
 use crate::engine::Event;
-use crate::protocol::{MassCancelDoneMsg, SessionReport};
+use crate::protocol::{MassCancelDoneMsg, ReportNumber, SessionReport};
 
 struct SessionSlot {
     generation: u32,
@@ -135,7 +135,13 @@ impl SessionTable {
 
     /// Encodes an order report into a local session's outbox. A session
     /// that cannot take it is ended (slow consumer), never waited for.
-    pub fn deliver_report(&mut self, dest: SessionRef, event: &Event, wall_ns: u64) {
+    pub fn deliver_report(
+        &mut self,
+        dest: SessionRef,
+        event: &Event,
+        number: ReportNumber,
+        wall_ns: u64,
+    ) {
         debug_assert!(dest.slot < self.capacity());
         let Some(session) = self.get_mut(dest) else {
             return; // closed since: the report stays in the journal
@@ -143,7 +149,9 @@ impl SessionTable {
         if !session.is_active() {
             return;
         }
-        let report = SessionReport::from_event(event, wall_ns).expect("routed events are reports");
+        let report = SessionReport::from_event(event, wall_ns)
+            .expect("routed events are reports")
+            .numbered(number);
         if session.outbox.push_report(&report).is_err() {
             self.defer_end(dest.slot);
         } else {

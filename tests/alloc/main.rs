@@ -11,6 +11,7 @@ mod gateway;
 mod journal;
 mod market_data;
 mod md_fanout;
+mod replay;
 mod telemetry;
 
 use support::alloc_counter::CountingAllocator;

@@ -9,3 +9,4 @@ mod account_queries;
 mod model;
 mod orders;
 mod reconfigure;
+mod report_numbers;

@@ -23,6 +23,8 @@ mod protocol_answers;
 mod python_conformance;
 mod reactor_failure;
 mod receive_buffers;
+mod replay;
+mod replay_bounds;
 mod report_budget;
 mod session_props;
 mod sessions;

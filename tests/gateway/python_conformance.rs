@@ -78,6 +78,11 @@ fn run_conformance(websocket: bool) {
     );
     let checks = stdout.lines().filter(|l| l.starts_with("ok ")).count();
     assert!(checks >= 300, "every check ran: {checks} passed");
+    // The replay part (PROTOCOL.md 5.9) ran to its last check.
+    assert!(
+        stdout.contains("ok   replay: ... numbered next"),
+        "{stdout}"
+    );
     drop(gateway);
     let _ = std::fs::remove_dir_all(&dir);
 }

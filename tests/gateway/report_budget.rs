@@ -1,5 +1,5 @@
-//! Settles whether `MAX_REPORT_BYTES_PER_COMMAND` (256 bytes) is a bound
-//! or an estimate. A session may have `send_buffer_bytes / 2 / 256`
+//! Settles whether `MAX_REPORT_BYTES_PER_COMMAND` (320 bytes) is a bound
+//! or an estimate. A session may have `send_buffer_bytes / 2 / 320`
 //! commands in flight on other shards; their reports arrive together when
 //! the origin shard polls its mesh, before the session's writer runs.
 //!

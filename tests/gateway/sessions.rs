@@ -44,10 +44,11 @@ fn header(length: u16, msg_type: u8, version: u8, seq: u32) -> Vec<u8> {
 fn framing_errors_end_the_session_with_their_reason() {
     let gateway = Gateway::start();
     let cases: [(Vec<u8>, SessionEndReason); 4] = [
-        (header(60_000, 0x04, 1, 1), SessionEndReason::BadLength),
-        (header(4, 0x04, 1, 1), SessionEndReason::BadLength),
-        (header(48, 0x42, 1, 1), SessionEndReason::UnknownMessageType),
-        (header(56, 0x01, 2, 1), SessionEndReason::WrongVersion),
+        (header(60_000, 0x04, 2, 1), SessionEndReason::BadLength),
+        (header(4, 0x04, 2, 1), SessionEndReason::BadLength),
+        (header(48, 0x42, 2, 1), SessionEndReason::UnknownMessageType),
+        // Version 1, the version before replay on logon, is refused too.
+        (header(56, 0x01, 1, 1), SessionEndReason::WrongVersion),
     ];
     for (i, (bytes, reason)) in cases.into_iter().enumerate() {
         let mut client = gateway.connect();
@@ -57,7 +58,7 @@ fn framing_errors_end_the_session_with_their_reason() {
     }
     // Length that does not match the type, after a good logon.
     let mut alice = gateway.logon(ALICE);
-    alice.send_raw(&header(16, 0x04, 1, 2)).unwrap();
+    alice.send_raw(&header(16, 0x04, 2, 2)).unwrap();
     ends_with(&mut alice, SessionEndReason::LengthMismatch);
     still_serving(&gateway, 9);
 }

@@ -7,7 +7,7 @@ use tradsys::protocol::*;
 
 /// `(msg_type, length)` of every message, per direction, from the doc's
 /// message index (section 6), written out independently of the code.
-const CLIENT_TYPES: [(u8, usize); 11] = [
+const CLIENT_TYPES: [(u8, usize); 12] = [
     (0x01, 56),
     (0x02, 8),
     (0x03, 8),
@@ -19,22 +19,25 @@ const CLIENT_TYPES: [(u8, usize); 11] = [
     (0x09, 32),
     (0x0A, 32),
     (0x0B, 24),
+    (0x0C, 24),
 ];
-const GATEWAY_TYPES: [(u8, usize); 14] = [
+const GATEWAY_TYPES: [(u8, usize); 16] = [
     (0x81, 24),
     (0x82, 16),
     (0x83, 8),
-    (0x84, 56),
-    (0x85, 32),
-    (0x86, 72),
-    (0x87, 48),
-    (0x88, 64),
-    (0x89, 40),
+    (0x84, 72),
+    (0x85, 48),
+    (0x86, 88),
+    (0x87, 64),
+    (0x88, 80),
+    (0x89, 56),
     (0x8A, 32),
     (0x8B, 72),
     (0x8C, 16),
     (0x8D, 64),
     (0x8E, 40),
+    (0x8F, 24),
+    (0x90, 32),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,7 +79,7 @@ fn model(direction: Direction, buf: &[u8]) -> Result<(u8, usize), DecodeError> {
     if !(8..=256).contains(&length) {
         return Err(DecodeError::BadLength { length });
     }
-    if version != 1 {
+    if version != 2 {
         return Err(DecodeError::WrongVersion { version });
     }
     let Some(&(_, fixed)) = direction.types().iter().find(|(t, _)| *t == msg_type) else {
@@ -114,11 +117,11 @@ fn valid_message(direction: Direction) -> impl Strategy<Value = (Vec<u8>, u8, us
     (
         0..direction.types().len(),
         any::<u32>(),
-        prop::collection::vec(any::<u8>(), 64),
+        prop::collection::vec(any::<u8>(), 88),
     )
         .prop_map(move |(i, seq, body)| {
             let (msg_type, len) = direction.types()[i];
-            let mut bytes = header(len as u16, msg_type, 1, seq).to_vec();
+            let mut bytes = header(len as u16, msg_type, 2, seq).to_vec();
             bytes.extend_from_slice(&body[..len - 8]);
             (bytes, msg_type, len)
         })
@@ -129,8 +132,8 @@ fn valid_message(direction: Direction) -> impl Strategy<Value = (Vec<u8>, u8, us
 fn plausible_bytes() -> impl Strategy<Value = Vec<u8>> {
     (
         prop_oneof![0u16..=300, any::<u16>()],
-        prop_oneof![0x00u8..=0x09, 0x80u8..=0x8D, any::<u8>()],
-        prop_oneof![3 => Just(1u8), 1 => any::<u8>()],
+        prop_oneof![0x00u8..=0x0D, 0x80u8..=0x91, any::<u8>()],
+        prop_oneof![3 => Just(2u8), 1 => any::<u8>()],
         any::<u32>(),
         prop::collection::vec(any::<u8>(), 0..300),
         0usize..600,

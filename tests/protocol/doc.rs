@@ -128,7 +128,12 @@ fn worked_hex_dumps_are_what_the_encoder_writes() {
         price: 10050,
         qty: 5,
     };
-    let n = encode_event(&accepted, 2, 1_700_000_000_123_456_789, &mut buf).unwrap();
+    let number = ReportNumber {
+        stream: 0,
+        report_seq: 1,
+    };
+    let report = SessionReport::from_event(&accepted, 1_700_000_000_123_456_789).unwrap();
+    let n = report.numbered(number).encode(2, &mut buf).unwrap();
     expected.push(buf[..n].to_vec());
 
     expected.extend(websocket_examples(&expected[0], &expected[1]));

@@ -122,6 +122,12 @@ fn all_layouts() -> Vec<Layout> {
             symbol,
             cursor_place
         }),
+        layout!(ReplayRequestMsg {
+            header,
+            stream,
+            _reserved,
+            after_report_seq
+        }),
         layout!(LogonAcceptedMsg {
             header,
             account,
@@ -146,7 +152,10 @@ fn all_layouts() -> Vec<Layout> {
             _reserved,
             price,
             qty,
-            timestamp_ns
+            timestamp_ns,
+            report_seq,
+            stream,
+            account
         }),
         layout!(OrderRejectedMsg {
             header,
@@ -154,7 +163,10 @@ fn all_layouts() -> Vec<Layout> {
             symbol,
             reason,
             _reserved,
-            timestamp_ns
+            timestamp_ns,
+            report_seq,
+            stream,
+            account
         }),
         layout!(FillMsg {
             header,
@@ -168,7 +180,10 @@ fn all_layouts() -> Vec<Layout> {
             price,
             qty,
             leaves_qty,
-            timestamp_ns
+            timestamp_ns,
+            report_seq,
+            stream,
+            account
         }),
         layout!(OrderCanceledMsg {
             header,
@@ -178,7 +193,10 @@ fn all_layouts() -> Vec<Layout> {
             reason,
             _reserved,
             canceled_qty,
-            timestamp_ns
+            timestamp_ns,
+            report_seq,
+            stream,
+            account
         }),
         layout!(OrderReplacedMsg {
             header,
@@ -190,7 +208,10 @@ fn all_layouts() -> Vec<Layout> {
             price,
             qty,
             leaves_qty,
-            timestamp_ns
+            timestamp_ns,
+            report_seq,
+            stream,
+            account
         }),
         layout!(CancelRejectedMsg {
             header,
@@ -199,7 +220,10 @@ fn all_layouts() -> Vec<Layout> {
             symbol,
             reason,
             _reserved,
-            timestamp_ns
+            timestamp_ns,
+            report_seq,
+            stream,
+            account
         }),
         layout!(MassCancelDoneMsg {
             header,
@@ -250,6 +274,20 @@ fn all_layouts() -> Vec<Layout> {
             more,
             _reserved
         }),
+        layout!(ReplayStartedMsg {
+            header,
+            stream,
+            _reserved,
+            upto
+        }),
+        layout!(ReplayDoneMsg {
+            header,
+            stream,
+            reject_reason,
+            _reserved,
+            last,
+            count
+        }),
     ]
 }
 
@@ -291,7 +329,7 @@ fn doc_type_matches(doc_type: &str, rust_type: &str) -> bool {
 
 #[test]
 fn struct_sizes_are_the_published_lengths() {
-    let expected: [(&str, usize); 25] = [
+    let expected: [(&str, usize); 28] = [
         ("Logon", 56),
         ("Logout", 8),
         ("Heartbeat (client)", 8),
@@ -303,20 +341,23 @@ fn struct_sizes_are_the_published_lengths() {
         ("OrderQuery", 32),
         ("OpenOrdersRequest", 32),
         ("PositionsRequest", 24),
+        ("ReplayRequest", 24),
         ("LogonAccepted", 24),
         ("LogonRejected", 16),
         ("Heartbeat (gateway)", 8),
-        ("OrderAccepted", 56),
-        ("OrderRejected", 32),
-        ("Fill", 72),
-        ("OrderCanceled", 48),
-        ("OrderReplaced", 64),
-        ("CancelRejected", 40),
+        ("OrderAccepted", 72),
+        ("OrderRejected", 48),
+        ("Fill", 88),
+        ("OrderCanceled", 64),
+        ("OrderReplaced", 80),
+        ("CancelRejected", 56),
         ("MassCancelDone", 32),
         ("OrderStatus", 72),
         ("SessionEnd", 16),
         ("Position", 64),
         ("QueryDone", 40),
+        ("ReplayStarted", 24),
+        ("ReplayDone", 32),
     ];
     let layouts = all_layouts();
     assert_eq!(layouts.len(), expected.len());
@@ -374,7 +415,7 @@ fn header_matches_the_doc_table() {
             )
         );
     }
-    assert_eq!(PROTOCOL_VERSION, 1);
+    assert_eq!(PROTOCOL_VERSION, 2);
     assert_eq!(MAX_MESSAGE_LEN, 256);
 }
 

@@ -18,7 +18,7 @@ macro_rules! raw_roundtrip {
     ($test:ident, $ty:ident, $decode:ident, $enum:ident :: $variant:ident) => {
         proptest! {
             #[test]
-            fn $test(seq in any::<u32>(), bytes in prop::collection::vec(any::<u8>(), 72)) {
+            fn $test(seq in any::<u32>(), bytes in prop::collection::vec(any::<u8>(), 88)) {
                 let mut msg: $ty = arbitrary_message(&bytes);
                 let mut out = [0u8; MAX_MESSAGE_LEN];
                 let n = encode(&msg, seq, &mut out).unwrap();
@@ -193,6 +193,24 @@ raw_roundtrip!(
     OrderStatusMsg,
     decode_gateway,
     GatewayMessage::OrderStatus
+);
+raw_roundtrip!(
+    replay_request_roundtrips,
+    ReplayRequestMsg,
+    decode_client,
+    ClientMessage::ReplayRequest
+);
+raw_roundtrip!(
+    replay_started_roundtrips,
+    ReplayStartedMsg,
+    decode_gateway,
+    GatewayMessage::ReplayStarted
+);
+raw_roundtrip!(
+    replay_done_roundtrips,
+    ReplayDoneMsg,
+    decode_gateway,
+    GatewayMessage::ReplayDone
 );
 raw_roundtrip!(
     session_end_roundtrips,
@@ -403,8 +421,29 @@ proptest! {
         prop_assert_eq!(decoded.message.header().seq.get(), seq);
         let back = report_to_event(&decoded.message, event_account(&event));
         prop_assert_eq!(back, Some(event));
-        // The timestamp is the last 8 bytes of every report.
-        prop_assert_eq!(&out[n - 8..n], &timestamp_ns.to_le_bytes()[..]);
+        // The timestamp comes right before the 16-byte trailer of every
+        // report (version 2: report_seq, stream, account), which is 0, 0,
+        // and the account for a report not numbered.
+        prop_assert_eq!(&out[n - 24..n - 16], &timestamp_ns.to_le_bytes()[..]);
+        prop_assert_eq!(&out[n - 16..n - 4], &[0u8; 12][..]);
+        prop_assert_eq!(&out[n - 4..n], &event_account(&event).to_le_bytes()[..]);
+    }
+
+    #[test]
+    fn a_numbered_report_carries_its_stream_and_number(
+        event in report_event(),
+        stream in any::<u32>(),
+        report_seq in 1..u64::MAX,
+    ) {
+        let number = ReportNumber { stream, report_seq };
+        let report = SessionReport::from_event(&event, 0).unwrap().numbered(number);
+        let mut out = [0u8; MAX_MESSAGE_LEN];
+        let n = report.encode(1, &mut out).unwrap();
+        prop_assert_eq!(&out[n - 16..n - 8], &report_seq.to_le_bytes()[..]);
+        prop_assert_eq!(&out[n - 8..n - 4], &stream.to_le_bytes()[..]);
+        let decoded = decode_gateway(&out[..n]).unwrap();
+        let received = tradsys::client::Received::from_view(&decoded.message);
+        prop_assert_eq!(received.report_number(), Some(number));
     }
 
     #[test]

@@ -6,7 +6,9 @@ Run against a gateway on its embedded default config (`tradsys serve`):
     python3 tests/python/conformance.py --addr 127.0.0.1:7001
 
 Prints one line per check (`ok ...` / `FAIL ...`), then `N passed, M failed`;
-exits non-zero on any failure. Every wait is bounded (<= 5 s).
+exits non-zero on any failure. Every wait is bounded (<= 5 s; 30 s for
+the first report of a replay, which section 5.9 says comes after the
+gateway has re-read its journal with an engine of its own).
 
 What it assumes from the default config (configs/tradsys.toml), not from the
 protocol: accounts 1 alice / alice-demo-token and 2 bob / bob-demo-token
@@ -19,6 +21,7 @@ this protocol), symbols 1-3 and no others (section 5.6), ETH-USD reference
 300000 band 10%, risk limits that let account 9 hold 20 open orders on one
 symbol and trade 40 ETH, and a session rate-limit burst of 2000 (the
 protocol doc gives neither the demo's risk limits nor its rate limit).
+Replay on logon (section 5.9, `replay()`): no shard 63 in the demo.
 """
 
 import argparse
@@ -385,15 +388,15 @@ def run(host, port):
     s.close()
 
     s = P.connect()
-    s.send_bytes(t.encode(M.LOGON, 1, version=2, account=1, token=ALICE[1]))
-    se = expect(s, M.SESSION_END, "version 2 header: SessionEnd")
+    s.send_bytes(t.encode(M.LOGON, 1, version=1, account=1, token=ALICE[1]))
+    se = expect(s, M.SESSION_END, "version 1 header: SessionEnd")
     if se:
-        eq(se.reason, t.SessionEndReason.WrongVersion, "version 2: WrongVersion (5)")
+        eq(se.reason, t.SessionEndReason.WrongVersion, "version 1: WrongVersion (5)")
     s.wait_closed(5.0)
     s.close()
 
     s = P.connect()
-    s.send_bytes(t.encode_raw(8, M.NEW_ORDER, 1, 1))
+    s.send_bytes(t.encode_raw(8, M.NEW_ORDER, t.VERSION, 1))
     se = expect(s, M.SESSION_END, "NewOrder header with length 8: SessionEnd")
     if se:
         eq(se.reason, t.SessionEndReason.LengthMismatch, "length 8 NewOrder: LengthMismatch (6)")
@@ -401,7 +404,7 @@ def run(host, port):
     s.close()
 
     s = P.connect()
-    s.send_bytes(t.encode_raw(8, 0x83, 1, 1))
+    s.send_bytes(t.encode_raw(8, 0x83, t.VERSION, 1))
     se = expect(s, M.SESSION_END, "gateway type 0x83 sent to gateway: SessionEnd")
     if se:
         eq(se.reason, t.SessionEndReason.UnknownMessageType, "0x83: UnknownMessageType (4)")
@@ -409,7 +412,7 @@ def run(host, port):
     s.close()
 
     s = P.connect()
-    s.send_bytes(t.encode_raw(300, M.NEW_ORDER, 1, 1))
+    s.send_bytes(t.encode_raw(300, M.NEW_ORDER, t.VERSION, 1))
     se = expect(s, M.SESSION_END, "length 300: SessionEnd")
     if se:
         eq(se.reason, t.SessionEndReason.BadLength, "length 300: BadLength (3)")
@@ -1285,20 +1288,93 @@ def websocket(host, port):
         pass
 
 
+def replay(host, port):
+    """Section 5.9, written from docs/PROTOCOL.md alone: every engine report
+    carries its stream, its report_seq and the account; a second session
+    sees the same numbers; a replay answers ReplayStarted, the reports after
+    the number asked, then ReplayDone; a number above the stream's is
+    refused with ReplayBeyondEnd (307), an unknown stream with
+    UnknownStream (306); gateway refusals carry report_seq 0."""
+    s = t.Session.connect(host, port)
+    acc = s.logon(*ALICE, heartbeat_interval_ms=30000)
+    if not check(acc.msg_type == M.LOGON_ACCEPTED, "replay: alice logs on", repr(acc)):
+        return
+    mon = t.Session.connect(host, port)
+    mon.logon(*ALICE, heartbeat_interval_ms=30000)
+    s.drain(0.2)
+    mon.drain(0.2)
+    coid = 900000 + RUN * 100
+    # Far below the market: it rests (section 11.1 band: 4,500,000 is inside).
+    s.new_order(coid, SYM, t.Side.BUY, qty=1, price=4500000 + RUN)
+    a = expect(s, M.ORDER_ACCEPTED, "replay: the order is accepted")
+    if a is None:
+        return
+    check(a.report_seq >= 1 and a.account == ALICE[0],
+          "replay: OrderAccepted has report_seq >= 1 and the account", repr(a))
+    m = expect(mon, M.ORDER_ACCEPTED, "replay: the second session gets the report too")
+    if m:
+        fields_eq(m, "replay: ... with the same stream and report_seq",
+                  stream=a.stream, report_seq=a.report_seq, order_id=a.order_id)
+    stream, n = a.stream, a.report_seq
+    # A gateway refusal is in no stream: symbol 99 is no symbol.
+    s.new_order(coid + 1, 99, t.Side.BUY, qty=1, price=4500000)
+    r = expect(s, M.ORDER_REJECTED, "replay: an order for symbol 99 is refused")
+    if r:
+        fields_eq(r, "replay: the refusal has report_seq 0 and stream 0",
+                  reason=t.RejectReason.UnknownSymbol, report_seq=0, stream=0)
+    # Up to date: started and done at once.
+    s.replay(stream, n)
+    st = expect(s, M.REPLAY_STARTED, "replay: up to date: ReplayStarted")
+    if st:
+        fields_eq(st, "replay: ReplayStarted.upto is the stream's number", stream=stream, upto=n)
+    d = expect(s, M.REPLAY_DONE, "replay: up to date: ReplayDone")
+    if d:
+        fields_eq(d, "replay: nothing replayed", stream=stream, reject_reason=0, last=n, count=0)
+    # One back: the accept again, with its number.
+    s.replay(stream, n - 1)
+    expect(s, M.REPLAY_STARTED, "replay: one back: ReplayStarted")
+    again = expect(s, M.ORDER_ACCEPTED, "replay: the OrderAccepted is replayed", timeout=30.0)
+    if again:
+        fields_eq(again, "replay: ... the same report, the same number",
+                  order_id=a.order_id, client_order_id=coid, report_seq=n, stream=stream)
+    d = expect(s, M.REPLAY_DONE, "replay: one back: ReplayDone")
+    if d:
+        fields_eq(d, "replay: one report replayed", reject_reason=0, last=n, count=1)
+    # Beyond the end, and an unknown stream.
+    s.replay(stream, n + 5)
+    d = expect(s, M.REPLAY_DONE, "replay: beyond the end: ReplayDone without ReplayStarted")
+    if d:
+        fields_eq(d, "replay: ReplayBeyondEnd (307), last = the stream's number",
+                  reject_reason=307, last=n, count=0)
+    s.replay(63, 0)
+    d = expect(s, M.REPLAY_DONE, "replay: stream 63: ReplayDone")
+    if d:
+        fields_eq(d, "replay: UnknownStream (306)", stream=63, reject_reason=306, count=0)
+    # The next report of the stream takes the next number.
+    s.cancel(coid + 2, a.order_id, SYM)
+    c = expect(s, M.ORDER_CANCELED, "replay: the cancel is reported")
+    if c:
+        fields_eq(c, "replay: ... numbered next", stream=stream, report_seq=n + 1)
+    for x in (s, mon):
+        x.logout()
+        x.wait_closed(2.0)
+        x.close()
+
+
 def layouts():
     """Section 7/8 tables of the query messages, byte by byte, without a gateway."""
     b = t.encode(M.ORDER_QUERY, 7, client_order_id=0x0102030405060708,
                  order_client_order_id=0x1112131415161718, symbol=0x21222324)
-    eq(b.hex(), "2000090107000000" "0807060504030201" "1817161514131211" "2423222100000000",
+    eq(b.hex(), "2000090207000000" "0807060504030201" "1817161514131211" "2423222100000000",
        "OrderQuery 0x09: 32 bytes, client_order_id @8, order_client_order_id @16, symbol @24")
     b = t.encode(M.OPEN_ORDERS_REQUEST, 8, client_order_id=1, symbol=0x21222324,
                  cursor_place=0x31323334, cursor=0x4142434445464748)
-    eq(b.hex(), "20000a0108000000" "0100000000000000" "2423222134333231" "4847464544434241",
+    eq(b.hex(), "20000a0208000000" "0100000000000000" "2423222134333231" "4847464544434241",
        "OpenOrdersRequest 0x0A: 32 bytes, symbol @16, cursor_place @20, cursor @24")
     b = t.encode(M.POSITIONS_REQUEST, 9, client_order_id=1, symbol=2, cursor_place=3)
-    eq(b.hex(), "18000b0109000000" "0100000000000000" "0200000003000000",
+    eq(b.hex(), "18000b0209000000" "0100000000000000" "0200000003000000",
        "PositionsRequest 0x0B: 24 bytes, symbol @16, cursor_place @20")
-    raw = bytes.fromhex("40008d0105000000" "0900000000000000" "0200000003000000"
+    raw = bytes.fromhex("40008d0205000000" "0900000000000000" "0200000003000000"
                         "ecffffffffffffff" "60f0ffffffffffff" "ffffffffffffffff"
                         "0700000000000000" "0800000000000000")
     m = t.decode(raw)
@@ -1308,7 +1384,7 @@ def layouts():
     eq(t.realized_pnl(m), -4000, "Position: realized_pnl = hi * 2^64 + lo = -4000")
     eq([t.split_pnl(v) for v in (0, 1, -1, (1 << 64) + 5)],
        [(0, 0), (1, 0), ((1 << 64) - 1, -1), (5, 1)], "i128 PnL halves round-trip")
-    raw = bytes.fromhex("28008e0106000000" "0a00000000000000" "0b00000000000000"
+    raw = bytes.fromhex("28008e0206000000" "0a00000000000000" "0b00000000000000"
                         "0c0000000d000000" "0e00010000000000")
     fields_eq(t.decode(raw), "QueryDone 0x8E decodes: next_cursor @16, place @24, count @28, "
                              "reject_reason @32, more @34",
@@ -1326,7 +1402,7 @@ def main():
     host, _, port = args.addr.rpartition(":")
     t.Session.default_websocket = args.websocket
     layouts()
-    parts = (run, extended, queries) + ((websocket,) if args.websocket else ())
+    parts = (run, extended, queries, replay) + ((websocket,) if args.websocket else ())
     for part in parts:
         try:
             part(host or "127.0.0.1", int(port))

@@ -1,4 +1,4 @@
-"""tradsys order-entry protocol, version 1: a small blocking Python client.
+"""tradsys order-entry protocol, version 2: a small blocking Python client.
 
 Written from docs/PROTOCOL.md alone (standard library only). Every message is
 a fixed-size little-endian record; see the section numbers in the comments.
@@ -18,7 +18,7 @@ import time
 
 # --- section 1 / 2 / 3: conventions, header, framing ----------------------
 
-VERSION = 1
+VERSION = 2
 HEADER = struct.Struct("<HBBI")  # length, msg_type, version, seq
 HEADER_LEN = 8
 MAX_MESSAGE_LEN = 256
@@ -44,6 +44,7 @@ class MsgType:
     ORDER_QUERY = 0x09           # section 5.8
     OPEN_ORDERS_REQUEST = 0x0A   # section 5.8
     POSITIONS_REQUEST = 0x0B     # section 5.8
+    REPLAY_REQUEST = 0x0C        # section 5.9
     LOGON_ACCEPTED = 0x81
     LOGON_REJECTED = 0x82
     GW_HEARTBEAT = 0x83
@@ -58,6 +59,8 @@ class MsgType:
     SESSION_END = 0x8C
     POSITION = 0x8D              # section 5.8
     QUERY_DONE = 0x8E            # section 5.8
+    REPLAY_STARTED = 0x8F        # section 5.9
+    REPLAY_DONE = 0x90           # section 5.9
 
 
 # --- section 9 / 10: enumerations and reason codes ------------------------
@@ -110,6 +113,7 @@ REJECT_REASONS = {
     203: "MaxPosition", 204: "PriceBand", 205: "UnknownAccount",
     300: "NotLoggedOn", 301: "NotAuthorized", 302: "RateLimited",
     303: "SequenceGap", 304: "ShardBusy", 305: "JournalUnavailable",
+    306: "UnknownStream", 307: "ReplayBeyondEnd",
 }
 RejectReason = type("RejectReason", (), {v: k for k, v in REJECT_REASONS.items()})
 
@@ -175,7 +179,15 @@ CLIENT_MESSAGES = {
     # u32 cursor_place @20. (No `cursor` field: 24 bytes.)
     MsgType.POSITIONS_REQUEST: _spec("PositionsRequest", 24, "QII",
                                      ("client_order_id", "symbol", "cursor_place")),
+    # 0x0C ReplayRequest: u32 stream @8, reserved[4] @12, u64 after_report_seq @16.
+    MsgType.REPLAY_REQUEST: _spec("ReplayRequest", 24, "I4xQ",
+                                  ("stream", "after_report_seq")),
 }
+
+# Version 2: the six order reports end with u64 report_seq, u32 stream,
+# u32 account (section 5.9).
+REPORT_TRAILER_FMT = "QII"
+REPORT_TRAILER = ("report_seq", "stream", "account")
 
 GATEWAY_MESSAGES = {
     MsgType.LOGON_ACCEPTED: _spec("LogonAccepted", 24, "III4x",
@@ -183,27 +195,27 @@ GATEWAY_MESSAGES = {
                                    "next_expected_seq")),
     MsgType.LOGON_REJECTED: _spec("LogonRejected", 16, "H6x", ("reason",)),
     MsgType.GW_HEARTBEAT: _spec("Heartbeat", 8, "", ()),
-    MsgType.ORDER_ACCEPTED: _spec("OrderAccepted", 56, "QQIBBBxqQQ",
+    MsgType.ORDER_ACCEPTED: _spec("OrderAccepted", 72, "QQIBBBxqQQ" + REPORT_TRAILER_FMT,
                                   ("order_id", "client_order_id", "symbol", "side",
                                    "order_kind", "tif", "price", "qty",
-                                   "timestamp_ns")),
-    MsgType.ORDER_REJECTED: _spec("OrderRejected", 32, "QIH2xQ",
+                                   "timestamp_ns") + REPORT_TRAILER),
+    MsgType.ORDER_REJECTED: _spec("OrderRejected", 48, "QIH2xQ" + REPORT_TRAILER_FMT,
                                   ("client_order_id", "symbol", "reason",
-                                   "timestamp_ns")),
-    MsgType.FILL: _spec("Fill", 72, "QQQIBB2xqQQQ",
+                                   "timestamp_ns") + REPORT_TRAILER),
+    MsgType.FILL: _spec("Fill", 88, "QQQIBB2xqQQQ" + REPORT_TRAILER_FMT,
                         ("exec_id", "order_id", "client_order_id", "symbol", "side",
                          "liquidity", "price", "qty", "leaves_qty",
-                         "timestamp_ns")),
-    MsgType.ORDER_CANCELED: _spec("OrderCanceled", 48, "QQIB3xQQ",
+                         "timestamp_ns") + REPORT_TRAILER),
+    MsgType.ORDER_CANCELED: _spec("OrderCanceled", 64, "QQIB3xQQ" + REPORT_TRAILER_FMT,
                                   ("order_id", "client_order_id", "symbol", "reason",
-                                   "canceled_qty", "timestamp_ns")),
-    MsgType.ORDER_REPLACED: _spec("OrderReplaced", 64, "QQIB3xqQQQ",
+                                   "canceled_qty", "timestamp_ns") + REPORT_TRAILER),
+    MsgType.ORDER_REPLACED: _spec("OrderReplaced", 80, "QQIB3xqQQQ" + REPORT_TRAILER_FMT,
                                   ("order_id", "client_order_id", "symbol",
                                    "kept_priority", "price", "qty", "leaves_qty",
-                                   "timestamp_ns")),
-    MsgType.CANCEL_REJECTED: _spec("CancelRejected", 40, "QQIH2xQ",
+                                   "timestamp_ns") + REPORT_TRAILER),
+    MsgType.CANCEL_REJECTED: _spec("CancelRejected", 56, "QQIH2xQ" + REPORT_TRAILER_FMT,
                                    ("order_id", "client_order_id", "symbol", "reason",
-                                    "timestamp_ns")),
+                                    "timestamp_ns") + REPORT_TRAILER),
     MsgType.MASS_CANCEL_DONE: _spec("MassCancelDone", 32, "QIIH6x",
                                     ("client_order_id", "symbol", "canceled_count",
                                      "reject_reason")),
@@ -226,6 +238,12 @@ GATEWAY_MESSAGES = {
     MsgType.QUERY_DONE: _spec("QueryDone", 40, "QQIIHB5x",
                               ("client_order_id", "next_cursor", "next_cursor_place",
                                "count", "reject_reason", "more")),
+    # 0x8F ReplayStarted: u32 stream @8, reserved[4] @12, u64 upto @16.
+    MsgType.REPLAY_STARTED: _spec("ReplayStarted", 24, "I4xQ", ("stream", "upto")),
+    # 0x90 ReplayDone: u32 stream @8, u16 reject_reason @12, reserved[2] @14,
+    # u64 last @16, u64 count @24.
+    MsgType.REPLAY_DONE: _spec("ReplayDone", 32, "IH2xQQ",
+                               ("stream", "reject_reason", "last", "count")),
 }
 
 
@@ -491,6 +509,11 @@ class Session:
     def mass_cancel(self, client_order_id, symbol=0):
         return self.send(MsgType.MASS_CANCEL, client_order_id=client_order_id,
                          symbol=symbol)
+
+    def replay(self, stream, after_report_seq=0):
+        """Section 5.9: ask for the reports of `stream` after a number."""
+        return self.send(MsgType.REPLAY_REQUEST, stream=stream,
+                         after_report_seq=after_report_seq)
 
     def status(self, client_order_id, order_id, symbol):
         return self.send(MsgType.ORDER_STATUS_REQUEST, client_order_id=client_order_id,

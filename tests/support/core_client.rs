@@ -71,6 +71,16 @@ pub enum Got {
         more: bool,
         reason: u16,
     },
+    ReplayStarted {
+        stream: u32,
+        upto: u64,
+    },
+    ReplayDone {
+        stream: u32,
+        reason: u16,
+        last: u64,
+        count: u64,
+    },
 }
 
 pub struct CoreClient {
@@ -220,6 +230,16 @@ fn reduce(message: &GatewayMessage<'_>) -> Got {
             count: m.count.get(),
             more: m.more != 0,
             reason: m.reject_reason.get(),
+        },
+        GatewayMessage::ReplayStarted(m) => Got::ReplayStarted {
+            stream: m.stream.get(),
+            upto: m.upto.get(),
+        },
+        GatewayMessage::ReplayDone(m) => Got::ReplayDone {
+            stream: m.stream.get(),
+            reason: m.reject_reason.get(),
+            last: m.last.get(),
+            count: m.count.get(),
         },
     }
 }

@@ -25,26 +25,36 @@ impl ShardCore {
                 self.on_mesh(msg, now);
             }
         }
+        // Replays on logon move their batches after the rings' input, so
+        // live reports of this poll are in the outboxes first.
+        handled += self.poll_replays();
         self.finish_turn();
         self.loop_turn_ends(handled);
         handled
     }
 
-    fn on_mesh(&mut self, msg: MeshMsg, now: Now) {
+    fn check_destination(&self, msg: &MeshMsg) {
         // Whatever names a session arrives on that session's shard, and
         // commands come from other shards (local ones run inline).
-        debug_assert!(match msg {
+        debug_assert!(match *msg {
             MeshMsg::Command { origin, .. } => origin.is_none_or(|o| o.shard != self.id),
-            MeshMsg::StatusRequest { origin, .. } | MeshMsg::Query { origin, .. } =>
-                origin.shard != self.id,
+            MeshMsg::StatusRequest { origin, .. }
+            | MeshMsg::Query { origin, .. }
+            | MeshMsg::ReplayMark { origin, .. } => origin.shard != self.id,
             MeshMsg::Report { dest, .. }
             | MeshMsg::Answer { dest, .. }
             | MeshMsg::Processed { dest }
             | MeshMsg::Status { dest, .. }
-            | MeshMsg::MassCancelDone { dest, .. } => dest.shard == self.id,
+            | MeshMsg::MassCancelDone { dest, .. }
+            | MeshMsg::ReplayMarked { dest, .. } => dest.shard == self.id,
             MeshMsg::Public { .. } => true,
             MeshMsg::EndOfDay { owner, .. } => owner != self.id,
         });
+    }
+
+    fn on_mesh(&mut self, msg: MeshMsg, now: Now) {
+        debug_assert!(self.inbox.shards() > 1, "mesh input needs another shard");
+        self.check_destination(&msg);
         match msg {
             MeshMsg::Command {
                 origin,
@@ -66,6 +76,7 @@ impl ShardCore {
                 }
             }
             MeshMsg::Processed { dest } => self.sessions.command_done(dest),
+            MeshMsg::ReplayMark { .. } | MeshMsg::ReplayMarked { .. } => self.on_replay_mesh(msg),
             MeshMsg::StatusRequest {
                 origin,
                 account,
@@ -84,9 +95,13 @@ impl ShardCore {
                 answer,
                 releases,
             } => self.remote_answer(dest, &answer, releases),
-            MeshMsg::Report { dest, event } => {
-                self.sessions.deliver_report(dest, &event, now.wall_ns)
-            }
+            MeshMsg::Report {
+                dest,
+                event,
+                number,
+            } => self
+                .sessions
+                .deliver_report(dest, &event, number, now.wall_ns),
             MeshMsg::Status { dest, status } => {
                 self.sessions.command_done(dest);
                 if self.sessions.get(dest).is_some_and(|s| !s.is_ended()) {

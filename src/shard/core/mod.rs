@@ -23,6 +23,8 @@
 //!   commands, routing to the owner shard, mass cancel, order status.
 //! - `queries`: an account's order by client order id, its open orders and
 //!   positions a page at a time, answered by one engine per request.
+//! - `replay`: replay on logon: a stream's current number from its owner,
+//!   then a helper's reports moved into the session's outbox in batches.
 //! - `write_ahead`: the journal: start-up replay, append before execute,
 //!   refusals and deferred cancel-on-disconnect, syncs, fail-stop.
 //! - `checksum`: the periodic `state_checksum` record (replication).
@@ -54,6 +56,7 @@ mod operator;
 mod order_entry;
 mod output;
 mod queries;
+mod replay;
 mod session_end;
 mod telemetry;
 mod timers;
@@ -63,6 +66,7 @@ pub use intake::{FirstMessage, Intake, PreLogonEnd, PRE_LOGON_END_BYTES};
 pub use market::is_feed_event;
 pub use output::Output;
 pub use queries::{AccountQuery, QueryAnswer};
+pub use replay::{MAX_REPLAYS_PER_SHARD, REPLAY_BATCH};
 
 pub use super::counters::ShardCounters;
 
@@ -86,7 +90,7 @@ use crate::protocol::{FillMsg, OrderAcceptedMsg, OrderCanceledMsg, WireMessage};
 /// commands within the estimate never overflow a reading client's
 /// outbox; commands past it can, and the session then ends
 /// SlowConsumer (its fills are journaled and other sessions carry on).
-pub const MAX_REPORT_BYTES_PER_COMMAND: usize = 256;
+pub const MAX_REPORT_BYTES_PER_COMMAND: usize = 320;
 
 const _: () = assert!(
     MAX_REPORT_BYTES_PER_COMMAND
@@ -154,6 +158,12 @@ pub struct ShardCore {
     market_started: bool,
     /// Where the admin thread asks for pictures of this shard's symbols.
     market_link: Option<crate::telemetry::MarketShardLink>,
+    /// Replays on logon under way for this shard's sessions (a fixed
+    /// number of places, `core/replay.rs`).
+    replays: Vec<Option<replay::ActiveReplay>>,
+    /// The CPUs helper threads may use (the runtime's unpinned set; `None`:
+    /// the creating thread's).
+    helper_cpus: Option<libc::cpu_set_t>,
 }
 
 impl ShardCore {
@@ -189,6 +199,8 @@ impl ShardCore {
             operator_refused: 0,
             market_started: false,
             market_link: links.market,
+            replays: (0..replay::MAX_REPLAYS_PER_SHARD).map(|_| None).collect(),
+            helper_cpus: None,
             market: crate::shard::md::MdHub::new(
                 &shared.config,
                 crate::market_data::FeedEpoch::derive(None, 0),
@@ -199,6 +211,12 @@ impl ShardCore {
             shared,
             counters: ShardCounters::default(),
         }
+    }
+
+    /// The CPUs this shard's helper threads (replay sources) run on.
+    pub fn set_helper_cpus(&mut self, cpus: Option<libc::cpu_set_t>) {
+        debug_assert!(!self.replays_active(), "set before serving");
+        self.helper_cpus = cpus;
     }
 
     pub fn shared(&self) -> &Arc<Shared> {
@@ -228,6 +246,11 @@ impl ShardCore {
     fn finish_turn(&mut self) {
         self.finish_deferred_ends();
         self.sender.ring_doorbells(&self.shared.doorbells);
+        if self.replays_active() {
+            // Only the mesh loop moves a replay; a reader may have started
+            // it while that loop is parked (`ring` writes only then).
+            self.shared.doorbells[self.id as usize].ring();
+        }
         debug_assert!(!self.sessions.ends_deferred());
     }
 }

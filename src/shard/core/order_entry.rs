@@ -51,6 +51,9 @@ impl ShardCore {
             ClientMessage::PositionsRequest(m) => {
                 return self.account_query(slot, account, AccountQuery::Positions(*m), refusal)
             }
+            ClientMessage::ReplayRequest(m) => {
+                return self.replay_request(slot, account, m, refusal)
+            }
             ClientMessage::Logon(_) | ClientMessage::Logout(_) | ClientMessage::Heartbeat(_) => {
                 unreachable!("session messages are handled before order entry")
             }
@@ -238,6 +241,7 @@ fn is_read_only(request: &ClientMessage<'_>) -> bool {
             | ClientMessage::OrderQuery(_)
             | ClientMessage::OpenOrdersRequest(_)
             | ClientMessage::PositionsRequest(_)
+            | ClientMessage::ReplayRequest(_)
     );
     debug_assert!(!read_only || client_command(request, 0).is_none());
     read_only

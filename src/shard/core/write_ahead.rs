@@ -10,6 +10,7 @@ use super::order_entry::refusal_of;
 use super::{wall_clock_ns, Now, ShardCore};
 use crate::engine::{CancelReason, Command, RejectReason};
 use crate::journal::{self, config_file, JournalError, Segment, SegmentRequest};
+use crate::protocol::ReportNumber;
 use crate::shard::mesh::SessionRef;
 use crate::shard::router::Router;
 use crate::telemetry::Stage;
@@ -354,9 +355,10 @@ impl ShardCore {
             return;
         };
         if origin.shard == self.id {
-            self.sessions.deliver_report(origin, &event, now.wall_ns);
+            self.sessions
+                .deliver_report(origin, &event, ReportNumber::NONE, now.wall_ns);
         } else {
-            self.sender.report(origin, event);
+            self.sender.report(origin, event, ReportNumber::NONE);
         }
     }
 
