@@ -196,10 +196,24 @@ fn a_followers_feed_equals_the_primarys_byte_for_byte() {
 
     // Fresh clients of both feeds: the same answers and snapshots, and the
     // sequences the long-lived clients must reach.
-    let fresh: Vec<View> = [gateway.md_addr, relay]
-        .into_iter()
-        .map(|addr| subscribe(&mut WsClient::connect(addr, "/md")))
-        .collect();
+    // (A record journaled after the seqs were read, such as a session's
+    // cancel-on-disconnect, may still be on its way: ask again, up to a
+    // deadline, until the relay has it.)
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let fresh: Vec<View> = loop {
+        let fresh: Vec<View> = [gateway.md_addr, relay]
+            .into_iter()
+            .map(|addr| subscribe(&mut WsClient::connect(addr, "/md")))
+            .collect();
+        let behind = fresh[1]
+            .books
+            .iter()
+            .any(|(s, b)| b.last < fresh[0].books[s].last);
+        if !behind || std::time::Instant::now() > deadline {
+            break fresh;
+        }
+        thread::sleep(Duration::from_millis(100));
+    };
     assert_eq!(fresh[0].answers, fresh[1].answers);
     assert_eq!(
         fresh[0].snapshots, fresh[1].snapshots,
