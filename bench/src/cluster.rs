@@ -11,6 +11,21 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+/// A child that dies with the bench (SIGKILL when its parent exits, even
+/// by a panic, which aborts in release builds and runs no `Drop`).
+fn command(program: &Path) -> Command {
+    let mut command = Command::new(program);
+    use std::os::unix::process::CommandExt;
+    // SAFETY: only prctl between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    command
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -46,7 +61,7 @@ impl NatsCluster {
                     routes.join(", ")
                 );
                 std::fs::write(&conf, text).unwrap();
-                Command::new(binary)
+                command(binary)
                     .arg("-c")
                     .arg(&conf)
                     .stdout(Stdio::null())
@@ -122,7 +137,7 @@ impl Node {
         let config = scratch.join("config.toml");
         std::fs::write(&config, config_text).unwrap();
         let exe = std::env::current_exe().unwrap().with_file_name("tradsys");
-        let mut child = Command::new(exe)
+        let mut child = command(&exe)
             .args([verb, "--config"])
             .arg(&config)
             .current_dir(scratch)

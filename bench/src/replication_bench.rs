@@ -112,17 +112,27 @@ fn warm_up(args: &ReplicationArgs, addr: SocketAddr) {
     let _ = load::run(&spec);
 }
 
-/// Waits until every follower applied what the primary journaled (shard 0).
-fn wait_caught_up(gateway: &Node, followers: &mut [Node]) {
+/// Waits until the shipper has shipped everything the primary journaled
+/// (shard 0; the journal's seq unchanged over two polls, so the load is
+/// over) and every follower applied it; false (said) after 10 minutes.
+fn wait_caught_up(gateway: &Node, followers: &mut [Node]) -> bool {
     let admin = gateway.addr("admin");
-    let deadline = Instant::now() + Duration::from_secs(300);
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut last_journal = 0;
     loop {
         let journal = gauge(admin, "tradsys_replication_journal_seq{shard=\"0\"}").unwrap_or(0);
-        if journal > 0 && followers.iter_mut().all(|f| f.applied_seq() >= journal) {
-            return;
+        let unshipped = gauge(admin, "tradsys_replication_lag_records{shard=\"0\"}").unwrap_or(1);
+        let settled = journal > 0 && journal == last_journal && unshipped == 0;
+        let applied: Vec<u64> = followers.iter_mut().map(Node::applied_seq).collect();
+        if settled && applied.iter().all(|&a| a >= journal) {
+            return true;
         }
-        assert!(Instant::now() < deadline, "the followers did not catch up");
-        std::thread::sleep(Duration::from_millis(100));
+        if Instant::now() > deadline {
+            println!("replication: the followers did not catch up in 600 s: applied {applied:?} of {journal}, {unshipped} unshipped");
+            return false;
+        }
+        last_journal = journal;
+        std::thread::sleep(Duration::from_millis(500));
     }
 }
 
@@ -148,7 +158,7 @@ fn lag(args: &ReplicationArgs, setup: &Setup) -> Vec<Figure> {
     let load_before = load_average();
     let result = load::run(&spec(args, gateway.addr("order_entry")));
     let mut followers = [follower];
-    wait_caught_up(&gateway, &mut followers);
+    let caught_up = wait_caught_up(&gateway, &mut followers);
     let [follower] = followers;
     let lines = follower.stop();
     let stopped = lines
@@ -157,7 +167,7 @@ fn lag(args: &ReplicationArgs, setup: &Setup) -> Vec<Figure> {
         .expect("a follower stopped line");
     let value = |key| field(stopped, key).unwrap_or("?").to_string();
     let line = format!(
-        "replication lag (primary receipt -> follower applied, {} records at {}/s): p50={} p99={} max={} us, host load {} -> {}",
+        "replication lag (primary receipt -> follower applied, {} records at {}/s, caught up: {caught_up}): p50={} p99={} max={} us, host load {} -> {}",
         value("records_applied"),
         args.orders.rate,
         value("lag_p50_us"),
@@ -354,14 +364,14 @@ fn fanout(args: &ReplicationArgs, setup: &Setup) -> Vec<Figure> {
             let received = subscribe(&addrs, args.subscribers, start);
             let load_before = load_average();
             let result = load::run(&spec(args, gateway.addr("order_entry")));
-            wait_caught_up(&gateway, &mut followers);
+            let caught_up = wait_caught_up(&gateway, &mut followers);
             std::thread::sleep(Duration::from_millis(500));
             received.stop.store(true, Ordering::Release);
             received.reader.join().unwrap();
             let messages = received.messages.load(Ordering::Relaxed);
             let secs = received.last_ns.load(Ordering::Relaxed) as f64 / 1e9;
             println!(
-                "fanout round {round} {label}: {} subscribers, {messages} messages ({} per subscriber) in {secs:.2} s, {} closed, {} orders answered, host load {load_before} -> {}",
+                "fanout round {round} {label}: followers caught up: {caught_up}, {} subscribers, {messages} messages ({} per subscriber) in {secs:.2} s, {} closed, {} orders answered, host load {load_before} -> {}",
                 args.subscribers,
                 messages / args.subscribers as u64,
                 received.closed.load(Ordering::Relaxed),
