@@ -177,7 +177,25 @@ fn lag(args: &ReplicationArgs, setup: &Setup) -> Vec<Figure> {
         load_average()
     );
     println!("{line}");
-    vec![entry_figure("replication lag run: order entry", &result)]
+    let figures = vec![entry_figure("replication lag run: order entry", &result)];
+    catch_up_rate(&gateway, &text, &setup.dir.join("scratch"));
+    figures
+}
+
+/// How fast a follower from scratch applies the stream the run left (no
+/// load on the primary meanwhile): its records per second.
+fn catch_up_rate(gateway: &Node, text: &str, dir: &std::path::Path) {
+    let load_before = load_average();
+    let start = Instant::now();
+    let mut followers = [Node::start("follow", dir, text, "relay listening", true)];
+    let caught_up = wait_caught_up(gateway, &mut followers);
+    let secs = start.elapsed().as_secs_f64();
+    let applied = followers[0].applied_seq();
+    println!(
+        "replication catch-up: a follower from scratch applied {applied} records in {secs:.1} s ({:.0} records/s, caught up: {caught_up}), host load {load_before} -> {}",
+        applied as f64 / secs,
+        load_average()
+    );
 }
 
 fn entry_figure(name: &str, result: &LoadResult) -> Figure {
