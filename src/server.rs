@@ -232,6 +232,38 @@ fn bind_market_data(config: &Config) -> Result<(SocketAddr, Vec<Socket>), StartE
     Ok((addr, listeners))
 }
 
+/// A follower's relay listeners (`replication/relay.rs`): `count`
+/// `SO_REUSEPORT` listeners on `addr` (port 0: the first one's ephemeral
+/// port for all), after a probe without `SO_REUSEPORT`, so a relay never
+/// joins the listeners of a gateway (or another relay) on this host and
+/// silently takes part of its clients.
+pub fn bind_relay_listeners(
+    addr: SocketAddr,
+    count: usize,
+) -> Result<(SocketAddr, Vec<OwnedFd>), String> {
+    assert!(count > 0, "a relay thread per listener");
+    let error = |addr: SocketAddr| move |e| format!("server.market_data {addr}: {e}");
+    if addr.port() != 0 {
+        probe_bind(addr).map_err(error(addr))?;
+    }
+    let first = listener(addr).map_err(error(addr))?;
+    let bound = first
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .ok_or_else(|| "market-data listener has no address".to_string())?;
+    let mut listeners = vec![first];
+    for _ in 1..count {
+        listeners.push(listener(bound).map_err(error(bound))?);
+    }
+    let fds = listeners
+        .into_iter()
+        // SAFETY: the socket's fd, taken out of it, is owned by the relay alone.
+        .map(|socket| unsafe { OwnedFd::from_raw_fd(socket.into_raw_fd()) })
+        .collect();
+    Ok((bound, fds))
+}
+
 /// Chooses (and calibrates, about 20 ms) the latency clock before any
 /// shard records, so every thread reads the same one; binds the admin port.
 fn bind_admin(config: &Config) -> Result<std::net::TcpListener, StartError> {

@@ -12,6 +12,7 @@
 // tests/tidy.rs keeps that list from growing.
 #![warn(clippy::too_many_lines)]
 
+mod cluster;
 mod conn;
 mod echo_bench;
 mod engine_bench;
@@ -29,6 +30,7 @@ mod pingpong;
 mod query_bench;
 mod readiness;
 mod replay_bench;
+mod replication_bench;
 mod report;
 mod report_bench;
 mod rng;
@@ -75,6 +77,10 @@ enum Command {
     /// CPU hog, disconnects) against a gateway under load, checked
     /// against a journal-replay oracle. Exits 1 on any violation.
     Soak(soak::SoakArgs),
+    /// Replication on this host with a real 3-node JetStream cluster:
+    /// follower lag, market-data fan-out through two followers against the
+    /// primary alone, order entry with shipping on against off.
+    Replication(replication_bench::ReplicationArgs),
 }
 
 fn main() {
@@ -87,6 +93,7 @@ fn main() {
     }
     match Cli::parse().command {
         Command::Engine(args) => drop(engine_bench::run(&args)),
+        Command::Replication(args) => drop(replication_bench::run(&args)),
         Command::Queries(args) => drop(query_bench::run(&args)),
         Command::Replay(args) => drop(replay_bench::run(&args)),
         Command::Gateway(args) => drop(gateway_bench::run(&args)),

@@ -7,12 +7,16 @@
 //! own state does not match.
 //!
 //! One ordered consumer per shard (ephemeral, flow-controlled, recreated by
-//! the client after a lost message or a reconnect), from the stream's first
-//! record: records the replica already holds are skipped. It prints one
-//! `follower progress` line per shard whenever a shard moved (at most every
-//! 200 ms), and a `follower stopped` line per shard with the state digest
-//! at the end.
+//! the client after a lost message or a reconnect). It starts after the
+//! last record the replica holds (`resume.rs`: the stream position of a
+//! record it applied, kept beside its journal), or at the subject's first
+//! record for a new replica; records the replica already holds are
+//! skipped. Drop copy is pipelined (`drop_copy.rs`), so applying a record
+//! never waits for NATS. It prints one `follower progress` line per shard
+//! whenever a shard moved (at most every 200 ms), and a `follower stopped`
+//! line per shard with the state digest at the end.
 
+use std::collections::VecDeque;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -23,8 +27,13 @@ use futures_lite::StreamExt;
 
 use super::drop_copy::{DropCopy, REPUBLISH_RECORDS};
 use super::message;
+use super::relay::RelayFeed;
 use super::replica::{Applied, ReplicaError, ShardReplica};
+use super::resume::{self, Position};
 use crate::config::Config;
+use crate::engine::Event;
+use crate::market_data::FeedEpoch;
+use crate::shard::md::{MdHub, RelayTap};
 
 /// Exit code of a follower that stopped because it could not stay equal to
 /// the primary.
@@ -54,28 +63,74 @@ pub fn run_cli(config: &Config) -> ExitCode {
 }
 
 async fn follow(config: &Config) -> Result<(), String> {
+    let (replicas, seed, epoch) = open_replicas(config)?;
+    let (relays, feeds) = super::relay::start(config, &seed, epoch)?;
+    drop(seed);
+    tracing::info!(market_data = %relays.addr, epoch = epoch.0, "follower: relay listening");
+    let outcome = follow_replicas(config, replicas, feeds).await;
+    let relays_stopped = relays.stop();
+    outcome.and(relays_stopped)
+}
+
+/// Every shard's replica, opened from its local journal, with its drop
+/// copy (the fills of its last records queued again); the feed rebuilt
+/// from the same journals, and its epoch.
+fn open_replicas(config: &Config) -> Result<(Vec<Opened>, MdHub, FeedEpoch), String> {
+    let mut seed = super::relay::seed_hub(config);
+    let mut epoch = None;
     let mut replicas = Vec::new();
     for shard in 0..config.shard_count() as u16 {
-        let (replica, fills) =
-            ShardReplica::open(config, shard, REPUBLISH_RECORDS).map_err(|e| e.to_string())?;
+        let mut tap = RelayTap::new(shard);
+        let mut fills = VecDeque::new();
+        let replica = ShardReplica::open(config, shard, &mut tap, |seq, tap| {
+            for message in &tap.relay {
+                seed.on_relay(message);
+            }
+            let fill = |e: &&Event| matches!(e, Event::Fill { .. });
+            fills.extend(tap.events.iter().filter(fill).map(|e| (seq, *e)));
+            while fills
+                .front()
+                .is_some_and(|(s, _)| s + REPUBLISH_RECORDS <= seq)
+            {
+                fills.pop_front();
+            }
+        })
+        .map_err(|e| e.to_string())?;
         tracing::info!(
             shard,
             next_seq = replica.next_seq(),
             "follower: local journal replayed"
         );
+        epoch = epoch.max(replica.feed_epoch());
         let mut drop_copy = DropCopy::new(&config.replication, shard);
         for (seq, fill) in &fills {
             drop_copy.queue(*seq, std::slice::from_ref(fill));
         }
         replicas.push((replica, drop_copy));
     }
+    // No epoch yet (nothing shipped): the first feed_epoch record sets it.
+    let epoch = epoch.unwrap_or(FeedEpoch(1));
+    seed.feed_mut().set_epoch(epoch);
+    assert_eq!(replicas.len(), config.shard_count(), "a replica per shard");
+    Ok((replicas, seed, epoch))
+}
+
+/// A replica opened from its local journal, and its drop copy.
+type Opened = (ShardReplica, DropCopy);
+
+async fn follow_replicas(
+    config: &Config,
+    replicas: Vec<Opened>,
+    feeds: Vec<RelayFeed>,
+) -> Result<(), String> {
+    assert_eq!(replicas.len(), feeds.len(), "a relay feed per replica");
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
-    for (replica, drop_copy) in replicas {
+    for ((replica, drop_copy), feed) in replicas.into_iter().zip(feeds) {
         let config = config.clone();
         let stop = Arc::clone(&stop);
         tasks.push(tokio::spawn(async move {
-            follow_shard(&config, replica, drop_copy, &stop).await
+            follow_shard(&config, replica, drop_copy, feed, &stop).await
         }));
     }
     let mut failure = None;
@@ -140,15 +195,23 @@ async fn follow_shard(
     config: &Config,
     mut replica: ShardReplica,
     mut drop_copy: DropCopy,
+    mut feed: RelayFeed,
     stop: &AtomicBool,
 ) -> Result<(), String> {
     let shard = replica.shard;
     let mut progress = Progress::new();
+    let mut tap = RelayTap::new(shard);
     let outcome = loop {
         if stop.load(Ordering::Acquire) {
             break Ok(());
         }
-        match consume(config, &mut replica, &mut drop_copy, stop, &mut progress).await {
+        let mut target = Target {
+            replica: &mut replica,
+            drop_copy: &mut drop_copy,
+            feed: &mut feed,
+            tap: &mut tap,
+        };
+        match consume(config, &mut target, stop, &mut progress).await {
             Ok(()) => break Ok(()),
             Err(Fatal(error)) => break Err(error),
             Err(Retry(error)) => {
@@ -158,6 +221,7 @@ async fn follow_shard(
         }
     };
     replica.sync().map_err(|e| e.to_string())?;
+    progress.store_position(&replica);
     let engine = replica.engine();
     tracing::info!(
         shard,
@@ -166,6 +230,8 @@ async fn follow_shard(
         resting_orders = engine.resting_orders(),
         checksums_verified = replica.checksums_verified(),
         records_applied = progress.lag_ns.len(),
+        duplicates_skipped = progress.duplicates,
+        resumed_at_stream_seq = progress.resumed_at.unwrap_or(1),
         lag_p50_us = progress.lag_us(0.5),
         lag_p99_us = progress.lag_us(0.99),
         lag_max_us = progress.lag_us(1.0),
@@ -181,12 +247,21 @@ async fn follow_shard(
 struct Progress {
     logged_seq: u64,
     lag_ns: hdrhistogram::Histogram<u64>,
+    /// The last record applied and its stream sequence (`resume.rs`).
+    position: Option<Position>,
+    /// The stream sequence the first consumer of this run started at.
+    resumed_at: Option<u64>,
+    /// Records delivered that the replica already held.
+    duplicates: u64,
 }
 
 impl Progress {
     fn new() -> Progress {
         Progress {
             logged_seq: 0,
+            position: None,
+            resumed_at: None,
+            duplicates: 0,
             lag_ns: hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
                 .expect("valid bounds"),
         }
@@ -203,6 +278,25 @@ impl Progress {
     fn lag_us(&self, quantile: f64) -> u64 {
         self.lag_ns.value_at_quantile(quantile) / 1_000
     }
+
+    /// The stream sequence a consumer starts at: after the last record
+    /// applied in this run, else after the hint beside the journal, else
+    /// (`None`) the subject's first record.
+    fn start(&self, replica: &ShardReplica) -> Option<u64> {
+        let known = self.position.or_else(|| resume::load(replica.dir()));
+        let start = resume::start_after(known, replica.next_seq());
+        debug_assert!(start.is_none_or(|s| s > 1), "after a record held");
+        start
+    }
+
+    fn store_position(&self, replica: &ShardReplica) {
+        if let Some(position) = self.position {
+            debug_assert!(position.record_seq < replica.next_seq());
+            if let Err(error) = resume::store(replica.dir(), position) {
+                tracing::warn!(shard = replica.shard, %error, "follower: resume hint not written");
+            }
+        }
+    }
 }
 
 enum Failure {
@@ -213,25 +307,43 @@ enum Failure {
 }
 use Failure::{Fatal, Retry};
 
+/// Where one shard's records go: its replica, then its relays' rings and
+/// its drop copy.
+struct Target<'a> {
+    replica: &'a mut ShardReplica,
+    drop_copy: &'a mut DropCopy,
+    feed: &'a mut RelayFeed,
+    tap: &'a mut RelayTap,
+}
+
 async fn consume(
     config: &Config,
-    replica: &mut ShardReplica,
-    drop_copy: &mut DropCopy,
+    target: &mut Target<'_>,
     stop: &AtomicBool,
     progress: &mut Progress,
 ) -> Result<(), Failure> {
-    let shard = replica.shard;
+    let shard = target.replica.shard;
     let js = super::nats::connect(&config.replication)
         .await
         .map_err(Retry)?;
     let stream = super::nats::journal_stream(&js, &config.replication)
         .await
         .map_err(Retry)?;
-    drop_copy.connect(&js).await.map_err(Retry)?;
+    target.drop_copy.connect(&js).await.map_err(Retry)?;
+    let start = progress.start(target.replica);
+    progress.resumed_at.get_or_insert(start.unwrap_or(1));
+    tracing::info!(
+        shard,
+        next_seq = target.replica.next_seq(),
+        from_stream_seq = start.unwrap_or(1),
+        "follower: consuming"
+    );
     let consumer = stream
         .create_consumer(pull::OrderedConfig {
             filter_subject: config.replication.shard_subject(shard),
-            deliver_policy: DeliverPolicy::All,
+            deliver_policy: start.map_or(DeliverPolicy::All, |start_sequence| {
+                DeliverPolicy::ByStartSequence { start_sequence }
+            }),
             ..Default::default()
         })
         .await
@@ -240,48 +352,83 @@ async fn consume(
         .messages()
         .await
         .map_err(|e| Retry(format!("messages: {e}")))?;
-    let mut events = Vec::with_capacity(64);
     let mut last_log = std::time::Instant::now();
     loop {
         if stop.load(Ordering::Acquire) {
-            return Ok(());
+            return target.drop_copy.settle().await.map_err(Retry);
         }
         let next = tokio::time::timeout(Duration::from_millis(100), messages.next()).await;
-        let message = match next {
-            Err(_elapsed) => None,
+        match next {
+            // Nothing to apply: let the fills in flight land.
+            Err(_elapsed) => target.drop_copy.settle().await.map_err(Retry)?,
             Ok(None) => return Err(Retry("the consumer ended".into())),
             Ok(Some(Err(e))) => return Err(Retry(format!("message: {e}"))),
-            Ok(Some(Ok(message))) => Some(message),
-        };
-        if let Some(message) = message {
-            let shipped = message::decode(&message.payload)
-                .map_err(|e| Fatal(format!("shard {shard}: corrupt record in the stream: {e}")))?;
-            events.clear();
-            match replica.apply(&shipped, &mut events) {
-                Ok(Applied::Applied) => {
-                    progress.applied(shipped.record.ts_ns);
-                    drop_copy
-                        .publish(shipped.record.seq, &events)
-                        .await
-                        .map_err(Retry)?;
-                }
-                Ok(Applied::Duplicate) => {}
-                Err(error @ ReplicaError::Gap { .. })
-                | Err(error @ ReplicaError::Journal { .. }) => {
-                    return Err(Fatal(error.to_string()))
-                }
+            Ok(Some(Ok(message))) => {
+                let from_hint = start.is_some() && progress.position.is_none();
+                on_message(target, &message, from_hint, progress).await?;
             }
         }
-        let applied = replica.next_seq() - 1;
+        let applied = target.replica.next_seq() - 1;
         if applied != progress.logged_seq && last_log.elapsed() >= Duration::from_millis(200) {
             progress.logged_seq = applied;
             last_log = std::time::Instant::now();
+            progress.store_position(target.replica);
             tracing::info!(
                 shard,
                 applied_seq = applied,
-                checksums_verified = replica.checksums_verified(),
+                checksums_verified = target.replica.checksums_verified(),
                 "follower progress"
             );
+        }
+    }
+}
+
+/// One record from the stream: applied (then relayed and its fills
+/// published), skipped as a duplicate, or the end of this replica.
+/// `from_hint`: the consumer started at the resume hint and nothing was
+/// applied since, so a gap means the hint named another stream.
+async fn on_message(
+    target: &mut Target<'_>,
+    message: &async_nats::jetstream::Message,
+    from_hint: bool,
+    progress: &mut Progress,
+) -> Result<(), Failure> {
+    let shard = target.replica.shard;
+    let stream_seq = message
+        .info()
+        .map_err(|e| Retry(format!("message info: {e}")))?
+        .stream_sequence;
+    let shipped = message::decode(&message.payload)
+        .map_err(|e| Fatal(format!("shard {shard}: corrupt record in the stream: {e}")))?;
+    match target.replica.apply(&shipped, target.tap) {
+        Ok(Applied::Applied) => {
+            debug_assert_eq!(target.replica.next_seq(), shipped.record.seq + 1);
+            progress.applied(shipped.record.ts_ns);
+            progress.position = Some(Position {
+                record_seq: shipped.record.seq,
+                stream_seq,
+            });
+            target.feed.push(&target.tap.relay).await.map_err(Fatal)?;
+            target
+                .drop_copy
+                .publish(shipped.record.seq, &target.tap.events)
+                .await
+                .map_err(Retry)
+        }
+        Ok(Applied::Duplicate) => {
+            progress.duplicates += 1;
+            Ok(())
+        }
+        Err(error @ ReplicaError::Gap { .. }) if from_hint => {
+            // The hint named another stream (recreated since): read this
+            // subject from its start once.
+            resume::forget(target.replica.dir());
+            Err(Retry(format!(
+                "{error} after the resume hint; rereading from the start"
+            )))
+        }
+        Err(error @ ReplicaError::Gap { .. }) | Err(error @ ReplicaError::Journal { .. }) => {
+            Err(Fatal(error.to_string()))
         }
     }
 }

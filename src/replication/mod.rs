@@ -9,6 +9,8 @@
 //! - `board`: the shipper's figures for the admin endpoint.
 //! - `replica`: one shard's replica: the recovery code and a local journal.
 //! - `follower`: `tradsys follow`, consuming the stream into replicas.
+//! - `relay`: the follower's feed relays (threads of `shard/runtime/relay.rs`).
+//! - `resume`: where a restarted follower resumes each subject.
 //! - `drop_copy`: every execution, per account, to a durable stream.
 
 pub mod board;
@@ -16,7 +18,9 @@ pub mod drop_copy;
 pub mod follower;
 pub mod message;
 pub mod nats;
+pub mod relay;
 pub mod replica;
+pub mod resume;
 pub mod shipper;
 pub mod tail;
 

@@ -13,10 +13,10 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::config::{Config, JournalConfig};
-use std::collections::VecDeque;
 
-use crate::engine::{Engine, Event, EventSink};
+use crate::engine::Engine;
 use crate::journal::{self, config_file, JournalError, JournalWriter, Replay};
+use crate::shard::md::{RelayMsg, RelayTap};
 
 use super::message::Shipped;
 
@@ -70,14 +70,16 @@ pub struct ShardReplica {
 
 impl ShardReplica {
     /// Opens (or creates) the replica's journal under `config.journal.dir`
-    /// and replays it, so the replica continues where it stopped. The
-    /// fills of the last `keep_fills_of` records replayed are returned with
-    /// their record's seq (drop copy publishes them again).
+    /// and replays it, so the replica continues where it stopped. Each
+    /// record's events go through `tap`, then to `taken` with the record's
+    /// seq (the follower rebuilds its relays' feed from them, and drop copy
+    /// keeps the last fills to publish again).
     pub fn open(
         config: &Config,
         shard: u16,
-        keep_fills_of: u64,
-    ) -> Result<(ShardReplica, Vec<(u64, Event)>), ReplicaError> {
+        tap: &mut RelayTap,
+        mut taken: impl FnMut(u64, &mut RelayTap),
+    ) -> Result<ShardReplica, ReplicaError> {
         let dir = journal::shard_dir(&config.journal.dir, shard);
         let journal_error = |error| ReplicaError::Journal { shard, error };
         std::fs::create_dir_all(&dir).map_err(|e| {
@@ -90,38 +92,39 @@ impl ShardReplica {
         let mut engine = Engine::new(&config.engine_config(shard as usize));
         let mut replay = Replay::replica(&dir);
         let cfg: &JournalConfig = &config.journal;
-        let mut events = Vec::new();
-        let mut fills = VecDeque::new();
         let (writer, report) = JournalWriter::open(&dir, shard, cfg, false, |record| {
-            events.clear();
-            replay.apply(&mut engine, record, &mut events);
-            let fill = |e: &&Event| matches!(e, Event::Fill { .. });
-            fills.extend(events.iter().filter(fill).map(|e| (record.seq, *e)));
-            while fills
-                .front()
-                .is_some_and(|(seq, _)| seq + keep_fills_of <= record.seq)
-            {
-                fills.pop_front();
-            }
+            tap.clear();
+            replay.apply_into(&mut engine, record, tap);
+            taken(record.seq, tap);
         })
         .map_err(journal_error)?;
         if let Some(error) = replay.take_failure() {
             return Err(journal_error(error));
         }
         assert_eq!(writer.next_seq(), report.last_seq + 1);
-        let replica = ShardReplica {
+        Ok(ShardReplica {
             shard,
             dir,
             engine,
             writer,
             replay,
-        };
-        Ok((replica, fills.into()))
+        })
+    }
+
+    /// The feed epoch of the last `feed_epoch` record applied.
+    pub fn feed_epoch(&self) -> Option<crate::market_data::FeedEpoch> {
+        self.replay.feed_epoch()
     }
 
     /// The seq of the next record the replica needs.
     pub fn next_seq(&self) -> u64 {
         self.writer.next_seq()
+    }
+
+    /// The replica's shard directory (its journal, and the follower's
+    /// resume hint, `resume.rs`).
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
     }
 
     pub fn engine(&self) -> &Engine {
@@ -133,12 +136,15 @@ impl ShardReplica {
         self.replay.checksums_verified()
     }
 
-    /// Journals then applies one shipped record (events to `sink`).
-    pub fn apply<S: EventSink>(
+    /// Journals then applies one shipped record: its events, and its
+    /// relay messages (a new feed epoch among them), to `tap`, cleared
+    /// first.
+    pub fn apply(
         &mut self,
         shipped: &Shipped,
-        sink: &mut S,
+        tap: &mut RelayTap,
     ) -> Result<Applied, ReplicaError> {
+        tap.clear();
         let shard = self.shard;
         let expected = self.next_seq();
         let seq = shipped.record.seq;
@@ -160,9 +166,14 @@ impl ShardReplica {
         self.writer
             .append_replica(&shipped.record)
             .map_err(journal_error)?;
-        self.replay.apply(&mut self.engine, &shipped.record, sink);
+        let epoch = self.replay.feed_epoch();
+        self.replay
+            .apply_into(&mut self.engine, &shipped.record, tap);
         if let Some(error) = self.replay.take_failure() {
             return Err(journal_error(error));
+        }
+        if let Some(new) = self.replay.feed_epoch().filter(|e| Some(*e) != epoch) {
+            tap.relay.push(RelayMsg::Epoch(new));
         }
         assert_eq!(self.next_seq(), seq + 1);
         Ok(Applied::Applied)

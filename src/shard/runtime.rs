@@ -39,6 +39,7 @@ use crate::config::IdlePolicy;
 use crate::protocol::*;
 
 mod md;
+pub mod relay;
 mod ws_trade;
 
 /// Bytes a reader pulls from the socket at once.
@@ -295,6 +296,38 @@ fn admit(tasks: &Rc<ShardTasks>, stream: Conn) {
     match admitted {
         Ok(ticket) => spawn(pre_logon(Rc::clone(tasks), stream, peer, ticket)),
         Err(_) => refuse_at_accept(stream),
+    }
+}
+
+impl md::MdHost for ShardTasks {
+    fn hub(&self) -> std::cell::RefMut<'_, crate::shard::md::MdHub> {
+        std::cell::RefMut::map(self.core.borrow_mut(), ShardCore::market_mut)
+    }
+    fn config(&self) -> &crate::config::Config {
+        &self.shared.config
+    }
+    fn shutting_down(&self) -> bool {
+        self.shared.shutting_down()
+    }
+    fn md_stop(&self) -> &LocalNotify {
+        &self.md_stop
+    }
+    fn md_connections(&self) -> &Cell<usize> {
+        &self.md_connections
+    }
+    fn md_acceptor_running(&self) -> &Cell<bool> {
+        &self.md_acceptor_running
+    }
+    fn trade_path(&self) -> &str {
+        &self.shared.config.market_data.order_entry_path
+    }
+    async fn serve_trade(
+        tasks: &Rc<Self>,
+        stream: Rc<Conn>,
+        accepted: &crate::websocket::handshake::Accepted,
+        early: &[u8],
+    ) {
+        ws_trade::serve(tasks, stream, accepted, early).await;
     }
 }
 

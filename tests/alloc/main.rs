@@ -11,6 +11,7 @@ mod gateway;
 mod journal;
 mod market_data;
 mod md_fanout;
+mod md_relay;
 mod replay;
 mod telemetry;
 

@@ -249,3 +249,16 @@ pub fn assert_replica_equals_primary(
         );
     }
 }
+
+/// The last seq of each shard's journal under `root`, read-only, as the
+/// shipper reads it (the primary may be running).
+pub fn live_last_seqs(config: &Config, root: &Path) -> Vec<u64> {
+    (0..config.shard_count())
+        .map(|shard| {
+            let dir = shard_dir(root, shard as u16);
+            let mut tail = tradsys::replication::tail::JournalTail::new(&dir, 1);
+            while let Ok(Some(_)) = tail.next_frame() {}
+            tail.next_seq() - 1
+        })
+        .collect()
+}

@@ -11,6 +11,9 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+#[path = "../market_data/replica.rs"]
+mod md_replica;
+
 mod divergence;
 mod drop_copy;
 mod flow;
@@ -18,6 +21,8 @@ mod follow;
 mod node_loss;
 mod outage;
 mod promotion;
+mod relay;
+mod resume;
 
 use std::sync::{Mutex, MutexGuard};
 

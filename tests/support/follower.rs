@@ -102,6 +102,34 @@ impl Follower {
         }
     }
 
+    /// The relays' market-data address, from the follower's log.
+    pub fn relay_addr(&mut self, timeout: Duration) -> std::net::SocketAddr {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let found = self
+                .lines
+                .iter()
+                .filter(|l| l.contains("follower: relay listening"))
+                .find_map(|l| field(l, "market_data")?.parse().ok());
+            if let Some(addr) = found {
+                return addr;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "no relay address; log:\n{}",
+                self.lines.join("\n")
+            );
+            match self.log.recv_timeout(left.min(Duration::from_millis(100))) {
+                Ok(line) => self.take(line),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    panic!("follower exited; log:\n{}", self.lines.join("\n"))
+                }
+            }
+        }
+    }
+
     /// SIGTERM; the exit status and each shard's final state digest.
     pub fn stop(self) -> (ExitStatus, HashMap<u16, String>, Vec<String>) {
         // SAFETY: a signal to our own child.

@@ -5,15 +5,11 @@
 //! the pictures of its symbols the admin thread asks for. The work itself
 //! is `shard/md/`.
 
-use std::rc::Rc;
-
 use super::{Now, ShardCore};
 use crate::engine::{Command, Event, EventSink};
 use crate::journal::{Record, ReplaySink};
 use crate::market_data::FeedEpoch;
-use crate::protocol::market_data::DataFormat;
-use crate::shard::md::{ClientId, Input, MdHub, Take, Transport};
-use crate::shard::notify::LocalNotify;
+use crate::shard::md::MdHub;
 
 /// Whether an engine event is on the public feed (and crosses the mesh to
 /// every shard's replica).
@@ -132,12 +128,8 @@ impl ShardCore {
         Ok(())
     }
 
-    /// A market-data connection was accepted: may it start a handshake?
-    pub fn md_begin_handshake(&mut self) -> bool {
-        self.market.begin_handshake()
-    }
-
-    /// Its handshake ended on the order-entry path (`runtime/ws_trade.rs`).
+    /// An order-entry WebSocket's handshake ended on the order-entry path
+    /// (`runtime/ws_trade.rs`): it leaves the market-data client count.
     pub fn md_hand_off_handshake(&mut self) {
         debug_assert!(
             !self.shared.config.market_data.order_entry_path.is_empty(),
@@ -146,46 +138,9 @@ impl ShardCore {
         self.market.hand_off_handshake();
     }
 
-    /// Its handshake ended, accepted in `format` or refused (`None`).
-    pub fn md_end_handshake(
-        &mut self,
-        format: Option<DataFormat>,
-        transport: Transport,
-        now: Now,
-    ) -> Option<ClientId> {
-        self.market.end_handshake(format, transport, now.mono_ns)
-    }
-
-    /// The writer's wake-up and the capacity of its spare buffer.
-    pub fn md_writer(&mut self, id: ClientId) -> Option<(Rc<LocalNotify>, usize)> {
-        let client = self.market.client_mut(id)?;
-        debug_assert!(client.out.capacity() > 0);
-        Some((Rc::clone(&client.out.writer), client.out.capacity()))
-    }
-
-    /// Queues bytes already framed (the handshake's answer).
-    pub fn md_push_raw(&mut self, id: ClientId, bytes: &[u8]) -> bool {
-        self.market
-            .client_mut(id)
-            .is_some_and(|c| c.out.push_framed(bytes))
-    }
-
-    pub fn md_input(&mut self, id: ClientId, bytes: &[u8], now: Now) -> Input {
-        self.market.on_input(id, bytes, now.mono_ns)
-    }
-
-    pub fn md_take(&mut self, id: ClientId, spare: &mut Vec<u8>) -> Take {
-        debug_assert!(spare.is_empty(), "the last batch was sent");
-        self.market.take(id, spare)
-    }
-
-    pub fn md_reader_done(&mut self, id: ClientId) {
-        self.market.reader_done(id);
-    }
-
-    pub fn md_remove(&mut self, id: ClientId) {
-        debug_assert!(self.market.is_closing(id), "removed only once closing");
-        self.market.remove(id);
+    /// The hub, for the market-data tasks (`runtime/md.rs`).
+    pub(crate) fn market_mut(&mut self) -> &mut MdHub {
+        &mut self.market
     }
 
     /// Graceful shutdown: every market-data client is told 1001.

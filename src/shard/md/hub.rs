@@ -241,6 +241,26 @@ impl MdHub {
             .filter(|c| c.generation == id.generation)
     }
 
+    /// The writer's wake-up and the capacity of its spare buffer.
+    pub fn writer(
+        &mut self,
+        id: ClientId,
+    ) -> Option<(std::rc::Rc<crate::shard::notify::LocalNotify>, usize)> {
+        let client = self.client_mut(id)?;
+        debug_assert!(client.out.capacity() > 0);
+        Some((
+            std::rc::Rc::clone(&client.out.writer),
+            client.out.capacity(),
+        ))
+    }
+
+    /// Queues bytes already framed (the handshake's answer).
+    pub fn push_framed(&mut self, id: ClientId, bytes: &[u8]) -> bool {
+        debug_assert!(!bytes.is_empty(), "an answer has bytes");
+        self.client_mut(id)
+            .is_some_and(|c| c.out.push_framed(bytes))
+    }
+
     /// The reader stopped (the peer closed, or the connection is closing).
     pub fn reader_done(&mut self, id: ClientId) {
         let counters = &mut self.fan.counters;
@@ -271,6 +291,7 @@ impl MdHub {
     }
 
     pub fn take(&mut self, id: ClientId, spare: &mut Vec<u8>) -> Take {
+        debug_assert!(spare.is_empty(), "the last batch was sent");
         match self.client_mut(id) {
             Some(client) => {
                 debug_assert!(

@@ -10,6 +10,7 @@
 //! - [`client`]: one connection: decoder, subscriptions, bounded send queue;
 //! - [`raw`]: the raw-TCP transport (JSON lines in, binary messages out);
 //! - [`counters`]: what the shard counts about its clients;
+//! - [`relay`]: a follower's relay: its input from the follower's replay;
 //! - [`exchange`]: start-up only, how each replica gets the other shards'
 //!   symbols and how the shards agree on the feed epoch.
 
@@ -19,9 +20,11 @@ pub mod exchange;
 pub mod fanout;
 pub mod hub;
 pub mod raw;
+pub mod relay;
 
 pub use client::{ClientState, CloseReason, Take};
 pub use counters::MdCounters;
 pub use exchange::FeedExchange;
 pub use hub::{largest_answer_bytes, ClientId, Input, MdHub};
 pub use raw::Transport;
+pub use relay::{RelayMsg, RelayTap};

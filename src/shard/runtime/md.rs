@@ -1,20 +1,26 @@
 //! The market-data endpoint's tasks on a shard's reactor: the acceptor on
 //! the shard's `SO_REUSEPORT` market-data listener, and per connection a
-//! reader (the upgrade request, then frames into the core; or, when the
+//! reader (the upgrade request, then frames into the hub; or, when the
 //! first byte is `{`, raw-TCP control lines; or, upgraded on the
-//! order-entry path, an order-entry connection: `ws_trade.rs`) and a writer
+//! order-entry path of a shard, an order-entry connection: `ws_trade.rs`)
+//! and a writer
 //! (the client's queue out, everything pending in one send). The decisions
-//! are the core's (`core/market.rs`, `shard/md/`); these only move bytes.
+//! are the hub's (`shard/md/`); these only move bytes. They run for an
+//! order-entry shard and for a follower's relay thread alike ([`MdHost`]:
+//! whoever owns the hub), so a relay serves byte for byte what a shard
+//! serves.
 
 use std::cell::Cell;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::rc::Rc;
 use std::time::Duration;
 
-use super::{discard_pending_input, linger_close, now, Conn, ShardTasks};
+use super::{discard_pending_input, linger_close, now, Conn};
+use crate::config::Config;
 use crate::protocol::market_data::DataFormat;
 use crate::shard::admission::AcceptBackoff;
-use crate::shard::md::{ClientId, Take, Transport};
+use crate::shard::md::{ClientId, MdHub, Take, Transport};
+use crate::shard::notify::LocalNotify;
 use crate::shard::reactor::ops::{sleep, Acceptor};
 use crate::shard::reactor::spawn;
 use crate::websocket::handshake::{
@@ -31,12 +37,32 @@ const READ_BYTES: usize = 4096;
 /// The answer when every client slot of the shard is taken.
 const NO_ROOM: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 30\r\nConnection: close\r\n\r\ntoo many market-data clients\r\n";
 
-pub(super) async fn accept_loop(tasks: Rc<ShardTasks>, listener: OwnedFd) {
+/// What the market-data tasks need from the thread that runs them: the
+/// hub, the config, and the stop and counting cells of its endpoint.
+pub(super) trait MdHost: 'static {
+    fn hub(&self) -> std::cell::RefMut<'_, MdHub>;
+    fn config(&self) -> &Config;
+    /// The process is shutting down: readers stop.
+    fn shutting_down(&self) -> bool;
+    /// Notified once, when the acceptor must stop.
+    fn md_stop(&self) -> &LocalNotify;
+    /// Connections with a task (a client slot each).
+    fn md_connections(&self) -> &Cell<usize>;
+    /// Cleared by the acceptor as it exits.
+    fn md_acceptor_running(&self) -> &Cell<bool>;
+    /// The order-entry WebSocket path ("" where there is none: a relay
+    /// has no order entry, so its handshake never upgrades to it).
+    fn trade_path(&self) -> &str;
+    /// Serves a connection upgraded on [`MdHost::trade_path`].
+    async fn serve_trade(tasks: &Rc<Self>, stream: Rc<Conn>, accepted: &Accepted, early: &[u8]);
+}
+
+pub(super) async fn accept_loop<H: MdHost>(tasks: Rc<H>, listener: OwnedFd) {
     let mut backoff = AcceptBackoff::default();
     let mut acceptor = Acceptor::new(listener.as_raw_fd());
     loop {
         let accepted = futures_lite::future::or(async { Some(acceptor.next().await) }, async {
-            tasks.md_stop.wait().await;
+            tasks.md_stop().wait().await;
             None
         })
         .await;
@@ -56,7 +82,7 @@ pub(super) async fn accept_loop(tasks: Rc<ShardTasks>, listener: OwnedFd) {
                         false
                     },
                     async {
-                        tasks.md_stop.wait().await;
+                        tasks.md_stop().wait().await;
                         true
                     },
                 )
@@ -69,14 +95,14 @@ pub(super) async fn accept_loop(tasks: Rc<ShardTasks>, listener: OwnedFd) {
     }
     drop(acceptor);
     drop(listener);
-    debug_assert!(tasks.md_acceptor_running.get(), "one acceptor per shard");
-    tasks.md_acceptor_running.set(false);
+    debug_assert!(tasks.md_acceptor_running().get(), "one acceptor per shard");
+    tasks.md_acceptor_running().set(false);
 }
 
 /// A new connection: its handshake, or a 503 at once when the shard has
 /// no client slot left (a non-blocking send to an empty socket buffer).
-fn admit(tasks: &Rc<ShardTasks>, stream: Conn) {
-    if !tasks.core.borrow_mut().md_begin_handshake() {
+fn admit<H: MdHost>(tasks: &Rc<H>, stream: Conn) {
+    if !tasks.hub().begin_handshake() {
         // SAFETY: a non-blocking send from a static buffer of that length.
         unsafe {
             libc::send(
@@ -90,19 +116,19 @@ fn admit(tasks: &Rc<ShardTasks>, stream: Conn) {
         return;
     }
     let _ = socket2::SockRef::from(&stream.0).set_nodelay(true);
-    let sndbuf = tasks.shared.config.market_data.socket_send_buffer_bytes;
+    let sndbuf = tasks.config().market_data.socket_send_buffer_bytes;
     if sndbuf > 0 {
         let _ = socket2::SockRef::from(&stream.0).set_send_buffer_size(sndbuf);
     }
-    tasks.md_connections.set(tasks.md_connections.get() + 1);
+    tasks.md_connections().set(tasks.md_connections().get() + 1);
     debug_assert!(
-        tasks.md_connections.get() <= tasks.shared.config.market_data.max_clients_per_shard,
+        tasks.md_connections().get() <= tasks.config().market_data.max_clients_per_shard,
         "a connection's task holds a client slot"
     );
     let tasks = Rc::clone(tasks);
     spawn(async move {
         connection(&tasks, Rc::new(stream)).await;
-        tasks.md_connections.set(tasks.md_connections.get() - 1);
+        tasks.md_connections().set(tasks.md_connections().get() - 1);
     });
 }
 
@@ -124,9 +150,9 @@ enum Upgrade {
     Gone,
 }
 
-async fn connection(tasks: &Rc<ShardTasks>, stream: Rc<Conn>) {
+async fn connection<H: MdHost>(tasks: &Rc<H>, stream: Rc<Conn>) {
     let mut buf = vec![0u8; MAX_REQUEST_LEN];
-    let timeout = Duration::from_millis(tasks.shared.config.market_data.subscribe_timeout_ms);
+    let timeout = Duration::from_millis(tasks.config().market_data.subscribe_timeout_ms);
     let upgrade = futures_lite::future::or(read_upgrade(tasks, &stream, &mut buf), async {
         sleep(timeout).await;
         Upgrade::Gone
@@ -139,18 +165,17 @@ async fn connection(tasks: &Rc<ShardTasks>, stream: Rc<Conn>) {
             accepted,
             used,
             filled,
-        } => return super::ws_trade::serve(tasks, stream, &accepted, &buf[used..filled]).await,
+        } => return H::serve_trade(tasks, stream, &accepted, &buf[used..filled]).await,
         Upgrade::Gone => {
             tasks
-                .core
-                .borrow_mut()
-                .md_end_handshake(None, Transport::WebSocket, now());
+                .hub()
+                .end_handshake(None, Transport::WebSocket, now().mono_ns);
             return;
         }
     };
     debug_assert!(used <= filled && filled <= buf.len());
     let reader_done = Rc::new(Cell::new(false));
-    let Some((notify, capacity)) = tasks.core.borrow_mut().md_writer(id) else {
+    let Some((notify, capacity)) = tasks.hub().writer(id) else {
         return;
     };
     spawn(write_loop(
@@ -163,41 +188,38 @@ async fn connection(tasks: &Rc<ShardTasks>, stream: Rc<Conn>) {
     ));
     // What came after the upgrade request is the client's first frames.
     let mut keep_reading = tasks
-        .core
-        .borrow_mut()
-        .md_input(id, &buf[used..filled], now())
+        .hub()
+        .on_input(id, &buf[used..filled], now().mono_ns)
         .keep_reading;
     buf.truncate(READ_BYTES);
-    while keep_reading && !tasks.shared.shutting_down() {
+    while keep_reading && !tasks.shutting_down() {
         match stream.read(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(n) => {
                 keep_reading = tasks
-                    .core
-                    .borrow_mut()
-                    .md_input(id, &buf[..n], now())
+                    .hub()
+                    .on_input(id, &buf[..n], now().mono_ns)
                     .keep_reading
             }
         }
     }
-    tasks.core.borrow_mut().md_reader_done(id);
+    tasks.hub().reader_done(id);
     reader_done.set(true);
 }
 
 /// An upgrade request refused: its HTTP answer, then close.
-async fn refuse(tasks: &Rc<ShardTasks>, stream: &Conn, error: HandshakeError) {
+async fn refuse<H: MdHost>(tasks: &Rc<H>, stream: &Conn, error: HandshakeError) {
     debug_assert_ne!(
         error,
         HandshakeError::Incomplete,
         "only a whole request is refused"
     );
     tasks
-        .core
-        .borrow_mut()
-        .md_end_handshake(None, Transport::WebSocket, now());
+        .hub()
+        .end_handshake(None, Transport::WebSocket, now().mono_ns);
     let mut out = [0u8; 512];
     let n = handshake::write_refusal(error, &mut out).expect("512 bytes hold a refusal");
-    let linger = Duration::from_millis(tasks.shared.config.server.shutdown_grace_ms);
+    let linger = Duration::from_millis(tasks.config().server.shutdown_grace_ms);
     let _ = futures_lite::future::or(async { stream.write_all(&out[..n]).await.is_ok() }, async {
         sleep(linger).await;
         false
@@ -208,7 +230,7 @@ async fn refuse(tasks: &Rc<ShardTasks>, stream: &Conn, error: HandshakeError) {
 
 /// Reads the upgrade request; on success the client exists and its queue
 /// starts with the `101` answer.
-async fn read_upgrade(tasks: &Rc<ShardTasks>, stream: &Conn, buf: &mut [u8]) -> Upgrade {
+async fn read_upgrade<H: MdHost>(tasks: &Rc<H>, stream: &Conn, buf: &mut [u8]) -> Upgrade {
     let mut filled = 0;
     loop {
         match stream.read(&mut buf[filled..]).await {
@@ -217,10 +239,10 @@ async fn read_upgrade(tasks: &Rc<ShardTasks>, stream: &Conn, buf: &mut [u8]) -> 
         }
         if buf[0] == b'{' {
             // Raw TCP: control lines in, binary messages out (`md/raw.rs`).
-            let id = tasks.core.borrow_mut().md_end_handshake(
+            let id = tasks.hub().end_handshake(
                 Some(DataFormat::Binary),
                 Transport::RawTcp,
-                now(),
+                now().mono_ns,
             );
             return match id {
                 Some(id) => Upgrade::Accepted {
@@ -233,9 +255,9 @@ async fn read_upgrade(tasks: &Rc<ShardTasks>, stream: &Conn, buf: &mut [u8]) -> 
         }
         let config = HandshakeConfig {
             path: PATH,
-            echo_path: &tasks.shared.config.market_data.echo_path,
-            trade_path: &tasks.shared.config.market_data.order_entry_path,
-            allowed_origins: tasks.core.borrow().market().origins,
+            echo_path: &tasks.config().market_data.echo_path,
+            trade_path: tasks.trade_path(),
+            allowed_origins: tasks.hub().origins,
             default_format: Format::Binary,
         };
         let accepted = match handshake::accept(&buf[..filled], &config) {
@@ -254,18 +276,18 @@ async fn read_upgrade(tasks: &Rc<ShardTasks>, stream: &Conn, buf: &mut [u8]) -> 
             Format::Binary => DataFormat::Binary,
             Format::Json => DataFormat::Json,
         };
-        let mut core = tasks.core.borrow_mut();
+        let mut hub = tasks.hub();
         let transport = if accepted.echo {
             Transport::Echo
         } else {
             Transport::WebSocket
         };
-        let Some(id) = core.md_end_handshake(Some(format), transport, now()) else {
+        let Some(id) = hub.end_handshake(Some(format), transport, now().mono_ns) else {
             return Upgrade::Gone;
         };
         let mut answer = [0u8; 256];
         let n = handshake::write_accept(&accepted, &mut answer).expect("256 bytes hold the answer");
-        let queued = core.md_push_raw(id, &answer[..n]);
+        let queued = hub.push_framed(id, &answer[..n]);
         debug_assert!(queued, "an empty queue takes the answer");
         return Upgrade::Accepted {
             id,
@@ -277,19 +299,19 @@ async fn read_upgrade(tasks: &Rc<ShardTasks>, stream: &Conn, buf: &mut [u8]) -> 
 
 /// Sends everything the client's queue collected since the last send, in
 /// one send; closes the socket once the client is closing and all is out.
-async fn write_loop(
-    tasks: Rc<ShardTasks>,
+async fn write_loop<H: MdHost>(
+    tasks: Rc<H>,
     stream: Rc<Conn>,
     id: ClientId,
     notify: Rc<crate::shard::notify::LocalNotify>,
     capacity: usize,
     reader_done: Rc<Cell<bool>>,
 ) {
-    let linger = Duration::from_millis(tasks.shared.config.server.shutdown_grace_ms);
+    let linger = Duration::from_millis(tasks.config().server.shutdown_grace_ms);
     let mut spare: Vec<u8> = Vec::with_capacity(capacity);
     debug_assert!(spare.capacity() >= capacity);
     loop {
-        let take = tasks.core.borrow_mut().md_take(id, &mut spare);
+        let take = tasks.hub().take(id, &mut spare);
         match take {
             Take::Data => {
                 // A client that does not read holds only this task; once it
@@ -300,7 +322,7 @@ async fn write_loop(
                     async {
                         loop {
                             sleep(linger).await;
-                            if tasks.core.borrow().market().is_closing(id) {
+                            if tasks.hub().is_closing(id) {
                                 return false;
                             }
                         }
@@ -316,10 +338,10 @@ async fn write_loop(
             Take::Done => break,
         }
     }
-    tasks.core.borrow_mut().md_reader_done(id);
+    tasks.hub().reader_done(id);
     linger_close(&stream, linger).await;
     while !reader_done.get() {
         sleep(Duration::from_millis(1)).await;
     }
-    tasks.core.borrow_mut().md_remove(id);
+    tasks.hub().remove(id);
 }

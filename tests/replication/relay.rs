@@ -1,0 +1,265 @@
+//! Feed relays: a follower serves the primary's market-data feed. A client
+//! of the follower's feed and a client of the primary's, both subscribed
+//! before a random order flow, end with byte-identical increments, books,
+//! sequences and checksums; fresh clients of both get byte-identical
+//! `subscribed` answers (the same epoch and sequence) and snapshots, over
+//! WebSocket and raw TCP. So a client moving between them sees one
+//! sequence space.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use super::flow::*;
+use crate::md_replica::Replica;
+use crate::support::follower::Follower;
+use crate::support::gateway::{Gateway, BTC, ETH};
+use crate::support::nats::NatsCluster;
+use crate::support::ws_client::{Frame, WsClient};
+use tradsys::config::Config;
+use tradsys::protocol::market_data::{decode_md, MdView};
+use tradsys::websocket::frame::Opcode;
+
+const SUBSCRIBE: &str = r#"{"op":"subscribe","req_id":1,"symbols":["BTC-USD","ETH-USD"],"channels":["book","trades"],"depth":10}"#;
+
+/// What one client saw: the answers and snapshots of its subscription,
+/// then per symbol every increment and the book they make.
+#[derive(Default)]
+struct View {
+    answers: Vec<String>,
+    snapshots: BTreeMap<u32, Vec<u8>>,
+    books: BTreeMap<u32, Replica>,
+    increments: BTreeMap<u32, Vec<Vec<u8>>>,
+    /// The symbol's seq in the last heartbeat of each (symbol, channel).
+    heartbeats: BTreeMap<(u32, u8), u64>,
+}
+
+impl View {
+    /// Takes one frame after the subscription.
+    fn take(&mut self, frame: &Frame) {
+        assert_eq!(frame.opcode, Opcode::Binary, "{frame:?}");
+        let first = decode_md(&frame.payload).unwrap().message;
+        let symbol = first.header().symbol.get();
+        match first {
+            MdView::Heartbeat(beat) => {
+                self.heartbeats
+                    .insert((symbol, beat.channel), beat.header.seq.get());
+            }
+            MdView::BookUpdate(..) => {
+                self.books
+                    .get_mut(&symbol)
+                    .unwrap()
+                    .update(&frame.payload)
+                    .unwrap();
+                self.increments
+                    .entry(symbol)
+                    .or_default()
+                    .push(frame.payload.clone());
+            }
+            MdView::Trade(..) => {
+                self.increments
+                    .entry(symbol)
+                    .or_default()
+                    .push(frame.payload.clone());
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    /// Whether a heartbeat of every stream showed the symbol at `seqs`
+    /// (everything up to there was then in this client's queue before it).
+    fn reached(&self, seqs: &BTreeMap<u32, u64>) -> bool {
+        seqs.iter().all(|(symbol, seq)| {
+            let streams: Vec<u64> = self
+                .heartbeats
+                .iter()
+                .filter(|((s, _), _)| s == symbol)
+                .map(|(_, seq)| *seq)
+                .collect();
+            streams.len() == 2 && streams.iter().all(|s| s >= seq)
+        })
+    }
+}
+
+/// Subscribes to both symbols (book depth 10 and trades).
+fn subscribe(client: &mut WsClient) -> View {
+    client.send_text(SUBSCRIBE);
+    let mut view = View::default();
+    for symbol in [BTC, ETH] {
+        let answer = client.recv_skip_heartbeats();
+        assert!(
+            answer.text().contains(r#""channel":"book""#),
+            "{}",
+            answer.text()
+        );
+        view.answers.push(answer.text().to_string());
+        let snapshot = client.recv_skip_heartbeats();
+        let mut book = Replica::default();
+        book.load(&snapshot.payload).unwrap();
+        view.books.insert(symbol, book);
+        view.snapshots.insert(symbol, snapshot.payload);
+        let answer = client.recv_skip_heartbeats();
+        assert!(
+            answer.text().contains(r#""channel":"trades""#),
+            "{}",
+            answer.text()
+        );
+        view.answers.push(answer.text().to_string());
+    }
+    view
+}
+
+/// The client's frames, read on a thread; the stream to shut it down.
+fn read_on_a_thread(mut client: WsClient) -> (mpsc::Receiver<Frame>, TcpStream) {
+    let stream = client.stream.try_clone().unwrap();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        while let Some(frame) = client.try_recv() {
+            if tx.send(frame).is_err() {
+                break;
+            }
+        }
+    });
+    (rx, stream)
+}
+
+/// A raw-TCP client's first `count` binary messages after `line`.
+fn raw_messages(addr: SocketAddr, line: &str, count: usize) -> Vec<Vec<u8>> {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(line.as_bytes()).unwrap();
+    stream.write_all(b"\n").unwrap();
+    let mut buf = Vec::new();
+    let mut out = Vec::new();
+    while out.len() < count {
+        if buf.first() == Some(&b'{') {
+            if let Some(end) = buf.iter().position(|&b| b == b'\n') {
+                buf.drain(..=end);
+                continue;
+            }
+        } else if let Ok(decoded) = decode_md(&buf) {
+            let heartbeat = matches!(decoded.message, MdView::Heartbeat(..));
+            let message = buf.drain(..decoded.len).collect::<Vec<u8>>();
+            if !heartbeat {
+                out.push(message);
+            }
+            continue;
+        }
+        let mut chunk = [0u8; 65536];
+        let n = stream.read(&mut chunk).expect("read the raw feed");
+        assert!(n > 0, "the raw feed closed");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    out
+}
+
+#[test]
+fn a_followers_feed_equals_the_primarys_byte_for_byte() {
+    let _turn = super::serial();
+    let dir = Gateway::new_dir();
+    let cluster = NatsCluster::start(&dir.join("nats"));
+    let primary_dir = dir.join("primary");
+    let text = replicated_config(&primary_dir, &cluster);
+    let config = Config::parse(&text).unwrap();
+    let primary_root = primary_dir.join("journal");
+    let gateway = Gateway::start_config(&primary_dir, &text, None).expect("primary starts");
+    let follower_dir = dir.join("follower");
+    let mut follower = Follower::start(&follower_dir, &replicated_config(&follower_dir, &cluster));
+    let relay = follower.relay_addr(Duration::from_secs(60));
+    // The follower has the primary's feed_epoch record: the same epoch.
+    follower.wait_applied(
+        &live_last_seqs(&config, &primary_root),
+        Duration::from_secs(60),
+    );
+
+    let mut clients = [
+        WsClient::connect(gateway.md_addr, "/md"),
+        WsClient::connect(relay, "/md"),
+    ];
+    let mut views: Vec<View> = clients.iter_mut().map(subscribe).collect();
+    assert_eq!(
+        views[0].answers, views[1].answers,
+        "the same epoch and sequences"
+    );
+    let readers: Vec<_> = clients.into_iter().map(read_on_a_thread).collect();
+
+    random_flow(&gateway, 0x5eed_00f0, 2_000);
+    follower.wait_applied(
+        &live_last_seqs(&config, &primary_root),
+        Duration::from_secs(60),
+    );
+
+    // Fresh clients of both feeds: the same answers and snapshots, and the
+    // sequences the long-lived clients must reach.
+    // (A record journaled after the seqs were read, such as a session's
+    // cancel-on-disconnect, may still be on its way: ask again, up to a
+    // deadline, until the relay has it.)
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let fresh: Vec<View> = loop {
+        let fresh: Vec<View> = [gateway.md_addr, relay]
+            .into_iter()
+            .map(|addr| subscribe(&mut WsClient::connect(addr, "/md")))
+            .collect();
+        let behind = fresh[1]
+            .books
+            .iter()
+            .any(|(s, b)| b.last < fresh[0].books[s].last);
+        if !behind || std::time::Instant::now() > deadline {
+            break fresh;
+        }
+        thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(fresh[0].answers, fresh[1].answers);
+    assert_eq!(
+        fresh[0].snapshots, fresh[1].snapshots,
+        "byte-identical snapshots"
+    );
+    let finals: BTreeMap<u32, u64> = fresh[0].books.iter().map(|(s, b)| (*s, b.last)).collect();
+    assert!(
+        finals.values().all(|&seq| seq > 0),
+        "the flow moved both books"
+    );
+    let raw_line = r#"{"op":"subscribe","req_id":1,"symbols":["BTC-USD","ETH-USD"],"channels":["book"],"depth":10}"#;
+    assert_eq!(
+        raw_messages(gateway.md_addr, raw_line, 2),
+        raw_messages(relay, raw_line, 2),
+        "raw TCP: the same snapshots"
+    );
+
+    for ((frames, stream), view) in readers.iter().zip(&mut views) {
+        while !view.reached(&finals) {
+            let frame = frames
+                .recv_timeout(Duration::from_secs(30))
+                .expect("the feed goes on");
+            view.take(&frame);
+        }
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+    }
+    for symbol in [BTC, ETH] {
+        let (primary, relayed) = (&views[0], &views[1]);
+        assert!(!primary.increments[&symbol].is_empty());
+        assert_eq!(
+            primary.increments[&symbol], relayed.increments[&symbol],
+            "symbol {symbol}: the same increments, byte for byte"
+        );
+        let (a, b) = (&primary.books[&symbol], &relayed.books[&symbol]);
+        assert_eq!(a.bids_best_first(), b.bids_best_first());
+        assert_eq!(a.asks_best_first(), b.asks_best_first());
+        assert_eq!(a.last, b.last);
+        assert_eq!(a.checksum(), b.checksum());
+        assert_eq!(
+            a.bids_best_first(),
+            fresh[0].books[&symbol].bids_best_first()
+        );
+    }
+    let (status, _) = gateway.stop();
+    assert!(status.success());
+    let (status, _, _) = follower.stop();
+    assert!(status.success(), "{status:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
