@@ -112,6 +112,15 @@ pub enum Event {
 /// Receives engine events in the order they happen.
 pub trait EventSink {
     fn emit(&mut self, event: &Event);
+
+    /// [`Engine::process_batch`](super::Engine::process_batch) is about to
+    /// run `commands[index]`: the events until the next call are that
+    /// command's. A sink that answers each command's sender (the gateway's
+    /// router) switches to it here; others need not care.
+    #[inline]
+    fn command_begins(&mut self, index: usize) {
+        let _ = index;
+    }
 }
 
 impl EventSink for Vec<Event> {
