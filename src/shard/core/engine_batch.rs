@@ -15,7 +15,11 @@
 //! - write-ahead holds per command: every command of the batch is
 //!   journaled, in order, before the engine runs any of them; from the
 //!   first one the journal refuses, the rest go one at a time through
-//!   `run_engine`, which refuses them in order;
+//!   `run_engine`, which refuses them in order. The ones journaled before
+//!   run even when the refusal was a failed sync (the start of a
+//!   fail-stop): one by one they would have run, and been answered,
+//!   before that append was tried; refusing them now would tell their
+//!   senders `JournalUnavailable` for commands a restart replays;
 //! - a queued command counts against the session's commands in flight
 //!   (`intake.rs`), so the reports the batch will add fit the half of the
 //!   outbox the reader keeps free, as reports from other shards do.

@@ -245,6 +245,7 @@ impl ShardCore {
         // Write-ahead: a command runs only once nothing deferred is ahead of
         // it (a deferred cancel-on-disconnect has no origin and runs first).
         debug_assert!(origin.is_none() || self.pending_disconnect_cancels.is_empty());
+        debug_assert!(!self.journal_fatal, "nothing executes after a failed sync");
         let mut origins = [CommandOrigin::of(origin, request_id)];
         self.engine_run(std::slice::from_ref(command), &mut origins, now);
         if matches!(command, Command::EndOfDay) {
@@ -270,7 +271,9 @@ impl ShardCore {
             origins.iter().all(|o| o.session.is_none())
                 || self.pending_disconnect_cancels.is_empty()
         );
-        debug_assert!(!self.journal_fatal, "nothing executes after a failed sync");
+        // A batch's journaled commands run even if a later one's append
+        // failed a sync (`engine_batch.rs`): one by one they would have run
+        // before that append was tried.
         let mut router = Router {
             shard: self.id,
             shared: &self.shared,
