@@ -9,7 +9,7 @@
 //! cancel. One thread per core: on the 2-core machine the client has one
 //! core, and two threads spinning on it would starve each other.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -17,6 +17,7 @@ use tradsys::engine::*;
 use tradsys::protocol::*;
 
 use crate::conn::{Conn, ConnError, Received};
+use crate::id_hash::{id_map, IdMap};
 use crate::mix::{Mix, Op};
 use crate::readiness::Readiness;
 use crate::report::{histogram, pin};
@@ -182,14 +183,14 @@ struct Session {
     account: u32,
     next_request: u64,
     /// Request id (client_order_id) -> what is waiting for its answer.
-    pending: HashMap<u64, Pending>,
+    pending: IdMap<Pending>,
     /// Order id -> the cancel request waiting on it (an OrderCanceled names
     /// the order, not the cancel request).
-    cancels: HashMap<u64, u64>,
+    cancels: IdMap<u64>,
     /// This connection's orders on the book, for cancels and replaces to
     /// pick from at random, and where each one is in that list by order id.
     resting: Vec<Resting>,
-    resting_at: HashMap<u64, usize>,
+    resting_at: IdMap<usize>,
 }
 
 impl Session {
@@ -505,10 +506,10 @@ fn connect(spec: &LoadSpec, first: usize, step: usize) -> Vec<Session> {
                 conn,
                 account,
                 next_request: 1,
-                pending: HashMap::with_capacity(1 << 16),
-                cancels: HashMap::with_capacity(1 << 12),
+                pending: id_map(1 << 12),
+                cancels: id_map(1 << 12),
                 resting: Vec::with_capacity(spec.max_resting + 1),
-                resting_at: HashMap::with_capacity(spec.max_resting * 2),
+                resting_at: id_map(spec.max_resting * 2),
             }
         })
         .collect()

@@ -21,6 +21,7 @@ mod floor_echo;
 mod gateway_bench;
 mod gateway_process;
 mod hiccup_bench;
+mod id_hash;
 mod journal_bench;
 mod load;
 mod mix;
@@ -34,6 +35,7 @@ mod replication_bench;
 mod report;
 mod report_bench;
 mod rng;
+mod scaling_bench;
 mod schedule;
 mod soak;
 
@@ -71,6 +73,9 @@ enum Command {
     Compare(echo_bench::CompareArgs),
     /// How long the machine itself stalls a pinned, spinning thread.
     Hiccup(hiccup_bench::HiccupArgs),
+    /// The gateway with 1, 2 .. N shards (its own processes): throughput in
+    /// all and per shard, and the round trip a cross-shard hop adds.
+    Scaling(scaling_bench::ScalingArgs),
     /// Runs every bench (starting its own gateway) and prints the README table.
     Report(report_bench::ReportArgs),
     /// A seeded schedule of faults (kill, pause, full disk, sync failure,
@@ -102,6 +107,7 @@ fn main() {
         Command::Echo(args) => echo_bench::run_echo(&args),
         Command::Compare(args) => drop(echo_bench::run_compare(&args)),
         Command::Hiccup(args) => drop(hiccup_bench::run(&args)),
+        Command::Scaling(args) => drop(scaling_bench::run(&args)),
         Command::Report(args) => report_bench::run(&args),
         Command::Soak(args) => std::process::exit(soak::run(&args)),
     }

@@ -122,6 +122,15 @@ pub trait EventSink {
         debug_assert!(report_seq > 0, "report numbers start at 1");
         self.emit(event);
     }
+
+    /// [`Engine::process_batch`](super::Engine::process_batch) is about to
+    /// run `commands[index]`: the events until the next call are that
+    /// command's. A sink that answers each command's sender (the gateway's
+    /// router) switches to it here; others need not care.
+    #[inline]
+    fn command_begins(&mut self, index: usize) {
+        let _ = index;
+    }
 }
 
 impl EventSink for Vec<Event> {

@@ -41,13 +41,15 @@ fn prefetch<T>(ptr: *const T) {
 impl Engine {
     /// Processes `commands` in order, exactly as calling [`Engine::process`]
     /// on each would (same events), prefetching ahead for the cold ones.
+    /// The sink hears [`EventSink::command_begins`] before each command.
     ///
     /// While the resting orders fit a core's L2 (`PREFETCH_MIN_LIVE`), the
     /// lines are already there and the look-ahead is pure cost (20% fewer
     /// commands a second at 1 symbol 4,000 orders deep): then it is left out.
     pub fn process_batch<S: EventSink>(&mut self, commands: &[Command], sink: &mut S) {
         if self.slab.live() < PREFETCH_MIN_LIVE {
-            for command in commands {
+            for (i, command) in commands.iter().enumerate() {
+                sink.command_begins(i);
                 self.process(command, sink);
             }
             return;
@@ -62,6 +64,7 @@ impl Engine {
             if let Some(ahead) = commands.get(i + NEIGHBOURS_AHEAD) {
                 self.prefetch_node(ahead, true);
             }
+            sink.command_begins(i);
             self.process(command, sink);
         }
     }

@@ -5,7 +5,8 @@
 //! session's outbox -> handed to the writer. Two shard cores run in this
 //! thread, joined by the real rtrb rings; only sockets are left out (they
 //! are glommio's: one io_uring operation per read or write batch, not per
-//! message).
+//! message). Several commands in one read take the engine's batched path
+//! (`shard/core/engine_batch.rs`), counted too.
 
 use std::rc::Rc;
 
@@ -43,6 +44,9 @@ struct Peer {
     id: SessionRef,
     seq: u32,
     wire: [u8; 256],
+    /// Several messages sent as one read (`queue`, then `send_queued`).
+    read: [u8; 2048],
+    read_len: usize,
     spare: Vec<u8>,
     /// Over WebSocket order entry (docs/PROTOCOL.md section 14): what the
     /// runtime's WebSocket reader and writer add to the path.
@@ -92,6 +96,8 @@ impl Peer {
             id,
             seq: 2,
             wire: [0; 256],
+            read: [0; 2048],
+            read_len: 0,
             spare: Vec::with_capacity(2 << 20),
             ws: None,
         }
@@ -115,6 +121,19 @@ impl Peer {
                 core.on_bytes(self.id, payload, now)
             }
         };
+        assert_eq!((intake.consumed, intake.blocked), (len, false));
+    }
+
+    /// Adds a message to the next read.
+    fn queue<M: WireMessage>(&mut self, msg: &M) {
+        self.read_len += encode(msg, self.seq, &mut self.read[self.read_len..]).unwrap();
+        self.seq += 1;
+    }
+
+    /// Hands every queued message to the core as one read.
+    fn send_queued(&mut self, core: &mut ShardCore, now: Now) {
+        let len = std::mem::take(&mut self.read_len);
+        let intake = core.on_bytes(self.id, &self.read[..len], now);
         assert_eq!((intake.consumed, intake.blocked), (len, false));
     }
 
@@ -203,6 +222,18 @@ fn round(
         now,
     );
     pump(a, b, now);
+    // One read of commands for Alice's own shard's engine (a batch): three
+    // orders that rest (the mass cancel takes them), and a cancel and a
+    // replace of an order long gone.
+    for k in 0..3 {
+        let mut rest = order(1, BTC, Side::Buy, 4_900_000, 1, TimeInForce::Gtc);
+        rest.client_order_id = 1_000 * i + k;
+        alice.queue(&NewOrderMsg::from_order(&rest));
+    }
+    alice.queue(&CancelOrderMsg::new(i, 1, BTC));
+    alice.queue(&ReplaceOrderMsg::new(i, 1, BTC, 4_900_000, 2));
+    alice.send_queued(a, now);
+    pump(a, b, now);
     // The account queries (PROTOCOL.md 5.8): the order by its client order
     // id (on the far shard), the open orders and positions of both shards.
     let far = QueryCursor::at(1, 0, 0);
@@ -287,7 +318,7 @@ fn order_path_allocates_nothing(websocket: bool) {
     let r = rounds as u32;
     assert_eq!(
         counts[msg_type::ORDER_ACCEPTED as usize],
-        5 * r,
+        8 * r,
         "every order accepted"
     );
     assert_eq!(
@@ -295,13 +326,18 @@ fn order_path_allocates_nothing(websocket: bool) {
         4 * r,
         "two trades, both sides"
     );
-    assert_eq!(counts[msg_type::ORDER_CANCELED as usize], r, "mass cancel");
+    assert_eq!(
+        counts[msg_type::ORDER_CANCELED as usize],
+        4 * r,
+        "mass cancel"
+    );
     assert_eq!(counts[msg_type::MASS_CANCEL_DONE as usize], r);
-    // OrderStatusRequest, OrderQuery, and the ETH order's open-order page.
-    assert_eq!(counts[msg_type::ORDER_STATUS as usize], 3 * r);
+    // OrderStatusRequest, OrderQuery, and the open-order pages: the ETH
+    // order, and the batch's three BTC orders.
+    assert_eq!(counts[msg_type::ORDER_STATUS as usize], 6 * r);
     assert_eq!(counts[msg_type::QUERY_DONE as usize], 4 * r);
     assert_eq!(counts[msg_type::POSITION as usize], 3 * r, "BTC, ETH, SOL");
-    assert_eq!(counts[msg_type::CANCEL_REJECTED as usize], 2 * r);
+    assert_eq!(counts[msg_type::CANCEL_REJECTED as usize], 4 * r);
     assert_eq!(counts[msg_type::ORDER_REJECTED as usize], 0);
     assert!(
         a.counters.commands_remote > 0 && b.counters.commands_remote > 0,
@@ -321,11 +357,12 @@ fn order_path_allocates_nothing(websocket: bool) {
     let feed = tradsys::journal::codec::kind::FEED_EPOCH as usize;
     let feed_epochs: u64 = summary.shards.iter().map(|s| s.records_by_kind[feed]).sum();
     assert_eq!(feed_epochs, 2, "each shard's start recorded the feed epoch");
-    // Per round: 5 new orders, the mass cancel on both shards, a cancel and
-    // a replace (status requests change nothing and are not journaled).
+    // Per round: 8 new orders, the mass cancel on both shards, two cancels
+    // and two replaces (status requests change nothing and are not
+    // journaled).
     assert_eq!(
         summary.records() - epochs - feed_epochs,
-        9 * (rounds + 1),
+        14 * (rounds + 1),
         "every command was journaled"
     );
     let _ = std::fs::remove_dir_all(&dir);

@@ -759,6 +759,41 @@ fn process_batch_emits_exactly_what_process_does() {
     batched.check_invariants();
     assert!(a.len() > 10_000);
     assert_eq!(a, b);
+    // Each event is told to the sink as its own command's: the gateway's
+    // router answers each command's sender by it.
+    let mut one_by_one = Engine::new(&config);
+    let mut batched = Engine::new(&config);
+    let mut expected = Vec::new();
+    for (i, command) in commands.iter().enumerate() {
+        let mut events = Vec::new();
+        one_by_one.process(command, &mut events);
+        expected.extend(events.into_iter().map(|e| (i, e)));
+    }
+    let mut tagged = Tagged::default();
+    for (c, chunk) in commands.chunks(37).enumerate() {
+        tagged.base = c * 37;
+        batched.process_batch(chunk, &mut tagged);
+    }
+    assert_eq!(tagged.events, expected);
+}
+
+/// Tags each event with the index of the command that caused it, as
+/// `EventSink::command_begins` announces it.
+#[derive(Default)]
+struct Tagged {
+    base: usize,
+    current: usize,
+    events: Vec<(usize, Event)>,
+}
+
+impl EventSink for Tagged {
+    fn emit(&mut self, event: &Event) {
+        self.events.push((self.current, *event));
+    }
+
+    fn command_begins(&mut self, index: usize) {
+        self.current = self.base + index;
+    }
 }
 
 /// PROTOCOL.md 11.1: the band's edges are inside it. SYM: reference 1,000,

@@ -11,6 +11,7 @@ mod capture_sampling;
 mod config_epoch;
 mod crash;
 mod doorbell;
+mod engine_batch;
 mod fd_limit;
 mod journal_full;
 mod logs;

@@ -201,8 +201,11 @@ impl ShardCore {
                     break;
                 }
                 Ok(decoded) => {
-                    let own_backlog = session.outbox.over_half_full()
-                        || session.remote_in_flight >= self.max_in_flight;
+                    // Commands queued for this engine count as in flight:
+                    // their reports are still to come (`engine_batch.rs`).
+                    let in_flight = session.remote_in_flight + self.batch.len() as u32;
+                    let own_backlog =
+                        session.outbox.over_half_full() || in_flight >= self.max_in_flight;
                     if own_backlog || !self.can_route(id.slot, &decoded.message) {
                         blocked = true;
                         break;
@@ -214,6 +217,7 @@ impl ShardCore {
                 }
             }
         }
+        self.flush_batch();
         if let Some(session) = self.sessions.get_mut(id) {
             session.input_pending = blocked;
         }
@@ -276,6 +280,16 @@ impl ShardCore {
     }
 
     fn handle(&mut self, slot: u16, message: &ClientMessage<'_>, now: Now) {
+        if !matches!(
+            message,
+            ClientMessage::NewOrder(_)
+                | ClientMessage::CancelOrder(_)
+                | ClientMessage::ReplaceOrder(_)
+        ) {
+            // Only order commands join the batch; whatever else comes runs
+            // after them (a query reads the book they change).
+            self.flush_batch();
+        }
         let session = self.sessions.get_slot_mut(slot).expect("live session");
         assert!(
             !session.is_ended(),

@@ -25,6 +25,8 @@
 //!   positions a page at a time, answered by one engine per request.
 //! - `replay`: replay on logon: a stream's current number from its owner,
 //!   then a helper's reports moved into the session's outbox in batches.
+//! - `engine_batch`: a read's commands for this shard's engine, run
+//!   together so the engine's look-ahead can work; what flushes them.
 //! - `write_ahead`: the journal: start-up replay, append before execute,
 //!   refusals and deferred cancel-on-disconnect, syncs, fail-stop.
 //! - `checksum`: the periodic `state_checksum` record (replication).
@@ -49,6 +51,7 @@
 //! - A session's outbound messages are encoded only on its own shard.
 
 mod checksum;
+mod engine_batch;
 mod intake;
 mod market;
 mod mesh_input;
@@ -62,6 +65,7 @@ mod telemetry;
 mod timers;
 mod write_ahead;
 
+pub use engine_batch::BATCH_MAX;
 pub use intake::{FirstMessage, Intake, PreLogonEnd, PRE_LOGON_END_BYTES};
 pub use market::is_feed_event;
 pub use output::Output;
@@ -141,6 +145,9 @@ pub struct ShardCore {
     /// Commands a session may have in flight on other shards: their reports
     /// must fit the half of its outbox the reader keeps free.
     max_in_flight: u32,
+    /// The read's commands queued for this engine (`engine_batch.rs`);
+    /// empty outside `on_bytes`.
+    batch: engine_batch::EngineBatch,
     /// Every send to another shard goes through here (ring, then doorbell).
     sender: MeshSender,
     inbox: MeshInbox,
@@ -205,6 +212,7 @@ impl ShardCore {
                 &shared.config,
                 crate::market_data::FeedEpoch::derive(None, 0),
             ),
+            batch: engine_batch::EngineBatch::new(),
             sender: links.sender,
             inbox: links.inbox,
             sessions: SessionTable::new(max_sessions),

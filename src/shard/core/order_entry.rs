@@ -71,8 +71,10 @@ impl ShardCore {
         }
     }
 
-    /// Answers a request the gateway refused itself: only to the requester.
+    /// Answers a request the gateway refused itself: only to the requester,
+    /// after the answers to the commands before it.
     fn refuse(&mut self, slot: u16, event: Event, now: Now) {
+        self.flush_batch();
         debug_assert!(matches!(
             event,
             Event::Rejected { .. } | Event::CancelRejected { .. }
@@ -87,8 +89,11 @@ impl ShardCore {
         }
     }
 
+    /// Queues a gateway answer for the session, after the answers to the
+    /// commands before it.
     pub(super) fn push_to<M: WireMessage>(&mut self, slot: u16, msg: &M) {
         debug_assert!(slot < self.sessions.capacity());
+        self.flush_batch();
         let session = self.sessions.get_slot_mut(slot).expect("live session");
         if session.outbox.push(msg).is_err() {
             self.end_session(slot, SessionEndReason::SlowConsumer);
@@ -97,7 +102,8 @@ impl ShardCore {
         }
     }
 
-    /// Sends a command to the engine that owns `symbol`.
+    /// Sends a command to the engine that owns `symbol`: this shard's
+    /// queues it in the read's batch (`engine_batch.rs`).
     fn route(
         &mut self,
         symbol: u32,
@@ -110,7 +116,7 @@ impl ShardCore {
         match self.shared.owner_of(symbol) {
             Some(owner) if owner == self.id as usize => {
                 self.counters.commands_local += 1;
-                self.run_engine(&command, Some(origin), request_id, now);
+                self.batch_command(command, origin, request_id, now);
             }
             Some(owner) => self.send_command(owner, origin, request_id, command),
             // No engine owns it: answer as an engine would.

@@ -17,6 +17,9 @@ impl ShardCore {
     /// cancel-on-disconnect. Idempotent.
     /// SessionEnd carries the client `seq` the gateway expected next.
     pub fn end_session(&mut self, slot: u16, reason: SessionEndReason) {
+        // The commands read before the end run before it (and before its
+        // cancel-on-disconnect).
+        self.flush_batch();
         let Some(session) = self.sessions.get_slot_mut(slot) else {
             return;
         };

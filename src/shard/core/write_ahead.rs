@@ -12,7 +12,7 @@ use crate::engine::{CancelReason, Command, RejectReason};
 use crate::journal::{self, config_file, JournalError, Segment, SegmentRequest};
 use crate::protocol::ReportNumber;
 use crate::shard::mesh::SessionRef;
-use crate::shard::router::Router;
+use crate::shard::router::{CommandOrigin, Router};
 use crate::telemetry::Stage;
 
 impl ShardCore {
@@ -247,18 +247,8 @@ impl ShardCore {
         // it (a deferred cancel-on-disconnect has no origin and runs first).
         debug_assert!(origin.is_none() || self.pending_disconnect_cancels.is_empty());
         debug_assert!(!self.journal_fatal, "nothing executes after a failed sync");
-        let mut router = Router {
-            shard: self.id,
-            shared: &self.shared,
-            sessions: &mut self.sessions,
-            sender: &mut self.sender,
-            counters: &mut self.counters,
-            origin,
-            request_id,
-            wall_ns: now.wall_ns,
-            market: &mut self.market,
-        };
-        self.engine.process(command, &mut router);
+        let mut origins = [CommandOrigin::of(origin, request_id)];
+        self.engine_run(std::slice::from_ref(command), &mut origins, now);
         if matches!(command, Command::EndOfDay) {
             // After the events it caused, here and on every replica.
             self.market.end_of_day_of(self.id, now.wall_ns);
@@ -266,9 +256,45 @@ impl ShardCore {
         }
     }
 
+    /// Runs journaled commands through the engine, in order, each one's
+    /// reports to its own sender (`origins[i]` sent `commands[i]`); more
+    /// than one go through `Engine::process_batch`, which looks ahead.
+    pub(super) fn engine_run(
+        &mut self,
+        commands: &[Command],
+        origins: &mut [CommandOrigin],
+        now: Now,
+    ) {
+        assert_eq!(commands.len(), origins.len(), "one sender per command");
+        // Write-ahead: a command runs only once nothing deferred is ahead of
+        // it (a deferred cancel-on-disconnect has no origin and runs first).
+        debug_assert!(
+            origins.iter().all(|o| o.session.is_none())
+                || self.pending_disconnect_cancels.is_empty()
+        );
+        // A batch's journaled commands run even if a later one's append
+        // failed a sync (`engine_batch.rs`): one by one they would have run
+        // before that append was tried.
+        let mut router = Router {
+            shard: self.id,
+            shared: &self.shared,
+            sessions: &mut self.sessions,
+            sender: &mut self.sender,
+            counters: &mut self.counters,
+            origins,
+            current: 0,
+            wall_ns: now.wall_ns,
+            market: &mut self.market,
+        };
+        match commands {
+            [command] => self.engine.process(command, &mut router),
+            _ => self.engine.process_batch(commands, &mut router),
+        }
+    }
+
     /// Journals one command; `false` if the journal refused it (a full
     /// disk, or a failed sync, which also begins the fail-stop).
-    fn journal_append(&mut self, command: &Command, now: Now) -> bool {
+    pub(super) fn journal_append(&mut self, command: &Command, now: Now) -> bool {
         let journal = self.journal.as_mut().expect("a journal to append to");
         match journal.append(now.wall_ns, command) {
             Ok(_) => {
@@ -295,7 +321,7 @@ impl ShardCore {
 
     /// Journals and executes the deferred cancel-on-disconnects, oldest
     /// first. `true` once none is left.
-    fn run_pending_disconnect_cancels(&mut self, now: Now) -> bool {
+    pub(super) fn run_pending_disconnect_cancels(&mut self, now: Now) -> bool {
         while let Some(&account) = self.pending_disconnect_cancels.first() {
             let command = Command::MassCancel {
                 account,

@@ -199,14 +199,17 @@ impl MdHub {
             Transport::Echo => (self.echo_budget + MAX_HEADER_LEN, 0),
             _ => (self.budget, now_ns + self.subscribe_timeout_ns),
         };
-        self.fan.clients[slot] = Some(MdClient::new(
-            generation,
-            format,
-            budget,
-            subscribe_by_ns,
-            TokenBucket::new(per_sec, burst, now_ns),
-            transport,
-        ));
+        self.fan.occupy(
+            slot,
+            MdClient::new(
+                generation,
+                format,
+                budget,
+                subscribe_by_ns,
+                TokenBucket::new(per_sec, burst, now_ns),
+                transport,
+            ),
+        );
         self.fan.counters.clients_opened += 1;
         Some(ClientId {
             slot: slot as u32,
@@ -285,7 +288,7 @@ impl MdHub {
     pub fn remove(&mut self, id: ClientId) {
         if let Some(client) = self.client_mut(id) {
             debug_assert!(!client.is_open(), "a client is removed only once closing");
-            self.fan.clients[id.slot as usize] = None;
+            self.fan.vacate(id.slot as usize);
             self.fan.counters.clients_closed += 1;
         }
     }
