@@ -7,9 +7,10 @@
 //! rule and checks no gap, no duplicate, every replayed report equal to the
 //! one it saw live, its open orders and positions from the queries (5.8)
 //! against the reports, and the documented refusals (beyond the end, unknown
-//! stream). Two cases: the gateway killed with -9 mid-flow and restarted on
-//! its journal, and a client that disconnects without reading the reports of
-//! its last orders, which replay must then deliver.
+//! stream). Three cases: the gateway killed with -9 mid-flow and restarted
+//! on its journal; a client that disconnects without reading the reports of
+//! its last orders, which replay must then deliver; a client that exits
+//! without Logout with orders in flight while the gateway stays up.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -168,6 +169,28 @@ fn python_client_gets_by_replay_the_reports_it_never_read() {
     // Each unread IOC buy made an OrderAccepted and a Fill.
     assert_eq!(field(&out, "missed:", "missed"), 20, "{out}");
     assert!(replayed >= 20, "{out}");
+    println!("{seen}{out}");
+    drop(gateway);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn python_client_exiting_with_orders_in_flight_resumes_without_gap() {
+    let dir = Gateway::new_dir();
+    let state = dir.join("client-state.json");
+    let gateway = Gateway::start_in(&dir, "").expect("gateway starts");
+    let mut trade = client("trade", &gateway, &state, 3);
+    // After 300 reports, 8 more orders and an exit without Logout: whatever
+    // the gateway made of the orders in flight, the resume finds it by
+    // replay and the queries agree with it.
+    trade.args(["--exit-after", "300"]);
+    let seen = run(trade, "trade");
+    assert!(
+        field(&seen, "trade: exit without logout", "in_flight") >= 8,
+        "{seen}"
+    );
+    let out = run(client("resume", &gateway, &state, 3), "resume");
+    summary(&out);
     println!("{seen}{out}");
     drop(gateway);
     let _ = std::fs::remove_dir_all(&dir);

@@ -9,10 +9,12 @@ UnknownStream), trades a seeded flow in which the two accounts trade with each
 other on two symbols, and keeps, per (account, stream), the last report number
 delivered and every report seen. Phases (a harness runs them as processes):
 
-  trade   --state FILE [--kill-point N | --unread K] ...
+  trade   --state FILE [--kill-point N | --exit-after N | --unread K] ...
           trades; with --kill-point N it prints "KILL-POINT" once N numbered
           reports were delivered, then keeps sending orders until the gateway
-          goes away (killed), writes FILE and exits 0. With --unread K it
+          goes away (killed), writes FILE and exits 0. With --exit-after N
+          it sends 8 more orders once N reports were delivered, writes FILE
+          and exits at once (no Logout, orders in flight). With --unread K it
           trades the flow, then one account sends K orders whose reports it
           never reads (the other account's fills prove they were matched) and
           the process exits abruptly, without Logout, after writing FILE.
@@ -782,6 +784,8 @@ def parse_args(argv):
     p.add_argument("--orders", type=int, default=300, help="orders of the flow before the crash point")
     p.add_argument("--kill-point", type=int, default=0,
                    help="print KILL-POINT after this many reports, then trade until the gateway is gone")
+    p.add_argument("--exit-after", type=int, default=0,
+                   help="exit abruptly (no Logout, requests in flight) after this many reports")
     p.add_argument("--unread", type=int, default=0,
                    help="end with this many orders whose reports are never read, then exit abruptly")
     p.add_argument("--live", type=int, default=40, help="orders traded live during the resume's replay")
@@ -808,6 +812,22 @@ def phase_trade(args):
     client.connect_all()
     for a in client.accounts:
         client.discover(a)
+    if args.exit_after:
+        # Trade with up to 32 requests unanswered; once this many reports were
+        # delivered, write the state and exit at once: no Logout, requests in
+        # flight, their answers (if the gateway processed them) never read.
+        while client.reports_delivered < args.exit_after:
+            while sum(len(a.first_answer) for a in client.accounts) >= 32:
+                client.pump()
+            client.step()
+            client.pump(0)
+        for _ in range(8):
+            client.step()
+        in_flight = sum(len(a.first_answer) for a in client.accounts)
+        write_state(args.state, client, {"phase": "exited"})
+        print("trade: exit without logout, reports=%d in_flight=%d" % (client.reports_delivered, in_flight),
+              flush=True)
+        os._exit(1 if FAILURES else 0)
     if args.kill_point:
         printed = False
         try:
