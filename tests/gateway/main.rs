@@ -22,6 +22,7 @@ mod port;
 mod prelogon;
 mod protocol_answers;
 mod python_conformance;
+mod python_replay;
 mod reactor_failure;
 mod receive_buffers;
 mod replay;
