@@ -109,7 +109,7 @@ impl MdHub {
         );
         MdHub {
             feed: Feed::new(epoch, &ids, levels),
-            fan: FanOut::new(md.max_clients_per_shard, payload),
+            fan: FanOut::new(md.max_clients_per_shard, payload, &ids),
             names: SymbolNames(
                 config
                     .symbols
@@ -265,7 +265,10 @@ impl MdHub {
     pub fn remove(&mut self, id: ClientId) {
         if let Some(client) = self.client_mut(id) {
             debug_assert!(!client.is_open(), "a client is removed only once closing");
-            self.fan.clients[id.slot as usize] = None;
+            let slot = id.slot as usize;
+            let subs = &self.fan.clients[slot].as_ref().expect("looked up").subs;
+            self.fan.streams.unlist(slot, subs);
+            self.fan.clients[slot] = None;
             self.fan.counters.clients_closed += 1;
         }
     }
@@ -428,6 +431,8 @@ impl MdHub {
             }
             // The WebSocket decoder checks UTF-8; here it is the line's turn.
             let text = std::str::from_utf8(lines.line()).map_or(&b"\xff"[..], str::as_bytes);
+            let slot = id.slot as usize;
+            fan.streams.unlist(slot, subs);
             answer(
                 feed,
                 names,
@@ -438,6 +443,7 @@ impl MdHub {
                 *format,
                 Some(text),
             );
+            fan.streams.list(slot, subs);
             lines.clear();
             if !subs.is_empty() {
                 *subscribe_by_ns = 0;
@@ -556,7 +562,9 @@ impl MdHub {
                 );
                 break;
             }
+            fan.streams.unlist(id.slot as usize, subs);
             answer(feed, names, scratch, counters, subs, out, *format, text);
+            fan.streams.list(id.slot as usize, subs);
             if !subs.is_empty() {
                 *subscribe_by_ns = 0;
             }

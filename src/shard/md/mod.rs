@@ -7,6 +7,7 @@
 //!   control messages, ticks and heartbeats;
 //! - [`fanout`]: the feed's sink: each message encoded once per format on
 //!   the shard, copied into the queue of each client that wants it;
+//! - [`streams`]: per stream, the clients subscribed to it;
 //! - [`client`]: one connection: decoder, subscriptions, bounded send queue;
 //! - [`raw`]: the raw-TCP transport (JSON lines in, binary messages out);
 //! - [`counters`]: what the shard counts about its clients;
@@ -19,6 +20,7 @@ pub mod exchange;
 pub mod fanout;
 pub mod hub;
 pub mod raw;
+pub mod streams;
 
 pub use client::{ClientState, CloseReason, Take};
 pub use counters::MdCounters;
