@@ -14,6 +14,7 @@ mod doorbell;
 mod fd_limit;
 mod journal_full;
 mod logs;
+mod md_stale_replica;
 mod memory;
 mod orders;
 mod park_overflow;

@@ -155,6 +155,34 @@ impl MdHub {
         }
     }
 
+    /// This replica's copy of `state.symbol()` fell behind its owner and
+    /// `state` is the owner's (`resync.rs`): it takes its place (`state`
+    /// gets the old one, to go back to the owner), and every client
+    /// subscribed to the symbol here is closed with 4002, since its
+    /// streams skip what this replica never got; it resubscribes for a
+    /// fresh snapshot.
+    pub fn resync(&mut self, state: &mut crate::market_data::symbol_feed::SymbolFeed) {
+        let symbol = state.symbol();
+        let swapped = self.feed.swap_symbol(state);
+        assert!(swapped, "every configured symbol is in the feed");
+        let FanOut {
+            clients,
+            streams,
+            counters,
+            ..
+        } = &mut self.fan;
+        for channel in crate::market_data::Channel::ALL {
+            for slot in streams.of(symbol, channel) {
+                let Some(client) = clients[slot].as_mut() else {
+                    continue;
+                };
+                let why = CloseReason::Resync;
+                FanOut::close(counters, &mut client.out, code::FEED_RESYNC, "resync", why);
+            }
+        }
+        counters.replica_resyncs += 1;
+    }
+
     /// Shard `owner`'s engine ran `EndOfDay` at `ts_ns`.
     pub fn end_of_day_of(&mut self, owner: u16, ts_ns: u64) {
         for &(symbol, _) in self.owners.iter().filter(|(_, o)| *o == owner) {

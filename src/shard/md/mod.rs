@@ -11,6 +11,7 @@
 //! - [`client`]: one connection: decoder, subscriptions, bounded send queue;
 //! - [`raw`]: the raw-TCP transport (JSON lines in, binary messages out);
 //! - [`counters`]: what the shard counts about its clients;
+//! - [`resync`]: a stale replica's symbol state, shipped by its owner;
 //! - [`exchange`]: start-up only, how each replica gets the other shards'
 //!   symbols and how the shards agree on the feed epoch.
 
@@ -20,6 +21,7 @@ pub mod exchange;
 pub mod fanout;
 pub mod hub;
 pub mod raw;
+pub mod resync;
 pub mod streams;
 
 pub use client::{ClientState, CloseReason, Take};
