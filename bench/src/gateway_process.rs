@@ -15,6 +15,8 @@ use std::process::{Child, Command, Stdio};
 pub struct ServerProcess {
     child: Child,
     pub addr: SocketAddr,
+    /// The gateway's market-data address (from its ready line).
+    pub market_data: Option<SocketAddr>,
     stop_signal: i32,
     /// The gateway's working directory: its `./data` journal lives and dies
     /// here, so runs neither replay nor keep each other's journals.
@@ -53,9 +55,15 @@ fn command(binary: &str) -> Command {
     command
 }
 
-/// Reads `output` until a line containing `marker`; returns the address
-/// that follows `key` on it, and keeps draining the rest in a thread.
-fn wait_ready(output: impl Read + Send + 'static, marker: &str, key: &str) -> SocketAddr {
+/// The address that follows `key` on `line`, if any.
+fn addr_after(line: &str, key: &str) -> Option<SocketAddr> {
+    let rest = line.split(key).nth(1)?;
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+/// Reads `output` until a line containing `marker`; returns that line, and
+/// keeps draining the rest in a thread.
+fn wait_ready(output: impl Read + Send + 'static, marker: &str, key: &str) -> String {
     let mut lines = BufReader::new(output).lines();
     let mut seen = Vec::new();
     let addr = loop {
@@ -66,10 +74,8 @@ fn wait_ready(output: impl Read + Send + 'static, marker: &str, key: &str) -> So
             );
         };
         seen.push(line.clone());
-        if line.contains(marker) {
-            if let Some(rest) = line.split(key).nth(1) {
-                break rest.split_whitespace().next().unwrap().parse().unwrap();
-            }
+        if line.contains(marker) && addr_after(&line, key).is_some() {
+            break line;
         }
     };
     // Keep draining its output so it never blocks on a full pipe.
@@ -95,10 +101,11 @@ impl ServerProcess {
             .unwrap_or_else(|e| {
                 panic!("start tradsys (cargo build --release --workspace first): {e}")
             });
-        let addr = wait_ready(child.stderr.take().unwrap(), "ready", "order_entry=");
+        let ready = wait_ready(child.stderr.take().unwrap(), "ready", "order_entry=");
         ServerProcess {
             child,
-            addr,
+            addr: addr_after(&ready, "order_entry=").expect("checked by wait_ready"),
+            market_data: addr_after(&ready, "market_data="),
             stop_signal: libc::SIGINT,
             scratch: Some(scratch),
         }
@@ -115,10 +122,33 @@ impl ServerProcess {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap_or_else(|e| panic!("start tradsys-bench echo: {e}"));
-        let addr = wait_ready(child.stdout.take().unwrap(), "listening", "listening on ");
+        let ready = wait_ready(child.stdout.take().unwrap(), "listening", "listening on ");
         ServerProcess {
             child,
-            addr,
+            addr: addr_after(&ready, "listening on ").expect("checked by wait_ready"),
+            market_data: None,
+            stop_signal: libc::SIGKILL,
+            scratch: None,
+        }
+    }
+
+    /// Starts `tradsys-bench md-peer` (the `md` bench's peer) on `core`,
+    /// fed by the gateway's market data at `upstream`.
+    pub fn start_md_peer(upstream: SocketAddr, core: usize) -> ServerProcess {
+        let mut child = command("tradsys-bench")
+            .args(["md-peer", "--core"])
+            .arg(core.to_string())
+            .arg("--upstream")
+            .arg(upstream.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start tradsys-bench md-peer: {e}"));
+        let ready = wait_ready(child.stdout.take().unwrap(), "listening", "listening on ");
+        ServerProcess {
+            child,
+            addr: addr_after(&ready, "listening on ").expect("checked by wait_ready"),
+            market_data: None,
             stop_signal: libc::SIGKILL,
             scratch: None,
         }

@@ -24,6 +24,12 @@ mod hiccup_bench;
 mod id_hash;
 mod journal_bench;
 mod load;
+mod md_audience;
+mod md_bench;
+mod md_client;
+mod md_driver;
+mod md_orders;
+mod md_peer;
 mod mix;
 mod orders_bench;
 mod peers;
@@ -71,6 +77,13 @@ enum Command {
     /// ratio; then a spinning ping-pong against the floor (a spinning socket
     /// echo), the gateway and two io_uring echoes, and gateway/floor.
     Compare(echo_bench::CompareArgs),
+    /// Market-data fan-out at 1, 100, 1000 subscribers against a
+    /// tokio-tungstenite peer, and order entry with subscribers attached
+    /// (starts its own gateway).
+    Md(md_bench::MdArgs),
+    /// The `md` bench's peer: a tokio-tungstenite broadcast server fed by
+    /// a gateway's market data (started by `md`).
+    MdPeer(md_peer::PeerArgs),
     /// How long the machine itself stalls a pinned, spinning thread.
     Hiccup(hiccup_bench::HiccupArgs),
     /// The gateway with 1, 2 .. N shards (its own processes): throughput in
@@ -108,6 +121,8 @@ fn main() {
         Command::Compare(args) => drop(echo_bench::run_compare(&args)),
         Command::Hiccup(args) => drop(hiccup_bench::run(&args)),
         Command::Scaling(args) => drop(scaling_bench::run(&args)),
+        Command::Md(args) => drop(md_bench::run(&args)),
+        Command::MdPeer(args) => md_peer::run(&args),
         Command::Report(args) => report_bench::run(&args),
         Command::Soak(args) => std::process::exit(soak::run(&args)),
     }

@@ -45,14 +45,22 @@ impl Readiness {
 
     /// Calls `ready` with the token of every readable fd, without waiting.
     /// Level-triggered: a connection not drained to empty comes back.
-    pub fn poll(&mut self, mut ready: impl FnMut(usize)) -> io::Result<()> {
+    pub fn poll(&mut self, ready: impl FnMut(usize)) -> io::Result<()> {
+        self.wait(0, ready)
+    }
+
+    /// As [`Readiness::poll`], but blocks up to `timeout_ms` for the first
+    /// readable fd (the `md` bench's readers, which share a core with the
+    /// trade driver and must not spin against it).
+    pub fn wait(&mut self, timeout_ms: i32, mut ready: impl FnMut(usize)) -> io::Result<()> {
+        debug_assert!(timeout_ms >= 0, "a bounded wait");
         // SAFETY: the buffer holds `events.len()` entries.
         let n = unsafe {
             libc::epoll_wait(
                 self.epoll,
                 self.events.as_mut_ptr(),
                 self.events.len() as i32,
-                0,
+                timeout_ms,
             )
         };
         if n < 0 {

@@ -63,6 +63,15 @@ pub struct ConflatedStream {
 }
 
 impl ConflatedStream {
+    /// Becomes a copy of `other` without allocating.
+    pub fn copy_from(&mut self, other: &ConflatedStream) {
+        self.view.copy_from(&other.view);
+        self.stream = other.stream;
+        self.valid_at = other.valid_at;
+        self.valid_ts_ns = other.valid_ts_ns;
+        debug_assert_eq!(self.view.max_changes(), other.view.max_changes());
+    }
+
     pub fn new(depth: usize) -> ConflatedStream {
         ConflatedStream {
             view: DepthView::new(depth),

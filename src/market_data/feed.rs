@@ -95,6 +95,30 @@ impl Feed {
         Some(&self.symbols[self.position(symbol).ok()?])
     }
 
+    /// Copies `symbol`'s whole state into `into` (a buffer made with
+    /// [`SymbolFeed::new`] for this config) without allocating; false if
+    /// the feed lacks the symbol.
+    pub fn copy_symbol(&self, symbol: SymbolId, into: &mut SymbolFeed) -> bool {
+        let Some(feed) = self.symbol(symbol) else {
+            return false;
+        };
+        into.copy_from(feed);
+        debug_assert_eq!(into.symbol(), symbol);
+        true
+    }
+
+    /// Exchanges the state of `state.symbol()` with `state`: the replica
+    /// takes a copy its owner made; `state` gets the old one back (to be
+    /// reused). False, and nothing changed, if the feed lacks the symbol.
+    pub fn swap_symbol(&mut self, state: &mut SymbolFeed) -> bool {
+        let Ok(feed) = self.symbol_mut(state.symbol()) else {
+            return false;
+        };
+        std::mem::swap(feed, state);
+        debug_assert_eq!(feed.symbol(), state.symbol());
+        true
+    }
+
     /// Whether the feed serves `symbol`.
     pub fn has_symbol(&self, symbol: SymbolId) -> bool {
         self.symbol(symbol).is_some()

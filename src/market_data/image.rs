@@ -171,7 +171,29 @@ pub struct BookImage {
     pub asks: ImageSide,
 }
 
+impl ImageSide {
+    /// Becomes a copy of `other` without allocating: both were sized to
+    /// the same level bound at start (a replica's resync, `shard/md/resync.rs`).
+    pub fn copy_from(&mut self, other: &ImageSide) {
+        assert!(
+            self.levels.capacity() >= other.levels.len(),
+            "sized to the same level bound"
+        );
+        self.side = other.side;
+        self.levels.clear();
+        self.levels.extend_from_slice(&other.levels);
+    }
+}
+
 impl BookImage {
+    /// Becomes a copy of `other` without allocating (see
+    /// [`ImageSide::copy_from`]).
+    pub fn copy_from(&mut self, other: &BookImage) {
+        self.bids.copy_from(&other.bids);
+        self.asks.copy_from(&other.asks);
+        debug_assert_eq!(self.bids.len(), other.bids.len());
+    }
+
     /// An empty book holding up to `levels_per_side` levels per side (the
     /// engine's `max_levels_per_side`).
     pub fn new(levels_per_side: u32) -> BookImage {

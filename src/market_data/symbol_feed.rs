@@ -79,6 +79,40 @@ impl SymbolFeed {
         }
     }
 
+    /// Becomes a copy of `other` (the same symbol on another shard's
+    /// replica) without allocating: every buffer was sized from the same
+    /// config at start. How a replica that fell behind its owner takes the
+    /// owner's state (`shard/md/resync.rs`).
+    pub fn copy_from(&mut self, other: &SymbolFeed) {
+        self.symbol = other.symbol;
+        self.seq = other.seq;
+        self.ts_ns = other.ts_ns;
+        self.image.copy_from(&other.image);
+        for (mine, theirs) in self.views.iter_mut().zip(&other.views) {
+            match (mine, theirs) {
+                (Some(mine), Some(theirs)) => mine.copy_from(theirs),
+                (None, None) => {}
+                _ => unreachable!("the same depths on every replica"),
+            }
+        }
+        self.book = other.book;
+        for (mine, theirs) in self.conflated.iter_mut().zip(&other.conflated) {
+            mine.copy_from(theirs);
+        }
+        self.trades = other.trades;
+        self.bbo_stream = other.bbo_stream;
+        self.ticker_stream = other.ticker_stream;
+        self.status_stream = other.status_stream;
+        self.bbo = other.bbo.clone();
+        self.ticker = other.ticker;
+        self.status = other.status;
+        debug_assert_eq!(self.seq, other.seq);
+    }
+
+    pub fn symbol(&self) -> SymbolId {
+        self.symbol
+    }
+
     /// The most changes one message of this symbol can carry (a conflated
     /// tick of the whole book that replaces every level).
     pub fn max_changes(&self) -> usize {

@@ -37,6 +37,20 @@ impl Clone for DepthView {
 }
 
 impl DepthView {
+    /// Becomes a copy of `other` without allocating: both were sized for
+    /// the same depth at start.
+    pub fn copy_from(&mut self, other: &DepthView) {
+        assert!(
+            self.bids.capacity() >= other.bids.len() && self.asks.capacity() >= other.asks.len(),
+            "sized for the same depth"
+        );
+        self.depth = other.depth;
+        self.bids.clear();
+        self.bids.extend_from_slice(&other.bids);
+        self.asks.clear();
+        self.asks.extend_from_slice(&other.asks);
+    }
+
     pub fn new(depth: usize) -> DepthView {
         DepthView {
             depth,

@@ -107,6 +107,10 @@ pub enum MeshMsg {
     /// The owner shard `owner` ran `EndOfDay` at `ts_ns` (after the
     /// `Public` events it caused): its symbols' end of day on the feed.
     EndOfDay { owner: u16, ts_ns: u64 },
+    /// The sending owner shipped its state of `symbol` on the resync ring
+    /// (`shard/md/resync.rs`): the receiving replica, whose copy went stale,
+    /// takes it now; the symbol's public events follow again.
+    Resync { symbol: crate::engine::SymbolId },
 }
 
 /// The doorbells moved to `notify.rs` (an io_uring `MSG_RING` now);
@@ -128,6 +132,8 @@ pub struct Links {
     /// Market-state pictures for the admin thread (set by the server;
     /// `None`: none are asked for).
     pub market: Option<crate::telemetry::MarketShardLink>,
+    /// The rings a stale replica's symbol state travels on.
+    pub resync: crate::shard::md::resync::ResyncEnds,
 }
 
 /// The receiving ends of one shard's rings.
@@ -161,11 +167,13 @@ pub fn build(shards: usize, ring_capacity: usize) -> Vec<Links> {
             }
         }
     }
+    let mut resync = crate::shard::md::resync::build(shards).into_iter();
     outbound
         .into_iter()
         .zip(inbound)
         .enumerate()
         .map(|(id, (rings, inbox))| Links {
+            resync: resync.next().expect("one per shard"),
             sender: MeshSender::new(id as u16, rings, ring_capacity),
             inbox: MeshInbox {
                 rings: inbox,

@@ -14,13 +14,25 @@
 //! that [`MeshSender::flush_overflow`] drains first, in order, on the
 //! shard's next mesh poll. No shard ever waits on another (two shards
 //! waiting on each other's full rings would deadlock).
+//!
+//! Public events are the exception to "never drops", because nothing
+//! bounds them: every command of this shard's own sessions makes some, and
+//! a replica slower than this owner (a shard busy fanning out to many
+//! clients, or descheduled) would make its overflow grow without end.
+//! They may fill at most half a destination's overflow
+//! ([`MeshSender::public_bound`]); past that, the destination's replica of
+//! the event's symbol is *stale*: it is sent none of that symbol's public
+//! events until the owner ships it the symbol's whole state
+//! (`shard/md/resync.rs`), which it does once the destination has drained
+//! its overflow. The other half stays for the messages that are bounded
+//! (commands in flight, their reports), so those never make it grow.
 
 use std::collections::VecDeque;
 
 use rtrb::Producer;
 
 use super::mesh::{Doorbell, MeshMsg, SessionRef, ShardMask};
-use crate::engine::{AccountId, Command, Event};
+use crate::engine::{AccountId, Command, Event, SymbolId};
 use crate::protocol::{OrderStatusMsg, OrderStatusRequestMsg, ReportNumber};
 use crate::shard::core::{AccountQuery, QueryAnswer};
 
@@ -34,6 +46,15 @@ pub struct MeshSender {
     overflow: Vec<VecDeque<MeshMsg>>,
     /// Messages that went to overflow (a count for metrics).
     overflowed: u64,
+    /// `stale[j]`: the symbols (sorted) whose public events shard j's
+    /// replica is not sent until a resync; capacity set at start.
+    stale: Vec<Vec<SymbolId>>,
+    /// Public events a destination's overflow may hold.
+    public_bound: usize,
+    /// Public events not sent to a stale replica (a count for metrics).
+    public_withheld: u64,
+    /// Times a replica's symbol went stale.
+    went_stale: u64,
     /// Messages sent to each shard: two snapshots of every shard's
     /// counters that agree and balance prove the mesh is empty (graceful
     /// shutdown's termination check).
@@ -64,6 +85,10 @@ impl MeshSender {
                 .map(|_| VecDeque::with_capacity(ring_capacity))
                 .collect(),
             overflowed: 0,
+            stale: (0..shards).map(|_| Vec::new()).collect(),
+            public_bound: (ring_capacity / 2).max(1),
+            public_withheld: 0,
+            went_stale: 0,
             sent: vec![0; shards],
             due: 0,
         }
@@ -222,18 +247,88 @@ impl MeshSender {
         self.send(dest.shard, msg);
     }
 
+    /// Start-up: room in every destination's stale list for each of the
+    /// `symbols` this shard owns, so marking one stale never allocates.
+    pub fn reserve_stale(&mut self, symbols: usize) {
+        for list in &mut self.stale {
+            list.reserve_exact(symbols);
+        }
+        debug_assert!(self.stale.iter().all(|l| l.capacity() >= symbols));
+    }
+
     /// A public engine event (book level, trade, halt) to every other
-    /// shard's market-data replica.
+    /// shard's market-data replica, except a replica for which its symbol
+    /// is stale or becomes so now (its overflow holds
+    /// [`MeshSender::public_bound`] messages).
     pub fn public(&mut self, event: Event, ts_ns: u64) {
-        debug_assert!(matches!(
-            event,
-            Event::BookLevel { .. } | Event::Trade { .. } | Event::HaltSet { .. }
-        ));
-        for to in 0..self.rings.len() as u16 {
-            if to != self.me {
-                self.send(to, MeshMsg::Public { event, ts_ns });
+        let symbol = match event {
+            Event::BookLevel { symbol, .. }
+            | Event::Trade { symbol, .. }
+            | Event::HaltSet { symbol, .. } => symbol,
+            _ => {
+                debug_assert!(false, "not a public event: {event:?}");
+                return;
+            }
+        };
+        for to in 0..self.rings.len() {
+            if to == self.me as usize {
+                continue;
+            }
+            let stale = &mut self.stale[to];
+            match stale.binary_search(&symbol) {
+                Ok(_) => self.public_withheld += 1,
+                Err(at) if self.overflow[to].len() >= self.public_bound => {
+                    assert!(stale.len() < stale.capacity(), "reserved at start");
+                    stale.insert(at, symbol);
+                    self.went_stale += 1;
+                    self.public_withheld += 1;
+                }
+                Err(_) => self.send(to as u16, MeshMsg::Public { event, ts_ns }),
             }
         }
+    }
+
+    /// A stale symbol of shard `to`'s replica that can be resynced now:
+    /// everything queued for it has reached its ring, and the ring has room
+    /// for the marker.
+    pub fn resync_due(&self, to: usize) -> Option<SymbolId> {
+        debug_assert!(to < self.rings.len(), "shard {to} is configured");
+        let first = *self.stale[to].first()?;
+        self.has_room(to).then_some(first)
+    }
+
+    /// The owner shipped `symbol`'s state to `to`: its public events go to
+    /// `to` again, after the marker that tells `to` to take the state.
+    pub fn resynced(&mut self, to: usize, symbol: SymbolId) {
+        assert_ne!(to, self.me as usize, "a shard is no replica of itself");
+        let at = self.stale[to]
+            .binary_search(&symbol)
+            .expect("resynced a stale symbol");
+        self.stale[to].remove(at);
+        self.send(to as u16, MeshMsg::Resync { symbol });
+    }
+
+    /// Public events a destination's overflow may hold before the event's
+    /// symbol goes stale for it.
+    pub fn public_bound(&self) -> usize {
+        debug_assert!(self.public_bound > 0);
+        self.public_bound
+    }
+
+    /// Messages waiting in the overflow to shard `to`.
+    pub fn overflow_len(&self, to: usize) -> usize {
+        debug_assert!(to < self.overflow.len(), "shard {to} is configured");
+        self.overflow[to].len()
+    }
+
+    /// (public events withheld from stale replicas, times a replica's
+    /// symbol went stale).
+    pub fn public_counts(&self) -> (u64, u64) {
+        debug_assert!(
+            self.went_stale <= self.public_withheld,
+            "each went stale on an event withheld"
+        );
+        (self.public_withheld, self.went_stale)
     }
 
     /// This (owner) shard ran `EndOfDay`: to every other shard's replica.

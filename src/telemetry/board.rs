@@ -77,6 +77,9 @@ published! {
     journal_full_refusals: Counter, "Appends refused because the journal was full.";
     journal_syncs: Counter, "Journal syncs (msync) made.";
     mesh_overflows: Counter, "Messages that found a mesh ring full and waited in the overflow queue.";
+    mesh_public_withheld: Counter, "Public events this owner did not send a replica whose copy of the symbol was stale (past the public bound of its overflow).";
+    md_replicas_stale: Counter, "Times a replica's copy of one of this owner's symbols went stale (its overflow held the public bound).";
+    md_replica_resyncs: Counter, "Symbols this shard's replica took from their owner after going stale.";
     latency_swaps_missed: Counter, "Histogram swaps that found no clean histogram (the admin thread was behind).";
     loop_cycles_over_threshold: Counter, "Shard loop turns longer than telemetry.cycle_threshold_us.";
     clock_anomalies: Counter, "Time spans that came out negative (not recorded).";
@@ -92,6 +95,7 @@ published! {
     ws_handshakes_refused: Counter, "Market-data upgrade requests refused (bad request or no client slot).";
     ws_closed_slow_consumer: Counter, "Market-data clients closed with 4001: past their send budget.";
     ws_closed_protocol: Counter, "Market-data clients closed for breaking RFC 6455 or a size limit.";
+    ws_closed_resync: Counter, "Market-data clients closed with 4002: their shard's copy of a subscribed symbol was resynced.";
     ws_closed_policy: Counter, "Market-data clients closed with 1008: no subscription in time, or control messages too fast.";
     md_messages_encoded: Counter, "Market-data stream messages encoded (once per shard, whatever the subscriber count).";
     md_frames_queued: Counter, "Market-data frames queued to clients (one per message per subscriber).";

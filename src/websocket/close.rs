@@ -25,6 +25,10 @@ pub mod code {
     pub const INTERNAL_ERROR: u16 = 1011;
     /// Application code: the client fell behind its send budget (slow consumer).
     pub const SLOW_CONSUMER: u16 = 4001;
+    /// Application code: the shard's copy of a subscribed symbol fell
+    /// behind its owner shard and was resynced; resubscribe for a fresh
+    /// snapshot.
+    pub const FEED_RESYNC: u16 = 4002;
 }
 
 /// Whether a peer may put `code` in a close frame: 1000-1003, 1007-1014

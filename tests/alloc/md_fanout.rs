@@ -1,7 +1,9 @@
 //! The shard's market-data fan-out allocates nothing per event: engine
 //! events through a shard's `MdHub` (its replica feed) to 40 WebSocket
 //! clients in both formats and every channel, conflation ticks,
-//! heartbeats, and the writers taking their queues, all under the counting
+//! heartbeats, the writers taking their queues, and clients unsubscribing
+//! and subscribing again between rounds (the per-stream subscriber sets,
+//! `shard/md/streams.rs`, are sized at start), all under the counting
 //! allocator, which must read 0 once the clients exist and have subscribed;
 //! and an echo client (`market_data.echo_path`) echoing its messages.
 
@@ -108,6 +110,11 @@ fn fan_out_to_forty_clients_allocates_nothing_per_event() {
     let subscribe = client_text(
         r#"{"op":"subscribe","symbols":[1,2],"channels":["book","book@100ms","bbo","trades","ticker","status"],"depth":0}"#,
     );
+    let unsubscribe =
+        client_text(r#"{"op":"unsubscribe","symbols":[1],"channels":["book","bbo","trades"]}"#);
+    let resubscribe = client_text(
+        r#"{"op":"subscribe","symbols":[1],"channels":["book","bbo","trades"],"depth":0}"#,
+    );
     let clients: Vec<ClientId> = (0..40)
         .map(|i| {
             assert!(hub.begin_handshake());
@@ -149,7 +156,12 @@ fn fan_out_to_forty_clients_allocates_nothing_per_event() {
     let (allocations, bytes) = allocations_in(|| {
         let mut bytes = 0;
         for round in 3..40 {
+            // One client leaves three streams of symbol 1 and comes back.
+            let churn = clients[round as usize % clients.len()];
+            let now = round * 200_000_000;
+            assert!(hub.on_input(churn, &unsubscribe, now).keep_reading);
             flow(&mut engine, &mut hub, round);
+            assert!(hub.on_input(churn, &resubscribe, now + 1).keep_reading);
             hub.tick(round * 200_000_000, 1_700_000_000_000_000_000 + round);
             bytes += drain(&mut hub, &mut spares);
         }

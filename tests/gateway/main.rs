@@ -15,6 +15,7 @@ mod engine_batch;
 mod fd_limit;
 mod journal_full;
 mod logs;
+mod md_stale_replica;
 mod memory;
 mod orders;
 mod park_overflow;

@@ -306,6 +306,7 @@ fn error_and_close_code_tables_list_every_code() {
         (code::TOO_BIG, "TOO_BIG"),
         (code::INTERNAL_ERROR, "INTERNAL_ERROR"),
         (code::SLOW_CONSUMER, "SLOW_CONSUMER"),
+        (code::FEED_RESYNC, "FEED_RESYNC"),
     ]
     .map(|(c, n)| (c.to_string(), n.to_string()));
     assert_eq!(closes, expected);

@@ -138,8 +138,9 @@ impl ShardCore {
         self.market.hand_off_handshake();
     }
 
-    /// The hub, for the market-data tasks (`runtime/md.rs`).
-    pub(crate) fn market_mut(&mut self) -> &mut MdHub {
+    /// The hub, for the market-data tasks (`runtime/md.rs`) and for tests
+    /// that drive a core by hand.
+    pub fn market_mut(&mut self) -> &mut MdHub {
         &mut self.market
     }
 

@@ -15,6 +15,7 @@ impl ShardCore {
         self.loop_turn_begins();
         self.try_finish_start();
         let mut handled = self.sender.flush_overflow();
+        handled += self.resync_replicas();
         for from in 0..self.inbox.shards() {
             for _ in 0..MESH_BATCH {
                 let Some(msg) = self.inbox.pop(from) else {
@@ -22,7 +23,11 @@ impl ShardCore {
                 };
                 handled += 1;
                 self.counters.mesh_in += 1;
-                self.on_mesh(msg, now);
+                if let MeshMsg::Resync { symbol } = msg {
+                    self.take_resync(from, symbol);
+                } else {
+                    self.on_mesh(msg, now);
+                }
             }
         }
         // Replays on logon move their batches after the rings' input, so
@@ -49,6 +54,7 @@ impl ShardCore {
             | MeshMsg::ReplayMarked { dest, .. } => dest.shard == self.id,
             MeshMsg::Public { .. } => true,
             MeshMsg::EndOfDay { owner, .. } => owner != self.id,
+            MeshMsg::Resync { .. } => false, // taken by poll_mesh
         });
     }
 
@@ -115,13 +121,64 @@ impl ShardCore {
             } => self.sessions.mass_cancel_done(dest, request_id, canceled),
             MeshMsg::Public { event, ts_ns } => self.on_public(&event, ts_ns),
             MeshMsg::EndOfDay { owner, ts_ns } => self.market.end_of_day_of(owner, ts_ns),
+            MeshMsg::Resync { .. } => {}
         }
+    }
+
+    /// Owner side of the public-event bound (`sender.rs`): ships its state
+    /// of each stale symbol to a replica that has drained its overflow,
+    /// one at a time per replica (one buffer per pair). Returns how many.
+    fn resync_replicas(&mut self) -> usize {
+        let mut shipped = 0;
+        for to in (0..self.inbox.shards()).filter(|&to| to != self.id as usize) {
+            let Some(symbol) = self.sender.resync_due(to) else {
+                continue;
+            };
+            let Some(mut state) = self.resync.buffer(to) else {
+                continue; // the last one is still on its way back
+            };
+            let copied = self.market.feed().copy_symbol(symbol, &mut state);
+            assert!(copied, "this shard's replica has its own symbols");
+            self.resync.ship(to, state);
+            self.sender.resynced(to, symbol);
+            shipped += 1;
+        }
+        shipped
+    }
+
+    /// Replica side: owner `from` shipped `symbol`'s state before this
+    /// marker; take it, close the symbol's subscribers here (4002), give
+    /// the buffer back.
+    fn take_resync(&mut self, from: usize, symbol: crate::engine::SymbolId) {
+        let Some(mut state) = self.resync.arrived(from) else {
+            debug_assert!(false, "the state travels before its marker");
+            tracing::error!(from, symbol, "market data: resync without its state");
+            return;
+        };
+        assert_eq!(state.symbol(), symbol, "the state of the symbol named");
+        self.market.resync(&mut state);
+        self.resync.give_back(from, state);
     }
 
     /// This shard's mesh traffic counters: (sent to each shard, received
     /// from each shard).
     pub fn traffic(&self) -> (&[u64], &[u64]) {
         (self.sender.sent(), self.inbox.received())
+    }
+
+    /// Messages waiting in the overflow to shard `to`, and the most public
+    /// events it may hold (tests of the public-event bound).
+    pub fn mesh_overflow(&self, to: usize) -> (usize, usize) {
+        debug_assert!(to < self.inbox.shards(), "shard {to} is configured");
+        (self.sender.overflow_len(to), self.sender.public_bound())
+    }
+
+    /// (public events withheld from stale replicas, times a replica's
+    /// symbol went stale).
+    pub fn public_counts(&self) -> (u64, u64) {
+        let counts = self.sender.public_counts();
+        debug_assert!(counts.1 <= counts.0);
+        counts
     }
 
     /// Whether ring input is waiting (a parked shard re-checks this).

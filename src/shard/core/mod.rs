@@ -160,6 +160,8 @@ pub struct ShardCore {
     operator_refused: u64,
     /// This shard's market-data replica, clients and fan-out.
     market: crate::shard::md::MdHub,
+    /// Symbol states shipped to stale replicas and received from owners.
+    resync: crate::shard::md::resync::ResyncEnds,
     /// The replica has the other shards' symbols and the gateway's epoch
     /// (`core/market.rs` `finish_start`).
     market_started: bool,
@@ -213,7 +215,18 @@ impl ShardCore {
                 crate::market_data::FeedEpoch::derive(None, 0),
             ),
             batch: engine_batch::EngineBatch::new(),
-            sender: links.sender,
+            sender: {
+                let mut sender = links.sender;
+                let owned = shared.config.symbols.iter();
+                let owned = owned.filter(|s| shared.config.owner_shard(s) == id as usize);
+                sender.reserve_stale(owned.count());
+                sender
+            },
+            resync: {
+                let mut resync = links.resync;
+                resync.provision(shared.config.engine.max_levels_per_side);
+                resync
+            },
             inbox: links.inbox,
             sessions: SessionTable::new(max_sessions),
             shared,

@@ -247,6 +247,8 @@ impl ShardCore {
         publish(&board.ws_handshakes_refused, md.handshakes_refused);
         publish(&board.ws_closed_slow_consumer, md.closed_slow_consumer);
         publish(&board.ws_closed_protocol, md.closed_protocol);
+        publish(&board.ws_closed_resync, md.closed_resync);
+        publish(&board.md_replica_resyncs, md.replica_resyncs);
         publish(
             &board.ws_closed_policy,
             md.closed_subscribe_timeout + md.closed_rate_limit,
@@ -266,6 +268,9 @@ impl ShardCore {
             publish(&board.journal_syncs, j.syncs);
         }
         publish(&board.mesh_overflows, self.sender.overflowed());
+        let (withheld, went_stale) = self.sender.public_counts();
+        publish(&board.mesh_public_withheld, withheld);
+        publish(&board.md_replicas_stale, went_stale);
         let t = &self.telemetry;
         publish(&board.latency_swaps_missed, t.recorder.missed_swaps);
         publish(&board.loop_cycles_over_threshold, t.cycles_over_threshold);

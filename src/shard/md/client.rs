@@ -61,6 +61,9 @@ pub enum CloseReason {
     Shutdown,
     /// The gateway could not encode a message (1011; never expected).
     Internal,
+    /// The shard's replica of a subscribed symbol fell behind its owner
+    /// and was resynced (4002).
+    Resync,
 }
 
 /// A connection's send queue: bytes for the writer, bounded by the budget.

@@ -20,6 +20,9 @@ pub struct MdCounters {
     pub closed_rate_limit: u64,
     pub closed_shutdown: u64,
     pub closed_internal: u64,
+    pub closed_resync: u64,
+    /// Times this shard's replica took a symbol's state from its owner.
+    pub replica_resyncs: u64,
     /// Stream messages encoded (once per message, whatever the subscriber count).
     pub messages_encoded: u64,
     /// Frames queued to clients (one per message per subscriber).
@@ -36,6 +39,7 @@ impl MdCounters {
             CloseReason::RateLimit => &mut self.closed_rate_limit,
             CloseReason::Shutdown => &mut self.closed_shutdown,
             CloseReason::Internal => &mut self.closed_internal,
+            CloseReason::Resync => &mut self.closed_resync,
         };
         *counter += 1;
     }

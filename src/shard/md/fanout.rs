@@ -2,7 +2,8 @@
 //! encoded at most once per format on this shard (binary frame, JSON text
 //! frame: servers' frames are unmasked, so the bytes are the same for every
 //! subscriber), and only if some client here wants its stream; the frame is
-//! then copied into the queue of every client that wants it. A client whose
+//! then copied into the queue of every client that wants it, found through
+//! the stream's subscriber set (`streams.rs`), not by asking every client. A client whose
 //! queue cannot take it is closed with 4001 on the spot: the message is not
 //! dropped for it while it stays connected.
 //!
@@ -14,6 +15,7 @@ use std::ops::Range;
 use super::client::{ClientState, CloseReason, MdClient, SendQueue};
 use super::counters::MdCounters;
 use super::raw::Transport;
+use super::streams::StreamSubscribers;
 use crate::market_data::{FeedMessage, FeedSink};
 use crate::protocol::market_data::{
     encode_feed_message, render_feed_message, BufferTooSmall, DataFormat,
@@ -70,50 +72,38 @@ pub struct FanOut {
     /// Fixed slots; a client's id is its slot and generation. Filled and
     /// emptied only through [`FanOut::occupy`] and [`FanOut::vacate`].
     pub clients: Vec<Option<MdClient>>,
-    /// The slots holding a client, in no order: what a publish walks. Every
-    /// public event of the engine is published, and walking all 1,024
-    /// slots for each one cost the gateway a quarter of its time under the
-    /// order mix with no market-data client at all (`perf`, issue 15).
-    occupied: Vec<u32>,
+    /// Per stream, the slots of the clients subscribed to it; kept in step
+    /// with each client's `subs` by the hub.
+    pub streams: StreamSubscribers,
     pub binary: FrameBuf,
     pub json: FrameBuf,
     pub counters: MdCounters,
 }
 
 impl FanOut {
-    pub fn new(slots: usize, frame_payload: usize) -> FanOut {
+    pub fn new(slots: usize, frame_payload: usize, symbols: &[crate::engine::SymbolId]) -> FanOut {
         assert!(slots > 0, "at least one client slot");
         FanOut {
             clients: (0..slots).map(|_| None).collect(),
-            occupied: Vec::with_capacity(slots),
+            streams: StreamSubscribers::new(symbols, slots),
             binary: FrameBuf::with_payload_capacity(frame_payload),
             json: FrameBuf::with_payload_capacity(frame_payload),
             counters: MdCounters::default(),
         }
     }
 
-    /// Puts a new client in the free `slot`.
+    /// Puts a new client in the free `slot` (subscribed to nothing yet,
+    /// so in no stream's set).
     pub fn occupy(&mut self, slot: usize, client: MdClient) {
         assert!(self.clients[slot].is_none(), "slot {slot} is free");
         self.clients[slot] = Some(client);
-        // Reserved for every slot: never reallocates.
-        debug_assert!(self.occupied.len() < self.occupied.capacity());
-        self.occupied.push(slot as u32);
     }
 
-    /// Empties `slot`.
+    /// Empties `slot`, and takes it out of every stream's set.
     pub fn vacate(&mut self, slot: usize) {
-        assert!(
-            self.clients[slot].take().is_some(),
-            "slot {slot} held a client"
-        );
-        let at = self
-            .occupied
-            .iter()
-            .position(|&s| s as usize == slot)
-            .expect("an occupied slot is listed");
-        self.occupied.swap_remove(at);
-        debug_assert!(self.occupied.len() <= self.clients.len());
+        let client = self.clients[slot].take();
+        let client = client.unwrap_or_else(|| panic!("slot {slot} held a client"));
+        self.streams.unlist(slot, &client.subs);
     }
 
     /// Closes `client` with `code`, counted under `why`.
@@ -175,13 +165,20 @@ impl FeedSink for FanOut {
         let mut json = Lazy::NotYet;
         let FanOut {
             clients,
-            occupied,
+            streams,
             binary: binary_buf,
             json: json_buf,
             counters,
         } = self;
-        for &slot in occupied.iter() {
-            let client = clients[slot as usize].as_mut().expect("occupied");
+        debug_assert!(
+            listed_as_subscribed(clients, streams, stamp.symbol, channel),
+            "the stream's set holds exactly the clients subscribed to it"
+        );
+        for slot in streams.of(stamp.symbol, channel) {
+            let Some(client) = clients[slot].as_mut() else {
+                debug_assert!(false, "slot {slot} listed but empty");
+                continue;
+            };
             if !client.is_open() || !client.subs.wants(stamp.symbol, channel, depth) {
                 continue;
             }
@@ -227,4 +224,26 @@ impl FeedSink for FanOut {
             counters.messages_encoded += 1;
         }
     }
+}
+
+/// Debug builds: the set of (symbol, channel) is exactly the clients whose
+/// subscriptions have it (what the fan-out asked every client before).
+fn listed_as_subscribed(
+    clients: &[Option<MdClient>],
+    streams: &StreamSubscribers,
+    symbol: crate::engine::SymbolId,
+    channel: crate::market_data::Channel,
+) -> bool {
+    debug_assert!(!clients.is_empty(), "a shard has client slots");
+    let mut listed = streams.of(symbol, channel).peekable();
+    for (slot, client) in clients.iter().enumerate() {
+        let subscribed = client
+            .as_ref()
+            .is_some_and(|c| c.subs.get(symbol, channel).is_some());
+        let is_listed = listed.next_if_eq(&slot).is_some();
+        if subscribed != is_listed {
+            return false;
+        }
+    }
+    listed.next().is_none()
 }

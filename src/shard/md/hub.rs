@@ -109,7 +109,7 @@ impl MdHub {
         );
         MdHub {
             feed: Feed::new(epoch, &ids, levels),
-            fan: FanOut::new(md.max_clients_per_shard, payload),
+            fan: FanOut::new(md.max_clients_per_shard, payload, &ids),
             names: SymbolNames(
                 config
                     .symbols
@@ -153,6 +153,34 @@ impl MdHub {
             debug_assert!(false, "market data: {error:?}");
             tracing::error!(?error, "market data: event not applied");
         }
+    }
+
+    /// This replica's copy of `state.symbol()` fell behind its owner and
+    /// `state` is the owner's (`resync.rs`): it takes its place (`state`
+    /// gets the old one, to go back to the owner), and every client
+    /// subscribed to the symbol here is closed with 4002, since its
+    /// streams skip what this replica never got; it resubscribes for a
+    /// fresh snapshot.
+    pub fn resync(&mut self, state: &mut crate::market_data::symbol_feed::SymbolFeed) {
+        let symbol = state.symbol();
+        let swapped = self.feed.swap_symbol(state);
+        assert!(swapped, "every configured symbol is in the feed");
+        let FanOut {
+            clients,
+            streams,
+            counters,
+            ..
+        } = &mut self.fan;
+        for channel in crate::market_data::Channel::ALL {
+            for slot in streams.of(symbol, channel) {
+                let Some(client) = clients[slot].as_mut() else {
+                    continue;
+                };
+                let why = CloseReason::Resync;
+                FanOut::close(counters, &mut client.out, code::FEED_RESYNC, "resync", why);
+            }
+        }
+        counters.replica_resyncs += 1;
     }
 
     /// Shard `owner`'s engine ran `EndOfDay` at `ts_ns`.
@@ -452,6 +480,8 @@ impl MdHub {
             }
             // The WebSocket decoder checks UTF-8; here it is the line's turn.
             let text = std::str::from_utf8(lines.line()).map_or(&b"\xff"[..], str::as_bytes);
+            let slot = id.slot as usize;
+            fan.streams.unlist(slot, subs);
             answer(
                 feed,
                 names,
@@ -462,6 +492,7 @@ impl MdHub {
                 *format,
                 Some(text),
             );
+            fan.streams.list(slot, subs);
             lines.clear();
             if !subs.is_empty() {
                 *subscribe_by_ns = 0;
@@ -580,7 +611,9 @@ impl MdHub {
                 );
                 break;
             }
+            fan.streams.unlist(id.slot as usize, subs);
             answer(feed, names, scratch, counters, subs, out, *format, text);
+            fan.streams.list(id.slot as usize, subs);
             if !subs.is_empty() {
                 *subscribe_by_ns = 0;
             }

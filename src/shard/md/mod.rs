@@ -7,10 +7,12 @@
 //!   control messages, ticks and heartbeats;
 //! - [`fanout`]: the feed's sink: each message encoded once per format on
 //!   the shard, copied into the queue of each client that wants it;
+//! - [`streams`]: per stream, the clients subscribed to it;
 //! - [`client`]: one connection: decoder, subscriptions, bounded send queue;
 //! - [`raw`]: the raw-TCP transport (JSON lines in, binary messages out);
 //! - [`counters`]: what the shard counts about its clients;
 //! - [`relay`]: a follower's relay: its input from the follower's replay;
+//! - [`resync`]: a stale replica's symbol state, shipped by its owner;
 //! - [`exchange`]: start-up only, how each replica gets the other shards'
 //!   symbols and how the shards agree on the feed epoch.
 
@@ -21,6 +23,8 @@ pub mod fanout;
 pub mod hub;
 pub mod raw;
 pub mod relay;
+pub mod resync;
+pub mod streams;
 
 pub use client::{ClientState, CloseReason, Take};
 pub use counters::MdCounters;

@@ -1,0 +1,139 @@
+//! The public-event bound (`shard/sender.rs`, `shard/md/resync.rs`): an
+//! owner whose replica on another shard stops polling fills the ring, then
+//! half the overflow, and no further: the replica's copy of the symbol goes
+//! stale, the owner's overflow stays within its pre-allocation whatever
+//! the owner's sessions do, order entry on the owner carries on, and once
+//! the replica drains, the owner ships it the symbol's state: the replica's
+//! feed equals the owner's again, its subscribers of the symbol are closed
+//! with 4002 (to resubscribe), and later events flow as before.
+
+use std::rc::Rc;
+
+use tradsys::engine::*;
+use tradsys::market_data::Channel;
+use tradsys::protocol::market_data::DataFormat;
+use tradsys::protocol::*;
+use tradsys::shard::core::{FirstMessage, Now, Output, ShardCore};
+use tradsys::shard::md::{ClientId, Take, Transport};
+use tradsys::shard::mesh::SessionRef;
+use tradsys::shard::notify::LocalNotify;
+use tradsys::websocket::encode::write_frame;
+use tradsys::websocket::frame::Opcode;
+
+use crate::support::shards::two_shard_cores;
+
+const BTC: SymbolId = 1; // owned by shard 0
+const NOW: Now = Now {
+    mono_ns: 1,
+    wall_ns: 1_700_000_000_000_000_000,
+};
+
+fn logon(core: &mut ShardCore) -> SessionRef {
+    let mut wire = [0u8; 256];
+    let logon = LogonMsg::new(1, b"alice-demo-token", 0, false).unwrap();
+    let len = encode(&logon, 1, &mut wire).unwrap();
+    match core.first_message(&wire[..len], Rc::new(LocalNotify::default()), NOW) {
+        FirstMessage::LoggedOn(id) => id,
+        other => panic!("logon: {other:?}"),
+    }
+}
+
+/// A resting buy at its own price: one public `BookLevel` each.
+fn rest(core: &mut ShardCore, id: SessionRef, seq: u32) {
+    let order = NewOrder {
+        account: 1,
+        symbol: BTC,
+        client_order_id: u64::from(seq),
+        side: Side::Buy,
+        kind: OrderKind::Limit,
+        tif: TimeInForce::Gtc,
+        post_only: false,
+        stp: None,
+        price: 4_900_000 + i64::from(seq),
+        qty: 1,
+    };
+    let mut wire = [0u8; 256];
+    let len = encode(&NewOrderMsg::from_order(&order), seq, &mut wire).unwrap();
+    assert_eq!(core.on_bytes(id, &wire[..len], NOW).consumed, len);
+    let mut spare = Vec::with_capacity(1 << 20);
+    while core.take_output(id, &mut spare) == Output::Data {
+        spare.clear();
+    }
+}
+
+/// A WebSocket market-data client on `core`, subscribed to BTC's book and trades.
+fn subscriber(core: &mut ShardCore) -> ClientId {
+    assert!(core.market_mut().begin_handshake());
+    let id = core
+        .market_mut()
+        .end_handshake(Some(DataFormat::Binary), Transport::WebSocket, NOW.mono_ns)
+        .unwrap();
+    let text = br#"{"op":"subscribe","symbols":[1],"channels":["book","trades"],"depth":0}"#;
+    let mut frame = vec![0u8; text.len() + 14];
+    let n = write_frame(true, Opcode::Text, text, Some([1, 2, 3, 4]), &mut frame).unwrap();
+    assert!(
+        core.market_mut()
+            .on_input(id, &frame[..n], NOW.mono_ns)
+            .keep_reading
+    );
+    id
+}
+
+fn settle(a: &mut ShardCore, b: &mut ShardCore) {
+    for _ in 0..100 {
+        if a.poll_mesh(NOW) + b.poll_mesh(NOW) == 0 {
+            return;
+        }
+    }
+    panic!("the mesh never went quiet");
+}
+
+#[test]
+fn a_replica_past_the_public_bound_goes_stale_and_is_resynced_from_its_owner() {
+    let (mut a, mut b, _bells) = two_shard_cores(8, |_| {});
+    settle(&mut a, &mut b);
+    let alice = logon(&mut a);
+    let watcher = subscriber(&mut b);
+    settle(&mut a, &mut b);
+    let (_, bound) = a.mesh_overflow(1);
+    assert_eq!(bound, 4, "half the overflow of an 8-message ring");
+
+    // Shard 1 stops polling; shard 0's session keeps trading on its symbol.
+    for seq in 2..200 {
+        rest(&mut a, alice, seq);
+        let (queued, _) = a.mesh_overflow(1);
+        assert!(queued <= bound, "the overflow to shard 1 holds {queued}");
+    }
+    let (withheld, went_stale) = a.public_counts();
+    assert_eq!(went_stale, 1, "BTC went stale for shard 1 once");
+    assert!(withheld > 150, "withheld {withheld}");
+    assert_ne!(a.market().feed().state(BTC), b.market().feed().state(BTC));
+
+    // Shard 1 drains; shard 0 ships BTC's state; shard 1 takes it.
+    settle(&mut a, &mut b);
+    assert_eq!(a.market().feed().state(BTC), b.market().feed().state(BTC));
+    assert_eq!(
+        a.market().feed().stream_last(BTC, Channel::Book, 0),
+        b.market().feed().stream_last(BTC, Channel::Book, 0)
+    );
+    assert_eq!(b.market().counters().replica_resyncs, 1);
+    assert_eq!(b.market().counters().closed_resync, 1);
+    let mut spare = Vec::with_capacity(4 << 20);
+    let mut bytes = Vec::new();
+    while b.market_mut().take(watcher, &mut spare) == Take::Data {
+        bytes.extend_from_slice(&spare);
+        spare.clear();
+    }
+    let close = [0x88, 0x08, 0x0f, 0xa2]; // close frame, 8 bytes, code 4002
+    assert!(
+        bytes.windows(4).any(|w| w == close),
+        "the subscriber is told to resubscribe (4002)"
+    );
+
+    // The symbol is live on shard 1 again: later events reach it.
+    rest(&mut a, alice, 200);
+    settle(&mut a, &mut b);
+    let (state_a, state_b) = (a.market().feed().state(BTC), b.market().feed().state(BTC));
+    assert_eq!(state_a, state_b);
+    assert_eq!(a.public_counts().1, 1, "not stale again");
+}
