@@ -83,11 +83,16 @@ impl NatsCluster {
         NatsCluster { nodes, urls }
     }
 
-    /// The `[replication]` section that ships to this cluster.
-    pub fn replication_toml(&self) -> String {
+    /// The `[replication]` section that ships to this cluster, to streams
+    /// of run `run` alone: a new gateway's fresh journal on a stream that
+    /// holds another's records would stop its shipping (state `conflict`,
+    /// as it must).
+    pub fn replication_toml(&self, run: usize) -> String {
         let quoted: Vec<String> = self.urls.iter().map(|u| format!("\"{u}\"")).collect();
         format!(
-            "\n[replication]\nnats_urls = [{}]\nreplicas = 3\nchecksum_interval_ms = 1000\n",
+            "\n[replication]\nnats_urls = [{}]\nreplicas = 3\nchecksum_interval_ms = 1000\n\
+             stream = \"BENCH_{run}\"\nsubject_prefix = \"bench{run}.journal\"\n\
+             drop_copy_stream = \"BENCH_DROPCOPY_{run}\"\ndrop_copy_prefix = \"bench{run}.dropcopy\"\n",
             quoted.join(", ")
         )
     }

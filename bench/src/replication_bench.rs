@@ -52,14 +52,19 @@ pub struct ReplicationArgs {
 
 struct Setup {
     cluster: NatsCluster,
+    /// Gateways started so far: each ships to streams of its own.
+    runs: std::cell::Cell<usize>,
     /// The bench config with ephemeral ports.
     base: String,
     dir: PathBuf,
 }
 
 impl Setup {
+    /// The config of a new replicated gateway (and its followers).
     fn replicated(&self) -> String {
-        format!("{}{}", self.base, self.cluster.replication_toml())
+        let run = self.runs.get() + 1;
+        self.runs.set(run);
+        format!("{}{}", self.base, self.cluster.replication_toml(run))
     }
 }
 
@@ -70,6 +75,7 @@ pub fn run(args: &ReplicationArgs) -> Vec<Figure> {
     let text = std::fs::read_to_string(&args.gateway_config).unwrap();
     let setup = Setup {
         cluster: NatsCluster::start(&args.nats_server, &dir.join("nats")),
+        runs: std::cell::Cell::new(0),
         base: ephemeral_ports(&text),
         dir: dir.clone(),
     };
