@@ -307,6 +307,8 @@ const ASSERTION_FREE_ALLOWED: &[(&str, &[&str])] = &[
             "src/shard/runtime/relay.rs RelayTasks::md_stop",
             "src/shard/runtime/relay.rs RelayTasks::md_connections",
             "src/shard/runtime/relay.rs RelayTasks::md_acceptor_running",
+            "src/shard/runtime/relay.rs RelayTasks::trade_path",
+            "src/shard/runtime.rs ShardTasks::trade_path",
             "src/shard/runtime/relay.rs RelayTasks::pending",
             "src/shard/runtime/relay.rs feed_loop",
             "src/shard/runtime/relay.rs tick_loop",

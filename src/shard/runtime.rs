@@ -327,6 +327,7 @@ impl md::MdHost for ShardTasks {
         accepted: &crate::websocket::handshake::Accepted,
         early: &[u8],
     ) {
+        debug_assert!(accepted.trade, "upgraded on the order-entry path");
         ws_trade::serve(tasks, stream, accepted, early).await;
     }
 }

@@ -101,6 +101,7 @@ impl FanOut {
 
     /// Empties `slot`, and takes it out of every stream's set.
     pub fn vacate(&mut self, slot: usize) {
+        assert!(slot < self.clients.len(), "slot {slot} exists");
         let client = self.clients[slot].take();
         let client = client.unwrap_or_else(|| panic!("slot {slot} held a client"));
         self.streams.unlist(slot, &client.subs);
