@@ -195,6 +195,17 @@ impl MeshInbox {
         Some(msg)
     }
 
+    /// Messages waiting in the ring from shard `from`, and whether that is
+    /// all it holds (its producer may be waiting for room).
+    pub fn queued(&self, from: usize) -> (usize, bool) {
+        let Some(consumer) = self.rings[from].as_ref() else {
+            return (0, false);
+        };
+        let queued = consumer.slots();
+        debug_assert!(queued <= consumer.buffer().capacity());
+        (queued, queued == consumer.buffer().capacity())
+    }
+
     /// How many shards there are (including this one, which has no ring).
     pub fn shards(&self) -> usize {
         self.rings.len()

@@ -77,6 +77,8 @@ struct ShardTasks {
     md_acceptor_running: Cell<bool>,
     /// Market-data connections with a task (handshaking or served).
     md_connections: Cell<usize>,
+    /// The mesh loop waits for its doorbell (`idle = "park"`).
+    mesh_waiting: Cell<bool>,
 }
 
 /// Runs shard `id` on the calling thread until graceful shutdown
@@ -136,6 +138,7 @@ pub fn run(
         md_stop: LocalNotify::default(),
         md_acceptor_running: Cell::new(md_listener.is_some()),
         md_connections: Cell::new(0),
+        mesh_waiting: Cell::new(false),
     });
     if let Err(error) = reactor::block_on(ring, serve_shard(tasks, listener, md_listener)) {
         ring_failed(id, &error);
@@ -226,9 +229,12 @@ async fn mesh_loop(tasks: &Rc<ShardTasks>) {
                 if !parked {
                     continue;
                 }
-                // Woken by a producer's MSG_RING (or a shutdown's); the
-                // reactor waits in io_uring_enter meanwhile.
+                // Woken by a producer's MSG_RING (or a shutdown's, or the
+                // ticker's check below); the reactor waits in
+                // io_uring_enter meanwhile.
+                tasks.mesh_waiting.set(true);
                 ops::doorbell().await;
+                tasks.mesh_waiting.set(false);
                 bell.unpark();
             }
         }
@@ -815,6 +821,7 @@ async fn tick_loop(tasks: Rc<ShardTasks>) {
             return;
         }
         let now = now();
+        wake_mesh_loop_if_input_waits(&tasks);
         tasks.core.borrow_mut().tick(now);
         tasks.core.borrow_mut().market_tick(now);
         tasks.admission.borrow_mut().flush(now.mono_ns);
@@ -832,6 +839,19 @@ async fn tick_loop(tasks: Rc<ShardTasks>) {
         if let Some(segment) = retired {
             let _ = off_shard(tasks.unpinned, move || drop(segment)).await;
         }
+    }
+}
+
+/// The ticker's check that a parked mesh loop has no input waiting: a
+/// doorbell that never arrives would otherwise leave the shard asleep with
+/// its rings filling (seen: a producer took the park flag and its
+/// `MSG_RING` never completed here; an owner that ran thousands of mesh
+/// messages in one turn rang nobody until its end). Such a loss now costs
+/// at most a tick.
+fn wake_mesh_loop_if_input_waits(tasks: &Rc<ShardTasks>) {
+    if tasks.mesh_waiting.get() && tasks.core.borrow().mesh_pending() {
+        ops::ring_own_doorbell();
+        debug_assert!(reactor::with_ring(|ring| ring.rung));
     }
 }
 

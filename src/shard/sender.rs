@@ -297,6 +297,27 @@ impl MeshSender {
         self.has_room(to).then_some(first)
     }
 
+    /// Whether some stale symbol could be resynced now (given the pair's
+    /// buffer, `has_buffer`): a parked owner re-checks this, so the replica
+    /// making room (which [`wake`](Self::wake)s it) is never missed.
+    pub fn resync_ready(&self, has_buffer: impl Fn(usize) -> bool) -> bool {
+        debug_assert!(
+            self.stale[self.me as usize].is_empty(),
+            "no replica of itself"
+        );
+        (0..self.rings.len()).any(|to| self.resync_due(to).is_some() && has_buffer(to))
+    }
+
+    /// Marks shard `to`'s doorbell due without sending it anything: this
+    /// replica made room in `to`'s ring, or gave back its resync buffer,
+    /// and `to` may have parked waiting for that with a stale symbol to
+    /// ship (the owner ships only from its own mesh loop; nothing else
+    /// would wake it, since a replica sends its owner nothing).
+    pub fn wake(&mut self, to: usize) {
+        assert_ne!(to, self.me as usize, "a shard never wakes itself this way");
+        self.due |= 1 << to;
+    }
+
     /// The owner shipped `symbol`'s state to `to`: its public events go to
     /// `to` again, after the marker that tells `to` to take the state.
     pub fn resynced(&mut self, to: usize, symbol: SymbolId) {

@@ -29,8 +29,12 @@ const NOW: Now = Now {
 };
 
 fn logon(core: &mut ShardCore) -> SessionRef {
+    logon_as(core, 1, b"alice-demo-token")
+}
+
+fn logon_as(core: &mut ShardCore, account: AccountId, token: &[u8]) -> SessionRef {
     let mut wire = [0u8; 256];
-    let logon = LogonMsg::new(1, b"alice-demo-token", 0, false).unwrap();
+    let logon = LogonMsg::new(account, token, 0, false).unwrap();
     let len = encode(&logon, 1, &mut wire).unwrap();
     match core.first_message(&wire[..len], Rc::new(LocalNotify::default()), NOW) {
         FirstMessage::LoggedOn(id) => id,
@@ -40,8 +44,13 @@ fn logon(core: &mut ShardCore) -> SessionRef {
 
 /// A resting buy at its own price: one public `BookLevel` each.
 fn rest(core: &mut ShardCore, id: SessionRef, seq: u32) {
+    rest_as(core, id, 1, 4_900_000 + i64::from(seq), seq);
+}
+
+/// A resting BTC buy of `account` at `price`.
+fn rest_as(core: &mut ShardCore, id: SessionRef, account: AccountId, price: i64, seq: u32) {
     let order = NewOrder {
-        account: 1,
+        account,
         symbol: BTC,
         client_order_id: u64::from(seq),
         side: Side::Buy,
@@ -49,7 +58,7 @@ fn rest(core: &mut ShardCore, id: SessionRef, seq: u32) {
         tif: TimeInForce::Gtc,
         post_only: false,
         stp: None,
-        price: 4_900_000 + i64::from(seq),
+        price,
         qty: 1,
     };
     let mut wire = [0u8; 256];
@@ -136,4 +145,69 @@ fn a_replica_past_the_public_bound_goes_stale_and_is_resynced_from_its_owner() {
     let (state_a, state_b) = (a.market().feed().state(BTC), b.market().feed().state(BTC));
     assert_eq!(state_a, state_b);
     assert_eq!(a.public_counts().1, 1, "not stale again");
+}
+
+/// The owner ships a stale symbol only from its own mesh loop, once the
+/// replica has room; if its last flush filled the ring it has nothing left
+/// to do and parks. The replica draining that ring must wake it: nothing
+/// else would (the replica sends it nothing), and the replica's copy of the
+/// symbol would stay behind until the owner happened to run again (the
+/// relay test's fresh clients of the primary saw books hundreds of events
+/// old, seconds after the flow).
+#[test]
+fn an_owner_parked_with_a_stale_replica_is_woken_when_the_replica_has_room() {
+    let (mut a, mut b, mut rings) = two_shard_cores(8, |_| {});
+    // Enables shard 0's ring on this thread, so a doorbell can reach it.
+    assert!(!rings[0].take_rung());
+    settle(&mut a, &mut b);
+    let alice = logon(&mut a);
+    let bob = logon_as(&mut b, 2, b"bob-demo-token");
+    let _watcher = subscriber(&mut b);
+    settle(&mut a, &mut b);
+
+    // Shard 1 stops polling: BTC goes stale for it.
+    for seq in 2..40 {
+        rest(&mut a, alice, seq);
+    }
+    assert_eq!(a.public_counts().1, 1, "BTC went stale for shard 1");
+    // Bob's BTC orders (read on shard 1) run on shard 0; their reports
+    // and `Processed` for shard 1 wait in the overflow behind the public
+    // events, until it holds exactly one ring's worth.
+    let mut seq = 2;
+    while a.mesh_overflow(1).0 % 8 != 0 {
+        rest_as(&mut b, bob, 2, 4_800_000 + i64::from(seq), seq);
+        a.poll_mesh(NOW);
+        seq += 1;
+        assert!(seq < 20, "the overflow never reached 8");
+    }
+    assert_eq!(a.mesh_overflow(1).0, 8);
+
+    // Shard 1 drains its ring; shard 0 flushes its overflow into it, which
+    // fills it: no room for the resync yet, and nothing else to do.
+    assert!(b.poll_mesh(NOW) > 0);
+    assert!(a.poll_mesh(NOW) > 0);
+    assert_eq!(a.mesh_overflow(1).0, 0, "all flushed");
+    assert_eq!(a.poll_mesh(NOW), 0, "the owner is idle");
+    let owner_bell = &a.shared().doorbells[0];
+    assert!(
+        owner_bell.park_unless(|| a.mesh_pending()),
+        "the owner parks: the ring it would ship into is full"
+    );
+
+    // Shard 1 drains the ring again: now there is room, and the owner
+    // must hear of it.
+    assert!(b.poll_mesh(NOW) > 0);
+    assert!(
+        rings[0].take_rung(),
+        "the parked owner is woken once its stale replica has room"
+    );
+    owner_bell.unpark();
+    assert!(a.poll_mesh(NOW) > 0, "the owner ships BTC's state");
+    b.poll_mesh(NOW);
+    assert_eq!(b.market().counters().replica_resyncs, 1);
+    assert_eq!(a.market().feed().state(BTC), b.market().feed().state(BTC));
+    assert_eq!(
+        a.market().feed().stream_last(BTC, Channel::Book, 0),
+        b.market().feed().stream_last(BTC, Channel::Book, 0)
+    );
 }

@@ -17,10 +17,13 @@ impl ShardCore {
         let mut handled = self.sender.flush_overflow();
         handled += self.resync_replicas();
         for from in 0..self.inbox.shards() {
+            let (queued, full) = self.inbox.queued(from);
+            let mut taken = 0;
             for _ in 0..MESH_BATCH {
                 let Some(msg) = self.inbox.pop(from) else {
                     break;
                 };
+                taken += 1;
                 handled += 1;
                 self.counters.mesh_in += 1;
                 if let MeshMsg::Resync { symbol } = msg {
@@ -28,6 +31,12 @@ impl ShardCore {
                 } else {
                     self.on_mesh(msg, now);
                 }
+            }
+            // Room made in a ring that was full (or filled while it was
+            // read): its owner may have parked with a stale symbol for
+            // this replica that it could not ship for want of room.
+            if taken > 0 && (full || taken > queued) {
+                self.sender.wake(from);
             }
         }
         // Replays on logon move their batches after the rings' input, so
@@ -158,6 +167,9 @@ impl ShardCore {
         assert_eq!(state.symbol(), symbol, "the state of the symbol named");
         self.market.resync(&mut state);
         self.resync.give_back(from, state);
+        // The owner may be parked with another stale symbol for this
+        // replica, waiting for the buffer.
+        self.sender.wake(from);
     }
 
     /// This shard's mesh traffic counters: (sent to each shard, received
@@ -181,8 +193,11 @@ impl ShardCore {
         counts
     }
 
-    /// Whether ring input is waiting (a parked shard re-checks this).
+    /// Whether ring input is waiting, or a stale replica's resync can go
+    /// (a parked shard re-checks this).
     pub fn mesh_pending(&self) -> bool {
-        self.inbox.pending() || self.sender.overflow_pending()
+        self.inbox.pending()
+            || self.sender.overflow_pending()
+            || self.sender.resync_ready(|to| self.resync.has_buffer(to))
     }
 }

@@ -89,6 +89,13 @@ impl ResyncEnds {
             .or_else(|| self.returned[to].as_mut()?.pop().ok())
     }
 
+    /// Whether [`buffer`](Self::buffer) would find this shard's buffer for
+    /// replica `to` (a parked owner's re-check: see `sender.rs`).
+    pub fn has_buffer(&self, to: usize) -> bool {
+        assert!(to < self.spare.len(), "shard {to} is configured");
+        self.spare[to].is_some() || self.returned[to].as_ref().is_some_and(|r| !r.is_empty())
+    }
+
     /// Sends `state` to replica `to` (before the `Resync` marker).
     pub fn ship(&mut self, to: usize, state: State) {
         let ring = self.ship[to].as_mut().expect("a ring to every other shard");

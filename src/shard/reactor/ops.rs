@@ -218,6 +218,18 @@ pub async fn doorbell() {
     .await
 }
 
+/// Wakes this shard's own [`doorbell`] waiter as a doorbell completion
+/// would, without a trip through the kernel.
+pub fn ring_own_doorbell() {
+    with_ring(|ring| {
+        ring.rung = true;
+        if let Some(waker) = ring.doorbell_waker.take() {
+            waker.wake();
+        }
+        debug_assert!(ring.doorbell_waker.is_none());
+    });
+}
+
 /// Accepts on a listener: one single-shot accept in flight at a time.
 ///
 /// Not multishot: the kernel's multishot accept retries while the listen
