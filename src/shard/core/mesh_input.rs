@@ -7,6 +7,10 @@ use super::{Now, ShardCore, MESH_BATCH};
 use crate::shard::mesh::MeshMsg;
 use crate::telemetry::Stage;
 
+/// Messages handled between two rings of the doorbells due (see
+/// `poll_mesh`).
+const DOORBELL_EVERY: usize = 64;
+
 impl ShardCore {
     /// Drains every inbound ring and the overflow queues. Returns how many
     /// messages were handled.
@@ -30,6 +34,13 @@ impl ShardCore {
                     self.take_resync(from, symbol);
                 } else {
                     self.on_mesh(msg, now);
+                }
+                if taken % DOORBELL_EVERY == 0 {
+                    // A long drain (thousands of another shard's commands)
+                    // must not hold back the doorbells of what it sent:
+                    // their receivers would sleep on work until this turn
+                    // ends (a replica's feed was seconds stale that way).
+                    self.sender.ring_doorbells(&self.shared.doorbells);
                 }
             }
             // Room made in a ring that was full (or filled while it was
