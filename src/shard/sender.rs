@@ -6,8 +6,9 @@
 //! is woken if it parked. Forgetting the second step leaves a parked shard
 //! asleep with work in its ring (a bug of that kind was found once). So
 //! the rings are private to [`MeshSender`]: every send marks the receiver's
-//! doorbell bit as due, and [`MeshSender::ring_doorbells`], called once at
-//! the end of every core entry point, rings each due doorbell once.
+//! doorbell bit as due, and [`MeshSender::ring_doorbells`], called at the
+//! end of every core entry point (and every 64 messages of a long mesh
+//! drain, `core/mesh_input.rs`), rings each due doorbell once.
 //!
 //! A full ring never blocks and never drops: the message waits in a
 //! per-destination overflow queue (pre-allocated to the ring's capacity)
