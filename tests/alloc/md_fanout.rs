@@ -135,17 +135,7 @@ fn fan_out_to_forty_clients_allocates_nothing_per_event() {
         .iter()
         .map(|_| Vec::with_capacity(capacity))
         .collect();
-    let drain = |hub: &mut MdHub, spares: &mut [Vec<u8>]| {
-        let mut bytes = 0;
-        for (id, spare) in clients.iter().zip(spares.iter_mut()) {
-            if hub.take(*id, spare) == Take::Data {
-                bytes += spare.len();
-                spare.clear();
-            }
-            assert!(!hub.is_closing(*id), "no client is cut");
-        }
-        bytes
-    };
+    let drain = |hub: &mut MdHub, spares: &mut [Vec<u8>]| take_all(hub, &clients, spares);
     // Warm-up: every stream has sent, every buffer has its size.
     for round in 0..3 {
         flow(&mut engine, &mut hub, round);
@@ -176,6 +166,21 @@ fn fan_out_to_forty_clients_allocates_nothing_per_event() {
 }
 
 /// A masked client frame of any opcode.
+/// Takes every client's queue as its writer would (into its spare buffer);
+/// the bytes taken. No client may have been cut.
+pub(crate) fn take_all(hub: &mut MdHub, clients: &[ClientId], spares: &mut [Vec<u8>]) -> usize {
+    assert_eq!(clients.len(), spares.len(), "a spare buffer per client");
+    let mut bytes = 0;
+    for (id, spare) in clients.iter().zip(spares.iter_mut()) {
+        if hub.take(*id, spare) == Take::Data {
+            bytes += spare.len();
+            spare.clear();
+        }
+        assert!(!hub.is_closing(*id), "no client is cut");
+    }
+    bytes
+}
+
 fn client_frame(fin: bool, opcode: Opcode, payload: &[u8]) -> Vec<u8> {
     let mut out = vec![0u8; payload.len() + 14];
     let n = write_frame(fin, opcode, payload, Some([9, 8, 7, 6]), &mut out).unwrap();
