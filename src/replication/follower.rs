@@ -12,7 +12,9 @@
 //! record it applied, kept beside its journal), or at the subject's first
 //! record for a new replica; records the replica already holds are
 //! skipped. Drop copy is pipelined (`drop_copy.rs`), so applying a record
-//! never waits for NATS. It prints one `follower progress` line per shard
+//! never waits for NATS. A consumer silent for 2 s while the stream holds
+//! more of its shard's records is replaced ([`StallWatch`]). It prints one
+//! `follower progress` line per shard
 //! whenever a shard moved (at most every 200 ms), and a `follower stopped`
 //! line per shard with the state digest at the end.
 
@@ -353,18 +355,25 @@ async fn consume(
         .await
         .map_err(|e| Retry(format!("messages: {e}")))?;
     let mut last_log = std::time::Instant::now();
+    let mut watch = StallWatch::new(start.unwrap_or(1));
     loop {
         if stop.load(Ordering::Acquire) {
             return target.drop_copy.settle().await.map_err(Retry);
         }
         let next = tokio::time::timeout(Duration::from_millis(100), messages.next()).await;
         match next {
-            // Nothing to apply: let the fills in flight land.
-            Err(_elapsed) => target.drop_copy.settle().await.map_err(Retry)?,
+            // Nothing to apply: let the fills in flight land, and make
+            // sure the silence is the stream's, not a dead consumer's.
+            Err(_elapsed) => {
+                target.drop_copy.settle().await.map_err(Retry)?;
+                let subject = config.replication.shard_subject(shard);
+                watch.check_if_quiet(&stream, &subject).await?;
+            }
             Ok(None) => return Err(Retry("the consumer ended".into())),
             Ok(Some(Err(e))) => return Err(Retry(format!("message: {e}"))),
             Ok(Some(Ok(message))) => {
                 let from_hint = start.is_some() && progress.position.is_none();
+                watch.delivered(&message)?;
                 on_message(target, &message, from_hint, progress).await?;
             }
         }
@@ -379,6 +388,72 @@ async fn consume(
                 checksums_verified = target.replica.checksums_verified(),
                 "follower progress"
             );
+        }
+    }
+}
+
+/// How long a consumer may deliver nothing before the follower asks the
+/// stream whether it holds more of the shard's records.
+const STALL_CHECK_AFTER: Duration = Duration::from_secs(2);
+
+/// Tells a quiet stream from a dead consumer. The consumer is ephemeral
+/// and lives on one server; when that server dies, async-nats recreates it
+/// only after two missed 15 s idle heartbeats (and then keeps retrying
+/// while the stream elects a leader): a minute or more in which the
+/// replica silently falls behind. After [`STALL_CHECK_AFTER`] of silence
+/// the follower asks the stream for the shard subject's last record; if
+/// that is past the last one delivered, the consumer is stalled and is
+/// replaced (a `Retry`: a new connection and consumer, starting after the
+/// last record applied).
+struct StallWatch {
+    /// The stream sequence the consumer should deliver next.
+    next_stream_seq: u64,
+    /// Since the last delivery or check.
+    quiet_since: std::time::Instant,
+}
+
+impl StallWatch {
+    fn new(first_stream_seq: u64) -> StallWatch {
+        assert!(first_stream_seq >= 1, "stream sequences start at 1");
+        StallWatch {
+            next_stream_seq: first_stream_seq,
+            quiet_since: std::time::Instant::now(),
+        }
+    }
+
+    fn delivered(&mut self, message: &async_nats::jetstream::Message) -> Result<(), Failure> {
+        let seq = message
+            .info()
+            .map_err(|e| Retry(format!("message info: {e}")))?
+            .stream_sequence;
+        debug_assert!(seq >= self.next_stream_seq, "an ordered consumer");
+        self.next_stream_seq = seq + 1;
+        self.quiet_since = std::time::Instant::now();
+        Ok(())
+    }
+
+    /// After [`STALL_CHECK_AFTER`] of silence (else nothing), whether
+    /// the stream holds records of `subject` the consumer never delivered.
+    async fn check_if_quiet(
+        &mut self,
+        stream: &async_nats::jetstream::stream::Stream,
+        subject: &str,
+    ) -> Result<(), Failure> {
+        use async_nats::jetstream::stream::LastRawMessageErrorKind;
+        if self.quiet_since.elapsed() < STALL_CHECK_AFTER {
+            return Ok(());
+        }
+        self.quiet_since = std::time::Instant::now();
+        debug_assert!(self.next_stream_seq >= 1);
+        match stream.get_last_raw_message_by_subject(subject).await {
+            Ok(last) if last.sequence >= self.next_stream_seq => Err(Retry(format!(
+                "consumer stalled: the stream holds {subject} up to stream seq {}, \
+                 nothing delivered from {} in {STALL_CHECK_AFTER:?}",
+                last.sequence, self.next_stream_seq
+            ))),
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(()),
+            Err(e) => Err(Retry(format!("stall check: {e}"))),
         }
     }
 }

@@ -289,3 +289,44 @@ impl NatsCluster {
         })
     }
 }
+
+impl NatsCluster {
+    /// The node (index) whose server leads the consumer of `stream_name`
+    /// filtered on `subject`, once one exists (60 s deadline): where a
+    /// follower's ordered consumer of that subject lives.
+    pub fn consumer_node(&self, stream_name: &str, subject: &str) -> usize {
+        let urls: Vec<async_nats::ServerAddr> =
+            self.urls().iter().map(|u| u.parse().unwrap()).collect();
+        let runtime = tradsys::replication::nats::runtime().unwrap();
+        runtime.block_on(async {
+            use futures_lite::StreamExt;
+            let client = async_nats::connect(urls).await.expect("connect");
+            let js = jetstream::new(client);
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let mut leaders = Vec::new();
+                if let Ok(stream) = js.get_stream(stream_name).await {
+                    let mut consumers = stream.consumers();
+                    while let Some(Ok(info)) = consumers.next().await {
+                        if info.config.filter_subject == subject {
+                            leaders.extend(info.cluster.and_then(|c| c.leader));
+                        }
+                    }
+                }
+                if let [leader] = leaders.as_slice() {
+                    let node = leader
+                        .strip_prefix('n')
+                        .and_then(|n| n.parse::<usize>().ok())
+                        .expect("servers are named nK");
+                    assert!(node < self.client_ports.len(), "{leader}");
+                    return node;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "one consumer on {subject} with a leader, found {leaders:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    }
+}
