@@ -39,7 +39,7 @@ fn http(admin: SocketAddr, method: &str, path: &str) -> (u16, String) {
 }
 
 /// `GET path`, which must answer 200 with JSON.
-fn json(admin: SocketAddr, path: &str) -> Value {
+pub fn json(admin: SocketAddr, path: &str) -> Value {
     let (status, body) = http(admin, "GET", path);
     assert_eq!(status, 200, "{path}: {body}");
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))

@@ -136,6 +136,9 @@ pub struct Gateway {
     pub addr: SocketAddr,
     /// The WebSocket market-data endpoint.
     pub md_addr: SocketAddr,
+    /// The admin HTTP endpoint (as the ready line names it; none when the
+    /// config turns it off).
+    pub admin_addr: Option<SocketAddr>,
     /// The log lines printed before the gateway reported ready.
     pub startup_log: Vec<String>,
     log: mpsc::Receiver<String>,
@@ -242,7 +245,7 @@ impl Gateway {
             }
         });
         let mut seen = Vec::new();
-        let (addr, md_addr) = loop {
+        let (addr, md_addr, admin_addr) = loop {
             let Ok(line) = log.recv_timeout(Duration::from_secs(30)) else {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -257,7 +260,13 @@ impl Gateway {
                         .split("market_data=")
                         .nth(1)
                         .expect("market_data in ready");
-                    break (field(rest), field(md));
+                    // "-" when the config has no admin endpoint.
+                    let admin = line
+                        .split("admin=")
+                        .nth(1)
+                        .and_then(|rest| rest.split_whitespace().next())
+                        .and_then(|a| a.parse().ok());
+                    break (field(rest), field(md), admin);
                 }
             }
             seen.push(line);
@@ -266,6 +275,7 @@ impl Gateway {
             child,
             addr,
             md_addr,
+            admin_addr,
             startup_log: seen,
             log,
             dir,
