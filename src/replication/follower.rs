@@ -48,6 +48,9 @@ pub fn run_cli(config: &Config) -> ExitCode {
         eprintln!("follow: replication.nats_urls is empty: nothing to follow");
         return ExitCode::from(2);
     }
+    // The consumers run on this thread: keep it off the shard cores,
+    // where the relays it starts pin themselves.
+    crate::admin::pin_housekeeping(&crate::admin::housekeeping_cores(config));
     let runtime = match super::nats::runtime() {
         Ok(runtime) => runtime,
         Err(e) => {

@@ -128,6 +128,7 @@ impl RelayTasks {
 /// Runs one relay thread until its stop flag is set.
 pub fn run(start: RelayStart) -> Result<(), String> {
     let id = start.id;
+    pin_relay(&start.config, id);
     let bufs = BufRing::new(RELAY_RECEIVE_BUFFERS, 4096);
     let ring = Ring::enable(start.ring.into_inner(), bufs)
         .map_err(|e| format!("relay {id}: io_uring: {e}"))?;
@@ -147,6 +148,25 @@ pub fn run(start: RelayStart) -> Result<(), String> {
     });
     reactor::block_on(ring, serve(tasks, start.listener))
         .map_err(|e| format!("relay {id}: io_uring: {e}"))
+}
+
+/// Relay `id` runs on `server.cores[id]`, the core shard `id` has on the
+/// primary: a follower host laid out like the primary's serves its feed
+/// from the same cores, and the follower's consumer thread stays on the
+/// housekeeping cores. A core this host lacks is logged, not fatal: the
+/// feed is still served, only less isolated.
+fn pin_relay(config: &crate::config::Config, id: usize) {
+    assert!(id < config.server.cores.len(), "one relay per shard core");
+    let core = config.server.cores[id];
+    if core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
+        tracing::info!(relay = id, core, "relay pinned");
+    } else {
+        tracing::warn!(
+            relay = id,
+            core,
+            "relay: cannot pin to its core; it runs unpinned"
+        );
+    }
 }
 
 async fn serve(tasks: Rc<RelayTasks>, listener: OwnedFd) {
