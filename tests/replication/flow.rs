@@ -5,12 +5,13 @@
 //! position.
 
 use std::path::Path;
+use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
 use crate::support::gateway::*;
 use crate::support::nats::NatsCluster;
-use tradsys::client::Client;
+use tradsys::client::{Client, Received};
 use tradsys::config::Config;
 use tradsys::engine::*;
 use tradsys::journal::{shard_dir, JournalWriter, Record, Replay};
@@ -78,18 +79,58 @@ fn random_command(client: &mut Client, account: AccountId, id: u64, rng: &mut Rn
     client.new_order(&order).expect("send order");
 }
 
+/// The request ids of the order-status barrier that ends a flow, one per
+/// symbol (far above the flow's client order ids).
+const BARRIER: [(SymbolId, ClientOrderId); 2] = [(BTC, u64::MAX - 1), (ETH, u64::MAX - 2)];
+
+/// Reads a flow session's answers until the barrier's, then tells `done`,
+/// then reads on until the session ends.
+fn read_answers(mut reader: Client, done: mpsc::Sender<()>) {
+    let mut answered = 0;
+    while let Ok(received) = reader.recv() {
+        let Received::OrderStatus(status) = received else {
+            continue;
+        };
+        if BARRIER
+            .iter()
+            .any(|&(_, id)| id == status.client_order_id.get())
+        {
+            assert_eq!(
+                status.reject_reason.get(),
+                0,
+                "the barrier's order status was refused: {status:?}"
+            );
+            answered += 1;
+            if answered == BARRIER.len() {
+                let _ = done.send(());
+            }
+        }
+    }
+}
+
 /// Sends `count` random commands from Alice and Bob (seeded), paced so
-/// the rate limiter lets them through, and reads every answer.
+/// the rate limiter lets them through, reads every answer, and returns
+/// once every command is journaled: each session ends with an order status
+/// per symbol, which its owner shard answers only after every command the
+/// session sent it before (one FIFO ring per pair of shards, the engine
+/// batch flushed before a query). Without it a session could log out
+/// while its commands for the other shard still waited in that shard's
+/// ring (a starved shard, seconds on a loaded host), and the journal the
+/// caller reads next would not be the flow's last.
 pub fn random_flow(gateway: &Gateway, seed: u64, count: u64) {
     let mut rng = Rng(seed | 1);
     let mut clients = [gateway.logon(ALICE), gateway.logon(BOB)];
+    let (done, answered) = mpsc::channel();
     let readers: Vec<_> = clients
         .iter()
         .map(|c| {
-            let mut reader = c.try_clone_for_reading();
-            thread::spawn(move || while reader.recv().is_ok() {})
+            let reader = c.try_clone_for_reading();
+            let done = done.clone();
+            thread::spawn(move || read_answers(reader, done))
         })
         .collect();
+    // Only the readers hold senders now: one that ends early is seen at once.
+    drop(done);
     for i in 0..count {
         let which = rng.below(2) as usize;
         let account = [ALICE, BOB][which];
@@ -104,11 +145,38 @@ pub fn random_flow(gateway: &Gateway, seed: u64, count: u64) {
         }
     }
     for client in &mut clients {
+        for (symbol, request_id) in BARRIER {
+            client
+                .order_status(request_id, symbol, 0)
+                .expect("send the barrier");
+        }
+    }
+    // Waiting may take seconds on a loaded host (the other shard starved):
+    // the sessions heartbeat meanwhile, as a client must, or the gateway
+    // ends them for idleness before the answers come.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut waiting = clients.len();
+    while waiting > 0 {
+        match answered.recv_timeout(Duration::from_millis(250)) {
+            Ok(()) => waiting -= 1,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "every session's barrier answered"
+                );
+                for client in &mut clients {
+                    client.heartbeat().expect("heartbeat");
+                }
+            }
+            Err(e) => panic!("a session ended before its barrier's answers: {e}"),
+        }
+    }
+    for client in &mut clients {
         client.logout().expect("logout");
     }
     drop(clients);
     for reader in readers {
-        let _ = reader.join();
+        reader.join().expect("the answers read");
     }
 }
 

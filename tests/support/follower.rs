@@ -180,6 +180,11 @@ impl Follower {
 
 impl Drop for Follower {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            for line in self.lines.iter().cloned().chain(self.log.try_iter()) {
+                eprintln!("follower log: {line}");
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

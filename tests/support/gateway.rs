@@ -419,6 +419,11 @@ impl Gateway {
 
 impl Drop for Gateway {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            for line in self.log.try_iter() {
+                eprintln!("gateway log: {line}");
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         if self.owns_dir {

@@ -110,10 +110,14 @@ impl WsClient {
     }
 
     fn fill(&mut self) -> usize {
+        self.try_fill().expect("read from market data")
+    }
+
+    fn try_fill(&mut self) -> std::io::Result<usize> {
         let mut chunk = [0u8; 65536];
-        let n = self.stream.read(&mut chunk).expect("read from market data");
+        let n = self.stream.read(&mut chunk)?;
         self.buf.extend_from_slice(&chunk[..n]);
-        n
+        Ok(n)
     }
 
     fn next_mask(&mut self) -> [u8; 4] {
@@ -138,6 +142,13 @@ impl WsClient {
 
     /// The next whole frame; `None` if the server closed the TCP stream.
     pub fn try_recv(&mut self) -> Option<Frame> {
+        self.read_frame().expect("read from market data")
+    }
+
+    /// As [`try_recv`](Self::try_recv), with a failed read returned
+    /// instead of a panic (a reader thread hands it to the test, which
+    /// decides whether it still needed the stream).
+    pub fn read_frame(&mut self) -> std::io::Result<Option<Frame>> {
         loop {
             match read_header(&self.buf) {
                 Ok((header, len)) => {
@@ -148,14 +159,14 @@ impl WsClient {
                         let opcode = Opcode::from_u8(header.opcode).expect("a known opcode");
                         let payload = self.buf[len..total].to_vec();
                         self.buf.drain(..total);
-                        return Some(Frame { opcode, payload });
+                        return Ok(Some(Frame { opcode, payload }));
                     }
                 }
                 Err(HeaderError::Incomplete { .. }) => {}
                 Err(e) => panic!("bad frame header: {e:?}"),
             }
-            if self.fill() == 0 {
-                return None;
+            if self.try_fill()? == 0 {
+                return Ok(None);
             }
         }
     }
