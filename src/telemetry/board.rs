@@ -99,6 +99,7 @@ published! {
     ws_closed_policy: Counter, "Market-data clients closed with 1008: no subscription in time, or control messages too fast.";
     md_messages_encoded: Counter, "Market-data stream messages encoded (once per shard, whatever the subscriber count).";
     md_frames_queued: Counter, "Market-data frames queued to clients (one per message per subscriber).";
+    md_fanout_lapped: Counter, "Market-data clients closed with 4001 because the shard's fan-out backlog dropped a message before the pump copied it to them.";
     loop_cycle_max_ns: Gauge, "Longest shard loop turn in the last interval, in nanoseconds.";
 }
 

@@ -255,6 +255,7 @@ impl ShardCore {
         );
         publish(&board.md_messages_encoded, md.messages_encoded);
         publish(&board.md_frames_queued, md.frames_queued);
+        publish(&board.md_fanout_lapped, md.fanout_lapped);
         let rejects = &self.shared.telemetry.rejects[self.id as usize];
         for (cell, &count) in rejects.iter().zip(&c.rejects) {
             publish(cell, count);

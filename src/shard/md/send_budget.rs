@@ -26,7 +26,16 @@ pub const SEND_BYTES_PER_TURN: usize = 64 * 1024;
 /// cannot take a whole turn's budget several times over.
 pub const SEND_PIECE_BYTES: usize = 16 * 1024;
 
+/// What a send costs the budget at least, however few bytes it carries: on
+/// loopback a send's cost is mostly per call (the syscall, the receiver's
+/// wake-up), and a thousand clients with one small message each would
+/// otherwise make a thousand sends a turn. With the floor a turn makes at
+/// most `SEND_BYTES_PER_TURN / SEND_COST_FLOOR_BYTES` (32) sends; the
+/// clients' queues gather what comes meanwhile, so each send carries more.
+pub const SEND_COST_FLOOR_BYTES: usize = 2 * 1024;
+
 const _: () = assert!(SEND_PIECE_BYTES <= SEND_BYTES_PER_TURN);
+const _: () = assert!(SEND_COST_FLOOR_BYTES <= SEND_PIECE_BYTES);
 
 /// What is left of this turn's market-data bytes.
 pub struct SendBudget {
@@ -46,8 +55,9 @@ impl SendBudget {
     }
 
     /// May a writer send `bytes` now, in turn `turn`? Yes while the turn's
-    /// budget lasts (the bytes are then taken from it); no once it is
-    /// spent: the writer waits for the next turn.
+    /// budget lasts (the bytes, at least [`SEND_COST_FLOOR_BYTES`], are
+    /// then taken from it); no once it is spent: the writer waits for the
+    /// next turn.
     pub fn take(&self, turn: u64, bytes: usize) -> bool {
         debug_assert!(bytes > 0, "only bytes to send are asked for");
         if turn != self.turn.get() {
@@ -58,7 +68,8 @@ impl SendBudget {
         if left == 0 {
             return false;
         }
-        self.left.set(left.saturating_sub(bytes));
+        self.left
+            .set(left.saturating_sub(bytes.max(SEND_COST_FLOOR_BYTES)));
         debug_assert!(self.left.get() < left, "a send takes from the budget");
         true
     }
@@ -70,17 +81,17 @@ mod tests {
 
     #[test]
     fn a_turn_sends_its_budget_then_waits_for_the_next() {
-        let budget = SendBudget::new(100);
-        assert!(budget.take(1, 60));
-        assert!(
-            budget.take(1, 60),
-            "the last piece may overdraw what is left"
-        );
+        let floor = SEND_COST_FLOOR_BYTES;
+        let budget = SendBudget::new(10 * floor);
+        assert!(budget.take(1, 6 * floor));
+        assert!(budget.take(1, 6 * floor), "the last piece may overdraw");
         assert!(!budget.take(1, 1), "spent for this turn");
         assert!(!budget.take(1, 1));
-        assert!(budget.take(2, 500), "a new turn, a new budget");
+        assert!(budget.take(2, 50 * floor), "a new turn, a new budget");
         assert!(!budget.take(2, 1));
-        assert!(budget.take(3, 100));
-        assert!(!budget.take(3, 1));
+        for _ in 0..10 {
+            assert!(budget.take(3, 1), "a small send costs the floor");
+        }
+        assert!(!budget.take(3, 1), "ten floors spend the turn");
     }
 }
