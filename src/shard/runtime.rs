@@ -125,7 +125,6 @@ pub fn run(
     }
     let _ = started.send(Ok(()));
     let admission = Admission::new(id, &shared.config.session);
-    let md_writers = shared.config.market_data.max_clients_per_shard;
     let idle = shared.config.server.idle;
     let tasks = Rc::new(ShardTasks {
         core: RefCell::new(core),
@@ -142,10 +141,7 @@ pub fn run(
         md_acceptor_running: Cell::new(md_listener.is_some()),
         md_connections: Cell::new(0),
         mesh_waiting: Cell::new(false),
-        md_send_budget: super::md::SendBudget::new(
-            super::md::send_budget::SEND_BYTES_PER_TURN,
-            md_writers,
-        ),
+        md_send_budget: super::md::SendBudget::new(super::md::send_budget::SEND_BYTES_PER_TURN),
     });
     if let Err(error) = reactor::block_on(ring, serve_shard(tasks, listener, md_listener)) {
         ring_failed(id, &error);
@@ -337,23 +333,9 @@ impl md::MdHost for ShardTasks {
     fn trade_path(&self) -> &str {
         &self.shared.config.market_data.order_entry_path
     }
-    fn poll_send(&self, bytes: usize, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+    fn may_send(&self, bytes: usize) -> bool {
         debug_assert!(bytes <= super::md::send_budget::SEND_PIECE_BYTES);
-        let polled = self.md_send_budget.poll_take(reactor::turn(), bytes, cx);
-        if polled.is_pending() {
-            // The pump releases waiting writers; it may be waiting itself.
-            self.core.borrow().market().wake_pump();
-        }
-        polled
-    }
-    fn release_senders(&self) -> bool {
-        let waiting = self.md_send_budget.release();
-        // (A writer may outlive its connection's reader, which is what
-        // `md_connections` counts: no relation between the two to assert.)
-        debug_assert!(
-            self.md_connections.get() <= self.shared.config.market_data.max_clients_per_shard
-        );
-        waiting
+        self.md_send_budget.take(reactor::turn(), bytes)
     }
     async fn serve_trade(
         tasks: &Rc<Self>,

@@ -396,12 +396,6 @@ impl MdHub {
         more
     }
 
-    /// Wakes the pump task (a writer waits for the turn's send budget).
-    pub fn wake_pump(&self) {
-        debug_assert!(std::rc::Rc::strong_count(&self.fan.pump_wake) >= 1);
-        self.fan.pump_wake.notify();
-    }
-
     /// What wakes the pump when a message enters the backlog.
     pub fn pump_waker(&self) -> std::rc::Rc<crate::shard::notify::LocalNotify> {
         debug_assert!(std::rc::Rc::strong_count(&self.fan.pump_wake) >= 1);

@@ -12,16 +12,9 @@
 //! closed with 4001 (`client.rs`), never thinned.
 //!
 //! The budget is keyed by the reactor's turn number (`reactor::turn`), so
-//! it refills itself when the turn changes, with no task to reset it. A
-//! writer the turn's budget refuses waits in a queue of wakers (sized at
-//! start: nothing allocates) instead of polling again every turn (a
-//! thousand waiting writers polled each turn cost more than the sends);
-//! the shard's pump task wakes as many as a turn can send, each turn, in
-//! the order they came ([`SendBudget::release`]).
+//! it refills itself when the turn changes, with no task to reset it.
 
-use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
-use std::task::{Context, Poll, Waker};
+use std::cell::Cell;
 
 /// Bytes of market data the writers of one shard hand to the kernel in one
 /// loop turn (the first send of a turn always goes, so a piece larger than
@@ -44,62 +37,21 @@ pub const SEND_COST_FLOOR_BYTES: usize = 2 * 1024;
 const _: () = assert!(SEND_PIECE_BYTES <= SEND_BYTES_PER_TURN);
 const _: () = assert!(SEND_COST_FLOOR_BYTES <= SEND_PIECE_BYTES);
 
-/// What is left of this turn's market-data bytes, and who waits for the
-/// next turn's.
+/// What is left of this turn's market-data bytes.
 pub struct SendBudget {
     per_turn: usize,
     turn: Cell<u64>,
     left: Cell<usize>,
-    /// Writers refused this turn, oldest first (capacity fixed at start).
-    waiting: RefCell<VecDeque<Waker>>,
 }
 
 impl SendBudget {
-    /// A budget of `per_turn` bytes for up to `writers` waiting writers
-    /// (more wait by yielding instead).
-    pub fn new(per_turn: usize, writers: usize) -> SendBudget {
+    pub fn new(per_turn: usize) -> SendBudget {
         assert!(per_turn > 0, "a turn sends something");
         SendBudget {
             per_turn,
             turn: Cell::new(u64::MAX),
             left: Cell::new(per_turn),
-            // Twice the writers: a writer woken for another reason (its
-            // linger timer) may queue a second waker before the first is
-            // used.
-            waiting: RefCell::new(VecDeque::with_capacity(2 * writers.max(1))),
         }
-    }
-
-    /// [`take`](Self::take) as a future's poll: ready once `bytes` may be
-    /// sent; pending (the waker queued for [`release`](Self::release))
-    /// while the turn's budget is spent.
-    pub fn poll_take(&self, turn: u64, bytes: usize, cx: &Context<'_>) -> Poll<()> {
-        if self.take(turn, bytes) {
-            return Poll::Ready(());
-        }
-        let mut waiting = self.waiting.borrow_mut();
-        if waiting.len() < waiting.capacity() {
-            waiting.push_back(cx.waker().clone());
-        } else {
-            // The queue is full (never expected): poll again next turn.
-            cx.waker().wake_by_ref();
-        }
-        debug_assert!(waiting.len() <= waiting.capacity(), "the queue never grows");
-        Poll::Pending
-    }
-
-    /// Wakes the writers a turn can send for (the oldest first); whether
-    /// some still wait. The pump task calls it once a turn.
-    pub fn release(&self) -> bool {
-        let mut waiting = self.waiting.borrow_mut();
-        for _ in 0..self.per_turn / SEND_COST_FLOOR_BYTES {
-            let Some(waker) = waiting.pop_front() else {
-                break;
-            };
-            waker.wake();
-        }
-        debug_assert!(waiting.len() < waiting.capacity() || waiting.capacity() == 0);
-        !waiting.is_empty()
     }
 
     /// May a writer send `bytes` now, in turn `turn`? Yes while the turn's
@@ -130,7 +82,7 @@ mod tests {
     #[test]
     fn a_turn_sends_its_budget_then_waits_for_the_next() {
         let floor = SEND_COST_FLOOR_BYTES;
-        let budget = SendBudget::new(10 * floor, 4);
+        let budget = SendBudget::new(10 * floor);
         assert!(budget.take(1, 6 * floor));
         assert!(budget.take(1, 6 * floor), "the last piece may overdraw");
         assert!(!budget.take(1, 1), "spent for this turn");
@@ -141,35 +93,5 @@ mod tests {
             assert!(budget.take(3, 1), "a small send costs the floor");
         }
         assert!(!budget.take(3, 1), "ten floors spend the turn");
-    }
-
-    #[test]
-    fn refused_writers_wait_and_are_released_a_turn_at_a_time_oldest_first() {
-        struct Count(std::sync::atomic::AtomicUsize);
-        impl std::task::Wake for Count {
-            fn wake(self: std::sync::Arc<Self>) {
-                self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
-        }
-        let floor = SEND_COST_FLOOR_BYTES;
-        let budget = SendBudget::new(2 * floor, 4);
-        let counts: Vec<_> = (0..3)
-            .map(|_| std::sync::Arc::new(Count(Default::default())))
-            .collect();
-        let woken = |i: usize| counts[i].0.load(std::sync::atomic::Ordering::Relaxed);
-        assert!(budget.take(1, floor) && budget.take(1, floor));
-        for count in &counts {
-            let waker = std::task::Waker::from(std::sync::Arc::clone(count));
-            let cx = Context::from_waker(&waker);
-            assert!(
-                budget.poll_take(1, 1, &cx).is_pending(),
-                "the turn is spent"
-            );
-        }
-        assert!(budget.release(), "a turn releases two: one still waits");
-        assert_eq!((woken(0), woken(1), woken(2)), (1, 1, 0));
-        assert!(!budget.release(), "the last one released");
-        assert_eq!(woken(2), 1);
-        assert!(!budget.release(), "nobody waits");
     }
 }

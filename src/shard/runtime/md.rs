@@ -57,16 +57,10 @@ pub(super) trait MdHost: 'static {
     /// The order-entry WebSocket path ("" where there is none: a relay
     /// has no order entry, so its handshake never upgrades to it).
     fn trade_path(&self) -> &str;
-    /// Ready once a market-data writer may send `bytes`: a shard answers
-    /// from its per-turn budget (`md/send_budget.rs`: order entry keeps its
-    /// turns; a refused writer waits for the pump's [`release_senders`]);
-    /// a relay, which has no order entry, is always ready.
-    ///
-    /// [`release_senders`]: MdHost::release_senders
-    fn poll_send(&self, bytes: usize, cx: &mut std::task::Context<'_>) -> std::task::Poll<()>;
-    /// Wakes the writers waiting for the next turn's budget (the pump, once
-    /// a turn); whether some still wait.
-    fn release_senders(&self) -> bool;
+    /// May a market-data writer send `bytes` now? A shard answers from its
+    /// per-turn budget (`md/send_budget.rs`: order entry keeps its turns);
+    /// a relay, which has no order entry, always says yes.
+    fn may_send(&self, bytes: usize) -> bool;
     /// Serves a connection upgraded on [`MdHost::trade_path`].
     async fn serve_trade(tasks: &Rc<Self>, stream: Rc<Conn>, accepted: &Accepted, early: &[u8]);
 }
@@ -115,16 +109,13 @@ pub(super) async fn accept_loop<H: MdHost>(tasks: Rc<H>, listener: OwnedFd) {
 
 /// The fan-out pump (`md/fanout.rs`): each turn it copies about
 /// [`PUMP_BYTES_PER_TURN`] bytes of backlog messages into the clients'
-/// queues, wakes the writers waiting for the turn's send budget, and
-/// yields, so the order path's tasks run every turn whatever the clients
-/// want; with the backlog empty and no writer waiting it waits for the next
-/// message (or writer).
+/// queues and yields, so the order path's tasks run every turn whatever
+/// the clients want; with the backlog empty it waits for the next message.
 pub(super) async fn pump_loop<H: MdHost>(tasks: Rc<H>) {
     let wake = tasks.hub().pump_waker();
     loop {
         let more = tasks.hub().pump(PUMP_BYTES_PER_TURN, now().wall_ns);
-        let senders_wait = tasks.release_senders();
-        if more || senders_wait {
+        if more {
             crate::shard::reactor::yield_now().await;
         } else {
             wake.wait().await;
@@ -337,7 +328,9 @@ async fn read_upgrade<H: MdHost>(tasks: &Rc<H>, stream: &Conn, buf: &mut [u8]) -
 async fn send_paced<H: MdHost>(tasks: &H, stream: &Conn, bytes: &[u8]) -> bool {
     debug_assert!(!bytes.is_empty(), "only queued bytes are sent");
     for piece in bytes.chunks(SEND_PIECE_BYTES) {
-        std::future::poll_fn(|cx| tasks.poll_send(piece.len(), cx)).await;
+        while !tasks.may_send(piece.len()) {
+            crate::shard::reactor::yield_now().await;
+        }
         if stream.write_all(piece).await.is_err() {
             return false;
         }

@@ -85,15 +85,10 @@ impl MdHost for RelayTasks {
     fn trade_path(&self) -> &str {
         ""
     }
-    fn poll_send(&self, bytes: usize, _: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+    fn may_send(&self, bytes: usize) -> bool {
         // A relay thread serves market data only: nothing to yield to.
         debug_assert!(bytes > 0, "only bytes to send are asked for");
-        std::task::Poll::Ready(())
-    }
-    fn release_senders(&self) -> bool {
-        // Its writers never wait (`poll_send` is always ready).
-        debug_assert!(self.md_connections.get() <= self.config.market_data.max_clients_per_shard);
-        false
+        true
     }
     async fn serve_trade(
         _tasks: &Rc<Self>,
