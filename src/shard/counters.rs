@@ -17,6 +17,9 @@ pub struct ShardCounters {
     pub mesh_in: u64,
     pub sessions_opened: u64,
     pub sessions_ended: u64,
+    /// Of those, sessions over WebSocket order entry (`/trade`).
+    pub ws_sessions_opened: u64,
+    pub ws_sessions_ended: u64,
     pub slow_consumers: u64,
     pub market_events: u64,
     /// Commands refused because the journal could not take them.
@@ -41,6 +44,8 @@ impl Default for ShardCounters {
             mesh_in: 0,
             sessions_opened: 0,
             sessions_ended: 0,
+            ws_sessions_opened: 0,
+            ws_sessions_ended: 0,
             slow_consumers: 0,
             market_events: 0,
             journal_refusals: 0,

@@ -10,7 +10,7 @@
 //!   `admission.rs`);
 //! - the ticker: heartbeats and timeouts every few milliseconds;
 //! - the market-data acceptor and, per WebSocket client, a reader and a
-//!   writer (`runtime/md.rs`);
+//!   writer, and the fan-out pump (`runtime/md.rs`);
 //! - per connection, a reader (socket -> core: receives into the shard's
 //!   provided buffer ring) and a writer (outbox -> socket, woken by a
 //!   [`LocalNotify`]; sends from the session's own buffer);
@@ -79,6 +79,8 @@ struct ShardTasks {
     md_connections: Cell<usize>,
     /// The mesh loop waits for its doorbell (`idle = "park"`).
     mesh_waiting: Cell<bool>,
+    /// Market-data bytes the writers may still send this turn.
+    md_send_budget: super::md::SendBudget,
 }
 
 /// Runs shard `id` on the calling thread until graceful shutdown
@@ -139,6 +141,7 @@ pub fn run(
         md_acceptor_running: Cell::new(md_listener.is_some()),
         md_connections: Cell::new(0),
         mesh_waiting: Cell::new(false),
+        md_send_budget: super::md::SendBudget::new(super::md::send_budget::SEND_BYTES_PER_TURN),
     });
     if let Err(error) = reactor::block_on(ring, serve_shard(tasks, listener, md_listener)) {
         ring_failed(id, &error);
@@ -196,6 +199,9 @@ async fn serve_shard(tasks: Rc<ShardTasks>, listener: OwnedFd, md_listener: Opti
     if let Some(md_listener) = md_listener {
         spawn(md::accept_loop(Rc::clone(&tasks), md_listener));
     }
+    // Replicas get public events without a listener too; only clients
+    // make backlog, but the pump costs nothing while it waits.
+    spawn(md::pump_loop(Rc::clone(&tasks)));
     spawn(tick_loop(Rc::clone(&tasks)));
     mesh_loop(&tasks).await;
     graceful_shutdown(&tasks).await;
@@ -326,6 +332,10 @@ impl md::MdHost for ShardTasks {
     }
     fn trade_path(&self) -> &str {
         &self.shared.config.market_data.order_entry_path
+    }
+    fn may_send(&self, bytes: usize) -> bool {
+        debug_assert!(bytes <= super::md::send_budget::SEND_PIECE_BYTES);
+        self.md_send_budget.take(reactor::turn(), bytes)
     }
     async fn serve_trade(
         tasks: &Rc<Self>,

@@ -90,6 +90,9 @@ published! {
     cancels: Counter, "Orders canceled on this shard (by their owner, a mass cancel, the kill switch, end of day, an IOC remainder).";
     cancel_rejects: Counter, "Cancels and replaces refused.";
     sessions_live: Gauge, "Sessions holding a slot on the shard.";
+    ws_trade_sessions_opened: Counter, "Sessions logged on over WebSocket order entry (also in sessions_opened).";
+    ws_trade_sessions_ended: Counter, "WebSocket order-entry sessions ended (also in sessions_ended).";
+    ws_trade_sessions_live: Gauge, "WebSocket order-entry sessions connected to the shard (also in sessions_live); TCP ones are the difference.";
     ws_clients: Gauge, "Market-data WebSocket clients connected to the shard.";
     ws_clients_opened: Counter, "Market-data WebSocket handshakes accepted.";
     ws_handshakes_refused: Counter, "Market-data upgrade requests refused (bad request or no client slot).";
@@ -99,6 +102,7 @@ published! {
     ws_closed_policy: Counter, "Market-data clients closed with 1008: no subscription in time, or control messages too fast.";
     md_messages_encoded: Counter, "Market-data stream messages encoded (once per shard, whatever the subscriber count).";
     md_frames_queued: Counter, "Market-data frames queued to clients (one per message per subscriber).";
+    md_fanout_lapped: Counter, "Market-data clients closed with 4001 because the shard's fan-out backlog dropped a message before the pump copied it to them.";
     loop_cycle_max_ns: Gauge, "Longest shard loop turn in the last interval, in nanoseconds.";
 }
 

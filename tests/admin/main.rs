@@ -15,3 +15,4 @@ mod http;
 mod isolation;
 mod operator;
 mod since_reset;
+mod transports;

@@ -1,7 +1,7 @@
 //! The shard's market-data fan-out allocates nothing per event: engine
-//! events through a shard's `MdHub` (its replica feed) to 40 WebSocket
-//! clients in both formats and every channel, conflation ticks,
-//! heartbeats, the writers taking their queues, and clients unsubscribing
+//! events through a shard's `MdHub` (its replica feed, its backlog and
+//! pump) to 40 WebSocket clients in both formats and every channel,
+//! conflation ticks, heartbeats, the writers taking their queues, and clients unsubscribing
 //! and subscribing again between rounds (the per-stream subscriber sets,
 //! `shard/md/streams.rs`, are sized at start), all under the counting
 //! allocator, which must read 0 once the clients exist and have subscribed;
@@ -166,10 +166,13 @@ fn fan_out_to_forty_clients_allocates_nothing_per_event() {
 }
 
 /// A masked client frame of any opcode.
-/// Takes every client's queue as its writer would (into its spare buffer);
-/// the bytes taken. No client may have been cut.
+/// Runs the fan-out pump until the backlog is empty (the shard's pump task
+/// does it a budget per turn), then takes every client's queue as its
+/// writer would (into its spare buffer); the bytes taken. No client may
+/// have been cut.
 pub(crate) fn take_all(hub: &mut MdHub, clients: &[ClientId], spares: &mut [Vec<u8>]) -> usize {
     assert_eq!(clients.len(), spares.len(), "a spare buffer per client");
+    while hub.pump(64 * 1024, 1_700_000_000_000_000_000) {}
     let mut bytes = 0;
     for (id, spare) in clients.iter().zip(spares.iter_mut()) {
         if hub.take(*id, spare) == Take::Data {

@@ -13,6 +13,9 @@
 //! (`market_data.echo_path`), and `autobahn` the Autobahn|Testsuite
 //! fuzzing client (`kosoku`) against it. `admin_api` holds the admin
 //! thread's order book, trades and tickers queries to the same model.
+//! `fanout_pump` drives a shard's fan-out backlog and pump by hand;
+//! `order_priority` holds order entry to its pace while many subscribers
+//! of the traded symbol stop reading (issue 13).
 
 #[path = "../support/doc_tables.rs"]
 mod doc_tables;
@@ -25,10 +28,12 @@ mod clients;
 mod control;
 mod echo;
 mod endpoint;
+mod fanout_pump;
 mod feed;
 mod flow;
 mod live;
 mod node_feed;
+mod order_priority;
 mod protocol_doc;
 mod python_feed;
 mod replica;

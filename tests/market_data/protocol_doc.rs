@@ -343,6 +343,21 @@ fn limits_in_the_doc_are_the_constants() {
             tradsys::websocket::handshake::MAX_HEADERS
         )
     );
+    assert_eq!(
+        value("fan-out backlog per shard"),
+        format!("{} bytes", tradsys::shard::md::fanout::BACKLOG_BYTES)
+    );
+    // Section 9.3's prose names the per-turn shares.
+    use tradsys::shard::md::send_budget::{SEND_BYTES_PER_TURN, SEND_COST_FLOOR_BYTES};
+    assert_eq!(tradsys::shard::md::fanout::PUMP_BYTES_PER_TURN, 64 * 1024);
+    assert_eq!(
+        (SEND_BYTES_PER_TURN, SEND_COST_FLOOR_BYTES),
+        (64 * 1024, 2048)
+    );
+    assert!(
+        DOC.contains("about 64 KiB per\nturn")
+            && DOC.contains("at most\n64 KiB a turn (a send counting as at least 2 KiB)")
+    );
     assert_eq!(MAX_REQ_ID, (1 << 53) - 1);
     assert_eq!(MAX_MD_MESSAGE_LEN, 24_632);
     assert!(DOC.contains("`24 <= length <= 24,632`"));

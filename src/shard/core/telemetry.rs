@@ -255,6 +255,7 @@ impl ShardCore {
         );
         publish(&board.md_messages_encoded, md.messages_encoded);
         publish(&board.md_frames_queued, md.frames_queued);
+        publish(&board.md_fanout_lapped, md.fanout_lapped);
         let rejects = &self.shared.telemetry.rejects[self.id as usize];
         for (cell, &count) in rejects.iter().zip(&c.rejects) {
             publish(cell, count);
@@ -276,6 +277,13 @@ impl ShardCore {
         publish(&board.loop_cycles_over_threshold, t.cycles_over_threshold);
         publish(&board.clock_anomalies, t.clock_anomalies);
         publish(&board.sessions_live, self.sessions.live() as u64);
+        debug_assert!(c.ws_sessions_ended <= c.ws_sessions_opened);
+        publish(&board.ws_trade_sessions_opened, c.ws_sessions_opened);
+        publish(&board.ws_trade_sessions_ended, c.ws_sessions_ended);
+        publish(
+            &board.ws_trade_sessions_live,
+            c.ws_sessions_opened - c.ws_sessions_ended,
+        );
     }
 
     /// The shard recovered and runs (or stopped): what `/ready` reads.

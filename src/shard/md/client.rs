@@ -90,6 +90,10 @@ pub struct MdClient {
     pub rate: TokenBucket,
     /// Set by the reader when it stops (the writer may then finish).
     pub reader_done: bool,
+    /// Backlog position up to which this client has had every message it
+    /// wants (`fanout::catch_up` may run it ahead of the pump, which then
+    /// skips it for those).
+    pub caught_up_to: u64,
 }
 
 impl MdClient {
@@ -121,6 +125,7 @@ impl MdClient {
             subscribe_by_ns,
             rate,
             reader_done: false,
+            caught_up_to: 0,
         }
     }
 

@@ -27,6 +27,10 @@ pub struct MdCounters {
     pub messages_encoded: u64,
     /// Frames queued to clients (one per message per subscriber).
     pub frames_queued: u64,
+    /// Clients closed with 4001 because the backlog dropped a message the
+    /// pump had not copied to them yet (the shard fell behind its clients;
+    /// also counted in `closed_slow_consumer`).
+    pub fanout_lapped: u64,
 }
 
 impl MdCounters {

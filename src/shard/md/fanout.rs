@@ -1,25 +1,35 @@
 //! The shard's market-data fan-out: the feed's sink. Each stream message is
 //! encoded at most once per format on this shard (binary frame, JSON text
 //! frame: servers' frames are unmasked, so the bytes are the same for every
-//! subscriber), and only if some client here wants its stream; the frame is
-//! then copied into the queue of every client that wants it, found through
-//! the stream's subscriber set (`streams.rs`), not by asking every client. A client whose
-//! queue cannot take it is closed with 4001 on the spot: the message is not
-//! dropped for it while it stays connected.
+//! subscriber), and only if some client here wants its stream, then put in
+//! the backlog (`backlog.rs`): that is all the order path pays. The pump
+//! ([`FanOut::pump`], a task of the shard, a bounded amount per loop turn)
+//! copies each message into the queue of every client that wants it, found
+//! through the stream's subscriber set (`streams.rs`), not by asking every
+//! client. A client whose queue cannot take it is closed with 4001 on the
+//! spot, and so is one the pump had not reached when the backlog had to
+//! drop the message: a message is never dropped for a client that stays
+//! connected. Before a client's control message is answered (and before a
+//! heartbeat) it is caught up ([`catch_up`]), so its queue holds exactly
+//! what it would have held had every message been copied at once.
 //!
 //! Nothing here allocates: the clients' queues and the frame buffers are
 //! sized when made.
 
 use std::ops::Range;
 
+use std::rc::Rc;
+
+use super::backlog::{record_len, Backlog, Meta, Record};
 use super::client::{ClientState, CloseReason, MdClient, SendQueue};
 use super::counters::MdCounters;
 use super::raw::Transport;
 use super::streams::StreamSubscribers;
 use crate::market_data::{FeedMessage, FeedSink};
 use crate::protocol::market_data::{
-    encode_feed_message, render_feed_message, BufferTooSmall, DataFormat,
+    encode_feed_message, render_feed_message, BufferTooSmall, DataFormat, Subscriptions,
 };
+use crate::shard::notify::LocalNotify;
 use crate::websocket::close::code;
 use crate::websocket::frame::{write_header, Opcode, MAX_HEADER_LEN};
 
@@ -78,7 +88,29 @@ pub struct FanOut {
     pub binary: FrameBuf,
     pub json: FrameBuf,
     pub counters: MdCounters,
+    /// Messages framed and waiting for the pump.
+    pub backlog: Backlog,
+    /// Woken by each append: the shard's pump task waits on it when the
+    /// backlog is empty.
+    pub pump_wake: Rc<LocalNotify>,
+    /// Open clients per data format (binary, JSON): a message is encoded
+    /// only in the formats some client of the shard takes.
+    formats: [usize; 2],
 }
+
+/// Bytes the pump copies into clients' queues per call (one per loop
+/// turn), at least one message whatever its size: the order path's turns
+/// stay short however many clients a message goes to.
+pub const PUMP_BYTES_PER_TURN: usize = 64 * 1024;
+
+/// What a message costs the pump's budget before any copy (its look at
+/// the stream's subscribers).
+const PUMP_RECORD_COST: usize = 64;
+
+/// Bytes of the backlog of each shard (more if two of the largest
+/// messages need more): past it the oldest message not yet fanned out
+/// goes, and the clients that wanted it are closed with 4001.
+pub const BACKLOG_BYTES: usize = 4 << 20;
 
 impl FanOut {
     pub fn new(slots: usize, frame_payload: usize, symbols: &[crate::engine::SymbolId]) -> FanOut {
@@ -89,13 +121,55 @@ impl FanOut {
             binary: FrameBuf::with_payload_capacity(frame_payload),
             json: FrameBuf::with_payload_capacity(frame_payload),
             counters: MdCounters::default(),
+            backlog: Backlog::new(BACKLOG_BYTES, frame_payload + HEADER_ROOM),
+            pump_wake: Rc::new(LocalNotify::default()),
+            formats: [0; 2],
         }
+    }
+
+    /// Fans backlog messages out, oldest first, to every client of their
+    /// stream that has not had them (a catch-up may have run ahead), until
+    /// about `budget` bytes were queued; true if messages remain.
+    pub fn pump(&mut self, budget: usize) -> bool {
+        assert!(budget > 0, "the pump moves");
+        let FanOut {
+            clients,
+            streams,
+            backlog,
+            counters,
+            ..
+        } = self;
+        let mut spent = 0;
+        while spent < budget {
+            let Some(record) = backlog.next_unpumped() else {
+                break;
+            };
+            spent += PUMP_RECORD_COST;
+            for slot in streams.of(record.meta.symbol, record.meta.channel) {
+                let Some(client) = clients[slot].as_mut() else {
+                    debug_assert!(false, "slot {slot} listed but empty");
+                    continue;
+                };
+                if client.caught_up_to <= record.pos {
+                    let MdClient {
+                        subs, out, format, ..
+                    } = client;
+                    spent += deliver(counters, subs, out, *format, &record);
+                }
+            }
+            let next = record.next;
+            backlog.pumped_to(next);
+        }
+        backlog.has_unpumped()
     }
 
     /// Puts a new client in the free `slot` (subscribed to nothing yet,
     /// so in no stream's set).
-    pub fn occupy(&mut self, slot: usize, client: MdClient) {
+    pub fn occupy(&mut self, slot: usize, mut client: MdClient) {
         assert!(self.clients[slot].is_none(), "slot {slot} is free");
+        // What the backlog holds went out before this client existed.
+        client.caught_up_to = self.backlog.head();
+        self.formats[usize::from(client.format == DataFormat::Json)] += 1;
         self.clients[slot] = Some(client);
     }
 
@@ -105,6 +179,9 @@ impl FanOut {
         let client = self.clients[slot].take();
         let client = client.unwrap_or_else(|| panic!("slot {slot} held a client"));
         self.streams.unlist(slot, &client.subs);
+        let format = usize::from(client.format == DataFormat::Json);
+        assert!(self.formats[format] > 0, "the client was counted");
+        self.formats[format] -= 1;
     }
 
     /// Closes `client` with `code`, counted under `why`.
@@ -123,38 +200,11 @@ impl FanOut {
     }
 }
 
-/// A frame of one message, encoded on first use.
-enum Lazy {
-    NotYet,
-    Ready(Range<usize>),
-    Failed,
-}
-
-impl Lazy {
-    fn get(
-        &mut self,
-        buf: &mut FrameBuf,
-        opcode: Opcode,
-        encode: impl FnOnce(&mut [u8]) -> Result<usize, BufferTooSmall>,
-    ) -> Option<Range<usize>> {
-        debug_assert!(opcode == Opcode::Binary || opcode == Opcode::Text);
-        if let Lazy::NotYet = self {
-            *self = match buf.frame(opcode, encode) {
-                Ok(range) => Lazy::Ready(range),
-                Err(e) => {
-                    tracing::error!(needed = e.needed, "market data: frame buffer too small");
-                    Lazy::Failed
-                }
-            };
-        }
-        match self {
-            Lazy::Ready(range) => Some(range.clone()),
-            _ => None,
-        }
-    }
-}
-
 impl FeedSink for FanOut {
+    /// The order path's share of a message: encoded once per format some
+    /// client of the shard takes, appended to the backlog, the pump woken.
+    /// No client is visited here (only the stream's set, to see that it has
+    /// one); the copies into their queues are the pump's.
     fn publish(&mut self, message: &FeedMessage<'_>) {
         let stamp = *message.stamp();
         debug_assert!(
@@ -162,69 +212,179 @@ impl FeedSink for FanOut {
             "a stream message follows its previous one"
         );
         let (channel, depth) = message.stream();
-        let mut binary = Lazy::NotYet;
-        let mut json = Lazy::NotYet;
+        debug_assert!(
+            listed_as_subscribed(&self.clients, &self.streams, stamp.symbol, channel),
+            "the stream's set holds exactly the clients subscribed to it"
+        );
+        if self.streams.of(stamp.symbol, channel).next().is_none() {
+            return;
+        }
+        let binary = (self.formats[0] > 0)
+            .then(|| {
+                encoded(&mut self.binary, Opcode::Binary, |b| {
+                    encode_feed_message(message, b)
+                })
+            })
+            .flatten();
+        let json = (self.formats[1] > 0)
+            .then(|| {
+                encoded(&mut self.json, Opcode::Text, |b| {
+                    render_feed_message(message, b)
+                })
+            })
+            .flatten();
         let FanOut {
             clients,
             streams,
             binary: binary_buf,
             json: json_buf,
             counters,
+            backlog,
+            pump_wake,
+            ..
         } = self;
-        debug_assert!(
-            listed_as_subscribed(clients, streams, stamp.symbol, channel),
-            "the stream's set holds exactly the clients subscribed to it"
-        );
-        for slot in streams.of(stamp.symbol, channel) {
-            let Some(client) = clients[slot].as_mut() else {
-                debug_assert!(false, "slot {slot} listed but empty");
-                continue;
-            };
-            if !client.is_open() || !client.subs.wants(stamp.symbol, channel, depth) {
-                continue;
-            }
-            let (frame, buf) = match client.format {
-                DataFormat::Binary => (
-                    binary.get(binary_buf, Opcode::Binary, |b| {
-                        encode_feed_message(message, b)
-                    }),
-                    &*binary_buf,
-                ),
-                DataFormat::Json => (
-                    json.get(json_buf, Opcode::Text, |b| render_feed_message(message, b)),
-                    &*json_buf,
-                ),
-            };
-            let Some(frame) = frame else {
-                FanOut::close(
-                    counters,
-                    &mut client.out,
-                    code::INTERNAL_ERROR,
-                    "encoding failed",
-                    CloseReason::Internal,
-                );
-                continue;
-            };
-            let pushed = match client.out.transport {
-                Transport::WebSocket | Transport::Echo => client.out.push_framed(buf.bytes(frame)),
-                Transport::RawTcp => client.out.push_frame(Opcode::Binary, buf.payload(frame)),
-            };
-            if pushed {
-                counters.frames_queued += 1;
-            } else {
-                FanOut::close(
-                    counters,
-                    &mut client.out,
-                    code::SLOW_CONSUMER,
-                    "slow consumer",
-                    CloseReason::SlowConsumer,
-                );
-            }
+        let binary_bytes = binary.clone().map_or(&[][..], |r| binary_buf.bytes(r));
+        let json_bytes = json.map_or(&[][..], |r| json_buf.bytes(r));
+        if binary_bytes.is_empty() && json_bytes.is_empty() {
+            return; // logged by `encoded`; the clients are closed with 1011 below
         }
-        if !matches!(binary, Lazy::NotYet) || !matches!(json, Lazy::NotYet) {
-            counters.messages_encoded += 1;
+        counters.messages_encoded += 1;
+        let len = record_len(binary_bytes.len(), json_bytes.len());
+        while let Some(old) = backlog.oldest_in_the_way(len) {
+            if !old.is_pad() && old.pos >= backlog.pumped() {
+                lap(clients, streams, counters, &old);
+            }
+            backlog.drop_oldest();
+        }
+        let binary_header = binary.map_or(0, |r| HEADER_ROOM - r.start);
+        let meta = Meta {
+            symbol: stamp.symbol,
+            channel,
+            depth,
+        };
+        backlog.append(meta, binary_bytes, binary_header, json_bytes);
+        pump_wake.notify();
+    }
+}
+
+/// Frames one message in `buf`; `None` (logged) if it does not fit.
+fn encoded(
+    buf: &mut FrameBuf,
+    opcode: Opcode,
+    encode: impl FnOnce(&mut [u8]) -> Result<usize, BufferTooSmall>,
+) -> Option<Range<usize>> {
+    debug_assert!(opcode == Opcode::Binary || opcode == Opcode::Text);
+    match buf.frame(opcode, encode) {
+        Ok(range) => Some(range),
+        Err(e) => {
+            tracing::error!(needed = e.needed, "market data: frame buffer too small");
+            None
         }
     }
+}
+
+/// The backlog is about to drop `record` before the pump reached it: every
+/// client that wants it and has not had it is closed with 4001 (its
+/// stream would have a hole otherwise).
+fn lap(
+    clients: &mut [Option<MdClient>],
+    streams: &StreamSubscribers,
+    counters: &mut MdCounters,
+    record: &Record<'_>,
+) {
+    debug_assert!(!record.is_pad(), "a pad has no subscribers");
+    let Meta {
+        symbol,
+        channel,
+        depth,
+    } = record.meta;
+    for slot in streams.of(symbol, channel) {
+        let Some(client) = clients[slot].as_mut() else {
+            continue;
+        };
+        if client.caught_up_to > record.pos
+            || !client.is_open()
+            || !client.subs.wants(symbol, channel, depth)
+        {
+            continue;
+        }
+        counters.fanout_lapped += 1;
+        let why = CloseReason::SlowConsumer;
+        FanOut::close(
+            counters,
+            &mut client.out,
+            code::SLOW_CONSUMER,
+            "slow consumer",
+            why,
+        );
+    }
+}
+
+/// Copies `record` into one client's queue if its subscriptions want it;
+/// the bytes queued. A queue past its budget closes the client (4001).
+pub fn deliver(
+    counters: &mut MdCounters,
+    subs: &Subscriptions,
+    out: &mut SendQueue,
+    format: DataFormat,
+    record: &Record<'_>,
+) -> usize {
+    debug_assert!(!record.is_pad(), "only messages are delivered");
+    let Meta {
+        symbol,
+        channel,
+        depth,
+    } = record.meta;
+    if out.state != ClientState::Open || !subs.wants(symbol, channel, depth) {
+        return 0;
+    }
+    let frame = match (format, out.transport) {
+        (DataFormat::Json, _) => record.json,
+        (DataFormat::Binary, Transport::RawTcp) if !record.binary.is_empty() => {
+            &record.binary[record.binary_header..]
+        }
+        (DataFormat::Binary, _) => record.binary,
+    };
+    if frame.is_empty() {
+        let why = CloseReason::Internal;
+        FanOut::close(counters, out, code::INTERNAL_ERROR, "encoding failed", why);
+        return 0;
+    }
+    let pushed = match out.transport {
+        Transport::WebSocket | Transport::Echo => out.push_framed(frame),
+        Transport::RawTcp => out.push_frame(Opcode::Binary, frame),
+    };
+    if !pushed {
+        let why = CloseReason::SlowConsumer;
+        FanOut::close(counters, out, code::SLOW_CONSUMER, "slow consumer", why);
+        return 0;
+    }
+    counters.frames_queued += 1;
+    frame.len()
+}
+
+/// Copies into one client's queue every backlog record it wants and has
+/// not had (from the pump's position, or from where its last catch-up
+/// ended), so what is queued next for it (the answer to a control
+/// message) comes after them, as if the pump had kept up.
+pub fn catch_up(
+    backlog: &Backlog,
+    counters: &mut MdCounters,
+    caught_up_to: &mut u64,
+    subs: &Subscriptions,
+    out: &mut SendQueue,
+    format: DataFormat,
+) {
+    debug_assert!(
+        *caught_up_to <= backlog.head(),
+        "no client is ahead of the head"
+    );
+    let mut pos = backlog.pumped().max(*caught_up_to);
+    while let Some(record) = backlog.record_from(pos) {
+        deliver(counters, subs, out, format, &record);
+        pos = record.next;
+    }
+    *caught_up_to = backlog.head();
 }
 
 /// Debug builds: the set of (symbol, channel) is exactly the clients whose

@@ -11,7 +11,7 @@
 
 use super::client::{ClientState, CloseReason, MdClient, SendQueue, Take};
 use super::counters::MdCounters;
-use super::fanout::FanOut;
+use super::fanout::{catch_up, FanOut};
 use super::raw::Transport;
 use crate::config::Config;
 use crate::engine::{Event, SymbolId};
@@ -78,6 +78,10 @@ pub struct MdHub {
     handshaking: usize,
     next_generation: u32,
     next_heartbeat_ns: u64,
+    /// A heartbeat round is due and waits for the pump to empty the
+    /// backlog: a heartbeat's `stream_last` is the feed's, so it must not
+    /// overtake an increment still in the backlog.
+    heartbeat_due: bool,
     /// `market_data.allowed_origins`, kept for every handshake of the
     /// shard's life (made once per start).
     pub origins: &'static [&'static str],
@@ -130,6 +134,7 @@ impl MdHub {
             handshaking: 0,
             next_generation: 1,
             next_heartbeat_ns: 0,
+            heartbeat_due: false,
             origins: Box::leak(origins.into_boxed_slice()),
         }
     }
@@ -368,9 +373,33 @@ impl MdHub {
         }
         if now_ns >= self.next_heartbeat_ns {
             self.next_heartbeat_ns = now_ns + HEARTBEAT_INTERVAL_NS;
+            self.heartbeat_due = true;
+        }
+        if self.heartbeat_due && !self.fan.backlog.has_unpumped() {
+            self.heartbeat_due = false;
             self.heartbeats(wall_ns);
         }
         debug_assert!(self.next_heartbeat_ns > now_ns);
+    }
+
+    /// The pump's turn (`fanout.rs`): backlog messages into their
+    /// clients' queues, about `budget` bytes; then, once the backlog is
+    /// empty, a heartbeat round that was waiting for it. True if messages
+    /// remain (the caller comes back next turn).
+    pub fn pump(&mut self, budget: usize, wall_ns: u64) -> bool {
+        let more = self.fan.pump(budget);
+        if !more && self.heartbeat_due {
+            self.heartbeat_due = false;
+            self.heartbeats(wall_ns);
+        }
+        debug_assert_eq!(more, self.fan.backlog.has_unpumped());
+        more
+    }
+
+    /// What wakes the pump when a message enters the backlog.
+    pub fn pump_waker(&self) -> std::rc::Rc<crate::shard::notify::LocalNotify> {
+        debug_assert!(std::rc::Rc::strong_count(&self.fan.pump_wake) >= 1);
+        std::rc::Rc::clone(&self.fan.pump_wake)
     }
 
     /// One heartbeat per stream of every open client.
@@ -454,6 +483,7 @@ impl MdHub {
             rate,
             format,
             subscribe_by_ns,
+            caught_up_to,
             ..
         } = client;
         while out.state == ClientState::Open && !input.is_empty() {
@@ -481,6 +511,7 @@ impl MdHub {
             // The WebSocket decoder checks UTF-8; here it is the line's turn.
             let text = std::str::from_utf8(lines.line()).map_or(&b"\xff"[..], str::as_bytes);
             let slot = id.slot as usize;
+            catch_up(&fan.backlog, counters, caught_up_to, subs, out, *format);
             fan.streams.unlist(slot, subs);
             answer(
                 feed,
@@ -577,6 +608,7 @@ impl MdHub {
             rate,
             format,
             subscribe_by_ns,
+            caught_up_to,
             ..
         } = client;
         while out.state == ClientState::Open {
@@ -611,6 +643,7 @@ impl MdHub {
                 );
                 break;
             }
+            catch_up(&fan.backlog, counters, caught_up_to, subs, out, *format);
             fan.streams.unlist(id.slot as usize, subs);
             answer(feed, names, scratch, counters, subs, out, *format, text);
             fan.streams.list(id.slot as usize, subs);

@@ -6,9 +6,12 @@
 //! - [`hub`]: the shard's replica feed of every symbol, its clients, their
 //!   control messages, ticks and heartbeats;
 //! - [`fanout`]: the feed's sink: each message encoded once per format on
-//!   the shard, copied into the queue of each client that wants it;
+//!   the shard, put in the [`backlog`], and copied by the pump (a bounded
+//!   amount per loop turn) into the queue of each client that wants it;
 //! - [`streams`]: per stream, the clients subscribed to it;
 //! - [`client`]: one connection: decoder, subscriptions, bounded send queue;
+//! - [`send_budget`]: the bytes market data may send per loop turn, so
+//!   order entry keeps its turns however many clients wait;
 //! - [`raw`]: the raw-TCP transport (JSON lines in, binary messages out);
 //! - [`counters`]: what the shard counts about its clients;
 //! - [`relay`]: a follower's relay: its input from the follower's replay;
@@ -16,6 +19,7 @@
 //! - [`exchange`]: start-up only, how each replica gets the other shards'
 //!   symbols and how the shards agree on the feed epoch.
 
+pub mod backlog;
 pub mod client;
 pub mod counters;
 pub mod exchange;
@@ -24,6 +28,7 @@ pub mod hub;
 pub mod raw;
 pub mod relay;
 pub mod resync;
+pub mod send_budget;
 pub mod streams;
 
 pub use client::{ClientState, CloseReason, Take};
@@ -32,3 +37,4 @@ pub use exchange::FeedExchange;
 pub use hub::{largest_answer_bytes, ClientId, Input, MdHub};
 pub use raw::Transport;
 pub use relay::{RelayMsg, RelayTap};
+pub use send_budget::SendBudget;

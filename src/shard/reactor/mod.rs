@@ -31,6 +31,19 @@ pub use ring::Ring;
 
 thread_local! {
     static RING: RefCell<Option<Ring>> = const { RefCell::new(None) };
+    /// Turns of this thread's loop so far (see [`turn`]).
+    static TURN: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The number of the loop turn running now: it changes once per turn
+/// (every ready task run, then one enter). A budget per turn keyed by it
+/// (`md::MdHub::take_send_budget`) needs no task of its own to reset it.
+pub fn turn() -> u64 {
+    debug_assert!(
+        RING.with(|ring| ring.try_borrow().map_or(true, |ring| ring.is_some())),
+        "only a reactor's thread has turns"
+    );
+    TURN.with(Cell::get)
 }
 
 /// Runs `f` on this thread's ring. Panics if the thread has none: only the
@@ -72,6 +85,7 @@ pub fn block_on(ring: Ring, future: impl Future<Output = ()> + 'static) -> std::
     });
     let mut failures = 0u32;
     let outcome = loop {
+        TURN.with(|turn| turn.set(turn.get() + 1));
         executor::run_ready();
         if done.get() {
             break Ok(());

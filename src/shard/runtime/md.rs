@@ -4,7 +4,9 @@
 //! first byte is `{`, raw-TCP control lines; or, upgraded on the
 //! order-entry path of a shard, an order-entry connection: `ws_trade.rs`)
 //! and a writer
-//! (the client's queue out, everything pending in one send). The decisions
+//! (the client's queue out, everything pending in one send, paced by the
+//! shard's per-turn budget), and per endpoint the fan-out pump (backlog
+//! messages into the clients' queues, a bounded amount a turn). The decisions
 //! are the hub's (`shard/md/`); these only move bytes. They run for an
 //! order-entry shard and for a follower's relay thread alike ([`MdHost`]:
 //! whoever owns the hub), so a relay serves byte for byte what a shard
@@ -19,6 +21,8 @@ use super::{discard_pending_input, linger_close, now, Conn};
 use crate::config::Config;
 use crate::protocol::market_data::DataFormat;
 use crate::shard::admission::AcceptBackoff;
+use crate::shard::md::fanout::PUMP_BYTES_PER_TURN;
+use crate::shard::md::send_budget::SEND_PIECE_BYTES;
 use crate::shard::md::{ClientId, MdHub, Take, Transport};
 use crate::shard::notify::LocalNotify;
 use crate::shard::reactor::ops::{sleep, Acceptor};
@@ -53,6 +57,10 @@ pub(super) trait MdHost: 'static {
     /// The order-entry WebSocket path ("" where there is none: a relay
     /// has no order entry, so its handshake never upgrades to it).
     fn trade_path(&self) -> &str;
+    /// May a market-data writer send `bytes` now? A shard answers from its
+    /// per-turn budget (`md/send_budget.rs`: order entry keeps its turns);
+    /// a relay, which has no order entry, always says yes.
+    fn may_send(&self, bytes: usize) -> bool;
     /// Serves a connection upgraded on [`MdHost::trade_path`].
     async fn serve_trade(tasks: &Rc<Self>, stream: Rc<Conn>, accepted: &Accepted, early: &[u8]);
 }
@@ -97,6 +105,23 @@ pub(super) async fn accept_loop<H: MdHost>(tasks: Rc<H>, listener: OwnedFd) {
     drop(listener);
     debug_assert!(tasks.md_acceptor_running().get(), "one acceptor per shard");
     tasks.md_acceptor_running().set(false);
+}
+
+/// The fan-out pump (`md/fanout.rs`): each turn it copies about
+/// [`PUMP_BYTES_PER_TURN`] bytes of backlog messages into the clients'
+/// queues and yields, so the order path's tasks run every turn whatever
+/// the clients want; with the backlog empty it waits for the next message.
+pub(super) async fn pump_loop<H: MdHost>(tasks: Rc<H>) {
+    let wake = tasks.hub().pump_waker();
+    loop {
+        let more = tasks.hub().pump(PUMP_BYTES_PER_TURN, now().wall_ns);
+        if more {
+            crate::shard::reactor::yield_now().await;
+        } else {
+            wake.wait().await;
+        }
+        debug_assert!(std::rc::Rc::strong_count(&wake) >= 2, "the hub keeps it");
+    }
 }
 
 /// A new connection: its handshake, or a 503 at once when the shard has
@@ -297,8 +322,24 @@ async fn read_upgrade<H: MdHost>(tasks: &Rc<H>, stream: &Conn, buf: &mut [u8]) -
     }
 }
 
+/// Sends `bytes` in pieces of at most [`SEND_PIECE_BYTES`], each once the
+/// host's market-data budget of the turn allows it (else it waits for the
+/// next turn); false if the socket failed.
+async fn send_paced<H: MdHost>(tasks: &H, stream: &Conn, bytes: &[u8]) -> bool {
+    debug_assert!(!bytes.is_empty(), "only queued bytes are sent");
+    for piece in bytes.chunks(SEND_PIECE_BYTES) {
+        while !tasks.may_send(piece.len()) {
+            crate::shard::reactor::yield_now().await;
+        }
+        if stream.write_all(piece).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
 /// Sends everything the client's queue collected since the last send, in
-/// one send; closes the socket once the client is closing and all is out.
+/// one send (pieces of it paced by the turn's budget); closes the socket once the client is closing and all is out.
 async fn write_loop<H: MdHost>(
     tasks: Rc<H>,
     stream: Rc<Conn>,
@@ -317,17 +358,14 @@ async fn write_loop<H: MdHost>(
                 // A client that does not read holds only this task; once it
                 // is closed (slow consumer, shutdown) it gets one linger
                 // period more, then the socket is closed.
-                let sent = futures_lite::future::or(
-                    async { stream.write_all(&spare).await.is_ok() },
-                    async {
-                        loop {
-                            sleep(linger).await;
-                            if tasks.hub().is_closing(id) {
-                                return false;
-                            }
+                let sent = futures_lite::future::or(send_paced(&*tasks, &stream, &spare), async {
+                    loop {
+                        sleep(linger).await;
+                        if tasks.hub().is_closing(id) {
+                            return false;
                         }
-                    },
-                )
+                    }
+                })
                 .await;
                 spare.clear();
                 if !sent {

@@ -85,6 +85,11 @@ impl MdHost for RelayTasks {
     fn trade_path(&self) -> &str {
         ""
     }
+    fn may_send(&self, bytes: usize) -> bool {
+        // A relay thread serves market data only: nothing to yield to.
+        debug_assert!(bytes > 0, "only bytes to send are asked for");
+        true
+    }
     async fn serve_trade(
         _tasks: &Rc<Self>,
         _stream: Rc<Conn>,
@@ -172,6 +177,7 @@ fn pin_relay(config: &crate::config::Config, id: usize) {
 async fn serve(tasks: Rc<RelayTasks>, listener: OwnedFd) {
     debug_assert!(tasks.md_acceptor_running.get(), "the acceptor starts here");
     spawn(md::accept_loop(Rc::clone(&tasks), listener));
+    spawn(md::pump_loop(Rc::clone(&tasks)));
     spawn(tick_loop(Rc::clone(&tasks)));
     feed_loop(&tasks).await;
     shut_down(&tasks).await;

@@ -311,6 +311,9 @@ fn serve_session(
         "a session on its own shard"
     );
     tasks.connections.borrow_mut().push((id, stream.fd()));
+    // The session counters count both transports; these tell WebSocket
+    // order entry apart (`/metrics`, docs/OPERATIONS.md).
+    tasks.core.borrow_mut().counters.ws_sessions_opened += 1;
     tasks.readers_running.set(tasks.readers_running.get() + 1);
     tasks.writers_running.set(tasks.writers_running.get() + 1);
     let control = Rc::new(WsControl::default());
@@ -455,5 +458,6 @@ async fn write_loop(
         linger_close(&stream, linger).await;
     }
     tasks.core.borrow_mut().close_session(id);
+    tasks.core.borrow_mut().counters.ws_sessions_ended += 1;
     tasks.writers_running.set(tasks.writers_running.get() - 1);
 }
