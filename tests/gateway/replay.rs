@@ -152,26 +152,34 @@ fn after_a_kill_a_client_gets_exactly_the_reports_it_missed_then_live_ones() {
 
         // Restart; Alice reconnects. An order sent before the replay
         // requests is a live report the replay repeats (dropped by the
-        // merge); one sent after the replay is live only.
+        // merge); one sent after the replay is live only. The trials share
+        // one journal, so a replay from below an earlier trial's live
+        // orders (a cursor of 0: Alice saw no report of that stream before
+        // the kill) repeats their reports: each trial's live orders have
+        // ids of their own, and the wait below is for the live report.
+        let live_ids = [900_001 + 2 * trial, 900_002 + 2 * trial];
+        let upto_btc = oracle[&0].len() as u64;
         let gateway = Gateway::start_in(&dir, OVERRIDES).expect("restart");
         let mut alice = gateway.logon(ALICE);
         let mut delivered = Vec::new();
         let mut merge = ReportMerge::new();
         alice
-            .new_order(&limit(ALICE, BTC, 900_001, Side::Sell, 10_900, 1))
+            .new_order(&limit(ALICE, BTC, live_ids[0], Side::Sell, 10_900, 1))
             .unwrap();
         let done = alice
             .replay_streams(&cursors, &mut merge, |r| delivered.push(r))
             .unwrap();
         alice
-            .new_order(&limit(ALICE, BTC, 900_002, Side::Sell, 10_900, 1))
+            .new_order(&limit(ALICE, BTC, live_ids[1], Side::Sell, 10_900, 1))
             .unwrap();
-        // Its answer (accepted, or refused by a risk limit) is numbered.
+        // Its answer (accepted, or refused by a risk limit) is numbered on
+        // BTC's stream, after the journal's reports and the first one's.
         let second_answered = |delivered: &[Received]| {
             delivered.iter().any(|r| {
-                r.report_number().is_some()
+                r.report_number()
+                    .is_some_and(|n| n.stream == 0 && n.report_seq > upto_btc)
                     && client_order_id(&crate::replay_bounds::report_key_of(r, ALICE).0)
-                        == Some(900_002)
+                        == Some(live_ids[1])
             })
         };
         while !second_answered(&delivered) {
@@ -209,7 +217,7 @@ fn after_a_kill_a_client_gets_exactly_the_reports_it_missed_then_live_ones() {
             for (i, (event, _)) in got[expected.len()..].iter().enumerate() {
                 assert_eq!(
                     client_order_id(event),
-                    Some(900_001 + i as u64),
+                    Some(live_ids[i]),
                     "trial {trial}: live report {event:?}"
                 );
             }
