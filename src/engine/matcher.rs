@@ -851,6 +851,9 @@ impl Engine {
             self.owned_order(replace.account, replace.symbol, replace.order_id)?;
         let symbol = &self.symbols[book as usize];
         let node = self.slab.get(slot);
+        if node.client_order_id != replace.client_order_id {
+            self.prefetch_client_key(node.owner, replace.client_order_id);
+        }
         if symbol.halted {
             return Err(RejectReason::SymbolHalted);
         }

@@ -74,6 +74,11 @@ impl Engine {
     /// rewrite: issued as soon as the node is in hand, their misses overlap
     /// the checks and the level search in between instead of following
     /// them one by one. One command at a time, at 1 symbol too.
+    ///
+    /// With them go the other lines a cancel or replace writes once the
+    /// node is known: its client index entry, its exposure and its price
+    /// level (where `BookSide::find` will look first). Each was a miss
+    /// that waited for the one before it.
     #[inline]
     pub(crate) fn prefetch_links(&self, slot: Slot) {
         let node = self.slab.get(slot);
@@ -85,6 +90,25 @@ impl Engine {
             if link != NIL {
                 prefetch(self.slab.get_unchecked_hint(link));
             }
+        }
+        prefetch(
+            self.client_index
+                .home_entry(node.owner, node.client_order_id),
+        );
+        prefetch(&self.exposures[node.owner as usize]);
+        let book = &self.books[self.owner_book(node.owner) as usize];
+        if let Some(level) = book.side(node.side).level_hint(node.price) {
+            prefetch(level);
+        }
+    }
+
+    /// Starts the load of the client index entry a replace will write
+    /// for its new client order id (`owner`'s key).
+    #[inline]
+    pub(crate) fn prefetch_client_key(&self, owner: u32, client_order_id: u64) {
+        debug_assert!((owner as usize) < self.exposures.len(), "owner {owner}");
+        if self.slab.live() >= PREFETCH_MIN_LIVE {
+            prefetch(self.client_index.home_entry(owner, client_order_id));
         }
     }
 
