@@ -12,6 +12,7 @@ use super::command::Command;
 use super::event::EventSink;
 use super::matcher::Engine;
 use super::slab::{Slot, NIL};
+use super::types::{Price, Side};
 
 const INDEX_AHEAD: usize = 16;
 /// Resting orders below which a batch does not prefetch: 16,384 orders of
@@ -112,14 +113,24 @@ impl Engine {
         }
     }
 
-    /// Starts the load of the node a new resting order of `owner` will be
-    /// linked after in its account list.
+    /// Starts the loads a new order that may rest will need after it
+    /// matched: the node it will be linked after in `owner`'s account
+    /// list, its client index entry, and its price level on `side`
+    /// (where `BookSide::find` looks first). Matching runs meanwhile.
     #[inline]
-    pub(crate) fn prefetch_account_tail(&self, owner: u32) {
+    pub(crate) fn prefetch_rest(&self, owner: u32, side: Side, price: Price, client_order_id: u64) {
         let tail = self.exposures[owner as usize].orders_tail;
         debug_assert!(tail == NIL || tail < self.slab.capacity());
-        if tail != NIL && self.slab.live() >= PREFETCH_MIN_LIVE {
+        if self.slab.live() < PREFETCH_MIN_LIVE {
+            return; // In cache already (see `process_batch`).
+        }
+        if tail != NIL {
             prefetch(self.slab.get_unchecked_hint(tail));
+        }
+        prefetch(self.client_index.home_entry(owner, client_order_id));
+        let book = &self.books[self.owner_book(owner) as usize];
+        if let Some(level) = book.side(side).level_hint(price) {
+            prefetch(level);
         }
     }
 
