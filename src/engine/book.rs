@@ -101,8 +101,7 @@ impl BookSide {
 
     /// Where `find` looks first for `price`'s level (for prefetching): the
     /// place `d / tick` below the touch, or `None` when that is off the
-    /// side. Reads only the touch, which the caller's next command needs
-    /// anyway.
+    /// side. Reads only the touch, the line `find` reads first anyway.
     #[inline]
     pub fn level_hint(&self, price: Price) -> Option<*const Level> {
         let best = self.levels.last()?;
