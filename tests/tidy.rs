@@ -612,6 +612,8 @@ const ASSERTION_FREE_ALLOWED: &[(&str, &[&str])] = &[
             "src/engine/order_index.rs OrderIndex::find",
             "src/engine/order_index.rs OrderIndex::home_entry",
             "src/engine/client_index.rs ClientIndex::home_entry",
+            "src/engine/client_index.rs ClientIndex::check_table",
+            "src/engine/order_index.rs OrderIndex::check_table",
             "src/engine/order_index.rs OrderIndex::guess_slot",
             "src/engine/order_index.rs OrderIndex::len",
             "src/engine/order_index.rs OrderIndex::bytes_per_order",
