@@ -86,8 +86,19 @@ impl ClientIndex {
         );
     }
 
+    /// Address of the entry the key's probe starts at (for prefetching).
+    #[inline]
+    pub fn home_entry(&self, owner: u32, client_order_id: ClientOrderId) -> *const u64 {
+        self.table.home_entry(hash(owner, client_order_id))
+    }
+
     pub fn len(&self) -> usize {
         self.table.len()
+    }
+
+    /// The table's own consistency check (see `SlotTable::check_displaced`).
+    pub fn check_table(&self) {
+        self.table.check_displaced();
     }
 
     pub fn is_empty(&self) -> bool {
@@ -104,6 +115,11 @@ impl super::Engine {
     /// Gives a resting order a new client order id (a replace), keeping
     /// the client index in step.
     pub(crate) fn set_client_order_id(&mut self, slot: Slot, client_order_id: ClientOrderId) {
+        if self.slab.get(slot).client_order_id == client_order_id {
+            // Same key: the entry would only move within its probe run,
+            // and a lookup answers by order id, not by position.
+            return;
+        }
         self.client_index.remove(&self.slab, slot);
         self.slab.get_mut(slot).client_order_id = client_order_id;
         self.client_index.insert(&self.slab, slot);

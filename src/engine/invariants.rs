@@ -60,6 +60,8 @@ impl Engine {
         }
         assert_eq!(orders_in_levels, self.slab.live(), "orders outside levels");
         assert_eq!(self.index.len(), self.slab.live() as usize, "index size");
+        self.index.check_table();
+        self.client_index.check_table();
         assert_eq!(
             self.client_index.len(),
             self.slab.live() as usize,

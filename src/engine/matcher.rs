@@ -411,8 +411,9 @@ impl Engine {
                 .unwrap_or(self.accounts[account_index as usize].spec.default_stp),
         };
         if order.tif.rests() {
-            // Its account list's tail is written when it rests, after matching.
-            self.prefetch_account_tail(incoming.owner);
+            // Its account list tail, client index entry and level are
+            // written when it rests, after matching.
+            self.prefetch_rest(incoming.owner, order.side, limit, order.client_order_id);
         }
         if order.tif == TimeInForce::Fok && !self.fok_fillable(&incoming) {
             self.emit_incoming_canceled(&incoming, CancelReason::FillOrKill, sink);
@@ -851,6 +852,9 @@ impl Engine {
             self.owned_order(replace.account, replace.symbol, replace.order_id)?;
         let symbol = &self.symbols[book as usize];
         let node = self.slab.get(slot);
+        if node.client_order_id != replace.client_order_id {
+            self.prefetch_client_key(node.owner, replace.client_order_id);
+        }
         if symbol.halted {
             return Err(RejectReason::SymbolHalted);
         }

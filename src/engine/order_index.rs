@@ -84,6 +84,11 @@ impl OrderIndex {
         self.table.len()
     }
 
+    /// The table's own consistency check (see `SlotTable::check_displaced`).
+    pub fn check_table(&self) {
+        self.table.check_displaced();
+    }
+
     pub fn is_empty(&self) -> bool {
         self.table.is_empty()
     }

@@ -12,6 +12,7 @@ use super::command::Command;
 use super::event::EventSink;
 use super::matcher::Engine;
 use super::slab::{Slot, NIL};
+use super::types::{Price, Side};
 
 const INDEX_AHEAD: usize = 16;
 /// Resting orders below which a batch does not prefetch: 16,384 orders of
@@ -74,6 +75,11 @@ impl Engine {
     /// rewrite: issued as soon as the node is in hand, their misses overlap
     /// the checks and the level search in between instead of following
     /// them one by one. One command at a time, at 1 symbol too.
+    ///
+    /// With them go the other lines a cancel or replace writes once the
+    /// node is known: its client index entry, its exposure and its price
+    /// level (where `BookSide::find` will look first). Each was a miss
+    /// that waited for the one before it.
     #[inline]
     pub(crate) fn prefetch_links(&self, slot: Slot) {
         let node = self.slab.get(slot);
@@ -86,16 +92,45 @@ impl Engine {
                 prefetch(self.slab.get_unchecked_hint(link));
             }
         }
+        prefetch(
+            self.client_index
+                .home_entry(node.owner, node.client_order_id),
+        );
+        prefetch(&self.exposures[node.owner as usize]);
+        let book = &self.books[self.owner_book(node.owner) as usize];
+        if let Some(level) = book.side(node.side).level_hint(node.price) {
+            prefetch(level);
+        }
     }
 
-    /// Starts the load of the node a new resting order of `owner` will be
-    /// linked after in its account list.
+    /// Starts the load of the client index entry a replace will write
+    /// for its new client order id (`owner`'s key).
     #[inline]
-    pub(crate) fn prefetch_account_tail(&self, owner: u32) {
+    pub(crate) fn prefetch_client_key(&self, owner: u32, client_order_id: u64) {
+        debug_assert!((owner as usize) < self.exposures.len(), "owner {owner}");
+        if self.slab.live() >= PREFETCH_MIN_LIVE {
+            prefetch(self.client_index.home_entry(owner, client_order_id));
+        }
+    }
+
+    /// Starts the loads a new order that may rest will need after it
+    /// matched: the node it will be linked after in `owner`'s account
+    /// list, its client index entry, and its price level on `side`
+    /// (where `BookSide::find` looks first). Matching runs meanwhile.
+    #[inline]
+    pub(crate) fn prefetch_rest(&self, owner: u32, side: Side, price: Price, client_order_id: u64) {
         let tail = self.exposures[owner as usize].orders_tail;
         debug_assert!(tail == NIL || tail < self.slab.capacity());
-        if tail != NIL && self.slab.live() >= PREFETCH_MIN_LIVE {
+        if self.slab.live() < PREFETCH_MIN_LIVE {
+            return; // In cache already (see `process_batch`).
+        }
+        if tail != NIL {
             prefetch(self.slab.get_unchecked_hint(tail));
+        }
+        prefetch(self.client_index.home_entry(owner, client_order_id));
+        let book = &self.books[self.owner_book(owner) as usize];
+        if let Some(level) = book.side(side).level_hint(price) {
+            prefetch(level);
         }
     }
 

@@ -875,3 +875,97 @@ fn fok_with_cancel_both_is_killed_by_an_own_order_in_the_way() {
     );
     assert!(h.engine.order(ALICE, SYM, own).is_some());
 }
+
+#[test]
+fn prefetching_past_its_gate_changes_no_event() {
+    // Over 16,384 resting orders, the gate in `engine/prefetch.rs`,
+    // cancels, replaces and orders that may rest prefetch the lines they
+    // will write (level, client index entry, exposure, neighbours), and
+    // batches prefetch ahead: hints only, so one at a time and batched
+    // must emit the same events, and the debug checks inside the hints
+    // run on a deep book.
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let accounts = [ALICE, BOB, CAROL];
+    let new_order = |i: u64, r: u64, price: Price| {
+        Command::New(NewOrder {
+            account: accounts[(r % 3) as usize],
+            symbol: SYM,
+            client_order_id: i,
+            side: if price < 1_000 { Buy } else { Sell },
+            kind: OrderKind::Limit,
+            tif: TimeInForce::Gtc,
+            post_only: false,
+            stp: None,
+            price,
+            qty: 1 + (r >> 16) % 5,
+        })
+    };
+    let deep = 24_000u64;
+    let mut commands: Vec<Command> = (0..deep)
+        .map(|i| {
+            let r = next();
+            let away = 1 + (r >> 8) as Price % 90;
+            new_order(
+                i,
+                r,
+                if r & 16 == 0 {
+                    1_000 - away
+                } else {
+                    1_000 + away
+                },
+            )
+        })
+        .collect();
+    for i in deep..deep + 6_000 {
+        let r = next();
+        let account = accounts[(r % 3) as usize];
+        let target = 1 + (r >> 20) % i;
+        let price = 990 + (r >> 8) as Price % 21;
+        commands.push(match r % 10 {
+            0..=4 => new_order(i, r, price),
+            5..=7 => Command::Cancel(CancelOrder {
+                account,
+                symbol: SYM,
+                order_id: target,
+                client_order_id: i,
+            }),
+            _ => Command::Replace(ReplaceOrder {
+                account,
+                symbol: SYM,
+                order_id: target,
+                client_order_id: if r & 32 == 0 { i } else { target },
+                new_price: price,
+                new_qty: 1 + (r >> 16) % 8,
+            }),
+        });
+    }
+    let mut config = config();
+    config.order_capacity = 40_000;
+    config.max_levels_per_side = 256;
+    let mut one_by_one = Engine::new(&config);
+    let mut batched = Engine::new(&config);
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for command in &commands[..deep as usize] {
+        one_by_one.process(command, &mut a);
+        batched.process(command, &mut b);
+    }
+    assert!(
+        one_by_one.resting_orders() > 16_384 + 6_000,
+        "past the gate"
+    );
+    for command in &commands[deep as usize..] {
+        one_by_one.process(command, &mut a);
+    }
+    for chunk in commands[deep as usize..].chunks(37) {
+        batched.process_batch(chunk, &mut b);
+    }
+    assert!(one_by_one.resting_orders() > 16_384, "still past the gate");
+    batched.check_invariants();
+    assert_eq!(a, b);
+}
