@@ -10,6 +10,7 @@ mod account_queries;
 mod capture_sampling;
 mod config_epoch;
 mod crash;
+mod done_orders;
 mod doorbell;
 mod engine_batch;
 mod fd_limit;

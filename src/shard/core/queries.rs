@@ -7,7 +7,8 @@
 //! [`QUERY_PAGE`] messages and the `QueryDone`), then pushed to the
 //! session's outbox, or sent over the ring to the session's shard.
 //!
-//! A page is counted as [`QUERY_PAGE_WEIGHT`] commands in flight, so the
+//! A page is counted as [`QUERY_PAGE_WEIGHT`] commands in flight (a page of
+//! done orders, whose messages are longer, as [`DONE_PAGE_WEIGHT`]), so the
 //! reader of a session that pipelines queries pauses before their answers
 //! could overflow its outbox.
 
