@@ -7,7 +7,9 @@
 mod support;
 
 mod account_queries;
+mod answer_order;
 mod capture_sampling;
+mod close_after_send;
 mod config_epoch;
 mod crash;
 mod done_orders;

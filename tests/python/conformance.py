@@ -23,7 +23,8 @@ symbol and trade 40 ETH, and a session rate-limit burst of 2000 (the
 protocol doc gives neither the demo's risk limits nor its rate limit).
 Done orders (section 5.8, in `queries()`): the account's ETH orders the
 client saw become done are the newest of the engine's window of 4,096.
-Replay on logon (section 5.9, `replay()`): no shard 63 in the demo.
+Replay on logon (section 5.9, `replay()`): a gateway has at most 64 shards,
+numbered from 0, so stream 64 is no matching engine's on any gateway.
 """
 
 import argparse
@@ -1395,10 +1396,10 @@ def replay(host, port):
     if d:
         fields_eq(d, "replay: ReplayBeyondEnd (307), last = the stream's number",
                   reject_reason=307, last=n, count=0)
-    s.replay(63, 0)
-    d = expect(s, M.REPLAY_DONE, "replay: stream 63: ReplayDone")
+    s.replay(64, 0)  # streams are shards 0..63 (section 5.9): 64 is never one
+    d = expect(s, M.REPLAY_DONE, "replay: stream 64: ReplayDone")
     if d:
-        fields_eq(d, "replay: UnknownStream (306)", stream=63, reject_reason=306, count=0)
+        fields_eq(d, "replay: UnknownStream (306)", stream=64, reject_reason=306, count=0)
     # The next report of the stream takes the next number.
     s.cancel(coid + 2, a.order_id, SYM)
     c = expect(s, M.ORDER_CANCELED, "replay: the cancel is reported")
