@@ -63,6 +63,25 @@ struct Incoming {
     notional: u128,
 }
 
+impl Incoming {
+    /// The order as a done order: completely filled (`reason` `None`, no
+    /// quantity left), or its rest canceled for `reason`.
+    #[inline]
+    fn finished(&self, reason: Option<CancelReason>) -> Finished {
+        debug_assert_eq!(reason.is_none(), self.leaves_qty == 0);
+        Finished {
+            owner: self.owner,
+            order_id: self.order_id,
+            client_order_id: self.client_order_id,
+            side: self.side,
+            reason,
+            filled_qty: self.filled,
+            canceled_qty: self.leaves_qty,
+            notional: self.notional,
+        }
+    }
+}
+
 enum MatchEnd {
     /// Filled completely or nothing left that crosses.
     Done,
@@ -492,16 +511,7 @@ impl Engine {
         sink: &mut S,
     ) {
         debug_assert!(incoming.leaves_qty > 0, "canceling nothing");
-        self.done.record(Finished {
-            owner: incoming.owner,
-            order_id: incoming.order_id,
-            client_order_id: incoming.client_order_id,
-            side: incoming.side,
-            reason: Some(reason),
-            filled_qty: incoming.filled,
-            canceled_qty: incoming.leaves_qty,
-            notional: incoming.notional,
-        });
+        self.done.record(incoming.finished(Some(reason)));
         sink.emit(&Event::Canceled {
             order_id: incoming.order_id,
             account: incoming.account,
@@ -610,16 +620,7 @@ impl Engine {
                 // Done orders are recorded in the order of their final
                 // reports: the aggressor's fill comes first.
                 if incoming.leaves_qty == 0 {
-                    self.done.record(Finished {
-                        owner: incoming.owner,
-                        order_id: incoming.order_id,
-                        client_order_id: incoming.client_order_id,
-                        side: incoming.side,
-                        reason: None,
-                        filled_qty: incoming.filled,
-                        canceled_qty: 0,
-                        notional: incoming.notional,
-                    });
+                    self.done.record(incoming.finished(None));
                 }
                 if resting_leaves == 0 {
                     self.done.record(Finished {
