@@ -595,7 +595,6 @@ const ASSERTION_FREE_ALLOWED: &[(&str, &[&str])] = &[
             "src/engine/query.rs Engine::is_halted",
             "src/engine/query.rs Engine::is_killed",
             "src/engine/query.rs Engine::resting_orders",
-            "src/engine/query.rs Engine::bytes_per_resting_order",
             "src/engine/query.rs Engine::owns_symbol",
             "src/engine/slab.rs OrderNode::is_post_only",
             "src/engine/slab.rs OrderNode::is_day",

@@ -108,8 +108,13 @@ pub fn run(args: &QueryArgs) -> Vec<Figure> {
         open.len(),
         engine.resting_orders()
     );
-    let (mut by_id, mut live, mut stale, mut positions) =
-        (histogram(), histogram(), histogram(), histogram());
+    let (mut by_id, mut live, mut stale, mut positions, mut done) = (
+        histogram(),
+        histogram(),
+        histogram(),
+        histogram(),
+        histogram(),
+    );
     let mut seen = 0usize;
     for _ in 0..args.ops {
         let (_, coid) = open[pick(open.len())];
@@ -133,12 +138,38 @@ pub fn run(args: &QueryArgs) -> Vec<Figure> {
         timed(&mut positions, || {
             engine.positions_page(1, None, PageCursor::default(), PAGE, |_, _| seen += 1);
         });
+        // The canceled orders are the account's done orders: a first page.
+        timed(&mut done, || {
+            engine.done_orders_page(1, None, PageCursor::default(), PAGE, |_, _| seen += 1);
+        });
     }
     assert!(seen > 0);
-    // The reference: one order that rests and its cancel, on the same engine.
+    let (new, cancel) = reference_commands(&mut engine, args.ops);
+    vec![
+        Figure::latency("query: order by client order id", &by_id, Unit::Ns).print(),
+        Figure::latency("query: open orders, page of 16", &live, Unit::Ns).print(),
+        Figure::latency(
+            "query: open orders, page of 16 after a canceled cursor order",
+            &stale,
+            Unit::Ns,
+        )
+        .print(),
+        Figure::latency("query: positions page", &positions, Unit::Ns).print(),
+        Figure::latency("query: done orders, page of 16", &done, Unit::Ns).print(),
+        Figure::latency("command: new order that rests", &new, Unit::Ns).print(),
+        Figure::latency("command: cancel", &cancel, Unit::Ns).print(),
+    ]
+}
+
+/// The reference: one order that rests and its cancel, on the same engine,
+/// `ops` times.
+fn reference_commands(
+    engine: &mut Engine,
+    ops: usize,
+) -> (hdrhistogram::Histogram<u64>, hdrhistogram::Histogram<u64>) {
     let (mut new, mut cancel) = (histogram(), histogram());
     let mut sink = CountingSink::default();
-    for i in 0..args.ops as u64 {
+    for i in 0..ops as u64 {
         let price = REFERENCE_PRICE - 1 - (i % 500) as i64;
         let command = limit(3, 1 << 40 | i, Side::Buy, price);
         timed(&mut new, || engine.process(&command, &mut sink));
@@ -154,17 +185,5 @@ pub fn run(args: &QueryArgs) -> Vec<Figure> {
         });
         timed(&mut cancel, || engine.process(&command, &mut sink));
     }
-    vec![
-        Figure::latency("query: order by client order id", &by_id, Unit::Ns).print(),
-        Figure::latency("query: open orders, page of 16", &live, Unit::Ns).print(),
-        Figure::latency(
-            "query: open orders, page of 16 after a canceled cursor order",
-            &stale,
-            Unit::Ns,
-        )
-        .print(),
-        Figure::latency("query: positions page", &positions, Unit::Ns).print(),
-        Figure::latency("command: new order that rests", &new, Unit::Ns).print(),
-        Figure::latency("command: cancel", &cancel, Unit::Ns).print(),
-    ]
+    (new, cancel)
 }

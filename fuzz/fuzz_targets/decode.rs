@@ -38,6 +38,7 @@ fn client_stream(mut data: &[u8]) {
                     ClientMessage::OpenOrdersRequest(m) => assert_reencodes(m, bytes),
                     ClientMessage::PositionsRequest(m) => assert_reencodes(m, bytes),
                     ClientMessage::ReplayRequest(m) => assert_reencodes(m, bytes),
+                    ClientMessage::DoneOrdersRequest(m) => assert_reencodes(m, bytes),
                 }
                 if let Some(Ok(command)) = client_command(&decoded.message, 1) {
                     // A command built from the wire must carry the session's
@@ -88,6 +89,7 @@ fn gateway_stream(mut data: &[u8]) {
                     GatewayMessage::QueryDone(m) => assert_reencodes(m, bytes),
                     GatewayMessage::ReplayStarted(m) => assert_reencodes(m, bytes),
                     GatewayMessage::ReplayDone(m) => assert_reencodes(m, bytes),
+                    GatewayMessage::DoneOrder(m) => assert_reencodes(m, bytes),
                 }
                 // A report that converts back to an event must re-encode to
                 // the same bytes (given its own seq and timestamp).

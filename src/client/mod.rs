@@ -36,6 +36,7 @@ pub enum Received {
     QueryDone(QueryDoneMsg),
     ReplayStarted(ReplayStartedMsg),
     ReplayDone(ReplayDoneMsg),
+    DoneOrder(DoneOrderMsg),
 }
 
 impl Received {
@@ -57,6 +58,7 @@ impl Received {
             GatewayMessage::QueryDone(m) => Received::QueryDone(*m),
             GatewayMessage::ReplayStarted(m) => Received::ReplayStarted(*m),
             GatewayMessage::ReplayDone(m) => Received::ReplayDone(*m),
+            GatewayMessage::DoneOrder(m) => Received::DoneOrder(*m),
         }
     }
 
@@ -97,6 +99,7 @@ impl Received {
             Received::QueryDone(m) => m.header.seq.get(),
             Received::ReplayStarted(m) => m.header.seq.get(),
             Received::ReplayDone(m) => m.header.seq.get(),
+            Received::DoneOrder(m) => m.header.seq.get(),
         }
     }
 }
@@ -336,6 +339,36 @@ impl Client {
         cursor: QueryCursor,
     ) -> io::Result<()> {
         self.send(&PositionsRequestMsg::new(request_id, symbol, cursor))
+    }
+
+    /// Asks for one page of done orders (`symbol: None`: every symbol).
+    pub fn done_orders(
+        &mut self,
+        request_id: ClientOrderId,
+        symbol: Option<SymbolId>,
+        cursor: QueryCursor,
+    ) -> io::Result<()> {
+        self.send(&DoneOrdersRequestMsg::new(request_id, symbol, cursor))
+    }
+
+    /// Every done order of the account the gateway still keeps (on
+    /// `symbol`, or on every symbol; PROTOCOL.md 5.8), read page by page
+    /// as [`Client::all_open_orders`]: symbol by symbol, newest first.
+    pub fn all_done_orders(
+        &mut self,
+        request_id: ClientOrderId,
+        symbol: Option<SymbolId>,
+        other: impl FnMut(Received),
+    ) -> Result<Vec<DoneOrderMsg>, ClientError> {
+        self.all_pages(
+            request_id,
+            |client, cursor| client.done_orders(request_id, symbol, cursor),
+            |received| match received {
+                Received::DoneOrder(m) if m.client_order_id.get() == request_id => Some(*m),
+                _ => None,
+            },
+            other,
+        )
     }
 
     /// Every open order of the account (on `symbol`, or on every symbol),

@@ -1,6 +1,6 @@
 //! What an account asks about itself after a reconnect (issue 12): one of
-//! its orders by the client order id it chose, its open orders a page at a
-//! time, and its positions. Read-only, allocation-free, and bounded per
+//! its orders by the client order id it chose, its open orders and its done
+//! orders a page at a time, and its positions. Read-only, allocation-free, and bounded per
 //! call: a page visits at most `limit` orders plus the ones a stale cursor
 //! has to skip on one (account, symbol) list, so a query never holds the
 //! owner shard's core for long.
@@ -13,6 +13,7 @@
 //! at the first of the next 64 order ids that is the account's and open,
 //! and otherwise skips the list up to it.
 
+use super::done_orders::DoneOrder;
 use super::matcher::Engine;
 use super::query::{OrderView, PositionView};
 use super::slab::{Slot, NIL};
@@ -119,6 +120,59 @@ impl Engine {
             visit(symbol_id, &view);
         }
         None
+    }
+
+    /// Visits up to `limit` done orders of `account` (those this engine
+    /// still keeps, `done_orders.rs`) from `cursor` on, book by book in this
+    /// engine's symbol order (only `symbol`'s book when given), each book
+    /// newest first. `cursor.after_order_id` is here the done number to
+    /// resume at (0: the book's newest). Returns the cursor of the next
+    /// page, or `None` when nothing is left. A resumed book ends where its
+    /// next entry is no longer kept, so nothing is listed twice.
+    pub fn done_orders_page(
+        &self,
+        account: AccountId,
+        symbol: Option<SymbolId>,
+        cursor: PageCursor,
+        limit: usize,
+        mut visit: impl FnMut(SymbolId, &DoneOrder),
+    ) -> Option<PageCursor> {
+        assert!(limit > 0, "a page holds at least one order");
+        let account_index = self.account_index(account)?;
+        let (first, end) = self.book_range(symbol, cursor.book)?;
+        let mut visited = 0;
+        for book in first..end {
+            let owner = self.owner(account_index, book);
+            let symbol_id = self.books[book as usize].symbol;
+            let mut number = if book == cursor.book && cursor.after_order_id != 0 {
+                cursor.after_order_id
+            } else {
+                self.done.newest(owner)
+            };
+            while let Some((order, prev)) = self.done.get(owner, number) {
+                if visited == limit {
+                    return Some(PageCursor {
+                        book,
+                        after_order_id: number,
+                    });
+                }
+                debug_assert_eq!(order.done_seq, number);
+                visit(symbol_id, &order);
+                visited += 1;
+                number = prev;
+            }
+        }
+        debug_assert!(visited <= limit);
+        None
+    }
+
+    /// Orders that reached a final state on this engine since it was built
+    /// (the newest [`DONE_ORDERS_KEPT`](super::DONE_ORDERS_KEPT) are kept).
+    pub fn done_orders_recorded(&self) -> u64 {
+        let count = self.done.count();
+        // Only accepted orders are done: each took an order id.
+        debug_assert!(count < self.next_ids().0);
+        count
     }
 
     /// The books a page walks: `symbol`'s alone, or every book from `from`.

@@ -17,6 +17,7 @@
 use super::book::{crosses, Book, Level};
 use super::client_index::ClientIndex;
 use super::config::{band_around, AccountSpec, EngineConfig, SymbolSpec};
+use super::done_orders::{DoneOrders, Finished};
 use super::event::{Event, EventSink};
 use super::id_index::IdIndex;
 use super::order_index::OrderIndex;
@@ -56,6 +57,29 @@ struct Incoming {
     limit: Price,
     leaves_qty: Qty,
     stp: StpMode,
+    /// Quantity it traded so far, and price x quantity of those fills (a
+    /// replaced order's earlier fills included): what its done order says.
+    filled: Qty,
+    notional: u128,
+}
+
+impl Incoming {
+    /// The order as a done order: completely filled (`reason` `None`, no
+    /// quantity left), or its rest canceled for `reason`.
+    #[inline]
+    fn finished(&self, reason: Option<CancelReason>) -> Finished {
+        debug_assert_eq!(reason.is_none(), self.leaves_qty == 0);
+        Finished {
+            owner: self.owner,
+            order_id: self.order_id,
+            client_order_id: self.client_order_id,
+            side: self.side,
+            reason,
+            filled_qty: self.filled,
+            canceled_qty: self.leaves_qty,
+            notional: self.notional,
+        }
+    }
 }
 
 enum MatchEnd {
@@ -88,6 +112,12 @@ pub struct Engine {
     next_exec_id: u64,
     /// The account report streams' numbers (`report_seq.rs`).
     report_numbers: ReportNumbers,
+    /// Per slot: price x quantity of the resting order's fills so far,
+    /// written on fills only (the node has no room left), read when the
+    /// order is done.
+    pub(crate) notional: Vec<u128>,
+    /// The last orders that reached a final state (`done_orders.rs`).
+    pub(crate) done: DoneOrders,
 }
 
 impl Engine {
@@ -151,6 +181,8 @@ impl Engine {
             account_bits,
             slab: OrderSlab::with_capacity(config.order_capacity),
             index: OrderIndex::with_capacity(config.order_capacity),
+            notional: super::hugepage::filled_vec(config.order_capacity as usize, 0),
+            done: DoneOrders::new(config.symbols.len() << account_bits),
             client_index: ClientIndex::with_capacity(config.order_capacity),
             max_levels_per_side: config.max_levels_per_side,
             next_order_id: 1,
@@ -409,6 +441,8 @@ impl Engine {
             stp: order
                 .stp
                 .unwrap_or(self.accounts[account_index as usize].spec.default_stp),
+            filled: 0,
+            notional: 0,
         };
         if order.tif.rests() {
             // Its account list tail, client index entry and level are
@@ -425,6 +459,7 @@ impl Engine {
             // `fok_fillable` said the whole quantity trades at once.
             debug_assert!(incoming.leaves_qty == 0, "FOK checked fillable");
         }
+        debug_assert_eq!(incoming.filled, order.qty - incoming.leaves_qty);
         if incoming.leaves_qty == 0 {
             return;
         }
@@ -457,6 +492,7 @@ impl Engine {
                         flags,
                     })
                     .expect("capacity checked before accepting");
+                self.notional[slot as usize] = incoming.notional;
                 self.index.insert(&self.slab, slot);
                 self.link_account(slot);
                 self.rest(slot, sink);
@@ -468,13 +504,15 @@ impl Engine {
         }
     }
 
+    /// The rest of the incoming order is canceled: it is done.
     fn emit_incoming_canceled<S: EventSink>(
-        &self,
+        &mut self,
         incoming: &Incoming,
         reason: CancelReason,
         sink: &mut S,
     ) {
         debug_assert!(incoming.leaves_qty > 0, "canceling nothing");
+        self.done.record(incoming.finished(Some(reason)));
         sink.emit(&Event::Canceled {
             order_id: incoming.order_id,
             account: incoming.account,
@@ -561,18 +599,41 @@ impl Engine {
                 let exec_id = self.next_exec_id;
                 self.next_exec_id += 1;
                 incoming.leaves_qty -= qty;
+                // Positive price (validated) times a quantity: fits u128.
+                let traded = price as u128 * qty as u128;
+                incoming.filled += qty;
+                incoming.notional += traded;
                 self.exposures[incoming.owner as usize].apply_fill(incoming.side, price, qty);
                 let resting_exposure = &mut self.exposures[resting.owner as usize];
                 resting_exposure.apply_fill(resting.side, price, qty);
                 let resting_leaves = resting.leaves_qty - qty;
+                let resting_notional = self.notional[slot as usize] + traded;
                 if resting_leaves == 0 {
                     self.remove_resting(slot);
                 } else {
                     resting_exposure.remove_open(resting.side, qty);
+                    self.notional[slot as usize] = resting_notional;
                     let node = self.slab.get_mut(slot);
                     node.leaves_qty = resting_leaves;
                     node.filled_qty += qty;
                     self.books[book_index].side_mut(opposite).reduce(price, qty);
+                }
+                // Done orders are recorded in the order of their final
+                // reports: the aggressor's fill comes first.
+                if incoming.leaves_qty == 0 {
+                    self.done.record(incoming.finished(None));
+                }
+                if resting_leaves == 0 {
+                    self.done.record(Finished {
+                        owner: resting.owner,
+                        order_id: resting.order_id,
+                        client_order_id: resting.client_order_id,
+                        side: resting.side,
+                        reason: None,
+                        filled_qty: resting.filled_qty + qty,
+                        canceled_qty: 0,
+                        notional: resting_notional,
+                    });
                 }
                 sink.emit(&Event::Fill {
                     exec_id,
@@ -741,6 +802,16 @@ impl Engine {
         sink: &mut S,
     ) -> Level {
         let node = *self.slab.get(slot);
+        self.done.record(Finished {
+            owner: node.owner,
+            order_id: node.order_id,
+            client_order_id: node.client_order_id,
+            side: node.side,
+            reason: Some(reason),
+            filled_qty: node.filled_qty,
+            canceled_qty: node.leaves_qty,
+            notional: self.notional[slot as usize],
+        });
         let level = self.remove_resting(slot);
         // The level that held it, as it is now.
         debug_assert_eq!(level.price, node.price);
@@ -973,6 +1044,8 @@ impl Engine {
             limit: replace.new_price,
             leaves_qty: new_leaves,
             stp: old.stp(),
+            filled: old.filled_qty,
+            notional: self.notional[slot as usize],
         };
         let end = self.match_incoming(&mut incoming, sink);
         debug_assert!(
@@ -980,6 +1053,7 @@ impl Engine {
             "traded more than replaced"
         );
         let filled = replace.new_qty - incoming.leaves_qty;
+        debug_assert_eq!(filled, incoming.filled);
         self.set_client_order_id(slot, replace.client_order_id);
         let node = self.slab.get_mut(slot);
         node.price = replace.new_price;
@@ -990,7 +1064,10 @@ impl Engine {
             return;
         }
         match end {
-            MatchEnd::Done => self.rest(slot, sink),
+            MatchEnd::Done => {
+                self.notional[slot as usize] = incoming.notional;
+                self.rest(slot, sink)
+            }
             MatchEnd::SelfTradeStop => {
                 self.forget(slot);
                 self.emit_incoming_canceled(&incoming, CancelReason::SelfTrade, sink);

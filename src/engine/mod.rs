@@ -12,6 +12,8 @@
 //! - `query`, `invariants`: read-only views and the consistency check.
 //! - `client_index`, `account_query`: an account's orders by its own client
 //!   order ids, its open orders and positions a page at a time.
+//! - `done_orders`: the last orders that reached a final state, with their
+//!   fills' notional (the notional of resting orders is kept per slot).
 //! - `report_seq`: the number of each order report in its account's stream.
 //! - `reconfigure`: a new config applied to a running engine (at restart,
 //!   when the journal's replay reaches the config a command ran under).
@@ -37,6 +39,7 @@ pub mod client_index;
 pub mod command;
 pub mod config;
 mod digest;
+pub mod done_orders;
 pub mod event;
 mod hugepage;
 pub mod id_index;
@@ -57,6 +60,7 @@ pub mod wire_enum;
 pub use account_query::PageCursor;
 pub use command::*;
 pub use config::*;
+pub use done_orders::{DoneOrder, DONE_ORDERS_KEPT};
 pub use event::*;
 pub use id_index::IdIndex;
 pub use matcher::Engine;

@@ -153,10 +153,13 @@ impl Engine {
         self.slab.live()
     }
 
-    /// Memory reserved per resting order: slab node plus order-index share.
+    /// Memory reserved per resting order: slab node, the notional of its
+    /// fills (done orders), plus order-index shares.
     pub fn bytes_per_resting_order(&self) -> usize {
         let orders = self.slab.capacity();
+        debug_assert_eq!(self.notional.len(), orders as usize);
         OrderSlab::bytes_per_order()
+            + std::mem::size_of::<u128>()
             + self.index.bytes_per_order(orders)
             + self.client_index.bytes_per_order(orders)
     }

@@ -109,7 +109,8 @@ pub fn client_command(
         | ClientMessage::OrderQuery(_)
         | ClientMessage::OpenOrdersRequest(_)
         | ClientMessage::PositionsRequest(_)
-        | ClientMessage::ReplayRequest(_) => None,
+        | ClientMessage::ReplayRequest(_)
+        | ClientMessage::DoneOrdersRequest(_) => None,
     }
 }
 
@@ -253,15 +254,7 @@ pub fn report_to_event(msg: &GatewayMessage<'_>, account: AccountId) -> Option<E
             client_order_id: m.client_order_id.get(),
             reason: RejectReason::from_u16(m.reason.get())?,
         },
-        GatewayMessage::LogonAccepted(_)
-        | GatewayMessage::LogonRejected(_)
-        | GatewayMessage::Heartbeat(_)
-        | GatewayMessage::MassCancelDone(_)
-        | GatewayMessage::OrderStatus(_)
-        | GatewayMessage::SessionEnd(_)
-        | GatewayMessage::Position(_)
-        | GatewayMessage::QueryDone(_)
-        | GatewayMessage::ReplayStarted(_)
-        | GatewayMessage::ReplayDone(_) => return None,
+        // Session messages and answers to requests are not order reports.
+        _ => return None,
     })
 }

@@ -15,6 +15,7 @@
 use core::fmt;
 
 use super::client::*;
+use super::done_orders::*;
 use super::gateway::*;
 use super::header::{msg_type, Header, WireMessage};
 use super::queries::*;
@@ -113,6 +114,7 @@ pub enum ClientMessage<'a> {
     OpenOrdersRequest(&'a OpenOrdersRequestMsg),
     PositionsRequest(&'a PositionsRequestMsg),
     ReplayRequest(&'a ReplayRequestMsg),
+    DoneOrdersRequest(&'a DoneOrdersRequestMsg),
 }
 
 /// A gateway-to-client message, borrowed from the receive buffer.
@@ -134,6 +136,7 @@ pub enum GatewayMessage<'a> {
     QueryDone(&'a QueryDoneMsg),
     ReplayStarted(&'a ReplayStartedMsg),
     ReplayDone(&'a ReplayDoneMsg),
+    DoneOrder(&'a DoneOrderMsg),
 }
 
 impl ClientMessage<'_> {
@@ -151,6 +154,7 @@ impl ClientMessage<'_> {
             ClientMessage::OpenOrdersRequest(m) => m.header(),
             ClientMessage::PositionsRequest(m) => m.header(),
             ClientMessage::ReplayRequest(m) => m.header(),
+            ClientMessage::DoneOrdersRequest(m) => m.header(),
         }
     }
 }
@@ -174,6 +178,7 @@ impl GatewayMessage<'_> {
             GatewayMessage::QueryDone(m) => m.header(),
             GatewayMessage::ReplayStarted(m) => m.header(),
             GatewayMessage::ReplayDone(m) => m.header(),
+            GatewayMessage::DoneOrder(m) => m.header(),
         }
     }
 }
@@ -194,6 +199,7 @@ pub fn decode_client(buf: &[u8]) -> Result<Decoded<ClientMessage<'_>>, DecodeErr
         msg_type::OPEN_ORDERS_REQUEST => ClientMessage::OpenOrdersRequest(view(buf, header)?),
         msg_type::POSITIONS_REQUEST => ClientMessage::PositionsRequest(view(buf, header)?),
         msg_type::REPLAY_REQUEST => ClientMessage::ReplayRequest(view(buf, header)?),
+        msg_type::DONE_ORDERS_REQUEST => ClientMessage::DoneOrdersRequest(view(buf, header)?),
         other => return Err(DecodeError::UnknownType { msg_type: other }),
     };
     Ok(decoded(message, header))
@@ -219,6 +225,7 @@ pub fn decode_gateway(buf: &[u8]) -> Result<Decoded<GatewayMessage<'_>>, DecodeE
         msg_type::QUERY_DONE => GatewayMessage::QueryDone(view(buf, header)?),
         msg_type::REPLAY_STARTED => GatewayMessage::ReplayStarted(view(buf, header)?),
         msg_type::REPLAY_DONE => GatewayMessage::ReplayDone(view(buf, header)?),
+        msg_type::DONE_ORDER => GatewayMessage::DoneOrder(view(buf, header)?),
         other => return Err(DecodeError::UnknownType { msg_type: other }),
     };
     Ok(decoded(message, header))

@@ -52,6 +52,7 @@ pub mod msg_type {
     pub const OPEN_ORDERS_REQUEST: u8 = 0x0A;
     pub const POSITIONS_REQUEST: u8 = 0x0B;
     pub const REPLAY_REQUEST: u8 = 0x0C;
+    pub const DONE_ORDERS_REQUEST: u8 = 0x0D;
 
     pub const LOGON_ACCEPTED: u8 = 0x81;
     pub const LOGON_REJECTED: u8 = 0x82;
@@ -69,6 +70,7 @@ pub mod msg_type {
     pub const QUERY_DONE: u8 = 0x8E;
     pub const REPLAY_STARTED: u8 = 0x8F;
     pub const REPLAY_DONE: u8 = 0x90;
+    pub const DONE_ORDER: u8 = 0x91;
 }
 
 /// A fixed-layout message: its bytes are its wire form. Implemented (via

@@ -19,11 +19,13 @@
 //! - [`encode`](mod@encode): messages and engine events into caller-provided buffers;
 //! - [`reasons`]: the protocol's own reason codes (session end, logon reject);
 //! - [`queries`]: an account's orders and positions, asked after a reconnect;
+//! - [`done_orders`]: its orders that reached a final state, in a window;
 //! - [`replay`]: the reports a client missed, replayed after a reconnect.
 
 pub mod client;
 pub mod convert;
 pub mod decode;
+pub mod done_orders;
 pub mod encode;
 pub mod gateway;
 pub mod header;
@@ -35,6 +37,7 @@ pub mod replay;
 pub use client::*;
 pub use convert::*;
 pub use decode::*;
+pub use done_orders::*;
 pub use encode::*;
 pub use gateway::*;
 pub use header::*;

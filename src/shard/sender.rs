@@ -229,7 +229,9 @@ impl MeshSender {
 
     /// One message of a query's answer (see [`MeshMsg::Answer`]).
     pub fn answer(&mut self, dest: SessionRef, answer: QueryAnswer, releases: u32) {
-        debug_assert!(releases <= crate::protocol::QUERY_PAGE_WEIGHT);
+        debug_assert!(
+            releases <= crate::protocol::QUERY_PAGE_WEIGHT.max(crate::protocol::DONE_PAGE_WEIGHT)
+        );
         let msg = MeshMsg::Answer {
             dest,
             answer,

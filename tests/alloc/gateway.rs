@@ -235,7 +235,8 @@ fn round(
     alice.send_queued(a, now);
     pump(a, b, now);
     // The account queries (PROTOCOL.md 5.8): the order by its client order
-    // id (on the far shard), the open orders and positions of both shards.
+    // id (on the far shard), the open orders, positions and done orders of
+    // both shards.
     let far = QueryCursor::at(1, 0, 0);
     alice.send(a, &OrderQueryMsg::new(i, i, ETH), now);
     alice.send(
@@ -250,6 +251,14 @@ fn round(
         now,
     );
     alice.send(a, &PositionsRequestMsg::new(i, None, far), now);
+    // Done orders (the mass cancels and the IOCs of earlier rounds), both
+    // shards.
+    alice.send(
+        a,
+        &DoneOrdersRequestMsg::new(i, None, QueryCursor::START),
+        now,
+    );
+    alice.send(a, &DoneOrdersRequestMsg::new(i, None, far), now);
     pump(a, b, now);
     alice.send(a, &MassCancelMsg::new(i, None), now);
     alice.send(a, &OrderStatusRequestMsg::new(i, 1, ETH), now);
@@ -335,7 +344,11 @@ fn order_path_allocates_nothing(websocket: bool) {
     // OrderStatusRequest, OrderQuery, and the open-order pages: the ETH
     // order, and the batch's three BTC orders.
     assert_eq!(counts[msg_type::ORDER_STATUS as usize], 6 * r);
-    assert_eq!(counts[msg_type::QUERY_DONE as usize], 4 * r);
+    assert_eq!(counts[msg_type::QUERY_DONE as usize], 6 * r);
+    // Done-order pages of both shards: the earlier rounds' orders, at
+    // least one a page (the mass cancel's) and at most a full page.
+    let done_orders = counts[msg_type::DONE_ORDER as usize];
+    assert!((2 * r..=2 * 16 * r).contains(&done_orders), "{done_orders}");
     assert_eq!(counts[msg_type::POSITION as usize], 3 * r, "BTC, ETH, SOL");
     assert_eq!(counts[msg_type::CANCEL_REJECTED as usize], 4 * r);
     assert_eq!(counts[msg_type::ORDER_REJECTED as usize], 0);

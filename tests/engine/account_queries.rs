@@ -168,3 +168,36 @@ fn a_vanished_cursor_far_from_the_next_order_resumes_by_walking_the_list() {
         .open_orders_page(ALICE, Some(SYM), cursor, 2, |v| page.push(v.order_id));
     assert_eq!((page, end), (vec![third], None));
 }
+
+/// PROTOCOL.md 8 (Position): the position keeps its exact cost; a fill
+/// that reduces it realizes price x closed quantity minus the closed share
+/// of the cost, that share rounded toward zero, and the rounding stays in
+/// the cost of what is still open, so a flat position has realized exactly
+/// its proceeds minus its cost.
+#[test]
+fn realized_pnl_rounds_the_closed_cost_toward_zero_and_is_exact_when_flat() {
+    let pnl = |h: &Harness| h.engine.position(ALICE, SYM).unwrap().realized_pnl;
+    for (side, sign) in [(Buy, 1), (Sell, -1)] {
+        let mut h = Harness::new();
+        // Open 3 at a cost of 1,000 + 2 x 1,001 = 3,002 (average 1,000.67).
+        h.rest(BOB, side.opposite(), 1_000, 1);
+        h.rest(BOB, side.opposite(), 1_001, 2);
+        // Its limit reaches both (a sell's down to 1,000).
+        let limit = if side == Buy { 1_001 } else { 1_000 };
+        let open = h.order(ALICE, side, limit, 3);
+        h.submit(open);
+        assert_eq!(h.engine.position(ALICE, SYM).unwrap().position, 3 * sign);
+        // Close 1 at 1,002: the closed cost 3,002 / 3 = 1,000.67 is 1,000 toward
+        // zero (a short's cost, -3,002 / 3, is -1,000 too).
+        h.rest(BOB, side, 1_002, 1);
+        let close = h.order(ALICE, side.opposite(), 1_002, 1);
+        h.submit(close);
+        assert_eq!(pnl(&h), (1_002 - 1_000) * sign as i128);
+        // Close the other 2 at 1,002: their cost is the 2,002 left, exactly.
+        h.rest(BOB, side, 1_002, 2);
+        let close = h.order(ALICE, side.opposite(), 1_002, 2);
+        h.submit(close);
+        assert_eq!(h.engine.position(ALICE, SYM).unwrap().position, 0);
+        assert_eq!(pnl(&h), (3 * 1_002 - 3_002) * sign as i128);
+    }
+}

@@ -6,6 +6,7 @@
 mod support;
 
 mod account_queries;
+mod done_orders;
 mod model;
 mod orders;
 mod reconfigure;

@@ -257,7 +257,49 @@ impl Harness {
                 }
             }
         }
-        self.compare_account_queries()
+        self.compare_account_queries()?;
+        self.compare_done_orders()
+    }
+
+    /// Done orders against the event stream: per account, read a page of 3
+    /// at a time over every symbol, they are exactly the ledger's done
+    /// orders of the account that are among the engine's last
+    /// `DONE_ORDERS_KEPT`, symbol by symbol (config order), newest first.
+    fn compare_done_orders(&self) -> Result<(), String> {
+        let (engine, model, ledger) = (&self.engine, &self.model, &self.ledger);
+        let kept_from = ledger.done.len().saturating_sub(DONE_ORDERS_KEPT);
+        if engine.done_orders_recorded() != ledger.done.len() as u64 {
+            return Err(format!(
+                "done orders: engine recorded {}, events {}",
+                engine.done_orders_recorded(),
+                ledger.done.len()
+            ));
+        }
+        for account in &model.accounts {
+            let mut expected = Vec::new();
+            for sym in &model.symbols {
+                expected.extend(
+                    ledger.done[kept_from..]
+                        .iter()
+                        .rev()
+                        .filter(|(a, s, _)| (*a, *s) == (account.id, sym.id))
+                        .map(|(_, s, d)| (*s, *d)),
+                );
+            }
+            let mut listed = Vec::new();
+            let mut cursor = Some(PageCursor::default());
+            while let Some(at) = cursor {
+                cursor =
+                    engine.done_orders_page(account.id, None, at, 3, |s, d| listed.push((s, *d)));
+            }
+            if listed != expected {
+                return Err(format!(
+                    "done orders of {}: engine {listed:?} events {expected:?}",
+                    account.id
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The account queries (issue 12) against the model: every resting

@@ -13,12 +13,12 @@ use tradsys::shard::core::ShardCore;
 use crate::support::core_client::{CoreClient, Got, NOW};
 use crate::support::shards::two_shard_cores;
 
-const BTC: SymbolId = 1;
-const ETH: SymbolId = 2;
+pub(crate) const BTC: SymbolId = 1;
+pub(crate) const ETH: SymbolId = 2;
 const SOL: SymbolId = 3;
-const ALICE: (u32, &[u8]) = (1, b"alice-demo-token");
-const BOB: (u32, &[u8]) = (2, b"bob-demo-token");
-const VIEWER: (u32, &[u8]) = (3, b"viewer-demo-token");
+pub(crate) const ALICE: (u32, &[u8]) = (1, b"alice-demo-token");
+pub(crate) const BOB: (u32, &[u8]) = (2, b"bob-demo-token");
+pub(crate) const VIEWER: (u32, &[u8]) = (3, b"viewer-demo-token");
 
 fn order(
     symbol: SymbolId,
@@ -41,12 +41,12 @@ fn order(
     })
 }
 
-fn settle(a: &mut ShardCore, b: &mut ShardCore) {
+pub(crate) fn settle(a: &mut ShardCore, b: &mut ShardCore) {
     while a.poll_mesh(NOW) + b.poll_mesh(NOW) > 0 {}
 }
 
 /// Sends one request, lets both cores run, returns what the client got.
-fn ask<M: WireMessage>(
+pub(crate) fn ask<M: WireMessage>(
     client: &mut CoreClient,
     a: &mut ShardCore,
     b: &mut ShardCore,
@@ -59,7 +59,7 @@ fn ask<M: WireMessage>(
 
 /// Every page of a query: the messages before each QueryDone, in order,
 /// and the page sizes.
-fn all_pages(
+pub(crate) fn all_pages(
     client: &mut CoreClient,
     a: &mut ShardCore,
     b: &mut ShardCore,
@@ -86,7 +86,7 @@ fn all_pages(
     (items, pages)
 }
 
-fn encoded<M: WireMessage>(msg: &M, seq: u32) -> Vec<u8> {
+pub(crate) fn encoded<M: WireMessage>(msg: &M, seq: u32) -> Vec<u8> {
     let mut wire = [0u8; 256];
     let len = encode(msg, seq, &mut wire).unwrap();
     wire[..len].to_vec()

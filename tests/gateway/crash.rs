@@ -186,7 +186,8 @@ fn saw_only_journaled(
 
 /// After a restart, what the account queries (PROTOCOL.md 5.8) answer must
 /// be the oracle's: the open orders, in the documented order; the
-/// positions and realized PnL of every symbol; and an order found by the
+/// positions and realized PnL of every symbol; the done orders in the
+/// window, with their fills' notional and reason; and an order found by the
 /// client order id it was sent with, also when its OrderAccepted never
 /// reached the client.
 fn queries_match_oracle(
@@ -242,6 +243,7 @@ fn queries_match_oracle(
         })
         .collect();
     assert_eq!(got, positions, "{context}: positions");
+    done_orders_match_oracle(client, account, engines, context);
     eprintln!(
         "{context}: queries list {} open orders, positions {:?}",
         listed.len(),
@@ -267,6 +269,56 @@ fn queries_match_oracle(
             "{context}: order with client order id {coid} on {symbol}"
         );
     }
+}
+
+/// The done orders (PROTOCOL.md 5.8) a restarted gateway lists are the
+/// ones its journal's oracle keeps, in the documented order.
+fn done_orders_match_oracle(
+    client: &mut tradsys::client::Client,
+    account: AccountId,
+    engines: &[Engine],
+    context: &str,
+) {
+    let mut expected = Vec::new();
+    for engine in engines {
+        engine.done_orders_page(account, None, PageCursor::default(), usize::MAX, |s, d| {
+            let state = match d.cancel_reason {
+                None => OrderState::Filled as u8,
+                Some(_) => OrderState::Canceled as u8,
+            };
+            expected.push((
+                s,
+                d.order_id,
+                d.client_order_id,
+                state,
+                d.cancel_reason.map_or(0, |r| r as u8),
+                (d.filled_qty, d.canceled_qty, d.average_price(), d.notional),
+            ))
+        });
+    }
+    let unexpected = |m: Received| panic!("{context}: a report during the queries: {m:?}");
+    let listed: Vec<_> = client
+        .all_done_orders(7_000_002, None, unexpected)
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m.symbol.get(),
+                m.order_id.get(),
+                m.order_client_order_id.get(),
+                m.state,
+                m.cancel_reason,
+                (
+                    m.filled_qty.get(),
+                    m.qty.get() - m.filled_qty.get(),
+                    m.average_price.get(),
+                    m.notional(),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(listed, expected, "{context}: done orders");
+    eprintln!("{context}: {} done orders listed", listed.len());
 }
 
 /// After a restart, the gateway's answer for every order the oracle knows

@@ -7,9 +7,12 @@
 mod support;
 
 mod account_queries;
+mod answer_order;
 mod capture_sampling;
+mod close_after_send;
 mod config_epoch;
 mod crash;
+mod done_orders;
 mod doorbell;
 mod engine_batch;
 mod fd_limit;

@@ -7,7 +7,7 @@ use tradsys::protocol::*;
 
 /// `(msg_type, length)` of every message, per direction, from the doc's
 /// message index (section 6), written out independently of the code.
-const CLIENT_TYPES: [(u8, usize); 12] = [
+const CLIENT_TYPES: [(u8, usize); 13] = [
     (0x01, 56),
     (0x02, 8),
     (0x03, 8),
@@ -20,8 +20,9 @@ const CLIENT_TYPES: [(u8, usize); 12] = [
     (0x0A, 32),
     (0x0B, 24),
     (0x0C, 24),
+    (0x0D, 32),
 ];
-const GATEWAY_TYPES: [(u8, usize); 16] = [
+const GATEWAY_TYPES: [(u8, usize); 17] = [
     (0x81, 24),
     (0x82, 16),
     (0x83, 8),
@@ -38,6 +39,7 @@ const GATEWAY_TYPES: [(u8, usize); 16] = [
     (0x8E, 40),
     (0x8F, 24),
     (0x90, 32),
+    (0x91, 80),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,7 +134,7 @@ fn valid_message(direction: Direction) -> impl Strategy<Value = (Vec<u8>, u8, us
 fn plausible_bytes() -> impl Strategy<Value = Vec<u8>> {
     (
         prop_oneof![0u16..=300, any::<u16>()],
-        prop_oneof![0x00u8..=0x0D, 0x80u8..=0x91, any::<u8>()],
+        prop_oneof![0x00u8..=0x0E, 0x80u8..=0x92, any::<u8>()],
         prop_oneof![3 => Just(2u8), 1 => any::<u8>()],
         any::<u32>(),
         prop::collection::vec(any::<u8>(), 0..300),

@@ -136,6 +136,22 @@ fn worked_hex_dumps_are_what_the_encoder_writes() {
     let n = report.numbered(number).encode(2, &mut buf).unwrap();
     expected.push(buf[..n].to_vec());
 
+    let request = DoneOrdersRequestMsg::new(1002, Some(1), QueryCursor::START);
+    let n = encode(&request, 3, &mut buf).unwrap();
+    expected.push(buf[..n].to_vec());
+    let done = DoneOrder {
+        order_id: 43,
+        client_order_id: 1003,
+        side: Side::Buy,
+        cancel_reason: Some(CancelReason::ImmediateRemainder),
+        filled_qty: 3,
+        canceled_qty: 1,
+        notional: 10_050 + 2 * 10_055,
+        done_seq: 1,
+    };
+    let n = encode(&DoneOrderMsg::new(1002, 1, &done), 4, &mut buf).unwrap();
+    expected.push(buf[..n].to_vec());
+
     expected.extend(websocket_examples(&expected[0], &expected[1]));
     assert_eq!(doc_tables::hex_blocks(DOC), expected);
 }

@@ -128,6 +128,13 @@ fn all_layouts() -> Vec<Layout> {
             _reserved,
             after_report_seq
         }),
+        layout!(DoneOrdersRequestMsg {
+            header,
+            client_order_id,
+            symbol,
+            cursor_place,
+            cursor
+        }),
         layout!(LogonAcceptedMsg {
             header,
             account,
@@ -288,6 +295,22 @@ fn all_layouts() -> Vec<Layout> {
             last,
             count
         }),
+        layout!(DoneOrderMsg {
+            header,
+            client_order_id,
+            order_id,
+            order_client_order_id,
+            symbol,
+            side,
+            state,
+            cancel_reason,
+            _reserved,
+            qty,
+            filled_qty,
+            average_price,
+            notional_lo,
+            notional_hi
+        }),
     ]
 }
 
@@ -329,7 +352,7 @@ fn doc_type_matches(doc_type: &str, rust_type: &str) -> bool {
 
 #[test]
 fn struct_sizes_are_the_published_lengths() {
-    let expected: [(&str, usize); 28] = [
+    let expected: [(&str, usize); 30] = [
         ("Logon", 56),
         ("Logout", 8),
         ("Heartbeat (client)", 8),
@@ -342,6 +365,7 @@ fn struct_sizes_are_the_published_lengths() {
         ("OpenOrdersRequest", 32),
         ("PositionsRequest", 24),
         ("ReplayRequest", 24),
+        ("DoneOrdersRequest", 32),
         ("LogonAccepted", 24),
         ("LogonRejected", 16),
         ("Heartbeat (gateway)", 8),
@@ -358,6 +382,7 @@ fn struct_sizes_are_the_published_lengths() {
         ("QueryDone", 40),
         ("ReplayStarted", 24),
         ("ReplayDone", 32),
+        ("DoneOrder", 80),
     ];
     let layouts = all_layouts();
     assert_eq!(layouts.len(), expected.len());

@@ -213,6 +213,18 @@ raw_roundtrip!(
     GatewayMessage::ReplayDone
 );
 raw_roundtrip!(
+    done_orders_request_roundtrips,
+    DoneOrdersRequestMsg,
+    decode_client,
+    ClientMessage::DoneOrdersRequest
+);
+raw_roundtrip!(
+    done_order_roundtrips,
+    DoneOrderMsg,
+    decode_gateway,
+    GatewayMessage::DoneOrder
+);
+raw_roundtrip!(
     session_end_roundtrips,
     SessionEndMsg,
     decode_gateway,

@@ -21,7 +21,10 @@ this protocol), symbols 1-3 and no others (section 5.6), ETH-USD reference
 300000 band 10%, risk limits that let account 9 hold 20 open orders on one
 symbol and trade 40 ETH, and a session rate-limit burst of 2000 (the
 protocol doc gives neither the demo's risk limits nor its rate limit).
-Replay on logon (section 5.9, `replay()`): no shard 63 in the demo.
+Done orders (section 5.8, in `queries()`): the account's ETH orders the
+client saw become done are the newest of the engine's window of 4,096.
+Replay on logon (section 5.9, `replay()`): a gateway has at most 64 shards,
+numbered from 0, so stream 64 is no matching engine's on any gateway.
 """
 
 import argparse
@@ -711,6 +714,11 @@ class Ledger:
         self.open = {}   # (symbol, order_id) -> dict(coid, side, price, qty, leaves, filled)
         self.pos = {}    # symbol -> [position, average cost, realized]
         self.fills = []
+        # every order seen accepted: (symbol, order_id) -> [coid, side, filled, notional]
+        self.orders = {}
+        # orders seen done, in the order of their final reports:
+        # (symbol, order_id, coid, side, state, cancel_reason, qty, filled, notional)
+        self.done = []
 
     def apply_all(self, msgs):
         for m in msgs:
@@ -721,8 +729,16 @@ class Ledger:
         if m.msg_type == M.ORDER_ACCEPTED:
             self.open[key] = dict(coid=m.client_order_id, side=m.side, price=m.price,
                                   qty=m.qty, leaves=m.qty, filled=0)
+            self.orders[key] = [m.client_order_id, m.side, 0, 0]
         elif m.msg_type == M.FILL:
             self.fills.append(m)
+            seen = self.orders.get(key)
+            if seen is not None:
+                seen[2] += m.qty
+                seen[3] += m.price * m.qty
+                if m.leaves_qty == 0:
+                    self.done.append(key + (m.client_order_id, seen[1], t.OrderState.FILLED,
+                                            0, seen[2], seen[2], seen[3]))
             o = self.open.get(key)
             if o is not None:
                 o["leaves"] = m.leaves_qty
@@ -738,6 +754,11 @@ class Ledger:
                          leaves=m.leaves_qty)
         elif m.msg_type == M.ORDER_CANCELED:
             self.open.pop(key, None)
+            seen = self.orders.get(key)
+            if seen is not None:
+                self.done.append(key + (m.client_order_id, seen[1], t.OrderState.CANCELED,
+                                        m.reason, seen[2] + m.canceled_qty, seen[2],
+                                        seen[3]))
 
     def _trade(self, symbol, side, price, qty):
         p, avg, realized = self.pos.get(symbol, [0, Fraction(0), Fraction(0)])
@@ -1007,6 +1028,35 @@ def queries(host, port):
             check(False, "made-up cursor (%d, %d) ends" % (place, cur), str(e))
 
     # ---- OrderQuery by client order id --------------------------------------
+    # ---- done orders (section 5.8): what the client saw become done -------
+    req = nid()
+    done, dpages, others = s.done_orders(req, ETH)
+    L.apply_all(others)
+    check(all(p.reject_reason == 0 and p.count <= 16 for p in dpages)
+          and sum(p.count for p in dpages) == len(done),
+          "done orders ETH: pages of 0..16, QueryDone counts add up", repr(dpages))
+    check(all(m.client_order_id == req and m.symbol == ETH for m in done),
+          "done orders ETH: each echoes the request id, symbol 2")
+    saw = [d for d in L.done if d[0] == ETH]
+    got = [(m.symbol, m.order_id, m.order_client_order_id, m.side, m.state, m.cancel_reason,
+            m.qty, m.filled_qty, t.notional(m)) for m in done[:len(saw)]]
+    eq(got, list(reversed(saw)), "done orders ETH: newest first, exactly the orders the "
+                                 "client saw done (state, reason, quantities, notional of "
+                                 "its fills)")
+    check(all(m.average_price == (t.notional(m) // m.filled_qty if m.filled_qty else 0)
+              for m in done),
+          "done orders ETH: average_price is notional / filled_qty rounded down (0 if "
+          "nothing traded)", repr([(m.average_price, t.notional(m), m.filled_qty)
+                                   for m in done[:5]]))
+    check(any(m.state == t.OrderState.CANCELED and m.cancel_reason == 1  # CancelReason Requested (section 10)
+              for m in done[:len(saw)]),
+          "done orders ETH: the canceled buy is there, reason Requested")
+    quiet = mon.drain(0.3)
+    check(not quiet, "done orders reach only the requester", repr(quiet))
+    _, upages, _ = s.done_orders(nid(), 99)
+    fields_eq(upages[-1], "done orders of symbol 99: QueryDone(UnknownSymbol), count 0",
+              reject_reason=1, count=0, more=0)
+
     by_coid = {}
     for (sym, oid), o in sorted(L.open.items()):
         by_coid.setdefault((sym, o["coid"]), (sym, oid))
@@ -1346,10 +1396,10 @@ def replay(host, port):
     if d:
         fields_eq(d, "replay: ReplayBeyondEnd (307), last = the stream's number",
                   reject_reason=307, last=n, count=0)
-    s.replay(63, 0)
-    d = expect(s, M.REPLAY_DONE, "replay: stream 63: ReplayDone")
+    s.replay(64, 0)  # streams are shards 0..63 (section 5.9): 64 is never one
+    d = expect(s, M.REPLAY_DONE, "replay: stream 64: ReplayDone")
     if d:
-        fields_eq(d, "replay: UnknownStream (306)", stream=63, reject_reason=306, count=0)
+        fields_eq(d, "replay: UnknownStream (306)", stream=64, reject_reason=306, count=0)
     # The next report of the stream takes the next number.
     s.cancel(coid + 2, a.order_id, SYM)
     c = expect(s, M.ORDER_CANCELED, "replay: the cancel is reported")

@@ -45,6 +45,7 @@ class MsgType:
     OPEN_ORDERS_REQUEST = 0x0A   # section 5.8
     POSITIONS_REQUEST = 0x0B     # section 5.8
     REPLAY_REQUEST = 0x0C        # section 5.9
+    DONE_ORDERS_REQUEST = 0x0D   # section 5.8
     LOGON_ACCEPTED = 0x81
     LOGON_REJECTED = 0x82
     GW_HEARTBEAT = 0x83
@@ -61,6 +62,7 @@ class MsgType:
     QUERY_DONE = 0x8E            # section 5.8
     REPLAY_STARTED = 0x8F        # section 5.9
     REPLAY_DONE = 0x90           # section 5.9
+    DONE_ORDER = 0x91            # section 5.8
 
 
 # --- section 9 / 10: enumerations and reason codes ------------------------
@@ -182,6 +184,11 @@ CLIENT_MESSAGES = {
     # 0x0C ReplayRequest: u32 stream @8, reserved[4] @12, u64 after_report_seq @16.
     MsgType.REPLAY_REQUEST: _spec("ReplayRequest", 24, "I4xQ",
                                   ("stream", "after_report_seq")),
+    # 0x0D DoneOrdersRequest: u64 client_order_id @8, u32 symbol @16,
+    # u32 cursor_place @20, u64 cursor @24 (as OpenOrdersRequest).
+    MsgType.DONE_ORDERS_REQUEST: _spec("DoneOrdersRequest", 32, "QIIQ",
+                                       ("client_order_id", "symbol", "cursor_place",
+                                        "cursor")),
 }
 
 # Version 2: the six order reports end with u64 report_seq, u32 stream,
@@ -244,6 +251,15 @@ GATEWAY_MESSAGES = {
     # u64 last @16, u64 count @24.
     MsgType.REPLAY_DONE: _spec("ReplayDone", 32, "IH2xQQ",
                                ("stream", "reject_reason", "last", "count")),
+    # 0x91 DoneOrder: u64 client_order_id @8, u64 order_id @16,
+    # u64 order_client_order_id @24, u32 symbol @32, u8 side @36, u8 state @37,
+    # u8 cancel_reason @38, reserved[1] @39, u64 qty @40, u64 filled_qty @48,
+    # i64 average_price @56, u64 notional_lo @64, u64 notional_hi @72.
+    MsgType.DONE_ORDER: _spec("DoneOrder", 80, "QQQIBBBxQQqQQ",
+                              ("client_order_id", "order_id", "order_client_order_id",
+                               "symbol", "side", "state", "cancel_reason", "qty",
+                               "filled_qty", "average_price", "notional_lo",
+                               "notional_hi")),
 }
 
 
@@ -251,6 +267,12 @@ def realized_pnl(position_msg):
     """Section 8, 0x8D: a signed 128-bit integer in two halves,
     realized_pnl_hi * 2^64 + realized_pnl_lo (hi signed, lo unsigned)."""
     return position_msg.realized_pnl_hi * (1 << 64) + position_msg.realized_pnl_lo
+
+
+def notional(done_order_msg):
+    """Section 8, 0x91: an unsigned 128-bit integer in two halves,
+    notional_hi * 2^64 + notional_lo."""
+    return done_order_msg.notional_hi * (1 << 64) + done_order_msg.notional_lo
 
 
 def split_pnl(value):
@@ -537,6 +559,28 @@ class Session:
         has only `cursor_place`; QueryDone's `next_cursor` has no field to go to."""
         return self.send(MsgType.POSITIONS_REQUEST, client_order_id=client_order_id,
                          symbol=symbol, cursor_place=cursor_place)
+
+    def done_orders_request(self, client_order_id, symbol=0, cursor_place=0, cursor=0):
+        """DoneOrdersRequest: one page (symbol 0 = every symbol)."""
+        return self.send(MsgType.DONE_ORDERS_REQUEST, client_order_id=client_order_id,
+                         symbol=symbol, cursor_place=cursor_place, cursor=cursor)
+
+    def done_orders(self, client_order_id, symbol=0, max_pages=1000, timeout=5.0):
+        """Every page of the account's done orders in the window (see
+        open_orders): DoneOrder messages, symbol by symbol, newest first."""
+        done_orders, pages, others = [], [], []
+        cursor_place, cursor = 0, 0
+        for _ in range(max_pages):
+            self.done_orders_request(client_order_id, symbol, cursor_place, cursor)
+            items, done, other = self.read_page(client_order_id, MsgType.DONE_ORDER,
+                                                timeout)
+            done_orders += items
+            pages.append(done)
+            others += other
+            if done.reject_reason or not done.more:
+                return done_orders, pages, others
+            cursor_place, cursor = done.next_cursor_place, done.next_cursor
+        raise Timeout("done orders: still `more` after %d pages" % max_pages)
 
     def read_page(self, client_order_id, item_type, timeout=5.0):
         """Read one page's answer: the OrderStatus (item_type ORDER_STATUS) or

@@ -275,6 +275,32 @@ pub fn assert_same_state(config: &Config, shard: usize, primary: &Engine, replic
             );
         }
     }
+    // Done orders (PROTOCOL.md 5.8) are not in the digest (old journals'
+    // checksums would change): compared here, every account's whole window.
+    for account in &config.accounts {
+        let done = |engine: &Engine| {
+            let mut listed = Vec::new();
+            engine.done_orders_page(
+                account.id,
+                None,
+                PageCursor::default(),
+                usize::MAX,
+                |s, d| listed.push((s, *d)),
+            );
+            listed
+        };
+        assert_eq!(
+            done(primary),
+            done(replica),
+            "shard {shard} account {} done orders",
+            account.id
+        );
+    }
+    assert_eq!(
+        primary.done_orders_recorded(),
+        replica.done_orders_recorded(),
+        "shard {shard} done orders recorded"
+    );
     assert_eq!(
         primary.state_digest(),
         replica.state_digest(),

@@ -65,6 +65,12 @@ pub enum Got {
         symbol: u32,
         position: i64,
     },
+    DoneOrder {
+        request_id: u64,
+        order_id: u64,
+        state: u8,
+        filled_qty: u64,
+    },
     QueryDone {
         request_id: u64,
         count: u32,
@@ -224,6 +230,12 @@ fn reduce(message: &GatewayMessage<'_>) -> Got {
             request_id: m.client_order_id.get(),
             symbol: m.symbol.get(),
             position: m.position.get(),
+        },
+        GatewayMessage::DoneOrder(m) => Got::DoneOrder {
+            request_id: m.client_order_id.get(),
+            order_id: m.order_id.get(),
+            state: m.state,
+            filled_qty: m.filled_qty.get(),
         },
         GatewayMessage::QueryDone(m) => Got::QueryDone {
             request_id: m.client_order_id.get(),

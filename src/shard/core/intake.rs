@@ -261,10 +261,12 @@ impl ShardCore {
             ClientMessage::OrderQuery(m) => m.symbol.get(),
             ClientMessage::OpenOrdersRequest(m) if m.symbol.get() != 0 => m.symbol.get(),
             ClientMessage::PositionsRequest(m) if m.symbol.get() != 0 => m.symbol.get(),
+            ClientMessage::DoneOrdersRequest(m) if m.symbol.get() != 0 => m.symbol.get(),
             // Symbol 0: any trading shard (the cursor's) may answer.
             ClientMessage::MassCancel(_)
             | ClientMessage::OpenOrdersRequest(_)
-            | ClientMessage::PositionsRequest(_) => {
+            | ClientMessage::PositionsRequest(_)
+            | ClientMessage::DoneOrdersRequest(_) => {
                 return self
                     .shared
                     .trading_shards

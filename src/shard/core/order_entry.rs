@@ -51,6 +51,9 @@ impl ShardCore {
             ClientMessage::PositionsRequest(m) => {
                 return self.account_query(slot, account, AccountQuery::Positions(*m), refusal)
             }
+            ClientMessage::DoneOrdersRequest(m) => {
+                return self.account_query(slot, account, AccountQuery::DoneOrders(*m), refusal)
+            }
             ClientMessage::ReplayRequest(m) => {
                 return self.replay_request(slot, account, m, refusal)
             }
@@ -248,6 +251,7 @@ fn is_read_only(request: &ClientMessage<'_>) -> bool {
             | ClientMessage::OpenOrdersRequest(_)
             | ClientMessage::PositionsRequest(_)
             | ClientMessage::ReplayRequest(_)
+            | ClientMessage::DoneOrdersRequest(_)
     );
     debug_assert!(!read_only || client_command(request, 0).is_none());
     read_only

@@ -1,13 +1,14 @@
 //! The account queries (issue 12) on the shard: OrderQuery (an order by
-//! its client order id), OpenOrdersRequest and PositionsRequest (a page at
-//! a time). Each request is answered by exactly one engine, the owner of
+//! its client order id), OpenOrdersRequest, PositionsRequest and
+//! DoneOrdersRequest (a page at a time). Each request is answered by exactly one engine, the owner of
 //! its symbol, or for symbol 0 the trading shard its cursor names, so a
 //! query never waits for several shards and never holds state between
 //! pages. The answer is built into a fixed array on the stack (at most
 //! [`QUERY_PAGE`] messages and the `QueryDone`), then pushed to the
 //! session's outbox, or sent over the ring to the session's shard.
 //!
-//! A page is counted as [`QUERY_PAGE_WEIGHT`] commands in flight, so the
+//! A page is counted as [`QUERY_PAGE_WEIGHT`] commands in flight (a page of
+//! done orders, whose messages are longer, as [`DONE_PAGE_WEIGHT`]), so the
 //! reader of a session that pipelines queries pauses before their answers
 //! could overflow its outbox.
 
@@ -22,6 +23,7 @@ pub enum AccountQuery {
     ByClientId(OrderQueryMsg),
     OpenOrders(OpenOrdersRequestMsg),
     Positions(PositionsRequestMsg),
+    DoneOrders(DoneOrdersRequestMsg),
 }
 
 /// One message of an answer.
@@ -29,6 +31,7 @@ pub enum AccountQuery {
 pub enum QueryAnswer {
     Status(OrderStatusMsg),
     Position(PositionMsg),
+    DoneOrder(DoneOrderMsg),
     Done(QueryDoneMsg),
 }
 
@@ -57,6 +60,7 @@ impl AccountQuery {
         let weight = match self {
             AccountQuery::ByClientId(_) => 1,
             AccountQuery::OpenOrders(_) | AccountQuery::Positions(_) => QUERY_PAGE_WEIGHT,
+            AccountQuery::DoneOrders(_) => DONE_PAGE_WEIGHT,
         };
         debug_assert!(weight >= 1);
         weight
@@ -70,9 +74,15 @@ impl AccountQuery {
             }
             AccountQuery::OpenOrders(m) => (m.client_order_id.get(), m.symbol.get(), m.cursor()),
             AccountQuery::Positions(m) => (m.client_order_id.get(), m.symbol.get(), m.cursor()),
+            AccountQuery::DoneOrders(m) => (m.client_order_id.get(), m.symbol.get(), m.cursor()),
         };
-        // Only open orders resume after an order.
-        debug_assert!(matches!(self, AccountQuery::OpenOrders(_)) || fields.2.after == 0);
+        // Only open and done orders resume inside a symbol.
+        debug_assert!(
+            matches!(
+                self,
+                AccountQuery::OpenOrders(_) | AccountQuery::DoneOrders(_)
+            ) || fields.2.after == 0
+        );
         fields
     }
 
@@ -91,7 +101,7 @@ impl AccountQuery {
         debug_assert!(match answer {
             QueryAnswer::Status(s) => s.state == OrderState::Unknown as u8,
             QueryAnswer::Done(d) => d.count.get() == 0 && d.more == 0,
-            QueryAnswer::Position(_) => false,
+            QueryAnswer::Position(_) | QueryAnswer::DoneOrder(_) => false,
         });
         answer
     }
@@ -148,6 +158,14 @@ pub fn answer(
                 )));
             })
         }
+        AccountQuery::DoneOrders(_) => {
+            engine.done_orders_page(account, filter, at, QUERY_PAGE, |symbol, done| {
+                count += 1;
+                out.push(QueryAnswer::DoneOrder(DoneOrderMsg::new(
+                    request_id, symbol, done,
+                )));
+            })
+        }
     };
     let index = cursor.shard_index();
     let next = match next {
@@ -163,7 +181,7 @@ pub fn answer(
 }
 
 impl ShardCore {
-    /// OrderQuery, OpenOrdersRequest, PositionsRequest from an active
+    /// OrderQuery, OpenOrdersRequest, PositionsRequest, DoneOrdersRequest from an active
     /// session; `refusal` is the session's (rate limit), answered here.
     pub(super) fn account_query(
         &mut self,
@@ -242,6 +260,7 @@ impl ShardCore {
         match answer {
             QueryAnswer::Status(m) => self.push_to(slot, m),
             QueryAnswer::Position(m) => self.push_to(slot, m),
+            QueryAnswer::DoneOrder(m) => self.push_to(slot, m),
             QueryAnswer::Done(m) => self.push_to(slot, m),
         }
     }
