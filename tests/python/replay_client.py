@@ -37,8 +37,12 @@ delivered and every report seen. Phases (a harness runs them as processes):
           price x qty, in two halves) and average price (notional / filled
           rounded down, 0 if nothing traded); no open order and no order it
           has no report of listed; a symbol-0 page holds one engine's orders;
-          UnknownSymbol for a symbol no engine owns; and a second session of
-          the first account receives none of the answers. Prints
+          UnknownSymbol for a symbol no engine owns; cursors not made by the
+          gateway list only the account's own done orders; a second session
+          of the first account receives none of the answers. Last, a session
+          of the first account with the cancel-on-disconnect flag logs out:
+          its open orders are canceled (Disconnect) and the done orders are
+          checked again. Prints
           "done: listed=<n> checked=<n> pages=<p> per_symbol=<n> ..." and
           "replay: streams=<n> replayed=<r> live=<l> gaps=0 duplicates=0"
           and exits 0 only if every check held.
@@ -155,7 +159,7 @@ def same_report(a, b):
 
 
 class Session:
-    def __init__(self, addr, account, token, heartbeat_ms=5000):
+    def __init__(self, addr, account, token, heartbeat_ms=5000, flags=0):
         host, port = addr.rsplit(":", 1)
         self.account = account
         self.sock = socket.create_connection((host, int(port)), timeout=10)
@@ -171,7 +175,7 @@ class Session:
         self.closed = False
         self.pending = []
         tok = token.encode()
-        self.send(LOGON, struct.pack("<II32sB7x", account, heartbeat_ms, tok, 0))
+        self.send(LOGON, struct.pack("<II32sB7x", account, heartbeat_ms, tok, flags))
         msg = self.next_message(timeout=10)
         if msg is None or msg["type"] != LOGON_ACCEPTED:
             raise SystemExit("logon of account %d refused: %r" % (account, msg))
@@ -543,7 +547,7 @@ class Client:
         self.monitors = {}  # account -> a second session of the account (answers go only to the requester)
         self.monitor_msgs = {}  # account -> every message its monitor session received
         self.done_stats = {"listed": 0, "checked": 0, "pages": 0, "per_symbol": 0, "unknown_symbol": 0,
-                           "requester_only": 0, "rate_limited": 0, "fractional_avg": 0, "replaced": 0,
+                           "requester_only": 0, "rate_limited": 0, "forged_cursor": 0, "forged_listed": 0, "fractional_avg": 0, "replaced": 0,
                            "reasons": {}}
 
     def sessions(self):
@@ -789,11 +793,10 @@ class Client:
         return len(open_reports)
 
     # ---- done orders (5.8 DoneOrdersRequest, 8 DoneOrder)
-    def done_pages(self, a, symbol):
+    def done_pages(self, a, symbol, place=0, cursor=0):
         """Every page of a DoneOrdersRequest for symbol (0: all), cursor copied from
         QueryDone until more is 0. Returns (pages, request client_order_ids)."""
         pages, coids = [], []
-        place, cursor = 0, 0
         backoff = 0.1
         for _ in range(10_000):
             coid = a.coid()
@@ -934,6 +937,18 @@ class Client:
             self.compare_done(a, got, [o for o in expected if o["symbol"] == sym["id"]], fits,
                               "DoneOrders(symbol %d)" % sym["id"])
             self.done_stats["per_symbol"] += len(got)
+        # 5.8: "a cursor not made by the gateway gets an empty last page or another
+        # part of the list, never another account's orders": every order listed
+        # from a made-up cursor is one of the account's done orders, as reported.
+        for place, cursor in ((0, 12345), (1, 1), (7, 1 << 63), (0xFFFFFFFF, 2 ** 64 - 1)):
+            forged, more = self.done_pages(a, 0, place, cursor)
+            coids += more
+            got = [m for page in forged for m in page]
+            before = len(FAILURES)
+            self.compare_done(a, got, [], False, "DoneOrders(cursor place %d, cursor %d not made by the gateway)"
+                              % (place, cursor))
+            self.done_stats["forged_cursor"] += len(FAILURES) == before
+            self.done_stats["forged_listed"] += len(got)
         # 5.6: a symbol id no engine owns: QueryDone with reject_reason UnknownSymbol
         # (section 8 QueryDone: count 0, more 0; cursors 0 when more is 0)
         known = {sym["id"] for sym in self.symbols}
@@ -1170,6 +1185,27 @@ def phase_resume(args):
         client.check_done(a, monitor=(i == 0))
     for a in accounts:
         client.check_refusals(a)
+    # Cancel-on-disconnect (5.3): a second session of the first account logs on
+    # with flag bit 0 and logs out; every resting order of the account is
+    # canceled with reason Disconnect, its reports reach the trading session,
+    # and the done orders list those orders too (latest first).
+    a = accounts[0]
+    was_open = [k for k, o in a.orders.items() if o["open"]]
+    cod = Session(args.addr, a.account, a.token, flags=1)
+    cod.logout()
+    try:
+        while True:
+            client.pump()
+            cod.keepalive()
+            cod.poll()
+    except GatewayGone as e:
+        check("'reason': 1," in str(e), "the cancel-on-disconnect session ended by its Logout: %s" % e)
+    client.run_until(lambda: not any(a.orders[k]["open"] for k in was_open), "the Disconnect cancels", timeout=30)
+    check(all(a.orders[k]["state"] == CANCELED and a.orders[k]["reason"] == 7 for k in was_open),
+          "cancel-on-disconnect canceled every open order with reason Disconnect (7)")
+    client.quiesce()
+    client.check_done(a)
+    client.done_stats["disconnect_canceled"] = len(was_open)
     live = sum(a.live for a in accounts)
     new = sum(a.replayed_new for a in accounts)
     for a in accounts:
@@ -1178,10 +1214,13 @@ def phase_resume(args):
         mon.logout()
     d = client.done_stats
     print("done: listed=%d checked=%d pages=%d per_symbol=%d unknown_symbol=%d requester_only=%d "
-          "rate_limited=%d" % (d["listed"], d["checked"], d["pages"], d["per_symbol"], d["unknown_symbol"],
-                               d["requester_only"], d["rate_limited"]), flush=True)
-    print("done orders by final state: %s; %d with a fractional average price, %d replaced before done" %
-          (", ".join("%s %d" % kv for kv in sorted(d["reasons"].items())), d["fractional_avg"], d["replaced"]))
+          "forged_cursor=%d disconnect_canceled=%d rate_limited=%d" %
+          (d["listed"], d["checked"], d["pages"], d["per_symbol"], d["unknown_symbol"], d["requester_only"],
+           d["forged_cursor"], d.get("disconnect_canceled", 0), d["rate_limited"]), flush=True)
+    print("done orders by final state (every all-symbols walk): %s; %d with a fractional average price, "
+          "%d replaced before done; %d listed from cursors not made by the gateway, all the account's own" %
+          (", ".join("%s %d" % kv for kv in sorted(d["reasons"].items())), d["fractional_avg"], d["replaced"],
+           d["forged_listed"]))
     print("open orders %d, positions checked, reports held %d" %
           (open_orders, sum(a.delivered_count() for a in accounts)))
     print("realized PnL: %d positions equal to the exact average-cost value, %d within rounding; "
