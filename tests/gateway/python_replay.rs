@@ -125,8 +125,9 @@ fn python_client_replays_what_it_missed_after_kill_9() {
         .expect("python3 runs (the test fails without it)");
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut seen = String::new();
-    // The client prints KILL-POINT once it has seen 400 reports, and keeps
-    // sending orders (up to 32 unanswered) until the gateway is gone.
+    // The client prints KILL-POINT once it has seen 400 reports (and listed
+    // its done orders), and keeps sending orders (up to 32 unanswered) until
+    // the gateway is gone.
     loop {
         let mut line = String::new();
         let n = stdout.read_line(&mut line).unwrap();
@@ -164,8 +165,16 @@ fn python_client_replays_what_it_missed_after_kill_9() {
     let gateway = Gateway::start_in(&dir, "").expect("gateway restarts on its journal");
     let out = run(client("resume", &gateway, &state, 1), "resume");
     summary(&out);
-    // After the restart the done orders are rebuilt from the journal (5.8).
+    // After the restart the done orders are rebuilt from the journal (5.8):
+    // every one the gateway listed at the kill point is listed the same.
     done_summary(&out);
+    let before = field(&seen, "KILL-POINT", "done");
+    assert!(before > 0, "{seen}");
+    assert_eq!(
+        field(&out, "done: ", "kept_after_restart"),
+        before,
+        "{seen}{out}"
+    );
     println!("{seen}{out}");
     drop(gateway);
     let _ = std::fs::remove_dir_all(&dir);

@@ -544,6 +544,7 @@ class Client:
         self.reports_delivered = 0
         self.answers = {}  # (account, request coid) -> list of answers
         self.busy = 0      # ReplayDone(ShardBusy) answers, each retried
+        self.last_done = {}  # account -> the DoneOrder messages of its last all-symbols walk
         self.monitors = {}  # account -> a second session of the account (answers go only to the requester)
         self.monitor_msgs = {}  # account -> every message its monitor session received
         self.done_stats = {"listed": 0, "checked": 0, "pages": 0, "per_symbol": 0, "unknown_symbol": 0,
@@ -926,6 +927,7 @@ class Client:
             check(len(engines) <= 1, "5.8: a symbol-0 page is one engine's: %r" %
                   [(m["symbol"], m["order_id"]) for m in page])
         listed = [m for page in pages for m in page]
+        self.last_done[a.account] = listed
         self.done_stats["listed"] += len(listed)
         self.done_stats["checked"] += self.compare_done(a, listed, expected, fits, "DoneOrders(all symbols)")
         for sym in self.symbols:
@@ -1071,6 +1073,7 @@ def phase_trade(args):
         os._exit(1 if FAILURES else 0)
     if args.kill_point:
         printed = False
+        snapshot = {}
         try:
             for _ in range(args.orders + 1_000_000):
                 while sum(len(a.first_answer) for a in client.accounts) >= 32:
@@ -1078,13 +1081,22 @@ def phase_trade(args):
                 client.step()
                 client.pump(0)
                 if not printed and client.reports_delivered >= args.kill_point:
-                    print("KILL-POINT reports=%d" % client.reports_delivered, flush=True)
+                    # Before the kill: the done orders as the gateway lists them
+                    # now (checked against the reports); after the restart each
+                    # must be listed the same (5.8: the window is rebuilt from
+                    # the journal). Then trading goes on until the kill.
+                    client.quiesce()
+                    for a in client.accounts:
+                        client.check_done(a)
+                    snapshot = {str(a.account): client.last_done[a.account] for a in client.accounts}
+                    print("KILL-POINT reports=%d done=%d" % (client.reports_delivered,
+                                                            sum(map(len, snapshot.values()))), flush=True)
                     printed = True
             raise SystemExit("FAIL the gateway was not killed")
         except GatewayGone as e:
             check(printed, "gateway gone only after KILL-POINT (%s)" % e)
         in_flight = sum(len(a.first_answer) for a in client.accounts)
-        write_state(args.state, client, {"phase": "killed"})
+        write_state(args.state, client, {"phase": "killed", "done_before_kill": snapshot})
         print("trade: gateway gone, reports=%d in_flight=%d" % (client.reports_delivered, in_flight), flush=True)
         sys.stdout.flush()
         os._exit(1 if FAILURES else 0)
@@ -1183,6 +1195,19 @@ def phase_resume(args):
     # journal (5.8 "The window"), so it must still equal what the reports say.
     for i, a in enumerate(accounts):
         client.check_done(a, monitor=(i == 0))
+    # After a kill -9: every done order listed before the kill is listed the
+    # same now (the restarted gateway rebuilt the window from its journal).
+    kept = 0
+    for a in accounts:
+        now = {(m["symbol"], m["order_id"]): m for m in client.last_done.get(a.account, [])}
+        for m in state.get("done_before_kill", {}).get(str(a.account), []):
+            n = now.get((m["symbol"], m["order_id"]))
+            strip = lambda d: {k: v for k, v in d.items() if k != "client_order_id"}  # noqa: E731
+            if check(n is not None and strip(n) == strip(m),
+                     "done order listed before the kill -9 listed the same after the restart:\n  before %r\n"
+                     "  after  %r" % (m, n)):
+                kept += 1
+    client.done_stats["kept_after_restart"] = kept
     for a in accounts:
         client.check_refusals(a)
     # Cancel-on-disconnect (5.3): a second session of the first account logs on
@@ -1214,9 +1239,10 @@ def phase_resume(args):
         mon.logout()
     d = client.done_stats
     print("done: listed=%d checked=%d pages=%d per_symbol=%d unknown_symbol=%d requester_only=%d "
-          "forged_cursor=%d disconnect_canceled=%d rate_limited=%d" %
+          "forged_cursor=%d disconnect_canceled=%d kept_after_restart=%d rate_limited=%d" %
           (d["listed"], d["checked"], d["pages"], d["per_symbol"], d["unknown_symbol"], d["requester_only"],
-           d["forged_cursor"], d.get("disconnect_canceled", 0), d["rate_limited"]), flush=True)
+           d["forged_cursor"], d.get("disconnect_canceled", 0), d["kept_after_restart"], d["rate_limited"]),
+          flush=True)
     print("done orders by final state (every all-symbols walk): %s; %d with a fractional average price, "
           "%d replaced before done; %d listed from cursors not made by the gateway, all the account's own" %
           (", ".join("%s %d" % kv for kv in sorted(d["reasons"].items())), d["fractional_avg"], d["replaced"],
