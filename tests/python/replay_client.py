@@ -548,7 +548,8 @@ class Client:
         self.monitors = {}  # account -> a second session of the account (answers go only to the requester)
         self.monitor_msgs = {}  # account -> every message its monitor session received
         self.done_stats = {"listed": 0, "checked": 0, "pages": 0, "per_symbol": 0, "unknown_symbol": 0,
-                           "requester_only": 0, "rate_limited": 0, "forged_cursor": 0, "forged_listed": 0, "fractional_avg": 0, "replaced": 0,
+                           "requester_only": 0, "rate_limited": 0, "forged_cursor": 0, "forged_listed": 0,
+                           "fractional_avg": 0, "replaced": 0,
                            "reasons": {}}
 
     def sessions(self):
