@@ -7,7 +7,9 @@
 //! rule and checks no gap, no duplicate, every replayed report equal to the
 //! one it saw live, its open orders and positions from the queries (5.8)
 //! against the reports, and the documented refusals (beyond the end, unknown
-//! stream). Three cases: the gateway killed with -9 mid-flow and restarted
+//! stream), and its done orders (5.8 DoneOrdersRequest, all symbols and per
+//! symbol, every page) against the orders its reports show filled or
+//! canceled. Three cases: the gateway killed with -9 mid-flow and restarted
 //! on its journal; a client that disconnects without reading the reports of
 //! its last orders, which replay must then deliver; a client that exits
 //! without Logout with orders in flight while the gateway stays up.
@@ -90,6 +92,24 @@ fn summary(stdout: &str) -> u64 {
     field(stdout, "replay: ", "replayed")
 }
 
+/// The resume's done-orders line (PROTOCOL.md 5.8, DoneOrdersRequest):
+/// the client listed done orders through every page of all symbols, each
+/// equal to what its reports say (state, reason, quantities, notional,
+/// average price, order), listed them per symbol too, got `UnknownSymbol`
+/// for a symbol no engine owns, only its own orders from cursors it made
+/// up, and its account's other session received none of the answers.
+fn done_summary(stdout: &str) {
+    let listed = field(stdout, "done: ", "listed");
+    assert!(listed > 0, "{stdout}");
+    assert_eq!(field(stdout, "done: ", "checked"), listed, "{stdout}");
+    assert_eq!(field(stdout, "done: ", "per_symbol"), listed, "{stdout}");
+    assert!(field(stdout, "done: ", "pages") > 0, "{stdout}");
+    assert!(field(stdout, "done: ", "unknown_symbol") > 0, "{stdout}");
+    assert!(field(stdout, "done: ", "requester_only") > 0, "{stdout}");
+    // Cursors not made by the gateway listed only the account's own done orders.
+    assert!(field(stdout, "done: ", "forged_cursor") > 0, "{stdout}");
+}
+
 #[test]
 fn python_client_replays_what_it_missed_after_kill_9() {
     let dir = Gateway::new_dir();
@@ -105,8 +125,9 @@ fn python_client_replays_what_it_missed_after_kill_9() {
         .expect("python3 runs (the test fails without it)");
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut seen = String::new();
-    // The client prints KILL-POINT once it has seen 400 reports, and keeps
-    // sending orders (up to 32 unanswered) until the gateway is gone.
+    // The client prints KILL-POINT once it has seen 400 reports (and listed
+    // its done orders), and keeps sending orders (up to 32 unanswered) until
+    // the gateway is gone.
     loop {
         let mut line = String::new();
         let n = stdout.read_line(&mut line).unwrap();
@@ -144,6 +165,16 @@ fn python_client_replays_what_it_missed_after_kill_9() {
     let gateway = Gateway::start_in(&dir, "").expect("gateway restarts on its journal");
     let out = run(client("resume", &gateway, &state, 1), "resume");
     summary(&out);
+    // After the restart the done orders are rebuilt from the journal (5.8):
+    // every one the gateway listed at the kill point is listed the same.
+    done_summary(&out);
+    let before = field(&seen, "KILL-POINT", "done");
+    assert!(before > 0, "{seen}");
+    assert_eq!(
+        field(&out, "done: ", "kept_after_restart"),
+        before,
+        "{seen}{out}"
+    );
     println!("{seen}{out}");
     drop(gateway);
     let _ = std::fs::remove_dir_all(&dir);
@@ -164,8 +195,11 @@ fn python_client_gets_by_replay_the_reports_it_never_read() {
         seen.contains("10 orders sent and never read on account 1"),
         "{seen}"
     );
+    // After the mass cancel every order of the flow is done, and listed.
+    assert!(field(&seen, "trade: done orders", "checked") > 0, "{seen}");
     let out = run(client("resume", &gateway, &state, 2), "resume");
     let replayed = summary(&out);
+    done_summary(&out);
     // Each unread IOC buy made an OrderAccepted and a Fill.
     assert_eq!(field(&out, "missed:", "missed"), 20, "{out}");
     assert!(replayed >= 20, "{out}");
@@ -191,6 +225,7 @@ fn python_client_exiting_with_orders_in_flight_resumes_without_gap() {
     );
     let out = run(client("resume", &gateway, &state, 3), "resume");
     summary(&out);
+    done_summary(&out);
     println!("{seen}{out}");
     drop(gateway);
     let _ = std::fs::remove_dir_all(&dir);

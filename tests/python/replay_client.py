@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A replay-on-logon client for the tradsys gateway, written from
-docs/PROTOCOL.md (version 2) alone: sections 4, 5.1, 5.3, 5.5, 5.8, 5.9, 6-10.
+docs/PROTOCOL.md (version 2) alone: sections 4, 5.1, 5.3, 5.5, 5.6, 5.8, 5.9, 6-10, 12.
 Standard library only.
 
 It logs on two accounts, finds the report streams (PROTOCOL 5.9 "Asking": a
@@ -15,7 +15,8 @@ delivered and every report seen. Phases (a harness runs them as processes):
           goes away (killed), writes FILE and exits 0. With --exit-after N
           it sends 8 more orders once N reports were delivered, writes FILE
           and exits at once (no Logout, orders in flight). With --unread K it
-          trades the flow, then one account sends K orders whose reports it
+          trades the flow, mass-cancels, checks both accounts' done orders
+          (as in resume), then one account sends K orders whose reports it
           never reads (the other account's fills prove they were matched) and
           the process exits abruptly, without Logout, after writing FILE.
   resume  --state FILE ...
@@ -26,7 +27,23 @@ delivered and every report seen. Phases (a harness runs them as processes):
           reports after..upto in order, ReplayDone count/last), open orders,
           OrderQuery and positions from the queries (5.8) equal to what the
           reports say, and the refusals of 5.9 (beyond the end, unknown
-          stream) and the up-to-date answer. Prints
+          stream) and the up-to-date answer. Then the done orders (5.8
+          DoneOrdersRequest): all symbols through every page, then per symbol,
+          each account against its reports: every order its reports show
+          filled or canceled listed once, in the documented order (engines in
+          shard order, symbols in --symbol order, latest final report first),
+          with its state, cancel reason, order id, client order id, side,
+          qty (filled + canceled), filled qty, notional (sum of its fills'
+          price x qty, in two halves) and average price (notional / filled
+          rounded down, 0 if nothing traded); no open order and no order it
+          has no report of listed; a symbol-0 page holds one engine's orders;
+          UnknownSymbol for a symbol no engine owns; cursors not made by the
+          gateway list only the account's own done orders; a second session
+          of the first account receives none of the answers. Last, a session
+          of the first account with the cancel-on-disconnect flag logs out:
+          its open orders are canceled (Disconnect) and the done orders are
+          checked again. Prints
+          "done: listed=<n> checked=<n> pages=<p> per_symbol=<n> ..." and
           "replay: streams=<n> replayed=<r> live=<l> gaps=0 duplicates=0"
           and exits 0 only if every check held.
 
@@ -49,15 +66,18 @@ VERSION = 2
 # ---------------------------------------------------------------- codes (sections 6, 9, 10)
 LOGON, LOGOUT, HEARTBEAT_C, NEW_ORDER, CANCEL_ORDER, REPLACE_ORDER, MASS_CANCEL = 1, 2, 3, 4, 5, 6, 7
 ORDER_STATUS_REQ, ORDER_QUERY, OPEN_ORDERS_REQ, POSITIONS_REQ, REPLAY_REQ = 8, 9, 10, 11, 12
+DONE_ORDERS_REQ = 0x0D
 LOGON_ACCEPTED, LOGON_REJECTED, HEARTBEAT_G = 0x81, 0x82, 0x83
 ORDER_ACCEPTED, ORDER_REJECTED, FILL, ORDER_CANCELED, ORDER_REPLACED, CANCEL_REJECTED = (
     0x84, 0x85, 0x86, 0x87, 0x88, 0x89)
 MASS_CANCEL_DONE, ORDER_STATUS, SESSION_END, POSITION, QUERY_DONE = 0x8A, 0x8B, 0x8C, 0x8D, 0x8E
 REPLAY_STARTED, REPLAY_DONE = 0x8F, 0x90
+DONE_ORDER = 0x91
 
 GATEWAY_LENGTHS = {
     0x81: 24, 0x82: 16, 0x83: 8, 0x84: 72, 0x85: 48, 0x86: 88, 0x87: 64, 0x88: 80,
     0x89: 56, 0x8A: 32, 0x8B: 72, 0x8C: 16, 0x8D: 64, 0x8E: 40, 0x8F: 24, 0x90: 32,
+    0x91: 80,
 }
 REPORT_TYPES = {ORDER_ACCEPTED, ORDER_REJECTED, FILL, ORDER_CANCELED, ORDER_REPLACED, CANCEL_REJECTED}
 NAMES = {
@@ -69,6 +89,9 @@ BUY, SELL = 1, 2
 LIMIT = 1
 GTC, IOC = 1, 3
 SHARD_BUSY, UNKNOWN_STREAM, REPLAY_BEYOND_END = 304, 306, 307
+UNKNOWN_SYMBOL, RATE_LIMITED = 1, 302
+FILLED, CANCELED = 2, 3     # OrderState (section 9)
+DONE_WINDOW = 4096          # 5.8 "The window": each matching engine keeps its last 4,096 done orders
 MAX_SHARDS = 64  # 5.9: "a gateway has at most 64 shards"
 
 # Field layouts after the 8-byte header (offsets from section 8).
@@ -101,6 +124,9 @@ REPORT_LAYOUTS = {
                                "reject_reason", "more"]),
     REPLAY_STARTED: ("<I4xQ", ["stream", "upto"]),
     REPLAY_DONE: ("<IH2xQQ", ["stream", "reject_reason", "last", "count"]),
+    DONE_ORDER: ("<QQQIBBBxQQqQQ", ["client_order_id", "order_id", "order_client_order_id", "symbol", "side",
+                                    "state", "cancel_reason", "qty", "filled_qty", "average_price",
+                                    "notional_lo", "notional_hi"]),
 }
 for _t, (_f, _n) in REPORT_LAYOUTS.items():
     assert struct.calcsize(_f) + 8 == GATEWAY_LENGTHS[_t], (hex(_t), struct.calcsize(_f))
@@ -133,7 +159,7 @@ def same_report(a, b):
 
 
 class Session:
-    def __init__(self, addr, account, token, heartbeat_ms=5000):
+    def __init__(self, addr, account, token, heartbeat_ms=5000, flags=0):
         host, port = addr.rsplit(":", 1)
         self.account = account
         self.sock = socket.create_connection((host, int(port)), timeout=10)
@@ -149,7 +175,7 @@ class Session:
         self.closed = False
         self.pending = []
         tok = token.encode()
-        self.send(LOGON, struct.pack("<II32sB7x", account, heartbeat_ms, tok, 0))
+        self.send(LOGON, struct.pack("<II32sB7x", account, heartbeat_ms, tok, flags))
         msg = self.next_message(timeout=10)
         if msg is None or msg["type"] != LOGON_ACCEPTED:
             raise SystemExit("logon of account %d refused: %r" % (account, msg))
@@ -193,6 +219,9 @@ class Session:
 
     def open_orders(self, coid, symbol, place, cursor):
         self.send(OPEN_ORDERS_REQ, struct.pack("<QIIQ", coid, symbol, place, cursor))
+
+    def done_orders(self, coid, symbol, place, cursor):
+        self.send(DONE_ORDERS_REQ, struct.pack("<QIIQ", coid, symbol, place, cursor))
 
     def positions(self, coid, symbol, place):
         self.send(POSITIONS_REQ, struct.pack("<QII", coid, symbol, place))
@@ -428,14 +457,22 @@ class Account:
             orders[(r["symbol"], r["order_id"])] = {
                 "symbol": r["symbol"], "order_id": r["order_id"], "coid": r["client_order_id"],
                 "side": r["side"], "price": r["price"], "qty": r["qty"], "leaves": r["qty"],
-                "filled": 0, "open": True}
+                "filled": 0, "open": True,
+                # for the done orders (5.8): the exact notional of its fills, its final
+                # state and cancel reason, and the number of its final report in the
+                # stream (the window lists a symbol's done orders latest first)
+                "stream": r["stream"], "notional": 0, "state": 1, "reason": 0, "final_seq": 0, "canceled": 0}
         elif t == FILL:
             o = orders.get((r["symbol"], r["order_id"]))
             if not check(o is not None, "Fill of an order never accepted: %r" % r):
                 return
+            check(o["open"], "Fill of an order already done: %r" % r)
             o["filled"] += r["qty"]
+            o["notional"] += r["price"] * r["qty"]
             o["leaves"] = r["leaves_qty"]
             o["open"] = r["leaves_qty"] > 0
+            if not o["open"]:
+                o.update(state=FILLED, reason=0, final_seq=r["report_seq"])
             check(o["coid"] == r["client_order_id"], "Fill carries the current client_order_id: %r" % r)
             check(o["filled"] + o["leaves"] == o["qty"], "filled + leaves = qty: %r" % o)
             p = pos.setdefault(r["symbol"], {"qty": 0, "cost": Fraction(0), "pnl": Fraction(0),
@@ -446,8 +483,10 @@ class Account:
             if check(o is not None, "OrderCanceled of an order never accepted: %r" % r):
                 check(r["canceled_qty"] == o["leaves"], "canceled_qty is the open quantity: %r %r" % (r, o))
                 check(o["coid"] == r["client_order_id"], "OrderCanceled carries the current client_order_id")
+                check(o["open"], "OrderCanceled of an order already done: %r" % r)
                 o["open"] = False
                 o["leaves"] = 0
+                o.update(state=CANCELED, reason=r["reason"], final_seq=r["report_seq"], canceled=r["canceled_qty"])
             if r["reason"] == 1:
                 pending = self.cancel_pending.get((r["symbol"], r["order_id"]))
                 if pending:
@@ -455,7 +494,8 @@ class Account:
         elif t == ORDER_REPLACED:
             o = orders.get((r["symbol"], r["order_id"]))
             if check(o is not None and o["open"], "OrderReplaced of an order not open: %r" % r):
-                o.update(coid=r["client_order_id"], price=r["price"], qty=r["qty"], leaves=r["leaves_qty"])
+                o.update(coid=r["client_order_id"], price=r["price"], qty=r["qty"], leaves=r["leaves_qty"],
+                         replaced=True)
                 check(r["leaves_qty"] == r["qty"] - o["filled"], "OrderReplaced leaves = qty - filled")
 
 
@@ -504,6 +544,13 @@ class Client:
         self.reports_delivered = 0
         self.answers = {}  # (account, request coid) -> list of answers
         self.busy = 0      # ReplayDone(ShardBusy) answers, each retried
+        self.last_done = {}  # account -> the DoneOrder messages of its last all-symbols walk
+        self.monitors = {}  # account -> a second session of the account (answers go only to the requester)
+        self.monitor_msgs = {}  # account -> every message its monitor session received
+        self.done_stats = {"listed": 0, "checked": 0, "pages": 0, "per_symbol": 0, "unknown_symbol": 0,
+                           "requester_only": 0, "rate_limited": 0, "forged_cursor": 0, "forged_listed": 0,
+                           "fractional_avg": 0, "replaced": 0,
+                           "reasons": {}}
 
     def sessions(self):
         return [a.session for a in self.accounts]
@@ -523,6 +570,9 @@ class Client:
             a.session.keepalive()
             for m in a.session.poll():
                 self.dispatch(a, m)
+        for account, mon in self.monitors.items():
+            mon.keepalive()
+            self.monitor_msgs[account] += mon.poll()
 
     def dispatch(self, a, m):
         t = m["type"]
@@ -744,6 +794,200 @@ class Client:
         check({s["id"] for s in self.symbols} <= seen_syms, "a Position for every traded symbol")
         return len(open_reports)
 
+    # ---- done orders (5.8 DoneOrdersRequest, 8 DoneOrder)
+    def done_pages(self, a, symbol, place=0, cursor=0):
+        """Every page of a DoneOrdersRequest for symbol (0: all), cursor copied from
+        QueryDone until more is 0. Returns (pages, request client_order_ids)."""
+        pages, coids = [], []
+        backoff = 0.1
+        for _ in range(10_000):
+            coid = a.coid()
+            coids.append(coid)
+            a.session.done_orders(coid, symbol, place, cursor)
+            key = (a.account, coid)
+            self.run_until(lambda: key in self.answers and self.answers[key][-1]["type"] == QUERY_DONE,
+                           "QueryDone of a DoneOrdersRequest")
+            msgs = self.answers.pop(key)
+            done, page = msgs[-1], msgs[:-1]
+            if done["reject_reason"] == RATE_LIMITED and not page:
+                # 5.4: refused with RateLimited, no other effect: ask again later
+                self.done_stats["rate_limited"] += 1
+                t = time.monotonic() + backoff
+                backoff = min(backoff * 2, 5.0)
+                while time.monotonic() < t:
+                    self.pump(0.05)
+                continue
+            check(done["reject_reason"] == 0, "DoneOrdersRequest(symbol %d) refused: %r" % (symbol, done))
+            check(all(m["type"] == DONE_ORDER for m in page),
+                  "a DoneOrdersRequest page holds DoneOrder messages only: %r" % page)
+            check(done["count"] == len(page) <= 16, "DoneOrders QueryDone.count %d = %d DoneOrder, at most 16" %
+                  (done["count"], len(page)))
+            pages.append(page)
+            self.done_stats["pages"] += 1
+            if not done["more"]:
+                check(done["next_cursor"] == 0 and done["next_cursor_place"] == 0,
+                      "DoneOrders: cursor 0 when more is 0: %r" % done)
+                return pages, coids
+            place, cursor = done["next_cursor_place"], done["next_cursor"]
+        raise SystemExit("FAIL DoneOrdersRequest(symbol %d) never ended" % symbol)
+
+    def expected_done(self, a):
+        """The account's done orders as its reports say, in the documented order
+        (5.8 "Order"): symbols grouped by engine (shard order = stream number),
+        each engine's symbols in configuration order (the order of --symbol), and
+        within a symbol latest final report first. Also whether the window can
+        hold them all."""
+        orders, _ = a.book()
+        config_rank = {sym["id"]: i for i, sym in enumerate(self.symbols)}
+        sym_stream = {o["symbol"]: o["stream"] for o in orders.values()}
+        done = [o for o in orders.values() if not o["open"]]
+        done.sort(key=lambda o: (sym_stream[o["symbol"]], config_rank.get(o["symbol"], 1 << 32), o["symbol"],
+                                 -o["final_seq"]))
+        # The window is per engine, all accounts together: the client knows its own
+        # accounts' done orders only, so every one can be expected only while the
+        # client's accounts together have no more than the window on that engine.
+        per_engine = {}
+        for acc in self.accounts:
+            for o in acc.orders.values():
+                if not o["open"]:
+                    per_engine[o["stream"]] = per_engine.get(o["stream"], 0) + 1
+        fits = all(n <= DONE_WINDOW for n in per_engine.values())
+        return done, sym_stream, fits
+
+    @staticmethod
+    def done_fields(o):
+        """What DoneOrder must say about an order, from its reports (section 8
+        DoneOrder, 5.8): average_price is notional / filled_qty rounded down, 0 if
+        nothing traded; qty is filled plus canceled; the client order id the one
+        it had when it became done."""
+        avg = o["notional"] // o["filled"] if o["filled"] else 0
+        return {"order_id": o["order_id"], "order_client_order_id": o["coid"], "symbol": o["symbol"],
+                "side": o["side"], "state": o["state"], "cancel_reason": o["reason"],
+                "qty": o["filled"] + o["canceled"],
+                "filled_qty": o["filled"], "average_price": avg,
+                "notional_lo": o["notional"] & (2 ** 64 - 1), "notional_hi": o["notional"] >> 64}
+
+    def compare_done(self, a, listed, expected, fits, what):
+        """listed (DoneOrder messages) against expected (orders from the reports), in
+        order. Returns how many listed orders matched in every field."""
+        got = [(m["symbol"], m["order_id"]) for m in listed]
+        check(len(set(got)) == len(got), "%s: an order listed twice: %r" %
+              (what, sorted(k for k in got if got.count(k) > 1)[:5]))
+        want = [(o["symbol"], o["order_id"]) for o in expected]
+        orders = a.orders
+        for m in listed:
+            o = orders.get((m["symbol"], m["order_id"]))
+            if not check(o is not None, "%s: account %d lists an order it never had a report of: %r" %
+                         (what, a.account, m)):
+                continue
+            check(not o["open"], "%s: account %d lists an order its reports say is open: %r %r" %
+                  (what, a.account, m, o))
+        if fits:
+            check(got == want, "%s: account %d done orders in the documented order\n  listed   %s\n  reports  %s%s" %
+                  (what, a.account, got[:12], want[:12],
+                   "" if set(got) != set(want) else "\n  (same orders, another order)"))
+        else:
+            # Past the window, the newest ones per symbol: a prefix of each symbol's list.
+            for sym in {k[0] for k in want}:
+                g = [k for k in got if k[0] == sym]
+                w = [k for k in want if k[0] == sym]
+                check(g == w[:len(g)], "%s: symbol %d lists the newest done orders" % (what, sym))
+        matched = 0
+        for m in listed:
+            o = orders.get((m["symbol"], m["order_id"]))
+            if o is None or o["open"]:
+                continue
+            exp = self.done_fields(o)
+            have = {k: m[k] for k in exp}
+            if check(have == exp, "%s: account %d DoneOrder differs from its reports:\n  listed  %r\n  reports %r"
+                     % (what, a.account, have, exp)):
+                matched += 1
+                if what.endswith("(all symbols)"):
+                    st = self.done_stats
+                    st["fractional_avg"] += bool(o["filled"]) and o["notional"] % o["filled"] != 0
+                    st["replaced"] += o.get("replaced", False)
+                    name = "filled" if o["state"] == FILLED else "canceled(%d)" % o["reason"]
+                    st["reasons"][name] = st["reasons"].get(name, 0) + 1
+        return matched
+
+    def check_done(self, a, monitor=False):
+        """5.8 DoneOrdersRequest against the reports: all symbols through every page,
+        then per symbol, the refusal of a symbol no engine owns, and (monitor) that
+        the answers reach only the requesting session."""
+        expected, sym_stream, fits = self.expected_done(a)
+        if monitor and a.account not in self.monitors:
+            try:
+                self.monitors[a.account] = Session(self.addr, a.account, a.token)
+                self.monitor_msgs[a.account] = []
+            except SystemExit as e:
+                print("note: no second session for account %d (%s): answers-to-requester check skipped" %
+                      (a.account, e), flush=True)
+        pages, coids = self.done_pages(a, 0)
+        for page in pages:
+            engines = {sym_stream.get(m["symbol"]) for m in page}
+            check(len(engines) <= 1, "5.8: a symbol-0 page is one engine's: %r" %
+                  [(m["symbol"], m["order_id"]) for m in page])
+        listed = [m for page in pages for m in page]
+        self.last_done[a.account] = listed
+        self.done_stats["listed"] += len(listed)
+        self.done_stats["checked"] += self.compare_done(a, listed, expected, fits, "DoneOrders(all symbols)")
+        for sym in self.symbols:
+            sym_pages, more = self.done_pages(a, sym["id"])
+            coids += more
+            got = [m for page in sym_pages for m in page]
+            check(all(m["symbol"] == sym["id"] for m in got), "DoneOrders(symbol %d) lists only that symbol" %
+                  sym["id"])
+            self.compare_done(a, got, [o for o in expected if o["symbol"] == sym["id"]], fits,
+                              "DoneOrders(symbol %d)" % sym["id"])
+            self.done_stats["per_symbol"] += len(got)
+        # 5.8: "a cursor not made by the gateway gets an empty last page or another
+        # part of the list, never another account's orders": every order listed
+        # from a made-up cursor is one of the account's done orders, as reported.
+        for place, cursor in ((0, 12345), (1, 1), (7, 1 << 63), (0xFFFFFFFF, 2 ** 64 - 1)):
+            forged, more = self.done_pages(a, 0, place, cursor)
+            coids += more
+            got = [m for page in forged for m in page]
+            before = len(FAILURES)
+            self.compare_done(a, got, [], False, "DoneOrders(cursor place %d, cursor %d not made by the gateway)"
+                              % (place, cursor))
+            self.done_stats["forged_cursor"] += len(FAILURES) == before
+            self.done_stats["forged_listed"] += len(got)
+        # 5.6: a symbol id no engine owns: QueryDone with reject_reason UnknownSymbol
+        # (section 8 QueryDone: count 0, more 0; cursors 0 when more is 0)
+        known = {sym["id"] for sym in self.symbols}
+        for bad in (0xFFFFFFFF, max(known) + 1000):
+            coid = a.coid()
+            coids.append(coid)
+            a.session.done_orders(coid, bad, 0, 0)
+            key = (a.account, coid)
+            self.run_until(lambda: key in self.answers and self.answers[key][-1]["type"] == QUERY_DONE,
+                           "QueryDone of a DoneOrdersRequest for an unknown symbol")
+            msgs = self.answers.pop(key)
+            m = msgs[-1]
+            if check(len(msgs) == 1 and (m["reject_reason"], m["count"], m["more"], m["next_cursor"],
+                                         m["next_cursor_place"]) == (UNKNOWN_SYMBOL, 0, 0, 0, 0),
+                     "DoneOrdersRequest(symbol %d): QueryDone(UnknownSymbol, count 0, more 0) alone, got %r" %
+                     (bad, msgs)):
+                self.done_stats["unknown_symbol"] += 1
+        # 5.8: "answers reach only the requester": the account's other session got
+        # none of them. Its own query per symbol is a barrier: that engine made it
+        # after the requester's pages, and anything the engine had sent this
+        # session before would have arrived first.
+        mon = self.monitors.get(a.account)
+        if mon is not None:
+            for sym in self.symbols:
+                bcoid = a.account * 1_000_000_000 + 900_000_000 + len(self.monitor_msgs[a.account])
+                mon.order_query(bcoid, 0, sym["id"])
+                self.run_until(lambda: any(m["type"] == ORDER_STATUS and m["client_order_id"] == bcoid
+                                           for m in self.monitor_msgs[a.account]), "the monitor's barrier")
+            mine = set(coids)
+            leaked = [m for m in self.monitor_msgs[a.account]
+                      if m["type"] in (DONE_ORDER, QUERY_DONE) or m.get("client_order_id") in mine]
+            if check(not leaked, "answers to account %d's DoneOrdersRequest reached its other session: %r" %
+                     (a.account, leaked[:3])):
+                self.done_stats["requester_only"] += 1
+        return len(listed)
+
     # ---- the documented refusals and the up-to-date answer (5.9 table)
     def check_refusals(self, a):
         for s in a.streams:
@@ -830,6 +1074,7 @@ def phase_trade(args):
         os._exit(1 if FAILURES else 0)
     if args.kill_point:
         printed = False
+        snapshot = {}
         try:
             for _ in range(args.orders + 1_000_000):
                 while sum(len(a.first_answer) for a in client.accounts) >= 32:
@@ -837,13 +1082,22 @@ def phase_trade(args):
                 client.step()
                 client.pump(0)
                 if not printed and client.reports_delivered >= args.kill_point:
-                    print("KILL-POINT reports=%d" % client.reports_delivered, flush=True)
+                    # Before the kill: the done orders as the gateway lists them
+                    # now (checked against the reports); after the restart each
+                    # must be listed the same (5.8: the window is rebuilt from
+                    # the journal). Then trading goes on until the kill.
+                    client.quiesce()
+                    for a in client.accounts:
+                        client.check_done(a)
+                    snapshot = {str(a.account): client.last_done[a.account] for a in client.accounts}
+                    print("KILL-POINT reports=%d done=%d" % (client.reports_delivered,
+                                                            sum(map(len, snapshot.values()))), flush=True)
                     printed = True
             raise SystemExit("FAIL the gateway was not killed")
         except GatewayGone as e:
             check(printed, "gateway gone only after KILL-POINT (%s)" % e)
         in_flight = sum(len(a.first_answer) for a in client.accounts)
-        write_state(args.state, client, {"phase": "killed"})
+        write_state(args.state, client, {"phase": "killed", "done_before_kill": snapshot})
         print("trade: gateway gone, reports=%d in_flight=%d" % (client.reports_delivered, in_flight), flush=True)
         sys.stdout.flush()
         os._exit(1 if FAILURES else 0)
@@ -857,6 +1111,12 @@ def phase_trade(args):
         client.run_until(lambda: (a.account, coid) in client.answers, "MassCancelDone")
         check(client.answers.pop((a.account, coid))[0]["reject_reason"] == 0, "mass cancel done")
     client.quiesce()
+    # Every order is done now (filled, IOC remainders, cancels, the mass cancel):
+    # the done orders of both accounts against their reports.
+    for a in client.accounts:
+        client.check_done(a)
+    d = client.done_stats
+    print("trade: done orders listed=%d checked=%d" % (d["listed"], d["checked"]), flush=True)
     blind, witness = client.accounts
     sym = client.symbols[0]
     k = max(args.unread, 1)
@@ -930,12 +1190,64 @@ def phase_resume(args):
         # checked one account at a time, the other idle (the queries' answers then
         # follow every report made before them)
         open_orders += client.check_queries(a)
+    # Done orders (5.8), each account in turn with the other idle; the first
+    # one with a second session of its account that must receive none of the
+    # answers. After a kill -9 and restart the window is rebuilt from the
+    # journal (5.8 "The window"), so it must still equal what the reports say.
+    for i, a in enumerate(accounts):
+        client.check_done(a, monitor=(i == 0))
+    # After a kill -9: every done order listed before the kill is listed the
+    # same now (the restarted gateway rebuilt the window from its journal).
+    kept = 0
+    for a in accounts:
+        now = {(m["symbol"], m["order_id"]): m for m in client.last_done.get(a.account, [])}
+        for m in state.get("done_before_kill", {}).get(str(a.account), []):
+            n = now.get((m["symbol"], m["order_id"]))
+            strip = lambda d: {k: v for k, v in d.items() if k != "client_order_id"}  # noqa: E731
+            if check(n is not None and strip(n) == strip(m),
+                     "done order listed before the kill -9 listed the same after the restart:\n  before %r\n"
+                     "  after  %r" % (m, n)):
+                kept += 1
+    client.done_stats["kept_after_restart"] = kept
     for a in accounts:
         client.check_refusals(a)
+    # Cancel-on-disconnect (5.3): a second session of the first account logs on
+    # with flag bit 0 and logs out; every resting order of the account is
+    # canceled with reason Disconnect, its reports reach the trading session,
+    # and the done orders list those orders too (latest first).
+    a = accounts[0]
+    was_open = [k for k, o in a.orders.items() if o["open"]]
+    cod = Session(args.addr, a.account, a.token, flags=1)
+    cod.logout()
+    try:
+        while True:
+            client.pump()
+            cod.keepalive()
+            cod.poll()
+    except GatewayGone as e:
+        check("'reason': 1," in str(e), "the cancel-on-disconnect session ended by its Logout: %s" % e)
+    client.run_until(lambda: not any(a.orders[k]["open"] for k in was_open), "the Disconnect cancels", timeout=30)
+    check(all(a.orders[k]["state"] == CANCELED and a.orders[k]["reason"] == 7 for k in was_open),
+          "cancel-on-disconnect canceled every open order with reason Disconnect (7)")
+    client.quiesce()
+    client.check_done(a)
+    client.done_stats["disconnect_canceled"] = len(was_open)
     live = sum(a.live for a in accounts)
     new = sum(a.replayed_new for a in accounts)
     for a in accounts:
         a.session.logout()
+    for mon in client.monitors.values():
+        mon.logout()
+    d = client.done_stats
+    print("done: listed=%d checked=%d pages=%d per_symbol=%d unknown_symbol=%d requester_only=%d "
+          "forged_cursor=%d disconnect_canceled=%d kept_after_restart=%d rate_limited=%d" %
+          (d["listed"], d["checked"], d["pages"], d["per_symbol"], d["unknown_symbol"], d["requester_only"],
+           d["forged_cursor"], d.get("disconnect_canceled", 0), d["kept_after_restart"], d["rate_limited"]),
+          flush=True)
+    print("done orders by final state (every all-symbols walk): %s; %d with a fractional average price, "
+          "%d replaced before done; %d listed from cursors not made by the gateway, all the account's own" %
+          (", ".join("%s %d" % kv for kv in sorted(d["reasons"].items())), d["fractional_avg"], d["replaced"],
+           d["forged_listed"]))
     print("open orders %d, positions checked, reports held %d" %
           (open_orders, sum(a.delivered_count() for a in accounts)))
     print("realized PnL: %d positions equal to the exact average-cost value, %d within rounding; "
