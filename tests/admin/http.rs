@@ -3,18 +3,11 @@
 //! as the admin thread serves them).
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// A port free at this moment (the gateway binds it right after).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use crate::support::ports::free_port;
 
 /// The operator account added to the common test config (role admin).
 pub const OPS: u32 = 9;

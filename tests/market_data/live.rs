@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -19,14 +19,7 @@ use crate::support::gateway::*;
 use tradsys::client::{Client, Received};
 use tradsys::engine::{Price, Qty, Side, SymbolId};
 
-/// A port free at this moment (the gateway binds it right after).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use crate::support::ports::free_port;
 
 /// A gateway (two shards: BTC-USD on shard 0, ETH-USD on shard 1) whose
 /// market-data and admin endpoints listen on known ports.

@@ -9,5 +9,6 @@ pub mod follower;
 pub mod gateway;
 pub mod journal;
 pub mod nats;
+pub mod ports;
 pub mod shards;
 pub mod ws_client;
