@@ -7,7 +7,7 @@ run() { # label bin src
   sed "s|dir = \"./data\"|dir = \"$dir/data\"|" "$3/configs/bench.toml" > "$dir/bench.toml"
   "$2/tradsys" serve --config "$dir/bench.toml" > "$dir/log" 2>&1 &
   local pid=$!
-  for i in $(seq 1 200); do grep -q "ready" "$dir/log" && break; sleep 0.1; done
+  for _ in $(seq 1 200); do grep -q "ready" "$dir/log" && break; sleep 0.1; done
   echo "== $1 (load $(cut -d' ' -f1 /proc/loadavg))"
   "$2/tradsys-bench" orders --rate 50000 --warmup 1 --duration 5 --hgrm "$dir/o.hgrm" 2>&1 | grep -E "steady|p50" | head -3
   "$2/tradsys-bench" gateway --pings 5000 --burst 1000000 --core 1 2>&1 | grep -E "orders/s"
