@@ -310,6 +310,31 @@ pub fn assert_same_state(config: &Config, shard: usize, primary: &Engine, replic
 
 /// The follower's journal holds exactly the primary's records, and both
 /// replay to the same state; the follower's own final digests agree.
+/// The end of a trial: the primary stops (exit 0), the follower applies
+/// every record of the primary's journal within `timeout`, stops (exit 0),
+/// and equals the primary.
+pub fn stop_and_compare(
+    gateway: Gateway,
+    mut follower: crate::support::follower::Follower,
+    config: &Config,
+    primary_root: &Path,
+    follower_text: &str,
+    timeout: Duration,
+) {
+    let (status, _) = gateway.stop();
+    assert!(status.success());
+    let seqs = last_seqs(config, primary_root);
+    follower.wait_applied(&seqs, timeout);
+    let (status, digests, _) = follower.stop();
+    assert!(status.success(), "{status:?}");
+    assert_replica_equals_primary(
+        config,
+        primary_root,
+        &Config::parse(follower_text).unwrap().journal.dir,
+        &digests,
+    );
+}
+
 pub fn assert_replica_equals_primary(
     config: &Config,
     primary_root: &Path,

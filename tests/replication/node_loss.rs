@@ -35,17 +35,13 @@ fn killing_one_nats_node_mid_stream_loses_nothing() {
         &live_last_seqs(&config, &primary_root),
         Duration::from_secs(90),
     );
-    let (status, _) = gateway.stop();
-    assert!(status.success());
-    let seqs = last_seqs(&config, &primary_root);
-    follower.wait_applied(&seqs, Duration::from_secs(90));
-    let (status, digests, _) = follower.stop();
-    assert!(status.success(), "{status:?}");
-    assert_replica_equals_primary(
+    stop_and_compare(
+        gateway,
+        follower,
         &config,
         &primary_root,
-        &Config::parse(&follower_text).unwrap().journal.dir,
-        &digests,
+        &follower_text,
+        Duration::from_secs(90),
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -85,17 +81,13 @@ fn killing_the_node_of_a_followers_consumer_stalls_it_only_briefly() {
         &live_last_seqs(&config, &primary_root),
         Duration::from_secs(30),
     );
-    let (status, _) = gateway.stop();
-    assert!(status.success());
-    let seqs = last_seqs(&config, &primary_root);
-    follower.wait_applied(&seqs, Duration::from_secs(30));
-    let (status, digests, _) = follower.stop();
-    assert!(status.success(), "{status:?}");
-    assert_replica_equals_primary(
+    stop_and_compare(
+        gateway,
+        follower,
         &config,
         &primary_root,
-        &Config::parse(&follower_text).unwrap().journal.dir,
-        &digests,
+        &follower_text,
+        Duration::from_secs(30),
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

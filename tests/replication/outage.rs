@@ -48,7 +48,7 @@ fn nats_down_then_back_the_follower_catches_up_without_gap_or_duplicate() {
     let gateway = Gateway::start_config(&primary_dir, &text, None).expect("primary starts");
     let follower_dir = dir.join("follower");
     let follower_text = replicated_config(&follower_dir, &cluster);
-    let mut follower = Follower::start(&follower_dir, &follower_text);
+    let follower = Follower::start(&follower_dir, &follower_text);
     random_flow(&gateway, 0x5eed_0004, 500);
 
     cluster.kill_all();
@@ -110,18 +110,14 @@ fn nats_down_then_back_the_follower_catches_up_without_gap_or_duplicate() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let (status, _) = gateway.stop();
-    assert!(status.success());
     let primary_root = primary_dir.join("journal");
-    let seqs = last_seqs(&config, &primary_root);
-    follower.wait_applied(&seqs, Duration::from_secs(90));
-    let (status, digests, _) = follower.stop();
-    assert!(status.success(), "{status:?}");
-    assert_replica_equals_primary(
+    stop_and_compare(
+        gateway,
+        follower,
         &config,
         &primary_root,
-        &Config::parse(&follower_text).unwrap().journal.dir,
-        &digests,
+        &follower_text,
+        Duration::from_secs(90),
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

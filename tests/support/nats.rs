@@ -179,16 +179,29 @@ impl Drop for NatsCluster {
 }
 
 impl NatsCluster {
+    /// Runs `work` on a JetStream context of this cluster, on a
+    /// current-thread runtime, to its end.
+    fn with_jetstream<T, F: std::future::Future<Output = T>>(
+        &self,
+        work: impl FnOnce(jetstream::Context) -> F,
+    ) -> T {
+        let urls: Vec<async_nats::ServerAddr> =
+            self.urls().iter().map(|u| u.parse().unwrap()).collect();
+        assert!(!urls.is_empty(), "a cluster has nodes");
+        let runtime = tradsys::replication::nats::runtime().unwrap();
+        runtime.block_on(async {
+            let client = async_nats::connect(urls).await.expect("connect");
+            work(jetstream::new(client)).await
+        })
+    }
+}
+
+impl NatsCluster {
     /// The journal seq of the last record on `subject` of `stream_name`
     /// (0: none). A request JetStream fails (a timeout on a busy host, a
     /// leader election) is asked again, up to 30 s.
     pub fn last_shipped_seq(&self, stream_name: &str, subject: &str) -> u64 {
-        let urls: Vec<async_nats::ServerAddr> =
-            self.urls().iter().map(|u| u.parse().unwrap()).collect();
-        let runtime = tradsys::replication::nats::runtime().unwrap();
-        runtime.block_on(async {
-            let client = async_nats::connect(urls).await.expect("connect");
-            let js = jetstream::new(client);
+        self.with_jetstream(|js| async move {
             let deadline = Instant::now() + Duration::from_secs(30);
             loop {
                 let last = match js.get_stream(stream_name).await {
@@ -227,12 +240,7 @@ impl NatsCluster {
     /// Publishes `bodies` to `subject`, creating `stream_name` over
     /// `{prefix}.>` first (what a shipper would do), each acknowledged.
     pub fn publish_all(&self, stream_name: &str, prefix: &str, subject: &str, bodies: &[Vec<u8>]) {
-        let urls: Vec<async_nats::ServerAddr> =
-            self.urls().iter().map(|u| u.parse().unwrap()).collect();
-        let runtime = tradsys::replication::nats::runtime().unwrap();
-        runtime.block_on(async {
-            let client = async_nats::connect(urls).await.expect("connect");
-            let js = jetstream::new(client);
+        self.with_jetstream(|js| async move {
             js.get_or_create_stream(stream::Config {
                 name: stream_name.into(),
                 subjects: vec![format!("{prefix}.>")],
@@ -256,12 +264,7 @@ impl NatsCluster {
     /// Every message of `stream_name` as `(subject, body)`, in stream
     /// order, once at least `count` are there (or at a 60 s deadline).
     pub fn read_all(&self, stream_name: &str, count: usize) -> Vec<(String, String)> {
-        let urls: Vec<async_nats::ServerAddr> =
-            self.urls().iter().map(|u| u.parse().unwrap()).collect();
-        let runtime = tradsys::replication::nats::runtime().unwrap();
-        runtime.block_on(async {
-            let client = async_nats::connect(urls).await.expect("connect");
-            let js = jetstream::new(client);
+        self.with_jetstream(|js| async move {
             let deadline = Instant::now() + Duration::from_secs(60);
             loop {
                 let mut stream = js.get_stream(stream_name).await.expect("stream");
@@ -289,13 +292,8 @@ impl NatsCluster {
     /// filtered on `subject`, once one exists (60 s deadline): where a
     /// follower's ordered consumer of that subject lives.
     pub fn consumer_node(&self, stream_name: &str, subject: &str) -> usize {
-        let urls: Vec<async_nats::ServerAddr> =
-            self.urls().iter().map(|u| u.parse().unwrap()).collect();
-        let runtime = tradsys::replication::nats::runtime().unwrap();
-        runtime.block_on(async {
+        self.with_jetstream(|js| async move {
             use futures_lite::StreamExt;
-            let client = async_nats::connect(urls).await.expect("connect");
-            let js = jetstream::new(client);
             let deadline = Instant::now() + Duration::from_secs(60);
             loop {
                 let mut leaders = Vec::new();
