@@ -82,6 +82,10 @@ pub struct LoadResult {
     /// Per [`WINDOW_NS`] of the run (by answer time): the slowest answer's
     /// latency, so a tail can be told apart as one event or a steady drift.
     pub window_max: Vec<u64>,
+    /// CPU time of the client threads from their start to their end
+    /// (schedstat): on a CPU, and runnable waiting for one.
+    pub client_run_ns: u64,
+    pub client_wait_ns: u64,
 }
 
 /// Width of a timeline window.
@@ -103,6 +107,8 @@ impl LoadResult {
             rejects: BTreeMap::new(),
             all_pinned: pinned,
             window_max: Vec::with_capacity(4_096),
+            client_run_ns: 0,
+            client_wait_ns: 0,
         }
     }
 
@@ -123,6 +129,8 @@ impl LoadResult {
             *self.rejects.entry(key).or_default() += n;
         }
         self.all_pinned &= other.all_pinned;
+        self.client_run_ns += other.client_run_ns;
+        self.client_wait_ns += other.client_wait_ns;
         if other.window_max.len() > self.window_max.len() {
             self.window_max.resize(other.window_max.len(), 0);
         }
@@ -579,6 +587,7 @@ fn run_thread(
     start: &std::sync::OnceLock<Instant>,
 ) -> LoadResult {
     let threads = spec.client_cores.len();
+    let cpu_at_start = crate::schedstat::this_thread();
     let pinned = pin(spec.client_cores[thread]);
     let mut sessions: Vec<Session> = match placed {
         Some(placed) => placed.into_iter().map(|p| Session::new(spec, p)).collect(),
@@ -701,6 +710,9 @@ fn run_thread(
     for session in sessions {
         session.conn.logout();
     }
+    let cpu_at_end = crate::schedstat::this_thread();
+    tally.client_run_ns = cpu_at_end.0.saturating_sub(cpu_at_start.0);
+    tally.client_wait_ns = cpu_at_end.1.saturating_sub(cpu_at_start.1);
     tally
 }
 

@@ -85,7 +85,6 @@ struct Gateway {
 struct Measured {
     result: LoadResult,
     wall_ns: u64,
-    client: Vec<TaskTime>,
     gateway: Vec<TaskTime>,
     stats: serde_json::Value,
 }
@@ -188,20 +187,15 @@ fn place(gw: &mut Gateway, wanted: &[usize], route: impl Fn(usize) -> usize) -> 
 /// threads' CPU time read around it.
 fn measure(gw: &Gateway, spec: &LoadSpec, placed: Vec<Placed>) -> Measured {
     admin_http::latency_reset(gw.admin, placement::ADMIN_TOKEN);
-    let (client_before, gateway_before) = (
-        schedstat::snapshot(None),
-        schedstat::snapshot(Some(gw.process.pid)),
-    );
+    let gateway_before = schedstat::snapshot(Some(gw.process.pid));
     let began = Instant::now();
     let result = load::run_placed(spec, placed);
     let wall_ns = began.elapsed().as_nanos() as u64;
-    let client = schedstat::delta(&client_before, &schedstat::snapshot(None));
     let gateway = schedstat::delta(&gateway_before, &schedstat::snapshot(Some(gw.process.pid)));
     assert_eq!(result.unanswered, 0, "every request answered");
     Measured {
         result,
         wall_ns,
-        client,
         gateway,
         stats: admin_http::settled_stats(gw.admin),
     }
@@ -211,13 +205,18 @@ fn us(ns: u64) -> f64 {
     ns as f64 / 1_000.0
 }
 
-/// The CPU time of the phase's threads: the client's (this process), each
+/// The CPU time of the phase's threads: the client's (its load threads,
+/// which read their own schedstat: they have ended by now), each
 /// shard's; busy share of the wall time, time waiting for a core, and per
 /// request answered.
 fn print_cpu(m: &Measured, shards: usize) {
     let answered = m.result.answered().max(1);
     let wall = m.wall_ns.max(1) as f64;
-    let client = schedstat::total(&m.client, |_| true);
+    let client = TaskTime {
+        name: "client".into(),
+        run_ns: m.result.client_run_ns,
+        wait_ns: m.result.client_wait_ns,
+    };
     let mut line = format!(
         "  cpu over {:.2} s: client {:.0} ms run ({:.0}% of one core), {:.0} ms waiting for a core, {:.0} ns/request",
         wall / 1e9,

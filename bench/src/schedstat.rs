@@ -23,6 +23,17 @@ pub fn parse_schedstat(text: &str) -> Option<(u64, u64)> {
     Some((fields.next()??, fields.next()??))
 }
 
+/// The calling thread's (run, wait) ns so far; (0, 0) where /proc does
+/// not say. A load thread reads it at its start and end: its own time,
+/// which a snapshot after the thread ended could no longer see.
+pub fn this_thread() -> (u64, u64) {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .as_deref()
+        .and_then(parse_schedstat)
+        .unwrap_or((0, 0))
+}
+
 /// Every thread of `pid` (`None`: this process), by thread id. Threads
 /// that end while being read are left out.
 pub fn snapshot(pid: Option<u32>) -> BTreeMap<u32, TaskTime> {
@@ -111,6 +122,9 @@ mod tests {
     fn this_process_has_a_thread_with_a_time() {
         let me = snapshot(None);
         assert!(!me.is_empty(), "/proc/self/task lists this thread");
+        let (run_before, _) = this_thread();
+        let (run_after, _) = this_thread();
+        assert!(run_after >= run_before, "a thread's run time only grows");
     }
 
     #[test]
