@@ -17,6 +17,11 @@ pub struct ServerProcess {
     pub addr: SocketAddr,
     /// The gateway's market-data address (from its ready line).
     pub market_data: Option<SocketAddr>,
+    /// The gateway's admin HTTP address (from its ready line).
+    pub admin: Option<SocketAddr>,
+    /// The child's process id (the `scaling` bench reads its threads'
+    /// CPU time under /proc).
+    pub pid: u32,
     stop_signal: i32,
     /// The gateway's working directory: its `./data` journal lives and dies
     /// here, so runs neither replay nor keep each other's journals.
@@ -102,10 +107,13 @@ impl ServerProcess {
                 panic!("start tradsys (cargo build --release --workspace first): {e}")
             });
         let ready = wait_ready(child.stderr.take().unwrap(), "ready", "order_entry=");
+        let pid = child.id();
         ServerProcess {
             child,
             addr: addr_after(&ready, "order_entry=").expect("checked by wait_ready"),
             market_data: addr_after(&ready, "market_data="),
+            admin: addr_after(&ready, "admin="),
+            pid,
             stop_signal: libc::SIGINT,
             scratch: Some(scratch),
         }
@@ -123,10 +131,13 @@ impl ServerProcess {
             .spawn()
             .unwrap_or_else(|e| panic!("start tradsys-bench echo: {e}"));
         let ready = wait_ready(child.stdout.take().unwrap(), "listening", "listening on ");
+        let pid = child.id();
         ServerProcess {
             child,
             addr: addr_after(&ready, "listening on ").expect("checked by wait_ready"),
             market_data: None,
+            admin: None,
+            pid,
             stop_signal: libc::SIGKILL,
             scratch: None,
         }
@@ -145,10 +156,13 @@ impl ServerProcess {
             .spawn()
             .unwrap_or_else(|e| panic!("start tradsys-bench md-peer: {e}"));
         let ready = wait_ready(child.stdout.take().unwrap(), "listening", "listening on ");
+        let pid = child.id();
         ServerProcess {
             child,
             addr: addr_after(&ready, "listening on ").expect("checked by wait_ready"),
             market_data: None,
+            admin: None,
+            pid,
             stop_signal: libc::SIGKILL,
             scratch: None,
         }

@@ -82,6 +82,10 @@ pub struct LoadResult {
     /// Per [`WINDOW_NS`] of the run (by answer time): the slowest answer's
     /// latency, so a tail can be told apart as one event or a steady drift.
     pub window_max: Vec<u64>,
+    /// CPU time of the client threads from their start to their end
+    /// (schedstat): on a CPU, and runnable waiting for one.
+    pub client_run_ns: u64,
+    pub client_wait_ns: u64,
 }
 
 /// Width of a timeline window.
@@ -103,6 +107,8 @@ impl LoadResult {
             rejects: BTreeMap::new(),
             all_pinned: pinned,
             window_max: Vec::with_capacity(4_096),
+            client_run_ns: 0,
+            client_wait_ns: 0,
         }
     }
 
@@ -123,6 +129,8 @@ impl LoadResult {
             *self.rejects.entry(key).or_default() += n;
         }
         self.all_pinned &= other.all_pinned;
+        self.client_run_ns += other.client_run_ns;
+        self.client_wait_ns += other.client_wait_ns;
         if other.window_max.len() > self.window_max.len() {
             self.window_max.resize(other.window_max.len(), 0);
         }
@@ -177,10 +185,21 @@ struct Resting {
     qty: u64,
 }
 
+/// A connection already logged on, handed to [`run_placed`] with the
+/// symbols its requests pick from (the `scaling` bench places sessions on
+/// shards it has detected, and gives each the symbols of one shard).
+pub struct Placed {
+    pub conn: Conn,
+    pub account: u32,
+    pub symbols: Vec<u32>,
+}
+
 /// One connection's requests and resting orders.
 struct Session {
     conn: Conn,
     account: u32,
+    /// The symbols this connection's new orders pick from at random.
+    symbols: Vec<u32>,
     next_request: u64,
     /// Request id (client_order_id) -> what is waiting for its answer.
     pending: IdMap<Pending>,
@@ -194,6 +213,20 @@ struct Session {
 }
 
 impl Session {
+    fn new(spec: &LoadSpec, placed: Placed) -> Session {
+        assert!(!placed.symbols.is_empty(), "a session needs a symbol");
+        Session {
+            conn: placed.conn,
+            account: placed.account,
+            symbols: placed.symbols,
+            next_request: 1,
+            pending: id_map(1 << 12),
+            cancels: id_map(1 << 12),
+            resting: Vec::with_capacity(spec.max_resting + 1),
+            resting_at: id_map(spec.max_resting * 2),
+        }
+    }
+
     fn add_resting(&mut self, order: Resting) {
         if !self.resting_at.contains_key(&order.order_id) {
             self.resting_at.insert(order.order_id, self.resting.len());
@@ -231,8 +264,7 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
-    fn symbol(&mut self) -> u32 {
-        let symbols = &self.spec.symbols;
+    fn symbol(&mut self, symbols: &[u32]) -> u32 {
         symbols[self.rng.below(symbols.len() as u64) as usize]
     }
 
@@ -286,14 +318,28 @@ impl Builder<'_> {
             Op::Ioc => {
                 // Far below any resting sell: accepted, then canceled.
                 let price = self.spec.reference_price - self.spec.reference_price / 20;
-                let msg = new_order(self.symbol(), Side::Buy, TimeInForce::Ioc, price, 1, None);
+                let msg = new_order(
+                    self.symbol(&session.symbols),
+                    Side::Buy,
+                    TimeInForce::Ioc,
+                    price,
+                    1,
+                    None,
+                );
                 session.conn.queue(&msg);
             }
             Op::Rest => {
                 let side = self.side();
                 let price = self.passive_price(side);
                 let qty = 1 + self.rng.below(3);
-                let msg = new_order(self.symbol(), side, TimeInForce::Gtc, price, qty, None);
+                let msg = new_order(
+                    self.symbol(&session.symbols),
+                    side,
+                    TimeInForce::Gtc,
+                    price,
+                    qty,
+                    None,
+                );
                 session.conn.queue(&msg);
             }
             Op::Take => {
@@ -308,7 +354,14 @@ impl Builder<'_> {
                 // gets canceled: the default (cancel resting) would sweep
                 // every own order on that side off the book at once.
                 let stp = Some(StpMode::CancelIncoming);
-                let msg = new_order(self.symbol(), side, TimeInForce::Ioc, price, 1, stp);
+                let msg = new_order(
+                    self.symbol(&session.symbols),
+                    side,
+                    TimeInForce::Ioc,
+                    price,
+                    1,
+                    stp,
+                );
                 session.conn.queue(&msg);
             }
             Op::Cancel => {
@@ -502,15 +555,15 @@ fn connect(spec: &LoadSpec, first: usize, step: usize) -> Vec<Session> {
                 );
                 std::process::exit(1)
             });
-            Session {
-                conn,
-                account,
-                next_request: 1,
-                pending: id_map(1 << 12),
-                cancels: id_map(1 << 12),
-                resting: Vec::with_capacity(spec.max_resting + 1),
-                resting_at: id_map(spec.max_resting * 2),
-            }
+            let symbols = spec.symbols.clone();
+            Session::new(
+                spec,
+                Placed {
+                    conn,
+                    account,
+                    symbols,
+                },
+            )
         })
         .collect()
 }
@@ -522,18 +575,24 @@ fn fail(e: ConnError) -> ! {
     std::process::exit(1)
 }
 
-/// One client thread: its sessions, its share of the rate.
+/// One client thread: its sessions (`placed`, or connected here), its
+/// share of the rate.
 // TODO(issue 10): split (over 70 lines; allowed so that the list only shrinks).
 #[allow(clippy::too_many_lines)]
 fn run_thread(
     spec: &LoadSpec,
     thread: usize,
+    placed: Option<Vec<Placed>>,
     clock_ready: &std::sync::Barrier,
     start: &std::sync::OnceLock<Instant>,
 ) -> LoadResult {
     let threads = spec.client_cores.len();
+    let cpu_at_start = crate::schedstat::this_thread();
     let pinned = pin(spec.client_cores[thread]);
-    let mut sessions = connect(spec, thread, threads);
+    let mut sessions: Vec<Session> = match placed {
+        Some(placed) => placed.into_iter().map(|p| Session::new(spec, p)).collect(),
+        None => connect(spec, thread, threads),
+    };
     let mut builder = Builder {
         spec,
         rng: Rng::new(spec.seed ^ (thread as u64 + 1).wrapping_mul(0x9E37_79B9)),
@@ -651,23 +710,53 @@ fn run_thread(
     for session in sessions {
         session.conn.logout();
     }
+    let cpu_at_end = crate::schedstat::this_thread();
+    tally.client_run_ns = cpu_at_end.0.saturating_sub(cpu_at_start.0);
+    tally.client_wait_ns = cpu_at_end.1.saturating_sub(cpu_at_start.1);
     tally
 }
 
 /// Runs the load and merges every thread's figures.
 pub fn run(spec: &LoadSpec) -> LoadResult {
+    drive(spec, None)
+}
+
+/// As [`run`], on connections already logged on (`spec.connections` of
+/// them), each with its own symbols; `spec.accounts` and `spec.symbols`
+/// are not used. Dealt to the client threads round-robin, as [`run`] deals.
+pub fn run_placed(spec: &LoadSpec, placed: Vec<Placed>) -> LoadResult {
+    assert_eq!(
+        placed.len(),
+        spec.connections,
+        "one placed session per connection"
+    );
+    drive(spec, Some(placed))
+}
+
+fn drive(spec: &LoadSpec, placed: Option<Vec<Placed>>) -> LoadResult {
     assert!(!spec.client_cores.is_empty() && spec.connections > 0);
     assert!(!spec.accounts.is_empty() && !spec.symbols.is_empty());
     let threads = spec.client_cores.len();
+    let mut dealt: Vec<Option<Vec<Placed>>> = (0..threads)
+        .map(|_| placed.as_ref().map(|_| Vec::new()))
+        .collect();
+    for (i, one) in placed.into_iter().flatten().enumerate() {
+        dealt[i % threads]
+            .as_mut()
+            .expect("dealt when placed")
+            .push(one);
+    }
     // Every thread connects and logs on first; the clock starts once all
     // are ready, so logon time is never charged to the schedule.
     let ready = std::sync::Barrier::new(threads);
     let start = std::sync::OnceLock::new();
     let tallies: Vec<LoadResult> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
+        let handles: Vec<_> = dealt
+            .into_iter()
+            .enumerate()
+            .map(|(t, mine)| {
                 let (ready, start) = (&ready, &start);
-                scope.spawn(move || run_thread(spec, t, ready, start))
+                scope.spawn(move || run_thread(spec, t, mine, ready, start))
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()

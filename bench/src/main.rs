@@ -12,6 +12,7 @@
 // tests/tidy.rs keeps that list from growing.
 #![warn(clippy::too_many_lines)]
 
+mod admin_http;
 mod cluster;
 mod conn;
 mod echo_bench;
@@ -42,7 +43,9 @@ mod report;
 mod report_bench;
 mod rng;
 mod scaling_bench;
+mod schedstat;
 mod schedule;
+mod shard_placement;
 mod soak;
 
 use clap::{Parser, Subcommand};
