@@ -324,6 +324,7 @@ const ASSERTION_FREE_ALLOWED: &[(&str, &[&str])] = &[
             "src/replication/resume.rs path",
             "src/replication/resume.rs load",
             "src/replication/resume.rs forget",
+            "src/replication/follower.rs next_message",
         ],
     ),
     (

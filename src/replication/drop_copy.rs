@@ -148,6 +148,10 @@ impl DropCopy {
     /// Sends the queued fills not yet sent, keeping at most
     /// [`MAX_IN_FLIGHT`] unacknowledged.
     async fn send(&mut self) -> Result<(), String> {
+        if self.in_flight.len() == self.pending.len() && self.js.is_some() {
+            // Nothing queued to send (most records have no fill).
+            return Ok(());
+        }
         let Some(js) = self.js.clone() else {
             return Err("drop copy: not connected".into());
         };

@@ -363,8 +363,7 @@ async fn consume(
         if stop.load(Ordering::Acquire) {
             return target.drop_copy.settle().await.map_err(Retry);
         }
-        let next = tokio::time::timeout(Duration::from_millis(100), messages.next()).await;
-        match next {
+        match next_message(&mut messages, target.feed).await {
             // Nothing to apply: let the fills in flight land, and make
             // sure the silence is the stream's, not a dead consumer's.
             Err(_elapsed) => {
@@ -376,8 +375,9 @@ async fn consume(
             Ok(Some(Err(e))) => return Err(Retry(format!("message: {e}"))),
             Ok(Some(Ok(message))) => {
                 let from_hint = start.is_some() && progress.position.is_none();
-                watch.delivered(&message)?;
-                on_message(target, &message, from_hint, progress).await?;
+                let stream_seq = stream_seq(&message)?;
+                watch.delivered(stream_seq);
+                on_message(target, &message, stream_seq, from_hint, progress).await?;
             }
         }
         let applied = target.replica.next_seq() - 1;
@@ -393,6 +393,31 @@ async fn consume(
             );
         }
     }
+}
+
+/// The consumer's next message: one already delivered is taken without a
+/// timer; only before waiting (up to 100 ms, `Err` after) are the relays
+/// woken for what was pushed to them.
+async fn next_message<S: futures_lite::Stream + Unpin>(
+    messages: &mut S,
+    feed: &mut RelayFeed,
+) -> Result<Option<S::Item>, tokio::time::error::Elapsed> {
+    if let Some(ready) = futures_lite::future::poll_once(messages.next()).await {
+        return Ok(ready);
+    }
+    feed.wake();
+    tokio::time::timeout(Duration::from_millis(100), messages.next()).await
+}
+
+/// A message's stream sequence, parsed from its reply subject (once per
+/// message: the parse is a visible part of a follower's time per record).
+fn stream_seq(message: &async_nats::jetstream::Message) -> Result<u64, Failure> {
+    let seq = message
+        .info()
+        .map_err(|e| Retry(format!("message info: {e}")))?
+        .stream_sequence;
+    debug_assert!(seq >= 1, "stream sequences start at 1");
+    Ok(seq)
 }
 
 /// How long a consumer may deliver nothing before the follower asks the
@@ -424,15 +449,11 @@ impl StallWatch {
         }
     }
 
-    fn delivered(&mut self, message: &async_nats::jetstream::Message) -> Result<(), Failure> {
-        let seq = message
-            .info()
-            .map_err(|e| Retry(format!("message info: {e}")))?
-            .stream_sequence;
+    /// A message of stream sequence `seq` arrived.
+    fn delivered(&mut self, seq: u64) {
         debug_assert!(seq >= self.next_stream_seq, "an ordered consumer");
         self.next_stream_seq = seq + 1;
         self.quiet_since = std::time::Instant::now();
-        Ok(())
     }
 
     /// After [`STALL_CHECK_AFTER`] of silence (else nothing), whether
@@ -468,14 +489,12 @@ impl StallWatch {
 async fn on_message(
     target: &mut Target<'_>,
     message: &async_nats::jetstream::Message,
+    stream_seq: u64,
     from_hint: bool,
     progress: &mut Progress,
 ) -> Result<(), Failure> {
     let shard = target.replica.shard;
-    let stream_seq = message
-        .info()
-        .map_err(|e| Retry(format!("message info: {e}")))?
-        .stream_sequence;
+    debug_assert!(stream_seq >= 1, "stream sequences start at 1");
     let shipped = message::decode(&message.payload)
         .map_err(|e| Fatal(format!("shard {shard}: corrupt record in the stream: {e}")))?;
     match target.replica.apply(&shipped, target.tap) {
