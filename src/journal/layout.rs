@@ -208,7 +208,7 @@ pub fn write_record(out: &mut [u8], seq: u64, ts_ns: u64, entry: &Entry) -> u16 
     put_u16(out, R_RESERVED, 0);
     codec::encode(entry, &mut out[R_PAYLOAD..R_PAYLOAD + len]);
     out[R_PAYLOAD + len..].fill(0);
-    let crc = crc32c::crc32c(&out[R_SEQ..R_PAYLOAD + len]);
+    let crc = super::record_crc::record_crc(&out[R_SEQ..R_PAYLOAD + len]);
     put_u32(out, R_CRC, crc);
     std::sync::atomic::fence(std::sync::atomic::Ordering::Release);
     put_u32(out, R_LEN, len as u32);

@@ -64,6 +64,7 @@
 pub mod codec;
 pub mod config_file;
 pub mod layout;
+mod record_crc;
 mod recovery;
 mod restore;
 mod scan;

@@ -263,7 +263,7 @@ fn read_frame(bytes: &[u8], off: usize, data_end: usize, seq: u64) -> Frame {
     }
     let len = len as usize;
     let frame_bytes = record_bytes(len);
-    let crc = crc32c::crc32c(&bytes[off + R_SEQ..off + R_PAYLOAD + len]);
+    let crc = super::record_crc::record_crc(&bytes[off + R_SEQ..off + R_PAYLOAD + len]);
     if crc != get_u32(bytes, off + R_CRC) {
         return Frame::Soft {
             reason: CorruptReason::CrcMismatch,

@@ -101,6 +101,18 @@ impl FeedMessage<'_> {
 /// Receives the feed's messages in the order they happen.
 pub trait FeedSink {
     fn publish(&mut self, message: &FeedMessage<'_>);
+
+    /// Whether messages of (symbol, channel) go anywhere. When not, the
+    /// feed may leave them unbuilt, and skip what only they need (the book
+    /// checksum, a CRC over the top levels of both sides: most of what a
+    /// level change cost a shard's replica with no book subscriber), but
+    /// never the state: sequences,
+    /// `prev` links and depth views advance exactly as if it were sent, so
+    /// a client that subscribes later, here or on another shard, sees the
+    /// same bytes.
+    fn wants(&self, _symbol: SymbolId, _channel: Channel) -> bool {
+        true
+    }
 }
 
 /// Drops everything (replay, or no subscriber).
@@ -108,4 +120,8 @@ pub struct NullSink;
 
 impl FeedSink for NullSink {
     fn publish(&mut self, _message: &FeedMessage<'_>) {}
+
+    fn wants(&self, _symbol: SymbolId, _channel: Channel) -> bool {
+        false
+    }
 }

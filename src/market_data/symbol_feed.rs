@@ -150,13 +150,24 @@ impl SymbolFeed {
         }
         self.seq.advance();
         self.ts_ns = ts_ns;
-        let checksum = book_checksum(&self.image);
+        // Nobody to send the book messages to: the views and the streams'
+        // `prev` links still advance below, only the messages and their
+        // checksum are left unmade (`FeedSink::wants`).
+        let wanted = sink.wants(self.symbol, Channel::Book);
+        let checksum = if wanted {
+            book_checksum(&self.image)
+        } else {
+            0
+        };
         for (i, depth) in BOOK_DEPTHS.into_iter().enumerate().rev() {
             let Some(view) = &mut self.views[i] else {
                 let stamp = {
                     let prev = self.book[i].send(self.seq.last());
                     self.stamp(prev)
                 };
+                if !wanted {
+                    continue;
+                }
                 sink.publish(&FeedMessage::Book(BookUpdate {
                     stamp,
                     channel: Channel::Book,
@@ -182,6 +193,9 @@ impl SymbolFeed {
                 prev: self.book[i].send(self.seq.last()),
                 ts_ns,
             };
+            if !wanted {
+                continue;
+            }
             sink.publish(&FeedMessage::Book(BookUpdate {
                 stamp,
                 channel: Channel::Book,
@@ -270,12 +284,20 @@ impl SymbolFeed {
 
     /// A conflation tick: one message per conflated depth whose view changed.
     pub fn on_tick<S: FeedSink>(&mut self, scratch: &mut ChangeBuf, sink: &mut S) {
-        let checksum = book_checksum(&self.image);
+        let wanted = sink.wants(self.symbol, Channel::BookConflated);
+        let checksum = if wanted {
+            book_checksum(&self.image)
+        } else {
+            0
+        };
         let (seq, ts_ns) = (self.seq.last(), self.ts_ns);
         for (i, depth) in BOOK_DEPTHS.into_iter().enumerate() {
             let Some(prev) = self.conflated[i].tick(&self.image, seq, ts_ns, scratch) else {
                 continue;
             };
+            if !wanted {
+                continue;
+            }
             sink.publish(&FeedMessage::Book(BookUpdate {
                 stamp: Stamp {
                     symbol: self.symbol,

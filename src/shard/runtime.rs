@@ -784,8 +784,20 @@ async fn write_session_bytes(
     bytes: &[u8],
 ) -> bool {
     debug_assert!(!bytes.is_empty(), "only queued bytes are written");
+    // Nearly every write fits the socket's buffer at once: one send that
+    // never waits, and no timer. Only a client that reads slower than it
+    // is written to gets the linger watch below, whose timeout and its
+    // cancel were two of every write's three ring operations when each
+    // write armed it.
+    let rest = match ops::send_now(stream.fd(), bytes).await {
+        Ok(n) if n == bytes.len() => return true,
+        Ok(n) => &bytes[n..],
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => bytes,
+        Err(_) => return false,
+    };
+    debug_assert!(!rest.is_empty(), "a whole send returned above");
     let linger = Duration::from_millis(tasks.shared.config.server.shutdown_grace_ms);
-    futures_lite::future::or(async { stream.write_all(bytes).await.is_ok() }, async {
+    futures_lite::future::or(async { stream.write_all(rest).await.is_ok() }, async {
         loop {
             sleep(linger).await;
             if tasks.core.borrow().session_ended(id) {

@@ -25,7 +25,8 @@ use super::client::{ClientState, CloseReason, MdClient, SendQueue};
 use super::counters::MdCounters;
 use super::raw::Transport;
 use super::streams::StreamSubscribers;
-use crate::market_data::{FeedMessage, FeedSink};
+use crate::engine::SymbolId;
+use crate::market_data::{Channel, FeedMessage, FeedSink};
 use crate::protocol::market_data::{
     encode_feed_message, render_feed_message, BufferTooSmall, DataFormat, Subscriptions,
 };
@@ -201,6 +202,18 @@ impl FanOut {
 }
 
 impl FeedSink for FanOut {
+    /// A client of this shard subscribes to the stream: with none, the
+    /// feed skips what only the messages need (the book checksum).
+    fn wants(&self, symbol: SymbolId, channel: Channel) -> bool {
+        let wanted = self.streams.any(symbol, channel);
+        debug_assert_eq!(
+            wanted,
+            self.streams.of(symbol, channel).next().is_some(),
+            "a stream's count agrees with its bitmap"
+        );
+        wanted
+    }
+
     /// The order path's share of a message: encoded once per format some
     /// client of the shard takes, appended to the backlog, the pump woken.
     /// No client is visited here (only the stream's set, to see that it has
@@ -216,7 +229,7 @@ impl FeedSink for FanOut {
             listed_as_subscribed(&self.clients, &self.streams, stamp.symbol, channel),
             "the stream's set holds exactly the clients subscribed to it"
         );
-        if self.streams.of(stamp.symbol, channel).next().is_none() {
+        if !self.streams.any(stamp.symbol, channel) {
             return;
         }
         let binary = (self.formats[0] > 0)

@@ -30,6 +30,11 @@ pub struct StreamSubscribers {
     words: usize,
     /// `[symbol row][channel - 1][word]`.
     bits: Vec<u64>,
+    /// `[symbol row][channel - 1]`: how many bits of that stream's bitmap
+    /// are set, so "does anyone here want it" is one load, not a walk of
+    /// every word: the order path asks it for every message of every
+    /// event, and usually the answer is no.
+    counts: Vec<u32>,
 }
 
 impl StreamSubscribers {
@@ -41,33 +46,65 @@ impl StreamSubscribers {
         let words = slots.div_ceil(64);
         StreamSubscribers {
             bits: vec![0; sorted.len() * CHANNELS * words],
+            counts: vec![0; sorted.len() * CHANNELS],
             symbols: sorted,
             words,
         }
     }
 
-    /// Where the bitmap of (symbol, channel) starts, if the feed has the
-    /// symbol.
-    fn stream(&self, symbol: SymbolId, channel: Channel) -> Option<usize> {
+    /// The index of (symbol, channel) among the streams, if the feed has
+    /// the symbol: its bitmap starts at `index * words`.
+    fn index(&self, symbol: SymbolId, channel: Channel) -> Option<usize> {
         let row = self.symbols.binary_search(&symbol).ok()?;
         let column = channel as usize - 1;
         debug_assert!(column < CHANNELS, "a channel code is 1..=6");
-        Some((row * CHANNELS + column) * self.words)
+        Some(row * CHANNELS + column)
+    }
+
+    /// Where the bitmap of (symbol, channel) starts, if the feed has the
+    /// symbol.
+    fn stream(&self, symbol: SymbolId, channel: Channel) -> Option<usize> {
+        let at = self.index(symbol, channel)? * self.words;
+        debug_assert!(at + self.words <= self.bits.len(), "a bitmap of the array");
+        Some(at)
+    }
+
+    /// Whether any slot subscribes to (symbol, channel).
+    pub fn any(&self, symbol: SymbolId, channel: Channel) -> bool {
+        let Some(index) = self.index(symbol, channel) else {
+            return false; // not a feed symbol: nobody can subscribe to it
+        };
+        debug_assert!(
+            self.counts[index] as usize <= self.words * 64,
+            "at most one subscription per slot"
+        );
+        self.counts[index] > 0
     }
 
     fn set(&mut self, symbol: SymbolId, channel: Channel, slot: usize, on: bool) {
         assert!(slot < self.words * 64, "slot {slot} is a client slot");
         // Subscriptions hold only symbols the feed has (`resolve`).
-        let Some(at) = self.stream(symbol, channel) else {
+        let Some(index) = self.index(symbol, channel) else {
             debug_assert!(false, "subscribed to symbol {symbol} the feed lacks");
             return;
         };
-        let (word, bit) = (at + slot / 64, 1u64 << (slot % 64));
-        if on {
+        let (word, bit) = (index * self.words + slot / 64, 1u64 << (slot % 64));
+        let was = self.bits[word] & bit != 0;
+        if on && !was {
             self.bits[word] |= bit;
-        } else {
+            self.counts[index] += 1;
+        } else if !on && was {
             self.bits[word] &= !bit;
+            self.counts[index] -= 1;
         }
+        debug_assert_eq!(
+            self.counts[index] as usize,
+            self.bits[index * self.words..(index + 1) * self.words]
+                .iter()
+                .map(|w| w.count_ones() as usize)
+                .sum::<usize>(),
+            "a stream's count is the number of its set bits"
+        );
     }
 
     /// Adds `slot` to the set of every stream in `subs`.
@@ -143,6 +180,9 @@ mod tests {
             s.set(3, Channel::Trades, slot, true);
         }
         s.set(9, Channel::Book, 5, true);
+        s.set(9, Channel::Book, 5, true); // listed twice, counted once
+        assert!(s.any(3, Channel::Trades) && s.any(9, Channel::Book));
+        assert!(!s.any(7, Channel::Trades) && !s.any(8, Channel::Trades));
         let trades: Vec<usize> = s.of(3, Channel::Trades).collect();
         assert_eq!(trades, vec![0, 5, 63, 64, 129]);
         assert_eq!(s.of(9, Channel::Book).collect::<Vec<_>>(), vec![5]);
@@ -151,5 +191,9 @@ mod tests {
         s.set(3, Channel::Trades, 64, false);
         let trades: Vec<usize> = s.of(3, Channel::Trades).collect();
         assert_eq!(trades, vec![0, 5, 63, 129]);
+        s.set(9, Channel::Book, 5, false);
+        s.set(9, Channel::Book, 5, false); // unlisted twice, counted once
+        assert!(!s.any(9, Channel::Book), "its only subscriber left");
+        assert!(s.any(3, Channel::Trades));
     }
 }

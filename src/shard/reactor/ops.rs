@@ -147,6 +147,18 @@ pub async fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     result(res)
 }
 
+/// Sends what the socket takes of `buf` now, without waiting for room:
+/// `MSG_DONTWAIT` makes io_uring answer `EAGAIN` (or a short count) where
+/// a plain send would arm a poll and wait for the peer to read.
+pub async fn send_now(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    debug_assert!(!buf.is_empty(), "an empty send says nothing");
+    let entry = opcode::Send::new(types::Fd(fd), buf.as_ptr(), buf.len() as u32)
+        .flags(libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT)
+        .build();
+    let (res, _) = Op::submit(entry, Kind::UserMemory).await;
+    result(res)
+}
+
 /// Sends all of `buf`.
 pub async fn send_all(fd: RawFd, mut buf: &[u8]) -> io::Result<()> {
     while !buf.is_empty() {
