@@ -11,7 +11,7 @@
 use super::command::Command;
 use super::event::EventSink;
 use super::matcher::Engine;
-use super::slab::{Slot, NIL};
+use super::slab::{OrderNode, Slot, NIL};
 use super::types::{Price, Side};
 
 const INDEX_AHEAD: usize = 16;
@@ -101,6 +101,32 @@ impl Engine {
         if let Some(level) = book.side(node.side).level_hint(node.price) {
             prefetch(level);
         }
+    }
+
+    /// Starts the loads a fill against the resting order `node` (at the
+    /// front of its level) is about to need: the next order in the level,
+    /// which matching visits next, and, should the fill take the whole
+    /// order, its account neighbours, its index and client index entries
+    /// and its exposure. Issued as soon as the node is read, so that these
+    /// misses overlap one another and the fill's own work instead of
+    /// following it one at a time.
+    #[inline]
+    pub(crate) fn prefetch_fill(&self, node: &OrderNode) {
+        debug_assert!(node.order_id != 0, "prefetching for a free node");
+        if self.slab.live() < PREFETCH_MIN_LIVE {
+            return; // In cache already (see `process_batch`).
+        }
+        for link in [node.next, node.acct_prev, node.acct_next] {
+            if link != NIL {
+                prefetch(self.slab.get_unchecked_hint(link));
+            }
+        }
+        prefetch(self.index.home_entry(node.order_id));
+        prefetch(
+            self.client_index
+                .home_entry(node.owner, node.client_order_id),
+        );
+        prefetch(&self.exposures[node.owner as usize]);
     }
 
     /// Starts the load of the client index entry a replace will write
