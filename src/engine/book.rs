@@ -104,12 +104,30 @@ impl BookSide {
     /// side. Reads only the touch, the line `find` reads first anyway.
     #[inline]
     pub fn level_hint(&self, price: Price) -> Option<*const Level> {
+        let index = self.hint_index(price)?;
+        debug_assert!(index < self.levels.len());
+        Some(&self.levels[index])
+    }
+
+    /// The last order of the level at `price` if it sits where `find`
+    /// looks first (for prefetching the node a resting order is linked
+    /// after); `None` otherwise. Reads that level.
+    #[inline]
+    pub fn tail_hint(&self, price: Price) -> Option<Slot> {
+        let level = &self.levels[self.hint_index(price)?];
+        // Empty levels are removed: every level has a last order.
+        debug_assert!(level.tail != NIL);
+        (level.price == price && level.tail != NIL).then_some(level.tail)
+    }
+
+    /// The index `level_hint` and `tail_hint` name.
+    #[inline]
+    fn hint_index(&self, price: Price) -> Option<usize> {
         let best = self.levels.last()?;
         let distance = self.key(best.price).checked_sub(self.key(price))?;
         let below = (distance.max(0) as u64 / self.tick_hint as u64) as usize;
         debug_assert!(self.tick_hint > 0);
-        let index = self.levels.len().checked_sub(below + 1)?;
-        Some(&self.levels[index])
+        self.levels.len().checked_sub(below + 1)
     }
 
     /// The tick size `find` guesses level places with (a hint: a resting

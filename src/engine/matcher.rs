@@ -114,7 +114,8 @@ pub struct Engine {
     report_numbers: ReportNumbers,
     /// Per slot: price x quantity of the resting order's fills so far,
     /// written on fills only (the node has no room left), read when the
-    /// order is done.
+    /// order is done; meaningful only while the order has something filled
+    /// (`notional_of`).
     pub(crate) notional: Vec<u128>,
     /// The last orders that reached a final state (`done_orders.rs`).
     pub(crate) done: DoneOrders,
@@ -492,7 +493,7 @@ impl Engine {
                         flags,
                     })
                     .expect("capacity checked before accepting");
-                self.notional[slot as usize] = incoming.notional;
+                self.set_notional(slot, order.qty - incoming.leaves_qty, incoming.notional);
                 self.index.insert(&self.slab, slot);
                 self.link_account(slot);
                 self.rest(slot, sink);
@@ -574,6 +575,7 @@ impl Engine {
             debug_assert!(slot != NIL, "best level has no orders");
             while slot != NIL && incoming.leaves_qty > 0 {
                 let resting = *self.slab.get(slot);
+                self.prefetch_fill(&resting);
                 // The node is at this level: same price, the other side.
                 debug_assert_eq!((resting.price, resting.side), (price, opposite));
                 // Same book, so the same owner means the same account.
@@ -604,10 +606,10 @@ impl Engine {
                 incoming.filled += qty;
                 incoming.notional += traded;
                 self.exposures[incoming.owner as usize].apply_fill(incoming.side, price, qty);
+                let resting_notional = self.notional_of(slot, resting.filled_qty) + traded;
                 let resting_exposure = &mut self.exposures[resting.owner as usize];
                 resting_exposure.apply_fill(resting.side, price, qty);
                 let resting_leaves = resting.leaves_qty - qty;
-                let resting_notional = self.notional[slot as usize] + traded;
                 if resting_leaves == 0 {
                     self.remove_resting(slot);
                 } else {
@@ -810,7 +812,7 @@ impl Engine {
             reason: Some(reason),
             filled_qty: node.filled_qty,
             canceled_qty: node.leaves_qty,
-            notional: self.notional[slot as usize],
+            notional: self.notional_of(slot, node.filled_qty),
         });
         let level = self.remove_resting(slot);
         // The level that held it, as it is now.
@@ -1045,7 +1047,7 @@ impl Engine {
             leaves_qty: new_leaves,
             stp: old.stp(),
             filled: old.filled_qty,
-            notional: self.notional[slot as usize],
+            notional: self.notional_of(slot, old.filled_qty),
         };
         let end = self.match_incoming(&mut incoming, sink);
         debug_assert!(
@@ -1065,13 +1067,39 @@ impl Engine {
         }
         match end {
             MatchEnd::Done => {
-                self.notional[slot as usize] = incoming.notional;
+                self.set_notional(slot, filled, incoming.notional);
                 self.rest(slot, sink)
             }
             MatchEnd::SelfTradeStop => {
                 self.forget(slot);
                 self.emit_incoming_canceled(&incoming, CancelReason::SelfTrade, sink);
             }
+        }
+    }
+
+    /// The notional of the fills of the order at `slot` so far, which has
+    /// `filled_qty` filled. An order that never traded has none, and its
+    /// entry is not read: it may still hold a former order's (a cancel of
+    /// an untouched order, most cancels, then costs no miss on it).
+    #[inline]
+    fn notional_of(&self, slot: Slot, filled_qty: Qty) -> u128 {
+        let notional = if filled_qty == 0 {
+            0
+        } else {
+            self.notional[slot as usize]
+        };
+        // Something traded exactly when some price x quantity did.
+        debug_assert_eq!(notional == 0, filled_qty == 0);
+        notional
+    }
+
+    /// Records the notional of a resting order that has `filled_qty`
+    /// filled (nothing to write when it never traded: see `notional_of`).
+    #[inline]
+    fn set_notional(&mut self, slot: Slot, filled_qty: Qty, notional: u128) {
+        debug_assert_eq!(notional == 0, filled_qty == 0);
+        if filled_qty != 0 {
+            self.notional[slot as usize] = notional;
         }
     }
 

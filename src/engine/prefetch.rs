@@ -8,11 +8,11 @@
 //! their way. Prefetches are hints only: a stale guess costs a wasted line,
 //! never a wrong result.
 
-use super::command::Command;
+use super::command::{Command, NewOrder};
 use super::event::EventSink;
 use super::matcher::Engine;
-use super::slab::{Slot, NIL};
-use super::types::{Price, Side};
+use super::slab::{OrderNode, Slot, NIL};
+use super::types::{OrderKind, Price, Side};
 
 const INDEX_AHEAD: usize = 16;
 /// Resting orders below which a batch does not prefetch: 16,384 orders of
@@ -65,6 +65,12 @@ impl Engine {
             if let Some(ahead) = commands.get(i + NEIGHBOURS_AHEAD) {
                 self.prefetch_node(ahead, true);
             }
+            if let Some(Command::New(order)) = commands.get(i + NODE_AHEAD) {
+                self.prefetch_new(order, false);
+            }
+            if let Some(Command::New(order)) = commands.get(i + NEIGHBOURS_AHEAD) {
+                self.prefetch_new(order, true);
+            }
             sink.command_begins(i);
             self.process(command, sink);
         }
@@ -103,6 +109,32 @@ impl Engine {
         }
     }
 
+    /// Starts the loads a fill against the resting order `node` (at the
+    /// front of its level) is about to need: the next order in the level,
+    /// which matching visits next, and, should the fill take the whole
+    /// order, its account neighbours, its index and client index entries
+    /// and its exposure. Issued as soon as the node is read, so that these
+    /// misses overlap one another and the fill's own work instead of
+    /// following it one at a time.
+    #[inline]
+    pub(crate) fn prefetch_fill(&self, node: &OrderNode) {
+        debug_assert!(node.order_id != 0, "prefetching for a free node");
+        if self.slab.live() < PREFETCH_MIN_LIVE {
+            return; // In cache already (see `process_batch`).
+        }
+        for link in [node.next, node.acct_prev, node.acct_next] {
+            if link != NIL {
+                prefetch(self.slab.get_unchecked_hint(link));
+            }
+        }
+        prefetch(self.index.home_entry(node.order_id));
+        prefetch(
+            self.client_index
+                .home_entry(node.owner, node.client_order_id),
+        );
+        prefetch(&self.exposures[node.owner as usize]);
+    }
+
     /// Starts the load of the client index entry a replace will write
     /// for its new client order id (`owner`'s key).
     #[inline]
@@ -116,7 +148,9 @@ impl Engine {
     /// Starts the loads a new order that may rest will need after it
     /// matched: the node it will be linked after in `owner`'s account
     /// list, its client index entry, and its price level on `side`
-    /// (where `BookSide::find` looks first). Matching runs meanwhile.
+    /// (where `BookSide::find` looks first) or, when that level is there
+    /// already, the level's last order, which it will be linked after.
+    /// Matching runs meanwhile.
     #[inline]
     pub(crate) fn prefetch_rest(&self, owner: u32, side: Side, price: Price, client_order_id: u64) {
         let tail = self.exposures[owner as usize].orders_tail;
@@ -129,8 +163,61 @@ impl Engine {
         }
         prefetch(self.client_index.home_entry(owner, client_order_id));
         let book = &self.books[self.owner_book(owner) as usize];
-        if let Some(level) = book.side(side).level_hint(price) {
-            prefetch(level);
+        // The level near the touch is usually cached; the order it will be
+        // linked after, its last, is not: reading the one to prefetch the
+        // other takes the node's miss off the end of the command.
+        match book.side(side).tail_hint(price) {
+            Some(last) => prefetch(self.slab.get_unchecked_hint(last)),
+            None => {
+                if let Some(level) = book.side(side).level_hint(price) {
+                    prefetch(level);
+                }
+            }
+        }
+    }
+
+    /// The look-ahead for a new order: `NODE_AHEAD` commands before it
+    /// runs, its exposure, its client index entry and its level; then,
+    /// `NEIGHBOURS_AHEAD` before, with those lines in, the nodes it will
+    /// be linked after (its account's last order on the symbol, its
+    /// level's last order) or, for one that does not rest, the first
+    /// order it meets on the other side. The book may change in between:
+    /// a guess gone stale only wastes a line.
+    fn prefetch_new(&self, order: &NewOrder, late: bool) {
+        let (Some(book), Some(account)) = (
+            self.symbol_index(order.symbol),
+            self.account_index(order.account),
+        ) else {
+            return;
+        };
+        let owner = self.owner(account, book);
+        let book = &self.books[book as usize];
+        debug_assert_eq!(book.symbol, order.symbol);
+        let rests = order.tif.rests() && order.kind == OrderKind::Limit;
+        if !late {
+            prefetch(&self.exposures[owner as usize]);
+            if rests {
+                prefetch(self.client_index.home_entry(owner, order.client_order_id));
+                if let Some(level) = book.side(order.side).level_hint(order.price) {
+                    prefetch(level);
+                }
+            }
+            return;
+        }
+        if !rests {
+            if let Some(best) = book.side(order.side.opposite()).best() {
+                if best.head != NIL {
+                    prefetch(self.slab.get_unchecked_hint(best.head));
+                }
+            }
+            return;
+        }
+        let tail = self.exposures[owner as usize].orders_tail;
+        let last = book.side(order.side).tail_hint(order.price);
+        for slot in [Some(tail), last].into_iter().flatten() {
+            if slot != NIL {
+                prefetch(self.slab.get_unchecked_hint(slot));
+            }
         }
     }
 

@@ -10,22 +10,34 @@ use super::slab::{Slot, NIL};
 use super::types::*;
 
 /// Exposure of one account on one symbol.
+///
+/// Aligned to a cache line, with what every command reads or writes in
+/// the first one (the risk check, the account list, the open quantities,
+/// the position and cost of a fill): a new order, a cancel or a fill
+/// touches one line of it. Only a fill that closes part of a position
+/// also writes `realized_pnl`, in the second. At 80 bytes unaligned, an
+/// exposure used to straddle two lines almost always.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, align(64))]
 pub struct Exposure {
     /// Signed net position (buys minus sells) in quantity units.
     pub position: i64,
+    /// Resting quantity on each side.
+    pub open_buy_qty: Qty,
+    pub open_sell_qty: Qty,
+    pub open_orders: u32,
+    /// The account's resting orders on this symbol, oldest first.
+    pub orders_head: Slot,
+    pub orders_tail: Slot,
     /// Sum of `price * signed qty` of the open position (average-cost basis).
     pub cost_basis: i128,
     /// Realized PnL in price units x quantity units.
     pub realized_pnl: i128,
-    pub open_orders: u32,
-    /// Resting quantity on each side.
-    pub open_buy_qty: Qty,
-    pub open_sell_qty: Qty,
-    /// The account's resting orders on this symbol, oldest first.
-    pub orders_head: Slot,
-    pub orders_tail: Slot,
 }
+
+// The hot fields end where the first line does.
+const _: () = assert!(std::mem::offset_of!(Exposure, cost_basis) + 16 <= 64);
+const _: () = assert!(std::mem::size_of::<Exposure>() == 128);
 
 impl Exposure {
     pub const EMPTY: Exposure = Exposure {

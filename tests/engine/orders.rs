@@ -969,3 +969,44 @@ fn prefetching_past_its_gate_changes_no_event() {
     batched.check_invariants();
     assert_eq!(a, b);
 }
+
+#[test]
+fn ids_above_the_direct_table_and_between_configured_ids_are_looked_up_exactly() {
+    // Symbol and account ids below 65,536 are found in a table indexed by
+    // the id, larger ones by a search: both must answer, and ids between
+    // or beyond the configured ones must be unknown on either path.
+    const BIG_SYMBOL: SymbolId = 70_000;
+    const BIG_ACCOUNT: AccountId = 100_000;
+    let mut config = config();
+    let mut big_symbol = config.symbols[0].clone();
+    big_symbol.id = BIG_SYMBOL;
+    config.symbols.push(big_symbol);
+    let mut big_account = config.accounts[0].clone();
+    big_account.id = BIG_ACCOUNT;
+    config.accounts.push(big_account);
+    let mut h = Harness::with(config);
+    let base = h.order(ALICE, Buy, 1_000, 10);
+    for (symbol, account) in [
+        (SYM, BIG_ACCOUNT),
+        (BIG_SYMBOL, ALICE),
+        (BIG_SYMBOL, BIG_ACCOUNT),
+    ] {
+        let events = h.submit(NewOrder {
+            symbol,
+            account,
+            ..base
+        });
+        assert!(
+            matches!(events[0], Event::Accepted { .. }),
+            "symbol {symbol} account {account}: {events:?}"
+        );
+    }
+    for symbol in [SYM + 1, 65_535, 65_536, BIG_SYMBOL - 1, BIG_SYMBOL + 1] {
+        let events = h.submit(NewOrder { symbol, ..base });
+        assert_eq!(rejected(&events), RejectReason::UnknownSymbol, "{symbol}");
+    }
+    for account in [CAROL + 1, 65_535, 65_536, BIG_ACCOUNT - 1, BIG_ACCOUNT + 1] {
+        let events = h.submit(NewOrder { account, ..base });
+        assert_eq!(rejected(&events), RejectReason::UnknownAccount, "{account}");
+    }
+}
