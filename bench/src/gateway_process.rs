@@ -17,6 +17,8 @@ pub struct ServerProcess {
     pub addr: SocketAddr,
     /// The gateway's market-data address (from its ready line).
     pub market_data: Option<SocketAddr>,
+    /// The gateway's admin address (from its ready line).
+    pub admin: Option<SocketAddr>,
     stop_signal: i32,
     /// The gateway's working directory: its `./data` journal lives and dies
     /// here, so runs neither replay nor keep each other's journals.
@@ -106,6 +108,7 @@ impl ServerProcess {
             child,
             addr: addr_after(&ready, "order_entry=").expect("checked by wait_ready"),
             market_data: addr_after(&ready, "market_data="),
+            admin: addr_after(&ready, "admin="),
             stop_signal: libc::SIGINT,
             scratch: Some(scratch),
         }
@@ -127,6 +130,7 @@ impl ServerProcess {
             child,
             addr: addr_after(&ready, "listening on ").expect("checked by wait_ready"),
             market_data: None,
+            admin: None,
             stop_signal: libc::SIGKILL,
             scratch: None,
         }
@@ -149,6 +153,7 @@ impl ServerProcess {
             child,
             addr: addr_after(&ready, "listening on ").expect("checked by wait_ready"),
             market_data: None,
+            admin: None,
             stop_signal: libc::SIGKILL,
             scratch: None,
         }

@@ -12,6 +12,7 @@
 // tests/tidy.rs keeps that list from growing.
 #![warn(clippy::too_many_lines)]
 
+mod admin_latency;
 mod cluster;
 mod conn;
 mod echo_bench;

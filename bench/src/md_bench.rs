@@ -227,7 +227,7 @@ pub fn run(args: &MdArgs) -> Vec<Figure> {
             .to_string();
         let oe = gateway.addr.to_string();
         if args.oe_subscribers > 0 {
-            figures.extend(crate::md_orders::compare(args, &oe, &md));
+            figures.extend(crate::md_orders::compare(args, &oe, &md, gateway.admin));
         }
         for &k in &args.subscribers {
             let run = measure(args, &oe, &md, k);
