@@ -530,11 +530,17 @@ fn answers() -> Vec<String> {
     let error = ControlError {
         code: ErrorCode::UnknownSymbol,
         field: Some("symbols"),
+        unknown_field: None,
         req_id: parsed.req_id,
     };
     let n = render_error(&error, Some(parsed.symbols()[1]), None, &mut buf).unwrap();
     text(n, &buf);
     let n = render_unsubscribed(Some(8), 1, Channel::Book, &mut buf).unwrap();
+    text(n, &buf);
+    // Section 3's unknown field: the format belongs to the handshake.
+    let newcomer = br#"{"op":"subscribe","symbols":[1],"channels":["trades"],"format":"json"}"#;
+    let error = parse_control(newcomer).unwrap_err();
+    let n = render_error(&error, None, None, &mut buf).unwrap();
     text(n, &buf);
     out
 }
