@@ -358,16 +358,22 @@ fn limits_in_the_doc_are_the_constants() {
         DOC.contains("about 64 KiB per\nturn")
             && DOC.contains("at most\n64 KiB a turn (a send counting as at least 2 KiB)")
     );
-    // And the larger share of a turn with order entry quiet.
+    // And the larger pump share of a turn with order entry quiet.
     use tradsys::shard::md::turn_share::{IDLE, ORDER_ENTRY_QUIET};
     assert_eq!(ORDER_ENTRY_QUIET, std::time::Duration::from_millis(1));
-    assert_eq!((IDLE.pump_bytes, IDLE.send_bytes), (1 << 20, 1 << 20));
-    assert_eq!(IDLE.send_bytes / SEND_BYTES_PER_TURN, 16);
-    assert_eq!(IDLE.send_bytes / (16 * 1024), 64);
-    assert_eq!(IDLE.send_bytes / SEND_COST_FLOOR_BYTES, 512);
+    assert_eq!(
+        (IDLE.pump_bytes, IDLE.send_bytes),
+        (1 << 20, SEND_BYTES_PER_TURN)
+    );
+    assert_eq!(
+        IDLE.pump_bytes / tradsys::shard::md::fanout::PUMP_BYTES_PER_TURN,
+        16
+    );
     assert!(
         DOC.contains("a turn that begins within 1 ms of\norder-entry input")
-            && DOC.contains("each turn gets 16 times\nmore, 1 MiB copied and 1 MiB sent (64 sends of 16 KiB, or 512 small\nones)")
+            && DOC.contains(
+                "the pump copies 16 times more, 1 MiB a turn;\nthe sends keep their 64 KiB"
+            )
     );
     assert_eq!(MAX_REQ_ID, (1 << 53) - 1);
     assert_eq!(MAX_MD_MESSAGE_LEN, 24_632);

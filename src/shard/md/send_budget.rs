@@ -13,8 +13,8 @@
 //!
 //! The budget is keyed by the reactor's turn number (`reactor::turn`), so
 //! it refills itself when the turn changes, with no task to reset it. How
-//! many bytes a turn gets is `turn_share.rs`'s: this bound while order
-//! entry has input, 16 times more once it is quiet.
+//! many bytes a turn gets is `turn_share.rs`'s (today this bound in every
+//! turn: only the pump's share grows when order entry is quiet).
 
 use std::cell::Cell;
 
@@ -100,7 +100,7 @@ mod tests {
     }
 
     #[test]
-    fn a_quiet_turn_sends_sixteen_times_more_and_a_busy_one_today_s_bound() {
+    fn a_turn_keeps_to_the_share_it_is_asked_with() {
         use crate::shard::md::turn_share::{BUSY, IDLE};
         let budget = SendBudget::default();
         let sends = |turn: u64, share: usize| {
@@ -109,14 +109,14 @@ mod tests {
                 .count()
         };
         assert_eq!(sends(1, BUSY.send_bytes), 4, "64 KiB in 16 KiB pieces");
-        assert_eq!(sends(2, IDLE.send_bytes), 64, "1 MiB in 16 KiB pieces");
+        assert_eq!(sends(2, IDLE.send_bytes), 4, "quiet turns send no more");
+        assert_eq!(sends(3, 1 << 20), 64, "1 MiB in 16 KiB pieces");
         let small = (0..)
-            .take_while(|_| budget.take(3, BUSY.send_bytes, 1))
+            .take_while(|_| budget.take(4, BUSY.send_bytes, 1))
             .count();
         assert_eq!(small, 32, "small sends at the 2 KiB floor");
-        // Order entry's input arrives midway through a quiet turn: the
-        // turn stops at the busy share.
-        assert!(budget.take(4, IDLE.send_bytes, SEND_PIECE_BYTES * 5));
-        assert!(!budget.take(4, BUSY.send_bytes, 1));
+        // A share that shrinks midway: the turn stops at the smaller one.
+        assert!(budget.take(5, 1 << 20, SEND_PIECE_BYTES * 5));
+        assert!(!budget.take(5, BUSY.send_bytes, 1));
     }
 }
