@@ -376,10 +376,7 @@ impl ShardTasks {
     fn order_entry_input(&self) {
         reactor::note_order_entry_input();
         self.md_share.set((reactor::turn(), turn_share::BUSY));
-        debug_assert_eq!(
-            turn_share::share(reactor::order_entry_input()),
-            turn_share::BUSY
-        );
+        debug_assert!(reactor::order_entry_input().is_some(), "just noted");
     }
 }
 
