@@ -11,7 +11,8 @@
 //! `loop_cycle` stages over the run (its admin endpoint,
 //! `admin_latency.rs`): `wire_to_wire` starts at the socket read, so a
 //! request that waited in the kernel behind a long turn is not in it, and
-//! `loop_cycle` is those turns.
+//! `loop_cycle` is the mesh loop's turns (empty for one parked shard,
+//! whose mesh loop never takes anything).
 
 use std::time::Duration;
 
