@@ -7,7 +7,9 @@
 # subscribers on the traded symbol. Ports moved off the defaults (other
 # benches share the host). Usage: bench/results/2026-11-27-md-idle.sh ROUNDS
 # from the repository root, with OLD and NEW directories holding tradsys
-# and tradsys-bench.
+# and tradsys-bench. Its output, -run1.txt, is of the branch at 23a5840
+# (quiet turns lifted the pump and the sends to 1 MiB; since 935bac0 only
+# the pump: -final.sh).
 set -u
 rounds=${1:-3}
 old=${OLD:-/work/bin-md-idle-old}
