@@ -13,6 +13,7 @@
 #![warn(clippy::too_many_lines)]
 
 mod admin_http;
+mod admin_latency;
 mod cluster;
 mod conn;
 mod echo_bench;

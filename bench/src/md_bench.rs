@@ -135,6 +135,21 @@ fn figures(
     (latency, incomplete, delivered as f64 / secs)
 }
 
+/// The burst's trades: from the first one's `ts_ns` to the last one's (how
+/// long order entry took them: the load generator's core is the
+/// subscribers' too), and to the last delivery (ns).
+fn burst_spans(seen: &Seen, burst_from: u64) -> (u64, u64) {
+    let burst = seen.deliveries.iter().filter(|d| d.ts_ns >= burst_from);
+    let (first, last_ts, last_delivery) = burst.fold((u64::MAX, 0, 0), |(f, l, d), x| {
+        (f.min(x.ts_ns), l.max(x.ts_ns), d.max(x.last_ns))
+    });
+    if first == u64::MAX {
+        return (0, 0);
+    }
+    debug_assert!(first <= last_ts);
+    (last_ts - first, last_delivery.saturating_sub(first))
+}
+
 /// One K against the server whose market data is at `md_addr`, trades
 /// driven through the gateway at `oe_addr`.
 fn measure(args: &MdArgs, oe_addr: &str, md_addr: &str, k: usize) -> Run {
@@ -156,6 +171,12 @@ fn measure(args: &MdArgs, oe_addr: &str, md_addr: &str, k: usize) -> Run {
     audience.drain(n + burst, Duration::from_secs(5));
     let seen = audience.finish();
     let (latency, incomplete, sustained) = figures(&seen, k, (from, to), burst_from);
+    let (entered, delivered) = burst_spans(&seen, burst_from);
+    println!(
+        "  burst of {burst} trades: entered over {:.1} ms (first to last trade's ts_ns), delivered to all over {:.1} ms",
+        entered as f64 / 1e6,
+        delivered as f64 / 1e6
+    );
     if !seen.close_codes.is_empty() {
         println!(
             "  closed by the server: {} (codes {:?})",
@@ -227,7 +248,7 @@ pub fn run(args: &MdArgs) -> Vec<Figure> {
             .to_string();
         let oe = gateway.addr.to_string();
         if args.oe_subscribers > 0 {
-            figures.extend(crate::md_orders::compare(args, &oe, &md));
+            figures.extend(crate::md_orders::compare(args, &oe, &md, gateway.admin));
         }
         for &k in &args.subscribers {
             let run = measure(args, &oe, &md, k);

@@ -6,10 +6,19 @@
 //!
 //! On a 2-core host the subscribers' reader thread shares the load
 //! generator's core, so the second run also measures the generator
-//! competing with them; the figures say which cores ran what.
+//! competing with them; the figures say which cores ran what. To tell the
+//! two apart, each run also prints the gateway's own `wire_to_wire` and
+//! `loop_cycle` stages over the run (its admin endpoint,
+//! `admin_latency.rs`): `wire_to_wire` starts at the socket read, so a
+//! request that waited in the kernel behind a long turn is not in it, and
+//! `loop_cycle` is the mesh loop's turns (empty for one parked shard,
+//! whose mesh loop never takes anything).
 
 use std::time::Duration;
 
+use std::net::SocketAddr;
+
+use crate::admin_latency;
 use crate::load::{self, LoadSpec, Mode};
 use crate::md_audience::attach;
 use crate::md_bench::MdArgs;
@@ -55,7 +64,26 @@ fn one(label: &str, spec: &LoadSpec) -> (Figure, Latency) {
     (figure, Latency::of(steady, Unit::Us))
 }
 
-pub fn compare(args: &MdArgs, oe: &str, md: &str) -> Vec<Figure> {
+/// The gateway's stages over what `run` does.
+fn with_stages<T>(label: &str, admin: Option<SocketAddr>, run: impl FnOnce() -> T) -> T {
+    const STAGES: [&str; 2] = ["wire_to_wire", "loop_cycle"];
+    let snapshot = |stage| admin.and_then(|admin| admin_latency::snapshot(admin, stage));
+    let before = STAGES.map(snapshot);
+    let out = run();
+    for (stage, before) in STAGES.iter().zip(before) {
+        match (before, snapshot(stage)) {
+            (Some(before), Some(after)) => {
+                let delta = admin_latency::between(&before, &after);
+                let line = format!("  {label} gateway {stage}");
+                println!("{}", admin_latency::describe(&line, &delta));
+            }
+            _ => println!("  {label} gateway {stage}: no admin endpoint answer"),
+        }
+    }
+    out
+}
+
+pub fn compare(args: &MdArgs, oe: &str, md: &str, admin: Option<SocketAddr>) -> Vec<Figure> {
     let k = args.oe_subscribers;
     assert!(k > 0, "subscribers to compare with");
     let spec = spec(args, oe);
@@ -63,10 +91,13 @@ pub fn compare(args: &MdArgs, oe: &str, md: &str) -> Vec<Figure> {
         "md-orders: open loop {} req/s on symbol {:?} (account 3), {} s steady; then with {k} subscribers to book and trades of symbol {}",
         args.oe_rate, spec.symbols, args.duration, args.oe_md_symbol
     );
-    let (without, a) = one("md-orders subscribers=0", &spec);
+    let (without, a) = with_stages("md-orders subscribers=0", admin, || {
+        one("md-orders subscribers=0", &spec)
+    });
     let symbols = format!("[{}]", args.oe_md_symbol);
     let audience = attach(md, k, &args.client_cores, &symbols, r#"["book","trades"]"#);
-    let (with, b) = one(&format!("md-orders subscribers={k}"), &spec);
+    let label = format!("md-orders subscribers={k}");
+    let (with, b) = with_stages(&label, admin, || one(&label, &spec));
     let seen = audience.finish();
     println!(
         "md-orders subscribers={k} vs 0: p50 {:.2}x p99 {:.2}x (subscribers closed by the server: {})",

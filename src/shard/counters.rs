@@ -15,6 +15,11 @@ pub struct ShardCounters {
     pub commands_local: u64,
     pub commands_remote: u64,
     pub mesh_in: u64,
+    /// Of those, order entry's (everything but public events, end of day
+    /// and resyncs): not exported; the runtime watches it to keep market
+    /// data to its small share while order entry has work
+    /// (`md/turn_share.rs`).
+    pub order_entry_mesh_in: u64,
     pub sessions_opened: u64,
     pub sessions_ended: u64,
     /// Of those, sessions over WebSocket order entry (`/trade`).
@@ -42,6 +47,7 @@ impl Default for ShardCounters {
             commands_local: 0,
             commands_remote: 0,
             mesh_in: 0,
+            order_entry_mesh_in: 0,
             sessions_opened: 0,
             sessions_ended: 0,
             ws_sessions_opened: 0,

@@ -28,6 +28,7 @@ use super::admission::{AcceptBackoff, Admission, Refusal, Ticket};
 use super::core::{
     wall_clock_ns, FirstMessage, Now, Output, PreLogonEnd, ShardCore, PRE_LOGON_END_BYTES,
 };
+use super::md::turn_share::{self, TurnShare};
 use super::mesh::{Links, SessionRef};
 use super::notify::{LocalNotify, ShardRing};
 use super::quiescence::{phase, Quiescence};
@@ -79,8 +80,11 @@ struct ShardTasks {
     md_connections: Cell<usize>,
     /// The mesh loop waits for its doorbell (`idle = "park"`).
     mesh_waiting: Cell<bool>,
-    /// Market-data bytes the writers may still send this turn.
+    /// Market-data bytes the writers sent this turn.
     md_send_budget: super::md::SendBudget,
+    /// This turn's market-data share and the turn it was decided for
+    /// (one clock read per turn in which market data works).
+    md_share: Cell<(u64, TurnShare)>,
 }
 
 /// Runs shard `id` on the calling thread until graceful shutdown
@@ -141,7 +145,8 @@ pub fn run(
         md_acceptor_running: Cell::new(md_listener.is_some()),
         md_connections: Cell::new(0),
         mesh_waiting: Cell::new(false),
-        md_send_budget: super::md::SendBudget::new(super::md::send_budget::SEND_BYTES_PER_TURN),
+        md_send_budget: super::md::SendBudget::default(),
+        md_share: Cell::new((u64::MAX, turn_share::BUSY)),
     });
     if let Err(error) = reactor::block_on(ring, serve_shard(tasks, listener, md_listener)) {
         ring_failed(id, &error);
@@ -213,7 +218,11 @@ async fn serve_shard(tasks: Rc<ShardTasks>, listener: OwnedFd, md_listener: Opti
 async fn mesh_loop(tasks: &Rc<ShardTasks>) {
     let id = tasks.core.borrow().id as usize;
     loop {
+        let order_entry_before = tasks.core.borrow().counters.order_entry_mesh_in;
         let handled = tasks.core.borrow_mut().poll_mesh(now());
+        if tasks.core.borrow().counters.order_entry_mesh_in != order_entry_before {
+            tasks.order_entry_input();
+        }
         if tasks.shared.shutting_down() {
             return;
         }
@@ -335,7 +344,19 @@ impl md::MdHost for ShardTasks {
     }
     fn may_send(&self, bytes: usize) -> bool {
         debug_assert!(bytes <= super::md::send_budget::SEND_PIECE_BYTES);
-        self.md_send_budget.take(reactor::turn(), bytes)
+        let share = self.turn_share().send_bytes;
+        self.md_send_budget.take(reactor::turn(), share, bytes)
+    }
+    fn turn_share(&self) -> TurnShare {
+        let turn = reactor::turn();
+        let (decided, share) = self.md_share.get();
+        if decided == turn {
+            return share;
+        }
+        let share = turn_share::share(reactor::order_entry_input());
+        debug_assert!(share == turn_share::BUSY || share == turn_share::IDLE);
+        self.md_share.set((turn, share));
+        share
     }
     async fn serve_trade(
         tasks: &Rc<Self>,
@@ -345,6 +366,17 @@ impl md::MdHost for ShardTasks {
     ) {
         debug_assert!(accepted.trade, "upgraded on the order-entry path");
         ws_trade::serve(tasks, stream, accepted, early).await;
+    }
+}
+
+impl ShardTasks {
+    /// The mesh loop took order-entry messages from other shards: order
+    /// entry has work, and market data keeps to the small share from now
+    /// on, this turn included.
+    fn order_entry_input(&self) {
+        reactor::note_order_entry_input();
+        self.md_share.set((reactor::turn(), turn_share::BUSY));
+        debug_assert!(reactor::order_entry_input().is_some(), "just noted");
     }
 }
 
@@ -365,6 +397,13 @@ impl Conn {
 
     async fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
         ops::recv(self.fd(), buf).await
+    }
+
+    /// [`Conn::read`] on an order-entry connection: the reactor notes its
+    /// input (market data keeps to the small share meanwhile).
+    async fn read_order_entry(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        debug_assert!(!buf.is_empty(), "a read has room");
+        ops::recv_order_entry(self.fd(), buf).await
     }
 
     async fn write_all(&self, buf: &[u8]) -> std::io::Result<()> {
@@ -494,7 +533,7 @@ async fn read_first_message(
                 Err(DecodeError::Incomplete { needed }) => needed,
                 _ => return FirstRead::Complete(filled),
             };
-            match stream.read(&mut buf[filled..needed]).await {
+            match stream.read_order_entry(&mut buf[filled..needed]).await {
                 Ok(0) | Err(_) if tasks.shared.shutting_down() => return FirstRead::ShuttingDown,
                 Ok(0) | Err(_) => return FirstRead::Closed,
                 Ok(n) => filled += n,
@@ -665,7 +704,7 @@ async fn read_loop(tasks: &Rc<ShardTasks>, stream: Conn, id: SessionRef) {
         };
         let pooled = match pooled {
             Some(pooled) => pooled,
-            None => match stream.read(&mut carry[filled..]).await {
+            None => match stream.read_order_entry(&mut carry[filled..]).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
                     filled += n;

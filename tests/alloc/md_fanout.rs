@@ -167,14 +167,30 @@ fn fan_out_to_forty_clients_allocates_nothing_per_event() {
 
 /// A masked client frame of any opcode.
 /// Runs the fan-out pump until the backlog is empty (the shard's pump task
-/// does it a budget per turn), then takes every client's queue as its
-/// writer would (into its spare buffer); the bytes taken. No client may
-/// have been cut.
+/// does it a turn's share at a time: busy and quiet turns alternate here,
+/// as order entry comes and goes), then takes every client's queue as its
+/// writer would (into its spare buffer, once the turn's send budget lets
+/// it); the bytes taken. No client may have been cut.
 pub(crate) fn take_all(hub: &mut MdHub, clients: &[ClientId], spares: &mut [Vec<u8>]) -> usize {
+    use tradsys::shard::md::turn_share::{share, ORDER_ENTRY_QUIET};
     assert_eq!(clients.len(), spares.len(), "a spare buffer per client");
-    while hub.pump(64 * 1024, 1_700_000_000_000_000_000) {}
+    let mut since_order_entry = Some(std::time::Duration::ZERO);
+    while hub.pump(
+        share(since_order_entry).pump_bytes,
+        1_700_000_000_000_000_000,
+    ) {
+        since_order_entry = match since_order_entry {
+            Some(_) => None,
+            None => Some(ORDER_ENTRY_QUIET / 2),
+        };
+    }
+    let budget = tradsys::shard::md::SendBudget::default();
+    let mut turn = 0;
     let mut bytes = 0;
     for (id, spare) in clients.iter().zip(spares.iter_mut()) {
+        while !budget.take(turn, share(None).send_bytes, 1) {
+            turn += 1;
+        }
         if hub.take(*id, spare) == Take::Data {
             bytes += spare.len();
             spare.clear();

@@ -20,6 +20,7 @@ mod journal_full;
 mod logs;
 mod md_stale_replica;
 mod memory;
+mod order_entry_signal;
 mod orders;
 mod park_overflow;
 mod port;

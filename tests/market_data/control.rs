@@ -160,6 +160,7 @@ fn every_error_code_has_an_input() {
         let e = ControlError {
             code,
             field: None,
+            unknown_field: None,
             req_id: Some(1),
         };
         let n = render_error(&e, Some(SymbolRef::Name(b"X")), None, &mut buf).unwrap();
@@ -168,6 +169,40 @@ fn every_error_code_has_an_input() {
         assert_eq!(v["req_id"], 1);
         assert_eq!(v["message"], error_message(code));
     }
+}
+
+/// A field the protocol does not define is named in the answer, as the
+/// client wrote it (a newcomer put the data format, chosen at the
+/// handshake, in the subscribe message, and was told `"field":null`).
+#[test]
+fn an_unknown_field_is_named_in_the_answer() {
+    let answer = |text: &str| -> serde_json::Value {
+        let e = parse_control(text.as_bytes()).expect_err(text);
+        assert_eq!(e.code, ErrorCode::UnknownField, "{text}");
+        let mut buf = [0u8; 512];
+        let n = render_error(&e, None, None, &mut buf).unwrap();
+        serde_json::from_slice(&buf[..n]).unwrap()
+    };
+    let v = answer(r#"{"op":"subscribe","symbols":[1],"channels":["trades"],"format":"json"}"#);
+    assert_eq!(
+        (v["code"].as_str(), v["field"].as_str()),
+        (Some("unknown_field"), Some("format"))
+    );
+    let v = answer(r#"{"req_id":4,"a\"b\u00e9":1}"#);
+    assert_eq!(
+        (v["req_id"].as_u64(), v["field"].as_str()),
+        (Some(4), Some("a\"b\u{e9}"))
+    );
+    let longest = "x".repeat(64);
+    assert_eq!(
+        answer(&format!(r#"{{"{longest}":1}}"#))["field"],
+        longest.as_str()
+    );
+    let longer = "x".repeat(65);
+    assert!(
+        answer(&format!(r#"{{"{longer}":1}}"#))["field"].is_null(),
+        "too long to name"
+    );
 }
 
 proptest! {

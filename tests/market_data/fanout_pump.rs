@@ -252,3 +252,48 @@ fn a_client_the_backlog_laps_is_closed_with_4001_after_a_gap_free_stream() {
         5
     );
 }
+
+#[test]
+fn a_quiet_turn_pumps_sixteen_times_a_busy_one_and_every_stream_stays_whole() {
+    use tradsys::shard::md::turn_share::{BUSY, IDLE};
+    let mut hub = hub();
+    let mut engine = Engine::new(&Config::parse(DEFAULT_TOML).unwrap().engine_config(0));
+    let clients: Vec<ClientId> = (0..50).map(|_| trades_client(&mut hub)).collect();
+    for &id in &clients {
+        take(&mut hub, id); // the answers
+    }
+    // 7.4 MB of copies wanted: more than a few quiet turns' worth.
+    trade(&mut engine, &mut hub, 1, 2_000);
+    let mut seen: Vec<Vec<(Opcode, Vec<u8>)>> = vec![Vec::new(); clients.len()];
+    let mut turn = |hub: &mut MdHub, budget: usize| {
+        let more = hub.pump(budget, WALL);
+        let mut bytes = 0;
+        for (&id, frames) in clients.iter().zip(&mut seen) {
+            let (n, more_frames) = take(hub, id);
+            bytes += n;
+            frames.extend(more_frames);
+        }
+        (more, bytes)
+    };
+    // A call copies its budget less what looking at each message costs
+    // (64 bytes of it), plus at most the copies of the message it ends on.
+    let one_message = 74 * clients.len();
+    let copied = |budget: usize| budget - budget / 16..=budget + one_message;
+    let (more, busy) = turn(&mut hub, BUSY.pump_bytes);
+    assert!(more && copied(BUSY.pump_bytes).contains(&busy), "{busy}");
+    let (more, idle) = turn(&mut hub, IDLE.pump_bytes);
+    assert!(more && copied(IDLE.pump_bytes).contains(&idle), "{idle}");
+    assert!(idle >= 15 * busy, "busy {busy}, idle {idle}");
+    // Busy and quiet turns alternate as order entry comes and goes; the
+    // clients' streams do not notice.
+    let mut quiet = false;
+    while turn(&mut hub, if quiet { IDLE } else { BUSY }.pump_bytes).0 {
+        quiet = !quiet;
+    }
+    for (&id, frames) in clients.iter().zip(&mut seen) {
+        frames.extend(take(&mut hub, id).1);
+        let (count, _, close) = trade_chain(frames, 0);
+        assert_eq!((count, close), (2_000, None), "client {id:?}");
+    }
+    assert_eq!(hub.counters().fanout_lapped, 0);
+}

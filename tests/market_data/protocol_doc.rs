@@ -358,6 +358,23 @@ fn limits_in_the_doc_are_the_constants() {
         DOC.contains("about 64 KiB per\nturn")
             && DOC.contains("at most\n64 KiB a turn (a send counting as at least 2 KiB)")
     );
+    // And the larger pump share of a turn with order entry quiet.
+    use tradsys::shard::md::turn_share::{IDLE, ORDER_ENTRY_QUIET};
+    assert_eq!(ORDER_ENTRY_QUIET, std::time::Duration::from_millis(1));
+    assert_eq!(
+        (IDLE.pump_bytes, IDLE.send_bytes),
+        (1 << 20, SEND_BYTES_PER_TURN)
+    );
+    assert_eq!(
+        IDLE.pump_bytes / tradsys::shard::md::fanout::PUMP_BYTES_PER_TURN,
+        16
+    );
+    assert!(
+        DOC.contains("a turn that begins within 1 ms of\norder-entry input")
+            && DOC.contains(
+                "the pump copies 16 times more, 1 MiB a turn;\nthe sends keep their 64 KiB"
+            )
+    );
     assert_eq!(MAX_REQ_ID, (1 << 53) - 1);
     assert_eq!(MAX_MD_MESSAGE_LEN, 24_632);
     assert!(DOC.contains("`24 <= length <= 24,632`"));
@@ -519,11 +536,17 @@ fn answers() -> Vec<String> {
     let error = ControlError {
         code: ErrorCode::UnknownSymbol,
         field: Some("symbols"),
+        unknown_field: None,
         req_id: parsed.req_id,
     };
     let n = render_error(&error, Some(parsed.symbols()[1]), None, &mut buf).unwrap();
     text(n, &buf);
     let n = render_unsubscribed(Some(8), 1, Channel::Book, &mut buf).unwrap();
+    text(n, &buf);
+    // Section 3's unknown field: the format belongs to the handshake.
+    let newcomer = br#"{"op":"subscribe","symbols":[1],"channels":["trades"],"format":"json"}"#;
+    let error = parse_control(newcomer).unwrap_err();
+    let n = render_error(&error, None, None, &mut buf).unwrap();
     text(n, &buf);
     out
 }

@@ -86,7 +86,7 @@ pub fn render_unsubscribed(
 /// `channel` too for the per-stream ones (`too_many_subscriptions`,
 /// `not_subscribed`).
 pub fn render_error(
-    error: &ControlError,
+    error: &ControlError<'_>,
     symbol: Option<SymbolRef<'_>>,
     channel: Option<Channel>,
     buf: &mut [u8],
@@ -96,9 +96,11 @@ pub fn render_error(
     out.name("type", "error");
     req_id(&mut out, error.req_id);
     out.name("code", error.code.name());
-    match error.field {
-        Some(field) => out.name("field", field),
-        None => out.null("field"),
+    match (error.field, error.unknown_field) {
+        (Some(field), _) => out.name("field", field),
+        // Checked by the scanner: valid JSON string contents.
+        (None, Some(given)) => out.scanned_string("field", given),
+        (None, None) => out.null("field"),
     }
     match symbol {
         Some(SymbolRef::Id(id)) => out.small("symbol", id),

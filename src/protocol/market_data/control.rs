@@ -147,11 +147,21 @@ impl ErrorCode {
 /// A refused request: the code, the field it is about (if one), and the
 /// request's `req_id` if it was read before the problem.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ControlError {
+pub struct ControlError<'a> {
     pub code: ErrorCode,
+    /// A field this version defines.
     pub field: Option<&'static str>,
+    /// For `unknown_field`: the name the client gave, as written (the raw
+    /// contents of the JSON string, escapes unexpanded), if it is at most
+    /// [`MAX_NAMED_FIELD_LEN`] bytes; the answer's `field` names it.
+    pub unknown_field: Option<&'a [u8]>,
     pub req_id: Option<u64>,
 }
+
+/// The longest unknown field name an answer repeats (as written); a longer
+/// one is answered with `"field":null`, so an error answer stays small
+/// whatever the client sent.
+pub const MAX_NAMED_FIELD_LEN: usize = 64;
 
 const FIELDS: [&str; 5] = ["op", "req_id", "symbols", "channels", "depth"];
 
@@ -167,19 +177,30 @@ struct Parse<'a> {
 }
 
 impl<'a> Parse<'a> {
-    fn fail(&self, code: ErrorCode, field: Option<&'static str>) -> ControlError {
+    fn fail(&self, code: ErrorCode, field: Option<&'static str>) -> ControlError<'a> {
         ControlError {
             code,
             field,
+            unknown_field: None,
             req_id: self.req_id,
         }
     }
 
-    fn not_json(&self) -> ControlError {
+    /// `unknown_field`, naming `key` if it is short enough to repeat.
+    fn unknown(&self, key: &'a [u8]) -> ControlError<'a> {
+        let named = (key.len() <= MAX_NAMED_FIELD_LEN).then_some(key);
+        debug_assert!(!FIELDS.iter().any(|f| f.as_bytes() == key), "a known field");
+        ControlError {
+            unknown_field: named,
+            ..self.fail(ErrorCode::UnknownField, None)
+        }
+    }
+
+    fn not_json(&self) -> ControlError<'a> {
         self.fail(ErrorCode::BadJson, None)
     }
 
-    fn integer(&mut self, field: &'static str) -> Result<u64, ControlError> {
+    fn integer(&mut self, field: &'static str) -> Result<u64, ControlError<'a>> {
         if self.scan.kind().map_err(|_| self.not_json())? != Kind::Number {
             return Err(self.fail(ErrorCode::BadField, Some(field)));
         }
@@ -193,8 +214,8 @@ impl<'a> Parse<'a> {
     fn array(
         &mut self,
         field: &'static str,
-        mut element: impl FnMut(&mut Self) -> Result<(), ControlError>,
-    ) -> Result<(), ControlError> {
+        mut element: impl FnMut(&mut Self) -> Result<(), ControlError<'a>>,
+    ) -> Result<(), ControlError<'a>> {
         if self.scan.kind().map_err(|_| self.not_json())? != Kind::Array {
             return Err(self.fail(ErrorCode::BadField, Some(field)));
         }
@@ -211,7 +232,7 @@ impl<'a> Parse<'a> {
         }
     }
 
-    fn symbol(&mut self) -> Result<(), ControlError> {
+    fn symbol(&mut self) -> Result<(), ControlError<'a>> {
         let symbol = match self.scan.kind().map_err(|_| self.not_json())? {
             Kind::String => {
                 let name = self.scan.string().map_err(|_| self.not_json())?;
@@ -234,7 +255,7 @@ impl<'a> Parse<'a> {
         Ok(())
     }
 
-    fn channel(&mut self) -> Result<(), ControlError> {
+    fn channel(&mut self) -> Result<(), ControlError<'a>> {
         if self.scan.kind().map_err(|_| self.not_json())? != Kind::String {
             return Err(self.fail(ErrorCode::BadField, Some("channels")));
         }
@@ -245,7 +266,7 @@ impl<'a> Parse<'a> {
         Ok(())
     }
 
-    fn op(&mut self) -> Result<(), ControlError> {
+    fn op(&mut self) -> Result<(), ControlError<'a>> {
         if self.scan.kind().map_err(|_| self.not_json())? != Kind::String {
             return Err(self.fail(ErrorCode::BadField, Some("op")));
         }
@@ -257,13 +278,13 @@ impl<'a> Parse<'a> {
         Ok(())
     }
 
-    fn member(&mut self) -> Result<(), ControlError> {
+    fn member(&mut self) -> Result<(), ControlError<'a>> {
         let key = self.scan.string().map_err(|_| self.not_json())?;
         self.scan.expect(b':').map_err(|_| self.not_json())?;
         let index = FIELDS
             .iter()
             .position(|f| f.as_bytes() == key)
-            .ok_or(self.fail(ErrorCode::UnknownField, None))?;
+            .ok_or_else(|| self.unknown(key))?;
         let field = FIELDS[index];
         if self.seen & (1 << index) != 0 {
             return Err(self.fail(ErrorCode::DuplicateField, Some(field)));
@@ -296,7 +317,7 @@ impl<'a> Parse<'a> {
         }
     }
 
-    fn object(&mut self) -> Result<(), ControlError> {
+    fn object(&mut self) -> Result<(), ControlError<'a>> {
         self.scan.expect(b'{').map_err(|_| self.not_json())?;
         if !self.scan.eat(b'}') {
             loop {
@@ -315,7 +336,7 @@ impl<'a> Parse<'a> {
 }
 
 /// Parses one control message (the payload of a text message).
-pub fn parse_control(bytes: &[u8]) -> Result<ControlRequest<'_>, ControlError> {
+pub fn parse_control(bytes: &[u8]) -> Result<ControlRequest<'_>, ControlError<'_>> {
     let mut p = Parse {
         scan: Scanner::new(bytes),
         seen: 0,

@@ -123,7 +123,7 @@ impl<W: FnMut(Outgoing<'_>)> Answer<'_, W> {
     }
 
     /// Refuses a whole request (parse errors, `not_text`).
-    pub fn refuse(&mut self, error: &ControlError) -> Result<(), BufferTooSmall> {
+    pub fn refuse(&mut self, error: &ControlError<'_>) -> Result<(), BufferTooSmall> {
         self.text(|buf| render_error(error, None, None, buf))
     }
 }
@@ -148,6 +148,7 @@ impl Subscriptions {
         let error = |code| ControlError {
             code,
             field: Some("symbols"),
+            unknown_field: None,
             req_id: request.req_id,
         };
         for &symbol in request.symbols() {

@@ -81,6 +81,9 @@ impl ShardCore {
     fn on_mesh(&mut self, msg: MeshMsg, now: Now) {
         debug_assert!(self.inbox.shards() > 1, "mesh input needs another shard");
         self.check_destination(&msg);
+        if !matches!(msg, MeshMsg::Public { .. } | MeshMsg::EndOfDay { .. }) {
+            self.counters.order_entry_mesh_in += 1;
+        }
         match msg {
             MeshMsg::Command {
                 origin,

@@ -722,6 +722,7 @@ fn answer(
         None => answer.refuse(&ControlError {
             code: ErrorCode::NotText,
             field: None,
+            unknown_field: None,
             req_id: None,
         }),
     };

@@ -12,6 +12,8 @@
 //! - [`client`]: one connection: decoder, subscriptions, bounded send queue;
 //! - [`send_budget`]: the bytes market data may send per loop turn, so
 //!   order entry keeps its turns however many clients wait;
+//! - [`turn_share`]: how many bytes a turn gives market data (pump and
+//!   sends): a small share near order-entry input, a large one when quiet;
 //! - [`raw`]: the raw-TCP transport (JSON lines in, binary messages out);
 //! - [`counters`]: what the shard counts about its clients;
 //! - [`relay`]: a follower's relay: its input from the follower's replay;
@@ -30,6 +32,7 @@ pub mod relay;
 pub mod resync;
 pub mod send_budget;
 pub mod streams;
+pub mod turn_share;
 
 pub use client::{ClientState, CloseReason, Take};
 pub use counters::MdCounters;

@@ -12,13 +12,15 @@
 //! closed with 4001 (`client.rs`), never thinned.
 //!
 //! The budget is keyed by the reactor's turn number (`reactor::turn`), so
-//! it refills itself when the turn changes, with no task to reset it.
+//! it refills itself when the turn changes, with no task to reset it. How
+//! many bytes a turn gets is `turn_share.rs`'s (today this bound in every
+//! turn: only the pump's share grows when order entry is quiet).
 
 use std::cell::Cell;
 
 /// Bytes of market data the writers of one shard hand to the kernel in one
-/// loop turn (the first send of a turn always goes, so a piece larger than
-/// what is left still makes progress).
+/// loop turn near order-entry input (the first send of a turn always goes,
+/// so a piece larger than what is left still makes progress).
 pub const SEND_BYTES_PER_TURN: usize = 64 * 1024;
 
 /// The most one writer sends at once: a queue larger than this goes out
@@ -37,40 +39,35 @@ pub const SEND_COST_FLOOR_BYTES: usize = 2 * 1024;
 const _: () = assert!(SEND_PIECE_BYTES <= SEND_BYTES_PER_TURN);
 const _: () = assert!(SEND_COST_FLOOR_BYTES <= SEND_PIECE_BYTES);
 
-/// What is left of this turn's market-data bytes.
+/// What market data has sent in this turn, against the turn's share.
+#[derive(Default)]
 pub struct SendBudget {
-    per_turn: usize,
     turn: Cell<u64>,
-    left: Cell<usize>,
+    spent: Cell<usize>,
 }
 
 impl SendBudget {
-    pub fn new(per_turn: usize) -> SendBudget {
-        assert!(per_turn > 0, "a turn sends something");
-        SendBudget {
-            per_turn,
-            turn: Cell::new(u64::MAX),
-            left: Cell::new(per_turn),
-        }
-    }
-
-    /// May a writer send `bytes` now, in turn `turn`? Yes while the turn's
-    /// budget lasts (the bytes, at least [`SEND_COST_FLOOR_BYTES`], are
-    /// then taken from it); no once it is spent: the writer waits for the
-    /// next turn.
-    pub fn take(&self, turn: u64, bytes: usize) -> bool {
+    /// May a writer send `bytes` now, in turn `turn` whose share is
+    /// `share` bytes (`turn_share.rs`: small near order-entry input, large
+    /// when order entry is quiet)? Yes while the turn has sent less than
+    /// that (the bytes, at least [`SEND_COST_FLOOR_BYTES`], then count as
+    /// sent); no once it has: the writer waits for the next turn. The share
+    /// is asked per call, so a turn whose share shrinks midway stops at the
+    /// smaller one.
+    pub fn take(&self, turn: u64, share: usize, bytes: usize) -> bool {
         debug_assert!(bytes > 0, "only bytes to send are asked for");
+        assert!(share > 0, "a turn sends something");
         if turn != self.turn.get() {
             self.turn.set(turn);
-            self.left.set(self.per_turn);
+            self.spent.set(0);
         }
-        let left = self.left.get();
-        if left == 0 {
+        let spent = self.spent.get();
+        if spent >= share {
             return false;
         }
-        self.left
-            .set(left.saturating_sub(bytes.max(SEND_COST_FLOOR_BYTES)));
-        debug_assert!(self.left.get() < left, "a send takes from the budget");
+        self.spent
+            .set(spent.saturating_add(bytes.max(SEND_COST_FLOOR_BYTES)));
+        debug_assert!(self.spent.get() > spent, "a send takes from the budget");
         true
     }
 }
@@ -82,16 +79,44 @@ mod tests {
     #[test]
     fn a_turn_sends_its_budget_then_waits_for_the_next() {
         let floor = SEND_COST_FLOOR_BYTES;
-        let budget = SendBudget::new(10 * floor);
-        assert!(budget.take(1, 6 * floor));
-        assert!(budget.take(1, 6 * floor), "the last piece may overdraw");
-        assert!(!budget.take(1, 1), "spent for this turn");
-        assert!(!budget.take(1, 1));
-        assert!(budget.take(2, 50 * floor), "a new turn, a new budget");
-        assert!(!budget.take(2, 1));
+        let share = 10 * floor;
+        let budget = SendBudget::default();
+        assert!(budget.take(1, share, 6 * floor));
+        assert!(
+            budget.take(1, share, 6 * floor),
+            "the last piece may overdraw"
+        );
+        assert!(!budget.take(1, share, 1), "spent for this turn");
+        assert!(!budget.take(1, share, 1));
+        assert!(
+            budget.take(2, share, 50 * floor),
+            "a new turn, a new budget"
+        );
+        assert!(!budget.take(2, share, 1));
         for _ in 0..10 {
-            assert!(budget.take(3, 1), "a small send costs the floor");
+            assert!(budget.take(3, share, 1), "a small send costs the floor");
         }
-        assert!(!budget.take(3, 1), "ten floors spend the turn");
+        assert!(!budget.take(3, share, 1), "ten floors spend the turn");
+    }
+
+    #[test]
+    fn a_turn_keeps_to_the_share_it_is_asked_with() {
+        use crate::shard::md::turn_share::{BUSY, IDLE};
+        let budget = SendBudget::default();
+        let sends = |turn: u64, share: usize| {
+            (0..)
+                .take_while(|_| budget.take(turn, share, SEND_PIECE_BYTES))
+                .count()
+        };
+        assert_eq!(sends(1, BUSY.send_bytes), 4, "64 KiB in 16 KiB pieces");
+        assert_eq!(sends(2, IDLE.send_bytes), 4, "quiet turns send no more");
+        assert_eq!(sends(3, 1 << 20), 64, "1 MiB in 16 KiB pieces");
+        let small = (0..)
+            .take_while(|_| budget.take(4, BUSY.send_bytes, 1))
+            .count();
+        assert_eq!(small, 32, "small sends at the 2 KiB floor");
+        // A share that shrinks midway: the turn stops at the smaller one.
+        assert!(budget.take(5, 1 << 20, SEND_PIECE_BYTES * 5));
+        assert!(!budget.take(5, BUSY.send_bytes, 1));
     }
 }

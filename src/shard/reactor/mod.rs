@@ -25,6 +25,7 @@ pub mod ring;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 pub use executor::{spawn, yield_now};
 pub use ring::Ring;
@@ -33,6 +34,34 @@ thread_local! {
     static RING: RefCell<Option<Ring>> = const { RefCell::new(None) };
     /// Turns of this thread's loop so far (see [`turn`]).
     static TURN: Cell<u64> = const { Cell::new(0) };
+    /// When order entry last had input here (see [`order_entry_input`]).
+    static ORDER_ENTRY_INPUT: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Notes that order entry has input now: called by the loop after an enter
+/// that completed an order-entry receive (`ops::recv_pooled`,
+/// `ops::recv_order_entry`), so the note is there before the turn that
+/// handles the input runs any task, and by the shard's mesh loop when it
+/// took order-entry messages from other shards.
+pub fn note_order_entry_input() {
+    let now = Instant::now();
+    ORDER_ENTRY_INPUT.with(|last| {
+        debug_assert!(
+            last.get().is_none_or(|last| last <= now),
+            "the clock is monotonic"
+        );
+        last.set(Some(now));
+    });
+}
+
+/// How long ago order entry last had input on this thread (`None`: never).
+/// Market data's share of a turn depends on it (`md/turn_share.rs`).
+pub fn order_entry_input() -> Option<Duration> {
+    debug_assert!(
+        RING.with(|ring| ring.try_borrow().map_or(true, |ring| ring.is_some())),
+        "only a reactor's thread has order-entry input"
+    );
+    ORDER_ENTRY_INPUT.with(Cell::get).map(|last| last.elapsed())
 }
 
 /// The number of the loop turn running now: it changes once per turn
@@ -91,7 +120,11 @@ pub fn block_on(ring: Ring, future: impl Future<Output = ()> + 'static) -> std::
             break Ok(());
         }
         let wait = u32::from(!executor::has_ready());
-        match with_ring(|ring| ring.enter(wait)) {
+        let entered = with_ring(|ring| ring.enter(wait));
+        if with_ring(|ring| std::mem::take(&mut ring.order_entry_completed)) {
+            note_order_entry_input();
+        }
+        match entered {
             Ok(()) => failures = 0,
             Err(error) => {
                 if failures == 0 {

@@ -30,11 +30,22 @@ pub struct Op {
 
 impl Op {
     fn submit(entry: squeue::Entry, kind: Kind) -> Op {
+        Op::submit_as(entry, kind, false)
+    }
+
+    /// Submits `entry`; `order_entry` marks a receive of order entry, whose
+    /// completion the reactor notes (`reactor::order_entry_input`).
+    fn submit_as(entry: squeue::Entry, kind: Kind, order_entry: bool) -> Op {
         let index = with_ring(|ring| {
             let index = ring.take_slot(kind);
+            ring.slot(index).order_entry = order_entry;
             ring.push(entry.user_data(u64::from(index)));
             index
         });
+        debug_assert!(
+            !order_entry || kind != Kind::Accept,
+            "only receives are marked"
+        );
         Op {
             index,
             kind,
@@ -133,8 +144,21 @@ pub async fn sleep(duration: Duration) {
 
 /// Receives into `buf` (for exact-length reads).
 pub async fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    recv_as(fd, buf, false).await
+}
+
+/// Receives into `buf` on an order-entry connection: its completion marks
+/// the turn that handles it as one with order-entry input, in which market
+/// data keeps to its smaller share (`shard/md/turn_share.rs`).
+pub async fn recv_order_entry(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    debug_assert!(!buf.is_empty(), "an order-entry receive has room");
+    recv_as(fd, buf, true).await
+}
+
+async fn recv_as(fd: RawFd, buf: &mut [u8], order_entry: bool) -> io::Result<usize> {
+    debug_assert!(buf.len() <= u32::MAX as usize, "an SQE's length is 32 bits");
     let entry = opcode::Recv::new(types::Fd(fd), buf.as_mut_ptr(), buf.len() as u32).build();
-    let (res, _) = Op::submit(entry, Kind::UserMemory).await;
+    let (res, _) = Op::submit_as(entry, Kind::UserMemory, order_entry).await;
     result(res)
 }
 
@@ -196,13 +220,15 @@ impl Drop for Pooled {
 }
 
 /// Receives into a buffer the kernel picks from the shard's buffer ring.
-/// `Ok(None)`: the peer closed. `ENOBUFS` when every buffer is taken.
+/// `Ok(None)`: the peer closed. `ENOBUFS` when every buffer is taken. The
+/// buffer ring is order entry's (sessions' readers), so the receive is
+/// marked as order entry's, as [`recv_order_entry`] is.
 pub async fn recv_pooled(fd: RawFd) -> io::Result<Option<Pooled>> {
     let entry = opcode::Recv::new(types::Fd(fd), std::ptr::null_mut(), 0)
         .buf_group(GROUP)
         .build()
         .flags(squeue::Flags::BUFFER_SELECT);
-    let (res, flags) = Op::submit(entry, Kind::Pooled).await;
+    let (res, flags) = Op::submit_as(entry, Kind::Pooled, true).await;
     let len = result(res)?;
     let Some(bid) = cqueue::buffer_select(flags) else {
         return Ok(None);

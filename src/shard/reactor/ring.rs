@@ -69,6 +69,9 @@ pub struct Slot {
     pub flags: u32,
     pub waker: Option<Waker>,
     pub timespec: types::Timespec,
+    /// An order-entry receive: its completion tells the shard that order
+    /// entry has input this turn (see [`Ring::order_entry_completed`]).
+    pub order_entry: bool,
 }
 
 impl Slot {
@@ -80,6 +83,7 @@ impl Slot {
             flags: 0,
             waker: None,
             timespec: types::Timespec::new(),
+            order_entry: false,
         }
     }
 }
@@ -133,6 +137,9 @@ pub struct Ring {
     pub rung: bool,
     pub doorbell_waker: Option<Waker>,
     pub bufs: BufRing,
+    /// An order-entry receive completed since the shard last looked
+    /// (`reactor::block_on` takes it after each enter).
+    pub order_entry_completed: bool,
 }
 
 impl Ring {
@@ -148,6 +155,7 @@ impl Ring {
             rung: false,
             doorbell_waker: None,
             bufs,
+            order_entry_completed: false,
         })
     }
 
@@ -172,6 +180,7 @@ impl Ring {
         debug_assert_eq!(slot.state, State::Free);
         slot.state = State::Waiting;
         slot.kind = kind;
+        slot.order_entry = false;
         index
     }
 
@@ -257,6 +266,7 @@ impl Ring {
         let slot = &mut self.slots[index as usize];
         match slot.state {
             State::Waiting | State::Done => {
+                self.order_entry_completed |= slot.order_entry;
                 slot.result = result;
                 slot.flags = flags;
                 slot.state = State::Done;

@@ -21,8 +21,8 @@ use super::{discard_pending_input, linger_close, now, Conn};
 use crate::config::Config;
 use crate::protocol::market_data::DataFormat;
 use crate::shard::admission::AcceptBackoff;
-use crate::shard::md::fanout::PUMP_BYTES_PER_TURN;
 use crate::shard::md::send_budget::SEND_PIECE_BYTES;
+use crate::shard::md::turn_share::TurnShare;
 use crate::shard::md::{ClientId, MdHub, Take, Transport};
 use crate::shard::notify::LocalNotify;
 use crate::shard::reactor::ops::{sleep, Acceptor};
@@ -61,6 +61,10 @@ pub(super) trait MdHost: 'static {
     /// per-turn budget (`md/send_budget.rs`: order entry keeps its turns);
     /// a relay, which has no order entry, always says yes.
     fn may_send(&self, bytes: usize) -> bool;
+    /// Market data's share of the running turn (`md/turn_share.rs`): a
+    /// shard's is small near order-entry input, large when order entry is
+    /// quiet; a relay's is always the large one.
+    fn turn_share(&self) -> TurnShare;
     /// Serves a connection upgraded on [`MdHost::trade_path`].
     async fn serve_trade(tasks: &Rc<Self>, stream: Rc<Conn>, accepted: &Accepted, early: &[u8]);
 }
@@ -107,14 +111,16 @@ pub(super) async fn accept_loop<H: MdHost>(tasks: Rc<H>, listener: OwnedFd) {
     tasks.md_acceptor_running().set(false);
 }
 
-/// The fan-out pump (`md/fanout.rs`): each turn it copies about
-/// [`PUMP_BYTES_PER_TURN`] bytes of backlog messages into the clients'
+/// The fan-out pump (`md/fanout.rs`): each turn it copies about the
+/// turn's share ([`MdHost::turn_share`]: 64 KiB near order-entry input, 1
+/// MiB when order entry is quiet) of backlog messages into the clients'
 /// queues and yields, so the order path's tasks run every turn whatever
 /// the clients want; with the backlog empty it waits for the next message.
 pub(super) async fn pump_loop<H: MdHost>(tasks: Rc<H>) {
     let wake = tasks.hub().pump_waker();
     loop {
-        let more = tasks.hub().pump(PUMP_BYTES_PER_TURN, now().wall_ns);
+        let budget = tasks.turn_share().pump_bytes;
+        let more = tasks.hub().pump(budget, now().wall_ns);
         if more {
             crate::shard::reactor::yield_now().await;
         } else {

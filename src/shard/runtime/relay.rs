@@ -90,6 +90,12 @@ impl MdHost for RelayTasks {
         debug_assert!(bytes > 0, "only bytes to send are asked for");
         true
     }
+    fn turn_share(&self) -> crate::shard::md::turn_share::TurnShare {
+        // No order entry here: always the quiet turn's share.
+        let share = crate::shard::md::turn_share::IDLE;
+        debug_assert!(share.send_bytes >= crate::shard::md::turn_share::BUSY.send_bytes);
+        share
+    }
     async fn serve_trade(
         _tasks: &Rc<Self>,
         _stream: Rc<Conn>,

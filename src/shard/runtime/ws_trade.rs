@@ -253,7 +253,7 @@ async fn read_first_message(
             }
         }
         inbound.start = 0;
-        inbound.len = match stream.read(&mut inbound.input).await {
+        inbound.len = match stream.read_order_entry(&mut inbound.input).await {
             Ok(0) | Err(_) if tasks.shared.shutting_down() => return FirstRead::ShuttingDown,
             Ok(0) | Err(_) => return FirstRead::Closed,
             Ok(n) => n,
@@ -392,7 +392,7 @@ async fn read_loop(
             }
         }
         inbound.start = 0;
-        inbound.len = match stream.read(&mut inbound.input).await {
+        inbound.len = match stream.read_order_entry(&mut inbound.input).await {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
