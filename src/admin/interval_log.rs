@@ -13,11 +13,13 @@
 //! `MAX_BYTES` the file is renamed to `<name>.1` (replacing the previous
 //! one) and a new one begun. `GET /latency/log` downloads the current file.
 
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::hgrm::HistogramEncoder;
 use crate::config::Config;
 use crate::telemetry::{clock, Interval};
 
@@ -33,6 +35,10 @@ pub struct IntervalLog {
     wall_minus_mono_ns: i128,
     /// BaseTime (and StartTime) of the current file, ns since the epoch.
     base_ns: i128,
+    /// Kept between intervals, so a line allocates nothing once the first
+    /// of each size was written (see `HistogramEncoder`).
+    encoder: HistogramEncoder,
+    line: String,
 }
 
 fn wall_ns() -> i128 {
@@ -66,6 +72,8 @@ impl IntervalLog {
             bytes: 0,
             wall_minus_mono_ns: wall_ns() - clock::mono_ns() as i128,
             base_ns: wall_ns(),
+            encoder: HistogramEncoder::new(),
+            line: String::new(),
         };
         log.header()?;
         Ok(log)
@@ -95,7 +103,10 @@ impl IntervalLog {
     pub fn append(&mut self, interval: &Interval) -> std::io::Result<()> {
         if self.bytes >= MAX_BYTES {
             self.file.flush()?;
+            let encoder = std::mem::take(&mut self.encoder);
+            let line = std::mem::take(&mut self.line);
             *self = IntervalLog::open(self.path.clone())?;
+            (self.encoder, self.line) = (encoder, line);
         }
         let start_ns = interval.start_ns as i128 + self.wall_minus_mono_ns - self.base_ns;
         let length_ns = interval.end_ns.saturating_sub(interval.start_ns);
@@ -104,15 +115,20 @@ impl IntervalLog {
         } else {
             interval.histogram.max() as f64 / 1e6
         };
-        let line = format!(
-            "Tag=s{}.{},{:.3},{:.3},{max_ms:.3},{}\n",
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        let _ = writeln!(
+            line,
+            "Tag=s{}.{},{:.3},{:.3},{max_ms:.3},{}",
             interval.shard,
             interval.stage.name(),
             (start_ns.max(0) as f64) / 1e9,
             length_ns as f64 / 1e9,
-            super::hgrm::encoded(&interval.histogram),
+            self.encoder.encode(&interval.histogram),
         );
-        self.write(&line)
+        let written = self.write(&line);
+        self.line = line;
+        written
     }
 
     /// The whole current file (flushed first), for `GET /latency/log`.

@@ -48,6 +48,7 @@ pub fn housekeeping_cores(config: &crate::config::Config) -> Vec<usize> {
 pub fn pin_housekeeping(cores: &[usize]) {
     affinity::pin(cores);
 }
+pub use interval_log::IntervalLog;
 pub use store::LatencyStore;
 
 use std::net::{SocketAddr, TcpListener};

@@ -8,6 +8,7 @@ mod support;
 
 mod engine;
 mod gateway;
+mod interval_log;
 mod journal;
 mod market_data;
 mod md_fanout;
