@@ -505,20 +505,53 @@ fn drain(
     Ok(())
 }
 
-/// How long after its last send a thread waits for the last answers.
+/// How long a thread that has sent everything waits for the next answer.
 const DRAIN_TIMEOUT_NS: u64 = 10_000_000_000;
 
-/// True when nothing is waiting for an answer, or when the last answers
-/// are more than [`DRAIN_TIMEOUT_NS`] overdue (counted as unanswered: a
-/// request whose answer this generator cannot match must not hang the run).
+/// When a thread that has sent everything stops waiting for the rest: after
+/// [`DRAIN_TIMEOUT_NS`] with no answer, counted from the last send or the
+/// last answer. Not from the last send alone: a gateway starved of its core
+/// (a debug build on a loaded host) answers late and in bursts, and a
+/// deadline from the last send counted its late answers as missing.
+struct Drain {
+    /// Requests waiting when last looked at (none yet: the first look is
+    /// no answer).
+    waiting: Option<usize>,
+    /// When the last send or the last answer was seen.
+    since_ns: u64,
+}
+
+impl Drain {
+    fn new(sending_ended_ns: u64) -> Drain {
+        Drain {
+            waiting: None,
+            since_ns: sending_ended_ns,
+        }
+    }
+
+    /// True when nothing is waiting for an answer, or when no answer came
+    /// for [`DRAIN_TIMEOUT_NS`] (the rest is counted as unanswered: a
+    /// request whose answer this generator cannot match must not hang the
+    /// run).
+    fn over(&mut self, waiting: usize, now_ns: u64) -> bool {
+        let before = *self.waiting.get_or_insert(waiting);
+        debug_assert!(waiting <= before, "nothing is sent while draining");
+        if waiting < before {
+            self.waiting = Some(waiting);
+            self.since_ns = self.since_ns.max(now_ns);
+        }
+        waiting == 0 || now_ns >= self.since_ns + DRAIN_TIMEOUT_NS
+    }
+}
+
 fn done_or_given_up(
     sessions: &[Session],
     tally: &mut LoadResult,
+    drain: &mut Drain,
     now: u64,
-    sending_ended: u64,
 ) -> bool {
     let waiting: usize = sessions.iter().map(|s| s.pending.len()).sum();
-    if waiting > 0 && now < sending_ended + DRAIN_TIMEOUT_NS {
+    if !drain.over(waiting, now) {
         return false;
     }
     tally.unanswered = waiting as u64;
@@ -625,6 +658,7 @@ fn run_thread(
             // A socket that did not take all its bytes is retried each turn.
             let mut pushed_back = false;
             let conns = sessions.len();
+            let mut drain = Drain::new(schedule.intended_ns(total));
             loop {
                 let now = clock.ns();
                 let mut queued = false;
@@ -659,9 +693,7 @@ fn run_thread(
                     clock,
                     steady_window,
                 );
-                if slot >= total
-                    && done_or_given_up(&sessions, &mut tally, now, schedule.intended_ns(total))
-                {
+                if slot >= total && done_or_given_up(&sessions, &mut tally, &mut drain, now) {
                     break;
                 }
             }
@@ -674,6 +706,7 @@ fn run_thread(
             let steady_from = warmup.as_nanos() as u64;
             let end = steady_from + duration.as_nanos() as u64;
             let steady_window = (steady_from, end);
+            let mut drain = Drain::new(end);
             loop {
                 let now = clock.ns();
                 let phase = if now < steady_from {
@@ -701,7 +734,7 @@ fn run_thread(
                     clock,
                     steady_window,
                 );
-                if now >= end && done_or_given_up(&sessions, &mut tally, now, end) {
+                if now >= end && done_or_given_up(&sessions, &mut tally, &mut drain, now) {
                     break;
                 }
             }
@@ -863,6 +896,25 @@ mod tests {
         assert_eq!(result.unanswered, 0);
         assert_eq!(result.reject_count(), 0);
         assert!(result.steady_answered > 0 && result.steady_answered <= result.answered());
+    }
+
+    #[test]
+    fn the_drain_waits_while_answers_keep_coming_and_gives_up_after_silence() {
+        const S: u64 = 1_000_000_000;
+        // Sending ended at 1 s with 3,000 requests waiting. A starved
+        // gateway answers them in bursts 6 s apart: that is slow, not lost.
+        let mut drain = Drain::new(S);
+        assert!(!drain.over(3_000, S));
+        assert!(!drain.over(2_000, 7 * S));
+        assert!(!drain.over(1_000, 13 * S), "answers came 6 s ago");
+        assert!(!drain.over(1_000, 22 * S), "answers came 9 s ago");
+        assert!(drain.over(1_000, 23 * S), "10 s without an answer");
+        // Nothing waiting: done at once.
+        assert!(Drain::new(S).over(0, S));
+        // Nothing ever answered: given up 10 s after the last send.
+        let mut silent = Drain::new(S);
+        assert!(!silent.over(5, 10 * S));
+        assert!(silent.over(5, 11 * S));
     }
 
     /// A gateway on the bench config, in this process, on an ephemeral

@@ -225,10 +225,6 @@ impl FeedSink for FanOut {
             "a stream message follows its previous one"
         );
         let (channel, depth) = message.stream();
-        debug_assert!(
-            listed_as_subscribed(&self.clients, &self.streams, stamp.symbol, channel),
-            "the stream's set holds exactly the clients subscribed to it"
-        );
         if !self.streams.any(stamp.symbol, channel) {
             return;
         }
@@ -398,26 +394,4 @@ pub fn catch_up(
         pos = record.next;
     }
     *caught_up_to = backlog.head();
-}
-
-/// Debug builds: the set of (symbol, channel) is exactly the clients whose
-/// subscriptions have it (what the fan-out asked every client before).
-fn listed_as_subscribed(
-    clients: &[Option<MdClient>],
-    streams: &StreamSubscribers,
-    symbol: crate::engine::SymbolId,
-    channel: crate::market_data::Channel,
-) -> bool {
-    debug_assert!(!clients.is_empty(), "a shard has client slots");
-    let mut listed = streams.of(symbol, channel).peekable();
-    for (slot, client) in clients.iter().enumerate() {
-        let subscribed = client
-            .as_ref()
-            .is_some_and(|c| c.subs.get(symbol, channel).is_some());
-        let is_listed = listed.next_if_eq(&slot).is_some();
-        if subscribed != is_listed {
-            return false;
-        }
-    }
-    listed.next().is_none()
 }

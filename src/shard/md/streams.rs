@@ -113,6 +113,10 @@ impl StreamSubscribers {
         for sub in subs.iter() {
             self.set(sub.symbol, sub.channel, slot, true);
         }
+        debug_assert!(
+            self.lists_exactly(slot, |symbol, channel| subs.get(symbol, channel).is_some()),
+            "slot {slot} is in exactly the sets of its subscriptions"
+        );
     }
 
     /// Takes `slot` out of the set of every stream in `subs`.
@@ -121,6 +125,31 @@ impl StreamSubscribers {
         for sub in subs.iter() {
             self.set(sub.symbol, sub.channel, slot, false);
         }
+        debug_assert!(
+            self.lists_exactly(slot, |_, _| false),
+            "slot {slot} was in the sets of its subscriptions only"
+        );
+    }
+
+    /// Whether `slot` is in the set of exactly the streams `wanted` names:
+    /// what debug builds check after [`list`](Self::list) and
+    /// [`unlist`](Self::unlist), the only places the sets and the clients'
+    /// subscriptions can part. (Checking every slot on every published
+    /// message instead cost a debug shard two thirds of its time under
+    /// order flow, with no market-data client at all.)
+    pub fn lists_exactly(&self, slot: usize, wanted: impl Fn(SymbolId, Channel) -> bool) -> bool {
+        assert!(slot < self.words * 64, "slot {slot} is a client slot");
+        let (word, bit) = (slot / 64, 1u64 << (slot % 64));
+        self.symbols.iter().all(|&symbol| {
+            (1..=CHANNELS as u8)
+                .filter_map(Channel::from_u8)
+                .all(|channel| {
+                    let listed = self
+                        .stream(symbol, channel)
+                        .is_some_and(|at| self.bits[at + word] & bit != 0);
+                    listed == wanted(symbol, channel)
+                })
+        })
     }
 
     /// The slots subscribed to (symbol, channel), in slot order.
@@ -195,5 +224,24 @@ mod tests {
         s.set(9, Channel::Book, 5, false); // unlisted twice, counted once
         assert!(!s.any(9, Channel::Book), "its only subscriber left");
         assert!(s.any(3, Channel::Trades));
+    }
+
+    #[test]
+    fn a_slot_is_checked_against_exactly_the_streams_it_wants() {
+        let mut s = StreamSubscribers::new(&[3, 9], 130);
+        s.set(3, Channel::Trades, 70, true);
+        s.set(9, Channel::Book, 70, true);
+        s.set(9, Channel::Book, 71, true);
+        let wanted = |symbol, channel| {
+            (symbol, channel) == (3, Channel::Trades) || (symbol, channel) == (9, Channel::Book)
+        };
+        assert!(s.lists_exactly(70, wanted));
+        assert!(
+            !s.lists_exactly(70, |symbol, _| symbol == 3),
+            "listed beyond"
+        );
+        assert!(!s.lists_exactly(71, wanted), "missing from a wanted stream");
+        s.set(9, Channel::Book, 71, false);
+        assert!(s.lists_exactly(71, |_, _| false));
     }
 }
