@@ -1,6 +1,7 @@
 //! The gateway's admin HTTP endpoint as the `scaling` bench reads it:
 //! `/stats` (which shard a session landed on, the per-stage figures) and
-//! `POST /admin/latency-reset` (so a phase's stage figures are its own).
+//! `POST /admin/latency-reset` (so a phase's stage figures are its own);
+//! `admin_latency.rs` sends its `/latency` requests through [`request`] too.
 //! One request per connection (`Connection: close`), blocking: these calls
 //! sit between measured phases, never inside one.
 
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 /// Sends one request; returns the status and the body.
-fn request(admin: SocketAddr, head: &str) -> std::io::Result<(u16, String)> {
+pub fn request(admin: SocketAddr, head: &str) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(admin)?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     stream.write_all(head.as_bytes())?;

@@ -6,8 +6,7 @@
 //! histograms over every `telemetry.interval_ms`, so a snapshot waits for
 //! one hand-over first).
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -22,15 +21,11 @@ const HAND_OVER: Duration = Duration::from_millis(1_200);
 /// did not answer with one.
 pub fn snapshot(admin: SocketAddr, stage: &str) -> Option<Histogram<u64>> {
     std::thread::sleep(HAND_OVER);
-    let mut stream = TcpStream::connect(admin).ok()?;
-    let request = format!(
+    let head = format!(
         "GET /latency?stage={stage}&format=base64 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     );
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text).ok()?;
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    if !head.starts_with("HTTP/1.1 200") {
+    let (status, body) = crate::admin_http::request(admin, &head).ok()?;
+    if status != 200 {
         return None;
     }
     let bytes = base64::engine::general_purpose::STANDARD
