@@ -343,9 +343,10 @@ async fn consume(
         from_stream_seq = start.unwrap_or(1),
         "follower: consuming"
     );
+    let subject = config.replication.shard_subject(shard);
     let consumer = stream
         .create_consumer(pull::OrderedConfig {
-            filter_subject: config.replication.shard_subject(shard),
+            filter_subject: subject.clone(),
             deliver_policy: start.map_or(DeliverPolicy::All, |start_sequence| {
                 DeliverPolicy::ByStartSequence { start_sequence }
             }),
@@ -368,7 +369,6 @@ async fn consume(
             // sure the silence is the stream's, not a dead consumer's.
             Err(_elapsed) => {
                 target.drop_copy.settle().await.map_err(Retry)?;
-                let subject = config.replication.shard_subject(shard);
                 watch.check_if_quiet(&stream, &subject).await?;
             }
             Ok(None) => return Err(Retry("the consumer ended".into())),
