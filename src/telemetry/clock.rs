@@ -5,8 +5,9 @@
 //! Where the kernel itself keeps time with the TSC (clocksource `tsc`, on a
 //! CPU with an invariant TSC: `constant_tsc` and `nonstop_tsc`), a read is
 //! one `rdtsc` scaled by a rate calibrated once against `CLOCK_MONOTONIC`:
-//! 14 ns on the development VM against 33 ns for `clock_gettime` through
-//! the vDSO (a C loop of 20 million reads, pinned, machine loaded).
+//! about 10 ns of on-CPU time on the development VM, counted with the core
+//! to itself (`bench/results/clock-cost.rs`); a first, loaded
+//! timing gave 14 ns against 33 ns for `clock_gettime` through the vDSO.
 //! Anywhere else it is `CLOCK_MONOTONIC` (`std::time::Instant`). The TSCs of
 //! different cores agree as far as the kernel relies on them; a span that
 //! still comes out negative is counted as a clock anomaly, not recorded.

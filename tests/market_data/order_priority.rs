@@ -7,6 +7,9 @@
 //! market-data budget (`shard/md/send_budget.rs`) decides how much of the
 //! shard's turns the subscribers get; this test holds what a client sees.
 
+use std::time::Duration;
+
+use tradsys::client::Client;
 use tradsys::engine::Side::{Buy, Sell};
 use tradsys::protocol::market_data::{decode_md, MdView};
 use tradsys::websocket::frame::Opcode;
@@ -45,6 +48,58 @@ fn read_to_close(client: &mut WsClient) -> (u64, Option<u16>) {
         }
     }
     (trades, None)
+}
+
+/// Reads every non-reader to its close at once, one thread each, while
+/// the traders send heartbeats, and returns what [`read_to_close`] found
+/// for each.
+///
+/// Why not one after the other: a non-reader's 4 KiB receive buffer
+/// overflows on loopback (the kernel prunes and drops segments it already
+/// advertised room for), so the gateway's socket retransmits with a
+/// backoff that doubles up to 120 s. Once the client reads, the rest of
+/// its stream and its close wait for the next retransmission: usually
+/// milliseconds, on a loaded host seconds (backoff 6 seen, about 13 s).
+/// Read in turn, 200 such waits added up past the read timeout and past
+/// the traders' 3 s idle limit (the gateway then rightly ended a silent
+/// session with SessionEnd reason 2, seen in CI); read at once, they
+/// overlap.
+fn read_all_to_close(
+    idle: &mut [WsClient],
+    traders: &mut [&mut Client],
+) -> Vec<(u64, Option<u16>)> {
+    const RETRANSMISSION_MAX: Duration = Duration::from_secs(150);
+    std::thread::scope(|scope| {
+        let (done, finished) = std::sync::mpsc::channel();
+        let readers: Vec<_> = idle
+            .iter_mut()
+            .map(|client| {
+                let done = done.clone();
+                client
+                    .stream
+                    .set_read_timeout(Some(RETRANSMISSION_MAX))
+                    .unwrap();
+                scope.spawn(move || {
+                    let outcome = read_to_close(client);
+                    done.send(()).unwrap();
+                    outcome
+                })
+            })
+            .collect();
+        // The traders' heartbeats keep their sessions open however long
+        // the reads take. A reader that panics is finished too, and its
+        // join below reports the panic.
+        while !readers.iter().all(|reader| reader.is_finished()) {
+            for trader in traders.iter_mut() {
+                trader.heartbeat().unwrap();
+            }
+            let _ = finished.recv_timeout(Duration::from_millis(500));
+        }
+        readers
+            .into_iter()
+            .map(|reader| reader.join().unwrap())
+            .collect()
+    })
 }
 
 #[test]
@@ -92,8 +147,10 @@ fn orders_are_acknowledged_while_non_reading_subscribers_are_cut_with_4001() {
         }
     }
     assert_eq!(reader_trades, TRADES);
-    for (n, client) in idle.iter_mut().enumerate() {
-        let (trades, code) = read_to_close(client);
+    for (n, (trades, code)) in read_all_to_close(&mut idle, &mut [&mut alice, &mut bob])
+        .into_iter()
+        .enumerate()
+    {
         assert_eq!(code, Some(4001), "non-reader {n} is cut as a slow consumer");
         assert!(trades < TRADES, "non-reader {n} was cut before the end");
     }
