@@ -10,6 +10,11 @@ line. Usage: 2026-11-27-md-oe10-idle.py TRADSYS CONFIG MD_PORT K WINDOW"""
 import base64, os, selectors, socket, subprocess, sys, time
 
 tradsys, config, port, k, window = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+try:
+    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    sys.exit(f"port {port} is taken by another program")
+except OSError:
+    pass
 server = subprocess.Popen([tradsys, "serve", "--config", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 try:
     deadline = time.time() + 30
@@ -18,6 +23,7 @@ try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             break
         except OSError:
+            assert server.poll() is None, "the gateway exited"
             assert time.time() < deadline, "the gateway did not listen within 30 s"
             time.sleep(0.1)
 

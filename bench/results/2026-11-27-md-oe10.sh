@@ -18,8 +18,8 @@ new=${NEW:-/work/bin-md-oe10}
 bench=${BENCH:-$new/tradsys-bench}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d /tmp/md-oe10.XXXX)
-sed -e 's/127.0.0.1:7001/127.0.0.1:7371/' -e 's/127.0.0.1:7002/127.0.0.1:7372/' \
-    -e 's/127.0.0.1:9090/127.0.0.1:9371/' -e "s#dir = \"./data\"#dir = \"$work/data\"#" \
+sed -e 's/127.0.0.1:7001/127.0.0.1:7613/' -e 's/127.0.0.1:7002/127.0.0.1:7614/' \
+    -e 's/127.0.0.1:9090/127.0.0.1:9613/' -e "s#dir = \"./data\"#dir = \"$work/data\"#" \
     configs/bench.toml > "$work/spin.toml"
 sed 's/idle = "spin"/idle = "park"/' "$work/spin.toml" > "$work/park.toml"
 # The bench starts the tradsys next to itself: a directory per build with
@@ -40,7 +40,7 @@ idle() { # label dir
   echo "== $1 idle shard (uptime: $(uptime))"
   for k in 0 1000; do
     rm -rf "$work/data"
-    python3 "$here/2026-11-27-md-oe10-idle.py" "$2/tradsys" "$work/park.toml" 7372 "$k" 10
+    python3 "$here/2026-11-27-md-oe10-idle.py" "$2/tradsys" "$work/park.toml" 7614 "$k" 10
   done
 }
 for r in $(seq 1 "$rounds"); do
