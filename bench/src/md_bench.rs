@@ -76,6 +76,14 @@ pub struct MdArgs {
     /// 2 makes the shard also fan the order flow's events out to them.
     #[arg(long, default_value_t = 1)]
     pub oe_md_symbol: u32,
+    /// Cores of the order-entry comparison's subscriber reader threads
+    /// (one thread per core listed, pinned to it); default: the
+    /// `--client-cores`, which the order client shares. On a host with a
+    /// core to spare, a core of its own keeps the subscribers' reads (every
+    /// heartbeat is a read per subscriber) out of the order client's
+    /// latency, so the comparison shows what the gateway pays for them.
+    #[arg(long, value_delimiter = ',')]
+    pub oe_md_cores: Option<Vec<usize>>,
     /// Skip the peer.
     #[arg(long)]
     pub no_peer: bool,

@@ -95,7 +95,12 @@ pub fn compare(args: &MdArgs, oe: &str, md: &str, admin: Option<SocketAddr>) -> 
         one("md-orders subscribers=0", &spec)
     });
     let symbols = format!("[{}]", args.oe_md_symbol);
-    let audience = attach(md, k, &args.client_cores, &symbols, r#"["book","trades"]"#);
+    let cores = args.oe_md_cores.as_ref().unwrap_or(&args.client_cores);
+    println!(
+        "md-orders: order client on cores {:?}, subscribers' readers on cores {cores:?}",
+        args.client_cores
+    );
+    let audience = attach(md, k, cores, &symbols, r#"["book","trades"]"#);
     let label = format!("md-orders subscribers={k}");
     let (with, b) = with_stages(&label, admin, || one(&label, &spec));
     let seen = audience.finish();

@@ -13,7 +13,8 @@
 //! (`market_data.echo_path`), and `autobahn` the Autobahn|Testsuite
 //! fuzzing client (`kosoku`) against it. `admin_api` holds the admin
 //! thread's order book, trades and tickers queries to the same model.
-//! `fanout_pump` drives a shard's fan-out backlog and pump by hand;
+//! `fanout_pump` drives a shard's fan-out backlog and pump by hand, and
+//! `heartbeats` its heartbeat and subscribe-timeout timers;
 //! `order_priority` holds order entry to its pace while many subscribers
 //! of the traded symbol stop reading (issue 13).
 
@@ -31,6 +32,7 @@ mod endpoint;
 mod fanout_pump;
 mod feed;
 mod flow;
+mod heartbeats;
 mod live;
 mod node_feed;
 mod order_priority;

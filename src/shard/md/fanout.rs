@@ -24,6 +24,7 @@ use super::backlog::{record_len, Backlog, Meta, Record};
 use super::client::{ClientState, CloseReason, MdClient, SendQueue};
 use super::counters::MdCounters;
 use super::raw::Transport;
+use super::slot_set::SlotSet;
 use super::streams::StreamSubscribers;
 use crate::engine::SymbolId;
 use crate::market_data::{Channel, FeedMessage, FeedSink};
@@ -86,6 +87,9 @@ pub struct FanOut {
     /// Per stream, the slots of the clients subscribed to it; kept in step
     /// with each client's `subs` by the hub.
     pub streams: StreamSubscribers,
+    /// The clients that must subscribe by a deadline (none yet): the
+    /// ticker's subscribe-timeout check visits these, not every client.
+    pub awaiting: SlotSet,
     pub binary: FrameBuf,
     pub json: FrameBuf,
     pub counters: MdCounters,
@@ -119,6 +123,7 @@ impl FanOut {
         FanOut {
             clients: (0..slots).map(|_| None).collect(),
             streams: StreamSubscribers::new(symbols, slots),
+            awaiting: SlotSet::new(slots),
             binary: FrameBuf::with_payload_capacity(frame_payload),
             json: FrameBuf::with_payload_capacity(frame_payload),
             counters: MdCounters::default(),
@@ -171,6 +176,9 @@ impl FanOut {
         // What the backlog holds went out before this client existed.
         client.caught_up_to = self.backlog.head();
         self.formats[usize::from(client.format == DataFormat::Json)] += 1;
+        if client.subscribe_by_ns != 0 {
+            self.awaiting.insert(slot);
+        }
         self.clients[slot] = Some(client);
     }
 
@@ -180,6 +188,7 @@ impl FanOut {
         let client = self.clients[slot].take();
         let client = client.unwrap_or_else(|| panic!("slot {slot} held a client"));
         self.streams.unlist(slot, &client.subs);
+        self.awaiting.remove(slot);
         let format = usize::from(client.format == DataFormat::Json);
         assert!(self.formats[format] > 0, "the client was counted");
         self.formats[format] -= 1;

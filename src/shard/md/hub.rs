@@ -12,6 +12,7 @@
 use super::client::{ClientState, CloseReason, MdClient, SendQueue, Take};
 use super::counters::MdCounters;
 use super::fanout::{catch_up, FanOut};
+use super::heartbeat_sweep::HeartbeatSweep;
 use super::raw::Transport;
 use crate::config::Config;
 use crate::engine::{Event, SymbolId};
@@ -25,7 +26,8 @@ use crate::websocket::close::code;
 use crate::websocket::frame::{Opcode, MAX_HEADER_LEN};
 use crate::websocket::WsEvent;
 
-/// How often every stream of every client gets a heartbeat.
+/// How often every stream of every client gets a heartbeat (each client at
+/// its own phase of it: `heartbeat_sweep.rs`).
 pub const HEARTBEAT_INTERVAL_NS: u64 = 1_000_000_000;
 
 /// Names one client: its slot and the generation of the slot's occupant.
@@ -77,11 +79,12 @@ pub struct MdHub {
     /// Connections between accept and the end of their handshake.
     handshaking: usize,
     next_generation: u32,
-    next_heartbeat_ns: u64,
-    /// A heartbeat round is due and waits for the pump to empty the
+    /// Which client slots get their heartbeats at a tick.
+    sweep: HeartbeatSweep,
+    /// The tick time of heartbeats that wait for the pump to empty the
     /// backlog: a heartbeat's `stream_last` is the feed's, so it must not
     /// overtake an increment still in the backlog.
-    heartbeat_due: bool,
+    heartbeat_due_ns: Option<u64>,
     /// `market_data.allowed_origins`, kept for every handshake of the
     /// shard's life (made once per start).
     pub origins: &'static [&'static str],
@@ -133,8 +136,8 @@ impl MdHub {
             control_rate: (md.control_rate_per_sec, md.control_burst),
             handshaking: 0,
             next_generation: 1,
-            next_heartbeat_ns: 0,
-            heartbeat_due: false,
+            sweep: HeartbeatSweep::new(md.max_clients_per_shard, HEARTBEAT_INTERVAL_NS),
+            heartbeat_due_ns: None,
             origins: Box::leak(origins.into_boxed_slice()),
         }
     }
@@ -356,41 +359,60 @@ impl MdHub {
     }
 
     /// Conflation ticks, heartbeats and subscribe timeouts (the shard's
-    /// ticker, every few milliseconds).
+    /// ticker, every few milliseconds). Only the clients with a timer due
+    /// are visited: those still without a subscription, and the few whose
+    /// heartbeat phase came (`heartbeat_sweep.rs`).
     pub fn tick(&mut self, now_ns: u64, wall_ns: u64) {
         self.feed.tick(now_ns, &mut self.fan);
-        let counters = &mut self.fan.counters;
-        for client in self.fan.clients.iter_mut().flatten() {
-            if client.is_open() && client.subscribe_by_ns != 0 && now_ns >= client.subscribe_by_ns {
-                FanOut::close(
-                    counters,
-                    &mut client.out,
-                    code::POLICY,
-                    "no subscription",
-                    CloseReason::SubscribeTimeout,
-                );
+        self.close_unsubscribed(now_ns);
+        if self.fan.backlog.has_unpumped() {
+            self.heartbeat_due_ns = Some(now_ns);
+        } else {
+            self.heartbeat_due_ns = None;
+            self.heartbeats(now_ns, wall_ns);
+        }
+        debug_assert!(self.heartbeat_due_ns.is_none_or(|due| due == now_ns));
+    }
+
+    /// Closes with 1008 the clients whose subscribe deadline passed with no
+    /// subscription (the set holds only clients that have a deadline).
+    fn close_unsubscribed(&mut self, now_ns: u64) {
+        let FanOut {
+            clients,
+            awaiting,
+            counters,
+            ..
+        } = &mut self.fan;
+        awaiting.retain(|slot| {
+            let Some(client) = clients[slot].as_mut().filter(|c| c.is_open()) else {
+                return false;
+            };
+            debug_assert!(client.subscribe_by_ns != 0, "only clients with a deadline");
+            if now_ns < client.subscribe_by_ns {
+                return true;
             }
-        }
-        if now_ns >= self.next_heartbeat_ns {
-            self.next_heartbeat_ns = now_ns + HEARTBEAT_INTERVAL_NS;
-            self.heartbeat_due = true;
-        }
-        if self.heartbeat_due && !self.fan.backlog.has_unpumped() {
-            self.heartbeat_due = false;
-            self.heartbeats(wall_ns);
-        }
-        debug_assert!(self.next_heartbeat_ns > now_ns);
+            let why = CloseReason::SubscribeTimeout;
+            FanOut::close(
+                counters,
+                &mut client.out,
+                code::POLICY,
+                "no subscription",
+                why,
+            );
+            false
+        });
     }
 
     /// The pump's turn (`fanout.rs`): backlog messages into their
     /// clients' queues, about `budget` bytes; then, once the backlog is
-    /// empty, a heartbeat round that was waiting for it. True if messages
+    /// empty, the heartbeats that were waiting for it. True if messages
     /// remain (the caller comes back next turn).
     pub fn pump(&mut self, budget: usize, wall_ns: u64) -> bool {
         let more = self.fan.pump(budget);
-        if !more && self.heartbeat_due {
-            self.heartbeat_due = false;
-            self.heartbeats(wall_ns);
+        if !more {
+            if let Some(due_ns) = self.heartbeat_due_ns.take() {
+                self.heartbeats(due_ns, wall_ns);
+            }
         }
         debug_assert_eq!(more, self.fan.backlog.has_unpumped());
         more
@@ -402,50 +424,25 @@ impl MdHub {
         std::rc::Rc::clone(&self.fan.pump_wake)
     }
 
-    /// One heartbeat per stream of every open client.
-    fn heartbeats(&mut self, wall_ns: u64) {
+    /// One heartbeat per stream of each open client whose phase came by
+    /// `now_ns` (a bounded number a call: `heartbeat_sweep.rs`).
+    fn heartbeats(&mut self, now_ns: u64, wall_ns: u64) {
         debug_assert!(wall_ns > 0, "heartbeats carry the send time");
         let MdHub {
-            feed, fan, scratch, ..
+            feed,
+            fan,
+            scratch,
+            sweep,
+            ..
         } = self;
-        let counters = &mut fan.counters;
-        for client in fan.clients.iter_mut().flatten() {
-            let mut over = false;
-            for sub in client.subs.iter() {
-                if over || !client.out.state.eq(&ClientState::Open) {
-                    break;
-                }
-                let (Some(state), Some(stream_last)) = (
-                    feed.state(sub.symbol),
-                    feed.stream_last(sub.symbol, sub.channel, sub.depth),
-                ) else {
-                    continue;
-                };
-                let info = HeartbeatInfo {
-                    channel: sub.channel,
-                    depth: sub.depth,
-                    stream_last,
-                    send_ts_ns: wall_ns,
-                };
-                let (encoded, opcode) = match client.format {
-                    DataFormat::Binary => {
-                        (encode_heartbeat(&state, &info, scratch), Opcode::Binary)
-                    }
-                    DataFormat::Json => (render_heartbeat(&state, &info, scratch), Opcode::Text),
-                };
-                let n = encoded.expect("a heartbeat fits the scratch");
-                over = !client.out.push_frame(opcode, &scratch[..n]);
+        let FanOut {
+            clients, counters, ..
+        } = fan;
+        sweep.visit_due(now_ns, |slot| {
+            if let Some(client) = clients[slot].as_mut() {
+                beat(feed, scratch, counters, client, wall_ns);
             }
-            if over {
-                FanOut::close(
-                    counters,
-                    &mut client.out,
-                    code::SLOW_CONSUMER,
-                    "slow consumer",
-                    CloseReason::SlowConsumer,
-                );
-            }
-        }
+        });
     }
 
     /// Bytes a client sent: frames decoded, control messages answered
@@ -527,6 +524,7 @@ impl MdHub {
             lines.clear();
             if !subs.is_empty() {
                 *subscribe_by_ns = 0;
+                fan.awaiting.remove(slot);
             }
         }
         Input {
@@ -649,11 +647,57 @@ impl MdHub {
             fan.streams.list(id.slot as usize, subs);
             if !subs.is_empty() {
                 *subscribe_by_ns = 0;
+                fan.awaiting.remove(id.slot as usize);
             }
         }
         Input {
             keep_reading: false,
         }
+    }
+}
+
+/// One heartbeat per stream of `client` (none once it is closing); a
+/// client whose queue has no room for them is closed with 4001.
+fn beat(
+    feed: &Feed,
+    scratch: &mut [u8],
+    counters: &mut MdCounters,
+    client: &mut MdClient,
+    wall_ns: u64,
+) {
+    debug_assert!(wall_ns > 0, "heartbeats carry the send time");
+    let mut over = false;
+    for sub in client.subs.iter() {
+        if over || !client.out.state.eq(&ClientState::Open) {
+            break;
+        }
+        let (Some(state), Some(stream_last)) = (
+            feed.state(sub.symbol),
+            feed.stream_last(sub.symbol, sub.channel, sub.depth),
+        ) else {
+            continue;
+        };
+        let info = HeartbeatInfo {
+            channel: sub.channel,
+            depth: sub.depth,
+            stream_last,
+            send_ts_ns: wall_ns,
+        };
+        let (encoded, opcode) = match client.format {
+            DataFormat::Binary => (encode_heartbeat(&state, &info, scratch), Opcode::Binary),
+            DataFormat::Json => (render_heartbeat(&state, &info, scratch), Opcode::Text),
+        };
+        let n = encoded.expect("a heartbeat fits the scratch");
+        over = !client.out.push_frame(opcode, &scratch[..n]);
+    }
+    if over {
+        FanOut::close(
+            counters,
+            &mut client.out,
+            code::SLOW_CONSUMER,
+            "slow consumer",
+            CloseReason::SlowConsumer,
+        );
     }
 }
 

@@ -9,6 +9,9 @@
 //!   the shard, put in the [`backlog`], and copied by the pump (a bounded
 //!   amount per loop turn) into the queue of each client that wants it;
 //! - [`streams`]: per stream, the clients subscribed to it;
+//! - [`heartbeat_sweep`]: each client slot's phase of the heartbeat
+//!   interval, so heartbeats are spread over it, a few clients a tick;
+//! - [`slot_set`]: a set of client slots (the clients a timer waits on);
 //! - [`client`]: one connection: decoder, subscriptions, bounded send queue;
 //! - [`send_budget`]: the bytes market data may send per loop turn, so
 //!   order entry keeps its turns however many clients wait;
@@ -26,11 +29,13 @@ pub mod client;
 pub mod counters;
 pub mod exchange;
 pub mod fanout;
+pub mod heartbeat_sweep;
 pub mod hub;
 pub mod raw;
 pub mod relay;
 pub mod resync;
 pub mod send_budget;
+pub mod slot_set;
 pub mod streams;
 pub mod turn_share;
 
