@@ -172,7 +172,9 @@ impl SymbolFeed {
             self.views_current = false;
             self.advance_book_streams(rank);
         }
-        if let Some(bbo) = self.bbo.update(&self.image) {
+        // Only a change at the best level (rank 0) can move the BBO.
+        debug_assert!(rank == 0 || self.bbo.last() == super::bbo::Bbo::of(&self.image));
+        if let Some(bbo) = (rank == 0).then(|| self.bbo.update(&self.image)).flatten() {
             let stamp = {
                 let prev = self.bbo_stream.send(self.seq.last());
                 self.stamp(prev)
