@@ -25,6 +25,8 @@ pub struct Conn {
     rx_end: usize,
     next_seq: u32,
     expected_seq: u32,
+    /// Reads that returned bytes (see [`Conn::reads`]).
+    reads: u64,
 }
 
 #[derive(Debug)]
@@ -96,6 +98,7 @@ impl Conn {
             rx_end: 0,
             next_seq: 1,
             expected_seq: 1,
+            reads: 0,
         };
         let logon = LogonMsg::new(account, token.as_bytes(), 30_000, false)
             .ok_or(ConnError::LogonRejected { reason: 0 })?;
@@ -147,6 +150,12 @@ impl Conn {
         self.stream.as_raw_fd()
     }
 
+    /// Socket reads that returned bytes so far: messages parsed between
+    /// two changes of it arrived in the same read.
+    pub fn reads(&self) -> u64 {
+        self.reads
+    }
+
     /// Bytes queued and not yet taken by the socket.
     pub fn unsent(&self) -> usize {
         self.tx.len() - self.tx_sent
@@ -185,7 +194,10 @@ impl Conn {
             }
             match self.stream.read(&mut self.rx[self.rx_end..]) {
                 Ok(0) => return Err(ConnError::Closed),
-                Ok(n) => self.rx_end += n,
+                Ok(n) => {
+                    self.rx_end += n;
+                    self.reads += 1;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e.into()),

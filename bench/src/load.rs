@@ -446,8 +446,13 @@ fn drain(
     clock: Clock,
     steady: (u64, u64),
 ) -> Result<(), ConnError> {
+    // One clock read per socket read: its messages arrived together.
+    let (mut stamped_reads, mut now) = (None, 0);
     while let Some(message) = session.conn.poll()? {
-        let now = clock.ns();
+        if stamped_reads != Some(session.conn.reads()) {
+            stamped_reads = Some(session.conn.reads());
+            now = clock.ns();
+        }
         match message {
             Received::OrderAccepted(m) => {
                 if let Some(p) = answered(session, tally, m.client_order_id.get(), now, steady) {
@@ -715,10 +720,13 @@ fn run_thread(
                     Phase::Steady
                 };
                 for session in sessions.iter_mut() {
-                    if now < end {
+                    if now < end && (session.pending.len() as u64) < *depth {
+                        // One clock read for the requests of one refill:
+                        // they leave in the same write.
+                        let queued_ns = clock.ns();
                         while (session.pending.len() as u64) < *depth {
                             let op = spec.mix.pick(builder.rng.next_u64());
-                            builder.queue(session, op, clock.ns(), phase);
+                            builder.queue(session, op, queued_ns, phase);
                             tally.sent += 1;
                         }
                     }

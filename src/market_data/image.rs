@@ -34,6 +34,18 @@ pub enum LevelEdit {
     Absent,
 }
 
+impl LevelEdit {
+    /// The level's rank, counted from the best (0); `None` for `Absent`.
+    pub fn rank(self) -> Option<usize> {
+        match self {
+            LevelEdit::Inserted { rank }
+            | LevelEdit::Updated { rank }
+            | LevelEdit::Deleted { rank } => Some(rank),
+            LevelEdit::Absent => None,
+        }
+    }
+}
+
 /// A level insert past the side's capacity: the events do not come from an
 /// engine with this capacity. Nothing changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

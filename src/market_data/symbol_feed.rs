@@ -37,6 +37,11 @@ pub struct SymbolFeed {
     /// Real-time depth views, one per limited depth of [`BOOK_DEPTHS`]
     /// (`None` for the whole book, whose messages are the events themselves).
     pub(super) views: [Option<DepthView>; STREAMS],
+    /// Whether `views` hold the image's top levels. An event nobody on the
+    /// shard takes the book for leaves them behind (only the streams'
+    /// `prev` links advance, from the level's rank); the first event that
+    /// is wanted again copies them from the image before applying itself.
+    pub(super) views_current: bool,
     pub(super) book: [StreamSeq; STREAMS],
     pub(super) conflated: [ConflatedStream; STREAMS],
     pub(super) trades: StreamSeq,
@@ -66,6 +71,7 @@ impl SymbolFeed {
             ts_ns: 0,
             image: BookImage::new(levels_per_side),
             views: BOOK_DEPTHS.map(|d| (d != FULL_DEPTH).then(|| DepthView::new(d as usize))),
+            views_current: true,
             book: [StreamSeq::default(); STREAMS],
             conflated: BOOK_DEPTHS.map(|d| ConflatedStream::new(sized(d))),
             trades: StreamSeq::default(),
@@ -95,6 +101,7 @@ impl SymbolFeed {
                 _ => unreachable!("the same depths on every replica"),
             }
         }
+        self.views_current = other.views_current;
         self.book = other.book;
         for (mine, theirs) in self.conflated.iter_mut().zip(&other.conflated) {
             mine.copy_from(theirs);
@@ -140,71 +147,34 @@ impl SymbolFeed {
         scratch: &mut ChangeBuf,
         sink: &mut S,
     ) -> Result<(), LevelCapacityExceeded> {
+        // Nobody to send the book messages to: the streams' sequences and
+        // `prev` links still advance exactly as below, but the messages,
+        // their checksum and the depth views are left unmade
+        // (`FeedSink::wants`); a later subscriber's snapshot is cut from the
+        // image, so it sees the same bytes.
+        let wanted = sink.wants(self.symbol, Channel::Book);
+        if wanted && !self.views_current {
+            self.catch_up_views();
+        }
         let edit = self
             .image
             .set(level.side, level.price, level.qty, level.order_count)?;
-        if edit == LevelEdit::Absent {
+        let Some(rank) = edit.rank() else {
             // Deleting a level the book does not hold changes nothing and
             // takes no sequence number (an engine never emits it).
             return Ok(());
-        }
+        };
         self.seq.advance();
         self.ts_ns = ts_ns;
-        // Nobody to send the book messages to: the views and the streams'
-        // `prev` links still advance below, only the messages and their
-        // checksum are left unmade (`FeedSink::wants`).
-        let wanted = sink.wants(self.symbol, Channel::Book);
-        let checksum = if wanted {
-            book_checksum(&self.image)
+        if wanted {
+            self.publish_level(level, edit, scratch, sink);
         } else {
-            0
-        };
-        for (i, depth) in BOOK_DEPTHS.into_iter().enumerate().rev() {
-            let Some(view) = &mut self.views[i] else {
-                let stamp = {
-                    let prev = self.book[i].send(self.seq.last());
-                    self.stamp(prev)
-                };
-                if !wanted {
-                    continue;
-                }
-                sink.publish(&FeedMessage::Book(BookUpdate {
-                    stamp,
-                    channel: Channel::Book,
-                    depth,
-                    checksum,
-                    changes: &[level],
-                }));
-                continue;
-            };
-            scratch.clear();
-            let image_level = ImageLevel {
-                price: level.price,
-                qty: level.qty,
-                order_count: level.order_count,
-            };
-            view.follow(self.image.side(level.side), edit, &image_level, scratch);
-            if scratch.is_empty() {
-                continue;
-            }
-            let stamp = Stamp {
-                symbol: self.symbol,
-                seq: self.seq.last(),
-                prev: self.book[i].send(self.seq.last()),
-                ts_ns,
-            };
-            if !wanted {
-                continue;
-            }
-            sink.publish(&FeedMessage::Book(BookUpdate {
-                stamp,
-                channel: Channel::Book,
-                depth,
-                checksum,
-                changes: scratch.as_slice(),
-            }));
+            self.views_current = false;
+            self.advance_book_streams(rank);
         }
-        if let Some(bbo) = self.bbo.update(&self.image) {
+        // Only a change at the best level (rank 0) can move the BBO.
+        debug_assert!(rank == 0 || self.bbo.last() == super::bbo::Bbo::of(&self.image));
+        if let Some(bbo) = (rank == 0).then(|| self.bbo.update(&self.image)).flatten() {
             let stamp = {
                 let prev = self.bbo_stream.send(self.seq.last());
                 self.stamp(prev)
@@ -212,6 +182,75 @@ impl SymbolFeed {
             sink.publish(&FeedMessage::Bbo(BboUpdate { stamp, bbo }));
         }
         Ok(())
+    }
+
+    /// The depth views become the image's top levels again (no messages:
+    /// every change since they fell behind was accounted for by
+    /// [`advance_book_streams`](Self::advance_book_streams)).
+    fn catch_up_views(&mut self) {
+        for view in self.views.iter_mut().flatten() {
+            view.copy_top(&self.image);
+        }
+        debug_assert!(!self.views_current, "only views left behind catch up");
+        self.views_current = true;
+    }
+
+    /// What [`publish_level`](Self::publish_level) does to the book streams
+    /// without making a message: the whole book's stream takes every
+    /// event, a depth's stream those at a rank within it (exactly when
+    /// [`DepthView::follow`] has a change to send).
+    fn advance_book_streams(&mut self, rank: usize) {
+        debug_assert!(!self.views_current, "the views are behind");
+        let seq = self.seq.last();
+        for (i, depth) in BOOK_DEPTHS.into_iter().enumerate() {
+            if depth == FULL_DEPTH || rank < depth as usize {
+                self.book[i].send(seq);
+            }
+        }
+    }
+
+    /// The book streams' messages of one level event, from the whole book
+    /// down to the smallest depth, each depth's from its view.
+    fn publish_level<S: FeedSink>(
+        &mut self,
+        level: LevelChange,
+        edit: LevelEdit,
+        scratch: &mut ChangeBuf,
+        sink: &mut S,
+    ) {
+        debug_assert!(self.views_current, "the views follow the image");
+        let (ts_ns, seq) = (self.ts_ns, self.seq.last());
+        let checksum = book_checksum(&self.image);
+        for (i, depth) in BOOK_DEPTHS.into_iter().enumerate().rev() {
+            let changes = if let Some(view) = &mut self.views[i] {
+                scratch.clear();
+                let image_level = ImageLevel {
+                    price: level.price,
+                    qty: level.qty,
+                    order_count: level.order_count,
+                };
+                view.follow(self.image.side(level.side), edit, &image_level, scratch);
+                if scratch.is_empty() {
+                    continue;
+                }
+                scratch.as_slice()
+            } else {
+                std::slice::from_ref(&level)
+            };
+            let stamp = Stamp {
+                symbol: self.symbol,
+                seq,
+                prev: self.book[i].send(seq),
+                ts_ns,
+            };
+            sink.publish(&FeedMessage::Book(BookUpdate {
+                stamp,
+                channel: Channel::Book,
+                depth,
+                checksum,
+                changes,
+            }));
+        }
     }
 
     /// A public `Trade` event.

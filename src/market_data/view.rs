@@ -166,6 +166,17 @@ impl DepthView {
         view.extend(image_side.best_first().take(self.depth).copied());
     }
 
+    /// Becomes the image's top levels, with no changes to send: how a view
+    /// left behind while nobody took its stream catches up
+    /// (`SymbolFeed::on_level`).
+    pub fn copy_top(&mut self, image: &BookImage) {
+        for (view, image_side) in [(&mut self.bids, &image.bids), (&mut self.asks, &image.asks)] {
+            view.clear();
+            view.extend(image_side.best_first().take(self.depth).copied());
+            debug_assert!(view.len() <= view.capacity(), "sized for the depth");
+        }
+    }
+
     pub fn clear(&mut self) {
         self.bids.clear();
         self.asks.clear();

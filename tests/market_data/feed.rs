@@ -297,7 +297,8 @@ fn replay(log: &[Input]) -> Vec<Recorded> {
     recorder.out
 }
 
-/// A sink that wants only some streams, and nothing before input `from`:
+/// A sink that wants only some streams, and nothing before input `from`,
+/// then in turns of `period` inputs (wanted, not wanted, wanted again):
 /// a shard whose clients come and go. It keeps what it wants of what it is
 /// given (`FeedSink::wants` lets a feed leave messages out, never makes it
 /// send them).
@@ -305,6 +306,7 @@ struct Choosy {
     recorder: Recorder,
     at: usize,
     from: usize,
+    period: usize,
     /// Bit `channel - 1` of entry `symbol - 1`.
     wanted: [u8; SYMBOLS.len()],
 }
@@ -319,15 +321,17 @@ impl FeedSink for Choosy {
 
     fn wants(&self, symbol: SymbolId, channel: Channel) -> bool {
         let row = SYMBOLS.iter().position(|&s| s == symbol).unwrap();
-        self.at >= self.from && self.wanted[row] & (1 << (channel as u8 - 1)) != 0
+        let on = self.at >= self.from && ((self.at - self.from) / self.period).is_multiple_of(2);
+        on && self.wanted[row] & (1 << (channel as u8 - 1)) != 0
     }
 }
 
-/// The log replayed into a sink that wants `wanted` from input `from` on,
-/// and what a sink that wants everything got from there for those streams.
+/// The log replayed into a sink that wants `wanted` from input `from` on
+/// in turns of `period`, and what a sink that wants everything got in
+/// those turns for those streams.
 fn replay_choosy(
     log: &[Input],
-    from: usize,
+    (from, period): (usize, usize),
     wanted: [u8; SYMBOLS.len()],
 ) -> (Vec<Recorded>, Vec<Recorded>) {
     let mut feed = Feed::new(FeedEpoch(77), &SYMBOLS, LEVELS);
@@ -336,6 +340,7 @@ fn replay_choosy(
         recorder: Recorder::default(),
         at: 0,
         from,
+        period,
         wanted,
     };
     let mut expected = Vec::new();
@@ -476,16 +481,18 @@ proptest! {
     }
 
     /// A feed whose sink wants few streams, or none for a while, skips
-    /// messages (and their checksums) but no state: what it sends once
-    /// wanted is byte for byte what a feed that always sent would send.
+    /// messages (and their checksums, and the depth views' upkeep) but no
+    /// state: what it sends once wanted, and again after a while unwanted,
+    /// is byte for byte what a feed that always sent would send.
     #[test]
     fn unwanted_streams_are_skipped_without_changing_the_wanted_ones(
         ops in prop::collection::vec(op(), 1..250),
         from in 0..300usize,
+        period in prop_oneof![1..40usize, Just(usize::MAX)],
         wanted in prop::array::uniform2(0u8..64),
     ) {
         let run = run(&ops, &[0]).map_err(TestCaseError::fail)?;
-        let (got, expected) = replay_choosy(&run.log, from, wanted);
+        let (got, expected) = replay_choosy(&run.log, (from, period), wanted);
         prop_assert!(got == expected, "a skipped message changed what followed");
     }
 }
