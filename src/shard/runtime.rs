@@ -344,8 +344,12 @@ impl md::MdHost for ShardTasks {
     }
     fn may_send(&self, bytes: usize) -> bool {
         debug_assert!(bytes <= super::md::send_budget::SEND_PIECE_BYTES);
-        let share = self.turn_share().send_bytes;
-        self.md_send_budget.take(reactor::turn(), share, bytes)
+        // Asked per send, not per turn: the pump may finish midway through
+        // the turn, and the writers after it then flush.
+        let pump_done = !self.hub().pump_pending();
+        let share = self.turn_share().once_pumped(pump_done);
+        self.md_send_budget
+            .take(reactor::turn(), share.send_bytes, share.send_floor, bytes)
     }
     fn turn_share(&self) -> TurnShare {
         let turn = reactor::turn();

@@ -188,7 +188,8 @@ pub(crate) fn take_all(hub: &mut MdHub, clients: &[ClientId], spares: &mut [Vec<
     let mut turn = 0;
     let mut bytes = 0;
     for (id, spare) in clients.iter().zip(spares.iter_mut()) {
-        while !budget.take(turn, share(None).send_bytes, 1) {
+        let quiet = share(None);
+        while !budget.take(turn, quiet.send_bytes, quiet.send_floor, 1) {
             turn += 1;
         }
         if hub.take(*id, spare) == Take::Data {

@@ -375,6 +375,13 @@ fn limits_in_the_doc_are_the_constants() {
                 "the pump copies 16 times more, 1 MiB a turn;\nthe sends keep their 64 KiB"
             )
     );
+    // And the sends of a quiet turn once the pump is done.
+    use tradsys::shard::md::turn_share::FLUSH;
+    assert_eq!((FLUSH.send_bytes, FLUSH.send_floor), (1 << 20, 1024));
+    assert_eq!(FLUSH.send_bytes / FLUSH.send_floor, 1024);
+    assert!(DOC.contains(
+        "the sends take up to 1 MiB a turn, a send\ncounting as at least 1 KiB: a message to each of 1,024 clients"
+    ));
     assert_eq!(MAX_REQ_ID, (1 << 53) - 1);
     assert_eq!(MAX_MD_MESSAGE_LEN, 24_632);
     assert!(DOC.contains("`24 <= length <= 24,632`"));

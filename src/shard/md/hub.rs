@@ -418,6 +418,17 @@ impl MdHub {
         more
     }
 
+    /// Whether the backlog holds messages the pump has not copied yet (the
+    /// writers keep to the small send share meanwhile: `turn_share.rs`).
+    pub fn pump_pending(&self) -> bool {
+        let backlog = &self.fan.backlog;
+        debug_assert!(
+            backlog.pumped() <= backlog.head(),
+            "the pump trails the head"
+        );
+        backlog.has_unpumped()
+    }
+
     /// What wakes the pump when a message enters the backlog.
     pub fn pump_waker(&self) -> std::rc::Rc<crate::shard::notify::LocalNotify> {
         debug_assert!(std::rc::Rc::strong_count(&self.fan.pump_wake) >= 1);

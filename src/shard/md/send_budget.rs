@@ -13,8 +13,10 @@
 //!
 //! The budget is keyed by the reactor's turn number (`reactor::turn`), so
 //! it refills itself when the turn changes, with no task to reset it. How
-//! many bytes a turn gets is `turn_share.rs`'s (today this bound in every
-//! turn: only the pump's share grows when order entry is quiet).
+//! many bytes a turn gets, and what a send costs at least, is
+//! `turn_share.rs`'s: this bound near order-entry input, and while the pump
+//! still has messages to copy; a quiet turn with the pump done sends one
+//! message to every client.
 
 use std::cell::Cell;
 
@@ -28,12 +30,13 @@ pub const SEND_BYTES_PER_TURN: usize = 64 * 1024;
 /// cannot take a whole turn's budget several times over.
 pub const SEND_PIECE_BYTES: usize = 16 * 1024;
 
-/// What a send costs the budget at least, however few bytes it carries: on
-/// loopback a send's cost is mostly per call (the syscall, the receiver's
-/// wake-up), and a thousand clients with one small message each would
-/// otherwise make a thousand sends a turn. With the floor a turn makes at
-/// most `SEND_BYTES_PER_TURN / SEND_COST_FLOOR_BYTES` (32) sends; the
-/// clients' queues gather what comes meanwhile, so each send carries more.
+/// What a send costs the budget at least near order-entry input, however
+/// few bytes it carries: on loopback a send's cost is mostly per call (the
+/// syscall, the receiver's wake-up), and a thousand clients with one small
+/// message each would otherwise make a thousand sends a turn. With the
+/// floor a turn makes at most `SEND_BYTES_PER_TURN / SEND_COST_FLOOR_BYTES`
+/// (32) sends; the clients' queues gather what comes meanwhile, so each
+/// send carries more.
 pub const SEND_COST_FLOOR_BYTES: usize = 2 * 1024;
 
 const _: () = assert!(SEND_PIECE_BYTES <= SEND_BYTES_PER_TURN);
@@ -48,15 +51,15 @@ pub struct SendBudget {
 
 impl SendBudget {
     /// May a writer send `bytes` now, in turn `turn` whose share is
-    /// `share` bytes (`turn_share.rs`: small near order-entry input, large
-    /// when order entry is quiet)? Yes while the turn has sent less than
-    /// that (the bytes, at least [`SEND_COST_FLOOR_BYTES`], then count as
-    /// sent); no once it has: the writer waits for the next turn. The share
-    /// is asked per call, so a turn whose share shrinks midway stops at the
-    /// smaller one.
-    pub fn take(&self, turn: u64, share: usize, bytes: usize) -> bool {
+    /// `share` bytes, a send costing at least `floor` (`turn_share.rs`:
+    /// 64 KiB at 2 KiB near order-entry input, 1 MiB at 1 KiB in a quiet
+    /// turn with the pump done)? Yes while the turn has sent less than
+    /// that (the bytes, at least `floor`, then count as sent); no once it
+    /// has: the writer waits for the next turn. The share is asked per
+    /// call, so a turn whose share shrinks midway stops at the smaller one.
+    pub fn take(&self, turn: u64, share: usize, floor: usize, bytes: usize) -> bool {
         debug_assert!(bytes > 0, "only bytes to send are asked for");
-        assert!(share > 0, "a turn sends something");
+        assert!(share > 0 && floor > 0, "a turn sends something, at a cost");
         if turn != self.turn.get() {
             self.turn.set(turn);
             self.spent.set(0);
@@ -65,8 +68,7 @@ impl SendBudget {
         if spent >= share {
             return false;
         }
-        self.spent
-            .set(spent.saturating_add(bytes.max(SEND_COST_FLOOR_BYTES)));
+        self.spent.set(spent.saturating_add(bytes.max(floor)));
         debug_assert!(self.spent.get() > spent, "a send takes from the budget");
         true
     }
@@ -81,42 +83,36 @@ mod tests {
         let floor = SEND_COST_FLOOR_BYTES;
         let share = 10 * floor;
         let budget = SendBudget::default();
-        assert!(budget.take(1, share, 6 * floor));
-        assert!(
-            budget.take(1, share, 6 * floor),
-            "the last piece may overdraw"
-        );
-        assert!(!budget.take(1, share, 1), "spent for this turn");
-        assert!(!budget.take(1, share, 1));
-        assert!(
-            budget.take(2, share, 50 * floor),
-            "a new turn, a new budget"
-        );
-        assert!(!budget.take(2, share, 1));
+        let take = |turn, bytes| budget.take(turn, share, floor, bytes);
+        assert!(take(1, 6 * floor));
+        assert!(take(1, 6 * floor), "the last piece may overdraw");
+        assert!(!take(1, 1), "spent for this turn");
+        assert!(!take(1, 1));
+        assert!(take(2, 50 * floor), "a new turn, a new budget");
+        assert!(!take(2, 1));
         for _ in 0..10 {
-            assert!(budget.take(3, share, 1), "a small send costs the floor");
+            assert!(take(3, 1), "a small send costs the floor");
         }
-        assert!(!budget.take(3, share, 1), "ten floors spend the turn");
+        assert!(!take(3, 1), "ten floors spend the turn");
     }
 
     #[test]
     fn a_turn_keeps_to_the_share_it_is_asked_with() {
-        use crate::shard::md::turn_share::{BUSY, IDLE};
+        use crate::shard::md::turn_share::{TurnShare, BUSY, FLUSH, IDLE};
         let budget = SendBudget::default();
-        let sends = |turn: u64, share: usize| {
+        let sends = |turn: u64, share: TurnShare, bytes: usize| {
             (0..)
-                .take_while(|_| budget.take(turn, share, SEND_PIECE_BYTES))
+                .take_while(|_| budget.take(turn, share.send_bytes, share.send_floor, bytes))
                 .count()
         };
-        assert_eq!(sends(1, BUSY.send_bytes), 4, "64 KiB in 16 KiB pieces");
-        assert_eq!(sends(2, IDLE.send_bytes), 4, "quiet turns send no more");
-        assert_eq!(sends(3, 1 << 20), 64, "1 MiB in 16 KiB pieces");
-        let small = (0..)
-            .take_while(|_| budget.take(4, BUSY.send_bytes, 1))
-            .count();
-        assert_eq!(small, 32, "small sends at the 2 KiB floor");
+        let piece = SEND_PIECE_BYTES;
+        assert_eq!(sends(1, BUSY, piece), 4, "64 KiB in 16 KiB pieces");
+        assert_eq!(sends(2, IDLE, piece), 4, "the pump not done: no more");
+        assert_eq!(sends(3, FLUSH, piece), 64, "1 MiB in 16 KiB pieces");
+        assert_eq!(sends(4, BUSY, 1), 32, "small sends at the 2 KiB floor");
+        assert_eq!(sends(5, FLUSH, 74), 1024, "small sends at the 1 KiB floor");
         // A share that shrinks midway: the turn stops at the smaller one.
-        assert!(budget.take(5, 1 << 20, SEND_PIECE_BYTES * 5));
-        assert!(!budget.take(5, BUSY.send_bytes, 1));
+        assert!(budget.take(6, 1 << 20, 1, SEND_PIECE_BYTES * 5));
+        assert!(!budget.take(6, BUSY.send_bytes, BUSY.send_floor, 1));
     }
 }

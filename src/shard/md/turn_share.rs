@@ -7,13 +7,22 @@
 //! wait behind more than that. But a fixed share also applied when order
 //! entry had nothing to do, and the fan-out alone fell to half its rate.
 //! So a turn with no order-entry input in the last [`ORDER_ENTRY_QUIET`]
-//! gets the idle share: the pump copies 16 times more; the writers keep
-//! their 64 KiB. Measured (docs/MARKET_DATA.md section 12): lifting the
-//! writers' share too (1 MiB, up to 512 sends a turn) made the fan-out
-//! slower, not faster, and lifting it alone (the pump at 64 KiB) made it 20
-//! times slower: on loopback a send costs mostly per call, and more sends a
-//! turn carry fewer bytes each. Lifting only the pump fills the clients'
-//! queues faster, so each of the turn's few sends carries more.
+//! gets the idle share: the pump copies 16 times more ([`IDLE`]); and once
+//! the pump has copied everything, the writers may send 1 MiB, a send
+//! counting as at least 1 KiB ([`FLUSH`]): one message to each of a full
+//! shard's 1,024 clients goes out in one turn, one enter (issue 13: at
+//! 32 sends a turn one trade took 31 turns to reach 1,000 clients, the
+//! gateway's p99 at 50 trades/s 2.6 times a tokio server's).
+//!
+//! Why only once the pump is done: while it still has messages to copy,
+//! the clients' queues grow every turn, and a writer that sent now would
+//! send again next turn for the rest: more sends for the same bytes, and
+//! on loopback a send costs mostly per call (a receiver's wake-up on the
+//! other core). Measured (docs/MARKET_DATA.md section 12): lifting the
+//! writers' share in every quiet turn, the pump still at 64 KiB, made the
+//! sustained fan-out 20 times slower, each of up to 512 sends a turn
+//! carrying a message or two. With the pump done, nothing more is coming
+//! for now: waiting a turn gathers nothing and only adds turns.
 //!
 //! The signal is the reactor's (`reactor::order_entry_input`): the time of
 //! the last enter that completed an order-entry receive (noted before the
@@ -35,7 +44,7 @@
 use std::time::Duration;
 
 pub use super::fanout::PUMP_BYTES_PER_TURN;
-pub use super::send_budget::SEND_BYTES_PER_TURN;
+pub use super::send_budget::{SEND_BYTES_PER_TURN, SEND_COST_FLOOR_BYTES};
 
 /// Order entry counts as active for this long after its last input.
 pub const ORDER_ENTRY_QUIET: Duration = Duration::from_millis(1);
@@ -45,6 +54,16 @@ pub const IDLE_PUMP_BYTES_PER_TURN: usize = 1 << 20;
 
 const _: () = assert!(IDLE_PUMP_BYTES_PER_TURN >= 16 * PUMP_BYTES_PER_TURN);
 
+/// Bytes the writers send in a quiet turn once the pump is done.
+pub const FLUSH_SEND_BYTES_PER_TURN: usize = 1 << 20;
+
+/// What a send costs that share at least: a message to each of 1,024
+/// clients (`max_clients_per_shard`'s default) fits one turn.
+pub const FLUSH_SEND_COST_FLOOR_BYTES: usize = 1024;
+
+const _: () = assert!(FLUSH_SEND_BYTES_PER_TURN / FLUSH_SEND_COST_FLOOR_BYTES >= 1024);
+const _: () = assert!(FLUSH_SEND_BYTES_PER_TURN <= IDLE_PUMP_BYTES_PER_TURN);
+
 /// Market data's bytes for one turn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TurnShare {
@@ -52,20 +71,47 @@ pub struct TurnShare {
     pub pump_bytes: usize,
     /// What the writers may hand to the kernel (`send_budget.rs`).
     pub send_bytes: usize,
+    /// What one send costs `send_bytes` at least.
+    pub send_floor: usize,
 }
 
-/// The share of a turn near order-entry input (today's bound).
+/// The share of a turn near order-entry input.
 pub const BUSY: TurnShare = TurnShare {
     pump_bytes: PUMP_BYTES_PER_TURN,
     send_bytes: SEND_BYTES_PER_TURN,
+    send_floor: SEND_COST_FLOOR_BYTES,
 };
 
-/// The share of a turn with order entry quiet: the pump's is lifted, the
-/// writers' is not (see the module's comment for why).
+/// The share of a turn with order entry quiet while the pump still has
+/// messages to copy: the pump's is lifted, the writers' is not (see the
+/// module's comment for why).
 pub const IDLE: TurnShare = TurnShare {
     pump_bytes: IDLE_PUMP_BYTES_PER_TURN,
     send_bytes: SEND_BYTES_PER_TURN,
+    send_floor: SEND_COST_FLOOR_BYTES,
 };
+
+/// The share of a turn with order entry quiet and the pump done: the
+/// writers send what the clients' queues hold, a message to every client.
+pub const FLUSH: TurnShare = TurnShare {
+    pump_bytes: IDLE_PUMP_BYTES_PER_TURN,
+    send_bytes: FLUSH_SEND_BYTES_PER_TURN,
+    send_floor: FLUSH_SEND_COST_FLOOR_BYTES,
+};
+
+impl TurnShare {
+    /// This turn's share once the pump has (`pump_done`) or has not copied
+    /// every message of the backlog: a quiet turn's writers get [`FLUSH`]
+    /// when it has; a busy turn keeps its share either way.
+    pub fn once_pumped(self, pump_done: bool) -> TurnShare {
+        debug_assert!(self == BUSY || self == IDLE, "a share by time");
+        if self == IDLE && pump_done {
+            FLUSH
+        } else {
+            self
+        }
+    }
+}
 
 /// The share of a turn whose order entry last had input `since` ago
 /// (`None`: never).
@@ -91,5 +137,29 @@ mod tests {
         assert_eq!(share(None), IDLE, "a shard that never had order entry");
         assert_eq!((BUSY.pump_bytes, BUSY.send_bytes), (64 << 10, 64 << 10));
         assert_eq!((IDLE.pump_bytes, IDLE.send_bytes), (1 << 20, 64 << 10));
+        assert_eq!((FLUSH.send_bytes, FLUSH.send_floor), (1 << 20, 1 << 10));
+    }
+
+    #[test]
+    fn only_a_quiet_turn_with_the_pump_done_flushes() {
+        assert_eq!(BUSY.once_pumped(true), BUSY, "order entry first");
+        assert_eq!(BUSY.once_pumped(false), BUSY);
+        assert_eq!(IDLE.once_pumped(false), IDLE, "the queues still grow");
+        assert_eq!(IDLE.once_pumped(true), FLUSH);
+    }
+
+    /// Issue 13's K=1000 tail: one trade frame (74 bytes) to each of a
+    /// full shard's clients, with order entry quiet and the pump done,
+    /// goes out in one turn (one enter), not in 32 sends a turn.
+    #[test]
+    fn a_quiet_turn_with_the_pump_done_sends_one_frame_to_every_client() {
+        use crate::shard::md::send_budget::SendBudget;
+        let clients = 1024; // `max_clients_per_shard`'s default
+        let budget = SendBudget::default();
+        let share = share(None).once_pumped(true);
+        let sends = (0..clients)
+            .take_while(|_| budget.take(1, share.send_bytes, share.send_floor, 74))
+            .count();
+        assert_eq!(sends, clients, "every client in one turn");
     }
 }

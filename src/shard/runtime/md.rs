@@ -363,14 +363,16 @@ async fn write_loop<H: MdHost>(
             Take::Data => {
                 // A client that does not read holds only this task; once it
                 // is closed (slow consumer, shutdown) it gets one linger
-                // period more, then the socket is closed.
+                // period more, then the socket is closed. The close is
+                // seen through the client's notify (every close rings it),
+                // not a timer per send: a timer armed and cancelled with
+                // every send tripled the ring operations of a fan-out.
                 let sent = futures_lite::future::or(send_paced(&*tasks, &stream, &spare), async {
-                    loop {
-                        sleep(linger).await;
-                        if tasks.hub().is_closing(id) {
-                            return false;
-                        }
+                    while !tasks.hub().is_closing(id) {
+                        notify.wait().await;
                     }
+                    sleep(linger).await;
+                    false
                 })
                 .await;
                 spare.clear();
