@@ -139,3 +139,44 @@ fn a_listener_set_naming_a_shard_that_does_not_exist_is_refused_at_start() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// The owner sends its public events and end of day only to the replicas
+/// of shards that bind the market-data listener: a shard that serves no
+/// client is not made to apply another owner's events (on 3 shards, so
+/// at the mesh: this host has 2 cores).
+#[test]
+fn public_events_cross_only_to_shards_that_serve_market_data() {
+    use tradsys::engine::Event;
+    use tradsys::shard::mesh::{self, MeshMsg};
+
+    let mut links = mesh::build(3, 16);
+    links[0].sender.feed_only_to(1 << 1);
+    let halt = Event::HaltSet {
+        symbol: BTC,
+        on: true,
+    };
+    links[0].sender.public(halt, 7);
+    links[0].sender.end_of_day(8);
+    assert_eq!(links[0].sender.sent(), &[0, 2, 0]);
+    let received: Vec<MeshMsg> = std::iter::from_fn(|| links[1].inbox.pop(0)).collect();
+    assert!(
+        matches!(
+            received[..],
+            [
+                MeshMsg::Public {
+                    event: Event::HaltSet { .. },
+                    ts_ns: 7
+                },
+                MeshMsg::EndOfDay { owner: 0, ts_ns: 8 }
+            ]
+        ),
+        "{received:?}"
+    );
+    assert!(
+        links[2].inbox.pop(0).is_none(),
+        "shard 2 serves no market data"
+    );
+    // The default: every other shard.
+    links[2].sender.public(halt, 9);
+    assert_eq!(links[2].sender.sent(), &[1, 1, 0]);
+}
