@@ -1,8 +1,8 @@
 //! `GET /stats`: what `/metrics` exports, as one JSON document for
-//! scripts: per shard the listeners it binds and its published counters, and per shard and stage the
-//! since-start and last-interval percentiles (ns), counts and interval
-//! bounds; and per stage the since-start percentiles of every shard merged
-//! (histograms added).
+//! scripts: per shard the listeners it binds and its published counters,
+//! and per shard and stage the since-start and last-interval percentiles
+//! (ns), counts and interval bounds; and per stage the since-start
+//! percentiles of every shard merged (histograms added).
 
 use hdrhistogram::Histogram;
 use serde_json::{json, Map, Value};
