@@ -177,7 +177,15 @@ fn describe(config: &Config, print_demo_tokens: bool) {
             .filter(|s| config.owner_shard(s) == shard)
             .map(|s| s.name.as_str())
             .collect();
-        tracing::info!(shard, core, ?symbols, "shard layout");
+        let listeners = config.listeners(shard);
+        tracing::info!(
+            shard,
+            core,
+            ?symbols,
+            order_entry = listeners.order_entry,
+            market_data = listeners.market_data,
+            "shard layout"
+        );
     }
     for account in &config.accounts {
         if print_demo_tokens {

@@ -1,5 +1,6 @@
-//! Starting and stopping the gateway: validates cores, binds one
-//! SO_REUSEPORT order-entry listener per shard, builds the mesh, and starts
+//! Starting and stopping the gateway: validates cores, binds the
+//! SO_REUSEPORT order-entry and market-data listeners of each shard that
+//! binds them (`server.*_shards`), builds the mesh, and starts
 //! one pinned thread per shard, each running its own io_uring reactor
 //! (`shard/reactor/`).
 
@@ -213,23 +214,54 @@ fn held_journal_lock(config: &Config) -> Option<PathBuf> {
         })
 }
 
-/// One `SO_REUSEPORT` market-data listener per shard (port 0: the first
-/// one's ephemeral port for all).
-fn bind_market_data(config: &Config) -> Result<(SocketAddr, Vec<Socket>), StartError> {
-    let configured = config.server.market_data;
-    let error = |addr: SocketAddr| move |e| StartError(format!("server.market_data {addr}: {e}"));
-    let first = listener(configured).map_err(error(configured))?;
-    let addr = first
-        .local_addr()
-        .ok()
-        .and_then(|a| a.as_socket())
-        .ok_or_else(|| StartError("market-data listener has no address".into()))?;
-    let mut listeners = vec![first];
-    for _ in 1..config.shard_count() {
-        listeners.push(listener(addr).map_err(error(addr))?);
+/// One `SO_REUSEPORT` listener on `configured` for each shard that binds
+/// it (`Config::listeners`; port 0: the first one's ephemeral port for
+/// all), `None` for the others. `key` names the address in errors.
+fn bind_shard_listeners(
+    config: &Config,
+    key: &str,
+    configured: SocketAddr,
+    binds: fn(crate::config::Listeners) -> bool,
+) -> Result<(SocketAddr, Vec<Option<Socket>>), StartError> {
+    let error = |addr: SocketAddr| move |e| StartError(format!("{key} {addr}: {e}"));
+    let mut addr = configured;
+    let mut listeners = Vec::with_capacity(config.shard_count());
+    for shard in 0..config.shard_count() {
+        if !binds(config.listeners(shard)) {
+            listeners.push(None);
+            continue;
+        }
+        let socket = listener(addr).map_err(error(addr))?;
+        if addr.port() == 0 {
+            addr = socket
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_socket())
+                .ok_or_else(|| StartError(format!("{key}: the listener has no address")))?;
+        }
+        listeners.push(Some(socket));
     }
     debug_assert_eq!(listeners.len(), config.shard_count());
+    assert!(
+        listeners.iter().any(Option::is_some),
+        "validated: a shard binds {key}"
+    );
     Ok((addr, listeners))
+}
+
+/// Says at start which shard binds which listener (docs/OPERATIONS.md,
+/// "Listener placement"); `/stats` says it too, per shard.
+fn log_placement(config: &Config, order_entry: SocketAddr, market_data: SocketAddr) {
+    let order_entry_shards = config.shards_binding(|l| l.order_entry);
+    let market_data_shards = config.shards_binding(|l| l.market_data);
+    debug_assert!(!order_entry_shards.is_empty() && !market_data_shards.is_empty());
+    tracing::info!(
+        %order_entry,
+        ?order_entry_shards,
+        %market_data,
+        ?market_data_shards,
+        "listeners bound"
+    );
 }
 
 /// A follower's relay listeners (`replication/relay.rs`): `count`
@@ -299,6 +331,14 @@ fn attach_admin_rings(config: &Config, links: &mut [mesh::Links]) -> AdminRings 
     rings
 }
 
+/// A listener's fd, taken out of its socket, owned by the shard alone.
+fn owned_by_the_shard(socket: Socket) -> OwnedFd {
+    let fd = socket.into_raw_fd();
+    debug_assert!(fd >= 0);
+    // SAFETY: the fd was just taken out of the socket, which no longer owns it.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
 impl Server {
     pub fn start(config: Config) -> Result<Server, StartError> {
         Server::start_with(config, StartOptions::default())
@@ -311,26 +351,21 @@ impl Server {
         return_freed_buffers_to_the_os();
         let shards = config.shard_count();
         probe_order_entry(&config)?;
-        // One listener per shard on the same port: the kernel spreads new
-        // connections over them. Port 0 takes the first one's ephemeral port.
-        let first = listener(config.server.order_entry).map_err(|e| {
-            StartError(format!(
-                "server.order_entry {}: {e}",
-                config.server.order_entry
-            ))
-        })?;
-        let order_entry = first
-            .local_addr()
-            .ok()
-            .and_then(|a| a.as_socket())
-            .ok_or_else(|| StartError("order-entry listener has no address".into()))?;
-        let mut listeners = vec![first];
-        for _ in 1..shards {
-            listeners.push(
-                listener(order_entry).map_err(|e| StartError(format!("{order_entry}: {e}")))?,
-            );
-        }
-        let (market_data, md_listeners) = bind_market_data(&config)?;
+        // One listener per shard that binds it, on the same port: the
+        // kernel spreads new connections over them.
+        let (order_entry, listeners) = bind_shard_listeners(
+            &config,
+            "server.order_entry",
+            config.server.order_entry,
+            |l| l.order_entry,
+        )?;
+        let (market_data, md_listeners) = bind_shard_listeners(
+            &config,
+            "server.market_data",
+            config.server.market_data,
+            |l| l.market_data,
+        )?;
+        log_placement(&config, order_entry, market_data);
         let mut doorbells = Vec::with_capacity(shards);
         let mut doorbell_rx = Vec::with_capacity(shards);
         for _ in 0..shards {
@@ -361,10 +396,8 @@ impl Server {
             .enumerate()
         {
             let shared = Arc::clone(&shared);
-            // SAFETY: the socket's fd, taken out of it, is owned by the shard alone.
-            let listener = unsafe { OwnedFd::from_raw_fd(listener.into_raw_fd()) };
-            // SAFETY: as above.
-            let md_listener = unsafe { OwnedFd::from_raw_fd(md_listener.into_raw_fd()) };
+            let listener = listener.map(owned_by_the_shard);
+            let md_listener = md_listener.map(owned_by_the_shard);
             let started = started_tx.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("shard-{id}"))
@@ -374,7 +407,7 @@ impl Server {
                         shared,
                         links,
                         listener,
-                        Some(md_listener),
+                        md_listener,
                         ring,
                         started,
                     )

@@ -521,7 +521,6 @@ const ASSERTION_FREE_ALLOWED: &[(&str, &[&str])] = &[
             "src/shard/runtime.rs now",
             "src/shard/runtime.rs run",
             "src/shard/runtime.rs buffer_ring",
-            "src/shard/runtime.rs serve_shard",
             "src/shard/runtime.rs mesh_loop",
             "src/shard/runtime.rs accept_loop",
             "src/shard/runtime.rs admit",

@@ -83,6 +83,17 @@ fn with_stages<T>(label: &str, admin: Option<SocketAddr>, run: impl FnOnce() -> 
     out
 }
 
+/// Where the gateway put this bench's connections (the kernel picks among
+/// the shards that bind each listener, `server.*_shards`): order-entry
+/// sessions and market-data clients opened, per shard.
+fn print_placement(label: &str, admin: SocketAddr) {
+    let stats = crate::admin_http::stats(admin);
+    let sessions = crate::admin_http::counter(&stats, "sessions_opened");
+    let clients = crate::admin_http::counter(&stats, "ws_clients_opened");
+    assert_eq!(sessions.len(), clients.len(), "one entry per shard");
+    println!("  {label} per shard: order-entry sessions opened {sessions:?}, market-data clients opened {clients:?}");
+}
+
 pub fn compare(args: &MdArgs, oe: &str, md: &str, admin: Option<SocketAddr>) -> Vec<Figure> {
     let k = args.oe_subscribers;
     assert!(k > 0, "subscribers to compare with");
@@ -103,6 +114,9 @@ pub fn compare(args: &MdArgs, oe: &str, md: &str, admin: Option<SocketAddr>) -> 
     let audience = attach(md, k, cores, &symbols, r#"["book","trades"]"#);
     let label = format!("md-orders subscribers={k}");
     let (with, b) = with_stages(&label, admin, || one(&label, &spec));
+    if let Some(admin) = admin {
+        print_placement(&label, admin);
+    }
     let seen = audience.finish();
     println!(
         "md-orders subscribers={k} vs 0: p50 {:.2}x p99 {:.2}x (subscribers closed by the server: {})",

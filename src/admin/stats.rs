@@ -1,8 +1,8 @@
 //! `GET /stats`: what `/metrics` exports, as one JSON document for
-//! scripts: per shard its published counters, and per shard and stage the
-//! since-start and last-interval percentiles (ns), counts and interval
-//! bounds; and per stage the since-start percentiles of every shard merged
-//! (histograms added).
+//! scripts: per shard the listeners it binds and its published counters,
+//! and per shard and stage the since-start and last-interval percentiles
+//! (ns), counts and interval bounds; and per stage the since-start
+//! percentiles of every shard merged (histograms added).
 
 use hdrhistogram::Histogram;
 use serde_json::{json, Map, Value};
@@ -67,7 +67,12 @@ pub fn render(shared: &Shared, store: &LatencyStore) -> String {
                 .zip(shared.telemetry.rejects(shard))
                 .map(|(r, n)| (super::metrics::snake_case(&format!("{r:?}")), json!(n)))
                 .collect();
-            json!({ "shard": shard, "counters": board.snapshot(), "rejects": rejects, "latency": latency })
+            let listeners = shared.config.listeners(shard);
+            let listeners = json!({
+                "order_entry": listeners.order_entry,
+                "market_data": listeners.market_data,
+            });
+            json!({ "shard": shard, "listeners": listeners, "counters": board.snapshot(), "rejects": rejects, "latency": latency })
         })
         .collect();
     // Every shard's histograms added together (never averaged percentiles).

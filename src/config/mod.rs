@@ -6,6 +6,7 @@
 //! errors; every value is checked by [`Config::validate`] with an error that
 //! names the field and the rule.
 
+mod placement;
 mod replication;
 pub mod schedule;
 mod validate;
@@ -17,6 +18,7 @@ use serde::Deserialize;
 
 use crate::engine::{AccountSpec, EngineConfig, RiskLimits, StpMode, SymbolSpec};
 
+pub use placement::Listeners;
 pub use replication::ReplicationConfig;
 pub use validate::ConfigError;
 
@@ -57,6 +59,11 @@ pub struct ServerConfig {
     pub order_entry: SocketAddr,
     pub market_data: SocketAddr,
     pub admin: SocketAddr,
+    /// The shards (indices into `cores`) that bind `order_entry`; omitted:
+    /// every shard (`placement.rs`).
+    pub order_entry_shards: Option<Vec<usize>>,
+    /// The shards that bind `market_data`; omitted: every shard.
+    pub market_data_shards: Option<Vec<usize>>,
     pub cores: Vec<usize>,
     pub idle: IdlePolicy,
     pub io_memory_bytes: usize,
@@ -283,6 +290,8 @@ impl Default for ServerConfig {
             order_entry: SocketAddr::from(([127, 0, 0, 1], 7001)),
             market_data: SocketAddr::from(([127, 0, 0, 1], 7002)),
             admin: SocketAddr::from(([127, 0, 0, 1], 9090)),
+            order_entry_shards: None,
+            market_data_shards: None,
             cores: vec![0],
             idle: IdlePolicy::Spin,
             io_memory_bytes: 4 << 20,

@@ -52,6 +52,7 @@ fn fail(field: impl Into<String>, rule: impl Into<String>) -> Result<(), ConfigE
 impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.validate_server()?;
+        self.validate_placement()?;
         self.validate_engine()?;
         self.validate_session()?;
         self.validate_journal()?;

@@ -101,8 +101,9 @@ pub enum MeshMsg {
         canceled: u32,
     },
     /// A public engine event of the sending (owner) shard, with the journal
-    /// time of its command: every shard's market-data replica applies it
-    /// (`shard/md/`), so the feed is the same on every shard.
+    /// time of its command: the market-data replica of every shard that
+    /// serves market data applies it (`shard/md/`), so the feed is the same
+    /// on every such shard.
     Public { event: Event, ts_ns: u64 },
     /// The owner shard `owner` ran `EndOfDay` at `ts_ns` (after the
     /// `Public` events it caused): its symbols' end of day on the feed.

@@ -93,7 +93,7 @@ pub fn run(
     id: u16,
     shared: Arc<Shared>,
     links: Links,
-    listener: OwnedFd,
+    listener: Option<OwnedFd>,
     md_listener: Option<OwnedFd>,
     ring: ShardRing,
     started: std::sync::mpsc::Sender<Result<(), String>>,
@@ -139,7 +139,7 @@ pub fn run(
         stop_accepting: LocalNotify::default(),
         admission: RefCell::new(admission),
         idle,
-        acceptor_running: Cell::new(true),
+        acceptor_running: Cell::new(listener.is_some()),
         unpinned,
         md_stop: LocalNotify::default(),
         md_acceptor_running: Cell::new(md_listener.is_some()),
@@ -199,8 +199,19 @@ pub fn receive_buffer_count(io_memory_bytes: usize) -> u16 {
 /// the same large batches as before).
 pub const RECEIVE_BUFFER_BYTES: usize = 64 * 1024;
 
-async fn serve_shard(tasks: Rc<ShardTasks>, listener: OwnedFd, md_listener: Option<OwnedFd>) {
-    spawn(accept_loop(Rc::clone(&tasks), listener));
+/// A shard without one of the listeners (`server.order_entry_shards`,
+/// `server.market_data_shards`) runs no acceptor for it; everything else
+/// (its engine, the mesh, its market-data replica and pump) it runs all
+/// the same.
+async fn serve_shard(
+    tasks: Rc<ShardTasks>,
+    listener: Option<OwnedFd>,
+    md_listener: Option<OwnedFd>,
+) {
+    debug_assert_eq!(tasks.acceptor_running.get(), listener.is_some());
+    if let Some(listener) = listener {
+        spawn(accept_loop(Rc::clone(&tasks), listener));
+    }
     if let Some(md_listener) = md_listener {
         spawn(md::accept_loop(Rc::clone(&tasks), md_listener));
     }

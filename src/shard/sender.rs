@@ -37,6 +37,12 @@ use crate::engine::{AccountId, Command, Event, SymbolId};
 use crate::protocol::{OrderStatusMsg, OrderStatusRequestMsg, ReportNumber};
 use crate::shard::core::{AccountQuery, QueryAnswer};
 
+/// The bits of shards `0..shards`.
+fn every_shard(shards: usize) -> ShardMask {
+    debug_assert!((1..=ShardMask::BITS as usize).contains(&shards));
+    ShardMask::MAX >> (ShardMask::BITS as usize - shards)
+}
+
 /// One shard's sending ends of the mesh.
 pub struct MeshSender {
     /// The shard this is (it has no ring to itself).
@@ -62,6 +68,10 @@ pub struct MeshSender {
     sent: Vec<u64>,
     /// Bit j set: shard j has new ring input and may need its doorbell.
     due: ShardMask,
+    /// Bit j set: shard j's market-data replica is sent this shard's
+    /// public events and end of day (every other shard, unless
+    /// [`MeshSender::feed_only_to`] narrowed it).
+    feed_replicas: ShardMask,
 }
 
 impl MeshSender {
@@ -92,7 +102,24 @@ impl MeshSender {
             went_stale: 0,
             sent: vec![0; shards],
             due: 0,
+            feed_replicas: every_shard(shards) & !(1 << me),
         }
+    }
+
+    /// Sends public events and end of day only to the replicas of
+    /// `shards` (those that bind the market-data listener,
+    /// `server.market_data_shards`): a shard that serves no market-data
+    /// client never reads its replica, and applying another owner's events
+    /// to it would spend a matching core on market data. Called once, at
+    /// start, before any event.
+    pub fn feed_only_to(&mut self, shards: ShardMask) {
+        assert_eq!(self.sent.iter().sum::<u64>(), 0, "at start only");
+        assert_eq!(
+            shards & !every_shard(self.rings.len()),
+            0,
+            "configured shards"
+        );
+        self.feed_replicas = shards & !(1 << self.me);
     }
 
     /// Sends to shard `to` (never this shard): the ring if it has room and
@@ -260,7 +287,8 @@ impl MeshSender {
     }
 
     /// A public engine event (book level, trade, halt) to every other
-    /// shard's market-data replica, except a replica for which its symbol
+    /// shard's market-data replica (of those [`MeshSender::feed_only_to`]
+    /// kept), except a replica for which its symbol
     /// is stale or becomes so now (its overflow holds
     /// [`MeshSender::public_bound`] messages).
     pub fn public(&mut self, event: Event, ts_ns: u64) {
@@ -274,9 +302,10 @@ impl MeshSender {
             }
         };
         for to in 0..self.rings.len() {
-            if to == self.me as usize {
+            if self.feed_replicas & (1 << to) == 0 {
                 continue;
             }
+            debug_assert_ne!(to, self.me as usize, "no replica of itself");
             let stale = &mut self.stale[to];
             match stale.binary_search(&symbol) {
                 Ok(_) => self.public_withheld += 1,
@@ -355,11 +384,12 @@ impl MeshSender {
         (self.public_withheld, self.went_stale)
     }
 
-    /// This (owner) shard ran `EndOfDay`: to every other shard's replica.
+    /// This (owner) shard ran `EndOfDay`: to every other shard's replica
+    /// (of those [`MeshSender::feed_only_to`] kept).
     pub fn end_of_day(&mut self, ts_ns: u64) {
         debug_assert!(self.rings[self.me as usize].is_none(), "no ring to self");
         for to in 0..self.rings.len() as u16 {
-            if to != self.me {
+            if self.feed_replicas & (1 << to) != 0 {
                 let owner = self.me;
                 self.send(to, MeshMsg::EndOfDay { owner, ts_ns });
             }

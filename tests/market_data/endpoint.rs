@@ -21,17 +21,17 @@ const SUBSCRIBE_BOTH: &str = r#"{"op":"subscribe","req_id":1,"symbols":["BTC-USD
 
 /// What one client saw of one symbol since it subscribed.
 #[derive(Default)]
-struct Seen {
-    book: Replica,
+pub(crate) struct Seen {
+    pub(crate) book: Replica,
     /// Every binary frame of the symbol after the snapshot, in order.
-    frames: Vec<Vec<u8>>,
-    trades: Vec<(u64, i64, u64)>,
+    pub(crate) frames: Vec<Vec<u8>>,
+    pub(crate) trades: Vec<(u64, i64, u64)>,
     trade_last: u64,
 }
 
 /// Reads the answers to [`SUBSCRIBE_BOTH`]: per symbol `subscribed` book,
 /// its snapshot, `subscribed` trades.
-fn subscribe_both(client: &mut WsClient) -> BTreeMap<u32, Seen> {
+pub(crate) fn subscribe_both(client: &mut WsClient) -> BTreeMap<u32, Seen> {
     client.send_text(SUBSCRIBE_BOTH);
     let mut seen = BTreeMap::new();
     for symbol in [BTC, ETH] {
@@ -59,7 +59,7 @@ fn subscribe_both(client: &mut WsClient) -> BTreeMap<u32, Seen> {
 }
 
 /// Applies binary frames until `done` holds.
-fn read_until(
+pub(crate) fn read_until(
     client: &mut WsClient,
     seen: &mut BTreeMap<u32, Seen>,
     done: impl Fn(&BTreeMap<u32, Seen>) -> bool,

@@ -16,7 +16,8 @@
 //! `fanout_pump` drives a shard's fan-out backlog and pump by hand, and
 //! `heartbeats` its heartbeat and subscribe-timeout timers;
 //! `order_priority` holds order entry to its pace while many subscribers
-//! of the traded symbol stop reading (issue 13).
+//! of the traded symbol stop reading (issue 13). `placement` puts the
+//! market-data listener on one shard and order entry on the other.
 
 #[path = "../support/doc_tables.rs"]
 mod doc_tables;
@@ -36,6 +37,7 @@ mod heartbeats;
 mod live;
 mod node_feed;
 mod order_priority;
+mod placement;
 mod protocol_doc;
 mod python_feed;
 mod replica;

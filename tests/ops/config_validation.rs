@@ -32,7 +32,11 @@ fn embedded_default_is_valid_and_matches_code_defaults() {
 
 #[test]
 fn shipped_example_configs_are_valid() {
-    for file in ["configs/production.toml", "configs/bench.toml"] {
+    for file in [
+        "configs/production.toml",
+        "configs/bench.toml",
+        "configs/bench-md-shards.toml",
+    ] {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
         Config::load(Some(&path)).unwrap_or_else(|e| panic!("{file}: {e}"));
     }

@@ -220,6 +220,8 @@ impl ShardCore {
                 let owned = shared.config.symbols.iter();
                 let owned = owned.filter(|s| shared.config.owner_shard(s) == id as usize);
                 sender.reserve_stale(owned.count());
+                let md_shards = shared.config.shards_binding(|l| l.market_data);
+                sender.feed_only_to(md_shards.iter().fold(0, |mask, &s| mask | 1 << s));
                 sender
             },
             resync: {
