@@ -380,8 +380,16 @@ fn limits_in_the_doc_are_the_constants() {
     assert_eq!((FLUSH.send_bytes, FLUSH.send_floor), (1 << 20, 1024));
     assert_eq!(FLUSH.send_bytes / FLUSH.send_floor, 1024);
     assert!(DOC.contains(
-        "the sends take up to 1 MiB a turn, a send\ncounting as at least 1 KiB: a message to each of 1,024 clients"
+        "order-entry input (a fan-out shard, below) the sends take up to 1 MiB a\nturn: a message to each of 1,024 clients"
     ));
+    use tradsys::shard::md::turn_share::{
+        FLUSH_BESIDE_ORDER_ENTRY, FLUSH_SENDS_BESIDE_ORDER_ENTRY,
+    };
+    assert_eq!(FLUSH_SENDS_BESIDE_ORDER_ENTRY, 128);
+    assert_eq!(FLUSH_BESIDE_ORDER_ENTRY.send_bytes, 128 << 10);
+    assert!(
+        DOC.contains("shard that has had order entry they take at most 128 KiB a turn, 128\nsends")
+    );
     assert_eq!(MAX_REQ_ID, (1 << 53) - 1);
     assert_eq!(MAX_MD_MESSAGE_LEN, 24_632);
     assert!(DOC.contains("`24 <= length <= 24,632`"));

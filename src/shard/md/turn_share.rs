@@ -8,11 +8,14 @@
 //! entry had nothing to do, and the fan-out alone fell to half its rate.
 //! So a turn with no order-entry input in the last [`ORDER_ENTRY_QUIET`]
 //! gets the idle share: the pump copies 16 times more ([`IDLE`]); and once
-//! the pump has copied everything, the writers may send 1 MiB, a send
-//! counting as at least 1 KiB ([`FLUSH`]): one message to each of a full
-//! shard's 1,024 clients goes out in one turn, one enter (issue 13: at
-//! 32 sends a turn one trade took 31 turns to reach 1,000 clients, the
-//! gateway's p99 at 50 trades/s 2.6 times a tokio server's).
+//! the pump has copied everything, the writers flush, a send counting as
+//! at least 1 KiB: on a shard that has never had order entry up to 1 MiB
+//! ([`FLUSH`]), one message to each of a full shard's 1,024 clients in one
+//! turn, one enter (issue 13: at 32 sends a turn one trade took 31 turns
+//! to reach 1,000 clients, the gateway's p99 at 50 trades/s 2.6 times a
+//! tokio server's); on a shard that has, at most 128 sends a turn
+//! ([`FLUSH_BESIDE_ORDER_ENTRY`]), because the next order waits behind the
+//! turn in progress.
 //!
 //! Why only once the pump is done: while it still has messages to copy,
 //! the clients' queues grow every turn, and a writer that sent now would
@@ -99,16 +102,39 @@ pub const FLUSH: TurnShare = TurnShare {
     send_floor: FLUSH_SEND_COST_FLOOR_BYTES,
 };
 
+/// Sends a quiet turn's flush may make on a shard that has had order
+/// entry: an order that comes just after a quiet millisecond waits behind
+/// the sends of the turn in progress, and a full flush (1,024 loopback
+/// sends, 6 to 9 ms on the development VM: docs/MARKET_DATA.md section 12)
+/// would put that whole wait in front of it. 128 sends reach 1,000
+/// clients in 8 turns, and bound that wait to an eighth.
+pub const FLUSH_SENDS_BESIDE_ORDER_ENTRY: usize = 128;
+
+/// The share of a quiet turn with the pump done on a shard that has had
+/// order entry: [`FLUSH`], at most [`FLUSH_SENDS_BESIDE_ORDER_ENTRY`]
+/// sends (each counted as at least 1 KiB).
+pub const FLUSH_BESIDE_ORDER_ENTRY: TurnShare = TurnShare {
+    pump_bytes: IDLE_PUMP_BYTES_PER_TURN,
+    send_bytes: FLUSH_SENDS_BESIDE_ORDER_ENTRY * FLUSH_SEND_COST_FLOOR_BYTES,
+    send_floor: FLUSH_SEND_COST_FLOOR_BYTES,
+};
+
+const _: () = assert!(FLUSH_BESIDE_ORDER_ENTRY.send_bytes > SEND_BYTES_PER_TURN);
+const _: () = assert!(FLUSH_BESIDE_ORDER_ENTRY.send_bytes < FLUSH_SEND_BYTES_PER_TURN);
+
 impl TurnShare {
     /// This turn's share once the pump has (`pump_done`) or has not copied
-    /// every message of the backlog: a quiet turn's writers get [`FLUSH`]
-    /// when it has; a busy turn keeps its share either way.
-    pub fn once_pumped(self, pump_done: bool) -> TurnShare {
+    /// every message of the backlog: a quiet turn's writers flush when it
+    /// has, all at once ([`FLUSH`]) on a shard that has never had order
+    /// entry (a fan-out shard, `server.market_data_shards`), at most 128
+    /// sends a turn ([`FLUSH_BESIDE_ORDER_ENTRY`]) on one that has
+    /// (`had_order_entry`); a busy turn keeps its share either way.
+    pub fn once_pumped(self, pump_done: bool, had_order_entry: bool) -> TurnShare {
         debug_assert!(self == BUSY || self == IDLE, "a share by time");
-        if self == IDLE && pump_done {
-            FLUSH
-        } else {
-            self
+        match (self == IDLE && pump_done, had_order_entry) {
+            (true, false) => FLUSH,
+            (true, true) => FLUSH_BESIDE_ORDER_ENTRY,
+            (false, _) => self,
         }
     }
 }
@@ -142,10 +168,28 @@ mod tests {
 
     #[test]
     fn only_a_quiet_turn_with_the_pump_done_flushes() {
-        assert_eq!(BUSY.once_pumped(true), BUSY, "order entry first");
-        assert_eq!(BUSY.once_pumped(false), BUSY);
-        assert_eq!(IDLE.once_pumped(false), IDLE, "the queues still grow");
-        assert_eq!(IDLE.once_pumped(true), FLUSH);
+        for had_order_entry in [false, true] {
+            let once_pumped = |share: TurnShare, done| share.once_pumped(done, had_order_entry);
+            assert_eq!(once_pumped(BUSY, true), BUSY, "order entry first");
+            assert_eq!(once_pumped(BUSY, false), BUSY);
+            assert_eq!(once_pumped(IDLE, false), IDLE, "the queues still grow");
+        }
+        assert_eq!(IDLE.once_pumped(true, false), FLUSH, "a fan-out shard");
+        assert_eq!(IDLE.once_pumped(true, true), FLUSH_BESIDE_ORDER_ENTRY);
+    }
+
+    /// On a shard that has had order entry, an order that comes after a
+    /// quiet millisecond waits behind at most 128 sends of a flush, not a
+    /// message to every client.
+    #[test]
+    fn a_flush_beside_order_entry_makes_at_most_128_sends_a_turn() {
+        use crate::shard::md::send_budget::SendBudget;
+        let budget = SendBudget::default();
+        let share = share(Some(Duration::from_millis(5))).once_pumped(true, true);
+        let sends = (0..1024)
+            .take_while(|_| budget.take(1, share.send_bytes, share.send_floor, 74))
+            .count();
+        assert_eq!(sends, FLUSH_SENDS_BESIDE_ORDER_ENTRY);
     }
 
     /// Issue 13's K=1000 tail: one trade frame (74 bytes) to each of a
@@ -156,7 +200,7 @@ mod tests {
         use crate::shard::md::send_budget::SendBudget;
         let clients = 1024; // `max_clients_per_shard`'s default
         let budget = SendBudget::default();
-        let share = share(None).once_pumped(true);
+        let share = share(None).once_pumped(true, false);
         let sends = (0..clients)
             .take_while(|_| budget.take(1, share.send_bytes, share.send_floor, 74))
             .count();
