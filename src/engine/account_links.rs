@@ -8,10 +8,11 @@
 //! it on the symbol rested long before and after it), and they were the
 //! largest share of the last-level misses of a cancel (41% of its
 //! last-level write misses, issue 15). Here a node's two links are 8
-//! bytes, eight nodes' to a line, in an array a sixteenth of the slab's
-//! size: the lines a list operation touches are the same in number but
-//! stay in the last-level cache, and a new order no longer reads its
-//! account's last order's node.
+//! bytes, eight nodes' to a line, in an array an eighth of the slab's
+//! size: a removal touches one line more than before (the order's own
+//! links, which came with its node) but all of them stay in the
+//! last-level cache, and a new order no longer reads its account's last
+//! order's node.
 //!
 //! The list's ends live in the owner's `Exposure` (one cache line a
 //! command touches anyway); the order is `order_id` order, which pages of
@@ -35,8 +36,8 @@ pub struct AccountLinks {
 }
 
 impl AccountLinks {
-    /// Links for `nodes` slots (the slab's `nodes()`, tombstones' room
-    /// included: a slot may be any of them).
+    /// Links for `nodes` slots (the slab's capacity: a slot may be any
+    /// of them).
     pub fn with_nodes(nodes: u32) -> AccountLinks {
         let empty = Links {
             prev: NIL,

@@ -222,8 +222,8 @@ impl Engine {
     }
 
     /// Starts the loads of the account links a removal of `slot` writes:
-    /// its neighbours' (its own, read here, are usually in already, next
-    /// to those of the orders placed just before and after it).
+    /// its neighbours'. Its own are read here, a load the removal makes
+    /// anyway (one line of the dense array, eight slots' links).
     #[inline]
     fn prefetch_account_links(&self, slot: Slot) {
         let (prev, next) = self.account_links.of(slot);
