@@ -87,7 +87,7 @@ impl Engine {
                 visit(&view);
                 visited += 1;
                 last = view.order_id;
-                slot = self.slab.get(slot).acct_next;
+                slot = self.account_links.next(slot);
             }
         }
         debug_assert!(visited <= limit);
@@ -195,7 +195,7 @@ impl Engine {
             if let Some(slot) = self.index.get(&self.slab, after) {
                 let node = self.slab.get(slot);
                 if node.owner == owner {
-                    return node.acct_next;
+                    return self.account_links.next(slot);
                 }
             }
         }
@@ -213,7 +213,7 @@ impl Engine {
         }
         let mut slot = self.exposures[owner as usize].orders_head;
         while slot != NIL && self.slab.get(slot).order_id <= after {
-            let next = self.slab.get(slot).acct_next;
+            let next = self.account_links.next(slot);
             debug_assert!(
                 next == NIL || self.slab.get(next).order_id > self.slab.get(slot).order_id
             );

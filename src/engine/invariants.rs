@@ -82,7 +82,8 @@ impl Engine {
             while slot != NIL {
                 let node = self.slab.get(slot);
                 assert_eq!(node.owner as usize, owner, "order in wrong account list");
-                assert_eq!(node.acct_prev, prev);
+                let (back, next) = self.account_links.of(slot);
+                assert_eq!(back, prev);
                 // Lists are in order_id order (pages resume on it), and each
                 // order is found by its client order id (the oldest such).
                 assert!(prev == NIL || self.slab.get(prev).order_id < node.order_id);
@@ -93,7 +94,7 @@ impl Engine {
                 assert!(found.is_some_and(|id| id <= node.order_id), "client index");
                 listed += 1;
                 prev = slot;
-                slot = node.acct_next;
+                slot = next;
             }
             assert_eq!(exposure.orders_tail, prev);
             assert_eq!(listed, count, "account list length");

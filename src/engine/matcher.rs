@@ -14,6 +14,7 @@
 //! `debug_assert!`, for what they measured in release builds (see
 //! "Assertions" in `engine/mod.rs`).
 
+use super::account_links::AccountLinks;
 use super::book::{crosses, Book, Level};
 use super::client_index::ClientIndex;
 use super::config::{band_around, AccountSpec, EngineConfig, SymbolSpec};
@@ -102,6 +103,8 @@ pub struct Engine {
     pub(crate) exposures: Vec<Exposure>,
     account_bits: u32,
     pub(crate) slab: OrderSlab,
+    /// Per slot: its place in its owner's list of resting orders.
+    pub(crate) account_links: AccountLinks,
     pub(crate) index: OrderIndex,
     /// (owner, client_order_id) -> slot of the resting orders (queries).
     pub(crate) client_index: ClientIndex,
@@ -181,6 +184,7 @@ impl Engine {
             exposures: vec![Exposure::EMPTY; config.symbols.len() << account_bits],
             account_bits,
             slab: OrderSlab::with_capacity(config.order_capacity),
+            account_links: AccountLinks::with_nodes(config.order_capacity),
             index: OrderIndex::with_capacity(config.order_capacity),
             notional: super::hugepage::filled_vec(config.order_capacity as usize, 0),
             done: DoneOrders::new(config.symbols.len() << account_bits),
@@ -487,8 +491,6 @@ impl Engine {
                         owner: incoming.owner,
                         prev: NIL,
                         next: NIL,
-                        acct_prev: NIL,
-                        acct_next: NIL,
                         side: order.side,
                         flags,
                     })
@@ -575,7 +577,7 @@ impl Engine {
             debug_assert!(slot != NIL, "best level has no orders");
             while slot != NIL && incoming.leaves_qty > 0 {
                 let resting = *self.slab.get(slot);
-                self.prefetch_fill(&resting);
+                self.prefetch_fill(slot, &resting);
                 // The node is at this level: same price, the other side.
                 debug_assert_eq!((resting.price, resting.side), (price, opposite));
                 // Same book, so the same owner means the same account.
@@ -731,46 +733,20 @@ impl Engine {
     fn link_account(&mut self, slot: Slot) {
         let owner = self.slab.get(slot).owner as usize;
         let exposure = &mut self.exposures[owner];
-        let tail = exposure.orders_tail;
-        // An empty list has neither end and counts no order.
-        debug_assert!((tail == NIL) == (exposure.orders_head == NIL));
-        debug_assert!((tail == NIL) == (exposure.open_orders == 0));
-        exposure.orders_tail = slot;
-        if tail == NIL {
-            exposure.orders_head = slot;
-        } else {
-            let tail = self.slab.get_mut(tail);
-            debug_assert!(tail.acct_next == NIL, "account list tail has a successor");
-            tail.acct_next = slot;
-        }
+        // An empty list counts no order.
+        debug_assert_eq!(exposure.orders_tail == NIL, exposure.open_orders == 0);
+        self.account_links
+            .push_back(&mut exposure.orders_head, &mut exposure.orders_tail, slot);
         exposure.open_orders += 1;
-        let node = self.slab.get_mut(slot);
-        node.acct_prev = tail;
-        node.acct_next = NIL;
         self.client_index.insert(&self.slab, slot);
     }
 
     fn unlink_account(&mut self, slot: Slot) {
         self.client_index.remove(&self.slab, slot);
-        let node = *self.slab.get(slot);
-        let exposure = &mut self.exposures[node.owner as usize];
-        // The node's neighbours (or the list's ends) point back at it.
-        if node.acct_prev == NIL {
-            debug_assert!(exposure.orders_head == slot, "first order is not the head");
-            exposure.orders_head = node.acct_next;
-        } else {
-            let prev = self.slab.get_mut(node.acct_prev);
-            debug_assert!(prev.acct_next == slot, "broken account forward link");
-            prev.acct_next = node.acct_next;
-        }
-        if node.acct_next == NIL {
-            debug_assert!(exposure.orders_tail == slot, "last order is not the tail");
-            exposure.orders_tail = node.acct_prev;
-        } else {
-            let next = self.slab.get_mut(node.acct_next);
-            debug_assert!(next.acct_prev == slot, "broken account back link");
-            next.acct_prev = node.acct_prev;
-        }
+        let owner = self.slab.get(slot).owner as usize;
+        let exposure = &mut self.exposures[owner];
+        self.account_links
+            .unlink(&mut exposure.orders_head, &mut exposure.orders_tail, slot);
         debug_assert!(
             exposure.open_orders > 0,
             "unlink from an empty account list"

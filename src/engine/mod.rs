@@ -7,6 +7,7 @@
 //! - `slab`, `order_index`: where resting orders live and how ids find them.
 //! - `book`: price levels and their FIFOs.
 //! - `risk`: per (account, symbol) exposure and pre-trade checks.
+//! - `account_links`: the links of each (account, symbol)'s order list.
 //! - `matcher`: new / cancel / replace and matching.
 //! - `operator`: mass cancel, kill switch, halt, reference price, end of day.
 //! - `query`, `invariants`: read-only views and the consistency check.
@@ -33,6 +34,7 @@
 //! walks everything on demand. Commands off that path (constructors,
 //! operator commands, reconfigure) assert in release builds too.
 
+mod account_links;
 pub mod account_query;
 pub mod book;
 pub mod client_index;

@@ -62,7 +62,7 @@ impl Engine {
                     node.owner as usize, owner,
                     "order in another account's list"
                 );
-                let next = node.acct_next;
+                let next = self.account_links.next(slot);
                 self.cancel_and_publish(slot, reason, sink);
                 canceled += 1;
                 slot = next;

@@ -93,11 +93,12 @@ impl Engine {
         if self.slab.live() < PREFETCH_MIN_LIVE {
             return; // In cache already (see `process_batch`).
         }
-        for link in [node.prev, node.next, node.acct_prev, node.acct_next] {
+        for link in [node.prev, node.next] {
             if link != NIL {
                 prefetch(self.slab.get_unchecked_hint(link));
             }
         }
+        self.prefetch_account_links(slot);
         prefetch(
             self.client_index
                 .home_entry(node.owner, node.client_order_id),
@@ -117,16 +118,15 @@ impl Engine {
     /// misses overlap one another and the fill's own work instead of
     /// following it one at a time.
     #[inline]
-    pub(crate) fn prefetch_fill(&self, node: &OrderNode) {
+    pub(crate) fn prefetch_fill(&self, slot: Slot, node: &OrderNode) {
         debug_assert!(node.order_id != 0, "prefetching for a free node");
         if self.slab.live() < PREFETCH_MIN_LIVE {
             return; // In cache already (see `process_batch`).
         }
-        for link in [node.next, node.acct_prev, node.acct_next] {
-            if link != NIL {
-                prefetch(self.slab.get_unchecked_hint(link));
-            }
+        if node.next != NIL {
+            prefetch(self.slab.get_unchecked_hint(node.next));
         }
+        self.prefetch_account_links(slot);
         prefetch(self.index.home_entry(node.order_id));
         prefetch(
             self.client_index
@@ -159,7 +159,7 @@ impl Engine {
             return; // In cache already (see `process_batch`).
         }
         if tail != NIL {
-            prefetch(self.slab.get_unchecked_hint(tail));
+            prefetch(self.account_links.hint(tail));
         }
         prefetch(self.client_index.home_entry(owner, client_order_id));
         let book = &self.books[self.owner_book(owner) as usize];
@@ -213,10 +213,24 @@ impl Engine {
             return;
         }
         let tail = self.exposures[owner as usize].orders_tail;
-        let last = book.side(order.side).tail_hint(order.price);
-        for slot in [Some(tail), last].into_iter().flatten() {
-            if slot != NIL {
-                prefetch(self.slab.get_unchecked_hint(slot));
+        if tail != NIL {
+            prefetch(self.account_links.hint(tail));
+        }
+        if let Some(last) = book.side(order.side).tail_hint(order.price) {
+            prefetch(self.slab.get_unchecked_hint(last));
+        }
+    }
+
+    /// Starts the loads of the account links a removal of `slot` writes:
+    /// its neighbours'. Its own are read here, a load the removal makes
+    /// anyway (one line of the dense array, eight slots' links).
+    #[inline]
+    fn prefetch_account_links(&self, slot: Slot) {
+        let (prev, next) = self.account_links.of(slot);
+        debug_assert!(prev != slot && next != slot);
+        for link in [prev, next] {
+            if link != NIL {
+                prefetch(self.account_links.hint(link));
             }
         }
     }
@@ -247,6 +261,7 @@ impl Engine {
         let node = self.slab.get_unchecked_hint(slot);
         if !neighbours {
             prefetch(node);
+            prefetch(self.account_links.hint(slot));
             return;
         }
         // SAFETY: `node` is `&self.slab.nodes[slot]` (bounds checked) and
@@ -254,10 +269,11 @@ impl Engine {
         // meanwhile; the node may belong to another order by now, which
         // only makes these prefetches useless.
         let node = unsafe { &*node };
-        for link in [node.prev, node.next, node.acct_prev, node.acct_next] {
+        for link in [node.prev, node.next] {
             if link != NIL {
                 prefetch(self.slab.get_unchecked_hint(link));
             }
         }
+        self.prefetch_account_links(slot);
     }
 }

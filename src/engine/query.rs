@@ -162,6 +162,7 @@ impl Engine {
             + std::mem::size_of::<u128>()
             + self.index.bytes_per_order(orders)
             + self.client_index.bytes_per_order(orders)
+            + self.account_links.bytes_per_order(orders)
     }
 
     pub fn owns_symbol(&self, symbol: SymbolId) -> bool {

@@ -1,6 +1,6 @@
 //! The pre-allocated order slab: every resting order lives in one fixed-size
-//! node; nodes link into their price level's FIFO and into their
-//! account-and-symbol list by index. A free list makes allocation O(1) and
+//! node; nodes link into their price level's FIFO by index (their
+//! account-and-symbol list's links are beside the slab, `account_links.rs`). A free list makes allocation O(1) and
 //! heap-free after construction.
 //!
 //! The checks in the functions on the per-command path are
@@ -40,6 +40,8 @@ pub fn stp_flags(stp: StpMode) -> u8 {
 /// One resting order: exactly one cache line, aligned to one, so touching
 /// an order costs one line fill. The bytes per resting order are this node
 /// plus its share of the order index.
+/// (56 bytes of fields: the account list's links, which were the other 8,
+/// live in `account_links.rs`, where writing a neighbour's is cheaper.)
 #[derive(Clone, Copy, Debug)]
 #[repr(C, align(64))]
 pub struct OrderNode {
@@ -55,9 +57,6 @@ pub struct OrderNode {
     /// Price-level FIFO links (time priority).
     pub prev: Slot,
     pub next: Slot,
-    /// Links in the owner's (account, symbol) list, oldest first.
-    pub acct_prev: Slot,
-    pub acct_next: Slot,
     pub side: Side,
     pub flags: u8,
 }
@@ -74,8 +73,6 @@ impl OrderNode {
         owner: 0,
         prev: NIL,
         next: NIL,
-        acct_prev: NIL,
-        acct_next: NIL,
         side: Side::Buy,
         flags: 0,
     };
