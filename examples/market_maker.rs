@@ -124,6 +124,29 @@ fn resume(
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    match run() {
+        // The gateway ended the session (it says why first) or went away:
+        // a bot's normal end when the gateway stops, not an error to dump.
+        Err(error) if gateway_gone(error.as_ref()) => {
+            println!("the gateway closed the connection: {error}");
+            Ok(())
+        }
+        outcome => outcome,
+    }
+}
+
+/// Whether `error` says the gateway closed the connection under us.
+fn gateway_gone(error: &(dyn std::error::Error + 'static)) -> bool {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
+    error.downcast_ref::<std::io::Error>().is_some_and(|e| {
+        matches!(
+            e.kind(),
+            BrokenPipe | ConnectionReset | ConnectionAborted | UnexpectedEof
+        )
+    })
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:7001".into());
     if addr.starts_with('-') {
@@ -222,6 +245,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     }
                 }
                 Received::OrderRejected(r) => println!("rejected: reason {}", r.reason.get()),
+                Received::SessionEnd(end) => {
+                    // Shutdown (9) when the gateway stops: the quotes are
+                    // cancelled on its side (cancel on disconnect).
+                    save_cursors(&cursors_path, &merge)?;
+                    println!(
+                        "session ended by the gateway: reason {}; done: {fills} fills, position {position}",
+                        end.reason.get()
+                    );
+                    return Ok(());
+                }
                 Received::CancelRejected(r) => {
                     // The quote was filled before the replace arrived.
                     let _ = r;
