@@ -358,7 +358,7 @@ impl md::MdHost for ShardTasks {
         // Asked per send, not per turn: the pump may finish midway through
         // the turn, and the writers after it then flush.
         let pump_done = !self.hub().pump_pending();
-        let had_order_entry = reactor::order_entry_input().is_some();
+        let had_order_entry = reactor::had_order_entry_input();
         let share = self.turn_share().once_pumped(pump_done, had_order_entry);
         self.md_send_budget
             .take(reactor::turn(), share.send_bytes, share.send_floor, bytes)

@@ -64,6 +64,18 @@ pub fn order_entry_input() -> Option<Duration> {
     ORDER_ENTRY_INPUT.with(Cell::get).map(|last| last.elapsed())
 }
 
+/// Whether order entry ever had input on this thread: what
+/// [`order_entry_input`] says without its clock read, for a question asked
+/// per market-data send (`md/turn_share.rs`: a shard that never had order
+/// entry flushes to every client at once).
+pub fn had_order_entry_input() -> bool {
+    debug_assert!(
+        RING.with(|ring| ring.try_borrow().map_or(true, |ring| ring.is_some())),
+        "only a reactor's thread has order-entry input"
+    );
+    ORDER_ENTRY_INPUT.with(Cell::get).is_some()
+}
+
 /// The number of the loop turn running now: it changes once per turn
 /// (every ready task run, then one enter). A budget per turn keyed by it
 /// (`md::MdHub::take_send_budget`) needs no task of its own to reset it.
