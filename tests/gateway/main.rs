@@ -15,6 +15,7 @@ mod crash;
 mod done_orders;
 mod doorbell;
 mod engine_batch;
+mod example_bot;
 mod fd_limit;
 mod journal_full;
 mod logs;
