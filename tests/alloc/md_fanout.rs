@@ -8,6 +8,7 @@
 //! and an echo client (`market_data.echo_path`) echoing its messages.
 
 use crate::support::alloc_counter::allocations_in;
+use crate::support::ws_client::client_text;
 use tradsys::config::{Config, DEFAULT_TOML};
 use tradsys::engine::*;
 use tradsys::market_data::FeedEpoch;
@@ -21,21 +22,6 @@ fn config() -> Config {
     config.engine.max_levels_per_side = 64;
     config.market_data.send_budget_bytes = 1 << 20;
     config
-}
-
-/// A masked text frame, as a client sends it.
-fn client_text(text: &str) -> Vec<u8> {
-    let mut out = vec![0u8; text.len() + 14];
-    let n = write_frame(
-        true,
-        Opcode::Text,
-        text.as_bytes(),
-        Some([1, 2, 3, 4]),
-        &mut out,
-    )
-    .unwrap();
-    out.truncate(n);
-    out
 }
 
 /// Hands each engine event to the hub, as the shard's router does.

@@ -12,10 +12,10 @@ use tradsys::market_data::FeedEpoch;
 use tradsys::protocol::market_data::{DataFormat, MdView};
 use tradsys::shard::md::fanout::BACKLOG_BYTES;
 use tradsys::shard::md::{ClientId, MdHub, Take, Transport};
-use tradsys::websocket::encode::write_frame;
 use tradsys::websocket::frame::{read_header, Opcode};
 
 use crate::replica::messages;
+use crate::support::ws_client::client_text;
 
 const WALL: u64 = 1_700_000_000_000_000_000;
 
@@ -23,21 +23,6 @@ fn hub() -> MdHub {
     let mut config = Config::parse(DEFAULT_TOML).unwrap();
     config.engine.max_levels_per_side = 64;
     MdHub::new(&config, FeedEpoch(7))
-}
-
-/// A masked text frame, as a client sends it.
-fn client_text(text: &str) -> Vec<u8> {
-    let mut out = vec![0u8; text.len() + 14];
-    let n = write_frame(
-        true,
-        Opcode::Text,
-        text.as_bytes(),
-        Some([1, 2, 3, 4]),
-        &mut out,
-    )
-    .unwrap();
-    out.truncate(n);
-    out
 }
 
 /// A binary client subscribed to `trades` of symbol 1.

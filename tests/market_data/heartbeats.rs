@@ -16,10 +16,10 @@ use tradsys::protocol::market_data::{DataFormat, MdView};
 use tradsys::shard::md::hub::HEARTBEAT_INTERVAL_NS;
 use tradsys::shard::md::send_budget::{SEND_BYTES_PER_TURN, SEND_COST_FLOOR_BYTES};
 use tradsys::shard::md::{ClientId, MdHub, Take, Transport};
-use tradsys::websocket::encode::write_frame;
 use tradsys::websocket::frame::{read_header, Opcode};
 
 use crate::replica::messages;
+use crate::support::ws_client::client_text;
 
 const WALL: u64 = 1_700_000_000_000_000_000;
 /// The shard's ticker period (`shard/runtime.rs` `TICK`).
@@ -30,21 +30,6 @@ fn hub(timeout_ms: u64) -> MdHub {
     config.engine.max_levels_per_side = 64;
     config.market_data.subscribe_timeout_ms = timeout_ms;
     MdHub::new(&config, FeedEpoch(7))
-}
-
-/// A masked text frame, as a client sends it.
-fn client_text(text: &str) -> Vec<u8> {
-    let mut out = vec![0u8; text.len() + 14];
-    let n = write_frame(
-        true,
-        Opcode::Text,
-        text.as_bytes(),
-        Some([1, 2, 3, 4]),
-        &mut out,
-    )
-    .unwrap();
-    out.truncate(n);
-    out
 }
 
 fn connect(hub: &mut MdHub, now_ns: u64) -> ClientId {

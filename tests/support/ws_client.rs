@@ -38,6 +38,22 @@ impl Frame {
 }
 
 /// The upgrade request for `target` with extra header lines.
+/// A masked text frame, as a client sends it (for tests that hand a
+/// client's bytes to the hub directly, with no socket).
+pub fn client_text(text: &str) -> Vec<u8> {
+    let mut out = vec![0u8; text.len() + 14];
+    let n = write_frame(
+        true,
+        Opcode::Text,
+        text.as_bytes(),
+        Some([1, 2, 3, 4]),
+        &mut out,
+    )
+    .unwrap();
+    out.truncate(n);
+    out
+}
+
 pub fn upgrade_request(target: &str, extra: &str) -> String {
     format!(
         "GET {target} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
