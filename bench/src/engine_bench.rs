@@ -48,6 +48,16 @@ pub struct EngineArgs {
     /// Resting orders per book before timing with `--peers`.
     #[arg(long, default_value_t = 4_000)]
     pub peer_depth: usize,
+    /// With `--peers`: replay the stream through this one book only
+    /// (`tradsys`, `matchcore`, or `none` for the stream alone), once,
+    /// untimed, for a counting profiler (cachegrind): the difference
+    /// between a book's run and `none`'s is that book's cost.
+    #[arg(long)]
+    pub profile_book: Option<String>,
+    /// With `--peers`: leave `orderbook-rs` out (most of a run's time), for
+    /// quick A/B runs of tradsys against `matchcore`.
+    #[arg(long)]
+    pub without_orderbook_rs: bool,
 }
 
 /// The reference price of every symbol (the journal bench shares it).

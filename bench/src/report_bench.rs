@@ -171,6 +171,8 @@ pub fn run(args: &ReportArgs) {
         peers: false,
         peer_ops: 0,
         peer_depth: 0,
+        profile_book: None,
+        without_orderbook_rs: false,
     }));
     all.extend(journal_bench::run(&JournalArgs {
         records: 2_000_000,

@@ -176,8 +176,29 @@ fn print_ratio(peer: &str, symbols: u32, mode: &str, ours: &[f64], theirs: &[f64
     );
 }
 
+/// One book's replay of the whole stream and nothing else, for a counting
+/// profiler (`--profile-book`). Both translations are made in every mode,
+/// so that a book's run minus `none`'s is its replay alone.
+fn profile(stream: &Stream, book: &str) {
+    let ours = Tradsys::translate_all(stream);
+    let mc = Matchcore::translate_all(stream);
+    let replayed = match book {
+        "tradsys" => throughput::<Tradsys>(stream, &ours),
+        "matchcore" => throughput::<Matchcore>(stream, &mc),
+        "none" => 0.0,
+        other => panic!("--profile-book {other}: tradsys, matchcore or none"),
+    };
+    assert!(replayed >= 0.0);
+    std::hint::black_box((&ours, &mc));
+    println!("profile-book {book}: {} timed commands", stream.timed.len());
+}
+
 fn scenario(args: &EngineArgs, symbols: u32) {
     let stream = stream::generate(symbols, args.peer_depth, args.peer_ops, args.seed);
+    if let Some(book) = &args.profile_book {
+        profile(&stream, book);
+        return;
+    }
     let count = |class: Class| {
         stream
             .timed
@@ -198,24 +219,37 @@ fn scenario(args: &EngineArgs, symbols: u32) {
     );
     let ours = Tradsys::translate_all(&stream);
     let mc = Matchcore::translate_all(&stream);
-    let ob = OrderbookRs::translate_all(&stream);
+    // orderbook-rs is about 20 times slower than the others: most of a
+    // run's time; `--without-orderbook-rs` leaves it out of quick A/B runs.
+    let with_ob = !args.without_orderbook_rs;
+    let ob = if with_ob {
+        OrderbookRs::translate_all(&stream)
+    } else {
+        (Vec::new(), Vec::new())
+    };
     let our_trades = trades::<Tradsys>(&stream, &ours);
     compare(
         Matchcore::NAME,
         &our_trades,
         &trades::<Matchcore>(&stream, &mc),
     );
-    compare(
-        OrderbookRs::NAME,
-        &our_trades,
-        &trades::<OrderbookRs>(&stream, &ob),
-    );
+    if with_ob {
+        compare(
+            OrderbookRs::NAME,
+            &our_trades,
+            &trades::<OrderbookRs>(&stream, &ob),
+        );
+    }
     let (mut t, mut tb, mut m, mut o) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..args.repeat.max(1) {
         t.push(throughput::<Tradsys>(&stream, &ours));
         tb.push(throughput_batched(&stream, &ours, args.batch.max(2)));
         m.push(throughput::<Matchcore>(&stream, &mc));
-        o.push(throughput::<OrderbookRs>(&stream, &ob));
+        o.push(if with_ob {
+            throughput::<OrderbookRs>(&stream, &ob)
+        } else {
+            f64::NAN
+        });
         println!(
             "  round {round}: tradsys {:.0}, tradsys batched {:.0}, matchcore {:.0}, orderbook-rs {:.0} ops/s",
             t[round], tb[round], m[round], o[round]
@@ -223,18 +257,24 @@ fn scenario(args: &EngineArgs, symbols: u32) {
     }
     let batch = format!(" batch={}", args.batch.max(2));
     print_ratio(Matchcore::NAME, symbols, "", &t, &m);
-    print_ratio(OrderbookRs::NAME, symbols, "", &t, &o);
     print_ratio(Matchcore::NAME, symbols, &batch, &tb, &m);
-    print_ratio(OrderbookRs::NAME, symbols, &batch, &tb, &o);
+    if with_ob {
+        print_ratio(OrderbookRs::NAME, symbols, "", &t, &o);
+        print_ratio(OrderbookRs::NAME, symbols, &batch, &tb, &o);
+    }
     let (mut lt, mut lm, mut lo) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..args.repeat.max(1) {
         lt.push(latency::<Tradsys>(&stream, &ours));
         lm.push(latency::<Matchcore>(&stream, &mc));
-        lo.push(latency::<OrderbookRs>(&stream, &ob));
+        if with_ob {
+            lo.push(latency::<OrderbookRs>(&stream, &ob));
+        }
     }
     print_latency(Tradsys::NAME, symbols, &lt);
     print_latency(Matchcore::NAME, symbols, &lm);
-    print_latency(OrderbookRs::NAME, symbols, &lo);
+    if with_ob {
+        print_latency(OrderbookRs::NAME, symbols, &lo);
+    }
 }
 
 pub fn run(args: &EngineArgs) {
