@@ -10,11 +10,16 @@
 //! the oldest (lowest `order_id`), the order a walk of the account's list
 //! would meet first, and a removal deletes the entry of that exact slot.
 //!
+//! Changes reach the table `DELAY` changes after they are made, their
+//! table line prefetched meanwhile, so that no command waits for that
+//! line; a lookup looks at the queued inserts too and lets the node decide.
+//!
 //! The engine keeps it in step with the account lists (`link_account`,
 //! `unlink_account`) and with replaces (which change an order's client
 //! order id): an order is in this index exactly when it is in its owner's
 //! list, which `check_invariants` verifies.
 
+use super::prefetch::prefetch;
 use super::slab::{OrderSlab, Slot};
 use super::slot_table::SlotTable;
 use super::types::{ClientOrderId, OrderId};
@@ -28,35 +33,88 @@ fn hash(owner: u32, client_order_id: ClientOrderId) -> u32 {
     (mixed >> 32) as u32
 }
 
+/// Changes queued before they reach the table. A change's entry is a
+/// random line of a table sized by the order capacity (16 MiB at 1 Mi
+/// orders), so applying it at once made every cancel and every resting
+/// order wait for a miss after the node's (a third dependent miss in a
+/// cancel: index entry, node, client index entry). Queued, its line is
+/// prefetched when it is queued and the change applied `DELAY` changes
+/// later, when the line has arrived.
+const DELAY: usize = 16;
+
+/// One queued change: insert or remove `slot` under `hash`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Change {
+    hash: u32,
+    slot: Slot,
+    insert: bool,
+}
+
+const NO_CHANGE: Change = Change {
+    hash: 0,
+    slot: Slot::MAX,
+    insert: false,
+};
+
 pub struct ClientIndex {
     table: SlotTable,
+    /// Changes not yet applied to `table`, oldest at `first`: the index
+    /// is the table with these applied in order.
+    queued: [Change; DELAY],
+    first: usize,
+    queued_len: usize,
+    /// Entries the index holds: the table's plus queued inserts minus
+    /// queued removals.
+    len: usize,
 }
 
 impl ClientIndex {
     pub fn with_capacity(orders: u32) -> ClientIndex {
         ClientIndex {
             table: SlotTable::with_capacity(orders),
+            queued: [NO_CHANGE; DELAY],
+            first: 0,
+            queued_len: 0,
+            len: 0,
         }
     }
 
     /// The oldest resting order of `owner` carrying `client_order_id`.
+    ///
+    /// A candidate is any slot the table or a queued insert files under the
+    /// key's hash; the node decides: an order is indexed under its key
+    /// exactly while it rests (the engine keeps the index in step with the
+    /// account lists), so a live node carrying the key is indexed under it,
+    /// whatever the queue still holds, and a freed or reused one is not.
     pub fn get(
         &self,
         slab: &OrderSlab,
         owner: u32,
         client_order_id: ClientOrderId,
     ) -> Option<Slot> {
+        let h = hash(owner, client_order_id);
         let mut best: Option<(OrderId, Slot)> = None;
-        // Never stops early: every entry of the key is looked at.
-        let stopped = self.table.find(hash(owner, client_order_id), |slot| {
+        let mut consider = |slot: Slot| {
             let node = slab.get(slot);
-            let matches = node.owner == owner && node.client_order_id == client_order_id;
+            // Order id 0 marks a free node (`OrderSlab::free`).
+            let matches = node.order_id != 0
+                && node.owner == owner
+                && node.client_order_id == client_order_id;
             if matches && best.is_none_or(|(id, _)| node.order_id < id) {
                 best = Some((node.order_id, slot));
             }
+        };
+        // Never stops early: every entry of the key is looked at.
+        let stopped = self.table.find(h, |slot| {
+            consider(slot);
             false
         });
         debug_assert!(stopped.is_none());
+        for change in self.queued_changes() {
+            if change.insert && change.hash == h {
+                consider(change.slot);
+            }
+        }
         best.map(|(_, slot)| slot)
     }
 
@@ -65,8 +123,12 @@ impl ClientIndex {
     pub fn insert(&mut self, slab: &OrderSlab, slot: Slot) {
         let node = slab.get(slot);
         debug_assert!(node.order_id != 0, "indexing a free node");
-        self.table
-            .insert(hash(node.owner, node.client_order_id), slot);
+        self.queue(Change {
+            hash: hash(node.owner, node.client_order_id),
+            slot,
+            insert: true,
+        });
+        self.len += 1;
     }
 
     /// Removes `slot`'s entry; its node must still carry the owner and
@@ -74,35 +136,76 @@ impl ClientIndex {
     #[inline]
     pub fn remove(&mut self, slab: &OrderSlab, slot: Slot) {
         let node = slab.get(slot);
-        let h = hash(node.owner, node.client_order_id);
-        let hole = self
-            .table
-            .find(h, |s| s == slot)
-            .unwrap_or_else(|| panic!("removing an unindexed slot {slot}"));
-        self.table.remove_at(hole);
-        debug_assert!(
-            self.table.find(h, |s| s == slot).is_none(),
-            "slot {slot} still indexed"
-        );
+        debug_assert!(node.order_id != 0, "unindexing a free node");
+        self.queue(Change {
+            hash: hash(node.owner, node.client_order_id),
+            slot,
+            insert: false,
+        });
+        assert!(self.len > 0, "removing from an empty client index");
+        self.len -= 1;
     }
 
-    /// Address of the entry the key's probe starts at (for prefetching).
+    /// Queues `change` with its table line on its way, applying the oldest
+    /// queued change first when the queue is full.
     #[inline]
-    pub fn home_entry(&self, owner: u32, client_order_id: ClientOrderId) -> *const u64 {
-        self.table.home_entry(hash(owner, client_order_id))
+    fn queue(&mut self, change: Change) {
+        if self.queued_len == DELAY {
+            let oldest = self.queued[self.first];
+            self.first = (self.first + 1) % DELAY;
+            self.queued_len -= 1;
+            self.apply(oldest);
+        }
+        prefetch(self.table.home_entry(change.hash));
+        self.queued[(self.first + self.queued_len) % DELAY] = change;
+        self.queued_len += 1;
+        debug_assert!(self.queued_len <= DELAY);
+    }
+
+    #[inline]
+    fn apply(&mut self, change: Change) {
+        debug_assert!(change != NO_CHANGE, "applying an empty queue place");
+        if change.insert {
+            self.table.insert(change.hash, change.slot);
+            return;
+        }
+        let hole = self
+            .table
+            .find(change.hash, |s| s == change.slot)
+            .unwrap_or_else(|| panic!("removing an unindexed slot {}", change.slot));
+        self.table.remove_at(hole);
+    }
+
+    /// The queued changes, oldest first.
+    fn queued_changes(&self) -> impl Iterator<Item = Change> + '_ {
+        debug_assert!(self.queued_len <= DELAY);
+        (0..self.queued_len).map(|i| self.queued[(self.first + i) % DELAY])
     }
 
     pub fn len(&self) -> usize {
-        self.table.len()
+        debug_assert!(self.queued_len <= DELAY);
+        self.len
     }
 
-    /// The table's own consistency check (see `SlotTable::check_displaced`).
+    /// The table's own consistency check (see `SlotTable::check_displaced`;
+    /// the table lagging behind the queue is a consistent table), and the
+    /// index's size: the table's with the queued changes applied.
     pub fn check_table(&self) {
         self.table.check_displaced();
+        let (inserts, removals) =
+            self.queued_changes().fold(
+                (0, 0),
+                |(i, r), c| if c.insert { (i + 1, r) } else { (i, r + 1) },
+            );
+        assert_eq!(
+            self.table.len() + inserts - removals,
+            self.len,
+            "client index size"
+        );
     }
 
     pub fn is_empty(&self) -> bool {
-        self.table.is_empty()
+        self.len == 0
     }
 
     /// Bytes of table per order the slab can hold.

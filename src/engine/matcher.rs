@@ -450,9 +450,9 @@ impl Engine {
             notional: 0,
         };
         if order.tif.rests() {
-            // Its account list tail, client index entry and level are
-            // written when it rests, after matching.
-            self.prefetch_rest(incoming.owner, order.side, limit, order.client_order_id);
+            // Its account list tail and level are written when it rests,
+            // after matching.
+            self.prefetch_rest(incoming.owner, order.side, limit);
         }
         if order.tif == TimeInForce::Fok && !self.fok_fillable(&incoming) {
             self.emit_incoming_canceled(&incoming, CancelReason::FillOrKill, sink);
@@ -901,9 +901,6 @@ impl Engine {
             self.owned_order(replace.account, replace.symbol, replace.order_id)?;
         let symbol = &self.symbols[book as usize];
         let node = self.slab.get(slot);
-        if node.client_order_id != replace.client_order_id {
-            self.prefetch_client_key(node.owner, replace.client_order_id);
-        }
         if symbol.halted {
             return Err(RejectReason::SymbolHalted);
         }

@@ -29,7 +29,7 @@ const _: () = assert!(NODE_AHEAD > NEIGHBOURS_AHEAD);
 const _: () = assert!(NEIGHBOURS_AHEAD > 0);
 
 #[inline(always)]
-fn prefetch<T>(ptr: *const T) {
+pub(crate) fn prefetch<T>(ptr: *const T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: prefetch is a hint; it never faults, even on a bad address.
     unsafe {
@@ -83,9 +83,10 @@ impl Engine {
     /// them one by one. One command at a time, at 1 symbol too.
     ///
     /// With them go the other lines a cancel or replace writes once the
-    /// node is known: its client index entry, its exposure and its price
-    /// level (where `BookSide::find` will look first). Each was a miss
-    /// that waited for the one before it.
+    /// node is known: its exposure and its price level (where
+    /// `BookSide::find` will look first). Each was a miss that waited for
+    /// the one before it. (The client index prefetches its own entries
+    /// when a change is queued: `client_index.rs`.)
     #[inline]
     pub(crate) fn prefetch_links(&self, slot: Slot) {
         let node = self.slab.get(slot);
@@ -99,10 +100,6 @@ impl Engine {
             }
         }
         self.prefetch_account_links(slot);
-        prefetch(
-            self.client_index
-                .home_entry(node.owner, node.client_order_id),
-        );
         prefetch(&self.exposures[node.owner as usize]);
         let book = &self.books[self.owner_book(node.owner) as usize];
         if let Some(level) = book.side(node.side).level_hint(node.price) {
@@ -113,7 +110,7 @@ impl Engine {
     /// Starts the loads a fill against the resting order `node` (at the
     /// front of its level) is about to need: the next order in the level,
     /// which matching visits next, and, should the fill take the whole
-    /// order, its account neighbours, its index and client index entries
+    /// order, its account neighbours, its index entry
     /// and its exposure. Issued as soon as the node is read, so that these
     /// misses overlap one another and the fill's own work instead of
     /// following it one at a time.
@@ -128,31 +125,17 @@ impl Engine {
         }
         self.prefetch_account_links(slot);
         prefetch(self.index.home_entry(node.order_id));
-        prefetch(
-            self.client_index
-                .home_entry(node.owner, node.client_order_id),
-        );
         prefetch(&self.exposures[node.owner as usize]);
-    }
-
-    /// Starts the load of the client index entry a replace will write
-    /// for its new client order id (`owner`'s key).
-    #[inline]
-    pub(crate) fn prefetch_client_key(&self, owner: u32, client_order_id: u64) {
-        debug_assert!((owner as usize) < self.exposures.len(), "owner {owner}");
-        if self.slab.live() >= PREFETCH_MIN_LIVE {
-            prefetch(self.client_index.home_entry(owner, client_order_id));
-        }
     }
 
     /// Starts the loads a new order that may rest will need after it
     /// matched: the node it will be linked after in `owner`'s account
-    /// list, its client index entry, and its price level on `side`
+    /// list and its price level on `side`
     /// (where `BookSide::find` looks first) or, when that level is there
     /// already, the level's last order, which it will be linked after.
     /// Matching runs meanwhile.
     #[inline]
-    pub(crate) fn prefetch_rest(&self, owner: u32, side: Side, price: Price, client_order_id: u64) {
+    pub(crate) fn prefetch_rest(&self, owner: u32, side: Side, price: Price) {
         let tail = self.exposures[owner as usize].orders_tail;
         debug_assert!(tail == NIL || tail < self.slab.capacity());
         if self.slab.live() < PREFETCH_MIN_LIVE {
@@ -161,7 +144,6 @@ impl Engine {
         if tail != NIL {
             prefetch(self.account_links.hint(tail));
         }
-        prefetch(self.client_index.home_entry(owner, client_order_id));
         let book = &self.books[self.owner_book(owner) as usize];
         // The level near the touch is usually cached; the order it will be
         // linked after, its last, is not: reading the one to prefetch the
@@ -177,7 +159,7 @@ impl Engine {
     }
 
     /// The look-ahead for a new order: `NODE_AHEAD` commands before it
-    /// runs, its exposure, its client index entry and its level; then,
+    /// runs, its exposure and its level; then,
     /// `NEIGHBOURS_AHEAD` before, with those lines in, the nodes it will
     /// be linked after (its account's last order on the symbol, its
     /// level's last order) or, for one that does not rest, the first
@@ -197,7 +179,6 @@ impl Engine {
         if !late {
             prefetch(&self.exposures[owner as usize]);
             if rests {
-                prefetch(self.client_index.home_entry(owner, order.client_order_id));
                 if let Some(level) = book.side(order.side).level_hint(order.price) {
                     prefetch(level);
                 }

@@ -96,6 +96,9 @@ impl Harness {
                 panic_message(&*panic)
             )));
         }
+        // The keys resting before the command: one it removed or renamed
+        // must be gone from the client index too (checked below).
+        let keys_before = self.resting_keys();
         let model_events = self.model.process(command);
         if engine_events != model_events {
             let first = engine_events
@@ -132,7 +135,57 @@ impl Harness {
         if let Err(msg) = self.compare_state() {
             return Err(self.report(&msg));
         }
+        if let Err(msg) = self.compare_lookups(&keys_before) {
+            return Err(self.report(&msg));
+        }
         Ok(engine_events)
+    }
+
+    /// (account, symbol, client order id) of every order resting in the
+    /// model.
+    fn resting_keys(&self) -> Vec<(AccountId, SymbolId, u64)> {
+        let model = &self.model;
+        let mut keys = Vec::new();
+        for (si, sym) in model.symbols.iter().enumerate() {
+            for side in [Side::Buy, Side::Sell] {
+                for o in &model.books[si].side(side).orders {
+                    keys.push((o.account, sym.id, o.client_order_id));
+                }
+            }
+        }
+        keys
+    }
+
+    /// The engine's lookup by client order id of each key against the
+    /// model's oldest resting order with that key (`None` when none rests
+    /// any more): the client index forgets what was canceled, filled or
+    /// renamed by a replace at once, though its table catches up later.
+    fn compare_lookups(&self, keys: &[(AccountId, SymbolId, u64)]) -> Result<(), String> {
+        for &(account, symbol, cid) in keys {
+            let si = self
+                .model
+                .symbols
+                .iter()
+                .position(|s| s.id == symbol)
+                .expect("a model symbol");
+            let book = &self.model.books[si];
+            let oldest = [Side::Buy, Side::Sell]
+                .into_iter()
+                .flat_map(|side| book.side(side).orders.iter())
+                .filter(|o| o.account == account && o.client_order_id == cid)
+                .map(|o| o.order_id)
+                .min();
+            let got = self
+                .engine
+                .order_by_client_id(account, symbol, cid)
+                .map(|v| v.order_id);
+            if got != oldest {
+                return Err(format!(
+                    "after the command, by client id {cid} of ({account}, {symbol}): engine {got:?} model {oldest:?}"
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn compare_state(&self) -> Result<(), String> {

@@ -193,12 +193,8 @@ fn profile(stream: &Stream, book: &str) {
     println!("profile-book {book}: {} timed commands", stream.timed.len());
 }
 
-fn scenario(args: &EngineArgs, symbols: u32) {
-    let stream = stream::generate(symbols, args.peer_depth, args.peer_ops, args.seed);
-    if let Some(book) = &args.profile_book {
-        profile(&stream, book);
-        return;
-    }
+/// The scenario's header line: what the stream holds.
+fn describe(stream: &Stream, symbols: u32) {
     let count = |class: Class| {
         stream
             .timed
@@ -217,6 +213,15 @@ fn scenario(args: &EngineArgs, symbols: u32) {
         stream.dropped_self_trade,
         stream.dropped_through_limit
     );
+}
+
+fn scenario(args: &EngineArgs, symbols: u32) {
+    let stream = stream::generate(symbols, args.peer_depth, args.peer_ops, args.seed);
+    if let Some(book) = &args.profile_book {
+        profile(&stream, book);
+        return;
+    }
+    describe(&stream, symbols);
     let ours = Tradsys::translate_all(&stream);
     let mc = Matchcore::translate_all(&stream);
     // orderbook-rs is about 20 times slower than the others: most of a
