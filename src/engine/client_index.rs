@@ -58,11 +58,12 @@ const NO_CHANGE: Change = Change {
 
 pub struct ClientIndex {
     table: SlotTable,
-    /// Changes not yet applied to `table`, oldest at `first`: the index
-    /// is the table with these applied in order.
+    /// The last `DELAY` changes (fewer at first: the rest `NO_CHANGE`),
+    /// change number `k` at `k % DELAY`: the index is the table with
+    /// these applied in order.
     queued: [Change; DELAY],
-    first: usize,
-    queued_len: usize,
+    /// Changes ever made: the next one's number.
+    changes: usize,
     /// Entries the index holds: the table's plus queued inserts minus
     /// queued removals.
     len: usize,
@@ -73,8 +74,7 @@ impl ClientIndex {
         ClientIndex {
             table: SlotTable::with_capacity(orders),
             queued: [NO_CHANGE; DELAY],
-            first: 0,
-            queued_len: 0,
+            changes: 0,
             len: 0,
         }
     }
@@ -146,20 +146,17 @@ impl ClientIndex {
         self.len -= 1;
     }
 
-    /// Queues `change` with its table line on its way, applying the oldest
-    /// queued change first when the queue is full.
+    /// Queues `change` with its table line on its way, in the place of the
+    /// change made `DELAY` changes ago, which is applied now.
     #[inline]
     fn queue(&mut self, change: Change) {
-        if self.queued_len == DELAY {
-            let oldest = self.queued[self.first];
-            self.first = (self.first + 1) % DELAY;
-            self.queued_len -= 1;
+        debug_assert!(change.slot != NO_CHANGE.slot, "queueing no change");
+        prefetch(self.table.home_entry(change.hash));
+        let oldest = core::mem::replace(&mut self.queued[self.changes % DELAY], change);
+        self.changes += 1;
+        if oldest.slot != NO_CHANGE.slot {
             self.apply(oldest);
         }
-        prefetch(self.table.home_entry(change.hash));
-        self.queued[(self.first + self.queued_len) % DELAY] = change;
-        self.queued_len += 1;
-        debug_assert!(self.queued_len <= DELAY);
     }
 
     #[inline]
@@ -178,12 +175,13 @@ impl ClientIndex {
 
     /// The queued changes, oldest first.
     fn queued_changes(&self) -> impl Iterator<Item = Change> + '_ {
-        debug_assert!(self.queued_len <= DELAY);
-        (0..self.queued_len).map(|i| self.queued[(self.first + i) % DELAY])
+        let first = self.changes.saturating_sub(DELAY);
+        debug_assert!(self.changes - first <= DELAY);
+        (first..self.changes).map(|k| self.queued[k % DELAY])
     }
 
     pub fn len(&self) -> usize {
-        debug_assert!(self.queued_len <= DELAY);
+        debug_assert!(self.len <= self.table.len() + DELAY);
         self.len
     }
 

@@ -16,7 +16,6 @@ use super::types::AccountId;
 const DIRECT_IDS: u32 = 1 << 16;
 
 /// The last number given per account of this engine.
-#[derive(Default)]
 pub(crate) struct ReportNumbers {
     /// `direct[id]`: the counter's index + 1 of account `id` (0: not an
     /// account of this engine), for ids below [`DIRECT_IDS`]: a report is
@@ -48,12 +47,6 @@ impl ReportNumbers {
             lookup: Some(lookup),
             last: vec![0; accounts],
         }
-    }
-
-    /// Whether the engine has taken the numbers out for a command.
-    pub(crate) fn is_taken(&self) -> bool {
-        debug_assert!(self.lookup.is_some() || self.last.is_empty());
-        self.lookup.is_none()
     }
 
     /// The counter's index for `account`.
