@@ -608,10 +608,7 @@ const ASSERTION_FREE_ALLOWED: &[(&str, &[&str])] = &[
             // One-line delegations to `slot_table.rs`, which asserts.
             "src/engine/order_index.rs OrderIndex::with_capacity",
             "src/engine/order_index.rs OrderIndex::find",
-            "src/engine/order_index.rs OrderIndex::home_entry",
             "src/engine/order_index.rs OrderIndex::check_table",
-            "src/engine/order_index.rs OrderIndex::guess_slot",
-            "src/engine/order_index.rs OrderIndex::len",
             "src/engine/order_index.rs OrderIndex::bytes_per_order",
             "src/engine/client_index.rs ClientIndex::with_capacity",
             "src/engine/client_index.rs ClientIndex::is_empty",
@@ -645,7 +642,6 @@ const ASSERTION_FREE_ALLOWED: &[(&str, &[&str])] = &[
             "src/engine/config.rs SymbolSpec::band",
             "src/engine/reconfigure.rs EngineConfig::reconfigurable_to",
             "src/engine/prefetch.rs Engine::process_batch",
-            "src/engine/order_index.rs OrderIndex::get",
             "src/journal/mod.rs Entry::from",
             "src/journal/scan.rs check_config_epoch",
             "src/journal/tools.rs verify",

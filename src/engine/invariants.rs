@@ -60,6 +60,11 @@ impl Engine {
         }
         assert_eq!(orders_in_levels, self.slab.live(), "orders outside levels");
         assert_eq!(self.index.len(), self.slab.live() as usize, "index size");
+        assert_eq!(
+            self.slab.free_count(),
+            (self.slab.capacity() - self.slab.live()) as usize,
+            "free nodes"
+        );
         self.index.check_table();
         self.client_index.check_table();
         assert_eq!(

@@ -1,9 +1,14 @@
-//! Order id -> slab slot, as an open-addressing table.
+//! Order id -> slab slot. Almost every order is at its home node
+//! (`OrderSlab::home_of`), found from the id alone; the others, placed
+//! elsewhere because an older order still held their home, are in an
+//! open-addressing table.
 //!
 //! The table is `slot_table.rs`'s, tagged with the low 32 bits of the
 //! order id; a lookup reads the node only to confirm the full id on a tag
 //! match, and that node is the one the caller is about to use anyway. It
-//! costs 16 bytes per order the slab can hold.
+//! costs 16 bytes per order the slab can hold (sized for every order away
+//! from home, which an adversarial stream could make), but is touched only
+//! for the orders away from home.
 //!
 //! Order ids are assigned sequentially, so the home bucket is simply the id
 //! modulo the table size: live orders (mostly recent ids) sit next to each
@@ -26,13 +31,17 @@ fn tag(id: OrderId) -> u32 {
 }
 
 pub struct OrderIndex {
+    /// The orders that are not at their home node (`OrderSlab::home_of`).
     table: SlotTable,
+    /// Resting orders, at home or not.
+    len: usize,
 }
 
 impl OrderIndex {
     pub fn with_capacity(orders: u32) -> OrderIndex {
         OrderIndex {
             table: SlotTable::with_capacity(orders),
+            len: 0,
         }
     }
 
@@ -43,8 +52,24 @@ impl OrderIndex {
             .find(tag(id), |slot| slab.get(slot).order_id == id)
     }
 
+    /// The node of resting order `id`: its home, where almost every order
+    /// is (the node read is the one the caller is about to use), else the
+    /// table, which an empty table skips.
     #[inline]
     pub fn get(&self, slab: &OrderSlab, id: OrderId) -> Option<Slot> {
+        // Order id 0 marks a free node: a client asking for it must not
+        // find one.
+        if id == 0 {
+            return None;
+        }
+        let home = slab.home_of(id);
+        debug_assert!(home < slab.capacity());
+        if slab.get(home).order_id == id {
+            return Some(home);
+        }
+        if self.table.is_empty() {
+            return None;
+        }
         self.find(slab, id).map(|i| self.table.slot_at(i))
     }
 
@@ -53,34 +78,46 @@ impl OrderIndex {
     pub fn insert(&mut self, slab: &OrderSlab, slot: Slot) {
         let id = slab.get(slot).order_id;
         debug_assert!(id != 0, "indexing a free node");
-        debug_assert!(self.find(slab, id).is_none(), "order id {id} reused");
-        self.table.insert(tag(id), slot);
+        debug_assert!(
+            slot == slab.home_of(id) || self.find(slab, id).is_none(),
+            "order id {id} reused"
+        );
+        if slot != slab.home_of(id) {
+            self.table.insert(tag(id), slot);
+        }
+        self.len += 1;
         debug_assert_eq!(self.get(slab, id), Some(slot));
     }
 
     /// Removes `id` (whose node is still intact in the slab).
     #[inline]
     pub fn remove(&mut self, slab: &OrderSlab, id: OrderId) {
+        assert!(self.len > 0, "removing from an empty order index");
+        self.len -= 1;
+        if slab.get(slab.home_of(id)).order_id == id {
+            return;
+        }
         let hole = self.find(slab, id).expect("removing an indexed order");
         self.table.remove_at(hole);
         // Gone: no entry of its probe run still leads to it.
         debug_assert!(self.find(slab, id).is_none(), "order {id} still indexed");
     }
 
-    /// Address of the entry an id's probe starts at (for prefetching).
+    /// The node order `id` is most likely in (for prefetching): its home.
     #[inline]
-    pub fn home_entry(&self, id: OrderId) -> *const u64 {
-        self.table.home_entry(tag(id))
-    }
-
-    /// The slot of the first entry whose tag matches `id`, without
-    /// confirming the full id on the node: a prefetch hint, not a lookup.
-    #[inline]
-    pub fn guess_slot(&self, id: OrderId) -> Option<Slot> {
-        self.table.guess_slot(tag(id))
+    pub fn guess_slot(&self, slab: &OrderSlab, id: OrderId) -> Slot {
+        debug_assert!(self.table.len() <= self.len);
+        slab.home_of(id)
     }
 
     pub fn len(&self) -> usize {
+        debug_assert!(self.table.len() <= self.len);
+        self.len
+    }
+
+    /// Orders away from their home node (what the table holds).
+    pub fn away_from_home(&self) -> usize {
+        debug_assert!(self.table.len() <= self.len);
         self.table.len()
     }
 
@@ -90,7 +127,7 @@ impl OrderIndex {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.table.is_empty()
+        self.len == 0
     }
 
     /// Bytes of table per order the slab can hold.

@@ -1,11 +1,11 @@
 //! Batch processing with software prefetch.
 //!
 //! A cancel or replace of a cold order costs a chain of dependent cache
-//! misses: index entry -> order node -> its queue and account neighbours.
-//! Within one command nothing can overlap them; across a batch they can:
-//! while command `i` runs, the index entries of command `i + 16`, the node
-//! of command `i + 8` and the neighbours of command `i + 4` are already on
-//! their way. Prefetches are hints only: a stale guess costs a wasted line,
+//! misses: order node (its home, `OrderSlab::home_of`) -> its queue and
+//! account neighbours. Within one command nothing can overlap them; across
+//! a batch they can: while command `i` runs, the home nodes of command
+//! `i + 16`, the account links of command `i + 8` and the neighbours of
+//! command `i + 4` are already on their way. Prefetches are hints only: a stale guess costs a wasted line,
 //! never a wrong result.
 
 use super::command::{Command, NewOrder};
@@ -110,7 +110,7 @@ impl Engine {
     /// Starts the loads a fill against the resting order `node` (at the
     /// front of its level) is about to need: the next order in the level,
     /// which matching visits next, and, should the fill take the whole
-    /// order, its account neighbours, its index entry
+    /// order, its account neighbours
     /// and its exposure. Issued as soon as the node is read, so that these
     /// misses overlap one another and the fill's own work instead of
     /// following it one at a time.
@@ -124,7 +124,6 @@ impl Engine {
             prefetch(self.slab.get_unchecked_hint(node.next));
         }
         self.prefetch_account_links(slot);
-        prefetch(self.index.home_entry(node.order_id));
         prefetch(&self.exposures[node.owner as usize]);
     }
 
@@ -226,7 +225,7 @@ impl Engine {
 
     fn prefetch_index(&self, command: &Command) {
         if let Some(order_id) = Engine::target(command) {
-            prefetch(self.index.home_entry(order_id));
+            prefetch(self.slab.get_unchecked_hint(self.slab.home_of(order_id)));
         }
     }
 
@@ -234,10 +233,8 @@ impl Engine {
         let Some(order_id) = Engine::target(command) else {
             return;
         };
-        let Some(slot) = self.index.guess_slot(order_id) else {
-            return;
-        };
-        // `guess_slot` reads only index entries, which hold live slots.
+        let slot = self.index.guess_slot(&self.slab, order_id);
+        // A home is a node of the slab.
         debug_assert!(slot < self.slab.capacity());
         let node = self.slab.get_unchecked_hint(slot);
         if !neighbours {

@@ -1,7 +1,14 @@
 //! The pre-allocated order slab: every resting order lives in one fixed-size
 //! node; nodes link into their price level's FIFO by index (their
-//! account-and-symbol list's links are beside the slab, `account_links.rs`). A free list makes allocation O(1) and
-//! heap-free after construction.
+//! account-and-symbol list's links are beside the slab, `account_links.rs`).
+//! Allocation is heap-free after construction.
+//!
+//! An order goes to its home node, `order_id & home_mask`, whenever that
+//! node is free, so that a cancel or replace finds its order from the id
+//! alone: one cache miss (the node) instead of two (an index entry sized by
+//! the capacity, then the node). The home is taken unless an order
+//! `home_mask + 1` ids older still rests there; then a bitmap search finds
+//! another free node and the order index records it (`order_index.rs`).
 //!
 //! The checks in the functions on the per-command path are
 //! `debug_assert!`, for what they measured in release builds (see
@@ -92,28 +99,41 @@ impl OrderNode {
 
 pub struct OrderSlab {
     nodes: Vec<OrderNode>,
-    /// Head of the free list, threaded through `next`.
-    free_head: Slot,
+    /// One bit per node, set while the node is free.
+    free: Vec<u64>,
+    /// Where a search for a free node other than an order's home starts
+    /// (a word of `free`): it moves on, so searches do not rescan full words.
+    search_from: usize,
+    /// An order's home node is `order_id & home_mask`: the largest power
+    /// of two not above the capacity, less one.
+    home_mask: u64,
     live: u32,
 }
 
 impl OrderSlab {
     pub fn with_capacity(capacity: u32) -> OrderSlab {
         assert!(capacity < NIL, "slab capacity must leave room for NIL");
-        let mut nodes = super::hugepage::filled_vec(capacity as usize, OrderNode::EMPTY);
-        for (i, node) in nodes.iter_mut().enumerate() {
-            node.next = if i + 1 < capacity as usize {
-                (i + 1) as Slot
-            } else {
-                NIL
-            };
+        let nodes = super::hugepage::filled_vec(capacity as usize, OrderNode::EMPTY);
+        let words = (capacity as usize).div_ceil(64);
+        let mut free = vec![u64::MAX; words];
+        if !capacity.is_multiple_of(64) {
+            // Only the nodes that exist are free.
+            free[words - 1] = (1u64 << (capacity % 64)) - 1;
         }
+        let home_mask = match capacity {
+            0 => 0,
+            c => (1u64 << (u32::BITS - 1 - c.leading_zeros())) - 1,
+        };
         let slab = OrderSlab {
             nodes,
-            free_head: if capacity > 0 { 0 } else { NIL },
+            free,
+            search_from: 0,
+            home_mask,
             live: 0,
         };
         assert_eq!(slab.nodes.len(), capacity as usize);
+        assert!(capacity == 0 || slab.home_mask < capacity as u64);
+        assert_eq!(slab.free_count(), capacity as usize);
         slab
     }
 
@@ -127,41 +147,85 @@ impl OrderSlab {
     }
 
     pub fn is_full(&self) -> bool {
-        // The free list is empty exactly when every node is live.
-        debug_assert!((self.free_head == NIL) == (self.live == self.capacity()));
-        self.free_head == NIL
+        debug_assert!(self.live <= self.capacity(), "more live nodes than nodes");
+        self.live == self.capacity()
     }
 
-    /// Takes a free node and fills it with a resting order (an id, some
-    /// quantity left); `None` when the slab is full.
+    /// The node an order id is placed in when that node is free: ids are
+    /// sequential, so an order finds its node from its id alone, without
+    /// an index (the order index holds only the orders placed elsewhere,
+    /// which needs an order still resting `home_mask + 1` ids later).
+    #[inline(always)]
+    pub fn home_of(&self, order_id: OrderId) -> Slot {
+        debug_assert!(!self.nodes.is_empty(), "an empty slab has no homes");
+        (order_id & self.home_mask) as Slot
+    }
+
+    /// Takes a free node, the order's home when free, and fills it with a
+    /// resting order (an id, some quantity left); `None` when the slab is
+    /// full.
     pub fn alloc(&mut self, node: OrderNode) -> Option<Slot> {
         debug_assert!(node.order_id != 0, "order id 0 marks a free node");
         debug_assert!(node.leaves_qty > 0, "a resting order has quantity left");
-        let slot = self.free_head;
-        if slot == NIL {
-            debug_assert!(self.live == self.capacity(), "free list lost a node");
+        if self.is_full() {
             return None;
         }
-        let free = &self.nodes[slot as usize];
-        debug_assert!(free.order_id == 0, "free-list node holds an order");
-        self.free_head = free.next;
-        self.nodes[slot as usize] = node;
+        let home = self.home_of(node.order_id);
+        let slot = if self.is_free(home) {
+            home
+        } else {
+            self.search_free()
+        };
+        self.free[slot as usize / 64] &= !(1u64 << (slot % 64));
+        let free = &mut self.nodes[slot as usize];
+        debug_assert!(free.order_id == 0, "a free node holds an order");
+        *free = node;
         self.live += 1;
         debug_assert!(self.live <= self.capacity());
         Some(slot)
+    }
+
+    #[inline(always)]
+    fn is_free(&self, slot: Slot) -> bool {
+        debug_assert!(slot < self.capacity());
+        self.free[slot as usize / 64] & (1u64 << (slot % 64)) != 0
+    }
+
+    /// Some free node (the slab is not full), searching word by word from
+    /// where the last search ended.
+    fn search_free(&mut self) -> Slot {
+        assert!(!self.is_full(), "searching a full slab");
+        let words = self.free.len();
+        for step in 0..words {
+            let word = (self.search_from + step) % words;
+            let bits = self.free[word];
+            if bits != 0 {
+                self.search_from = word;
+                return (word * 64) as Slot + bits.trailing_zeros();
+            }
+        }
+        unreachable!("a slab that is not full has a free node");
     }
 
     pub fn free(&mut self, slot: Slot) {
         debug_assert!(self.live > 0, "free with no live node");
         let node = &mut self.nodes[slot as usize];
         // Ids start at 1 and `free` clears them: a second free of the same
-        // node would loop the free list.
+        // node is caught here.
         assert!(node.order_id != 0, "double free of slot");
+        debug_assert!(!self.is_free(slot), "a live node marked free");
+        let node = &mut self.nodes[slot as usize];
         node.leaves_qty = 0;
         node.order_id = 0;
-        node.next = self.free_head;
-        self.free_head = slot;
+        self.free[slot as usize / 64] |= 1u64 << (slot % 64);
         self.live -= 1;
+    }
+
+    /// Free nodes by the bitmap (for the consistency check).
+    pub fn free_count(&self) -> usize {
+        let count: u32 = self.free.iter().map(|w| w.count_ones()).sum();
+        debug_assert!(count as usize <= self.nodes.len());
+        count as usize
     }
 
     #[inline]

@@ -182,25 +182,6 @@ impl SlotTable {
         &self.entries[self.home(tag)]
     }
 
-    /// The slot of the first of the next four entries tagged `tag`, with
-    /// no node read: a prefetch hint, not a lookup.
-    #[inline]
-    pub fn guess_slot(&self, tag: u32) -> Option<Slot> {
-        debug_assert!(self.len < self.entries.len(), "a probe could not end");
-        let mut i = self.home(tag);
-        for _ in 0..4 {
-            let e = self.entries[i];
-            if e == EMPTY {
-                return None;
-            }
-            if tag_of(e) == tag {
-                return Some(slot_of(e));
-            }
-            i = (i + 1) & self.mask;
-        }
-        None
-    }
-
     pub fn len(&self) -> usize {
         debug_assert!(self.len <= self.entries.len() / 2, "load over one half");
         self.len

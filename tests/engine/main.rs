@@ -7,6 +7,7 @@ mod support;
 
 mod account_queries;
 mod done_orders;
+mod home_nodes;
 mod model;
 mod orders;
 mod reconfigure;
