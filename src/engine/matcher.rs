@@ -859,6 +859,7 @@ impl Engine {
     }
 
     fn cancel<S: EventSink>(&mut self, cancel: &CancelOrder, sink: &mut S) {
+        self.prefetch_home(cancel.order_id);
         match self.owned_order(cancel.account, cancel.symbol, cancel.order_id) {
             Ok((slot, _, _)) => {
                 self.cancel_and_publish(slot, CancelReason::Requested, sink);
@@ -875,6 +876,7 @@ impl Engine {
     }
 
     fn replace<S: EventSink>(&mut self, replace: &ReplaceOrder, sink: &mut S) {
+        self.prefetch_home(replace.order_id);
         match self.validate_replace(replace) {
             Ok(slot) => {
                 self.apply_replace(replace, slot, sink);
