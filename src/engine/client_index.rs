@@ -19,7 +19,7 @@
 //! order id): an order is in this index exactly when it is in its owner's
 //! list, which `check_invariants` verifies.
 
-use super::prefetch::prefetch;
+use super::prefetch::{prefetch, PREFETCH_MIN_LIVE};
 use super::slab::{OrderSlab, Slot};
 use super::slot_table::SlotTable;
 use super::types::{ClientOrderId, OrderId};
@@ -62,8 +62,10 @@ pub struct ClientIndex {
     /// change number `k` at `k % DELAY`: the index is the table with
     /// these applied in order.
     queued: [Change; DELAY],
-    /// Changes ever made: the next one's number.
+    /// Changes ever queued: the next one's number.
     changes: usize,
+    /// Whether `queued` may hold a change (else every place is empty).
+    changes_queued: bool,
     /// Entries the index holds: the table's plus queued inserts minus
     /// queued removals.
     len: usize,
@@ -75,6 +77,7 @@ impl ClientIndex {
             table: SlotTable::with_capacity(orders),
             queued: [NO_CHANGE; DELAY],
             changes: 0,
+            changes_queued: false,
             len: 0,
         }
     }
@@ -123,11 +126,14 @@ impl ClientIndex {
     pub fn insert(&mut self, slab: &OrderSlab, slot: Slot) {
         let node = slab.get(slot);
         debug_assert!(node.order_id != 0, "indexing a free node");
-        self.queue(Change {
-            hash: hash(node.owner, node.client_order_id),
-            slot,
-            insert: true,
-        });
+        self.change(
+            slab,
+            Change {
+                hash: hash(node.owner, node.client_order_id),
+                slot,
+                insert: true,
+            },
+        );
         self.len += 1;
     }
 
@@ -137,13 +143,44 @@ impl ClientIndex {
     pub fn remove(&mut self, slab: &OrderSlab, slot: Slot) {
         let node = slab.get(slot);
         debug_assert!(node.order_id != 0, "unindexing a free node");
-        self.queue(Change {
-            hash: hash(node.owner, node.client_order_id),
-            slot,
-            insert: false,
-        });
+        self.change(
+            slab,
+            Change {
+                hash: hash(node.owner, node.client_order_id),
+                slot,
+                insert: false,
+            },
+        );
         assert!(self.len > 0, "removing from an empty client index");
         self.len -= 1;
+    }
+
+    /// Makes `change`: queued while the resting orders outgrow the caches
+    /// (`PREFETCH_MIN_LIVE`, as for every prefetch), applied at once (after
+    /// whatever is queued) while they fit, where the queue only costs.
+    #[inline]
+    fn change(&mut self, slab: &OrderSlab, change: Change) {
+        debug_assert!(change.slot < slab.capacity(), "a change outside the slab");
+        if slab.live() >= PREFETCH_MIN_LIVE {
+            self.queue(change);
+            return;
+        }
+        if self.changes_queued {
+            self.apply_queued();
+        }
+        self.apply(change);
+    }
+
+    /// Applies every queued change, oldest first, emptying the queue.
+    fn apply_queued(&mut self) {
+        assert!(self.changes_queued, "nothing queued");
+        for k in self.changes.saturating_sub(DELAY)..self.changes {
+            let change = core::mem::replace(&mut self.queued[k % DELAY], NO_CHANGE);
+            if change.slot != NO_CHANGE.slot {
+                self.apply(change);
+            }
+        }
+        self.changes_queued = false;
     }
 
     /// Queues `change` with its table line on its way, in the place of the
@@ -154,6 +191,7 @@ impl ClientIndex {
         prefetch(self.table.home_entry(change.hash));
         let oldest = core::mem::replace(&mut self.queued[self.changes % DELAY], change);
         self.changes += 1;
+        self.changes_queued = true;
         if oldest.slot != NO_CHANGE.slot {
             self.apply(oldest);
         }
@@ -177,7 +215,9 @@ impl ClientIndex {
     fn queued_changes(&self) -> impl Iterator<Item = Change> + '_ {
         let first = self.changes.saturating_sub(DELAY);
         debug_assert!(self.changes - first <= DELAY);
-        (first..self.changes).map(|k| self.queued[k % DELAY])
+        (first..self.changes)
+            .map(|k| self.queued[k % DELAY])
+            .filter(|c| c.slot != NO_CHANGE.slot)
     }
 
     pub fn len(&self) -> usize {

@@ -17,7 +17,7 @@ use super::types::{OrderKind, Price, Side};
 const INDEX_AHEAD: usize = 16;
 /// Resting orders below which a batch does not prefetch: 16,384 orders of
 /// 80 bytes (node and index share) are about 1.3 MiB, an L2's worth.
-const PREFETCH_MIN_LIVE: u32 = 16_384;
+pub(crate) const PREFETCH_MIN_LIVE: u32 = 16_384;
 const NODE_AHEAD: usize = 8;
 const NEIGHBOURS_AHEAD: usize = 4;
 

@@ -201,3 +201,90 @@ fn realized_pnl_rounds_the_closed_cost_toward_zero_and_is_exact_when_flat() {
         assert_eq!(pnl(&h), (3 * 1_002 - 3_002) * sign as i128);
     }
 }
+
+/// With more orders resting than fit the caches the client index queues
+/// its changes (`client_index.rs`): lookups by client order id stay exact
+/// through cancels, replaces that rename and duplicate ids, each checked
+/// right after the command against the orders the test knows rest.
+#[test]
+fn lookups_by_client_order_id_stay_exact_while_changes_are_queued() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut config = config();
+    config.order_capacity = 1 << 15;
+    config.max_levels_per_side = 64;
+    let mut h = Harness::with(config);
+    // (account, client order id) -> resting order ids; order id -> key.
+    let mut by_key: BTreeMap<(AccountId, u64), BTreeSet<OrderId>> = BTreeMap::new();
+    let mut key_of: BTreeMap<OrderId, (AccountId, u64)> = BTreeMap::new();
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move |below: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % below
+    };
+    let accounts = [ALICE, BOB, CAROL];
+    let check = |h: &Harness,
+                 by_key: &BTreeMap<(AccountId, u64), BTreeSet<OrderId>>,
+                 key: (AccountId, u64)| {
+        let expected = by_key.get(&key).and_then(|ids| ids.first().copied());
+        let got = h
+            .engine
+            .order_by_client_id(key.0, SYM, key.1)
+            .map(|v| v.order_id);
+        assert_eq!(got, expected, "key {key:?}");
+    };
+    for step in 0..20_000u64 {
+        let rested = step < 17_000 || next(2) == 0 || key_of.is_empty();
+        let mut events = Vec::new();
+        if rested {
+            let account = accounts[next(3) as usize];
+            // Few client order ids: duplicates are common.
+            let cid = next(500);
+            let mut order = h.order(account, Buy, 940 + next(60) as Price, 1);
+            order.client_order_id = cid;
+            h.engine.process(&Command::New(order), &mut events);
+            let id = accepted_id(&events);
+            by_key.entry((account, cid)).or_default().insert(id);
+            key_of.insert(id, (account, cid));
+            check(&h, &by_key, (account, cid));
+            continue;
+        }
+        let pick = next(key_of.len() as u64) as usize;
+        let (&id, &key) = key_of.iter().nth(pick).expect("an order rests");
+        by_key.get_mut(&key).expect("its key").remove(&id);
+        key_of.remove(&id);
+        if next(2) == 0 {
+            h.engine.process(
+                &Command::Cancel(CancelOrder {
+                    account: key.0,
+                    symbol: SYM,
+                    order_id: id,
+                    client_order_id: key.1,
+                }),
+                &mut events,
+            );
+            assert_eq!(cancels(&events).len(), 1, "{events:?}");
+        } else {
+            // A replace renames the order (a new price keeps it resting).
+            let new_cid = next(500);
+            h.engine.process(
+                &Command::Replace(ReplaceOrder {
+                    account: key.0,
+                    symbol: SYM,
+                    order_id: id,
+                    client_order_id: new_cid,
+                    new_price: 940 + next(60) as Price,
+                    new_qty: 2,
+                }),
+                &mut events,
+            );
+            assert!(matches!(events[0], Event::Replaced { .. }), "{events:?}");
+            by_key.entry((key.0, new_cid)).or_default().insert(id);
+            key_of.insert(id, (key.0, new_cid));
+            check(&h, &by_key, (key.0, new_cid));
+        }
+        check(&h, &by_key, key);
+    }
+    h.engine.check_invariants();
+}
