@@ -412,7 +412,6 @@ const ASSERTION_FREE_ALLOWED: &[(&str, &[&str])] = &[
             "src/shard/core/telemetry.rs ShardCore::record_span",
             "src/shard/core/telemetry.rs ShardCore::loop_turn_begins",
             "src/shard/core/telemetry.rs ShardCore::loop_turn_ends",
-            "src/shard/core/telemetry.rs ShardCore::awaiting_answer",
             "src/shard/core/telemetry.rs ShardCore::telemetry_tick",
             "src/shard/core/telemetry.rs ShardCore::publish_up",
             "src/shard/core/write_ahead.rs ShardCore::journal_retired",

@@ -116,10 +116,7 @@ mod tests {
             qty: 1,
         };
         let number = ReportNumber { stream, report_seq };
-        match SessionReport::from_event(&event, 0)
-            .unwrap()
-            .numbered(number)
-        {
+        match SessionReport::from_event(&event, 0, number).unwrap() {
             SessionReport::Accepted(m) => Received::OrderAccepted(m),
             _ => unreachable!(),
         }

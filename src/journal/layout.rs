@@ -202,12 +202,19 @@ pub fn write_record(out: &mut [u8], seq: u64, ts_ns: u64, entry: &Entry) -> u16 
     assert!(seq >= 1, "sequence numbers start at 1");
     // A zero `len` word means the end of the data: never a record's.
     assert!(len > 0, "an empty payload");
+    // The padding after the payload (0 to 7 bytes) is zero: the frame's
+    // last word is cleared first and the fields and payload are written
+    // over its start, one store where filling the padding was a call to
+    // memset. (For the shortest frames that word holds header fields,
+    // which are written after it.)
+    let last_word = out.len() - RECORD_ALIGN;
+    assert!(last_word < R_PAYLOAD + len, "the padding is under one word");
+    put_u64(out, last_word, 0);
     put_u64(out, R_SEQ, seq);
     put_u64(out, R_TS, ts_ns);
     put_u16(out, R_KIND, kind);
     put_u16(out, R_RESERVED, 0);
     codec::encode(entry, &mut out[R_PAYLOAD..R_PAYLOAD + len]);
-    out[R_PAYLOAD + len..].fill(0);
     let crc = super::record_crc::record_crc(&out[R_SEQ..R_PAYLOAD + len]);
     put_u32(out, R_CRC, crc);
     std::sync::atomic::fence(std::sync::atomic::Ordering::Release);

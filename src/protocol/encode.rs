@@ -20,6 +20,19 @@ pub fn encode<M: WireMessage>(msg: &M, seq: u32, out: &mut [u8]) -> Option<usize
     Some(M::LEN)
 }
 
+/// Appends `msg` to `out` exactly as [`encode`] writes it (a fresh header
+/// at `seq`), and returns the bytes appended. For a send buffer that grows
+/// within its reserved capacity: the message is copied once into the spare
+/// room, where `encode` would need the room zero-filled first.
+#[inline]
+pub fn encode_append<M: WireMessage>(msg: &M, seq: u32, out: &mut Vec<u8>) -> usize {
+    let start = out.len();
+    out.extend_from_slice(msg.as_bytes());
+    out[start..start + HEADER_LEN].copy_from_slice(M::header_for(seq).as_bytes());
+    debug_assert_eq!(out.len(), start + M::LEN);
+    M::LEN
+}
+
 /// An engine event in the form it is sent to the session that owns the
 /// order (the event's `account`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,14 +46,31 @@ pub enum SessionReport {
 }
 
 impl SessionReport {
-    /// The report for `event`, or `None` for events that are not about one
-    /// account's order (book levels, trades, halts, kill switches, reference
-    /// prices: those are public and go to market data, or are audit only)
-    /// and for `MassCancelDone`, which the gateway aggregates itself.
+    /// The report for `event` with its place in the account's report
+    /// streams (`ReportNumber::NONE` for a report no engine numbered), or
+    /// `None` for events that are not about one account's order (book
+    /// levels, trades, halts, kill switches, reference prices: those are
+    /// public and go to market data, or are audit only) and for
+    /// `MassCancelDone`, which the gateway aggregates itself. The number is
+    /// written here, not patched in after, so that the order path builds
+    /// each report once.
     // TODO(issue 10): split (over 70 lines; allowed so that the list only shrinks).
     #[allow(clippy::too_many_lines)]
-    pub fn from_event(event: &Event, timestamp_ns: u64) -> Option<SessionReport> {
+    // Inlined where the order path encodes a report (the session table), so
+    // that the report is built where the outbox copies it from, not built,
+    // returned and copied again.
+    #[inline]
+    pub fn from_event(
+        event: &Event,
+        timestamp_ns: u64,
+        number: ReportNumber,
+    ) -> Option<SessionReport> {
+        debug_assert!(
+            number.report_seq > 0 || number.stream == 0,
+            "0 is no stream"
+        );
         let ts = U64::new(timestamp_ns);
+        let (report_seq, stream) = (U64::new(number.report_seq), U32::new(number.stream));
         let report = match *event {
             Event::Accepted {
                 order_id,
@@ -64,8 +94,8 @@ impl SessionReport {
                 price: I64::new(price),
                 qty: U64::new(qty),
                 timestamp_ns: ts,
-                report_seq: U64::new(0),
-                stream: U32::new(0),
+                report_seq,
+                stream,
                 account: U32::new(account),
             }),
             Event::Rejected {
@@ -80,8 +110,8 @@ impl SessionReport {
                 reason: U16::new(reason.code()),
                 _reserved: [0; 2],
                 timestamp_ns: ts,
-                report_seq: U64::new(0),
-                stream: U32::new(0),
+                report_seq,
+                stream,
                 account: U32::new(account),
             }),
             Event::Fill {
@@ -108,8 +138,8 @@ impl SessionReport {
                 qty: U64::new(qty),
                 leaves_qty: U64::new(leaves_qty),
                 timestamp_ns: ts,
-                report_seq: U64::new(0),
-                stream: U32::new(0),
+                report_seq,
+                stream,
                 account: U32::new(account),
             }),
             Event::Canceled {
@@ -128,8 +158,8 @@ impl SessionReport {
                 _reserved: [0; 3],
                 canceled_qty: U64::new(canceled_qty),
                 timestamp_ns: ts,
-                report_seq: U64::new(0),
-                stream: U32::new(0),
+                report_seq,
+                stream,
                 account: U32::new(account),
             }),
             Event::Replaced {
@@ -152,8 +182,8 @@ impl SessionReport {
                 qty: U64::new(qty),
                 leaves_qty: U64::new(leaves_qty),
                 timestamp_ns: ts,
-                report_seq: U64::new(0),
-                stream: U32::new(0),
+                report_seq,
+                stream,
                 account: U32::new(account),
             }),
             Event::CancelRejected {
@@ -170,8 +200,8 @@ impl SessionReport {
                 reason: U16::new(reason.code()),
                 _reserved: [0; 2],
                 timestamp_ns: ts,
-                report_seq: U64::new(0),
-                stream: U32::new(0),
+                report_seq,
+                stream,
                 account: U32::new(account),
             }),
             // The gateway answers a MassCancel itself (MassCancelDoneMsg):
@@ -187,26 +217,6 @@ impl SessionReport {
         Some(report)
     }
 
-    /// The report with its place in the account's report streams (a
-    /// report from [`from_event`](Self::from_event) has none: number 0).
-    #[inline]
-    pub fn numbered(mut self, number: ReportNumber) -> SessionReport {
-        debug_assert!(
-            number.report_seq > 0 || number.stream == 0,
-            "0 is no stream"
-        );
-        let (seq, stream) = (U64::new(number.report_seq), U32::new(number.stream));
-        match &mut self {
-            SessionReport::Accepted(m) => (m.report_seq, m.stream) = (seq, stream),
-            SessionReport::Rejected(m) => (m.report_seq, m.stream) = (seq, stream),
-            SessionReport::Fill(m) => (m.report_seq, m.stream) = (seq, stream),
-            SessionReport::Canceled(m) => (m.report_seq, m.stream) = (seq, stream),
-            SessionReport::Replaced(m) => (m.report_seq, m.stream) = (seq, stream),
-            SessionReport::CancelRejected(m) => (m.report_seq, m.stream) = (seq, stream),
-        }
-        self
-    }
-
     /// Size of the encoded report in bytes.
     pub fn encoded_len(&self) -> usize {
         match self {
@@ -216,6 +226,19 @@ impl SessionReport {
             SessionReport::Canceled(_) => OrderCanceledMsg::LEN,
             SessionReport::Replaced(_) => OrderReplacedMsg::LEN,
             SessionReport::CancelRejected(_) => CancelRejectedMsg::LEN,
+        }
+    }
+
+    /// See [`encode_append`].
+    #[inline]
+    pub fn encode_append(&self, seq: u32, out: &mut Vec<u8>) -> usize {
+        match self {
+            SessionReport::Accepted(m) => encode_append(m, seq, out),
+            SessionReport::Rejected(m) => encode_append(m, seq, out),
+            SessionReport::Fill(m) => encode_append(m, seq, out),
+            SessionReport::Canceled(m) => encode_append(m, seq, out),
+            SessionReport::Replaced(m) => encode_append(m, seq, out),
+            SessionReport::CancelRejected(m) => encode_append(m, seq, out),
         }
     }
 
@@ -240,5 +263,5 @@ impl SessionReport {
 /// go through here too, as a `Rejected` or `CancelRejected` event it builds
 /// itself, so they are encoded exactly like the engine's.
 pub fn encode_event(event: &Event, seq: u32, timestamp_ns: u64, out: &mut [u8]) -> Option<usize> {
-    SessionReport::from_event(event, timestamp_ns)?.encode(seq, out)
+    SessionReport::from_event(event, timestamp_ns, ReportNumber::NONE)?.encode(seq, out)
 }

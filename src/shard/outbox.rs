@@ -4,7 +4,7 @@
 //! allocates nothing. The bound is `send_buffer_bytes`; room for one final
 //! `SessionEnd` is reserved beyond it.
 
-use crate::protocol::{encode, SessionEndMsg, SessionReport, WireMessage, MAX_MESSAGE_LEN};
+use crate::protocol::{encode_append, SessionEndMsg, SessionReport, WireMessage, MAX_MESSAGE_LEN};
 
 pub struct Outbox {
     buf: Vec<u8>,
@@ -46,11 +46,14 @@ impl Outbox {
         self.first_queued_ns
     }
 
+    /// Appends one message of `len` bytes if it fits within `within`;
+    /// `write` appends exactly those bytes (`encode_append`: copied once,
+    /// no zero fill first) given the sequence number it carries.
     fn append(
         &mut self,
         len: usize,
         within: usize,
-        write: impl FnOnce(u32, &mut [u8]) -> Option<usize>,
+        write: impl FnOnce(u32, &mut Vec<u8>) -> usize,
     ) -> Result<(), Full> {
         if self.sealed {
             return Ok(()); // after SessionEnd nothing more is sent
@@ -66,9 +69,9 @@ impl Outbox {
         if start == 0 && self.stamping {
             self.first_queued_ns = crate::telemetry::clock::mono_ns();
         }
-        self.buf.resize(start + len, 0);
-        let written = write(self.next_seq, &mut self.buf[start..]).expect("room was checked");
-        debug_assert_eq!(written, len);
+        let written = write(self.next_seq, &mut self.buf);
+        assert_eq!(written, len, "the length that was checked");
+        debug_assert_eq!(self.buf.len(), start + len);
         self.next_seq = self.next_seq.wrapping_add(1);
         // The buffer was reserved whole: appending never reallocates.
         debug_assert!(self.buf.len() <= self.buf.capacity());
@@ -76,19 +79,21 @@ impl Outbox {
     }
 
     pub fn push<M: WireMessage>(&mut self, msg: &M) -> Result<(), Full> {
-        self.append(M::LEN, self.limit, |seq, out| encode(msg, seq, out))
+        self.append(M::LEN, self.limit, |seq, out| encode_append(msg, seq, out))
     }
 
     pub fn push_report(&mut self, report: &SessionReport) -> Result<(), Full> {
         self.append(report.encoded_len(), self.limit, |seq, out| {
-            report.encode(seq, out)
+            report.encode_append(seq, out)
         })
     }
 
     /// Queues the last message of the session, using the reserved room.
     pub fn push_final(&mut self, msg: &SessionEndMsg) {
         let within = self.limit + MAX_MESSAGE_LEN;
-        let appended = self.append(SessionEndMsg::LEN, within, |seq, out| encode(msg, seq, out));
+        let appended = self.append(SessionEndMsg::LEN, within, |seq, out| {
+            encode_append(msg, seq, out)
+        });
         // The room past `limit` is kept for exactly this message.
         assert!(appended.is_ok() || self.sealed, "SessionEnd always fits");
         self.sealed = true;

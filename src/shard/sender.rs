@@ -301,6 +301,11 @@ impl MeshSender {
                 return;
             }
         };
+        if self.feed_replicas == 0 {
+            // No other shard keeps a replica (one shard, or no fan-out
+            // elsewhere): every book change of the order path comes here.
+            return;
+        }
         for to in 0..self.rings.len() {
             if self.feed_replicas & (1 << to) == 0 {
                 continue;

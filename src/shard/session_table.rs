@@ -149,9 +149,8 @@ impl SessionTable {
         if !session.is_active() {
             return;
         }
-        let report = SessionReport::from_event(event, wall_ns)
-            .expect("routed events are reports")
-            .numbered(number);
+        let report =
+            SessionReport::from_event(event, wall_ns, number).expect("routed events are reports");
         if session.outbox.push_report(&report).is_err() {
             self.defer_end(dest.slot);
         } else {

@@ -262,7 +262,9 @@ fn reports_with_undefined_codes_do_not_become_events() {
         price: 1,
         qty: 1,
     };
-    let Some(SessionReport::Accepted(mut msg)) = SessionReport::from_event(&accepted, 0) else {
+    let Some(SessionReport::Accepted(mut msg)) =
+        SessionReport::from_event(&accepted, 0, ReportNumber::NONE)
+    else {
         panic!()
     };
     assert_eq!(

@@ -132,8 +132,8 @@ fn worked_hex_dumps_are_what_the_encoder_writes() {
         stream: 0,
         report_seq: 1,
     };
-    let report = SessionReport::from_event(&accepted, 1_700_000_000_123_456_789).unwrap();
-    let n = report.numbered(number).encode(2, &mut buf).unwrap();
+    let report = SessionReport::from_event(&accepted, 1_700_000_000_123_456_789, number).unwrap();
+    let n = report.encode(2, &mut buf).unwrap();
     expected.push(buf[..n].to_vec());
 
     let request = DoneOrdersRequestMsg::new(1002, Some(1), QueryCursor::START);

@@ -448,9 +448,14 @@ proptest! {
         report_seq in 1..u64::MAX,
     ) {
         let number = ReportNumber { stream, report_seq };
-        let report = SessionReport::from_event(&event, 0).unwrap().numbered(number);
+        let report = SessionReport::from_event(&event, 0, number).unwrap();
         let mut out = [0u8; MAX_MESSAGE_LEN];
         let n = report.encode(1, &mut out).unwrap();
+        // The send buffer's append writes the same bytes, after what it holds.
+        let mut appended = vec![0xA5u8; 3];
+        prop_assert_eq!(report.encode_append(1, &mut appended), n);
+        prop_assert_eq!(&appended[..3], &[0xA5u8; 3][..]);
+        prop_assert_eq!(&appended[3..], &out[..n]);
         prop_assert_eq!(&out[n - 16..n - 8], &report_seq.to_le_bytes()[..]);
         prop_assert_eq!(&out[n - 8..n - 4], &stream.to_le_bytes()[..]);
         let decoded = decode_gateway(&out[..n]).unwrap();
@@ -460,7 +465,7 @@ proptest! {
 
     #[test]
     fn a_report_does_not_fit_a_buffer_one_byte_short(event in report_event()) {
-        let report = SessionReport::from_event(&event, 0).unwrap();
+        let report = SessionReport::from_event(&event, 0, ReportNumber::NONE).unwrap();
         let mut out = vec![0u8; report.encoded_len() - 1];
         prop_assert_eq!(encode_event(&event, 1, 0, &mut out), None);
     }

@@ -206,7 +206,7 @@ impl ShardCore {
                     let in_flight = session.remote_in_flight + self.batch.len() as u32;
                     let own_backlog =
                         session.outbox.over_half_full() || in_flight >= self.max_in_flight;
-                    if own_backlog || !self.can_route(id.slot, &decoded.message) {
+                    if own_backlog || !self.can_route(session, &decoded.message) {
                         blocked = true;
                         break;
                     }
@@ -244,12 +244,10 @@ impl ShardCore {
                 .all(|s| s == self.id as usize || self.sender.has_room(s))
     }
 
-    /// Whether every ring this message would use has room now.
-    fn can_route(&self, slot: u16, message: &ClientMessage<'_>) -> bool {
-        debug_assert!(slot < self.sessions.capacity());
-        let Some(session) = self.sessions.get_slot(slot) else {
-            return true;
-        };
+    /// Whether every ring this message of `session` (the reading one,
+    /// already looked up) would use has room now.
+    fn can_route(&self, session: &Session, message: &ClientMessage<'_>) -> bool {
+        debug_assert!(!session.is_ended(), "an ended session reads nothing");
         if !session.is_active() {
             return true;
         }
@@ -292,6 +290,9 @@ impl ShardCore {
             // after them (a query reads the book they change).
             self.flush_batch();
         }
+        // A request read now waits for its answer from the read's start
+        // (`wire_to_wire`); 0 when the read is not stamped.
+        let read_ns = self.telemetry.read_ns;
         let session = self.sessions.get_slot_mut(slot).expect("live session");
         assert!(
             !session.is_ended(),
@@ -314,7 +315,10 @@ impl ShardCore {
             }
             (Phase::Active { .. }, ClientMessage::Heartbeat(_)) => {}
             (Phase::Active { .. }, request) => {
-                self.awaiting_answer(slot);
+                // The oldest unanswered request of the session counts.
+                if session.unanswered_since_ns == 0 {
+                    session.unanswered_since_ns = read_ns;
+                }
                 self.order_entry(slot, request, now);
             }
             (Phase::Ended(_), _) => {}

@@ -83,7 +83,8 @@ impl ShardCore {
             Event::Rejected { .. } | Event::CancelRejected { .. }
         ));
         self.counters.count_report(&event);
-        let report = SessionReport::from_event(&event, now.wall_ns).expect("a reject is a report");
+        let report = SessionReport::from_event(&event, now.wall_ns, ReportNumber::NONE)
+            .expect("a reject is a report");
         let session = self.sessions.get_slot_mut(slot).expect("live session");
         if session.outbox.push_report(&report).is_err() {
             self.end_session(slot, SessionEndReason::SlowConsumer);

@@ -224,13 +224,9 @@ impl ShardCore {
                         stream: replay.stream,
                         report_seq,
                     };
-                    let report = SessionReport::from_event(&event, ts_ns)
+                    let report = SessionReport::from_event(&event, ts_ns, number)
                         .expect("a source hands over order reports only");
-                    if session
-                        .outbox
-                        .push_report(&report.numbered(number))
-                        .is_err()
-                    {
+                    if session.outbox.push_report(&report).is_err() {
                         break; // cannot happen under half full; retried next poll
                     }
                     replay.sent += 1;

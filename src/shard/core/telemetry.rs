@@ -196,20 +196,6 @@ impl ShardCore {
         self.telemetry.last_turn_idle = handled == 0;
     }
 
-    /// A session's request was read at `read_ns`: its answer's write ends
-    /// its `wire_to_wire` time (the oldest unanswered one counts).
-    pub(super) fn awaiting_answer(&mut self, slot: u16) {
-        let read_ns = self.telemetry.read_ns;
-        if read_ns == 0 {
-            return;
-        }
-        if let Some(session) = self.sessions.get_slot_mut(slot) {
-            if session.unanswered_since_ns == 0 {
-                session.unanswered_since_ns = read_ns;
-            }
-        }
-    }
-
     /// On the tick: swaps the interval histograms if due and publishes the
     /// counters (plain stores into this shard's board).
     pub(super) fn telemetry_tick(&mut self) {
