@@ -139,7 +139,12 @@ impl Engine {
             return; // In cache already (see `process_batch`).
         }
         if node.next != NIL {
+            // The next order's node, and the lines its own fill reads
+            // first (its account links, its notional): their addresses
+            // follow from its slot, so they need not wait for its node.
             prefetch(self.slab.get_unchecked_hint(node.next));
+            prefetch(self.account_links.hint(node.next));
+            prefetch(&self.notional[node.next as usize]);
         }
         self.prefetch_account_links(slot);
         prefetch(&self.exposures[node.owner as usize]);
