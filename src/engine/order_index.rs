@@ -78,11 +78,12 @@ impl OrderIndex {
     pub fn insert(&mut self, slab: &OrderSlab, slot: Slot) {
         let id = slab.get(slot).order_id;
         debug_assert!(id != 0, "indexing a free node");
+        let at_home = slot == slab.home_of(id);
         debug_assert!(
-            slot == slab.home_of(id) || self.find(slab, id).is_none(),
+            at_home || self.find(slab, id).is_none(),
             "order id {id} reused"
         );
-        if slot != slab.home_of(id) {
+        if !at_home {
             self.table.insert(tag(id), slot);
         }
         self.len += 1;
@@ -113,12 +114,6 @@ impl OrderIndex {
     pub fn len(&self) -> usize {
         debug_assert!(self.table.len() <= self.len);
         self.len
-    }
-
-    /// Orders away from their home node (what the table holds).
-    pub fn away_from_home(&self) -> usize {
-        debug_assert!(self.table.len() <= self.len);
-        self.table.len()
     }
 
     /// The table's own consistency check (see `SlotTable::check_displaced`).

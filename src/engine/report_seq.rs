@@ -11,20 +11,12 @@ use super::event::{Event, EventSink};
 use super::id_index::IdIndex;
 use super::types::AccountId;
 
-/// Account ids below this are found by a direct index (a 4-byte entry per
-/// id up to the largest such account id); larger ones by binary search.
-const DIRECT_IDS: u32 = 1 << 16;
-
 /// The last number given per account of this engine.
 pub(crate) struct ReportNumbers {
-    /// `direct[id]`: the counter's index + 1 of account `id` (0: not an
-    /// account of this engine), for ids below [`DIRECT_IDS`]: a report is
-    /// numbered on the engine's per-command path, where a binary search
-    /// per report cost about 90 instructions a command (cachegrind).
-    direct: Vec<u32>,
-    /// Account id to the index of its counter (the engine's own order),
-    /// for every account; `None` while `Engine::process` holds the numbers.
-    lookup: Option<IdIndex<u32>>,
+    /// Account id to the index of its counter (the engine's own order);
+    /// `IdIndex` looks small ids up in a direct table, so numbering a
+    /// report costs no binary search on the per-command path.
+    lookup: IdIndex<u32>,
     last: Vec<u64>,
 }
 
@@ -32,19 +24,8 @@ impl ReportNumbers {
     pub(crate) fn new(lookup: IdIndex<u32>) -> ReportNumbers {
         let accounts = lookup.len();
         assert!(lookup.iter().all(|(_, i)| (i as usize) < accounts));
-        let direct_len = lookup
-            .iter()
-            .map(|(id, _)| id)
-            .filter(|&id| id < DIRECT_IDS)
-            .max()
-            .map_or(0, |id| id as usize + 1);
-        let mut direct = vec![0u32; direct_len];
-        for (id, index) in lookup.iter().filter(|&(id, _)| id < DIRECT_IDS) {
-            direct[id as usize] = index + 1;
-        }
         ReportNumbers {
-            direct,
-            lookup: Some(lookup),
+            lookup,
             last: vec![0; accounts],
         }
     }
@@ -52,18 +33,8 @@ impl ReportNumbers {
     /// The counter's index for `account`.
     #[inline(always)]
     fn index_of(&self, account: AccountId) -> Option<usize> {
-        let index = match self.direct.get(account as usize) {
-            Some(&entry) => (entry as usize).checked_sub(1),
-            None if account < DIRECT_IDS => None,
-            None => self.lookup.as_ref()?.get(account).map(|i| i as usize),
-        };
-        debug_assert_eq!(
-            index,
-            self.lookup
-                .as_ref()
-                .and_then(|l| l.get(account))
-                .map(|i| i as usize)
-        );
+        let index = self.lookup.get(account).map(|i| i as usize);
+        debug_assert!(index.is_none_or(|i| i < self.last.len()));
         index
     }
 

@@ -176,7 +176,8 @@ impl OrderSlab {
         } else {
             self.search_free()
         };
-        self.free[slot as usize / 64] &= !(1u64 << (slot % 64));
+        let (word, bit) = Self::bit_of(slot);
+        self.free[word] &= !bit;
         let free = &mut self.nodes[slot as usize];
         debug_assert!(free.order_id == 0, "a free node holds an order");
         *free = node;
@@ -185,10 +186,18 @@ impl OrderSlab {
         Some(slot)
     }
 
+    /// The word of `free` holding `slot`'s bit, and the bit.
+    #[inline(always)]
+    fn bit_of(slot: Slot) -> (usize, u64) {
+        debug_assert!(slot != NIL, "NIL is no node");
+        (slot as usize / 64, 1u64 << (slot % 64))
+    }
+
     #[inline(always)]
     fn is_free(&self, slot: Slot) -> bool {
         debug_assert!(slot < self.capacity());
-        self.free[slot as usize / 64] & (1u64 << (slot % 64)) != 0
+        let (word, bit) = Self::bit_of(slot);
+        self.free[word] & bit != 0
     }
 
     /// Some free node (the slab is not full), searching word by word from
@@ -209,15 +218,15 @@ impl OrderSlab {
 
     pub fn free(&mut self, slot: Slot) {
         debug_assert!(self.live > 0, "free with no live node");
+        debug_assert!(!self.is_free(slot), "a live node marked free");
         let node = &mut self.nodes[slot as usize];
         // Ids start at 1 and `free` clears them: a second free of the same
         // node is caught here.
         assert!(node.order_id != 0, "double free of slot");
-        debug_assert!(!self.is_free(slot), "a live node marked free");
-        let node = &mut self.nodes[slot as usize];
         node.leaves_qty = 0;
         node.order_id = 0;
-        self.free[slot as usize / 64] |= 1u64 << (slot % 64);
+        let (word, bit) = Self::bit_of(slot);
+        self.free[word] |= bit;
         self.live -= 1;
     }
 

@@ -5,13 +5,12 @@
 //! must read 0 once its 40 clients exist and have subscribed.
 
 use crate::support::alloc_counter::allocations_in;
+use crate::support::ws_client::client_text;
 use tradsys::config::{Config, DEFAULT_TOML};
 use tradsys::engine::*;
 use tradsys::market_data::FeedEpoch;
 use tradsys::protocol::market_data::DataFormat;
 use tradsys::shard::md::{ClientId, MdHub, RelayMsg, Transport};
-use tradsys::websocket::encode::write_frame;
-use tradsys::websocket::frame::Opcode;
 
 /// A round of orders on symbol 1 that rest, then a sweep and cancels: the
 /// relay messages of their public events, as a replica's tap makes them.
@@ -60,15 +59,7 @@ fn round_messages(engine: &mut Engine, round: u64) -> Vec<RelayMsg> {
 
 fn subscribed_clients(hub: &mut MdHub, count: usize) -> Vec<ClientId> {
     let text = r#"{"op":"subscribe","symbols":[1,2],"channels":["book","book@100ms","bbo","trades","ticker","status"],"depth":0}"#;
-    let mut frame = vec![0u8; text.len() + 14];
-    let n = write_frame(
-        true,
-        Opcode::Text,
-        text.as_bytes(),
-        Some([1, 2, 3, 4]),
-        &mut frame,
-    )
-    .unwrap();
+    let frame = client_text(text);
     (0..count)
         .map(|i| {
             assert!(hub.begin_handshake());
@@ -76,7 +67,7 @@ fn subscribed_clients(hub: &mut MdHub, count: usize) -> Vec<ClientId> {
             let id = hub
                 .end_handshake(Some(format), Transport::WebSocket, 0)
                 .unwrap();
-            assert!(hub.on_input(id, &frame[..n], 1).keep_reading);
+            assert!(hub.on_input(id, &frame, 1).keep_reading);
             id
         })
         .collect()
