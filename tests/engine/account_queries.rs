@@ -288,3 +288,32 @@ fn lookups_by_client_order_id_stay_exact_while_changes_are_queued() {
     }
     h.engine.check_invariants();
 }
+
+/// The same rounding when the position's cost is past 64 bits (a price of
+/// 4 x 10^12 on 3,000,000 units: cost 1.2 x 10^19): the closed share is the
+/// exact 128-bit quotient, not a 64-bit one that would overflow.
+#[test]
+fn realized_pnl_stays_exact_when_the_cost_is_past_64_bits() {
+    const P: Price = 4_000_000_000_000;
+    let mut config = config();
+    config.symbols[0].reference_price = P;
+    let mut h = Harness::with(config);
+    h.rest(BOB, Sell, P, 1_000_000);
+    h.rest(BOB, Sell, P + 1, 2_000_000);
+    let open = h.order(ALICE, Buy, P + 1, 3_000_000);
+    h.submit(open);
+    let cost = P as i128 * 1_000_000 + (P as i128 + 1) * 2_000_000;
+    assert!(
+        cost > i64::MAX as i128,
+        "the test's cost must not fit 64 bits"
+    );
+    h.rest(BOB, Buy, P + 2, 1_000_000);
+    let close = h.order(ALICE, Sell, P + 2, 1_000_000);
+    h.submit(close);
+    let position = h.engine.position(ALICE, SYM).unwrap();
+    assert_eq!(position.position, 2_000_000);
+    // 1.2 x 10^19 + 2 x 10^6 over 3: the 2/3 of a unit truncated.
+    let closed = cost * 1_000_000 / 3_000_000;
+    assert_eq!(closed, P as i128 * 1_000_000 + 666_666);
+    assert_eq!(position.realized_pnl, (P as i128 + 2) * 1_000_000 - closed);
+}
