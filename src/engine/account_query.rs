@@ -13,6 +13,7 @@
 //! at the first of the next 64 order ids that is the account's and open,
 //! and otherwise skips the list up to it.
 
+use super::client_index::INDEXED_FROM;
 use super::done_orders::DoneOrder;
 use super::matcher::Engine;
 use super::query::{OrderView, PositionView};
@@ -43,10 +44,32 @@ impl Engine {
     ) -> Option<OrderView> {
         let book = self.symbol_index(symbol)?;
         let owner = self.owner(self.account_index(account)?, book);
-        let slot = self.client_index.get(&self.slab, owner, client_order_id)?;
+        let exposure = &self.exposures[owner as usize];
+        let slot = if exposure.client_indexed {
+            self.client_index.get(&self.slab, owner, client_order_id)?
+        } else {
+            self.first_with_client_id(exposure.orders_head, client_order_id)?
+        };
         let view = self.order_view(slot, account, symbol);
         debug_assert_eq!(view.client_order_id, client_order_id);
         Some(view)
+    }
+
+    /// The first order carrying `client_order_id` in a list the client
+    /// order id index does not hold (shorter than `INDEXED_FROM`): the
+    /// oldest, the list being in `order_id` order.
+    fn first_with_client_id(&self, head: Slot, client_order_id: ClientOrderId) -> Option<Slot> {
+        let mut walked = 0;
+        let mut slot = head;
+        while slot != NIL {
+            if self.slab.get(slot).client_order_id == client_order_id {
+                return Some(slot);
+            }
+            walked += 1;
+            debug_assert!(walked < INDEXED_FROM, "a long list not indexed");
+            slot = self.account_links.next(slot);
+        }
+        None
     }
 
     /// Visits up to `limit` open orders of `account` from `cursor` on, book

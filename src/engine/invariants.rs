@@ -1,6 +1,7 @@
 //! A full consistency check of the engine's structures, for tests and debug
 //! builds. Each violation is a bug, so this panics with what it found.
 
+use super::client_index::INDEXED_FROM;
 use super::matcher::Engine;
 use super::slab::NIL;
 use super::types::*;
@@ -67,11 +68,13 @@ impl Engine {
         );
         self.index.check_table();
         self.client_index.check_table();
-        assert_eq!(
-            self.client_index.len(),
-            self.slab.live() as usize,
-            "client index size"
-        );
+        let indexed: u64 = self
+            .exposures
+            .iter()
+            .filter(|e| e.client_indexed)
+            .map(|e| u64::from(e.open_orders))
+            .sum();
+        assert_eq!(self.client_index.len() as u64, indexed, "client index size");
         self.check_account_lists(&open);
     }
 
@@ -92,16 +95,21 @@ impl Engine {
                 // Lists are in order_id order (pages resume on it), and each
                 // order is found by its client order id (the oldest such).
                 assert!(prev == NIL || self.slab.get(prev).order_id < node.order_id);
-                let found = self
-                    .client_index
-                    .get(&self.slab, node.owner, node.client_order_id)
-                    .map(|s| self.slab.get(s).order_id);
-                assert!(found.is_some_and(|id| id <= node.order_id), "client index");
+                if exposure.client_indexed {
+                    let found = self
+                        .client_index
+                        .get(&self.slab, node.owner, node.client_order_id)
+                        .map(|s| self.slab.get(s).order_id);
+                    assert!(found.is_some_and(|id| id <= node.order_id), "client index");
+                }
                 listed += 1;
                 prev = slot;
                 slot = next;
             }
             assert_eq!(exposure.orders_tail, prev);
+            // A list is indexed from INDEXED_FROM orders until it empties.
+            assert!(exposure.client_indexed || exposure.open_orders < INDEXED_FROM);
+            assert!(!exposure.client_indexed || exposure.open_orders > 0);
             assert_eq!(listed, count, "account list length");
         }
     }

@@ -16,7 +16,7 @@
 
 use super::account_links::AccountLinks;
 use super::book::{crosses, Book, Level};
-use super::client_index::ClientIndex;
+use super::client_index::{ClientIndex, INDEXED_FROM};
 use super::config::{band_around, AccountSpec, EngineConfig, SymbolSpec};
 use super::done_orders::{DoneOrders, Finished};
 use super::event::{Event, EventSink};
@@ -735,7 +735,9 @@ impl Engine {
         });
     }
 
-    /// Appends the node to its owner's (account, symbol) list.
+    /// Appends the node to its owner's (account, symbol) list, and to the
+    /// client order id index when that list is indexed or now reaches the
+    /// length from which it is (`client_index.rs`).
     fn link_account(&mut self, slot: Slot) {
         let owner = self.slab.get(slot).owner as usize;
         let exposure = &mut self.exposures[owner];
@@ -744,13 +746,35 @@ impl Engine {
         self.account_links
             .push_back(&mut exposure.orders_head, &mut exposure.orders_tail, slot);
         exposure.open_orders += 1;
-        self.client_index.insert(&self.slab, slot);
+        if exposure.client_indexed {
+            self.client_index.insert(&self.slab, slot);
+        } else if exposure.open_orders >= INDEXED_FROM {
+            self.index_client_ids(owner);
+        }
+    }
+
+    /// Puts every order of `owner`'s list, which has just reached
+    /// `INDEXED_FROM` orders, into the client order id index.
+    fn index_client_ids(&mut self, owner: usize) {
+        let exposure = &mut self.exposures[owner];
+        assert!(!exposure.client_indexed, "list {owner} indexed twice");
+        let mut indexed = 0;
+        let mut slot = exposure.orders_head;
+        while slot != NIL {
+            self.client_index.insert(&self.slab, slot);
+            indexed += 1;
+            slot = self.account_links.next(slot);
+        }
+        assert_eq!(indexed, exposure.open_orders, "account list length");
+        exposure.client_indexed = true;
     }
 
     fn unlink_account(&mut self, slot: Slot) {
-        self.client_index.remove(&self.slab, slot);
         let owner = self.slab.get(slot).owner as usize;
         let exposure = &mut self.exposures[owner];
+        if exposure.client_indexed {
+            self.client_index.remove(&self.slab, slot);
+        }
         self.account_links
             .unlink(&mut exposure.orders_head, &mut exposure.orders_tail, slot);
         debug_assert!(
@@ -758,6 +782,11 @@ impl Engine {
             "unlink from an empty account list"
         );
         exposure.open_orders -= 1;
+        // An empty list leaves the index; it re-enters whole if it grows
+        // back to `INDEXED_FROM`.
+        if exposure.open_orders == 0 {
+            exposure.client_indexed = false;
+        }
     }
 
     /// Takes a resting order off the book and out of every index, freeing

@@ -29,6 +29,11 @@ pub struct Exposure {
     /// The account's resting orders on this symbol, oldest first.
     pub orders_head: Slot,
     pub orders_tail: Slot,
+    /// Whether this list's orders are in the client order id index: from
+    /// the moment the list reaches `client_index::INDEXED_FROM` orders
+    /// until it empties (`client_index.rs`). In the padding before
+    /// `cost_basis`: the line every command touches anyway.
+    pub client_indexed: bool,
     /// Sum of `price * signed qty` of the open position (average-cost basis).
     pub cost_basis: i128,
     /// Realized PnL in price units x quantity units.
@@ -49,6 +54,7 @@ impl Exposure {
         open_sell_qty: 0,
         orders_head: NIL,
         orders_tail: NIL,
+        client_indexed: false,
     };
 
     /// Position if every open order on `side` plus `extra` more filled.

@@ -317,3 +317,86 @@ fn realized_pnl_stays_exact_when_the_cost_is_past_64_bits() {
     assert_eq!(closed, P as i128 * 1_000_000 + 666_666);
     assert_eq!(position.realized_pnl, (P as i128 + 2) * 1_000_000 - closed);
 }
+
+/// Short (account, symbol) lists are walked, long ones indexed
+/// (`client_index::INDEXED_FROM`, 128): lookups by client order id stay
+/// exact, oldest first among duplicates, while one list grows past the
+/// length, is renamed by replaces on both sides of it, drains to nothing
+/// and grows again; another account's short list beside it stays walked.
+#[test]
+fn lookups_by_client_order_id_are_exact_across_the_indexed_length() {
+    use std::collections::BTreeMap;
+    let mut config = config();
+    config.order_capacity = 1 << 10;
+    config.max_levels_per_side = 64;
+    let mut h = Harness::with(config);
+    // (account, client order id) -> resting order ids, oldest first.
+    let mut live: BTreeMap<(AccountId, u64), Vec<OrderId>> = BTreeMap::new();
+    let check = |h: &Harness, live: &BTreeMap<(AccountId, u64), Vec<OrderId>>| {
+        for account in [ALICE, BOB] {
+            for client_order_id in 0..200 {
+                let expected = live
+                    .get(&(account, client_order_id))
+                    .and_then(|ids| ids.iter().min().copied());
+                let got = h
+                    .engine
+                    .order_by_client_id(account, SYM, client_order_id)
+                    .map(|v| v.order_id);
+                assert_eq!(got, expected, "{account}/{client_order_id}");
+            }
+        }
+    };
+    let rest = |h: &mut Harness, live: &mut BTreeMap<_, Vec<OrderId>>, account, i: u64| {
+        let client_order_id = i % 150;
+        let mut order = h.order(account, Buy, 900 + (i % 50) as Price, 2);
+        order.client_order_id = client_order_id;
+        let id = accepted_id(&h.submit(order));
+        live.entry((account, client_order_id)).or_default().push(id);
+        id
+    };
+    let mut alice = Vec::new();
+    for i in 0..300 {
+        alice.push(rest(&mut h, &mut live, ALICE, i));
+        if i % 10 == 0 {
+            rest(&mut h, &mut live, BOB, i);
+        }
+        check(&h, &live);
+    }
+    // Replaces that rename: 199 is a client order id no order had.
+    for &id in alice.iter().step_by(7) {
+        let old = h.engine.order(ALICE, SYM, id).unwrap().client_order_id;
+        let mut replace = ReplaceOrder {
+            account: ALICE,
+            symbol: SYM,
+            order_id: id,
+            client_order_id: 199,
+            new_price: h.engine.order(ALICE, SYM, id).unwrap().price,
+            new_qty: 1, // down: keeps its place
+        };
+        if id % 2 == 0 {
+            replace.new_price += 1; // loses priority: re-enters
+            replace.new_qty = 2;
+        }
+        let events = h.run(Command::Replace(replace));
+        assert!(matches!(events[0], Event::Replaced { .. }), "{events:?}");
+        live.get_mut(&(ALICE, old)).unwrap().retain(|&o| o != id);
+        live.entry((ALICE, 199)).or_default().push(id);
+    }
+    check(&h, &live);
+    // Drain to nothing, oldest and newest alternately, then grow again.
+    while !alice.is_empty() {
+        let id = if alice.len() % 2 == 0 {
+            alice.remove(0)
+        } else {
+            alice.pop().unwrap()
+        };
+        let key = h.engine.order(ALICE, SYM, id).unwrap().client_order_id;
+        h.cancel(ALICE, id);
+        live.get_mut(&(ALICE, key)).unwrap().retain(|&o| o != id);
+        check(&h, &live);
+    }
+    for i in 0..140 {
+        rest(&mut h, &mut live, ALICE, i);
+    }
+    check(&h, &live);
+}
