@@ -545,8 +545,6 @@ const ASSERTION_FREE_ALLOWED: &[(&str, &[&str])] = &[
             "src/shard/runtime.rs wait_until_every_shard_confirmed",
             "src/shard/runtime.rs publish",
             "src/shard/runtime.rs off_shard",
-            "src/shard/runtime.rs CpuSet::current",
-            "src/shard/runtime.rs CpuSet::apply",
             "src/shard/sender.rs MeshSender::command",
             "src/shard/sender.rs MeshSender::report",
             "src/shard/sender.rs MeshSender::processed",

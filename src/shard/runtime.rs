@@ -39,6 +39,8 @@ use super::shared::Shared;
 use crate::config::IdlePolicy;
 use crate::protocol::*;
 
+mod helper_cpus;
+use helper_cpus::CpuSet;
 mod md;
 pub mod relay;
 mod ws_trade;
@@ -70,9 +72,9 @@ struct ShardTasks {
     idle: IdlePolicy,
     /// The acceptor has stopped (graceful shutdown waits for it).
     acceptor_running: Cell<bool>,
-    /// The CPUs the process may use, for helper threads (file work off
-    /// the shard's core).
-    unpinned: Option<CpuSet>,
+    /// The CPUs of helper threads (file work off the shard's core,
+    /// `helper_cpus.rs`).
+    helper_cpus: Option<CpuSet>,
     /// Stops the market-data acceptor (graceful shutdown).
     md_stop: LocalNotify,
     md_acceptor_running: Cell<bool>,
@@ -98,7 +100,7 @@ pub fn run(
     ring: ShardRing,
     started: std::sync::mpsc::Sender<Result<(), String>>,
 ) {
-    let unpinned = CpuSet::current();
+    let helper_cpus = helper_cpus::helper_cpus(&shared.config);
     let core_id = shared.config.server.cores[id as usize];
     if !core_affinity::set_for_current(core_affinity::CoreId { id: core_id }) {
         shared.feeds.abandon();
@@ -114,7 +116,7 @@ pub fn run(
         }
     };
     let mut core = ShardCore::new(id, Arc::clone(&shared), links);
-    core.set_helper_cpus(unpinned.map(|cpus| cpus.0));
+    core.set_helper_cpus(helper_cpus.map(|cpus| cpus.as_raw()));
     // Recovery runs before this shard accepts anything; the main thread
     // waits for every shard's answer before it reports ready.
     let recovered = core.start();
@@ -140,7 +142,7 @@ pub fn run(
         admission: RefCell::new(admission),
         idle,
         acceptor_running: Cell::new(listener.is_some()),
-        unpinned,
+        helper_cpus,
         md_stop: LocalNotify::default(),
         md_acceptor_running: Cell::new(md_listener.is_some()),
         md_connections: Cell::new(0),
@@ -904,17 +906,17 @@ async fn tick_loop(tasks: Rc<ShardTasks>) {
         tasks.admission.borrow_mut().flush(now.mono_ns);
         tasks.core.borrow_mut().journal_tick(now);
         // File-system work of the journal happens on a helper thread
-        // (unpinned), never on the shard's reactor.
+        // on the housekeeping cores, never on the shard's reactor or core.
         let spare = tasks.core.borrow_mut().journal_spare_needed(now);
         if let Some(request) = spare {
-            let created = off_shard(tasks.unpinned, move || request.create())
+            let created = off_shard(tasks.helper_cpus, move || request.create())
                 .await
                 .and_then(|created| created);
             tasks.core.borrow_mut().journal_spare_ready(created, now);
         }
         let retired = tasks.core.borrow_mut().journal_retired();
         if let Some(segment) = retired {
-            let _ = off_shard(tasks.unpinned, move || drop(segment)).await;
+            let _ = off_shard(tasks.helper_cpus, move || drop(segment)).await;
         }
     }
 }
@@ -1018,8 +1020,8 @@ fn publish(tasks: &Rc<ShardTasks>, id: usize, phase: u32) {
     tasks.shared.shutdown.publish(id, phase, sent, received);
 }
 
-/// Runs `work` on a helper thread allowed on every CPU the process may
-/// use, and waits for it without blocking the shard (polled each
+/// Runs `work` on a helper thread on the housekeeping cores
+/// (`helper_cpus.rs`), and waits for it without blocking the shard (polled each
 /// millisecond: file work takes milliseconds). Used per journal segment,
 /// never per message.
 async fn off_shard<T: Send + 'static>(
@@ -1040,24 +1042,4 @@ async fn off_shard<T: Send + 'static>(
     handle
         .join()
         .map_err(|_| std::io::Error::other("journal helper thread panicked"))
-}
-
-/// A thread's CPU affinity, read before a shard pins itself and given to
-/// its helper threads.
-#[derive(Clone, Copy)]
-struct CpuSet(libc::cpu_set_t);
-
-impl CpuSet {
-    fn current() -> Option<CpuSet> {
-        // SAFETY: cpu_set_t is plain bits; zeroed is a valid empty set.
-        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-        // SAFETY: sched_getaffinity writes at most the size given.
-        let rc = unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) };
-        (rc == 0).then_some(CpuSet(set))
-    }
-
-    fn apply(&self) {
-        // SAFETY: sched_setaffinity reads the set of the size given.
-        unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&self.0), &self.0) };
-    }
 }
