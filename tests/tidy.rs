@@ -545,6 +545,7 @@ const ASSERTION_FREE_ALLOWED: &[(&str, &[&str])] = &[
             "src/shard/runtime.rs wait_until_every_shard_confirmed",
             "src/shard/runtime.rs publish",
             "src/shard/runtime.rs off_shard",
+            "src/shard/runtime/helper_cpus.rs CpuSet::apply",
             "src/shard/sender.rs MeshSender::command",
             "src/shard/sender.rs MeshSender::report",
             "src/shard/sender.rs MeshSender::processed",

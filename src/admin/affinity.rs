@@ -32,20 +32,29 @@ pub fn housekeeping_cores(config: &Config) -> Vec<usize> {
     }
 }
 
-/// Pins the calling thread to `cores` (a failure is logged, not fatal:
-/// the admin thread still works, only less isolated).
-pub fn pin(cores: &[usize]) {
+/// `cores` as a CPU set (cores at or above `CPU_SETSIZE` left out).
+pub fn cpu_set(cores: &[usize]) -> libc::cpu_set_t {
     // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET stays within it
     // for every core below CPU_SETSIZE, checked before.
-    let result = unsafe {
+    unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         for &core in cores {
             if core < libc::CPU_SETSIZE as usize {
                 libc::CPU_SET(core, &mut set);
             }
         }
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
-    };
+        debug_assert!(libc::CPU_COUNT(&set) as usize <= cores.len());
+        set
+    }
+}
+
+/// Pins the calling thread to `cores` (a failure is logged, not fatal:
+/// the admin thread still works, only less isolated).
+pub fn pin(cores: &[usize]) {
+    let set = cpu_set(cores);
+    // SAFETY: sched_setaffinity reads the set of the size given.
+    let result =
+        unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
     if result != 0 {
         tracing::warn!(?cores, error = %std::io::Error::last_os_error(), "admin thread: cannot set its cores");
     } else {

@@ -44,6 +44,11 @@ pub fn housekeeping_cores(config: &crate::config::Config) -> Vec<usize> {
     affinity::housekeeping_cores(config)
 }
 
+/// `cores` as a CPU set, for threads that set their own affinity.
+pub fn cpu_set(cores: &[usize]) -> libc::cpu_set_t {
+    affinity::cpu_set(cores)
+}
+
 /// Pins the calling housekeeping thread to `cores`.
 pub fn pin_housekeeping(cores: &[usize]) {
     affinity::pin(cores);

@@ -58,6 +58,15 @@ impl AccountLinks {
         next
     }
 
+    /// The orders of the list that starts at `head`, first to last.
+    pub fn walk(&self, head: Slot) -> impl Iterator<Item = Slot> + '_ {
+        debug_assert!(head == NIL || (head as usize) < self.links.len());
+        std::iter::successors((head != NIL).then_some(head), |&slot| {
+            let next = self.next(slot);
+            (next != NIL).then_some(next)
+        })
+    }
+
     /// Appends `slot` to the list whose ends are `head` and `tail`.
     #[inline]
     pub fn push_back(&mut self, head: &mut Slot, tail: &mut Slot, slot: Slot) {

@@ -59,17 +59,13 @@ impl Engine {
     /// order id index does not hold (shorter than `INDEXED_FROM`): the
     /// oldest, the list being in `order_id` order.
     fn first_with_client_id(&self, head: Slot, client_order_id: ClientOrderId) -> Option<Slot> {
-        let mut walked = 0;
-        let mut slot = head;
-        while slot != NIL {
-            if self.slab.get(slot).client_order_id == client_order_id {
-                return Some(slot);
-            }
-            walked += 1;
-            debug_assert!(walked < INDEXED_FROM, "a long list not indexed");
-            slot = self.account_links.next(slot);
-        }
-        None
+        let found = self
+            .account_links
+            .walk(head)
+            .enumerate()
+            .find(|&(_, slot)| self.slab.get(slot).client_order_id == client_order_id);
+        debug_assert!(found.is_none_or(|(walked, _)| walked < INDEXED_FROM as usize));
+        found.map(|(_, slot)| slot)
     }
 
     /// Visits up to `limit` open orders of `account` from `cursor` on, book

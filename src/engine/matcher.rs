@@ -759,11 +759,9 @@ impl Engine {
         let exposure = &mut self.exposures[owner];
         assert!(!exposure.client_indexed, "list {owner} indexed twice");
         let mut indexed = 0;
-        let mut slot = exposure.orders_head;
-        while slot != NIL {
+        for slot in self.account_links.walk(exposure.orders_head) {
             self.client_index.insert(&self.slab, slot);
             indexed += 1;
-            slot = self.account_links.next(slot);
         }
         assert_eq!(indexed, exposure.open_orders, "account list length");
         exposure.client_indexed = true;

@@ -104,13 +104,6 @@ impl OrderIndex {
         debug_assert!(self.find(slab, id).is_none(), "order {id} still indexed");
     }
 
-    /// The node order `id` is most likely in (for prefetching): its home.
-    #[inline]
-    pub fn guess_slot(&self, slab: &OrderSlab, id: OrderId) -> Slot {
-        debug_assert!(self.table.len() <= self.len);
-        slab.home_of(id)
-    }
-
     pub fn len(&self) -> usize {
         debug_assert!(self.table.len() <= self.len);
         self.len

@@ -256,8 +256,8 @@ impl Engine {
         let Some(order_id) = Engine::target(command) else {
             return;
         };
-        let slot = self.index.guess_slot(&self.slab, order_id);
-        // A home is a node of the slab.
+        // Where the order most likely is: its home.
+        let slot = self.slab.home_of(order_id);
         debug_assert!(slot < self.slab.capacity());
         let node = self.slab.get_unchecked_hint(slot);
         if !neighbours {

@@ -23,15 +23,15 @@ impl CpuSet {
         let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
         // SAFETY: sched_getaffinity writes at most the size given.
         let rc = unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) };
-        debug_assert!(rc == 0 || rc == -1);
+        // SAFETY: CPU_COUNT reads the set it is given.
+        debug_assert!(rc != 0 || unsafe { libc::CPU_COUNT(&set) } > 0, "no CPU");
         (rc == 0).then_some(CpuSet(set))
     }
 
     /// Makes it the calling thread's affinity.
     pub(super) fn apply(&self) {
         // SAFETY: sched_setaffinity reads the set of the size given.
-        let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&self.0), &self.0) };
-        debug_assert!(rc == 0 || rc == -1);
+        unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&self.0), &self.0) };
     }
 
     pub(super) fn as_raw(&self) -> libc::cpu_set_t {
@@ -56,19 +56,13 @@ impl CpuSet {
 /// before it pins itself.
 pub(super) fn helper_cpus(config: &Config) -> Option<CpuSet> {
     let cores = crate::admin::housekeeping_cores(config);
-    // SAFETY: a zeroed cpu_set_t is the empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    for &core in cores.iter().filter(|&&c| c < libc::CPU_SETSIZE as usize) {
-        // SAFETY: CPU_SET writes within the set for cores below CPU_SETSIZE.
-        unsafe { libc::CPU_SET(core, &mut set) };
-    }
     // Off every shard core, unless the shards take every core.
     debug_assert!(
         cores.iter().all(|c| !config.server.cores.contains(c))
             || cores.iter().all(|c| config.server.cores.contains(c))
     );
     // No core known (the affinity unreadable): leave the helpers' as it is.
-    (!cores.is_empty()).then_some(CpuSet(set))
+    (!cores.is_empty()).then(|| CpuSet(crate::admin::cpu_set(&cores)))
 }
 
 #[cfg(test)]
