@@ -30,6 +30,10 @@ pub struct BookSide {
     max_levels: usize,
     /// The symbol's tick, for `find`'s first guess.
     tick_hint: Price,
+    /// All ones on the sell side, zero on the buy side: `key` negates a
+    /// price with it, without a branch on `side` (every `find` computes
+    /// several keys, a binary search one per step).
+    key_mask: Price,
 }
 
 impl BookSide {
@@ -39,6 +43,10 @@ impl BookSide {
             levels: Vec::with_capacity(max_levels as usize),
             max_levels: max_levels as usize,
             tick_hint: 1,
+            key_mask: match side {
+                Side::Buy => 0,
+                Side::Sell => -1,
+            },
         };
         // Allocated once at its bound: inserting a level never reallocates.
         assert!(book_side.levels.capacity() >= book_side.max_levels);
@@ -50,10 +58,16 @@ impl BookSide {
     fn key(&self, price: Price) -> Price {
         // The one price whose negation overflows (and would sort wrong).
         debug_assert_ne!(price, Price::MIN);
-        match self.side {
-            Side::Buy => price,
-            Side::Sell => -price,
-        }
+        // Two's complement: `(p ^ -1) - (-1)` is `-p`, `(p ^ 0) - 0` is `p`.
+        let key = (price ^ self.key_mask) - self.key_mask;
+        debug_assert_eq!(
+            key,
+            match self.side {
+                Side::Buy => price,
+                Side::Sell => -price,
+            }
+        );
+        key
     }
 
     /// Index of the level at `price`, or where it would be inserted.
