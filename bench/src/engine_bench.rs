@@ -58,6 +58,11 @@ pub struct EngineArgs {
     /// quick A/B runs of tradsys against `matchcore`.
     #[arg(long)]
     pub without_orderbook_rs: bool,
+    /// With `--peers`: commands per slice of the interleaved comparison,
+    /// where tradsys and matchcore replay the timed stream in alternating
+    /// slices (0: leave it out).
+    #[arg(long, default_value_t = 30_000)]
+    pub slice: usize,
 }
 
 /// The reference price of every symbol (the journal bench shares it).

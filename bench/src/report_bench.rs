@@ -173,6 +173,7 @@ pub fn run(args: &ReportArgs) {
         peer_depth: 0,
         profile_book: None,
         without_orderbook_rs: false,
+        slice: 0,
     }));
     all.extend(journal_bench::run(&JournalArgs {
         records: 2_000_000,

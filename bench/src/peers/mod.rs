@@ -76,6 +76,112 @@ fn throughput_batched(
     cmds.1.len() as f64 / elapsed
 }
 
+/// tradsys and `B` replay the same timed commands in alternating slices of
+/// `slice` commands, each book keeping its own state from slice to slice;
+/// per pair of slices, the ratio of tradsys's ops per CPU second to `B`'s
+/// (tradsys through `process_batch` in chunks of `batch` when above 1).
+///
+/// Why: on a shared host the speed a thread gets drifts by up to 2x over
+/// seconds (seen on the 2-core VM of 2026-11-27: matchcore alone ran
+/// 3.7-8.2 M ops/s from one replay to the next), so that two replays of a
+/// few hundred milliseconds, one after the other, often ran at different
+/// speeds; two slices of a few milliseconds, back to back, almost always
+/// run at the same. Which book goes first alternates, so neither is always
+/// the one that starts on lines the other evicted.
+fn interleaved<B: Book>(
+    stream: &Stream,
+    ours: &(Vec<tradsys::engine::Command>, Vec<tradsys::engine::Command>),
+    theirs: &(Vec<B::Cmd>, Vec<B::Cmd>),
+    slice: usize,
+    batch: usize,
+) -> Vec<f64> {
+    assert!(slice > 0 && batch > 0);
+    assert_eq!(ours.1.len(), theirs.1.len(), "one stream, translated");
+    let mut tradsys = Tradsys::build(stream);
+    let mut sink = tradsys::engine::CountingSink::default();
+    tradsys.engine.process_batch(&ours.0, &mut sink);
+    let mut peer = B::build(stream);
+    for cmd in &theirs.0 {
+        peer.apply(cmd);
+    }
+    let mut ratios = Vec::new();
+    for (i, (a, b)) in ours.1.chunks(slice).zip(theirs.1.chunks(slice)).enumerate() {
+        if a.len() < slice {
+            break; // A short last slice: mostly timer and cache refill.
+        }
+        let mut run_ours = || {
+            let start = thread_cpu_secs();
+            if batch == 1 {
+                for cmd in a {
+                    tradsys.apply(cmd);
+                }
+            } else {
+                for chunk in a.chunks(batch) {
+                    tradsys.engine.process_batch(chunk, &mut sink);
+                }
+            }
+            thread_cpu_secs() - start
+        };
+        let mut run_theirs = || {
+            let start = thread_cpu_secs();
+            for cmd in b {
+                peer.apply(cmd);
+            }
+            thread_cpu_secs() - start
+        };
+        let (ours_secs, theirs_secs) = if i % 2 == 0 {
+            let ours_secs = run_ours();
+            (ours_secs, run_theirs())
+        } else {
+            let theirs_secs = run_theirs();
+            (run_ours(), theirs_secs)
+        };
+        ratios.push(theirs_secs / ours_secs);
+    }
+    std::hint::black_box((&tradsys, &peer));
+    ratios
+}
+
+/// The interleaved figure: the median ratio of all slice pairs, with its
+/// quartiles.
+fn print_interleaved(peer: &str, symbols: u32, mode: &str, slice: usize, mut ratios: Vec<f64>) {
+    assert!(
+        !ratios.is_empty(),
+        "no whole slice: --slice above --peer-ops"
+    );
+    ratios.sort_by(f64::total_cmp);
+    let at = |q: f64| ratios[((ratios.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "engine-vs {peer} symbols={symbols}{mode} interleaved ratio={:.2} (quartiles {:.2}-{:.2} of {} slice pairs of {slice} commands)",
+        at(0.5),
+        at(0.25),
+        at(0.75),
+        ratios.len()
+    );
+}
+
+/// The interleaved comparison with matchcore, one command at a time and
+/// batched, `--repeat` times each, all slice pairs together.
+fn compare_interleaved(
+    args: &EngineArgs,
+    symbols: u32,
+    stream: &Stream,
+    ours: &(Vec<tradsys::engine::Command>, Vec<tradsys::engine::Command>),
+    mc: &(Vec<<Matchcore as Book>::Cmd>, Vec<<Matchcore as Book>::Cmd>),
+) {
+    for batch in [1, args.batch.max(2)] {
+        let ratios = (0..args.repeat.max(1))
+            .flat_map(|_| interleaved::<Matchcore>(stream, ours, mc, args.slice, batch))
+            .collect();
+        let mode = if batch == 1 {
+            String::new()
+        } else {
+            format!(" batch={batch}")
+        };
+        print_interleaved(Matchcore::NAME, symbols, &mode, args.slice, ratios);
+    }
+}
+
 /// Every trade of the timed part, as (command index, maker, price, qty).
 fn trades<B: Book>(stream: &Stream, cmds: &(Vec<B::Cmd>, Vec<B::Cmd>)) -> Vec<(usize, TradeRec)> {
     let mut book = B::build(stream);
@@ -266,6 +372,9 @@ fn scenario(args: &EngineArgs, symbols: u32) {
     if with_ob {
         print_ratio(OrderbookRs::NAME, symbols, "", &t, &o);
         print_ratio(OrderbookRs::NAME, symbols, &batch, &tb, &o);
+    }
+    if args.slice > 0 {
+        compare_interleaved(args, symbols, &stream, &ours, &mc);
     }
     let (mut lt, mut lm, mut lo) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..args.repeat.max(1) {

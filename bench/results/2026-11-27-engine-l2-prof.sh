@@ -1,0 +1,26 @@
+#!/bin/bash
+# cachegrind slopes per timed command of one book's replay (issue 15), with the
+# last level modeled as LLSIZE bytes (default 32 MiB; LLSIZE=4194304 models
+# the 4 MiB L2 of the session-9 host, whose 300 MiB L3 holds every book):
+#   2026-11-27-engine-l2-prof.sh BENCH OUTDIR [SYMBOLS]
+# cachegrind models no hardware prefetcher, and its timing-free model
+# cannot show a miss a software prefetch overlaps: such a miss still
+# counts here. Figures: 2026-11-27-engine-s9.txt.
+B=$1; O=$2; S=${3:-100}; mkdir -p $O
+for n in 100000 200000; do for book in none tradsys matchcore; do
+  valgrind --tool=cachegrind --cache-sim=yes --D1=32768,8,64 --LL=${LLSIZE:-33554432},16,64 --I1=32768,8,64 \
+    --cachegrind-out-file=$O/$book.$n.cg $B engine --peers --symbols $S --peer-ops $n --profile-book $book > $O/$book.$n.txt 2>&1
+done; done
+python3 - "$O" <<'PY'
+import sys
+o=sys.argv[1]
+def tot(f):
+    ev=None
+    for line in open(f):
+        if line.startswith('events:'): ev=line.split()[1:]
+        if line.startswith('summary:'): return dict(zip(ev,map(int,line.split()[1:])))
+t={(b,n):tot(f"{o}/{b}.{n}.cg") for b in ['none','tradsys','matchcore'] for n in [100000,200000]}
+for b in ['tradsys','matchcore']:
+    d={k:((t[(b,200000)][k]-t[('none',200000)][k])-(t[(b,100000)][k]-t[('none',100000)][k]))/100000 for k in t[(b,100000)]}
+    print(f"{b:10s} per timed command: Ir={d['Ir']:.0f} D1mr={d['D1mr']:.2f} D1mw={d['D1mw']:.2f} DLmr={d['DLmr']:.2f} DLmw={d['DLmw']:.2f} LLmiss={d['DLmr']+d['DLmw']:.2f}")
+PY
