@@ -1,9 +1,14 @@
 #!/bin/bash
 # cachegrind slopes per timed command of one book's replay (issue 15):
 #   prof.sh BENCH OUTDIR [SYMBOLS]
+# The last level is modeled as LLSIZE bytes (default 32 MiB; session 9 used
+# LLSIZE=4194304, the 4 MiB L2 of its host, whose 300 MiB L3 holds every
+# book). cachegrind models no hardware prefetcher, and its timing-free
+# model cannot show a miss a software prefetch overlaps: such a miss still
+# counts here.
 B=$1; O=$2; S=${3:-100}; mkdir -p $O
 for n in 100000 200000; do for book in none tradsys matchcore; do
-  valgrind --tool=cachegrind --cache-sim=yes --D1=32768,8,64 --LL=33554432,16,64 --I1=32768,8,64 \
+  valgrind --tool=cachegrind --cache-sim=yes --D1=32768,8,64 --LL=${LLSIZE:-33554432},16,64 --I1=32768,8,64 \
     --cachegrind-out-file=$O/$book.$n.cg $B engine --peers --symbols $S --peer-ops $n --profile-book $book > $O/$book.$n.txt 2>&1
 done; done
 python3 - "$O" <<'PY'
