@@ -85,9 +85,11 @@ fn throughput_batched(
 /// seconds (seen on the 2-core VM of 2026-11-27: matchcore alone ran
 /// 3.7-8.2 M ops/s from one replay to the next), so that two replays of a
 /// few hundred milliseconds, one after the other, often ran at different
-/// speeds; two slices of a few milliseconds, back to back, almost always
-/// run at the same. Which book goes first alternates, so neither is always
-/// the one that starts on lines the other evicted.
+/// speeds; two slices of a few milliseconds, back to back, far more often
+/// see the same host. (It does not cancel what changes from one process,
+/// or one minute, to the next: bench/README.md has the figures.) Which
+/// book goes first alternates, so neither is always the one that starts
+/// on lines the other evicted.
 fn interleaved<B: Book>(
     stream: &Stream,
     ours: &(Vec<tradsys::engine::Command>, Vec<tradsys::engine::Command>),
