@@ -10,6 +10,7 @@
 //! `debug_assert!`, for what they measured in release builds (see
 //! "Assertions" in `engine/mod.rs`).
 
+use super::divisor::Divisor;
 use super::slab::{OrderSlab, Slot, NIL};
 use super::types::*;
 
@@ -28,8 +29,9 @@ pub struct BookSide {
     /// Worst price first, best price last.
     pub levels: Vec<Level>,
     max_levels: usize,
-    /// The symbol's tick, for `find`'s first guess.
-    tick_hint: Price,
+    /// The symbol's tick, for `find`'s first guess (a shift, not a
+    /// `div`, on the way to the level it reads: `divisor.rs`).
+    tick_hint: Divisor,
     /// All ones on the sell side, zero on the buy side: `key` negates a
     /// price with it, without a branch on `side` (every `find` computes
     /// several keys, a binary search one per step).
@@ -42,7 +44,7 @@ impl BookSide {
             side,
             levels: Vec::with_capacity(max_levels as usize),
             max_levels: max_levels as usize,
-            tick_hint: 1,
+            tick_hint: Divisor::new(1),
             key_mask: match side {
                 Side::Buy => 0,
                 Side::Sell => -1,
@@ -94,7 +96,7 @@ impl BookSide {
             };
         }
         let distance = (best_key - key) as u64;
-        let below = (distance / self.tick_hint as u64) as usize;
+        let below = self.tick_hint.divide(distance) as usize;
         if below < len && self.key(self.levels[len - 1 - below].price) == key {
             return Ok(len - 1 - below);
         }
@@ -139,8 +141,7 @@ impl BookSide {
     fn hint_index(&self, price: Price) -> Option<usize> {
         let best = self.levels.last()?;
         let distance = self.key(best.price).checked_sub(self.key(price))?;
-        let below = (distance.max(0) as u64 / self.tick_hint as u64) as usize;
-        debug_assert!(self.tick_hint > 0);
+        let below = self.tick_hint.divide(distance.max(0) as u64) as usize;
         self.levels.len().checked_sub(below + 1)
     }
 
@@ -148,7 +149,7 @@ impl BookSide {
     /// order off this tick, after a reconfigure, only costs a search).
     pub fn set_tick_hint(&mut self, tick: Price) {
         assert!(tick > 0, "tick {tick}");
-        self.tick_hint = tick;
+        self.tick_hint = Divisor::new(tick as u64);
     }
 
     #[inline]

@@ -18,6 +18,7 @@ use super::account_links::AccountLinks;
 use super::book::{crosses, Book, Level};
 use super::client_index::{ClientIndex, INDEXED_FROM};
 use super::config::{band_around, AccountSpec, EngineConfig, SymbolSpec};
+use super::divisor::Divisor;
 use super::done_orders::{DoneOrders, Finished};
 use super::event::{Event, EventSink};
 use super::id_index::IdIndex;
@@ -39,6 +40,19 @@ pub(crate) struct SymbolState {
     pub band_low: Price,
     pub band_high: Price,
     pub halted: bool,
+    /// `spec.tick_size` and `spec.lot_size`, prepared for the checks of
+    /// every new order and replace (`divisor.rs`); `set_spec` keeps them.
+    pub tick: Divisor,
+    pub lot: Divisor,
+}
+
+impl SymbolState {
+    /// Takes `spec` as the symbol's spec, with its tick and lot divisors.
+    pub fn set_spec(&mut self, spec: SymbolSpec) {
+        self.tick = Divisor::new(spec.tick_size as u64);
+        self.lot = Divisor::new(spec.lot_size);
+        self.spec = spec;
+    }
 }
 
 pub(crate) struct AccountState {
@@ -151,6 +165,8 @@ impl Engine {
                     band_low,
                     band_high,
                     halted: false,
+                    tick: Divisor::new(spec.tick_size as u64),
+                    lot: Divisor::new(spec.lot_size),
                 }
             })
             .collect();
@@ -349,7 +365,7 @@ impl Engine {
         if order.qty == 0 {
             return Err(RejectReason::InvalidQty);
         }
-        if !order.qty.is_multiple_of(symbol.spec.lot_size) {
+        if !symbol.lot.divides(order.qty) {
             return Err(RejectReason::QtyNotOnLot);
         }
         let is_limit = order.kind == OrderKind::Limit;
@@ -357,7 +373,7 @@ impl Engine {
             if order.price <= 0 {
                 return Err(RejectReason::InvalidPrice);
             }
-            if order.price % symbol.spec.tick_size != 0 {
+            if !symbol.tick.divides_signed(order.price) {
                 return Err(RejectReason::PriceNotOnTick);
             }
         }
@@ -945,13 +961,13 @@ impl Engine {
         if replace.new_qty == 0 {
             return Err(RejectReason::InvalidQty);
         }
-        if !replace.new_qty.is_multiple_of(symbol.spec.lot_size) {
+        if !symbol.lot.divides(replace.new_qty) {
             return Err(RejectReason::QtyNotOnLot);
         }
         if replace.new_price <= 0 {
             return Err(RejectReason::InvalidPrice);
         }
-        if replace.new_price % symbol.spec.tick_size != 0 {
+        if !symbol.tick.divides_signed(replace.new_price) {
             return Err(RejectReason::PriceNotOnTick);
         }
         if replace.new_price < symbol.band_low || replace.new_price > symbol.band_high {

@@ -41,6 +41,7 @@ pub mod client_index;
 pub mod command;
 pub mod config;
 mod digest;
+pub mod divisor;
 pub mod done_orders;
 pub mod event;
 mod hugepage;

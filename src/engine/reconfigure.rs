@@ -197,10 +197,10 @@ impl Engine {
             } else {
                 state.spec.reference_price
             };
-            state.spec = SymbolSpec {
+            state.set_spec(SymbolSpec {
                 reference_price,
                 ..spec.clone()
-            };
+            });
             state.config_reference_price = spec.reference_price;
             self.books[book as usize].set_tick_hint(spec.tick_size);
             self.set_band(book);
