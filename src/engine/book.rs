@@ -142,6 +142,7 @@ impl BookSide {
         let best = self.levels.last()?;
         let distance = self.key(best.price).checked_sub(self.key(price))?;
         let below = self.tick_hint.divide(distance.max(0) as u64) as usize;
+        debug_assert!(self.tick_hint.value() > 0);
         self.levels.len().checked_sub(below + 1)
     }
 

@@ -27,6 +27,7 @@ impl Divisor {
     }
 
     pub fn value(self) -> u64 {
+        debug_assert!(self.value > 0, "built by `new`");
         self.value
     }
 
@@ -48,11 +49,13 @@ impl Divisor {
     /// the mask needs no sign; any other divisor is asked by `i64`'s `%`.
     #[inline]
     pub fn divides(self, n: u64) -> bool {
-        if self.power_of_two {
+        let divides = if self.power_of_two {
             n & (self.value - 1) == 0
         } else {
             n.is_multiple_of(self.value)
-        }
+        };
+        debug_assert_eq!(divides, n.is_multiple_of(self.value));
+        divides
     }
 
     /// Whether the signed `n` is a whole multiple of the divisor.

@@ -52,6 +52,7 @@ impl SymbolState {
         self.tick = Divisor::new(spec.tick_size as u64);
         self.lot = Divisor::new(spec.lot_size);
         self.spec = spec;
+        debug_assert_eq!(self.tick.value(), self.spec.tick_size as u64);
     }
 }
 
