@@ -1,13 +1,8 @@
 //! One HTTP/1.1 exchange per connection: the request head is parsed by
-//! `httparse` (no hand-written parser), the body read by its
-//! Content-Length, one response written with `Connection: close`. Admin
-//! traffic is a scrape a second and an operator now and then; one request
-//! at a time, each bounded in size and time, is all it needs.
-
-use std::io::{Read, Write};
-use std::net::TcpStream;
-
-use super::CONNECTION_TIMEOUT;
+//! `httparse` (no hand-written parser), the body taken by its
+//! Content-Length, one response written with `Connection: close`. The
+//! bytes come and go through `conns.rs`, which reads every connection
+//! without waiting on any one of them.
 
 /// The most a request head may take.
 const MAX_HEAD_BYTES: usize = 16 << 10;
@@ -78,22 +73,50 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-/// Reads one request from `stream`, answers it with `handler`, closes.
-pub fn serve_one(mut stream: TcpStream, handler: impl FnOnce(&Request) -> Response) {
-    if stream.set_nonblocking(false).is_err()
-        || stream.set_read_timeout(Some(CONNECTION_TIMEOUT)).is_err()
-        || stream.set_write_timeout(Some(CONNECTION_TIMEOUT)).is_err()
-    {
-        return;
-    }
-    let response = match read_request(&mut stream) {
-        Ok(request) => handler(&request),
-        Err(response) => response,
-    };
-    let _ = write_response(&mut stream, &response);
+/// What the bytes received so far make.
+pub enum Parsed {
+    /// A whole request (head and body).
+    Complete(Request),
+    /// Not yet a whole request: read more.
+    Partial,
+    /// Never a request: answer this and close.
+    Refused(Response),
 }
 
-fn write_response(stream: &mut TcpStream, response: &Response) -> std::io::Result<()> {
+/// The most a request may take, head and body: a connection's buffer.
+pub const MAX_REQUEST_BYTES: usize = MAX_HEAD_BYTES + MAX_BODY_BYTES;
+
+/// Parses the bytes a connection sent so far (`httparse` for the head,
+/// then `Content-Length` bytes of body).
+pub fn parse(received: &[u8]) -> Parsed {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut headers);
+    let head_len = match parsed.parse(received) {
+        Ok(httparse::Status::Complete(head_len)) => head_len,
+        Ok(httparse::Status::Partial) if received.len() < MAX_HEAD_BYTES => return Parsed::Partial,
+        Ok(httparse::Status::Partial) => {
+            return Parsed::Refused(Response::text(413, "request head too large"))
+        }
+        Err(error) => return Parsed::Refused(Response::text(400, format!("bad request: {error}"))),
+    };
+    debug_assert!(head_len <= received.len());
+    let mut request = match head(&parsed) {
+        Ok(request) => request,
+        Err(response) => return Parsed::Refused(response),
+    };
+    let length = match content_length(&parsed) {
+        Ok(length) => length,
+        Err(response) => return Parsed::Refused(response),
+    };
+    let Some(body) = received.get(head_len..head_len + length) else {
+        return Parsed::Partial;
+    };
+    request.body = body.to_vec();
+    Parsed::Complete(request)
+}
+
+/// The bytes of `response` on the wire.
+pub fn encode(response: &Response) -> Vec<u8> {
     let mut head = format!(
         "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\nCache-Control: no-store\r\n",
         response.status,
@@ -105,37 +128,10 @@ fn write_response(stream: &mut TcpStream, response: &Response) -> std::io::Resul
         head.push_str("WWW-Authenticate: Bearer realm=\"tradsys\"\r\n");
     }
     head.push_str("\r\n");
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(&response.body)?;
-    stream.flush()
-}
-
-fn read_request(stream: &mut TcpStream) -> Result<Request, Response> {
-    let mut buf = vec![0u8; MAX_HEAD_BYTES];
-    let mut filled = 0;
-    loop {
-        let n = stream
-            .read(&mut buf[filled..])
-            .map_err(|_| Response::text(408, "request not received in time"))?;
-        if n == 0 {
-            return Err(Response::text(400, "connection closed mid-request"));
-        }
-        filled += n;
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut parsed = httparse::Request::new(&mut headers);
-        match parsed.parse(&buf[..filled]) {
-            Ok(httparse::Status::Complete(head_len)) => {
-                let request = head(&parsed)?;
-                let length = content_length(&parsed)?;
-                return with_body(stream, request, &buf[head_len..filled], length);
-            }
-            Ok(httparse::Status::Partial) if filled < buf.len() => continue,
-            Ok(httparse::Status::Partial) => {
-                return Err(Response::text(413, "request head too large"))
-            }
-            Err(error) => return Err(Response::text(400, format!("bad request: {error}"))),
-        }
-    }
+    let mut bytes = head.into_bytes();
+    bytes.extend_from_slice(&response.body);
+    debug_assert!(bytes.len() > response.body.len());
+    bytes
 }
 
 fn head(parsed: &httparse::Request<'_, '_>) -> Result<Request, Response> {
@@ -172,26 +168,4 @@ fn content_length(parsed: &httparse::Request<'_, '_>) -> Result<usize, Response>
         return Err(Response::text(413, "request body too large"));
     }
     Ok(length)
-}
-
-fn with_body(
-    stream: &mut TcpStream,
-    mut request: Request,
-    already: &[u8],
-    length: usize,
-) -> Result<Request, Response> {
-    let mut body = already[..already.len().min(length)].to_vec();
-    while body.len() < length {
-        let mut chunk = [0u8; 4096];
-        let want = (length - body.len()).min(chunk.len());
-        let n = stream
-            .read(&mut chunk[..want])
-            .map_err(|_| Response::text(408, "request body not received in time"))?;
-        if n == 0 {
-            return Err(Response::text(400, "connection closed mid-body"));
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    request.body = body;
-    Ok(request)
 }

@@ -5,7 +5,9 @@
 //! admin thread costs the shards nothing but missed histogram swaps
 //! (tests/admin/isolation.rs).
 //!
-//! - `http`: reading one request (httparse) and writing one response.
+//! - `http`: parsing one request (httparse) and encoding one response.
+//! - `conns`: the connections in progress, read and written without
+//!   blocking, each within its deadlines.
 //! - `routes`: which endpoint answers which request.
 //! - `store`: the latency histograms the admin thread keeps.
 //! - `metrics`: the Prometheus text exposition.
@@ -23,6 +25,7 @@
 
 mod affinity;
 pub mod cli;
+mod conns;
 mod hgrm;
 mod http;
 mod interval_log;
@@ -57,11 +60,9 @@ pub use interval_log::IntervalLog;
 pub use store::LatencyStore;
 
 use std::net::{SocketAddr, TcpListener};
-use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use rtrb::Producer;
 
@@ -191,43 +192,29 @@ fn serve(listener: &TcpListener, shared: &Shared, rings: AdminRings, stop: &Atom
     };
     let poll_ms = poll_ms(shared.config.telemetry.interval_ms);
     let mut schedule = schedule::Schedule::new(&shared.config);
+    let mut conns = conns::Conns::new();
     while !stop.load(Ordering::Acquire) {
-        let readable = wait_readable(listener, poll_ms);
+        let incoming = conns.wait(listener, poll_ms);
         state.drain(&mut links);
         if schedule.end_of_day_due() {
             scheduled_end_of_day(shared, &mut state);
         }
-        if !readable {
+        if !incoming && conns.is_empty() {
             if let Some(log) = state.log.as_mut() {
                 let _ = log.flush();
             }
             continue;
         }
-        // Every connection waiting now, one request each.
-        while let Ok((stream, _)) = listener.accept() {
-            state.drain(&mut links);
-            http::serve_one(stream, |request| {
-                routes::answer(request, shared, &mut state)
-            });
+        if incoming {
+            conns.accept(listener);
         }
+        conns.step(|request| {
+            state.drain(&mut links);
+            routes::answer(request, shared, &mut state)
+        });
     }
     state.drain(&mut links);
     if let Some(log) = state.log.as_mut() {
         let _ = log.flush();
     }
 }
-
-/// Waits up to `timeout_ms` for a connection on `listener`.
-fn wait_readable(listener: &TcpListener, timeout_ms: i32) -> bool {
-    let mut fd = libc::pollfd {
-        fd: listener.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd, for the length given.
-    let ready = unsafe { libc::poll(&mut fd, 1, timeout_ms) };
-    ready > 0 && fd.revents & libc::POLLIN != 0
-}
-
-/// How long one connection may take to send its request or read the answer.
-pub const CONNECTION_TIMEOUT: Duration = Duration::from_secs(2);

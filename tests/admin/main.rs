@@ -15,4 +15,5 @@ mod http;
 mod isolation;
 mod operator;
 mod since_reset;
+mod slow_clients;
 mod transports;
