@@ -68,6 +68,7 @@ fn reason(status: u16) -> &'static str {
         405 => "Method Not Allowed",
         408 => "Request Timeout",
         413 => "Payload Too Large",
+        431 => "Request Header Fields Too Large",
         503 => "Service Unavailable",
         _ => "Error",
     }
@@ -95,7 +96,7 @@ pub fn parse(received: &[u8]) -> Parsed {
         Ok(httparse::Status::Complete(head_len)) => head_len,
         Ok(httparse::Status::Partial) if received.len() < MAX_HEAD_BYTES => return Parsed::Partial,
         Ok(httparse::Status::Partial) => {
-            return Parsed::Refused(Response::text(413, "request head too large"))
+            return Parsed::Refused(Response::text(431, "request head too large"))
         }
         Err(error) => return Parsed::Refused(Response::text(400, format!("bad request: {error}"))),
     };
@@ -168,4 +169,69 @@ fn content_length(parsed: &httparse::Request<'_, '_>) -> Result<usize, Response>
         return Err(Response::text(413, "request body too large"));
     }
     Ok(length)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse, Parsed, MAX_BODY_BYTES, MAX_HEAD_BYTES};
+    use proptest::prelude::*;
+
+    fn status(parsed: Parsed) -> Option<u16> {
+        match parsed {
+            Parsed::Complete(_) => Some(200),
+            Parsed::Partial => None,
+            Parsed::Refused(response) => Some(response.status),
+        }
+    }
+
+    #[test]
+    fn oversized_heads_and_bodies_are_refused_with_their_codes() {
+        let mut head = b"GET /ready HTTP/1.1\r\n".to_vec();
+        head.resize(MAX_HEAD_BYTES, b'a');
+        assert_eq!(status(parse(&head)), Some(431));
+        let body = format!(
+            "POST /x HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
+            MAX_BODY_BYTES + 1
+        );
+        assert_eq!(status(parse(body.as_bytes())), Some(413));
+        assert_eq!(
+            status(parse(b"GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n")),
+            Some(400)
+        );
+        assert_eq!(status(parse(b"\x00\x01 garbage\r\n\r\n")), Some(400));
+    }
+
+    proptest! {
+        /// Every proper prefix of a request asks for more, the whole is
+        /// the request (path, query, body), whatever the bytes of the body.
+        #[test]
+        fn a_request_is_whole_exactly_when_all_its_bytes_are_in(
+            path in "/[a-z]{0,12}",
+            query in "[a-z=&]{0,12}",
+            body in proptest::collection::vec(any::<u8>(), 0..300),
+        ) {
+            let mut bytes = format!(
+                "POST {path}?{query} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            bytes.extend_from_slice(&body);
+            for end in 0..bytes.len() {
+                prop_assert!(matches!(parse(&bytes[..end]), Parsed::Partial), "prefix of {end}");
+            }
+            let Parsed::Complete(request) = parse(&bytes) else {
+                panic!("a whole request");
+            };
+            prop_assert_eq!(request.method, "POST");
+            prop_assert_eq!(request.path, path);
+            prop_assert_eq!(request.query, query);
+            prop_assert_eq!(request.body, body);
+        }
+
+        /// Any bytes at all: an answer or a wait, never a panic.
+        #[test]
+        fn arbitrary_bytes_never_panic_the_parser(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let _ = parse(&bytes);
+        }
+    }
 }
