@@ -16,14 +16,6 @@ use tradsys::engine::Side::{Buy, Sell};
 /// Round trips per symbol: each a resting sell and a buy that takes it.
 const ROUNDS: u64 = 200;
 
-fn start() -> (Gateway, SocketAddr, std::path::PathBuf) {
-    let dir = Gateway::new_dir();
-    let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let text = admin_config("", &dir, admin, "interval_ms = 20");
-    let gateway = Gateway::start_config(&dir, &text, None).expect("gateway starts");
-    (gateway, admin, dir)
-}
-
 /// Alice (whichever shard she lands on) rests sells that Bob takes, on
 /// BTC (shard 0) and ETH (shard 1): local and cross-shard commands.
 fn trade(gateway: &Gateway) {
@@ -101,7 +93,7 @@ fn check_with_python(admin: SocketAddr, check: &str, expected: u64) {
 
 #[test]
 fn health_ready_metrics_stats_and_latency_are_served_and_read_by_third_party_tools() {
-    let (gateway, admin, dir) = start();
+    let (gateway, admin, dir) = start_gateway();
     assert_eq!(get(admin, "/health").status, 200);
     let ready = get(admin, "/ready");
     assert_eq!((ready.status, ready.body.as_str()), (200, "ready\n"));

@@ -47,6 +47,21 @@ max_position = 5000
     )
 }
 
+/// A gateway on the common admin test config (`interval_ms = 20`): the
+/// gateway, its admin address, its directory.
+pub fn start_gateway() -> (
+    crate::support::gateway::Gateway,
+    SocketAddr,
+    std::path::PathBuf,
+) {
+    use crate::support::gateway::Gateway;
+    let dir = Gateway::new_dir();
+    let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let text = admin_config("", &dir, admin, "interval_ms = 20");
+    let gateway = Gateway::start_config(&dir, &text, None).expect("gateway starts");
+    (gateway, admin, dir)
+}
+
 /// `POST path` with `Authorization: Bearer token` (no header for `None`).
 pub fn post(addr: SocketAddr, path: &str, token: Option<&str>) -> Answer {
     match token {

@@ -9,23 +9,14 @@
 //! switch for as long as it went on.)
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::time::Duration;
 
 use crate::http::*;
-use crate::support::gateway::*;
-
-fn start() -> (Gateway, SocketAddr, std::path::PathBuf) {
-    let dir = Gateway::new_dir();
-    let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let text = admin_config("", &dir, admin, "interval_ms = 20");
-    let gateway = Gateway::start_config(&dir, &text, None).expect("gateway starts");
-    (gateway, admin, dir)
-}
 
 #[test]
 fn an_idle_connection_does_not_hold_up_another_clients_request() {
-    let (gateway, admin, dir) = start();
+    let (gateway, admin, dir) = start_gateway();
     let mut idle = TcpStream::connect(admin).unwrap();
     // Accepted before the probe below: the admin thread has seen it.
     let mut half = TcpStream::connect(admin).unwrap();
@@ -50,7 +41,7 @@ fn an_idle_connection_does_not_hold_up_another_clients_request() {
 
 #[test]
 fn a_request_sent_a_few_bytes_at_a_time_gets_408_at_its_deadline() {
-    let (gateway, admin, dir) = start();
+    let (gateway, admin, dir) = start_gateway();
     let mut slow = TcpStream::connect(admin).unwrap();
     slow.set_read_timeout(Some(Duration::from_millis(250)))
         .unwrap();
