@@ -600,7 +600,6 @@ const ASSERTION_FREE_ALLOWED: &[(&str, &[&str])] = &[
             "src/engine/slab.rs OrderSlab::capacity",
             "src/engine/slab.rs OrderSlab::get",
             "src/engine/slab.rs OrderSlab::get_mut",
-            "src/engine/slab.rs OrderSlab::get_unchecked_hint",
             "src/engine/slab.rs OrderSlab::bytes_per_order",
             "src/engine/order_index.rs OrderIndex::is_empty",
             // One-line delegations to `slot_table.rs`, which asserts.
