@@ -43,10 +43,7 @@ impl Divisor {
         quotient
     }
 
-    /// Whether `n` is a whole multiple of the divisor. A signed `n` is
-    /// asked as `n as u64`: in two's complement a power of two divides `n`
-    /// exactly when it divides `n as u64` (the low bits are the same), so
-    /// the mask needs no sign; any other divisor is asked by `i64`'s `%`.
+    /// Whether `n` is a whole multiple of the divisor.
     #[inline]
     pub fn divides(self, n: u64) -> bool {
         let divides = if self.power_of_two {
@@ -58,7 +55,10 @@ impl Divisor {
         divides
     }
 
-    /// Whether the signed `n` is a whole multiple of the divisor.
+    /// Whether the signed `n` is a whole multiple of the divisor. A power
+    /// of two asks `n as u64`: in two's complement it divides `n` exactly
+    /// when it divides `n as u64` (the low bits are the same), so the mask
+    /// needs no sign; any other divisor asks `i64`'s `%`.
     #[inline]
     pub fn divides_signed(self, n: i64) -> bool {
         let divides = if self.power_of_two {

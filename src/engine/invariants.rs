@@ -15,6 +15,11 @@ impl Engine {
         let mut orders_in_levels = 0u32;
         let mut open = vec![(0u32, 0u64, 0u64); self.exposures.len()];
         for (b, book) in self.books.iter().enumerate() {
+            // The prepared divisors follow the spec (`SymbolState::set_spec`;
+            // `spec` is public, so a plain assignment would leave them stale).
+            let symbol = &self.symbols[b];
+            assert_eq!(symbol.tick.value(), symbol.spec.tick_size as u64);
+            assert_eq!(symbol.lot.value(), symbol.spec.lot_size);
             if let (Some(bid), Some(ask)) = (book.best_bid(), book.best_ask()) {
                 assert!(
                     bid < ask,
