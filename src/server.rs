@@ -109,6 +109,15 @@ pub fn check_cores(config: &Config) -> Result<(), StartError> {
             )));
         }
     }
+    // The admin thread's core too: absent, the thread would run unpinned
+    // after a warning, wherever the scheduler put it.
+    if let Some(core) = config.telemetry.admin_core {
+        if !available.contains(&core) {
+            return Err(StartError(format!(
+                "config: telemetry.admin_core: core {core} is not available to this process (available: {available:?})"
+            )));
+        }
+    }
     Ok(())
 }
 

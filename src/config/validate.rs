@@ -165,8 +165,18 @@ impl Config {
                 }
             }
         }
-        if s.io_memory_bytes < 64 << 10 {
-            return fail("server.io_memory_bytes", "must be at least 65536");
+        // The shard's provided buffer ring: a power of two of 64 KiB
+        // buffers, 8 to 32768 (`shard::runtime::receive_buffer_count`),
+        // refused rather than rounded or clamped without a word.
+        let buffers = s.io_memory_bytes / (64 << 10);
+        if !s.io_memory_bytes.is_multiple_of(64 << 10)
+            || !buffers.is_power_of_two()
+            || !(8..=32768).contains(&buffers)
+        {
+            return fail(
+                "server.io_memory_bytes",
+                "must be 65536 x a power of two from 8 to 32768 (512 KiB to 2 GiB)",
+            );
         }
         if !(16..=1 << 22).contains(&s.ring_capacity) {
             return fail("server.ring_capacity", "must be between 16 and 4194304");
@@ -387,14 +397,16 @@ impl Config {
             if a.name.is_empty() {
                 return fail(field("name"), "must not be empty");
             }
-            if a.token.is_empty() || a.token.len() > TOKEN_LEN || !a.token.is_ascii() {
+            // What a Logon can carry (docs/PROTOCOL.md): printable ASCII,
+            // NUL-padded; any other byte could never be sent.
+            if a.token.is_empty()
+                || a.token.len() > TOKEN_LEN
+                || !a.token.bytes().all(|b| (0x20..=0x7e).contains(&b))
+            {
                 return fail(
                     field("token"),
-                    format!("must be 1 to {TOKEN_LEN} ASCII bytes"),
+                    format!("must be 1 to {TOKEN_LEN} printable ASCII bytes (0x20-0x7E)"),
                 );
-            }
-            if a.token.bytes().any(|b| b == 0) {
-                return fail(field("token"), "must not contain NUL bytes");
             }
             if a.role != Role::Viewer && (a.max_order_qty == 0 || a.max_open_orders == 0) {
                 return fail(

@@ -65,3 +65,38 @@ fn json_log_format_prints_one_object_per_line() {
     let text = log_lines(&[], &[]);
     assert!(text.iter().all(|l| !l.starts_with('{')), "{text:?}");
 }
+
+/// `check-config` checks that the config's cores exist here, the admin
+/// thread's too (found by a hostile pass: an absent `admin_core` passed,
+/// and `serve` then ran the admin thread unpinned after a warning).
+#[test]
+fn check_config_refuses_cores_that_do_not_exist_here() {
+    let dir = std::env::temp_dir().join(format!("tradsys-cores-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (from, to, field) in [
+        ("cores = [0]", "cores = [4095]", "server.cores[0]"),
+        (
+            "# admin_core = 1",
+            "admin_core = 4095",
+            "telemetry.admin_core",
+        ),
+    ] {
+        let default = tradsys::config::DEFAULT_TOML;
+        assert!(default.contains(from), "default config has `{from}`");
+        let path = dir.join("absent-core.toml");
+        std::fs::write(&path, default.replacen(from, to, 1)).unwrap();
+        let out = tradsys()
+            .arg("check-config")
+            .arg("--config")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "`{to}` passed: {stderr}");
+        assert!(
+            stderr.contains(field) && stderr.contains("4095"),
+            "`{to}`: the error names {field} and the core: {stderr}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

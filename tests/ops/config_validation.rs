@@ -134,6 +134,29 @@ fn bad_values_name_the_field_and_the_rule() {
             "accounts[1].id",
         ),
         (("role = \"trader\"", "role = \"god\""), "god"),
+        // Found by a hostile pass: accepted, then no client could log on
+        // (PROTOCOL.md: a token is printable ASCII, 0x20-0x7E).
+        (
+            ("token = \"alice-demo-token\"", "token = \"alice\tdemo\""),
+            "accounts[0].token",
+        ),
+        // Accepted and clamped without a word (2 GiB a shard for 1 TiB):
+        // the rule is a power of two of 64 KiB buffers, 8 to 32768.
+        (
+            (
+                "io_memory_bytes = 4194304",
+                "io_memory_bytes = 1099511627776",
+            ),
+            "server.io_memory_bytes",
+        ),
+        (
+            ("io_memory_bytes = 4194304", "io_memory_bytes = 100000"),
+            "server.io_memory_bytes",
+        ),
+        (
+            ("io_memory_bytes = 4194304", "io_memory_bytes = 65536"),
+            "server.io_memory_bytes",
+        ),
     ];
     for ((from, to), field) in cases {
         let error = refused(&default_with(from, to));
