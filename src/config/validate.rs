@@ -158,10 +158,22 @@ impl Config {
             ("server.market_data", s.market_data),
             ("server.admin", s.admin),
         ];
+        // One port on the same address, or on a wildcard and any address,
+        // overlaps: with SO_REUSEPORT both binds succeed and the more
+        // specific address takes its connections. (Port 0, a port the
+        // kernel picks, never clashes.)
+        let overlap = |a: &std::net::SocketAddr, b: &std::net::SocketAddr| {
+            a.port() == b.port()
+                && a.port() != 0
+                && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+        };
         for (i, (name, addr)) in ports.iter().enumerate() {
             for (other, other_addr) in &ports[i + 1..] {
-                if addr == other_addr && addr.port() != 0 {
-                    return fail(*name, format!("same address as {other}"));
+                if overlap(addr, other_addr) {
+                    return fail(
+                        *name,
+                        format!("same port as {other}, on an overlapping address"),
+                    );
                 }
             }
         }

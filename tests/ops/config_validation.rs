@@ -140,6 +140,16 @@ fn bad_values_name_the_field_and_the_rule() {
             ("token = \"alice-demo-token\"", "token = \"alice\tdemo\""),
             "accounts[0].token",
         ),
+        // Accepted, and a Logon to 127.0.0.1:7002 reached the market-data
+        // listener (the more specific address wins): two listeners on one
+        // port overlap when either is a wildcard.
+        (
+            (
+                "order_entry = \"127.0.0.1:7001\"",
+                "order_entry = \"0.0.0.0:7002\"",
+            ),
+            "server.order_entry",
+        ),
         // Accepted and clamped without a word (2 GiB a shard for 1 TiB):
         // the rule is a power of two of 64 KiB buffers, 8 to 32768.
         (
