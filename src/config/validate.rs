@@ -398,6 +398,18 @@ impl Config {
             return fail("accounts", "at most 65536 accounts");
         }
         let mut ids = HashSet::new();
+        // The admin endpoint knows an operator by its bearer token alone,
+        // so an admin account's token shared with any other account would
+        // hand the operator's powers to that account's holder. (Traders
+        // may share one, as the bench configs do: a Logon names its
+        // account.)
+        let admin_tokens: HashSet<&str> = self
+            .accounts
+            .iter()
+            .filter(|a| a.role == Role::Admin)
+            .map(|a| a.token.as_str())
+            .collect();
+        let mut tokens = HashSet::new();
         for (i, a) in self.accounts.iter().enumerate() {
             let field = |name: &str| format!("accounts[{i}].{name}");
             if a.id == 0 {
@@ -418,6 +430,12 @@ impl Config {
                 return fail(
                     field("token"),
                     format!("must be 1 to {TOKEN_LEN} printable ASCII bytes (0x20-0x7E)"),
+                );
+            }
+            if !tokens.insert(a.token.as_str()) && admin_tokens.contains(a.token.as_str()) {
+                return fail(
+                    field("token"),
+                    "an admin account's token, shared with another account",
                 );
             }
             if a.role != Role::Viewer && (a.max_order_qty == 0 || a.max_open_orders == 0) {

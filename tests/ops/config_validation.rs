@@ -140,6 +140,12 @@ fn bad_values_name_the_field_and_the_rule() {
             ("token = \"alice-demo-token\"", "token = \"alice\tdemo\""),
             "accounts[0].token",
         ),
+        // Accepted: a trader then held the operator's bearer token (the
+        // admin endpoint knows an operator by the token alone).
+        (
+            ("token = \"bob-demo-token\"", "token = \"ops-demo-token\""),
+            "accounts[3].token",
+        ),
         // Accepted, and a Logon to 127.0.0.1:7002 reached the market-data
         // listener (the more specific address wins): two listeners on one
         // port overlap when either is a wildcard.
