@@ -159,7 +159,14 @@ fn exchange(
         .write_all(request.as_bytes())
         .map_err(|e| e.to_string())?;
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).map_err(|e| e.to_string())?;
+    stream.read_to_end(&mut raw).map_err(|e| match e.kind() {
+        // What a read past its timeout reports on Linux (EAGAIN), which
+        // says nothing to an operator.
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+            format!("no answer within {} s", timeout.as_secs())
+        }
+        _ => e.to_string(),
+    })?;
     let mut headers = [httparse::EMPTY_HEADER; 32];
     let mut response = httparse::Response::new(&mut headers);
     match response.parse(&raw) {

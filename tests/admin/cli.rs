@@ -70,3 +70,23 @@ fn admin_command_line_reads_and_controls_a_running_gateway() {
     assert_eq!(unreachable.status.code(), Some(2), "nothing listens");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// An endpoint that takes the connection and never answers: after its
+/// 10 s the command says so, instead of the read's EAGAIN ("Resource
+/// temporarily unavailable (os error 11)", found by a hostile pass).
+#[test]
+fn admin_command_line_says_when_no_answer_came() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Accepted and held open, unread, until the command is done.
+    let holder = std::thread::spawn(move || listener.accept().map(|(stream, _)| stream));
+    let out = admin_cli(addr, &["health"], None);
+    let held = holder.join().unwrap();
+    assert!(held.is_ok(), "the command connected");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("no answer within 10 s"),
+        "the command names the wait it gave up on: {stderr}"
+    );
+}
