@@ -102,19 +102,21 @@ pub fn check_cores(config: &Config) -> Result<(), StartError> {
         .into_iter()
         .map(|c| c.id)
         .collect();
-    for (i, core) in config.server.cores.iter().enumerate() {
-        if !available.contains(core) {
-            return Err(StartError(format!(
-                "config: server.cores[{i}]: core {core} is not available to this process (available: {available:?})"
-            )));
-        }
-    }
     // The admin thread's core too: absent, the thread would run unpinned
     // after a warning, wherever the scheduler put it.
-    if let Some(core) = config.telemetry.admin_core {
+    let shard_cores = config.server.cores.iter().enumerate();
+    let named = shard_cores
+        .map(|(i, &core)| (format!("server.cores[{i}]"), core))
+        .chain(
+            config
+                .telemetry
+                .admin_core
+                .map(|core| ("telemetry.admin_core".to_string(), core)),
+        );
+    for (field, core) in named {
         if !available.contains(&core) {
             return Err(StartError(format!(
-                "config: telemetry.admin_core: core {core} is not available to this process (available: {available:?})"
+                "config: {field}: core {core} is not available to this process (available: {available:?})"
             )));
         }
     }

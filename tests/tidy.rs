@@ -601,6 +601,10 @@ const ASSERTION_FREE_ALLOWED: &[(&str, &[&str])] = &[
             "src/engine/slab.rs OrderSlab::get",
             "src/engine/slab.rs OrderSlab::get_mut",
             "src/engine/slab.rs OrderSlab::bytes_per_order",
+            // One-line delegations to `prefetch::unchecked_address`, which asserts.
+            "src/engine/slab.rs OrderSlab::get_unchecked_hint",
+            "src/engine/account_links.rs AccountLinks::hint",
+            "src/engine/prefetch.rs prefetch_at",
             "src/engine/order_index.rs OrderIndex::is_empty",
             // One-line delegations to `slot_table.rs`, which asserts.
             "src/engine/order_index.rs OrderIndex::with_capacity",

@@ -101,10 +101,6 @@ pub fn parse(received: &[u8]) -> Parsed {
         Err(error) => return Parsed::Refused(Response::text(400, format!("bad request: {error}"))),
     };
     debug_assert!(head_len <= received.len());
-    let mut request = match head(&parsed) {
-        Ok(request) => request,
-        Err(response) => return Parsed::Refused(response),
-    };
     let length = match content_length(&parsed) {
         Ok(length) => length,
         Err(response) => return Parsed::Refused(response),
@@ -112,6 +108,7 @@ pub fn parse(received: &[u8]) -> Parsed {
     let Some(body) = received.get(head_len..head_len + length) else {
         return Parsed::Partial;
     };
+    let mut request = request(&parsed);
     request.body = body.to_vec();
     Parsed::Complete(request)
 }
@@ -135,7 +132,8 @@ pub fn encode(response: &Response) -> Vec<u8> {
     bytes
 }
 
-fn head(parsed: &httparse::Request<'_, '_>) -> Result<Request, Response> {
+/// The request a parsed head makes (its body is added once it is in).
+fn request(parsed: &httparse::Request<'_, '_>) -> Request {
     let target = parsed.path.unwrap_or("/");
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let authorization = parsed
@@ -144,13 +142,13 @@ fn head(parsed: &httparse::Request<'_, '_>) -> Result<Request, Response> {
         .find(|h| h.name.eq_ignore_ascii_case("authorization"))
         .and_then(|h| std::str::from_utf8(h.value).ok())
         .map(str::to_string);
-    Ok(Request {
+    Request {
         authorization,
         method: parsed.method.unwrap_or("GET").to_string(),
         path: path.to_string(),
         query: query.to_string(),
         body: Vec::new(),
-    })
+    }
 }
 
 fn content_length(parsed: &httparse::Request<'_, '_>) -> Result<usize, Response> {

@@ -109,11 +109,10 @@ impl AccountLinks {
     }
 
     /// Address of `slot`'s links, for prefetching, without a bounds check
-    /// (see `prefetch::prefetch_at`): never read through it.
+    /// (`prefetch::unchecked_address`): never read through it.
     #[inline]
     pub fn hint(&self, slot: Slot) -> *const u8 {
-        debug_assert!((slot as usize) < self.links.len());
-        self.links.as_ptr().wrapping_add(slot as usize).cast()
+        super::prefetch::unchecked_address(&self.links, slot as usize).cast()
     }
 
     /// `slot`'s links, for the full check: (prev, next).

@@ -39,18 +39,25 @@ pub(crate) fn prefetch<T>(ptr: *const T) {
     let _ = ptr;
 }
 
-/// Starts the load of `items[index]`'s line. No bounds check: a prefetch
-/// of any address is harmless (an index past the end would only waste a
-/// line), and the checks were a compare and a branch for every line
-/// prefetched, several a command (debug builds still check).
+/// The address of `items[index]`, for a prefetch, without a bounds check:
+/// a prefetch of any address is harmless (an index past the end would
+/// only waste a line), and the checks were a compare and a branch for
+/// every line prefetched, several a command (debug builds still check).
+/// Never read through it.
 #[inline(always)]
-pub(crate) fn prefetch_at<T>(items: &[T], index: usize) {
+pub(crate) fn unchecked_address<T>(items: &[T], index: usize) -> *const T {
     debug_assert!(
         index < items.len(),
         "prefetch of {index} of {}",
         items.len()
     );
-    prefetch(items.as_ptr().wrapping_add(index));
+    items.as_ptr().wrapping_add(index)
+}
+
+/// Starts the load of `items[index]`'s line (see `unchecked_address`).
+#[inline(always)]
+pub(crate) fn prefetch_at<T>(items: &[T], index: usize) {
+    prefetch(unchecked_address(items, index));
 }
 
 impl Engine {

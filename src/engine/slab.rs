@@ -247,12 +247,11 @@ impl OrderSlab {
         &mut self.nodes[slot as usize]
     }
 
-    /// Address of a node for prefetching, without a bounds check (see
-    /// `prefetch::prefetch_at`): never read through it.
+    /// Address of a node for prefetching, without a bounds check
+    /// (`prefetch::unchecked_address`): never read through it.
     #[inline]
     pub fn get_unchecked_hint(&self, slot: Slot) -> *const OrderNode {
-        debug_assert!((slot as usize) < self.nodes.len(), "slot {slot}");
-        self.nodes.as_ptr().wrapping_add(slot as usize)
+        super::prefetch::unchecked_address(&self.nodes, slot as usize)
     }
 
     /// Bytes the slab reserves per order it can hold.
