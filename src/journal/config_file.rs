@@ -45,7 +45,22 @@ const ACCOUNT_BYTES: usize = 48;
 
 /// `engine-config-{digest:016x}.bin`.
 pub fn file_name(digest: u64) -> String {
-    format!("engine-config-{digest:016x}.bin")
+    let name = format!("engine-config-{digest:016x}.bin");
+    debug_assert!(is_file_name(&name), "{name}");
+    name
+}
+
+/// Whether `name` is a [`file_name`]: sixteen lowercase hex digits between
+/// the prefix and the suffix.
+pub fn is_file_name(name: &str) -> bool {
+    name.strip_prefix("engine-config-")
+        .and_then(|rest| rest.strip_suffix(".bin"))
+        .is_some_and(|hex| {
+            hex.len() == 16
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
 }
 
 /// FNV-1a, 64 bits: names a config, it does not protect it (the file's

@@ -63,6 +63,7 @@
 
 pub mod codec;
 pub mod config_file;
+pub mod head;
 pub mod layout;
 mod record_crc;
 mod recovery;

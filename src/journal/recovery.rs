@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use crate::config::{JournalConfig, SyncPolicy};
 
+use super::head::{self, Missing};
 use super::layout::*;
 use super::scan::{check_config_epoch, check_header, list_segments, scan_records, CorruptReason};
 use super::segment::{ActivateError, Segment};
@@ -148,6 +149,17 @@ impl JournalWriter {
             active = Some((segment, damage.offset));
             break;
         }
+        let head = head::read(shard_dir, Some(shard)).map_err(io_error(shard_dir, "read head"))?;
+        if report.truncated_corruption.is_none() {
+            // Every segment present was read (a cut sets the later ones
+            // aside, and the marker is rewritten below): are there more?
+            let newest = files.segments.last().map(|(seq, _)| *seq);
+            let missing =
+                head::check(shard_dir, head, newest).map_err(io_error(shard_dir, "list"))?;
+            if let Some((file, missing)) = missing {
+                cut_missing(file, missing, truncate_corrupt_journal, &mut report)?;
+            }
+        }
         report.last_seq = expected_seq - 1;
         // Seqs run from 1 without a gap, so the count is the last one.
         assert_eq!(report.records, report.last_seq, "records replayed");
@@ -168,6 +180,23 @@ impl JournalWriter {
             .first_seq()
             .is_some_and(|first| first <= expected_seq));
         active.prefault_from(write_off);
+        let active_first = active.first_seq().expect("an activated segment");
+        if head != Some(Ok(active_first)) {
+            // The segment this start writes into, on disk since activated.
+            // A marker left behind stays a lower bound, so a failure (a
+            // full disk) only delays it, except after a cut, where the old
+            // marker may name a segment set aside and would refuse the
+            // next start.
+            match head::write(shard_dir, shard, active_first) {
+                Ok(()) => {}
+                Err(source) if report.truncated_corruption.is_none() => tracing::warn!(
+                    dir = %shard_dir.display(),
+                    error = %source,
+                    "journal: head marker not updated; the thread that makes the next spare writes it"
+                ),
+                Err(source) => return Err(io_error(shard_dir, "write head")(source)),
+            }
+        }
         let writer = JournalWriter {
             dir: shard_dir.to_path_buf(),
             shard,
@@ -208,6 +237,7 @@ fn first_segment(
         shard,
         segment_bytes: cfg.segment_bytes,
         durable: cfg.sync != SyncPolicy::None,
+        newest_first_seq: None,
     };
     let path = shard_dir.join(&request.file_name);
     let mut segment = request
@@ -240,7 +270,7 @@ fn read_segment_header(
     }
     file.read_exact_at(&mut bytes, 0)
         .map_err(io_error(path, "read header"))?;
-    let checked = check_header(&bytes, Some(shard), name_seq).and_then(|header| {
+    let checked = check_header(&bytes, Some(shard), name_seq, file_len).and_then(|header| {
         if header.first_seq != expected_seq {
             return Err(CorruptReason::SequenceGap {
                 expected: expected_seq,
@@ -252,7 +282,7 @@ fn read_segment_header(
     // A header let through is one `Segment::open_existing` can map.
     if let Ok((header, file_len)) = &checked {
         assert!(header.segment_bytes >= MIN_SEGMENT_BYTES);
-        assert!(*file_len >= HEADER_BYTES as u64);
+        assert_eq!(*file_len, header.segment_bytes);
     }
     Ok(checked)
 }
@@ -309,6 +339,39 @@ fn cut_here(
         offset: cut.offset,
         reason: cut.reason,
         set_aside,
+    });
+    Ok(())
+}
+
+/// Refuses a journal whose segment files were removed, or (when asked to
+/// cut) goes on with what remains and reports it: nothing is set aside,
+/// since the missing files are the damage.
+fn cut_missing(
+    file: PathBuf,
+    missing: Missing,
+    truncate_corrupt_journal: bool,
+    report: &mut RecoveryReport,
+) -> Result<(), JournalError> {
+    // Checked only when no other cut was made: one cut a start.
+    assert!(report.truncated_corruption.is_none(), "already cut");
+    let reason = CorruptReason::SegmentsMissing(missing);
+    if !truncate_corrupt_journal {
+        return Err(JournalError::Corrupt {
+            file,
+            offset: 0,
+            reason,
+        });
+    }
+    tracing::warn!(
+        file = %file.display(),
+        %reason,
+        "journal: starting without the removed segments as requested; their records are lost"
+    );
+    report.truncated_corruption = Some(TruncatedCorruption {
+        file,
+        offset: 0,
+        reason,
+        set_aside: Vec::new(),
     });
     Ok(())
 }

@@ -12,6 +12,7 @@ use memmap2::Mmap;
 
 use super::codec::{self, CodecError, MAX_PAYLOAD};
 use super::config_file::{self, ConfigFileProblem};
+use super::head::Missing;
 use super::layout::*;
 use super::{io_error, ConfigEpoch, Entry, JournalError, Record};
 
@@ -52,6 +53,15 @@ pub enum CorruptReason {
         digest: u64,
         problem: ConfigFileProblem,
     },
+    /// The file's length is not its header's `segment_bytes`. The writer
+    /// makes every segment that long and never changes it, so something
+    /// else cut it short (records lost) or wrote past it.
+    LengthMismatch {
+        header: u64,
+        file: u64,
+    },
+    /// Segment files were removed (see [`super::head`]).
+    SegmentsMissing(Missing),
 }
 
 impl fmt::Display for CorruptReason {
@@ -97,6 +107,27 @@ impl fmt::Display for CorruptReason {
                 "config_epoch record names {}: {problem}",
                 config_file::file_name(digest)
             ),
+            CorruptReason::LengthMismatch { header, file } => write!(
+                f,
+                "file of {file} bytes, its header says {header}: resized by something other \
+                 than the gateway"
+            ),
+            CorruptReason::SegmentsMissing(Missing::PastNewest { head, newest }) => {
+                write!(f, "the head marker names segment {head} as written, but ")?;
+                match newest {
+                    Some(newest) => write!(f, "the newest segment present is {newest}")?,
+                    None => write!(f, "there is no segment")?,
+                }
+                write!(f, ": segment files were removed")
+            }
+            CorruptReason::SegmentsMissing(Missing::ConfigFileWithoutSegments) => write!(
+                f,
+                "an engine config file, which a start writes just before its first record, \
+                 but no segment and no head marker: segment files were removed"
+            ),
+            CorruptReason::SegmentsMissing(Missing::Unreadable(problem)) => {
+                write!(f, "the head marker cannot be read: {problem}")
+            }
         }
     }
 }
@@ -362,11 +393,12 @@ pub fn all_zero(bytes: &[u8]) -> bool {
     zero
 }
 
-/// Checks a header against the shard and the file name.
+/// Checks a header against the shard, the file name and the file's length.
 pub fn check_header(
     bytes: &[u8],
     shard: Option<u16>,
     name_seq: u64,
+    file_len: u64,
 ) -> Result<SegmentHeader, CorruptReason> {
     let header = read_header(bytes).map_err(CorruptReason::Header)?;
     if let Some(expected) = shard {
@@ -381,6 +413,12 @@ pub fn check_header(
         return Err(CorruptReason::NameMismatch {
             name_seq,
             header_seq: header.first_seq,
+        });
+    }
+    if header.segment_bytes != file_len {
+        return Err(CorruptReason::LengthMismatch {
+            header: header.segment_bytes,
+            file: file_len,
         });
     }
     Ok(header)
@@ -455,7 +493,7 @@ pub fn first_config_epoch(
         // journal (nothing writes it meanwhile but an operator's mistake,
         // which could at worst make a read fault).
         let map = unsafe { Mmap::map(&file) }.map_err(io_error(path, "map"))?;
-        let Ok(header) = check_header(&map, Some(shard), *name_seq) else {
+        let Ok(header) = check_header(&map, Some(shard), *name_seq, len) else {
             return Ok(None);
         };
         if header.first_seq != seq {

@@ -52,12 +52,20 @@ pub struct SegmentRequest {
     /// msync the new header before handing it over (sync policy not
     /// `none`); the file's blocks are synced whatever the policy.
     pub(crate) durable: bool,
+    /// The first seq of the writer's newest segment when it asked: `create`
+    /// records it in the head marker first ([`super::head`]), so the marker
+    /// follows each roll-over off the order path. `None` when the writer
+    /// has no segment yet (a start writes the marker itself).
+    pub(crate) newest_first_seq: Option<u64>,
 }
 
 impl SegmentRequest {
     pub fn create(self) -> io::Result<Segment> {
         // Made under a name no reader takes for a segment, until activated.
         assert!(self.file_name.ends_with(SPARE_SUFFIX), "{}", self.file_name);
+        if let Some(newest) = self.newest_first_seq {
+            super::head::write(&self.dir, self.shard, newest)?;
+        }
         let path = self.dir.join(&self.file_name);
         let file = OpenOptions::new()
             .read(true)
@@ -171,22 +179,21 @@ fn write_fill(file: &File, len: u64, byte: u8) -> io::Result<()> {
 }
 
 impl Segment {
-    /// Maps an existing segment (recovery). The map covers the header's
-    /// `segment_bytes`, or less if the file was cut short: a short segment
-    /// simply holds fewer records before the writer rolls over.
+    /// Maps an existing segment (recovery), whose file is as long as its
+    /// header's `segment_bytes` (a resized one is refused before this).
     pub(crate) fn open_existing(
         path: &Path,
         first_seq: u64,
         segment_bytes: u64,
         file_len: u64,
     ) -> io::Result<Segment> {
-        // What the header check let through: a sealed header, a file
-        // that holds it, a size the writer makes.
+        // What the header check let through: a sealed header, a size the
+        // writer makes, a file of that size.
         assert!(first_seq >= 1, "sequence numbers start at 1");
-        assert!(file_len >= HEADER_BYTES as u64, "{file_len} bytes");
         assert!(segment_bytes >= MIN_SEGMENT_BYTES, "{segment_bytes} bytes");
+        assert_eq!(file_len, segment_bytes, "{}", path.display());
         let file = OpenOptions::new().read(true).write(true).open(path)?;
-        let map = map_file(&file, segment_bytes.min(file_len))?;
+        let map = map_file(&file, segment_bytes)?;
         Ok(Segment {
             path: path.to_path_buf(),
             map,

@@ -14,7 +14,7 @@ use memmap2::Mmap;
 use super::codec::{self, KINDS, MAX_KIND};
 use super::layout::*;
 use super::scan::{check_config_epoch, check_header, list_segments, scan_records, CorruptReason};
-use super::{config_file, io_error, Entry, JournalError, Record};
+use super::{config_file, head, io_error, Entry, JournalError, Record};
 use crate::engine::{CancelReason, Command, OrderKind, Side, StpMode, TimeInForce};
 
 /// What a read of one shard's journal found.
@@ -81,7 +81,7 @@ pub fn dump(dir: &Path, out: &mut impl Write) -> Result<JournalSummary, JournalE
 /// itself if it holds segments (or is named `shard-N`).
 fn shard_dirs(dir: &Path) -> Result<Vec<PathBuf>, JournalError> {
     let mut shards = Vec::new();
-    let mut has_segments = false;
+    let mut is_shard_dir = false;
     for entry in std::fs::read_dir(dir).map_err(io_error(dir, "read directory"))? {
         let entry = entry.map_err(io_error(dir, "read directory"))?;
         let name = entry.file_name();
@@ -90,12 +90,16 @@ fn shard_dirs(dir: &Path) -> Result<Vec<PathBuf>, JournalError> {
             if entry.path().is_dir() {
                 shards.push((id, entry.path()));
             }
-        } else if parse_segment_file_name(&name).is_some() {
-            has_segments = true;
+        } else if parse_segment_file_name(&name).is_some()
+            || name == head::HEAD_FILE
+            || config_file::is_file_name(&name)
+        {
+            // A shard directory, even with every segment removed.
+            is_shard_dir = true;
         }
     }
     let own_name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
-    if has_segments || own_name.as_deref().and_then(parse_shard_dir_name).is_some() {
+    if is_shard_dir || own_name.as_deref().and_then(parse_shard_dir_name).is_some() {
         return Ok(vec![dir.to_path_buf()]);
     }
     shards.sort();
@@ -135,6 +139,10 @@ fn walk_shard(
             .len();
         summary.bytes_allocated += len;
     }
+    // Removed segments: what remains may read as a whole journal.
+    let head = head::read(dir, summary.shard).map_err(io_error(dir, "read head"))?;
+    let newest = files.segments.last().map(|(seq, _)| *seq);
+    let missing = head::check(dir, head, newest).map_err(io_error(dir, "list"))?;
     let mut expected_seq = 1;
     let count = files.segments.len();
     for (i, (name_seq, path)) in files.segments.iter().enumerate() {
@@ -149,7 +157,7 @@ fn walk_shard(
         // mapped segment; an operator truncating one while this runs could
         // make a read fault, which this tool accepts.
         let map = unsafe { Mmap::map(&file) }.map_err(io_error(path, "map"))?;
-        let header = check_header(&map, summary.shard, *name_seq).and_then(|h| {
+        let header = check_header(&map, summary.shard, *name_seq, len).and_then(|h| {
             if h.first_seq == expected_seq {
                 Ok(h)
             } else {
@@ -195,6 +203,10 @@ fn walk_shard(
             }
             break;
         }
+    }
+    if let Some((file, missing)) = missing.filter(|_| summary.corruption.is_none()) {
+        // Recovery checks this after reading every segment, as here.
+        summary.corruption = Some((file, 0, CorruptReason::SegmentsMissing(missing)));
     }
     // Every record counted once by kind, and seqs run from 1 without a
     // gap (a gap is corruption, where the walk stops).

@@ -344,6 +344,7 @@ impl JournalWriter {
             shard: self.shard,
             segment_bytes: self.segment_bytes,
             durable: self.sync != SyncPolicy::None,
+            newest_first_seq: self.active.first_seq(),
         }
     }
 

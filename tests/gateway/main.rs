@@ -19,6 +19,7 @@ mod example_bot;
 mod fd_limit;
 mod journal_full;
 mod logs;
+mod lost_segment;
 mod md_stale_replica;
 mod memory;
 mod order_entry_signal;

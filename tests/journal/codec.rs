@@ -529,71 +529,101 @@ fn format_md_payload_table_matches_the_codec() {
     assert_eq!(samples.len(), KINDS.len());
 }
 
+/// A field of a fixed-layout table: its name in FORMAT.md, the offset the
+/// code writes it at, and the value the code wrote.
+type Field = (&'static str, usize, u128);
+
+/// Holds one fixed-layout table of FORMAT.md (the one under the heading
+/// `## {section} ({len} bytes)`) to `bytes` the code wrote: the rows tile
+/// the bytes in order, each field in `fields` is at the code's offset with
+/// the code's value, `magic` and `version` rows name theirs, the `crc` row's
+/// range holds that CRC32C, `reserved` bytes are 0, and every field of
+/// `fields` has a row.
+fn check_fixed_table(section: &str, bytes: &[u8], fields: &[Field]) {
+    let (heading, rows) = table(&format!("## {section}"));
+    assert_eq!(heading, format!("## {section} ({} bytes)", bytes.len()));
+    let mut next = 0;
+    let mut named = Vec::new();
+    for row in &rows {
+        let (offset, size) = (eval(row[0], &[]), eval(row[1], &[]));
+        let (name, text) = row[2].split_once(": ").expect("`name: text`");
+        assert_eq!(
+            offset, next,
+            "{section}: {name} follows the field before it"
+        );
+        next = offset + size;
+        let field = &bytes[offset..next];
+        if name == "reserved" {
+            assert!(
+                field.iter().all(|&b| b == 0),
+                "{section}: reserved at {offset}"
+            );
+            continue;
+        }
+        let &(_, at, value) = fields
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .unwrap_or_else(|| {
+                panic!("FORMAT.md names {section} field {name:?}, the code has none")
+            });
+        match name {
+            "magic" => assert!(text.contains(std::str::from_utf8(field).unwrap()), "{text}"),
+            "version" => assert!(text.ends_with(&format!(", {value}")), "{text}"),
+            "crc" => assert_eq!(
+                u128::from(crc32c::crc32c(&bytes[crc_range(text, &[])])),
+                value,
+                "{section}: the crc row's range"
+            ),
+            _ => {}
+        }
+        assert_eq!(offset, at, "{section}: {name}: offset");
+        assert_eq!(
+            le(field),
+            value,
+            "{section}: {name} at {offset}, {size} bytes"
+        );
+        named.push(name);
+    }
+    assert_eq!(next, bytes.len(), "the rows of {section} cover it");
+    for (name, _, _) in fields {
+        assert!(
+            named.contains(name),
+            "FORMAT.md has no {section} row {name:?}"
+        );
+    }
+}
+
 #[test]
 fn format_md_segment_header_table_is_what_the_writer_writes() {
     const SHARD: u16 = 0xA1B2;
     const SEGMENT_BYTES: u64 = 0x0102_0304_0506_0708;
     const CREATED_NS: u64 = 0x1112_1314_1516_1718;
     const FIRST_SEQ: u64 = 0x2122_2324_2526_2728;
-    let (heading, rows) = table("## Segment header");
-    assert_eq!(
-        heading,
-        format!("## Segment header ({} bytes)", layout::HEADER_BYTES)
-    );
     let mut header = [0xEE; layout::HEADER_BYTES];
     layout::write_header_prefix(&mut header, SHARD, SEGMENT_BYTES, CREATED_NS);
     layout::seal_header(&mut header, FIRST_SEQ);
-
-    let mut next = 0;
-    let mut named = Vec::new();
-    for row in &rows {
-        let (offset, size) = (eval(row[0], &[]), eval(row[1], &[]));
-        let (name, text) = row[2].split_once(": ").expect("`name: text`");
-        assert_eq!(offset, next, "{name} follows the field before it");
-        next = offset + size;
-        let field = &header[offset..next];
-        let (at, value) = match name {
-            "magic" => {
-                assert!(text.contains(std::str::from_utf8(&layout::MAGIC).unwrap()));
-                (layout::H_MAGIC, le(&layout::MAGIC))
-            }
-            "version" => {
-                assert!(text.ends_with(&format!(", {}", journal::FORMAT_VERSION)));
-                (layout::H_VERSION, u128::from(journal::FORMAT_VERSION))
-            }
-            "shard" => (layout::H_SHARD, u128::from(SHARD)),
-            "first_seq" => (layout::H_FIRST_SEQ, u128::from(FIRST_SEQ)),
-            "segment_bytes" => (layout::H_SEGMENT_BYTES, u128::from(SEGMENT_BYTES)),
-            "created_ns" => (layout::H_CREATED_NS, u128::from(CREATED_NS)),
-            "crc" => {
-                let crc = crc32c::crc32c(&header[crc_range(text, &[])]);
-                (layout::H_CRC, u128::from(crc))
-            }
-            "reserved" => {
-                assert!(field.iter().all(|&b| b == 0), "reserved at {offset}");
-                continue;
-            }
-            other => panic!("FORMAT.md names header field {other:?}, the code has none"),
-        };
-        assert_eq!(offset, at, "{name}: offset");
-        assert_eq!(le(field), value, "{name} at {offset}, {size} bytes");
-        named.push(name);
-    }
-    assert_eq!(next, layout::HEADER_BYTES, "the rows cover the header");
-    for name in [
-        "magic",
-        "version",
-        "shard",
-        "first_seq",
-        "segment_bytes",
-        "created_ns",
-        "crc",
-    ] {
-        assert!(
-            named.contains(&name),
-            "FORMAT.md has no header row {name:?}"
-        );
-    }
+    let crc = crc32c::crc32c(&header[..layout::H_CRC]);
+    check_fixed_table(
+        "Segment header",
+        &header,
+        &[
+            ("magic", layout::H_MAGIC, le(&layout::MAGIC)),
+            (
+                "version",
+                layout::H_VERSION,
+                u128::from(journal::FORMAT_VERSION),
+            ),
+            ("shard", layout::H_SHARD, u128::from(SHARD)),
+            ("first_seq", layout::H_FIRST_SEQ, u128::from(FIRST_SEQ)),
+            (
+                "segment_bytes",
+                layout::H_SEGMENT_BYTES,
+                u128::from(SEGMENT_BYTES),
+            ),
+            ("created_ns", layout::H_CREATED_NS, u128::from(CREATED_NS)),
+            ("crc", layout::H_CRC, u128::from(crc)),
+        ],
+    );
     let read = layout::read_header(&header).unwrap();
     assert_eq!(
         (
@@ -604,6 +634,31 @@ fn format_md_segment_header_table_is_what_the_writer_writes() {
         ),
         (SHARD, FIRST_SEQ, SEGMENT_BYTES, CREATED_NS)
     );
+}
+
+#[test]
+fn format_md_head_marker_table_is_what_the_writer_writes() {
+    use tradsys::journal::head;
+    const SHARD: u16 = 0xA1B2;
+    const NEWEST: u64 = 0x2122_2324_2526_2728;
+    let marker = head::encode(SHARD, NEWEST);
+    let crc = crc32c::crc32c(&marker[..head::HD_CRC]);
+    check_fixed_table(
+        "Head marker",
+        &marker,
+        &[
+            ("magic", head::HD_MAGIC, le(&head::HEAD_MAGIC)),
+            ("version", head::HD_VERSION, u128::from(head::HEAD_VERSION)),
+            ("shard", head::HD_SHARD, u128::from(SHARD)),
+            (
+                "newest_first_seq",
+                head::HD_NEWEST_FIRST_SEQ,
+                u128::from(NEWEST),
+            ),
+            ("crc", head::HD_CRC, u128::from(crc)),
+        ],
+    );
+    assert_eq!(head::decode(&marker, Some(SHARD)), Ok(NEWEST));
 }
 
 #[test]
@@ -789,6 +844,8 @@ fn format_md_file_names_are_the_ones_the_code_makes() {
     named(&config_file::file_name(0xab));
     named(&config_file::file_name(u64::MAX));
     named("LOCK");
+    named(journal::head::HEAD_FILE);
+    named(journal::head::HEAD_TMP_FILE);
     assert!(!patterns.iter().any(|p| matches(p, "12.seg")));
 }
 

@@ -11,6 +11,7 @@ mod support;
 mod codec;
 mod config_epoch;
 mod damage;
+mod lost_segments;
 mod replay;
 mod rollover;
 mod roundtrip;

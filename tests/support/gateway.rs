@@ -202,6 +202,17 @@ impl Gateway {
         file_size_limit: Option<u64>,
         env: &[(&str, &str)],
     ) -> Result<Gateway, Vec<String>> {
+        Gateway::start_env_args(dir, config_text, file_size_limit, env, &[])
+    }
+
+    /// As `start_env`, with more `serve` arguments after `--config`.
+    pub fn start_env_args(
+        dir: &std::path::Path,
+        config_text: &str,
+        file_size_limit: Option<u64>,
+        env: &[(&str, &str)],
+        serve_args: &[&str],
+    ) -> Result<Gateway, Vec<String>> {
         let dir = dir.to_path_buf();
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("tradsys.toml");
@@ -230,6 +241,7 @@ impl Gateway {
         let mut child = command
             .args(["serve", "--config"])
             .arg(&path)
+            .args(serve_args)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
