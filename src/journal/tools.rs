@@ -123,12 +123,16 @@ fn walk_shard(
     dir: &Path,
     on_record: &mut impl FnMut(u16, u16, &Record) -> io::Result<()>,
 ) -> Result<ShardSummary, JournalError> {
+    // The marker first: a live writer writes it only after the segment it
+    // names exists, so read before the listing it is never ahead of it.
+    let own_shard = dir
+        .file_name()
+        .and_then(|n| parse_shard_dir_name(&n.to_string_lossy()));
+    let head = head::read(dir, own_shard).map_err(io_error(dir, "read head"))?;
     let files = list_segments(dir).map_err(io_error(dir, "list"))?;
     let mut summary = ShardSummary {
         dir: dir.to_path_buf(),
-        shard: dir
-            .file_name()
-            .and_then(|n| parse_shard_dir_name(&n.to_string_lossy())),
+        shard: own_shard,
         segment_files: files.segments.len() as u32,
         spares: files.spares.len() as u32,
         ..ShardSummary::default()
@@ -140,7 +144,6 @@ fn walk_shard(
         summary.bytes_allocated += len;
     }
     // Removed segments: what remains may read as a whole journal.
-    let head = head::read(dir, summary.shard).map_err(io_error(dir, "read head"))?;
     let newest = files.segments.last().map(|(seq, _)| *seq);
     let missing = head::check(dir, head, newest).map_err(io_error(dir, "list"))?;
     let mut expected_seq = 1;
