@@ -452,8 +452,14 @@ fn print_problems(summary: &JournalSummary) {
             );
         }
         if let Some((file, offset, reason)) = &s.corruption {
+            let consequence = match reason {
+                CorruptReason::SegmentsMissing(_) => {
+                    "records after the newest segment present are gone; a start refuses"
+                }
+                _ => "records after it are not readable; a start refuses",
+            };
             eprintln!(
-                "{}: corrupt at {} offset {offset}: {reason}; records after it are not readable",
+                "{}: corrupt at {} offset {offset}: {reason}; {consequence}",
                 shard_label(s),
                 file.display()
             );
