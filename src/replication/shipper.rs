@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::stream::{LastRawMessageErrorKind, Stream};
 use async_nats::jetstream::{self, context::PublishAckFuture};
+use bytes::Bytes;
 
 use super::board::{ShardShipping, ShipState};
 use super::message;
@@ -167,15 +168,16 @@ impl ShardShipper<'_> {
         let (mut tail, last_stream_seq) = self.resume_point(&stream).await?;
         self.board.set_state(ShipState::Shipping);
         let mut expected = Some(last_stream_seq);
-        let mut in_flight: VecDeque<(u64, PublishAckFuture)> = VecDeque::new();
+        let mut in_flight: VecDeque<(u64, PublishAckFuture, Bytes)> = VecDeque::new();
         loop {
             while in_flight.len() < self.config.max_in_flight {
                 let seq = tail.next_seq();
                 let Some(body) = self.next_body(&mut tail)? else {
                     break;
                 };
+                let body = Bytes::from(body);
                 let mut publish = PublishMessage::build()
-                    .payload(body.into())
+                    .payload(body.clone())
                     .message_id(message::message_id(self.shard, seq))
                     .header("Tradsys-Shard", self.shard.to_string().as_str())
                     .header("Tradsys-Seq", seq.to_string().as_str());
@@ -186,11 +188,15 @@ impl ShardShipper<'_> {
                     .send_publish(self.subject.clone(), publish)
                     .await
                     .map_err(|e| format!("publish seq {seq}: {e}"))?;
-                in_flight.push_back((seq, ack));
+                in_flight.push_back((seq, ack, body));
             }
             assert!(in_flight.len() <= self.config.max_in_flight);
-            if let Some((seq, ack)) = in_flight.pop_front() {
-                ack.await.map_err(|e| format!("ack of seq {seq}: {e}"))?;
+            if let Some((seq, ack, body)) = in_flight.pop_front() {
+                let ack = ack.await.map_err(|e| format!("ack of seq {seq}: {e}"))?;
+                if ack.duplicate {
+                    self.check_duplicate(&stream, seq, ack.sequence, &body)
+                        .await?;
+                }
                 // Acknowledged in the order published: no seq skipped.
                 assert_eq!(seq, self.board.snapshot().shipped_seq + 1, "acks in order");
                 self.board.set_shipped_seq(seq);
@@ -205,6 +211,49 @@ impl ShardShipper<'_> {
             }
             tokio::time::sleep(POLL).await;
         }
+    }
+
+    /// JetStream answered the publish of `seq` as a duplicate: it already
+    /// holds a message with that id (`{shard}:{seq}`) at `stream_seq`, and
+    /// dropped this one. That is ours again only if it holds the same
+    /// bytes. Otherwise another writer shipped a record `seq` of this
+    /// shard (a second primary: the duplicate check runs before the
+    /// expected-sequence one, so it is where a second primary shows), or
+    /// the stream was purged within its duplicate window and a fresh
+    /// journal is numbering from 1 again: either way this record is not in
+    /// the stream, and reporting it shipped would be a lie (conflict).
+    async fn check_duplicate(
+        &self,
+        stream: &Stream,
+        seq: u64,
+        stream_seq: u64,
+        body: &[u8],
+    ) -> Result<(), String> {
+        // A body is a whole record frame (and a config after an epoch's).
+        assert!(
+            body.len() >= layout::record_bytes(1),
+            "record {seq}: {} bytes",
+            body.len()
+        );
+        let held = match stream.get_raw_message(stream_seq).await {
+            Ok(message) => Some(message),
+            Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => None,
+            Err(e) => return Err(format!("message {stream_seq} of the stream: {e}")),
+        };
+        let ours = held
+            .as_ref()
+            .is_some_and(|m| m.subject.as_str() == self.subject && m.payload[..] == *body);
+        if ours {
+            return Ok(());
+        }
+        let what = match &held {
+            Some(_) => "holds another record under its id (another primary ships to this subject)",
+            None => "dropped it as a duplicate of a message no longer there (the stream was purged within its duplicate window: delete the stream instead)",
+        };
+        Err(format!(
+            "conflict: record {seq} of shard {} is not in the stream: JetStream {what}",
+            self.shard
+        ))
     }
 
     /// The next record's message body, if the journal has it.

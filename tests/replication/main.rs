@@ -23,6 +23,7 @@ mod outage;
 mod promotion;
 mod relay;
 mod resume;
+mod split_brain;
 
 use std::sync::{Mutex, MutexGuard};
 

@@ -14,7 +14,7 @@ use tradsys::config::Config;
 use tradsys::engine::*;
 
 /// `/metrics` of the gateway's admin endpoint at `addr`.
-fn metrics(addr: std::net::SocketAddr) -> String {
+pub fn metrics(addr: std::net::SocketAddr) -> String {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     stream
