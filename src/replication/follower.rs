@@ -3,8 +3,9 @@
 //! [`ShardReplica`] (the recovery code, and a local journal a promotion
 //! starts from). It stops loudly (exit 5) on anything that would make its
 //! state differ from the primary's: a gap in the records, a record whose
-//! CRC does not hold, a kind it does not know, or a `state_checksum` its
-//! own state does not match.
+//! CRC does not hold, a kind it does not know, a `state_checksum` its
+//! own state does not match, or a stream whose record 1 is not its
+//! journal's (another history: [`check_origin`]).
 //!
 //! One ordered consumer per shard (ephemeral, flow-controlled, recreated by
 //! the client after a lost message or a reconnect). It starts after the
@@ -360,6 +361,8 @@ async fn consume(
         .map_err(|e| Retry(format!("messages: {e}")))?;
     let mut last_log = std::time::Instant::now();
     let mut watch = StallWatch::new(start.unwrap_or(1));
+    // A replica with records checks its origin at the first message.
+    let mut origin = (target.replica.next_seq() > 1).then(|| target.replica.dir().to_path_buf());
     loop {
         if stop.load(Ordering::Acquire) {
             return target.drop_copy.settle().await.map_err(Retry);
@@ -374,6 +377,9 @@ async fn consume(
             Ok(None) => return Err(Retry("the consumer ended".into())),
             Ok(Some(Err(e))) => return Err(Retry(format!("message: {e}"))),
             Ok(Some(Ok(message))) => {
+                if let Some(dir) = origin.take() {
+                    check_origin(&stream, &subject, shard, &dir).await?;
+                }
                 let from_hint = start.is_some() && progress.position.is_none();
                 let stream_seq = stream_seq(&message)?;
                 watch.delivered(stream_seq);
@@ -393,6 +399,65 @@ async fn consume(
             );
         }
     }
+}
+
+/// Checks that the stream's first record of the replica's shard is the
+/// replica's record 1. Record 1 (the first start's `config_epoch`, stamped
+/// with that start's clock) is the same bytes in every journal of one
+/// history and differs between histories, so this tells a stream recreated
+/// for a fresh primary journal, or another primary's stream, from the one
+/// the replica followed. Seqs alone cannot: the resume hint may land in the
+/// new stream right at the seq the replica expects, and a reread from the
+/// start skips the new stream's first records as ones it holds. A stream
+/// trimmed of record 1 cannot be checked (logged).
+async fn check_origin(
+    stream: &async_nats::jetstream::stream::Stream,
+    subject: &str,
+    shard: u16,
+    dir: &std::path::Path,
+) -> Result<(), Failure> {
+    use async_nats::jetstream::stream::LastRawMessageErrorKind;
+    let first = match stream.get_first_raw_message_by_subject(subject, 1).await {
+        Ok(first) => first,
+        // A message of the subject was just delivered: deleted since.
+        Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => {
+            return Err(Retry(format!("shard {shard}: the subject emptied")));
+        }
+        Err(e) => return Err(Retry(format!("first record of {subject}: {e}"))),
+    };
+    let shipped = message::decode(&first.payload)
+        .map_err(|e| Fatal(format!("shard {shard}: the stream's first record: {e}")))?;
+    if shipped.record.seq != 1 {
+        tracing::warn!(
+            shard,
+            first_seq = shipped.record.seq,
+            "follower: the stream no longer holds record 1; this journal's history cannot be compared with it"
+        );
+        return Ok(());
+    }
+    let mut tail = super::tail::JournalTail::new(dir, 1);
+    let ours = tail
+        .next_frame()
+        .map_err(|e| Fatal(format!("shard {shard}: this journal's record 1: {e}")))?
+        .map(<[u8]>::to_vec);
+    let frame_len = crate::journal::layout::record_bytes(crate::journal::layout::get_u32(
+        &first.payload,
+        0,
+    ) as usize);
+    // Called only for a replica with records: it has a record 1.
+    assert!(
+        ours.is_some(),
+        "shard {shard}: no record 1 in {}",
+        dir.display()
+    );
+    if ours.as_deref() != first.payload.get(..frame_len) {
+        return Err(Fatal(format!(
+            "shard {shard}: the stream's record 1 of shard {shard} is not this journal's: \
+             the stream holds another history (recreated for a fresh primary journal, or \
+             another primary's); move this follower's journal.dir aside to follow it"
+        )));
+    }
+    Ok(())
 }
 
 /// The consumer's next message: one already delivered is taken without a

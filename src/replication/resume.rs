@@ -12,7 +12,9 @@
 //! subject is read from its start. A stream recreated under the follower
 //! (stream sequences start again) shows as a gap at the first record after
 //! the hinted position; the follower then drops the hint and reads from
-//! the start once.
+//! the start once; one that lands in a recreated stream right at the seq
+//! the replica expects is caught by the follower's origin check (record 1
+//! of the stream against the replica's, `follower.rs`).
 
 use std::path::{Path, PathBuf};
 

@@ -19,6 +19,7 @@ mod drop_copy;
 mod flow;
 mod follow;
 mod node_loss;
+mod other_history;
 mod outage;
 mod promotion;
 mod relay;

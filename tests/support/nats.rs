@@ -261,6 +261,14 @@ impl NatsCluster {
 }
 
 impl NatsCluster {
+    /// Deletes `stream_name` (what an operator does before a primary
+    /// starts a fresh journal).
+    pub fn delete_stream(&self, stream_name: &str) {
+        self.with_jetstream(|js| async move {
+            js.delete_stream(stream_name).await.expect("delete stream");
+        });
+    }
+
     /// Every message of `stream_name` as `(subject, body)`, in stream
     /// order, once at least `count` are there (or at a 60 s deadline).
     pub fn read_all(&self, stream_name: &str, count: usize) -> Vec<(String, String)> {
