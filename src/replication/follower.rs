@@ -5,7 +5,7 @@
 //! state differ from the primary's: a gap in the records, a record whose
 //! CRC does not hold, a kind it does not know, a `state_checksum` its
 //! own state does not match, or a stream whose record 1 is not its
-//! journal's (another history: [`check_origin`]).
+//! journal's (another history: `check_origin`).
 //!
 //! One ordered consumer per shard (ephemeral, flow-controlled, recreated by
 //! the client after a lost message or a reconnect). It starts after the
