@@ -23,9 +23,13 @@
 //! cause: a fill whose acknowledgement failed but which the stream did not
 //! store lands after later fills that it did store; each fill carries its
 //! record `seq` for a consumer that needs record order across such a
-//! failure. A follower restarted from its local journal publishes again the
-//! fills of the last [`REPUBLISH_RECORDS`] records it had (a crash between a
-//! record and its fills' acknowledgement); the message id drops the copies.
+//! failure. A follower keeps, beside each shard's journal, the last record
+//! whose fills were all acknowledged ([`ACKED_FILE`], written with its
+//! resume hint); restarted from its local journal it publishes again every
+//! fill after that record (a crash between a record and its fills'
+//! acknowledgement, however long the stream refused them), or, without the
+//! file, those of its last [`REPUBLISH_RECORDS`] records; the message id
+//! drops the copies.
 
 use std::collections::VecDeque;
 use std::fmt::Write;
@@ -36,16 +40,32 @@ use crate::config::ReplicationConfig;
 use crate::engine::{Event, Liquidity, Side};
 
 /// Records at the end of a follower's local journal whose fills it
-/// publishes again at a restart.
+/// publishes again at a restart when it has no [`ACKED_FILE`] (one written
+/// by a version before it, or lost).
 pub const REPUBLISH_RECORDS: u64 = 4096;
+
+/// The file, in a replica's shard directory, naming the last record whose
+/// fills the drop-copy stream acknowledged ([`DropCopy::store_acked`]).
+pub const ACKED_FILE: &str = "drop-copy-acked";
+
+/// The last record whose fills (and all before them) a previous run saw
+/// acknowledged, from `dir`'s [`ACKED_FILE`]; `None` without a readable one.
+pub fn load_acked(dir: &std::path::Path) -> Option<u64> {
+    std::fs::read_to_string(dir.join(ACKED_FILE))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
 
 /// Fills sent and not yet acknowledged, at most. Enough to cover a stream
 /// leader's round trip at 100,000 fills a second (a few milliseconds on a
 /// LAN), small enough that a retry after a failure resends little.
 pub const MAX_IN_FLIGHT: usize = 1024;
 
-// What a crash can leave unacknowledged (the fills in flight, of at most as
-// many records, and one record's fills queued) is republished at a restart.
+// Without an acknowledged position, what a crash can leave unacknowledged
+// while the stream answers (the fills in flight, of at most as many
+// records, and one record's fills queued) is republished at a restart.
 const _: () = assert!((MAX_IN_FLIGHT as u64) < REPUBLISH_RECORDS);
 
 /// One shard's drop-copy publisher.
@@ -53,8 +73,9 @@ pub struct DropCopy {
     config: ReplicationConfig,
     shard: u16,
     js: Option<jetstream::Context>,
-    /// `(subject, message id, body)` not yet acknowledged, oldest first.
-    pending: VecDeque<(String, String, String)>,
+    /// `(record seq, subject, message id, body)` not yet acknowledged,
+    /// oldest first.
+    pending: VecDeque<(u64, String, String, String)>,
     /// The acknowledgements of `pending[..in_flight.len()]`, in order:
     /// those fills were sent, the rest are still to send.
     in_flight: VecDeque<PublishAckFuture>,
@@ -139,8 +160,10 @@ impl DropCopy {
             {
                 let subject = format!("{}.{account}", self.config.drop_copy_prefix);
                 let id = format!("{}:{exec_id}:{}", self.shard, liquidity_name(liquidity));
+                // Record order: the acknowledged prefix is a prefix of records.
+                debug_assert!(self.pending.back().is_none_or(|p| p.0 <= seq));
                 self.pending
-                    .push_back((subject, id, fill_json(self.shard, seq, event)));
+                    .push_back((seq, subject, id, fill_json(self.shard, seq, event)));
             }
         }
     }
@@ -160,7 +183,7 @@ impl DropCopy {
                 self.await_oldest().await?;
                 continue;
             }
-            let (subject, id, body) = &self.pending[self.in_flight.len()];
+            let (_, subject, id, body) = &self.pending[self.in_flight.len()];
             let publish = PublishMessage::build()
                 .payload(body.clone().into_bytes().into())
                 .message_id(id.as_str());
@@ -185,6 +208,39 @@ impl DropCopy {
                 Ok(())
             }
             Err(e) => Err(self.failed(format!("drop copy ack: {e}"))),
+        }
+    }
+
+    /// The last record every fill of which (and of every record before it)
+    /// the stream acknowledged, once records up to `applied` were queued.
+    pub fn acked_through(&self, applied: u64) -> u64 {
+        let acked = match self.pending.front() {
+            Some(&(seq, ..)) => seq - 1,
+            None => applied,
+        };
+        debug_assert!(acked <= applied, "acknowledged past what was applied");
+        acked
+    }
+
+    /// Records, in the replica's shard directory, that every fill of the
+    /// records up to [`acked_through`](Self::acked_through)`(applied)` is
+    /// stored, so a restart after a crash publishes again exactly the
+    /// fills after it ([`load_acked`]). Written after the acknowledgements
+    /// it counts (never ahead of them), not synced: a lost or older file
+    /// costs fills published twice, which the message id or the consumer
+    /// drops.
+    pub fn store_acked(&self, dir: &std::path::Path, applied: u64) {
+        if !self.enabled() {
+            return;
+        }
+        let acked = self.acked_through(applied);
+        // Never ahead of the records applied, hence of the local journal.
+        assert!(acked <= applied, "acknowledged {acked} of {applied}");
+        let temporary = dir.join(format!("{ACKED_FILE}.tmp"));
+        let written = std::fs::write(&temporary, format!("{acked}\n"))
+            .and_then(|()| std::fs::rename(&temporary, dir.join(ACKED_FILE)));
+        if let Err(error) = written {
+            tracing::warn!(shard = self.shard, %error, "drop copy: acknowledged position not written");
         }
     }
 

@@ -28,7 +28,7 @@ use std::time::Duration;
 use async_nats::jetstream::consumer::{pull, DeliverPolicy};
 use futures_lite::StreamExt;
 
-use super::drop_copy::{DropCopy, REPUBLISH_RECORDS};
+use super::drop_copy::{self, DropCopy, REPUBLISH_RECORDS};
 use super::message;
 use super::relay::RelayFeed;
 use super::replica::{Applied, ReplicaError, ShardReplica};
@@ -88,15 +88,22 @@ fn open_replicas(config: &Config) -> Result<(Vec<Opened>, MdHub, FeedEpoch), Str
     for shard in 0..config.shard_count() as u16 {
         let mut tap = RelayTap::new(shard);
         let mut fills = VecDeque::new();
+        // The fills to publish again: those after the last record a run saw
+        // acknowledged, or (no such record known) of the last records.
+        let acked = drop_copy::load_acked(&crate::journal::shard_dir(&config.journal.dir, shard));
         let replica = ShardReplica::open(config, shard, &mut tap, |seq, tap| {
             for message in &tap.relay {
                 seed.on_relay(message);
             }
+            if acked.is_some_and(|acked| seq <= acked) {
+                return;
+            }
             let fill = |e: &&Event| matches!(e, Event::Fill { .. });
             fills.extend(tap.events.iter().filter(fill).map(|e| (seq, *e)));
-            while fills
-                .front()
-                .is_some_and(|(s, _)| s + REPUBLISH_RECORDS <= seq)
+            while acked.is_none()
+                && fills
+                    .front()
+                    .is_some_and(|(s, _)| s + REPUBLISH_RECORDS <= seq)
             {
                 fills.pop_front();
             }
@@ -227,7 +234,7 @@ async fn follow_shard(
         }
     };
     replica.sync().map_err(|e| e.to_string())?;
-    progress.store_position(&replica);
+    progress.store_position(&replica, &drop_copy);
     let engine = replica.engine();
     tracing::info!(
         shard,
@@ -295,7 +302,9 @@ impl Progress {
         start
     }
 
-    fn store_position(&self, replica: &ShardReplica) {
+    /// Writes the resume hint and the drop copy's acknowledged position.
+    fn store_position(&self, replica: &ShardReplica, drop_copy: &DropCopy) {
+        drop_copy.store_acked(replica.dir(), replica.next_seq() - 1);
         if let Some(position) = self.position {
             debug_assert!(position.record_seq < replica.next_seq());
             if let Err(error) = resume::store(replica.dir(), position) {
@@ -390,7 +399,7 @@ async fn consume(
         if applied != progress.logged_seq && last_log.elapsed() >= Duration::from_millis(200) {
             progress.logged_seq = applied;
             last_log = std::time::Instant::now();
-            progress.store_position(target.replica);
+            progress.store_position(target.replica, target.drop_copy);
             tracing::info!(
                 shard,
                 applied_seq = applied,
