@@ -73,15 +73,23 @@ impl ReplicationConfig {
                 "letters, digits, '_' and '-' only (empty: no drop copy)",
             ));
         }
+        // One subject under both streams' `{prefix}.>` would make JetStream
+        // refuse the second stream ("subjects overlap"): neither prefix may
+        // be the other or lie under it.
+        let under = |a: &str, b: &str| a == b || a.starts_with(&format!("{b}."));
         if !self.drop_copy_prefix.split('.').all(token)
-            || self
-                .drop_copy_prefix
-                .starts_with(&format!("{}.", self.subject_prefix))
-            || self.drop_copy_prefix == self.subject_prefix
+            || under(&self.drop_copy_prefix, &self.subject_prefix)
+            || under(&self.subject_prefix, &self.drop_copy_prefix)
         {
             return Err((
                 "replication.drop_copy_prefix",
-                "dot-separated tokens, not under subject_prefix",
+                "dot-separated tokens, neither it nor subject_prefix under the other",
+            ));
+        }
+        if self.drop_copy_stream == self.stream {
+            return Err((
+                "replication.drop_copy_stream",
+                "another stream than replication.stream",
             ));
         }
         if ![1, 3, 5].contains(&self.replicas) {

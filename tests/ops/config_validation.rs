@@ -222,3 +222,43 @@ fn tokens_never_appear_in_debug_output() {
     assert!(!printed.contains("alice-demo-token"), "{printed}");
     assert!(printed.contains("<redacted>"));
 }
+
+/// Subjects and streams of the journal and of the drop copy that overlap
+/// (found by a hostile pass: `check-config` said ok, and the follower then
+/// retried forever, "NATS unavailable", applying nothing).
+#[test]
+fn replication_streams_and_subjects_that_overlap_are_refused() {
+    let cases = [
+        (
+            (
+                "drop_copy_prefix = \"tradsys.dropcopy\"",
+                "drop_copy_prefix = \"tradsys\"",
+            ),
+            "replication.drop_copy_prefix",
+        ),
+        (
+            (
+                "subject_prefix = \"tradsys.journal\"",
+                "subject_prefix = \"tradsys.dropcopy.x\"",
+            ),
+            "replication.drop_copy_prefix",
+        ),
+        (
+            (
+                "drop_copy_stream = \"TRADSYS_DROPCOPY\"",
+                "drop_copy_stream = \"TRADSYS_JOURNAL\"",
+            ),
+            "replication.drop_copy_stream",
+        ),
+    ];
+    for ((from, to), field) in cases {
+        let error = refused(&default_with(from, to));
+        assert!(error.contains(field), "{to}: {error}");
+    }
+    // Disjoint prefixes that share a first token are fine.
+    Config::parse(&default_with(
+        "drop_copy_prefix = \"tradsys.dropcopy\"",
+        "drop_copy_prefix = \"tradsys.fills\"",
+    ))
+    .unwrap();
+}
