@@ -51,7 +51,8 @@ enum Command {
     /// Follow a primary: consume its journal from NATS JetStream
     /// (`[replication]`) into identical engines and a local journal under
     /// this config's journal.dir (a promotion is `serve` on it); publish
-    /// drop copy. Exit 5 if the replica can no longer equal the primary.
+    /// drop copy. Exit 5 if the replica can no longer equal the primary,
+    /// 1 if it cannot start (relay port taken, journal held elsewhere).
     Follow {
         #[arg(long)]
         config: Option<PathBuf>,

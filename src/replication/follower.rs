@@ -61,27 +61,41 @@ pub fn run_cli(config: &Config) -> ExitCode {
     };
     match runtime.block_on(follow(config)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
+        Err(Stopped::NotStarted(error)) => {
+            tracing::error!(%error, "follower: cannot start");
+            ExitCode::from(1)
+        }
+        Err(Stopped::Diverged(error)) => {
             tracing::error!(%error, "follower: stopping: this replica can no longer be trusted to equal the primary");
             ExitCode::from(EXIT_DIVERGED)
         }
     }
 }
 
-async fn follow(config: &Config) -> Result<(), String> {
+/// Why `follow` ended other than by a signal.
+enum Stopped {
+    /// Before following anything, for a reason that says nothing about the
+    /// replica (its relay port taken, its journal held by another
+    /// follower): exit 1.
+    NotStarted(String),
+    /// The replica cannot go on equal to the primary: exit 5.
+    Diverged(String),
+}
+
+async fn follow(config: &Config) -> Result<(), Stopped> {
     let (replicas, seed, epoch) = open_replicas(config)?;
-    let (relays, feeds) = super::relay::start(config, &seed, epoch)?;
+    let (relays, feeds) = super::relay::start(config, &seed, epoch).map_err(Stopped::NotStarted)?;
     drop(seed);
     tracing::info!(market_data = %relays.addr, epoch = epoch.0, "follower: relay listening");
     let outcome = follow_replicas(config, replicas, feeds).await;
     let relays_stopped = relays.stop();
-    outcome.and(relays_stopped)
+    outcome.and(relays_stopped).map_err(Stopped::Diverged)
 }
 
 /// Every shard's replica, opened from its local journal, with its drop
 /// copy (the fills of its last records queued again); the feed rebuilt
 /// from the same journals, and its epoch.
-fn open_replicas(config: &Config) -> Result<(Vec<Opened>, MdHub, FeedEpoch), String> {
+fn open_replicas(config: &Config) -> Result<(Vec<Opened>, MdHub, FeedEpoch), Stopped> {
     let mut seed = super::relay::seed_hub(config);
     let mut epoch = None;
     let mut replicas = Vec::new();
@@ -108,7 +122,16 @@ fn open_replicas(config: &Config) -> Result<(Vec<Opened>, MdHub, FeedEpoch), Str
                 fills.pop_front();
             }
         })
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| match e {
+            // Held by another process, or unreadable: not the replica's state.
+            ReplicaError::Journal {
+                error:
+                    crate::journal::JournalError::Locked { .. }
+                    | crate::journal::JournalError::Io { .. },
+                ..
+            } => Stopped::NotStarted(e.to_string()),
+            _ => Stopped::Diverged(e.to_string()),
+        })?;
         tracing::info!(
             shard,
             next_seq = replica.next_seq(),

@@ -16,6 +16,7 @@ mod md_replica;
 
 mod divergence;
 mod drop_copy;
+mod exit_codes;
 mod flow;
 mod follow;
 mod node_loss;
