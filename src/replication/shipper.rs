@@ -125,6 +125,14 @@ async fn ship_shard(
         match outcome {
             Ok(()) => break,
             Err(error) if error.starts_with("conflict") => {
+                // The journal's end, so the lag says what the stream lacks
+                // (a conflict found at the first resume left it unread).
+                // (`advance_probe` reads a bounded number of records a call.)
+                let mut read_to = 0;
+                while shipper.probe.next_seq() != read_to {
+                    read_to = shipper.probe.next_seq();
+                    shipper.advance_probe();
+                }
                 board.set_state(ShipState::Conflict);
                 tracing::error!(shard, %error, "shipper: stream and journal disagree; this shard's shipping stopped");
                 return;

@@ -102,6 +102,40 @@ fn a_record_the_stream_already_holds_from_another_primary_is_a_conflict_not_ship
             .any(|l| l.contains("conflict: record") && l.contains("another primary")),
         "{log:?}"
     );
+
+    // Restarted, the first primary finds the stream's last record of shard 0
+    // is not its own: conflict at once, and its figures say how much of
+    // its journal the stream does not hold (they read 0, "nothing a
+    // promotion would lose", before the shipper looked at the journal).
+    let primary = Gateway::start_config(&primary_dir, &text, None).expect("restarts");
+    let admin = primary.admin_addr.expect("an admin endpoint");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let shown = loop {
+        let text = metrics(admin);
+        if text.contains("tradsys_replication_state{shard=\"0\",state=\"conflict\"} 1") {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "no conflict after the restart");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let gauge = |name: &str| {
+        shown
+            .lines()
+            .find(|l| l.starts_with(&format!("{name}{{shard=\"0\"}}")))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+    };
+    assert_eq!(
+        gauge("tradsys_replication_journal_seq"),
+        // Its order, then this start's feed_epoch record.
+        Some(journal[0] + 2),
+        "{shown}"
+    );
+    assert!(
+        gauge("tradsys_replication_lag_records").is_some_and(|lag| lag > 0),
+        "{shown}"
+    );
+    let (status, _) = primary.stop();
+    assert!(status.success());
     let (status, _) = second.stop();
     assert!(status.success());
     let _ = std::fs::remove_dir_all(&dir);
