@@ -93,7 +93,7 @@ published! {
     ws_trade_sessions_opened: Counter, "Sessions logged on over WebSocket order entry (also in sessions_opened).";
     ws_trade_sessions_ended: Counter, "WebSocket order-entry sessions ended (also in sessions_ended).";
     ws_trade_sessions_live: Gauge, "WebSocket order-entry sessions connected to the shard (also in sessions_live); TCP ones are the difference.";
-    ws_clients: Gauge, "Market-data WebSocket clients connected to the shard.";
+    ws_clients: Gauge, "Market-data client slots held on the shard: clients connected (WebSocket and raw TCP) and connections in their handshake.";
     ws_clients_opened: Counter, "Market-data WebSocket handshakes accepted.";
     ws_handshakes_refused: Counter, "Market-data upgrade requests refused (bad request or no client slot).";
     ws_closed_slow_consumer: Counter, "Market-data clients closed with 4001: past their send budget.";

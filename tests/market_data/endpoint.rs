@@ -702,3 +702,39 @@ fn await_slots_free(admin: std::net::SocketAddr, opened: u64) {
         }
     }
 }
+
+/// A connection in its handshake holds a client slot, and the gauge of
+/// slots counts it (found by a hostile pass: 20 silent connections held
+/// every slot of a shard, a new client got 503, and `ws_clients` said 0).
+#[test]
+fn connections_in_their_handshake_count_as_slots_held() {
+    let gateway = Gateway::start();
+    let admin = gateway
+        .admin_addr
+        .expect("the test config has an admin endpoint");
+    let silent: Vec<std::net::TcpStream> = (0..3)
+        .map(|_| std::net::TcpStream::connect(gateway.md_addr).unwrap())
+        .collect();
+    let held = |stats: &serde_json::Value| -> u64 {
+        let shards = stats["shards"].as_array().expect("shards");
+        shards
+            .iter()
+            .map(|s| s["counters"]["ws_clients"].as_u64().expect("ws_clients"))
+            .sum()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let stats = json(admin, "/stats");
+        if held(&stats) == 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "3 connections in their handshake, ws_clients {}",
+            held(&stats)
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(silent);
+    await_slots_free(admin, 0);
+}

@@ -228,7 +228,9 @@ impl ShardCore {
         publish(&board.cancels, c.cancels);
         publish(&board.cancel_rejects, c.cancel_rejects);
         let md = self.market.counters();
-        publish(&board.ws_clients, md.clients());
+        // Every connection holding a slot, handshaking ones too (a shard
+        // full of those refuses the next client with 503).
+        publish(&board.ws_clients, self.market.slots_held());
         publish(&board.ws_clients_opened, md.clients_opened);
         publish(&board.ws_handshakes_refused, md.handshakes_refused);
         publish(&board.ws_closed_slow_consumer, md.closed_slow_consumer);

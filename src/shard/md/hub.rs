@@ -154,6 +154,17 @@ impl MdHub {
         &self.fan.counters
     }
 
+    /// Client slots held: connected clients and connections in their
+    /// handshake (what `begin_handshake` counts against the limit).
+    pub fn slots_held(&self) -> u64 {
+        let held = self.fan.counters.clients() + self.handshaking as u64;
+        debug_assert!(
+            held as usize <= self.fan.clients.len(),
+            "slots are never overbooked"
+        );
+        held
+    }
+
     /// A public engine event (here or from its owner shard over the mesh).
     pub fn on_public(&mut self, event: &Event, ts_ns: u64) {
         if let Err(error) = self.feed.apply(event, ts_ns, &mut self.fan) {

@@ -47,18 +47,25 @@ impl LineBuf {
             None => (input.len(), false),
         };
         let body = if complete { take - 1 } else { take };
-        if self.line.len() + body > MAX_CONTROL_LEN {
+        // Room for the `\r` of a CRLF line, which is not the line's: one
+        // byte past the bound is allowed while it is a `\r` (the line's
+        // end may be in the next read).
+        if self.line.len() + body > MAX_CONTROL_LEN + 1 {
             return Err(LineTooLong);
         }
         self.line.extend_from_slice(&input[..body]);
-        debug_assert!(self.line.len() <= MAX_CONTROL_LEN);
+        if self.line.len() > MAX_CONTROL_LEN && self.line.last() != Some(&b'\r') {
+            return Err(LineTooLong);
+        }
+        debug_assert!(self.line.len() <= MAX_CONTROL_LEN + 1);
         Ok((take, complete))
     }
 
     /// The complete line (without `\n` and a `\r` before it).
     pub fn line(&self) -> &[u8] {
-        debug_assert!(self.line.len() <= MAX_CONTROL_LEN);
-        self.line.strip_suffix(b"\r").unwrap_or(&self.line)
+        let line = self.line.strip_suffix(b"\r").unwrap_or(&self.line);
+        debug_assert!(line.len() <= MAX_CONTROL_LEN);
+        line
     }
 
     /// Starts the next line.
@@ -86,6 +93,38 @@ pub fn close_line(code: u16, reason: &str, out: &mut [u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The `\r` of a CRLF line is not the line's (found by a hostile pass:
+    /// a 4096-byte line was taken with `\n` and closed 1009 with `\r\n`).
+    #[test]
+    fn the_bound_counts_the_line_without_its_carriage_return() {
+        let full = [b'x'; MAX_CONTROL_LEN];
+        for ending in [&b"\n"[..], b"\r\n"] {
+            let mut buf = LineBuf::default();
+            let mut input = full.to_vec();
+            input.extend_from_slice(ending);
+            assert_eq!(buf.feed(&input), Ok((input.len(), true)), "{ending:?}");
+            assert_eq!(buf.line(), &full[..]);
+            // Split before and after the `\r`.
+            let mut buf = LineBuf::default();
+            let at = MAX_CONTROL_LEN + ending.len() - 1;
+            assert_eq!(buf.feed(&input[..at]), Ok((at, false)));
+            assert_eq!(buf.feed(&input[at..]), Ok((input.len() - at, true)));
+            assert_eq!(buf.line(), &full[..]);
+        }
+        // One byte more is too long, `\r` or not, and so is a `\r` that
+        // does not end the line.
+        for extra in [&b"y\n"[..], b"y\r\n", b"\ry\n"] {
+            let mut buf = LineBuf::default();
+            let mut input = full.to_vec();
+            input.extend_from_slice(extra);
+            assert_eq!(buf.feed(&input), Err(LineTooLong), "{extra:?}");
+        }
+        let mut buf = LineBuf::default();
+        assert_eq!(buf.feed(&full), Ok((MAX_CONTROL_LEN, false)));
+        assert_eq!(buf.feed(b"\r"), Ok((1, false)));
+        assert_eq!(buf.feed(b"z"), Err(LineTooLong));
+    }
 
     #[test]
     fn lines_split_across_reads_and_bounded() {
