@@ -368,6 +368,9 @@ async fn consume(
         .await
         .map_err(Retry)?;
     target.drop_copy.connect(&js).await.map_err(Retry)?;
+    if shard == 0 {
+        check_shard_count(&stream, config).await?;
+    }
     let start = progress.start(target.replica);
     progress.resumed_at.get_or_insert(start.unwrap_or(1));
     tracing::info!(
@@ -430,6 +433,33 @@ async fn consume(
                 "follower progress"
             );
         }
+    }
+}
+
+/// Checks that the stream holds no shard this follower does not follow: one
+/// with fewer `server.cores` than the primary would follow some shards and
+/// silently leave the others (their books, fills and feed) out. A primary's
+/// shards are numbered from 0 and each ships from its start (its
+/// `feed_epoch`), so the first shard id this follower lacks is the one to
+/// look for.
+async fn check_shard_count(
+    stream: &async_nats::jetstream::stream::Stream,
+    config: &Config,
+) -> Result<(), Failure> {
+    use async_nats::jetstream::stream::LastRawMessageErrorKind;
+    let shards = config.shard_count();
+    assert!(
+        shards >= 1 && shards <= u16::MAX as usize,
+        "{shards} shards"
+    );
+    let subject = config.replication.shard_subject(shards as u16);
+    match stream.get_last_raw_message_by_subject(&subject).await {
+        Ok(_) => Err(Fatal(format!(
+            "the stream holds records of shard {shards} ({subject}), and this follower's config \
+             has {shards} shard(s) (server.cores): give it the primary's number of cores"
+        ))),
+        Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(()),
+        Err(e) => Err(Retry(format!("last record of {subject}: {e}"))),
     }
 }
 

@@ -5,8 +5,12 @@
 //! primary", which sends an operator after a divergence that is not there).
 
 use std::process::Command;
+use std::time::Duration;
 
+use super::flow::*;
+use crate::support::follower::Follower;
 use crate::support::gateway::config;
+use crate::support::nats::NatsCluster;
 
 fn follow(dir: &std::path::Path, text: &str) -> (Option<i32>, String) {
     std::fs::create_dir_all(dir).unwrap();
@@ -39,5 +43,39 @@ fn a_follower_that_cannot_start_exits_1_not_5() {
     assert_eq!(code, Some(1), "{log}");
     assert!(log.contains("Address already in use"), "{log}");
     assert!(!log.contains("equal the primary"), "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A follower configured with fewer cores than the primary (found by a
+/// hostile pass: it followed shard 0 only, exited 0, and its relays and
+/// drop copy silently left out shard 1's symbols) stops with exit 5,
+/// naming the shard it cannot follow.
+#[test]
+fn a_follower_with_fewer_shards_than_the_stream_stops() {
+    let _turn = super::serial();
+    let dir = crate::support::gateway::Gateway::new_dir();
+    let cluster = NatsCluster::start(&dir.join("nats"));
+    let primary_dir = dir.join("primary");
+    let text = replicated_config(&primary_dir, &cluster);
+    let primary = crate::support::gateway::Gateway::start_config(&primary_dir, &text, None)
+        .expect("primary starts");
+    random_flow(&primary, 0x5eed_000d, 200);
+    let follower_dir = dir.join("follower");
+    let one_core = replicated_config(&follower_dir, &cluster)
+        .replace("cores = [0, 1]", "cores = [0]")
+        .replace("shard = 1\n", "shard = 0\n");
+    assert!(one_core.contains("cores = [0]\n"), "{one_core}");
+    let follower = Follower::start(&follower_dir, &one_core);
+    let (status, _, lines) = follower.wait_exit(Duration::from_secs(60));
+    assert_eq!(status.code(), Some(5), "{}", lines.join("\n"));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("records of shard 1") && l.contains("server.cores")),
+        "{}",
+        lines.join("\n")
+    );
+    let (status, _) = primary.stop();
+    assert!(status.success());
     let _ = std::fs::remove_dir_all(&dir);
 }
