@@ -361,16 +361,7 @@ async fn consume(
     progress: &mut Progress,
 ) -> Result<(), Failure> {
     let shard = target.replica.shard;
-    let js = super::nats::connect(&config.replication)
-        .await
-        .map_err(Retry)?;
-    let stream = super::nats::journal_stream(&js, &config.replication)
-        .await
-        .map_err(Retry)?;
-    target.drop_copy.connect(&js).await.map_err(Retry)?;
-    if shard == 0 {
-        check_shard_count(&stream, config).await?;
-    }
+    let stream = open_session(config, shard, target.drop_copy).await?;
     let start = progress.start(target.replica);
     progress.resumed_at.get_or_insert(start.unwrap_or(1));
     tracing::info!(
@@ -434,6 +425,28 @@ async fn consume(
             );
         }
     }
+}
+
+/// A consume session's start: NATS, the journal stream, the drop copy
+/// connected (publishing what it left unacknowledged) and, once a session
+/// on shard 0, the shards checked ([`check_shard_count`]).
+async fn open_session(
+    config: &Config,
+    shard: u16,
+    drop_copy: &mut DropCopy,
+) -> Result<async_nats::jetstream::stream::Stream, Failure> {
+    assert!((shard as usize) < config.shard_count(), "shard {shard}");
+    let js = super::nats::connect(&config.replication)
+        .await
+        .map_err(Retry)?;
+    let stream = super::nats::journal_stream(&js, &config.replication)
+        .await
+        .map_err(Retry)?;
+    drop_copy.connect(&js).await.map_err(Retry)?;
+    if shard == 0 {
+        check_shard_count(&stream, config).await?;
+    }
+    Ok(stream)
 }
 
 /// Checks that the stream holds no shard this follower does not follow: one

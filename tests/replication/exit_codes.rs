@@ -60,6 +60,20 @@ fn a_follower_with_fewer_shards_than_the_stream_stops() {
     let primary = crate::support::gateway::Gateway::start_config(&primary_dir, &text, None)
         .expect("primary starts");
     random_flow(&primary, 0x5eed_000d, 200);
+    // The check looks for shard 1's records: wait until there are some.
+    let config = tradsys::config::Config::parse(&text).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while cluster.last_shipped_seq(
+        &config.replication.stream,
+        &config.replication.shard_subject(1),
+    ) == 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "shard 1 never shipped"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let follower_dir = dir.join("follower");
     let one_core = replicated_config(&follower_dir, &cluster)
         .replace("cores = [0, 1]", "cores = [0]")
