@@ -67,7 +67,7 @@ impl JournalWriter {
         for (i, (name_seq, path)) in files.segments.iter().enumerate() {
             let later = &files.segments[i + 1..];
             let header = read_segment_header(path, shard, *name_seq, expected_seq)?;
-            let (header, file_len) = match header {
+            let header = match header {
                 Ok(found) => found,
                 Err(reason) => {
                     // Nothing in this file is readable: it and every later
@@ -84,9 +84,8 @@ impl JournalWriter {
             };
             // Segments chain: each starts where the one before ended.
             assert_eq!(header.first_seq, expected_seq);
-            let mut segment =
-                Segment::open_existing(path, header.first_seq, header.segment_bytes, file_len)
-                    .map_err(io_error(path, "map"))?;
+            let mut segment = Segment::open_existing(path, header.first_seq, header.segment_bytes)
+                .map_err(io_error(path, "map"))?;
             let scan = scan_records(segment.bytes(), expected_seq, |_, _, r| {
                 check_config_epoch(shard_dir, r)?;
                 replay(r);
@@ -261,7 +260,7 @@ fn read_segment_header(
     shard: u16,
     name_seq: u64,
     expected_seq: u64,
-) -> Result<Result<(SegmentHeader, u64), CorruptReason>, JournalError> {
+) -> Result<Result<SegmentHeader, CorruptReason>, JournalError> {
     let file = File::open(path).map_err(io_error(path, "open"))?;
     let file_len = file.metadata().map_err(io_error(path, "stat"))?.len();
     let mut bytes = [0u8; HEADER_BYTES];
@@ -277,12 +276,13 @@ fn read_segment_header(
                 found: header.first_seq,
             });
         }
-        Ok((header, file_len))
+        Ok(header)
     });
-    // A header let through is one `Segment::open_existing` can map.
-    if let Ok((header, file_len)) = &checked {
+    // A header let through is one `Segment::open_existing` can map: a
+    // size the writer makes, and the file's length.
+    if let Ok(header) = &checked {
         assert!(header.segment_bytes >= MIN_SEGMENT_BYTES);
-        assert_eq!(*file_len, header.segment_bytes);
+        assert_eq!(file_len, header.segment_bytes);
     }
     Ok(checked)
 }

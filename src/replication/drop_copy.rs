@@ -236,10 +236,7 @@ impl DropCopy {
         let acked = self.acked_through(applied);
         // Never ahead of the records applied, hence of the local journal.
         assert!(acked <= applied, "acknowledged {acked} of {applied}");
-        let temporary = dir.join(format!("{ACKED_FILE}.tmp"));
-        let written = std::fs::write(&temporary, format!("{acked}\n"))
-            .and_then(|()| std::fs::rename(&temporary, dir.join(ACKED_FILE)));
-        if let Err(error) = written {
+        if let Err(error) = super::resume::replace_file(dir, ACKED_FILE, &format!("{acked}\n")) {
             tracing::warn!(shard = self.shard, %error, "drop copy: acknowledged position not written");
         }
     }

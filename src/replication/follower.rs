@@ -515,17 +515,13 @@ async fn check_origin(
         .next_frame()
         .map_err(|e| Fatal(format!("shard {shard}: this journal's record 1: {e}")))?
         .map(<[u8]>::to_vec);
-    let frame_len = crate::journal::layout::record_bytes(crate::journal::layout::get_u32(
-        &first.payload,
-        0,
-    ) as usize);
     // Called only for a replica with records: it has a record 1.
     assert!(
         ours.is_some(),
         "shard {shard}: no record 1 in {}",
         dir.display()
     );
-    if ours.as_deref() != first.payload.get(..frame_len) {
+    if ours.as_deref() != Some(message::frame(&first.payload)) {
         return Err(Fatal(format!(
             "shard {shard}: the stream's record 1 of shard {shard} is not this journal's: \
              the stream holds another history (recreated for a fresh primary journal, or \

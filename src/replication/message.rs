@@ -69,6 +69,15 @@ impl fmt::Display for MessageError {
     }
 }
 
+/// The journal frame a message body carries (a `config_epoch`'s config
+/// body left out), of a body [`decode`] accepted: what a journal holding
+/// the same record has at its seq.
+pub fn frame(body: &[u8]) -> &[u8] {
+    let frame = record_bytes(get_u32(body, R_LEN) as usize);
+    assert!(frame <= body.len(), "a body decode accepted");
+    &body[..frame]
+}
+
 /// Decodes a message body (see the module doc), checking the record's CRC,
 /// its kind and, for a `config_epoch`, that the config body is the one it
 /// names.

@@ -59,12 +59,19 @@ pub fn load(dir: &Path) -> Option<Position> {
 /// old hint or the new one). Not synced: a lost hint costs a reread.
 pub fn store(dir: &Path, position: Position) -> std::io::Result<()> {
     assert!(position.record_seq > 0 && position.stream_seq > 0);
-    let temporary = dir.join(format!("{FILE_NAME}.tmp"));
-    std::fs::write(
-        &temporary,
-        format!("{} {}\n", position.record_seq, position.stream_seq),
-    )?;
-    std::fs::rename(&temporary, path(dir))
+    let line = format!("{} {}\n", position.record_seq, position.stream_seq);
+    replace_file(dir, FILE_NAME, &line)
+}
+
+/// Replaces `dir/name` with `text`: written under `name.tmp`, then renamed,
+/// so a crash leaves the old file or the new one. Not synced: the
+/// follower's files beside its journal are hints a loss only makes
+/// costlier (this one, and the drop copy's acknowledged position).
+pub(super) fn replace_file(dir: &Path, name: &str, text: &str) -> std::io::Result<()> {
+    debug_assert!(!name.contains('/'), "a file name: {name}");
+    let temporary = dir.join(format!("{name}.tmp"));
+    std::fs::write(&temporary, text)?;
+    std::fs::rename(&temporary, dir.join(name))
 }
 
 /// Drops the hint (it led to a gap: the stream is not the one it named).

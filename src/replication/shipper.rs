@@ -307,8 +307,7 @@ impl ShardShipper<'_> {
             .next_frame()
             .map_err(|e| format!("conflict: journal: {e}"))?
             .map(<[u8]>::to_vec);
-        let frame_len = layout::record_bytes(layout::get_u32(&last.payload, 0) as usize);
-        if ours.as_deref() != Some(&last.payload[..frame_len]) {
+        if ours.as_deref() != Some(message::frame(&last.payload)) {
             return Err(format!(
                 "conflict: the stream's record {seq} of shard {} is not this journal's (another primary shipped to {}, or this journal is behind the stream)",
                 self.shard, self.subject
