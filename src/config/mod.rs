@@ -153,6 +153,13 @@ pub struct MarketDataConfig {
     /// WebSocket connections each shard holds at once (handshaking ones
     /// included); more are refused with HTTP 503.
     pub max_clients_per_shard: usize,
+    /// Connections from one peer address a shard holds at once before
+    /// they have subscribed (handshaking, or upgraded with no
+    /// subscription yet); more from that address are refused with HTTP
+    /// 429. Subscribed clients do not count: the bound is on connections
+    /// that hold a slot without taking the feed, so one address cannot
+    /// fill every slot of a shard with silent connections.
+    pub max_unsubscribed_per_ip: usize,
     /// Bytes a client may have queued and unsent on the shard; past it the
     /// client is closed with 4001 (slow consumer). Must hold the largest
     /// snapshot a client can ask for.
@@ -189,6 +196,7 @@ impl Default for MarketDataConfig {
         MarketDataConfig {
             allowed_origins: vec!["*".to_string()],
             max_clients_per_shard: 1_024,
+            max_unsubscribed_per_ip: 32,
             send_budget_bytes: 1 << 20,
             subscribe_timeout_ms: 10_000,
             control_rate_per_sec: 20,

@@ -23,6 +23,9 @@
 //! - `admission`: connections before they are sessions: the acceptor's
 //!   back-off, the bounds on connections waiting to log on (per shard and
 //!   per peer address), and the counted, rate-limited log of refusals.
+//! - `peer_counts`: connections per peer address in a fixed table (the
+//!   per-address bounds of order entry's admission and of market data's
+//!   unsubscribed connections).
 //! - `notify`: a single-threaded wake-up flag, and the doorbell (MSG_RING)
 //!   that wakes a parked shard.
 //! - `md`: market data on the shard: the replica feed, WebSocket clients
@@ -44,6 +47,7 @@ pub mod notify;
 pub mod operator;
 pub mod outbox;
 pub mod park;
+pub mod peer_counts;
 pub mod quiescence;
 pub mod rate_limit;
 pub mod reactor;

@@ -103,14 +103,16 @@ fn fan_out_to_forty_clients_allocates_nothing_per_event() {
     );
     let clients: Vec<ClientId> = (0..40)
         .map(|i| {
-            assert!(hub.begin_handshake());
+            let handshake = hub
+                .begin_handshake(std::net::IpAddr::from([127, 0, 0, 1]), 0)
+                .expect("room");
             let format = if i % 2 == 0 {
                 DataFormat::Binary
             } else {
                 DataFormat::Json
             };
             let id = hub
-                .end_handshake(Some(format), Transport::WebSocket, 0)
+                .end_handshake(handshake, Some(format), Transport::WebSocket, 0)
                 .unwrap();
             assert!(hub.on_input(id, &subscribe, 1).keep_reading);
             id
@@ -199,9 +201,11 @@ fn an_echo_client_allocates_nothing_per_message() {
     let mut config = config();
     config.market_data.echo_max_message_bytes = 1 << 20;
     let mut hub = MdHub::new(&config, FeedEpoch(7));
-    assert!(hub.begin_handshake());
+    let handshake = hub
+        .begin_handshake(std::net::IpAddr::from([127, 0, 0, 1]), 0)
+        .expect("room");
     let id = hub
-        .end_handshake(Some(DataFormat::Binary), Transport::Echo, 0)
+        .end_handshake(handshake, Some(DataFormat::Binary), Transport::Echo, 0)
         .unwrap();
     let capacity = hub.client_mut(id).unwrap().out.capacity();
     let mut spare = Vec::with_capacity(capacity);

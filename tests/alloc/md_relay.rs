@@ -62,10 +62,12 @@ fn subscribed_clients(hub: &mut MdHub, count: usize) -> Vec<ClientId> {
     let frame = client_text(text);
     (0..count)
         .map(|i| {
-            assert!(hub.begin_handshake());
+            let handshake = hub
+                .begin_handshake(std::net::IpAddr::from([127, 0, 0, 1]), 0)
+                .expect("room");
             let format = [DataFormat::Binary, DataFormat::Json][i % 2];
             let id = hub
-                .end_handshake(Some(format), Transport::WebSocket, 0)
+                .end_handshake(handshake, Some(format), Transport::WebSocket, 0)
                 .unwrap();
             assert!(hub.on_input(id, &frame, 1).keep_reading);
             id

@@ -72,10 +72,18 @@ fn rest_as(core: &mut ShardCore, id: SessionRef, account: AccountId, price: i64,
 
 /// A WebSocket market-data client on `core`, subscribed to BTC's book and trades.
 fn subscriber(core: &mut ShardCore) -> ClientId {
-    assert!(core.market_mut().begin_handshake());
+    let handshake = core
+        .market_mut()
+        .begin_handshake(std::net::IpAddr::from([127, 0, 0, 1]), 0)
+        .expect("room");
     let id = core
         .market_mut()
-        .end_handshake(Some(DataFormat::Binary), Transport::WebSocket, NOW.mono_ns)
+        .end_handshake(
+            handshake,
+            Some(DataFormat::Binary),
+            Transport::WebSocket,
+            NOW.mono_ns,
+        )
         .unwrap();
     let text = br#"{"op":"subscribe","symbols":[1],"channels":["book","trades"],"depth":0}"#;
     let mut frame = vec![0u8; text.len() + 14];

@@ -15,7 +15,7 @@ use tradsys::websocket::frame::Opcode;
 use crate::admin_api::json;
 use crate::replica::{messages, Replica};
 use crate::support::gateway::{accepted, fill, limit, Gateway, ALICE, BOB, BTC, ETH};
-use crate::support::ws_client::{Frame, WsClient};
+use crate::support::ws_client::{upgrade_request, Frame, WsClient};
 
 const SUBSCRIBE_BOTH: &str = r#"{"op":"subscribe","req_id":1,"symbols":["BTC-USD","ETH-USD"],"channels":["book","trades"],"depth":10}"#;
 
@@ -737,4 +737,87 @@ fn connections_in_their_handshake_count_as_slots_held() {
     }
     drop(silent);
     await_slots_free(admin, 0);
+}
+
+/// One address holds at most `max_unsubscribed_per_ip` connections with
+/// no subscription on a shard; past it its next connection gets HTTP 429
+/// at once, while another address connects and subscribes, and a client
+/// that subscribes gives its place back (found by a hostile pass: silent
+/// connections from one address held every client slot of a shard, and
+/// every other client got 503 until the subscribe timeout).
+#[test]
+fn one_address_cannot_hold_every_slot_with_unsubscribed_connections() {
+    let gateway = Gateway::start_with("[journal]\n[market_data]\nmax_unsubscribed_per_ip = 1\n");
+    let admin = gateway
+        .admin_addr
+        .expect("the test config has an admin endpoint");
+    let sum = |name: &str| -> u64 {
+        let stats = json(admin, "/stats");
+        let shards = stats["shards"].as_array().expect("shards");
+        shards
+            .iter()
+            .map(|s| s["counters"][name].as_u64().expect(name))
+            .sum()
+    };
+    let local = std::net::IpAddr::from([127, 0, 0, 1]);
+    // A silent connection, in its handshake, counts once the shard has it.
+    let silent = std::net::TcpStream::connect_timeout(&gateway.md_addr, Duration::from_secs(5))
+        .expect("connect");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sum("ws_clients") < 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the silent connection never counted"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Upgraded clients with no subscription count too: with one place per
+    // address on each of the two shards, the third connection at the
+    // latest is refused.
+    let mut unsubscribed = Vec::new();
+    let refused = loop {
+        let (client, head) =
+            WsClient::connect_raw_from(gateway.md_addr, &upgrade_request("/md", ""), local);
+        if head.starts_with("HTTP/1.1 429") {
+            break client;
+        }
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        unsubscribed.push(client);
+        assert!(unsubscribed.len() < 2, "two shards, one place each: {head}");
+    };
+    let body = refused.rest_as_text();
+    assert!(body.contains("no subscription"), "{body}");
+    // Another address is let in and served.
+    let other = std::net::IpAddr::from([127, 0, 0, 2]);
+    let (mut client, head) =
+        WsClient::connect_raw_from(gateway.md_addr, &upgrade_request("/md", ""), other);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    client.send_text(r#"{"op":"subscribe","symbols":[1],"channels":["trades"]}"#);
+    assert!(client.recv_skip_heartbeats().text().contains("subscribed"));
+    // Subscribed, the first address's clients no longer count; with the
+    // silent connection gone, it may open one more per shard.
+    for waiting in &mut unsubscribed {
+        waiting.send_text(r#"{"op":"subscribe","symbols":[1],"channels":["trades"]}"#);
+        assert!(waiting.recv_skip_heartbeats().text().contains("subscribed"));
+    }
+    drop(silent);
+    let opened = unsubscribed.len() as u64 + 1;
+    let counts = || (sum("ws_clients_opened"), sum("ws_clients"));
+    while counts() != (opened, opened) {
+        assert!(
+            Instant::now() < deadline,
+            "the silent connection never left: (opened, held) {:?}, want {opened} each",
+            counts()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (mut next, head) =
+        WsClient::connect_raw_from(gateway.md_addr, &upgrade_request("/md", ""), local);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    next.send_text(r#"{"op":"subscribe","symbols":[1],"channels":["trades"]}"#);
+    assert!(next.recv_skip_heartbeats().text().contains("subscribed"));
+    let (_again, head) =
+        WsClient::connect_raw_from(gateway.md_addr, &upgrade_request("/md", ""), local);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert!(sum("ws_peer_limit_refused") >= 1);
 }

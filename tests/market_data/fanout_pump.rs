@@ -27,9 +27,11 @@ fn hub() -> MdHub {
 
 /// A binary client subscribed to `trades` of symbol 1.
 fn trades_client(hub: &mut MdHub) -> ClientId {
-    assert!(hub.begin_handshake());
+    let handshake = hub
+        .begin_handshake(std::net::IpAddr::from([127, 0, 0, 1]), 0)
+        .expect("room");
     let id = hub
-        .end_handshake(Some(DataFormat::Binary), Transport::WebSocket, 0)
+        .end_handshake(handshake, Some(DataFormat::Binary), Transport::WebSocket, 0)
         .unwrap();
     let subscribe = client_text(r#"{"op":"subscribe","symbols":[1],"channels":["trades"]}"#);
     assert!(hub.on_input(id, &subscribe, 1).keep_reading);

@@ -33,9 +33,16 @@ fn hub(timeout_ms: u64) -> MdHub {
 }
 
 fn connect(hub: &mut MdHub, now_ns: u64) -> ClientId {
-    assert!(hub.begin_handshake());
-    hub.end_handshake(Some(DataFormat::Binary), Transport::WebSocket, now_ns)
-        .unwrap()
+    let handshake = hub
+        .begin_handshake(std::net::IpAddr::from([127, 0, 0, 1]), 0)
+        .expect("room");
+    hub.end_handshake(
+        handshake,
+        Some(DataFormat::Binary),
+        Transport::WebSocket,
+        now_ns,
+    )
+    .unwrap()
 }
 
 /// The binary payloads queued for `id` (taken as its writer would).

@@ -37,6 +37,7 @@ mod heartbeats;
 mod live;
 mod node_feed;
 mod order_priority;
+mod peer_limit;
 mod placement;
 mod protocol_doc;
 mod python_feed;

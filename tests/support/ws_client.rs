@@ -74,7 +74,17 @@ impl WsClient {
     /// Sends `request` and reads the HTTP answer's head (the bytes after it
     /// stay buffered).
     pub fn connect_raw(addr: SocketAddr, request: &str) -> (WsClient, String) {
-        WsClient::connect_with(addr, request, None)
+        WsClient::connect_with(addr, request, None, None)
+    }
+
+    /// As [`connect_raw`](Self::connect_raw) from the local address
+    /// `source` (any of 127.0.0.0/8 reaches a loopback listener).
+    pub fn connect_raw_from(
+        addr: SocketAddr,
+        request: &str,
+        source: std::net::IpAddr,
+    ) -> (WsClient, String) {
+        WsClient::connect_with(addr, request, None, Some(source))
     }
 
     /// As [`connect`](Self::connect) with a receive buffer of `rcvbuf`
@@ -82,13 +92,18 @@ impl WsClient {
     /// little, so its window stays small).
     pub fn connect_small(addr: SocketAddr, target: &str, rcvbuf: usize) -> WsClient {
         let (mut client, head) =
-            WsClient::connect_with(addr, &upgrade_request(target, ""), Some(rcvbuf));
+            WsClient::connect_with(addr, &upgrade_request(target, ""), Some(rcvbuf), None);
         assert!(head.starts_with("HTTP/1.1 101"), "upgrade refused: {head}");
         client.buf.clear();
         client
     }
 
-    fn connect_with(addr: SocketAddr, request: &str, rcvbuf: Option<usize>) -> (WsClient, String) {
+    fn connect_with(
+        addr: SocketAddr,
+        request: &str,
+        rcvbuf: Option<usize>,
+        source: Option<std::net::IpAddr>,
+    ) -> (WsClient, String) {
         let socket = socket2::Socket::new(
             socket2::Domain::for_address(addr),
             socket2::Type::STREAM,
@@ -97,6 +112,10 @@ impl WsClient {
         .unwrap();
         if let Some(rcvbuf) = rcvbuf {
             socket.set_recv_buffer_size(rcvbuf).unwrap();
+        }
+        if let Some(source) = source {
+            let local = SocketAddr::new(source, 0);
+            socket.bind(&local.into()).expect("bind the source address");
         }
         socket
             .connect(&addr.into())
@@ -123,6 +142,13 @@ impl WsClient {
         let head = String::from_utf8_lossy(&client.buf[..end]).into_owned();
         client.buf.drain(..end);
         (client, head)
+    }
+
+    /// Everything the server sends until it closes, as text (after a
+    /// refused upgrade's head: its body).
+    pub fn rest_as_text(mut self) -> String {
+        while self.try_fill().is_ok_and(|n| n > 0) {}
+        String::from_utf8_lossy(&self.buf).into_owned()
     }
 
     fn fill(&mut self) -> usize {

@@ -128,16 +128,6 @@ impl ShardCore {
         Ok(())
     }
 
-    /// An order-entry WebSocket's handshake ended on the order-entry path
-    /// (`runtime/ws_trade.rs`): it leaves the market-data client count.
-    pub fn md_hand_off_handshake(&mut self) {
-        debug_assert!(
-            !self.shared.config.market_data.order_entry_path.is_empty(),
-            "only the order-entry path hands a connection off"
-        );
-        self.market.hand_off_handshake();
-    }
-
     /// The hub, for the market-data tasks (`runtime/md.rs`) and for tests
     /// that drive a core by hand.
     pub fn market_mut(&mut self) -> &mut MdHub {

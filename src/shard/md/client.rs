@@ -87,6 +87,10 @@ pub struct MdClient {
     pub out: SendQueue,
     /// Monotonic time by which a first subscription must exist (0: one did).
     pub subscribe_by_ns: u64,
+    /// The peer address this client counts against in the shard's table
+    /// of unsubscribed connections (`fanout::Unsubscribed`), until
+    /// its first subscription or until its slot is emptied.
+    pub counted_peer: Option<u128>,
     pub rate: TokenBucket,
     /// Set by the reader when it stops (the writer may then finish).
     pub reader_done: bool,
@@ -123,6 +127,7 @@ impl MdClient {
             subs: Subscriptions::default(),
             out: SendQueue::new(budget, transport),
             subscribe_by_ns,
+            counted_peer: None,
             rate,
             reader_done: false,
             caught_up_to: 0,

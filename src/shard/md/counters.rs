@@ -12,6 +12,9 @@ pub struct MdCounters {
     pub clients_closed: u64,
     /// Upgrade requests refused (bad request, no free slot).
     pub handshakes_refused: u64,
+    /// Connections refused at accept because their address held
+    /// `max_unsubscribed_per_ip` unsubscribed connections on the shard.
+    pub peer_limit_refused: u64,
     /// Closed by the gateway, per reason.
     pub closed_client: u64,
     pub closed_protocol: u64,

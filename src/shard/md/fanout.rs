@@ -32,6 +32,7 @@ use crate::protocol::market_data::{
     encode_feed_message, render_feed_message, BufferTooSmall, DataFormat, Subscriptions,
 };
 use crate::shard::notify::LocalNotify;
+use crate::shard::peer_counts::PeerCounts;
 use crate::websocket::close::code;
 use crate::websocket::frame::{write_header, Opcode, MAX_HEADER_LEN};
 
@@ -87,9 +88,8 @@ pub struct FanOut {
     /// Per stream, the slots of the clients subscribed to it; kept in step
     /// with each client's `subs` by the hub.
     pub streams: StreamSubscribers,
-    /// The clients that must subscribe by a deadline (none yet): the
-    /// ticker's subscribe-timeout check visits these, not every client.
-    pub awaiting: SlotSet,
+    /// The clients that must subscribe by a deadline, and who they are.
+    pub awaiting: Unsubscribed,
     pub binary: FrameBuf,
     pub json: FrameBuf,
     pub counters: MdCounters,
@@ -101,6 +101,38 @@ pub struct FanOut {
     /// Open clients per data format (binary, JSON): a message is encoded
     /// only in the formats some client of the shard takes.
     formats: [usize; 2],
+}
+
+/// The clients with no subscription yet.
+pub struct Unsubscribed {
+    /// Those that must subscribe by a deadline: the ticker's
+    /// subscribe-timeout check visits these, not every client.
+    pub slots: SlotSet,
+    /// Per peer address, its connections that hold a slot without a
+    /// subscription: handshaking ones (counted by the hub) and clients
+    /// with none yet (their `counted_peer`).
+    pub(crate) peers: PeerCounts,
+}
+
+impl Unsubscribed {
+    /// The client in `slot` has its first subscription: no deadline any
+    /// more, and no longer counted against its address.
+    pub fn subscribed(
+        &mut self,
+        slot: usize,
+        subscribe_by_ns: &mut u64,
+        counted_peer: &mut Option<u128>,
+    ) {
+        debug_assert!(
+            counted_peer.is_none() || *subscribe_by_ns != 0,
+            "a client counts against its address only while it has a deadline"
+        );
+        *subscribe_by_ns = 0;
+        self.slots.remove(slot);
+        if let Some(peer) = counted_peer.take() {
+            self.peers.remove(peer);
+        }
+    }
 }
 
 /// Bytes the pump copies into clients' queues per call (one per loop
@@ -123,7 +155,10 @@ impl FanOut {
         FanOut {
             clients: (0..slots).map(|_| None).collect(),
             streams: StreamSubscribers::new(symbols, slots),
-            awaiting: SlotSet::new(slots),
+            awaiting: Unsubscribed {
+                slots: SlotSet::new(slots),
+                peers: PeerCounts::new(slots),
+            },
             binary: FrameBuf::with_payload_capacity(frame_payload),
             json: FrameBuf::with_payload_capacity(frame_payload),
             counters: MdCounters::default(),
@@ -177,7 +212,7 @@ impl FanOut {
         client.caught_up_to = self.backlog.head();
         self.formats[usize::from(client.format == DataFormat::Json)] += 1;
         if client.subscribe_by_ns != 0 {
-            self.awaiting.insert(slot);
+            self.awaiting.slots.insert(slot);
         }
         self.clients[slot] = Some(client);
     }
@@ -188,7 +223,10 @@ impl FanOut {
         let client = self.clients[slot].take();
         let client = client.unwrap_or_else(|| panic!("slot {slot} held a client"));
         self.streams.unlist(slot, &client.subs);
-        self.awaiting.remove(slot);
+        self.awaiting.slots.remove(slot);
+        if let Some(peer) = client.counted_peer {
+            self.awaiting.peers.remove(peer);
+        }
         let format = usize::from(client.format == DataFormat::Json);
         assert!(self.formats[format] > 0, "the client was counted");
         self.formats[format] -= 1;

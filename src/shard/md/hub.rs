@@ -9,6 +9,8 @@
 //! and a snapshot is cut locally between two events: the increments that
 //! follow it in the client's queue start exactly after it.
 
+use std::net::IpAddr;
+
 use super::client::{ClientState, CloseReason, MdClient, SendQueue, Take};
 use super::counters::MdCounters;
 use super::fanout::{catch_up, FanOut};
@@ -21,7 +23,8 @@ use crate::protocol::market_data::{
     encode_heartbeat, parse_control, render_heartbeat, Answer, ControlError, DataFormat, ErrorCode,
     HeartbeatInfo, Outgoing, Subscriptions, SymbolDirectory,
 };
-use crate::shard::rate_limit::TokenBucket;
+use crate::shard::peer_counts::peer_key;
+use crate::shard::rate_limit::{LogThrottle, TokenBucket};
 use crate::websocket::close::code;
 use crate::websocket::frame::{Opcode, MAX_HEADER_LEN};
 use crate::websocket::WsEvent;
@@ -35,6 +38,25 @@ pub const HEARTBEAT_INTERVAL_NS: u64 = 1_000_000_000;
 pub struct ClientId {
     pub slot: u32,
     pub generation: u32,
+}
+
+/// A connection between accept and the end of its handshake: it holds a
+/// client slot and counts against its peer's address. Given back by
+/// [`MdHub::end_handshake`] or [`MdHub::hand_off_handshake`].
+#[derive(Debug)]
+#[must_use = "a handshake not ended keeps its slot taken"]
+pub struct Handshake {
+    peer: u128,
+}
+
+/// Why a connection was refused at accept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoRoom {
+    /// Every client slot of the shard is held (HTTP 503).
+    Shard,
+    /// Its address holds `market_data.max_unsubscribed_per_ip` connections
+    /// with no subscription on the shard (HTTP 429).
+    Peer,
 }
 
 /// What a reader learns from handing bytes in.
@@ -78,6 +100,10 @@ pub struct MdHub {
     control_rate: (u32, u32),
     /// Connections between accept and the end of their handshake.
     handshaking: usize,
+    /// `market_data.max_unsubscribed_per_ip`.
+    per_peer: u32,
+    /// At most one log line a second for refusals by address.
+    peer_limit_log: LogThrottle,
     next_generation: u32,
     /// Which client slots get their heartbeats at a tick.
     sweep: HeartbeatSweep,
@@ -135,6 +161,8 @@ impl MdHub {
             subscribe_timeout_ns: md.subscribe_timeout_ms * 1_000_000,
             control_rate: (md.control_rate_per_sec, md.control_burst),
             handshaking: 0,
+            per_peer: u32::try_from(md.max_unsubscribed_per_ip).expect("validated: at most 65535"),
+            peer_limit_log: LogThrottle::new(1_000_000_000),
             next_generation: 1,
             sweep: HeartbeatSweep::new(md.max_clients_per_shard, HEARTBEAT_INTERVAL_NS),
             heartbeat_due_ns: None,
@@ -210,53 +238,74 @@ impl MdHub {
         }
     }
 
-    /// A connection was accepted: may it start a handshake? (Slots are
-    /// counted for handshaking connections too.)
-    pub fn begin_handshake(&mut self) -> bool {
+    /// A connection from `peer` was accepted: may it start a handshake?
+    /// It holds a client slot from now on, and counts against its address
+    /// until its first subscription.
+    pub fn begin_handshake(&mut self, peer: IpAddr, now_ns: u64) -> Result<Handshake, NoRoom> {
         let used = self.fan.counters.clients() as usize + self.handshaking;
         debug_assert!(used <= self.fan.clients.len(), "slots are never overbooked");
         if used >= self.fan.clients.len() {
             self.fan.counters.handshakes_refused += 1;
-            return false;
+            return Err(NoRoom::Shard);
+        }
+        let key = peer_key(peer);
+        if !self.fan.awaiting.peers.try_add(key, self.per_peer) {
+            let counters = &mut self.fan.counters;
+            counters.peer_limit_refused += 1;
+            if let Some(suppressed) = self.peer_limit_log.event(now_ns) {
+                let (limit, total) = (self.per_peer, counters.peer_limit_refused);
+                tracing::warn!(
+                    %peer, limit, suppressed, total,
+                    "market data: connection refused: its address holds its maximum of connections with no subscription"
+                );
+            }
+            return Err(NoRoom::Peer);
         }
         self.handshaking += 1;
-        true
+        Ok(Handshake { peer: key })
     }
 
     /// The handshake ended (`format` if it was accepted): the client's id.
     pub fn end_handshake(
         &mut self,
+        handshake: Handshake,
         format: Option<DataFormat>,
         transport: Transport,
         now_ns: u64,
     ) -> Option<ClientId> {
         assert!(self.handshaking > 0, "a handshake was begun");
         self.handshaking -= 1;
-        let Some(format) = format else {
-            self.fan.counters.handshakes_refused += 1;
+        let slot = self.fan.clients.iter().position(Option::is_none);
+        let (Some(format), Some(slot)) = (format, slot) else {
+            self.fan.awaiting.peers.remove(handshake.peer);
+            self.fan.counters.handshakes_refused += u64::from(format.is_none());
+            debug_assert!(format.is_none(), "a handshaking connection holds a slot");
             return None;
         };
-        let slot = self.fan.clients.iter().position(Option::is_none)?;
         let generation = self.next_generation;
         self.next_generation = self.next_generation.wrapping_add(1).max(1);
         let (per_sec, burst) = self.control_rate;
         // An echo client subscribes to nothing: no timeout, its own budget
-        // (frames are the echo's, so the room for a frame header too).
+        // (frames are the echo's, so the room for a frame header too), and
+        // it no longer counts against its address.
         let (budget, subscribe_by_ns) = match transport {
             Transport::Echo => (self.echo_budget + MAX_HEADER_LEN, 0),
             _ => (self.budget, now_ns + self.subscribe_timeout_ns),
         };
-        self.fan.occupy(
-            slot,
-            MdClient::new(
-                generation,
-                format,
-                budget,
-                subscribe_by_ns,
-                TokenBucket::new(per_sec, burst, now_ns),
-                transport,
-            ),
+        let mut client = MdClient::new(
+            generation,
+            format,
+            budget,
+            subscribe_by_ns,
+            TokenBucket::new(per_sec, burst, now_ns),
+            transport,
         );
+        if subscribe_by_ns == 0 {
+            self.fan.awaiting.peers.remove(handshake.peer);
+        } else {
+            client.counted_peer = Some(handshake.peer);
+        }
+        self.fan.occupy(slot, client);
         self.fan.counters.clients_opened += 1;
         Some(ClientId {
             slot: slot as u32,
@@ -268,9 +317,10 @@ impl MdHub {
     /// market data (it becomes an order-entry connection, bounded by the
     /// session admission instead) and frees its handshake slot, counted
     /// neither as a client nor as a refusal.
-    pub fn hand_off_handshake(&mut self) {
+    pub fn hand_off_handshake(&mut self, handshake: Handshake) {
         assert!(self.handshaking > 0, "a handshake was begun");
         self.handshaking -= 1;
+        self.fan.awaiting.peers.remove(handshake.peer);
     }
 
     /// Whether the client is closing (or gone).
@@ -394,7 +444,7 @@ impl MdHub {
             counters,
             ..
         } = &mut self.fan;
-        awaiting.retain(|slot| {
+        awaiting.slots.retain(|slot| {
             let Some(client) = clients[slot].as_mut().filter(|c| c.is_open()) else {
                 return false;
             };
@@ -502,6 +552,7 @@ impl MdHub {
             rate,
             format,
             subscribe_by_ns,
+            counted_peer,
             caught_up_to,
             ..
         } = client;
@@ -545,8 +596,7 @@ impl MdHub {
             fan.streams.list(slot, subs);
             lines.clear();
             if !subs.is_empty() {
-                *subscribe_by_ns = 0;
-                fan.awaiting.remove(slot);
+                fan.awaiting.subscribed(slot, subscribe_by_ns, counted_peer);
             }
         }
         Input {
@@ -612,8 +662,8 @@ impl MdHub {
             scratch,
             ..
         } = self;
-        let counters = &mut fan.counters;
-        let Some(client) = fan.clients[id.slot as usize]
+        let (counters, slot) = (&mut fan.counters, id.slot as usize);
+        let Some(client) = fan.clients[slot]
             .as_mut()
             .filter(|c| c.generation == id.generation)
         else {
@@ -628,6 +678,7 @@ impl MdHub {
             rate,
             format,
             subscribe_by_ns,
+            counted_peer,
             caught_up_to,
             ..
         } = client;
@@ -664,12 +715,11 @@ impl MdHub {
                 break;
             }
             catch_up(&fan.backlog, counters, caught_up_to, subs, out, *format);
-            fan.streams.unlist(id.slot as usize, subs);
+            fan.streams.unlist(slot, subs);
             answer(feed, names, scratch, counters, subs, out, *format, text);
-            fan.streams.list(id.slot as usize, subs);
+            fan.streams.list(slot, subs);
             if !subs.is_empty() {
-                *subscribe_by_ns = 0;
-                fan.awaiting.remove(id.slot as usize);
+                fan.awaiting.subscribed(slot, subscribe_by_ns, counted_peer);
             }
         }
         Input {

@@ -42,7 +42,7 @@ pub mod turn_share;
 pub use client::{ClientState, CloseReason, Take};
 pub use counters::MdCounters;
 pub use exchange::FeedExchange;
-pub use hub::{largest_answer_bytes, ClientId, Input, MdHub};
+pub use hub::{largest_answer_bytes, ClientId, Handshake, Input, MdHub, NoRoom};
 pub use raw::Transport;
 pub use relay::{RelayMsg, RelayTap};
 pub use send_budget::SendBudget;

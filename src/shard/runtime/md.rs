@@ -23,7 +23,7 @@ use crate::protocol::market_data::DataFormat;
 use crate::shard::admission::AcceptBackoff;
 use crate::shard::md::send_budget::SEND_PIECE_BYTES;
 use crate::shard::md::turn_share::TurnShare;
-use crate::shard::md::{ClientId, MdHub, Take, Transport};
+use crate::shard::md::{ClientId, Handshake, MdHub, NoRoom, Take, Transport};
 use crate::shard::notify::LocalNotify;
 use crate::shard::reactor::ops::{sleep, Acceptor};
 use crate::shard::reactor::spawn;
@@ -40,6 +40,10 @@ const READ_BYTES: usize = 4096;
 
 /// The answer when every client slot of the shard is taken.
 const NO_ROOM: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 30\r\nConnection: close\r\n\r\ntoo many market-data clients\r\n";
+
+/// The answer when the peer's address holds its maximum of connections
+/// with no subscription on the shard.
+const NO_ROOM_FOR_PEER: &[u8] = b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain\r\nContent-Length: 61\r\nConnection: close\r\n\r\ntoo many connections with no subscription from this address\r\n";
 
 /// What the market-data tasks need from the thread that runs them: the
 /// hub, the config, and the stop and counting cells of its endpoint.
@@ -130,22 +134,35 @@ pub(super) async fn pump_loop<H: MdHost>(tasks: Rc<H>) {
     }
 }
 
-/// A new connection: its handshake, or a 503 at once when the shard has
-/// no client slot left (a non-blocking send to an empty socket buffer).
+/// A new connection: its handshake, or at once (a non-blocking send to an
+/// empty socket buffer) a 503 when the shard has no client slot left or a
+/// 429 when its address holds its maximum of unsubscribed connections.
 fn admit<H: MdHost>(tasks: &Rc<H>, stream: Conn) {
-    if !tasks.hub().begin_handshake() {
-        // SAFETY: a non-blocking send from a static buffer of that length.
-        unsafe {
-            libc::send(
-                stream.fd(),
-                NO_ROOM.as_ptr() as *const libc::c_void,
-                NO_ROOM.len(),
-                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-            )
-        };
-        discard_pending_input(stream.fd());
+    // A peer already gone (reset while queued) has no address: drop it.
+    let Some(peer) = stream.peer_addr() else {
         return;
-    }
+    };
+    let begun = tasks.hub().begin_handshake(peer.ip(), now().mono_ns);
+    let handshake = match begun {
+        Ok(handshake) => handshake,
+        Err(no_room) => {
+            let answer = match no_room {
+                NoRoom::Shard => NO_ROOM,
+                NoRoom::Peer => NO_ROOM_FOR_PEER,
+            };
+            // SAFETY: a non-blocking send from a static buffer of that length.
+            unsafe {
+                libc::send(
+                    stream.fd(),
+                    answer.as_ptr() as *const libc::c_void,
+                    answer.len(),
+                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                )
+            };
+            discard_pending_input(stream.fd());
+            return;
+        }
+    };
     let _ = socket2::SockRef::from(&stream.0).set_nodelay(true);
     let sndbuf = tasks.config().market_data.socket_send_buffer_bytes;
     if sndbuf > 0 {
@@ -158,15 +175,17 @@ fn admit<H: MdHost>(tasks: &Rc<H>, stream: Conn) {
     );
     let tasks = Rc::clone(tasks);
     spawn(async move {
-        connection(&tasks, Rc::new(stream)).await;
+        connection(&tasks, Rc::new(stream), handshake).await;
         tasks.md_connections().set(tasks.md_connections().get() - 1);
     });
 }
 
 /// How the upgrade request ended.
 enum Upgrade {
-    Accepted {
-        id: ClientId,
+    /// A market-data (or echo) upgrade, or a raw-TCP client (`accepted`
+    /// is `None`): `buf[used..filled]` is its first input.
+    Market {
+        accepted: Option<Accepted>,
         used: usize,
         filled: usize,
     },
@@ -181,7 +200,7 @@ enum Upgrade {
     Gone,
 }
 
-async fn connection<H: MdHost>(tasks: &Rc<H>, stream: Rc<Conn>) {
+async fn connection<H: MdHost>(tasks: &Rc<H>, stream: Rc<Conn>, handshake: Handshake) {
     let mut buf = vec![0u8; MAX_REQUEST_LEN];
     let timeout = Duration::from_millis(tasks.config().market_data.subscribe_timeout_ms);
     let upgrade = futures_lite::future::or(read_upgrade(tasks, &stream, &mut buf), async {
@@ -189,20 +208,26 @@ async fn connection<H: MdHost>(tasks: &Rc<H>, stream: Rc<Conn>) {
         Upgrade::Gone
     })
     .await;
-    let (id, used, filled) = match upgrade {
-        Upgrade::Accepted { id, used, filled } => (id, used, filled),
-        Upgrade::Refused(error) => return refuse(tasks, &stream, error).await,
+    let (accepted, used, filled) = match upgrade {
+        Upgrade::Market {
+            accepted,
+            used,
+            filled,
+        } => (accepted, used, filled),
+        Upgrade::Refused(error) => return refuse(tasks, &stream, handshake, error).await,
         Upgrade::Trade {
             accepted,
             used,
             filled,
-        } => return H::serve_trade(tasks, stream, &accepted, &buf[used..filled]).await,
-        Upgrade::Gone => {
-            tasks
-                .hub()
-                .end_handshake(None, Transport::WebSocket, now().mono_ns);
-            return;
+        } => {
+            debug_assert!(!tasks.trade_path().is_empty(), "only a trade path upgrades");
+            tasks.hub().hand_off_handshake(handshake);
+            return H::serve_trade(tasks, stream, &accepted, &buf[used..filled]).await;
         }
+        Upgrade::Gone => return end_refused(tasks, handshake),
+    };
+    let Some(id) = begin_client(tasks, handshake, accepted.as_ref()) else {
+        return;
     };
     debug_assert!(used <= filled && filled <= buf.len());
     let reader_done = Rc::new(Cell::new(false));
@@ -239,15 +264,18 @@ async fn connection<H: MdHost>(tasks: &Rc<H>, stream: Rc<Conn>) {
 }
 
 /// An upgrade request refused: its HTTP answer, then close.
-async fn refuse<H: MdHost>(tasks: &Rc<H>, stream: &Conn, error: HandshakeError) {
+async fn refuse<H: MdHost>(
+    tasks: &Rc<H>,
+    stream: &Conn,
+    handshake: Handshake,
+    error: HandshakeError,
+) {
     debug_assert_ne!(
         error,
         HandshakeError::Incomplete,
         "only a whole request is refused"
     );
-    tasks
-        .hub()
-        .end_handshake(None, Transport::WebSocket, now().mono_ns);
+    end_refused(tasks, handshake);
     let mut out = [0u8; 512];
     let n = handshake::write_refusal(error, &mut out).expect("512 bytes hold a refusal");
     let linger = Duration::from_millis(tasks.config().server.shutdown_grace_ms);
@@ -259,8 +287,50 @@ async fn refuse<H: MdHost>(tasks: &Rc<H>, stream: &Conn, error: HandshakeError) 
     linger_close(stream, linger).await;
 }
 
-/// Reads the upgrade request; on success the client exists and its queue
-/// starts with the `101` answer.
+/// A handshake that made no client (refused, abandoned or timed out).
+fn end_refused<H: MdHost>(tasks: &Rc<H>, handshake: Handshake) {
+    let id = tasks
+        .hub()
+        .end_handshake(handshake, None, Transport::WebSocket, now().mono_ns);
+    debug_assert!(id.is_none(), "a refused handshake makes no client");
+}
+
+/// The client of an accepted upgrade (`None`: a raw-TCP client), its
+/// queue starting with the `101` answer; `None` if it could not be made.
+fn begin_client<H: MdHost>(
+    tasks: &Rc<H>,
+    handshake: Handshake,
+    accepted: Option<&Accepted>,
+) -> Option<ClientId> {
+    let mut hub = tasks.hub();
+    let now_ns = now().mono_ns;
+    let Some(accepted) = accepted else {
+        // Raw TCP: control lines in, binary messages out (`md/raw.rs`).
+        return hub.end_handshake(
+            handshake,
+            Some(DataFormat::Binary),
+            Transport::RawTcp,
+            now_ns,
+        );
+    };
+    let format = match accepted.format {
+        Format::Binary => DataFormat::Binary,
+        Format::Json => DataFormat::Json,
+    };
+    let transport = if accepted.echo {
+        Transport::Echo
+    } else {
+        Transport::WebSocket
+    };
+    let id = hub.end_handshake(handshake, Some(format), transport, now_ns)?;
+    let mut answer = [0u8; 256];
+    let n = handshake::write_accept(accepted, &mut answer).expect("256 bytes hold the answer");
+    let queued = hub.push_framed(id, &answer[..n]);
+    debug_assert!(queued, "an empty queue takes the answer");
+    Some(id)
+}
+
+/// Reads the upgrade request (or a raw-TCP client's first bytes).
 async fn read_upgrade<H: MdHost>(tasks: &Rc<H>, stream: &Conn, buf: &mut [u8]) -> Upgrade {
     let mut filled = 0;
     loop {
@@ -268,20 +338,12 @@ async fn read_upgrade<H: MdHost>(tasks: &Rc<H>, stream: &Conn, buf: &mut [u8]) -
             Ok(0) | Err(_) => return Upgrade::Gone,
             Ok(n) => filled += n,
         }
+        debug_assert!(filled <= buf.len(), "a read fills at most the buffer");
         if buf[0] == b'{' {
-            // Raw TCP: control lines in, binary messages out (`md/raw.rs`).
-            let id = tasks.hub().end_handshake(
-                Some(DataFormat::Binary),
-                Transport::RawTcp,
-                now().mono_ns,
-            );
-            return match id {
-                Some(id) => Upgrade::Accepted {
-                    id,
-                    used: 0,
-                    filled,
-                },
-                None => Upgrade::Gone,
+            return Upgrade::Market {
+                accepted: None,
+                used: 0,
+                filled,
             };
         }
         let config = HandshakeConfig {
@@ -296,34 +358,19 @@ async fn read_upgrade<H: MdHost>(tasks: &Rc<H>, stream: &Conn, buf: &mut [u8]) -
             Err(error) => return Upgrade::Refused(error),
             Ok(accepted) => accepted,
         };
-        if accepted.trade {
-            return Upgrade::Trade {
+        let used = accepted.request_len;
+        return if accepted.trade {
+            Upgrade::Trade {
                 accepted,
-                used: accepted.request_len,
+                used,
                 filled,
-            };
-        }
-        let format = match accepted.format {
-            Format::Binary => DataFormat::Binary,
-            Format::Json => DataFormat::Json,
-        };
-        let mut hub = tasks.hub();
-        let transport = if accepted.echo {
-            Transport::Echo
+            }
         } else {
-            Transport::WebSocket
-        };
-        let Some(id) = hub.end_handshake(Some(format), transport, now().mono_ns) else {
-            return Upgrade::Gone;
-        };
-        let mut answer = [0u8; 256];
-        let n = handshake::write_accept(&accepted, &mut answer).expect("256 bytes hold the answer");
-        let queued = hub.push_framed(id, &answer[..n]);
-        debug_assert!(queued, "an empty queue takes the answer");
-        return Upgrade::Accepted {
-            id,
-            used: accepted.request_len,
-            filled,
+            Upgrade::Market {
+                accepted: Some(accepted),
+                used,
+                filled,
+            }
         };
     }
 }

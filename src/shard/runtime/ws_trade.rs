@@ -74,7 +74,6 @@ pub(super) async fn serve(
     early: &[u8],
 ) {
     debug_assert!(accepted.trade, "upgraded on the order-entry path");
-    tasks.core.borrow_mut().md_hand_off_handshake();
     let Some(peer) = stream.peer_addr() else {
         return;
     };
