@@ -12,9 +12,9 @@
 //! | method `GET` | 405 |
 //! | path (before `?`) is the configured one (or the echo or order-entry path, when set) | 404 |
 //! | `Upgrade` has the token `websocket`, `Connection` the token `Upgrade` | 400 |
-//! | `Sec-WebSocket-Version: 13` | 426 with `Sec-WebSocket-Version: 13` |
-//! | `Sec-WebSocket-Key` is base64 of 16 bytes | 400 |
-//! | `Origin`, when sent, is allowed by the configuration | 403 |
+//! | `Sec-WebSocket-Version: 13`, given once | 426 with `Sec-WebSocket-Version: 13` |
+//! | `Sec-WebSocket-Key`, given once, is base64 of 16 bytes | 400 |
+//! | `Origin`, when sent (once), is allowed by the configuration | 403 |
 //! | the format (`?format=` or subprotocol) is known and not contradictory | 400 |
 
 use base64::Engine as _;
@@ -147,6 +147,17 @@ fn header<'a>(headers: &[httparse::Header<'a>], name: &str) -> Option<&'a [u8]> 
         .map(|h| h.value)
 }
 
+/// The header `name` where the request may give it once: `Err` when it
+/// is given twice (one of two keys, versions or origins is not picked).
+fn single_header<'a>(headers: &[httparse::Header<'a>], name: &str) -> Result<Option<&'a [u8]>, ()> {
+    let mut named = headers.iter().filter(|h| h.name.eq_ignore_ascii_case(name));
+    let first = named.next().map(|h| h.value);
+    match named.next() {
+        Some(_) => Err(()),
+        None => Ok(first),
+    }
+}
+
 /// The format the query asks for (`format=json|binary`), if any.
 fn query_format(query: &str) -> Result<Option<Format>, HandshakeError> {
     let mut format = None;
@@ -187,16 +198,21 @@ fn check_headers(
     if !upgrade || !connection {
         return Err(HandshakeError::NotUpgrade);
     }
-    if header(headers, "Sec-WebSocket-Version").map(<[u8]>::trim_ascii) != Some(b"13") {
+    let version = single_header(headers, "Sec-WebSocket-Version");
+    if version.map(|v| v.map(<[u8]>::trim_ascii)) != Ok(Some(b"13")) {
         return Err(HandshakeError::BadVersion);
     }
-    let key = header(headers, "Sec-WebSocket-Key").ok_or(HandshakeError::BadKey)?;
+    let key = single_header(headers, "Sec-WebSocket-Key")
+        .ok()
+        .flatten()
+        .ok_or(HandshakeError::BadKey)?;
     let mut decoded = [0u8; 18];
     match base64::engine::general_purpose::STANDARD.decode_slice(key.trim_ascii(), &mut decoded) {
         Ok(16) => {}
         _ => return Err(HandshakeError::BadKey),
     }
-    if let Some(origin) = header(headers, "Origin") {
+    let origin = single_header(headers, "Origin").map_err(|()| HandshakeError::OriginNotAllowed)?;
+    if let Some(origin) = origin {
         let allowed = config
             .allowed_origins
             .iter()

@@ -511,6 +511,28 @@ fn every_bad_request_is_refused_with_its_status() {
             HandshakeError::OriginNotAllowed,
             403,
         ),
+        // RFC 6455 4.1: the request has one key and one version; two are
+        // refused rather than one of them picked (a hostile pass found the
+        // first taken).
+        (
+            request("/md", "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n"),
+            HandshakeError::BadKey,
+            400,
+        ),
+        (
+            request("/md", "Sec-WebSocket-Version: 13\r\n"),
+            HandshakeError::BadVersion,
+            426,
+        ),
+        // Two origins: the second could be the one not allowed.
+        (
+            request(
+                "/md",
+                "Origin: https://example.com\r\nOrigin: https://evil.example\r\n",
+            ),
+            HandshakeError::OriginNotAllowed,
+            403,
+        ),
         (
             request("/md", "").replace("HTTP/1.1", "HTTP/1.0"),
             HandshakeError::BadRequest,
