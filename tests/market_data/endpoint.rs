@@ -682,6 +682,30 @@ fn policy_limits_close_with_1008_and_a_full_shard_answers_503() {
 /// `ws_clients`, which counts every connection holding a client slot).
 /// The opened count first: until a shard has published the newest
 /// connection, its `ws_clients` of 0 would be from before it.
+/// Counter `name` summed over the shards, as `/stats` says now.
+fn shard_sum(admin: std::net::SocketAddr, name: &str) -> u64 {
+    let stats = json(admin, "/stats");
+    let shards = stats["shards"].as_array().expect("shards");
+    shards
+        .iter()
+        .map(|s| s["counters"][name].as_u64().expect(name))
+        .sum()
+}
+
+/// Waits for `read` to give `want` (counters reach `/stats` at the
+/// shards' next tick), at most 20 s.
+fn await_value<T: PartialEq + std::fmt::Debug>(what: &str, want: T, mut read: impl FnMut() -> T) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = read();
+        if now == want {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: {now:?}, want {want:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 fn await_slots_free(admin: std::net::SocketAddr, opened: u64) {
     let sum = |stats: &serde_json::Value, name: &str| -> u64 {
         let shards = stats["shards"].as_array().expect("shards");
@@ -737,6 +761,13 @@ fn connections_in_their_handshake_count_as_slots_held() {
     }
     drop(silent);
     await_slots_free(admin, 0);
+    // Gone before their request was complete: abandoned, not refused
+    // (a hostile pass found them counted as refused upgrade requests).
+    let counts = || {
+        let refused = shard_sum(admin, "ws_handshakes_refused");
+        (refused, shard_sum(admin, "ws_handshakes_abandoned"))
+    };
+    await_value("(refused, abandoned)", (0, 3), counts);
 }
 
 /// One address holds at most `max_unsubscribed_per_ip` connections with
@@ -751,26 +782,12 @@ fn one_address_cannot_hold_every_slot_with_unsubscribed_connections() {
     let admin = gateway
         .admin_addr
         .expect("the test config has an admin endpoint");
-    let sum = |name: &str| -> u64 {
-        let stats = json(admin, "/stats");
-        let shards = stats["shards"].as_array().expect("shards");
-        shards
-            .iter()
-            .map(|s| s["counters"][name].as_u64().expect(name))
-            .sum()
-    };
+    let sum = |name: &str| shard_sum(admin, name);
     let local = std::net::IpAddr::from([127, 0, 0, 1]);
     // A silent connection, in its handshake, counts once the shard has it.
     let silent = std::net::TcpStream::connect_timeout(&gateway.md_addr, Duration::from_secs(5))
         .expect("connect");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while sum("ws_clients") < 1 {
-        assert!(
-            Instant::now() < deadline,
-            "the silent connection never counted"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    await_value("slots held", 1, || sum("ws_clients"));
     // Upgraded clients with no subscription count too: with one place per
     // address on each of the two shards, the third connection at the
     // latest is refused.
@@ -803,14 +820,7 @@ fn one_address_cannot_hold_every_slot_with_unsubscribed_connections() {
     drop(silent);
     let opened = unsubscribed.len() as u64 + 1;
     let counts = || (sum("ws_clients_opened"), sum("ws_clients"));
-    while counts() != (opened, opened) {
-        assert!(
-            Instant::now() < deadline,
-            "the silent connection never left: (opened, held) {:?}, want {opened} each",
-            counts()
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    await_value("(opened, held)", (opened, opened), counts);
     let (mut next, head) =
         WsClient::connect_raw_from(gateway.md_addr, &upgrade_request("/md", ""), local);
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");

@@ -233,6 +233,7 @@ impl ShardCore {
         publish(&board.ws_clients, self.market.slots_held());
         publish(&board.ws_clients_opened, md.clients_opened);
         publish(&board.ws_handshakes_refused, md.handshakes_refused);
+        publish(&board.ws_handshakes_abandoned, md.handshakes_abandoned);
         publish(&board.ws_peer_limit_refused, md.peer_limit_refused);
         publish(&board.ws_closed_slow_consumer, md.closed_slow_consumer);
         publish(&board.ws_closed_protocol, md.closed_protocol);

@@ -12,6 +12,9 @@ pub struct MdCounters {
     pub clients_closed: u64,
     /// Upgrade requests refused (bad request, no free slot).
     pub handshakes_refused: u64,
+    /// Connections gone (closed, reset, or past the subscribe timeout)
+    /// before their upgrade request was complete.
+    pub handshakes_abandoned: u64,
     /// Connections refused at accept because their address held
     /// `max_unsubscribed_per_ip` unsubscribed connections on the shard.
     pub peer_limit_refused: u64,

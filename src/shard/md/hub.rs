@@ -313,6 +313,15 @@ impl MdHub {
         })
     }
 
+    /// The connection went (closed, reset, or timed out) before its
+    /// upgrade request was complete: counted as abandoned, not refused.
+    pub fn abandon_handshake(&mut self, handshake: Handshake) {
+        assert!(self.handshaking > 0, "a handshake was begun");
+        self.handshaking -= 1;
+        self.fan.awaiting.peers.remove(handshake.peer);
+        self.fan.counters.handshakes_abandoned += 1;
+    }
+
     /// The handshake ended on the order-entry path: the connection leaves
     /// market data (it becomes an order-entry connection, bounded by the
     /// session admission instead) and frees its handshake slot, counted

@@ -224,7 +224,7 @@ async fn connection<H: MdHost>(tasks: &Rc<H>, stream: Rc<Conn>, handshake: Hands
             tasks.hub().hand_off_handshake(handshake);
             return H::serve_trade(tasks, stream, &accepted, &buf[used..filled]).await;
         }
-        Upgrade::Gone => return end_refused(tasks, handshake),
+        Upgrade::Gone => return tasks.hub().abandon_handshake(handshake),
     };
     let Some(id) = begin_client(tasks, handshake, accepted.as_ref()) else {
         return;
@@ -287,7 +287,7 @@ async fn refuse<H: MdHost>(
     linger_close(stream, linger).await;
 }
 
-/// A handshake that made no client (refused, abandoned or timed out).
+/// A handshake refused (its request was bad).
 fn end_refused<H: MdHost>(tasks: &Rc<H>, handshake: Handshake) {
     let id = tasks
         .hub()
