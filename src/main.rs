@@ -198,15 +198,25 @@ fn describe(config: &Config, print_demo_tokens: bool) {
     }
 }
 
-/// Blocks SIGINT and SIGTERM in every thread (the shards inherit the mask)
-/// so that only `sigwait` here receives them.
+/// Signals that by default end a process but must not end this one:
+/// SIGHUP (a reload, by convention, or a closed terminal) and the user
+/// signals. There is no reload; a stray one is logged and ignored
+/// (docs/OPERATIONS.md, "Signals").
+const IGNORED_SIGNALS: [i32; 3] = [libc::SIGHUP, libc::SIGUSR1, libc::SIGUSR2];
+
+/// Blocks SIGINT, SIGTERM and the [`IGNORED_SIGNALS`] in every thread (the
+/// shards inherit the mask) so that only `sigwait` here receives them.
 fn block_stop_signals() -> libc::sigset_t {
     // SAFETY: plain libc signal-set manipulation on a local set.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::sigaddset(&mut set, libc::SIGTERM);
+        for signal in [libc::SIGINT, libc::SIGTERM]
+            .into_iter()
+            .chain(IGNORED_SIGNALS)
+        {
+            libc::sigaddset(&mut set, signal);
+        }
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
         set
     }
@@ -289,7 +299,8 @@ fn serve(path: Option<PathBuf>, options: StartOptions) -> ExitCode {
     }
 }
 
-/// Waits for SIGINT/SIGTERM (returns it) or for a shard to begin a
+/// Waits for SIGINT/SIGTERM (returns it; the [`IGNORED_SIGNALS`] are
+/// logged) or for a shard to begin a
 /// fail-stop (returns `None`), checking the latter every 50 ms. Meanwhile,
 /// housekeeping of this (unpinned) thread: gives freed heap memory back to
 /// the OS every few seconds.
@@ -303,7 +314,15 @@ fn wait_for_stop(signals: &libc::sigset_t, server: &Server) -> Option<i32> {
         // SAFETY: waits on the blocked set built by block_stop_signals;
         // no siginfo is asked for.
         let signal = unsafe { libc::sigtimedwait(signals, std::ptr::null_mut(), &timeout) };
+        if IGNORED_SIGNALS.contains(&signal) {
+            tracing::warn!(
+                signal,
+                "signal ignored: there is no reload (restart to apply a config change; SIGTERM or SIGINT stops)"
+            );
+            continue;
+        }
         if signal > 0 {
+            debug_assert!(signal == libc::SIGINT || signal == libc::SIGTERM);
             return Some(signal);
         }
         if server.shared().shutting_down() {

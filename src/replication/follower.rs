@@ -204,9 +204,13 @@ async fn follow_replicas(
     }
 }
 
+/// SIGINT and SIGTERM stop the follower; SIGHUP and the user signals,
+/// which by default would end it, are logged and ignored (there is no
+/// reload), as `serve` does.
 struct Signals {
     interrupt: tokio::signal::unix::Signal,
     terminate: tokio::signal::unix::Signal,
+    ignored: [tokio::signal::unix::Signal; 3],
 }
 
 impl Signals {
@@ -216,12 +220,29 @@ impl Signals {
         Ok(Signals {
             interrupt: signal(SignalKind::interrupt()).map_err(error)?,
             terminate: signal(SignalKind::terminate()).map_err(error)?,
+            ignored: [
+                signal(SignalKind::hangup()).map_err(error)?,
+                signal(SignalKind::user_defined1()).map_err(error)?,
+                signal(SignalKind::user_defined2()).map_err(error)?,
+            ],
         })
     }
+
+    /// Returns at SIGINT or SIGTERM.
     async fn recv(&mut self) {
-        tokio::select! {
-            _ = self.interrupt.recv() => {}
-            _ = self.terminate.recv() => {}
+        loop {
+            let [hangup, user1, user2] = &mut self.ignored;
+            let signal = tokio::select! {
+                _ = self.interrupt.recv() => return,
+                _ = self.terminate.recv() => return,
+                _ = hangup.recv() => libc::SIGHUP,
+                _ = user1.recv() => libc::SIGUSR1,
+                _ = user2.recv() => libc::SIGUSR2,
+            };
+            tracing::warn!(
+                signal,
+                "signal ignored: there is no reload (restart to apply a config change; SIGTERM or SIGINT stops)"
+            );
         }
     }
 }

@@ -261,6 +261,50 @@ fn graceful_shutdown_sends_session_end_and_exits_zero() {
     );
 }
 
+/// SIGHUP (a reload, by convention, or a closed terminal), SIGUSR1 and
+/// SIGUSR2 are logged and ignored: there is no reload, and a stray signal
+/// must not take trading down (a hostile pass found each of them killing
+/// the gateway at once, with no drain, no SessionEnd and no log line).
+#[test]
+fn reload_and_user_signals_are_logged_and_ignored() {
+    let gateway = Gateway::start();
+    let mut alice = gateway.logon(ALICE);
+    for signal in [libc::SIGHUP, libc::SIGUSR1, libc::SIGUSR2] {
+        // SAFETY: a signal to the child this test started.
+        unsafe {
+            libc::kill(gateway.pid() as i32, signal);
+        }
+    }
+    // The gateway logs each one (the signals arrive in any order).
+    let mut ignored = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while ignored.len() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ignored-signal lines: {ignored:?}"
+        );
+        ignored.extend(
+            gateway
+                .log_lines()
+                .into_iter()
+                .filter(|l| l.contains("signal ignored")),
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // And trades on.
+    alice
+        .new_order(&limit(ALICE, BTC, 1, Sell, 10_000, 1))
+        .unwrap();
+    accepted(&mut alice);
+    let (status, log) = gateway.stop();
+    assert!(
+        status.success(),
+        "exit status {status:?}\n{}",
+        log.join("\n")
+    );
+    ends_with(&mut alice, SessionEndReason::Shutdown);
+}
+
 #[test]
 fn a_client_that_stops_reading_is_ended_as_slow_consumer_and_nobody_waits() {
     // A long grace: Alice reads her backlog only after Bob is done, and the

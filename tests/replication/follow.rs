@@ -28,6 +28,10 @@ fn a_follower_and_a_follower_from_scratch_equal_the_primary() {
     let primary_root = primary_dir.join("journal");
     let seqs = last_seqs(&config, &primary_root);
     follower.wait_applied(&seqs, Duration::from_secs(60));
+    // A stray SIGHUP is logged and changes nothing (it used to end the
+    // follower at once).
+    follower.signal(libc::SIGHUP);
+    follower.wait_line("signal ignored", Duration::from_secs(20));
     let (status, digests, _) = follower.stop();
     assert!(status.success(), "follower stops cleanly: {status:?}");
     let follower_config = Config::parse(&follower_text).unwrap();

@@ -130,6 +130,29 @@ impl Follower {
         }
     }
 
+    /// Waits (up to `timeout`) for a log line containing `needle`.
+    pub fn wait_line(&mut self, needle: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while !self.lines.iter().any(|l| l.contains(needle)) {
+            assert!(
+                Instant::now() < deadline,
+                "no line with {needle:?} after {timeout:?}; log:\n{}",
+                self.lines.join("\n")
+            );
+            while let Ok(line) = self.log.recv_timeout(Duration::from_millis(50)) {
+                self.take(line);
+            }
+        }
+    }
+
+    /// Sends `signal` to the follower process.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: a signal to the child this test started.
+        unsafe {
+            libc::kill(self.child.id() as i32, signal);
+        }
+    }
+
     /// SIGTERM; the exit status and each shard's final state digest.
     pub fn stop(self) -> (ExitStatus, HashMap<u16, String>, Vec<String>) {
         // SAFETY: a signal to our own child.
