@@ -824,10 +824,13 @@ async fn write_loop(tasks: Rc<ShardTasks>, stream: Conn, id: SessionRef, writer:
             Output::Finished => break,
         }
     }
+    // Everything the session had is out (or cannot go): its slot is free
+    // now, for the next logon; only the socket lingers, until the client
+    // has read its SessionEnd and closed, or the grace is over.
+    tasks.core.borrow_mut().close_session(id);
     let linger = Duration::from_millis(tasks.shared.config.server.shutdown_grace_ms);
     linger_close(&stream, linger).await;
     drop(stream);
-    tasks.core.borrow_mut().close_session(id);
     tasks.writers_running.set(tasks.writers_running.get() - 1);
 }
 

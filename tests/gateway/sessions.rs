@@ -99,6 +99,30 @@ fn a_message_before_logon_ends_the_session() {
     still_serving(&gateway, 1);
 }
 
+/// A session the gateway ended gives its slot back at once, while its
+/// client has not closed its socket yet: the socket lingers (so the client
+/// reads its SessionEnd), the slot does not (a hostile pass found the slot
+/// held for `shutdown_grace_ms`, every logon meanwhile refused with
+/// SessionLimit and `tradsys_sessions_live` still counting it).
+#[test]
+fn an_ended_session_frees_its_slot_before_its_client_closes() {
+    let gateway = Gateway::start_with(
+        "max_sessions_per_shard = 1\n[server]\norder_entry_shards = [0]\nshutdown_grace_ms = 60000",
+    );
+    let mut alice = gateway.logon(ALICE);
+    alice.logout().unwrap();
+    // SessionEnd, then the gateway's FIN; Alice keeps her end open.
+    ends_with(&mut alice, SessionEndReason::Logout);
+    let mut bob = gateway.connect();
+    match bob.logon(BOB, token(BOB), 0, false) {
+        Ok(_) => {}
+        Err(other) => panic!("Bob's logon, with Alice's session ended: {other:?}"),
+    }
+    bob.new_order(&limit(BOB, BTC, 1, Buy, 10_000, 1)).unwrap();
+    accepted(&mut bob);
+    drop(alice);
+}
+
 #[test]
 fn bad_token_and_unknown_account_are_the_same_refusal() {
     let gateway = Gateway::start();

@@ -146,6 +146,27 @@ fn reports_reach_every_session_of_the_account_whichever_transport() {
     );
 }
 
+/// As over TCP: a WebSocket session the gateway ended gives its slot back
+/// before its client closes (the Close frame is out; the socket lingers).
+#[test]
+fn an_ended_websocket_session_frees_its_slot_before_its_client_closes() {
+    let gateway = Gateway::start_with(
+        "max_sessions_per_shard = 1\n[server]\nmarket_data_shards = [0]\nshutdown_grace_ms = 60000",
+    );
+    let mut alice = WsTrader::logon(&gateway, ALICE);
+    alice.send(&LogoutMsg::new());
+    let expected = alice.seq + 1;
+    assert_eq!(
+        alice.ended(),
+        (SessionEndReason::Logout.code(), expected, Some(1000))
+    );
+    // Alice has not answered the Close nor closed her socket.
+    let mut bob = WsTrader::logon(&gateway, BOB);
+    bob.send(&order(BOB, Side::Buy, 10_000, 1));
+    assert!(matches!(bob.recv(), Received::OrderAccepted(_)));
+    drop(alice);
+}
+
 #[test]
 fn an_order_acknowledged_over_websocket_survives_kill_9() {
     let dir = Gateway::new_dir();

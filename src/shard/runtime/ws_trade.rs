@@ -445,8 +445,12 @@ async fn write_loop(
         }
         open = write_session_bytes(&tasks, &stream, id, &framed).await;
     }
+    // The Close code comes from the session; then its slot is free, for
+    // the next logon, while the socket lingers (as for TCP).
+    let reason = tasks.core.borrow().session_end_reason(id);
+    tasks.core.borrow_mut().close_session(id);
+    tasks.core.borrow_mut().counters.ws_sessions_ended += 1;
     if open {
-        let reason = tasks.core.borrow().session_end_reason(id);
         framed.clear();
         WsControl::close_frame_into(control.close_code(reason), &mut framed);
         write_then_close(&tasks, &stream, &framed).await;
@@ -456,7 +460,5 @@ async fn write_loop(
         let linger = Duration::from_millis(tasks.shared.config.server.shutdown_grace_ms);
         linger_close(&stream, linger).await;
     }
-    tasks.core.borrow_mut().close_session(id);
-    tasks.core.borrow_mut().counters.ws_sessions_ended += 1;
     tasks.writers_running.set(tasks.writers_running.get() - 1);
 }
