@@ -65,6 +65,13 @@ pub enum AdminAction {
     LatencyReset,
 }
 
+/// A value as one query parameter's value: percent-encoded, so that what
+/// it holds (`&`, `=`, spaces) cannot make another parameter or break the
+/// request line.
+fn q(value: &str) -> String {
+    percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
 impl AdminAction {
     /// (method, path and query).
     fn target(&self) -> (&'static str, String) {
@@ -80,15 +87,21 @@ impl AdminAction {
                 since,
             } => (
                 "GET",
-                format!("/latency?stage={stage}&shard={shard}&unit={unit}&since={since}"),
+                format!(
+                    "/latency?stage={}&shard={}&unit={unit}&since={since}",
+                    q(stage),
+                    q(shard)
+                ),
             ),
-            AdminAction::Halt { symbol } => ("POST", format!("/admin/halt?symbol={symbol}")),
-            AdminAction::Resume { symbol } => ("POST", format!("/admin/resume?symbol={symbol}")),
+            AdminAction::Halt { symbol } => ("POST", format!("/admin/halt?symbol={}", q(symbol))),
+            AdminAction::Resume { symbol } => {
+                ("POST", format!("/admin/resume?symbol={}", q(symbol)))
+            }
             AdminAction::Kill { account } => ("POST", format!("/admin/kill?account={account}")),
             AdminAction::Unkill { account } => ("POST", format!("/admin/unkill?account={account}")),
             AdminAction::ReferencePrice { symbol, price } => (
                 "POST",
-                format!("/admin/reference-price?symbol={symbol}&price={price}"),
+                format!("/admin/reference-price?symbol={}&price={price}", q(symbol)),
             ),
             AdminAction::EndOfDay => ("POST", "/admin/end-of-day".into()),
             AdminAction::LatencyReset => ("POST", "/admin/latency-reset".into()),
@@ -96,12 +109,26 @@ impl AdminAction {
     }
 }
 
+/// The token, from `--token-file`'s first line or TRADSYS_ADMIN_TOKEN;
+/// one that is not 1 to 32 printable ASCII bytes (as every configured
+/// token is) is refused here, so it never puts its bytes in the request
+/// head (a CR LF in it would add a header).
 fn token(args: &AdminArgs) -> Result<Option<String>, String> {
-    match &args.token_file {
+    let token = match &args.token_file {
         Some(path) => std::fs::read_to_string(path)
             .map(|text| text.lines().next().map(|l| l.trim().to_string()))
-            .map_err(|e| format!("{}: {e}", path.display())),
-        None => Ok(std::env::var("TRADSYS_ADMIN_TOKEN").ok()),
+            .map_err(|e| format!("{}: {e}", path.display()))?,
+        None => std::env::var("TRADSYS_ADMIN_TOKEN").ok(),
+    };
+    match token {
+        Some(token)
+            if token.is_empty()
+                || token.len() > crate::protocol::client::TOKEN_LEN
+                || !token.bytes().all(|b| (0x20..=0x7e).contains(&b)) =>
+        {
+            Err("the admin token must be 1 to 32 printable ASCII bytes (as in the config)".into())
+        }
+        token => Ok(token),
     }
 }
 

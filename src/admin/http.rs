@@ -14,22 +14,80 @@ const MAX_HEADERS: usize = 32;
 pub struct Request {
     pub method: String,
     pub path: String,
-    /// The query string without `?` (empty if none).
-    pub query: String,
+    /// The query's parameters, percent-decoded, each name once (a name
+    /// given twice is refused at parse).
+    pub params: Vec<(String, String)>,
     /// The `Authorization` header's value, if any (a secret: never logged).
     pub authorization: Option<String>,
     pub body: Vec<u8>,
 }
 
 impl Request {
-    /// The first value of query parameter `name`.
+    /// The value of query parameter `name`.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.query
-            .split('&')
-            .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
-            .find(|(key, _)| *key == name)
-            .map(|(_, value)| value)
+        self.params
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
     }
+
+    /// `Err(400)` naming the first parameter that is not in `allowed`: an
+    /// endpoint answers the query it was given or none.
+    pub fn only_params(&self, allowed: &[&str]) -> Result<(), Response> {
+        match self
+            .params
+            .iter()
+            .find(|(key, _)| !allowed.contains(&key.as_str()))
+        {
+            None => Ok(()),
+            Some((key, _)) => Err(Response::text(
+                400,
+                format!(
+                    "unknown parameter {key} (this endpoint takes: {})",
+                    allowed.join(", ")
+                ),
+            )),
+        }
+    }
+}
+
+/// `s` percent-decoded, or `None` if a `%` is not followed by two hex
+/// digits or the bytes are not UTF-8.
+pub fn percent_decoded(s: &str) -> Option<String> {
+    let malformed = s
+        .bytes()
+        .enumerate()
+        .filter(|&(_, b)| b == b'%')
+        .any(|(i, _)| {
+            s.as_bytes()
+                .get(i + 1..i + 3)
+                .is_none_or(|hex| !hex.iter().all(u8::is_ascii_hexdigit))
+        });
+    if malformed {
+        return None;
+    }
+    let decoded = percent_encoding::percent_decode_str(s).decode_utf8().ok()?;
+    Some(decoded.into_owned())
+}
+
+/// A query's parameters (`a=1&b=2`; `a` alone has the value ""),
+/// percent-decoded; `Err(400)` for a bad escape or a name given twice.
+fn query_params(query: &str) -> Result<Vec<(String, String)>, Response> {
+    let mut params: Vec<(String, String)> = Vec::new();
+    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let (Some(key), Some(value)) = (percent_decoded(key), percent_decoded(value)) else {
+            return Err(Response::text(
+                400,
+                format!("bad percent-encoding in {pair}"),
+            ));
+        };
+        if params.iter().any(|(k, _)| *k == key) {
+            return Err(Response::text(400, format!("parameter {key} given twice")));
+        }
+        params.push((key, value));
+    }
+    Ok(params)
 }
 
 /// A response to write.
@@ -108,7 +166,10 @@ pub fn parse(received: &[u8]) -> Parsed {
     let Some(body) = received.get(head_len..head_len + length) else {
         return Parsed::Partial;
     };
-    let mut request = request(&parsed);
+    let mut request = match request(&parsed) {
+        Ok(request) => request,
+        Err(response) => return Parsed::Refused(response),
+    };
     request.body = body.to_vec();
     Parsed::Complete(request)
 }
@@ -132,8 +193,9 @@ pub fn encode(response: &Response) -> Vec<u8> {
     bytes
 }
 
-/// The request a parsed head makes (its body is added once it is in).
-fn request(parsed: &httparse::Request<'_, '_>) -> Request {
+/// The request a parsed head makes (its body is added once it is in), or
+/// `Err(400)` for a bad query.
+fn request(parsed: &httparse::Request<'_, '_>) -> Result<Request, Response> {
     let target = parsed.path.unwrap_or("/");
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let authorization = parsed
@@ -142,13 +204,13 @@ fn request(parsed: &httparse::Request<'_, '_>) -> Request {
         .find(|h| h.name.eq_ignore_ascii_case("authorization"))
         .and_then(|h| std::str::from_utf8(h.value).ok())
         .map(str::to_string);
-    Request {
+    Ok(Request {
         authorization,
         method: parsed.method.unwrap_or("GET").to_string(),
         path: path.to_string(),
-        query: query.to_string(),
+        params: query_params(query)?,
         body: Vec::new(),
-    }
+    })
 }
 
 fn content_length(parsed: &httparse::Request<'_, '_>) -> Result<usize, Response> {
@@ -199,15 +261,38 @@ mod tests {
         assert_eq!(status(parse(b"\x00\x01 garbage\r\n\r\n")), Some(400));
     }
 
+    #[test]
+    fn a_name_twice_or_a_bad_escape_is_a_bad_query() {
+        for query in ["a=1&a=2", "a=1&b&b", "a=%", "a=%2", "a=%zz", "a=%ff"] {
+            let bytes = format!("GET /x?{query} HTTP/1.1\r\n\r\n");
+            assert_eq!(status(parse(bytes.as_bytes())), Some(400), "{query}");
+        }
+        let Parsed::Complete(request) = parse(b"GET /x?a=B%54C%2DUSD&b=&&c HTTP/1.1\r\n\r\n")
+        else {
+            panic!("a good query");
+        };
+        assert_eq!(request.param("a"), Some("BTC-USD"));
+        assert_eq!(request.param("b"), Some(""));
+        assert_eq!(request.param("c"), Some(""));
+        assert_eq!(request.params.len(), 3);
+        assert!(request.only_params(&["a", "b", "c"]).is_ok());
+        assert_eq!(request.only_params(&["a"]).unwrap_err().status, 400);
+    }
+
     proptest! {
         /// Every proper prefix of a request asks for more, the whole is
         /// the request (path, query, body), whatever the bytes of the body.
         #[test]
         fn a_request_is_whole_exactly_when_all_its_bytes_are_in(
             path in "/[a-z]{0,12}",
-            query in "[a-z=&]{0,12}",
+            params in proptest::collection::btree_map("[a-z]{1,4}", "[a-zA-Z0-9 ./&=%-]{0,6}", 0..4),
             body in proptest::collection::vec(any::<u8>(), 0..300),
         ) {
+            let encode = |s: &str| {
+                percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+            };
+            let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
+            let query = query.join("&");
             let mut bytes = format!(
                 "POST {path}?{query} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
                 body.len()
@@ -222,8 +307,26 @@ mod tests {
             };
             prop_assert_eq!(request.method, "POST");
             prop_assert_eq!(request.path, path);
-            prop_assert_eq!(request.query, query);
+            let decoded: Vec<(String, String)> = params.into_iter().collect();
+            prop_assert_eq!(request.params, decoded);
             prop_assert_eq!(request.body, body);
+        }
+
+        /// Any query at all: parameters or a 400, never a panic; a name
+        /// is never there twice.
+        #[test]
+        fn any_query_is_parameters_or_a_bad_request(query in "[a-z%0-9A-F=&+]{0,24}") {
+            let bytes = format!("GET /x?{query} HTTP/1.1\r\n\r\n");
+            match parse(bytes.as_bytes()) {
+                Parsed::Complete(request) => {
+                    let mut names: Vec<&String> = request.params.iter().map(|(k, _)| k).collect();
+                    names.sort();
+                    names.dedup();
+                    prop_assert_eq!(names.len(), request.params.len());
+                }
+                Parsed::Refused(response) => prop_assert_eq!(response.status, 400),
+                Parsed::Partial => prop_assert!(false, "a whole head"),
+            }
         }
 
         /// Any bytes at all: an answer or a wait, never a panic.

@@ -27,11 +27,29 @@ pub fn answer(request: &Request, shared: &Shared, store: &mut MarketStore) -> Op
         Some((endpoint, symbol)) => (endpoint, Some(symbol)),
         None => (rest, None),
     };
-    let response = match endpoint {
-        "orderbook" => with_symbol(request, named, shared, store, orderbook),
-        "trades" => with_symbol(request, named, shared, store, trades),
-        "tickers" if named.is_none() => tickers(shared, store),
+    // The parameters each endpoint takes (`symbol=` where the path names
+    // none); any other is a bad query.
+    let params: &[&str] = match (endpoint, named.is_some()) {
+        ("orderbook", true) => &["depth"],
+        ("orderbook", false) => &["symbol", "depth"],
+        ("trades", true) => &["limit"],
+        ("trades", false) => &["symbol", "limit"],
+        ("tickers", false) => &[],
         _ => return None,
+    };
+    if let Err(response) = request.only_params(params) {
+        return Some(response);
+    }
+    // A name in the path is percent-decoded, as the query's values are.
+    let named = match named.map(super::http::percent_decoded) {
+        None => None,
+        Some(Some(name)) => Some(name),
+        Some(None) => return Some(Response::text(400, "bad percent-encoding in the path")),
+    };
+    let response = match endpoint {
+        "orderbook" => with_symbol(request, named.as_deref(), shared, store, orderbook),
+        "trades" => with_symbol(request, named.as_deref(), shared, store, trades),
+        _ => tickers(shared, store),
     };
     Some(response)
 }

@@ -97,6 +97,13 @@ fn command(request: &Request, shared: &Shared) -> Result<(Command, Vec<u16>), Re
             None => Err(Response::text(400, format!("unknown account {id}"))),
         }
     };
+    let taken: &[&str] = match request.path.as_str() {
+        "/admin/halt" | "/admin/resume" => &["symbol"],
+        "/admin/kill" | "/admin/unkill" => &["account"],
+        "/admin/reference-price" => &["symbol", "price"],
+        _ => &[],
+    };
+    request.only_params(taken)?;
     Ok(match request.path.as_str() {
         "/admin/halt" | "/admin/resume" => {
             let (symbol, _) = symbol(request, shared)?;

@@ -90,6 +90,9 @@ fn latency_reset(request: &Request, shared: &Shared, store: &mut LatencyStore) -
         Ok(account) => account,
         Err(response) => return response,
     };
+    if let Err(response) = request.only_params(&[]) {
+        return response;
+    }
     store.reset(crate::shard::core::wall_clock_ns());
     tracing::info!(operator = %operator.name, account = operator.id, resets = store.resets, "admin: latency since-reset view reset");
     Response::new(
@@ -122,6 +125,10 @@ fn book_page(port: u16) -> String {
 /// HdrHistogram's V2 compressed encoding, base64 (what `hdrh`'s
 /// `HdrHistogram.decode` and the Java `Histogram.fromString` read).
 fn latency(request: &Request, store: &LatencyStore) -> Response {
+    let taken = ["stage", "shard", "unit", "ticks", "since", "format"];
+    if let Err(response) = request.only_params(&taken) {
+        return response;
+    }
     let Some(stage) = request.param("stage").and_then(Stage::from_name) else {
         let names: Vec<&str> = Stage::ALL.iter().map(|s| s.name()).collect();
         return Response::text(400, format!("stage= one of {}", names.join(", ")));

@@ -362,6 +362,14 @@ impl Config {
                     "must be 1 to 16 printable ASCII characters, without \" or \\",
                 );
             }
+            // Where a symbol is taken by name or by id (the admin API's
+            // `symbol=`), digits alone would name another symbol's id.
+            if s.name.bytes().all(|b| b.is_ascii_digit()) {
+                return fail(
+                    field("name"),
+                    "must not be digits only (it would read as an id)",
+                );
+            }
             if !names.insert(&s.name) {
                 return fail(field("name"), format!("duplicate symbol name {}", s.name));
             }

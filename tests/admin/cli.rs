@@ -57,6 +57,14 @@ fn admin_command_line_reads_and_controls_a_running_gateway() {
     let token_file = dir.join("ops.token");
     std::fs::write(&token_file, format!("{OPS_TOKEN}\n")).unwrap();
     let file = token_file.to_str().unwrap();
+    // An argument is one value, however it is spelled: encoded, not spliced
+    // into the query (a hostile pass resumed symbol 1 with `1&symbol=2`).
+    let spliced = admin_cli(admin, &["--token-file", file, "resume", "1&symbol=2"], None);
+    assert_eq!(spliced.status.code(), Some(1), "{spliced:?}");
+    assert!(
+        String::from_utf8_lossy(&spliced.stdout).contains("unknown symbol 1&symbol=2"),
+        "{spliced:?}"
+    );
     let resumed = admin_cli(admin, &["--token-file", file, "resume", "1"], None);
     assert!(resumed.status.success(), "{:?}", resumed);
     alice

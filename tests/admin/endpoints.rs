@@ -149,6 +149,15 @@ fn health_ready_metrics_stats_and_latency_are_served_and_read_by_third_party_too
         "the log is on disk"
     );
     assert_eq!(get(admin, "/latency?stage=nope").status, 400);
+    for query in [
+        "stage=engine&stage=nope",
+        "stage=engine&bogus=1",
+        "stage=engine&unit=%",
+    ] {
+        let answer = get(admin, &format!("/latency?{query}"));
+        assert_eq!(answer.status, 400, "{query}: {}", answer.body);
+    }
+    assert_eq!(get(admin, "/latency?stage=wire%5Fto%5Fwire").status, 200);
     assert_eq!(get(admin, "/nothing-here").status, 404);
     assert_eq!(request(admin, "DELETE", "/metrics", &[], "").status, 405);
 

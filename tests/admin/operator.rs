@@ -84,6 +84,21 @@ fn every_mutation_needs_an_admin_token_and_no_token_is_logged() {
         Some(OPS_TOKEN),
     );
     assert_eq!(bad_price.status, 400);
+    // A parameter given twice, or one the endpoint does not take, is a bad
+    // query, not a guess (a hostile pass found the first value taken: a
+    // halt of ETH-USD for `symbol=ETH-USD&symbol=BTC-USD`).
+    for path in [
+        "/admin/halt?symbol=ETH-USD&symbol=BTC-USD",
+        "/admin/reference-price?symbol=2&price=3000&price=5",
+        "/admin/halt?symbol=1&bogus=1",
+        "/admin/end-of-day?symbol=1",
+    ] {
+        let answer = post(admin, path, Some(OPS_TOKEN));
+        assert_eq!(answer.status, 400, "{path}: {}", answer.body);
+    }
+    // Values are percent-decoded.
+    let resumed = post(admin, "/admin/resume?symbol=ETH%2DUSD", Some(OPS_TOKEN));
+    assert_eq!(resumed.status, 200, "{}", resumed.body);
     let (status, log) = gateway.stop();
     assert!(status.success());
     let log = log.join("\n");

@@ -198,6 +198,13 @@ fn orderbook_trades_and_tickers_equal_what_order_entry_traded() {
         ("/api/v1/trades?symbol=2&limit=101", 400),
         ("/api/v1/tickers/BTC-USD", 404),
         ("/api/v1/nothing", 404),
+        // Twice, or not the endpoint's: a bad query, not the first value.
+        ("/api/v1/trades/BTC-USD?limit=5&limit=500", 400),
+        ("/api/v1/orderbook/BTC-USD?depth=5&bogus=1", 400),
+        ("/api/v1/tickers?symbol=1", 400),
+        // A name in the path or the query is percent-decoded.
+        ("/api/v1/orderbook/BTC%2DUSD", 200),
+        ("/api/v1/trades?symbol=ETH%2DUSD", 200),
     ] {
         assert_eq!(http(admin, "GET", path).0, status, "{path}");
     }

@@ -118,6 +118,12 @@ fn bad_values_name_the_field_and_the_rule() {
             ("id = 2\nname = \"ETH-USD\"", "id = 1\nname = \"ETH-USD\""),
             "symbols[1].id",
         ),
+        // A name of digits only would read as another symbol's id where a
+        // name or an id is taken (admin `symbol=`, found by a hostile pass).
+        (
+            ("id = 2\nname = \"ETH-USD\"", "id = 2\nname = \"3\""),
+            "symbols[1].name",
+        ),
         (
             ("token = \"alice-demo-token\"", "token = \"\""),
             "accounts[0].token",
