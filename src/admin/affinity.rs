@@ -22,10 +22,15 @@ pub fn housekeeping_cores(config: &Config) -> Vec<usize> {
         .filter(|c| !config.server.cores.contains(c))
         .collect();
     if free.is_empty() {
-        tracing::warn!(
-            shard_cores = ?config.server.cores,
-            "admin thread: every core is a shard's; it shares them (set telemetry.admin_core on a host with a spare core)"
-        );
+        // Every helper thread asks (admin, journal helpers, shipper): the
+        // operator is told once.
+        static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            tracing::warn!(
+                shard_cores = ?config.server.cores,
+                "helper threads: every core is a shard's; the admin thread and the journal's helpers share them (set telemetry.admin_core on a host with a spare core)"
+            );
+        }
         available
     } else {
         free

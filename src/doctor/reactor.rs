@@ -22,7 +22,9 @@ pub const MIN_KERNEL: (u32, u32) = (6, 1);
 /// making a shard's ring on this host.
 pub fn check_reactor(kernel: Option<(u32, u32)>, probe: Result<(), String>) -> Check {
     const NAME: &str = "reactor";
-    let fix = "Linux >= 6.1 (Debian 12 ships 6.1, Ubuntu 24.04 ships 6.8); without it `tradsys serve` refuses to start and names the flag";
+    const KERNEL_FIX: &str = "Linux >= 6.1 (Debian 12 ships 6.1, Ubuntu 24.04 ships 6.8); without it `tradsys serve` refuses to start and names the flag";
+    const MEMLOCK_FIX: &str = "LimitMEMLOCK=infinity in the unit (shipped), `ulimit -l unlimited` in a shell (see the memlock check)";
+    const POLICY_FIX: &str = "the kernel has every feature the reactor uses, so something refused the ring: a seccomp filter (a container runtime's default profile blocks io_uring), the sysctl kernel.io_uring_disabled, or an LSM; the error above names the call's answer";
     match probe {
         Ok(()) => Check::ok(
             NAME,
@@ -37,13 +39,15 @@ pub fn check_reactor(kernel: Option<(u32, u32)>, probe: Result<(), String>) -> C
                     .collect(),
                 None => Vec::new(),
             };
-            let detail = if missing.is_empty() {
-                format!("cannot make a shard ring: {error}")
+            let (detail, fix) = if !missing.is_empty() {
+                let lacks = missing.join(", ");
+                let detail =
+                    format!("cannot make a shard ring: {error}; this kernel lacks {lacks}");
+                (detail, KERNEL_FIX)
+            } else if error.contains("RLIMIT_MEMLOCK") {
+                (format!("cannot make a shard ring: {error}"), MEMLOCK_FIX)
             } else {
-                format!(
-                    "cannot make a shard ring: {error}; this kernel lacks {}",
-                    missing.join(", ")
-                )
+                (format!("cannot make a shard ring: {error}"), POLICY_FIX)
             };
             Check::fail(NAME, detail, fix)
         }

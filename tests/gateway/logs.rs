@@ -62,3 +62,22 @@ fn a_gateway_on_a_configuration_file_never_logs_a_token() {
         assert!(leaked.is_empty(), "token of {account} logged: {leaked:?}");
     }
 }
+
+/// A start says a thing once: where the helper threads must share the
+/// shards' cores (every core is a shard's, as on a 2-core host with the
+/// test config's two shards), one warning, not one per helper thread (a
+/// hostile pass counted three). On a host with a spare core there is none.
+#[test]
+fn a_start_warns_once_that_every_core_is_a_shards() {
+    let gateway = Gateway::start();
+    let shared_cores = gateway
+        .startup_log
+        .iter()
+        .filter(|l| l.contains("every core is a shard's"))
+        .count();
+    // The cores this process may use, as the gateway reads them; the test
+    // config's shards take cores 0 and 1.
+    let usable = core_affinity::get_core_ids().unwrap_or_default();
+    let expected = usize::from(usable.iter().all(|c| c.id <= 1));
+    assert_eq!(shared_cores, expected, "{:#?}", gateway.startup_log);
+}

@@ -39,6 +39,21 @@ fn a_failure_on_a_new_enough_kernel_says_what_failed() {
     assert_eq!(check.status, Status::Fail);
     assert!(check.found.contains("Operation not permitted"));
     assert!(!check.found.contains("lacks"), "{}", check.found);
+    // The kernel is not the fix (a hostile pass found "Linux >= 6.1"
+    // offered on 6.18).
+    let fix = check.fix.as_deref().unwrap_or("");
+    assert!(!fix.contains("Linux >= 6.1"), "{fix}");
+    assert!(fix.contains("io_uring_disabled"), "{fix}");
+}
+
+#[test]
+fn a_ring_refused_for_locked_memory_points_at_the_memlock_limit() {
+    let error = "Cannot allocate memory (os error 12) (RLIMIT_MEMLOCK is too small for the shards' rings: run `tradsys doctor` (memlock), set LimitMEMLOCK=infinity or `ulimit -l unlimited`)";
+    let check = check_reactor(Some((6, 18)), Err(error.into()));
+    assert_eq!(check.status, Status::Fail);
+    let fix = check.fix.as_deref().unwrap_or("");
+    assert!(fix.contains("LimitMEMLOCK=infinity"), "{fix}");
+    assert!(!fix.contains("Linux >= 6.1"), "{fix}");
 }
 
 #[test]
