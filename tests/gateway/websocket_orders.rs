@@ -273,6 +273,25 @@ fn transport_errors_end_the_session_with_their_close_code() {
         gap.ended(),
         (SessionEndReason::SequenceGap.code(), 2, Some(4108))
     );
+    // Before logon too, and the connection's end is logged with its peer
+    // and the rule's close code (a hostile pass found it not logged at
+    // all, where TCP's bad first message is).
+    let mut early = WsTrader::connect(&gateway);
+    early.ws.send_text("{}");
+    assert_eq!(
+        early.ended(),
+        (SessionEndReason::TransportError.code(), 1, Some(1003))
+    );
+    let peer = early.ws.stream.local_addr().unwrap().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut log = Vec::new();
+    while !log.iter().any(|l: &String| {
+        l.contains("not a valid Logon") && l.contains(&peer) && l.contains("1003")
+    }) {
+        assert!(std::time::Instant::now() < deadline, "not logged: {log:#?}");
+        log.extend(gateway.log_lines());
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     // Other sessions are not disturbed.
     let mut fine = WsTrader::logon(&gateway, ALICE);
     fine.send(&order(ALICE, Side::Sell, 10_060, 1));

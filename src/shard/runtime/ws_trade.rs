@@ -141,6 +141,13 @@ async fn pre_logon(
             end_before_logon(&mut out, Some(end), close_code_for(reason));
         }
         FirstRead::Broken(close) => {
+            // Logged as TCP's bad first message is, with the rule's code.
+            tasks.admission.borrow_mut().refused(
+                Refusal::NotLoggedOn,
+                Some(peer),
+                &format_args!("WebSocket close {close}: a frame broke the WebSocket rules"),
+                now().mono_ns,
+            );
             let reason = crate::protocol::SessionEndReason::TransportError;
             end_before_logon(&mut out, Some(PreLogonEnd::ended(reason, 1)), close);
         }
