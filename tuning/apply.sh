@@ -50,6 +50,9 @@ done
 if [[ -n "$housekeeping_arg" ]]; then
 	housekeeping="$(expand_list "$housekeeping_arg")"
 	! intersects "$housekeeping" "$shard_cores" || die "--housekeeping overlaps the shard cores"
+	for cpu in $housekeeping; do
+		intersects "$cpu" "$online" || die "housekeeping core $cpu is not online (online: $(join_list "$online"))"
+	done
 else
 	housekeeping="$(minus "$online" "$shard_cores")"
 fi

@@ -296,6 +296,21 @@ fn refuses_offline_shard_cores_and_missing_cores() {
     let unknown = host.run(APPLY, &["--dry-run"]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(stderr(&unknown).contains("--cores LIST or --config FILE"));
+    // Housekeeping cores must be online too: IRQs and kernel work moved to
+    // a core the host lacks (a hostile pass planned every IRQ onto 7 on a
+    // 4-cpu host).
+    let housekeeping = host.run(APPLY, &["--cores", "1", "--housekeeping", "7", "--dry-run"]);
+    assert_eq!(
+        housekeeping.status.code(),
+        Some(2),
+        "{}",
+        stdout(&housekeeping)
+    );
+    assert!(
+        stderr(&housekeeping).contains("housekeeping core 7 is not online"),
+        "{}",
+        stderr(&housekeeping)
+    );
 }
 
 #[test]
