@@ -356,6 +356,22 @@ fn limits_unknown_symbols_and_not_subscribed_are_answered_per_stream() {
     assert!(t[1].contains(r#""code":"unknown_symbol","field":"symbols","symbol":"NOPE""#));
     assert!(t[2].contains(r#""code":"unknown_symbol","field":"symbols","symbol":"SOL-USD""#));
     assert!(t[3].contains(r#""symbol":2,"channel":"trades""#));
+    // A symbol named twice in one request (by name, by id, or both) is
+    // answered once, as a channel named twice is (a hostile pass found
+    // each repeat answered, with a snapshot each).
+    conn.sent.clear();
+    conn.request(
+        &feed,
+        r#"{"op":"subscribe","req_id":9,"symbols":[2,"ETH-USD",2],"channels":["book","book"]}"#,
+    );
+    let t = texts(&conn);
+    assert_eq!(t.len(), 1, "{t:#?}");
+    assert_eq!(conn.sent.len(), 2, "one answer and one snapshot");
+    conn.request(
+        &feed,
+        r#"{"op":"unsubscribe","req_id":10,"symbols":[2,2],"channels":["book"]}"#,
+    );
+    assert_eq!(texts(&conn).len(), 2, "one more answer: unsubscribed");
     conn.sent.clear();
     conn.request(
         &feed,

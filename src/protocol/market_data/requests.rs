@@ -8,7 +8,9 @@
 //! connections whose set has it), and it allocates nothing.
 
 use super::answers::{render_error, render_subscribed, render_unsubscribed};
-use super::control::{ControlError, ControlRequest, ErrorCode, Op, SymbolRef};
+use super::control::{
+    ControlError, ControlRequest, ErrorCode, Op, SymbolRef, MAX_SYMBOLS_PER_REQUEST,
+};
 use super::encode::{encode_current, encode_snapshot, BufferTooSmall};
 use super::json::{render_current, render_snapshot};
 use crate::market_data::{Channel, Feed};
@@ -151,6 +153,10 @@ impl Subscriptions {
             unknown_field: None,
             req_id: request.req_id,
         };
+        // A symbol named twice (by name, id or both) is answered once, as a
+        // channel named twice is (the channels are a set).
+        let mut answered = [0u32; MAX_SYMBOLS_PER_REQUEST];
+        let mut answered_count = 0;
         for &symbol in request.symbols() {
             let Some(id) = resolve(symbol, directory, feed) else {
                 answer.text(|buf| {
@@ -158,6 +164,15 @@ impl Subscriptions {
                 })?;
                 continue;
             };
+            if answered[..answered_count].contains(&id) {
+                continue;
+            }
+            debug_assert!(
+                answered_count < MAX_SYMBOLS_PER_REQUEST,
+                "one per symbol named"
+            );
+            answered[answered_count] = id;
+            answered_count += 1;
             for channel in request.channels.iter() {
                 let refused = match request.op {
                     Op::Subscribe => {
