@@ -17,9 +17,10 @@ pub(crate) fn peer_key(ip: IpAddr) -> u128 {
     }
 }
 
-/// Waiting connections per peer address: open addressing with linear
-/// probing and backward-shift deletion (no tombstones), at most half full
-/// since it has twice as many buckets as there are places to wait. Keyed
+/// Connections per peer address: open addressing with linear probing and
+/// backward-shift deletion (no tombstones), at most half full since it has
+/// twice as many buckets as there are `places` (the caller never counts
+/// more connections than that, each holding a place of its bound). Keyed
 /// through a randomly seeded SipHash, so clients cannot aim at one bucket.
 pub(crate) struct PeerCounts {
     keys: Vec<u128>,

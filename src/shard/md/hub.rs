@@ -42,7 +42,8 @@ pub struct ClientId {
 
 /// A connection between accept and the end of its handshake: it holds a
 /// client slot and counts against its peer's address. Given back by
-/// [`MdHub::end_handshake`] or [`MdHub::hand_off_handshake`].
+/// [`MdHub::end_handshake`], [`MdHub::abandon_handshake`] or
+/// [`MdHub::hand_off_handshake`].
 #[derive(Debug)]
 #[must_use = "a handshake not ended keeps its slot taken"]
 pub struct Handshake {
