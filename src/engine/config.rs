@@ -23,11 +23,13 @@ pub struct SymbolSpec {
 pub struct RiskLimits {
     pub max_order_qty: Qty,
     /// Limit on `price * qty` (price units x quantity units) of one order.
-    /// Market orders are valued at the far edge of the price band.
+    /// Market orders, buy or sell, are valued at the band's high edge
+    /// (the most a trade inside the band can be worth).
     pub max_order_notional: u128,
     pub max_open_orders: u32,
     /// Limit on |position| if every open order of the account on the
-    /// symbol filled, including the one being checked.
+    /// symbol on the checked order's side filled, that one included (each
+    /// side on its own: resting sells make no room for buys).
     pub max_position: u64,
 }
 
