@@ -7,8 +7,6 @@ use std::time::Duration;
 
 use super::flow::*;
 use crate::support::follower::Follower;
-use crate::support::gateway::Gateway;
-use crate::support::nats::NatsCluster;
 use tradsys::config::Config;
 use tradsys::engine::*;
 use tradsys::replication::drop_copy::fill_json;
@@ -42,20 +40,13 @@ fn the_documented_fill_message_is_the_one_published() {
 
 #[test]
 fn a_follower_publishes_every_fill_once_per_account() {
-    let _turn = super::serial();
-    let dir = Gateway::new_dir();
-    let cluster = NatsCluster::start(&dir.join("nats"));
-    let primary_dir = dir.join("primary");
-    let text = replicated_config(&primary_dir, &cluster);
-    let config = Config::parse(&text).unwrap();
-    let gateway = Gateway::start_config(&primary_dir, &text, None).expect("primary starts");
-    let follower_dir = dir.join("follower");
-    let mut follower = Follower::start(&follower_dir, &replicated_config(&follower_dir, &cluster));
-    random_flow(&gateway, 0x5eed_0007, 1_000);
-    let (status, _) = gateway.stop();
+    let r = Replicated::start();
+    let mut follower = Follower::start(&r.follower_dir, &r.follower_text);
+    random_flow(&r.gateway, 0x5eed_0007, 1_000);
+    let (status, _) = r.gateway.stop();
     assert!(status.success());
-    let primary = replay_journal_events(&config, &primary_dir.join("journal"));
-    let seqs = last_seqs(&config, &primary_dir.join("journal"));
+    let primary = replay_journal_events(&r.config, &r.primary_dir.join("journal"));
+    let seqs = last_seqs(&r.config, &r.primary_dir.join("journal"));
     follower.wait_applied(&seqs, Duration::from_secs(60));
     let (status, _, _) = follower.stop();
     assert!(status.success());
@@ -68,7 +59,7 @@ fn a_follower_publishes_every_fill_once_per_account() {
         })
         .collect();
     assert!(expected.len() > 10, "the flow traded");
-    let published = cluster.read_all("TRADSYS_DROPCOPY", expected.len());
+    let published = r.cluster.read_all("TRADSYS_DROPCOPY", expected.len());
     let mut seen = HashSet::new();
     for (subject, body) in &published {
         let account = body
@@ -81,7 +72,7 @@ fn a_follower_publishes_every_fill_once_per_account() {
     }
     let expected: HashSet<String> = expected.into_iter().collect();
     assert_eq!(seen, expected, "every fill of the primary's journal, once");
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&r.dir);
 }
 
 /// A fill whose acknowledgement never came before a crash is published at
@@ -94,21 +85,13 @@ fn a_follower_publishes_every_fill_once_per_account() {
 /// a crash while the stream refused them all.
 #[test]
 fn fills_unacknowledged_at_a_follower_crash_are_published_after_its_restart() {
-    let _turn = super::serial();
-    let dir = Gateway::new_dir();
-    let cluster = NatsCluster::start(&dir.join("nats"));
-    let primary_dir = dir.join("primary");
-    let text = replicated_config(&primary_dir, &cluster);
-    let config = Config::parse(&text).unwrap();
-    let gateway = Gateway::start_config(&primary_dir, &text, None).expect("primary starts");
-    let follower_dir = dir.join("follower");
-    let follower_text = replicated_config(&follower_dir, &cluster);
-    let mut follower = Follower::start(&follower_dir, &follower_text);
-    random_flow(&gateway, 0x5eed_000c, 12_000);
-    let (status, _) = gateway.stop();
+    let r = Replicated::start();
+    let mut follower = Follower::start(&r.follower_dir, &r.follower_text);
+    random_flow(&r.gateway, 0x5eed_000c, 12_000);
+    let (status, _) = r.gateway.stop();
     assert!(status.success());
-    let primary = replay_journal_events(&config, &primary_dir.join("journal"));
-    let seqs = last_seqs(&config, &primary_dir.join("journal"));
+    let primary = replay_journal_events(&r.config, &r.primary_dir.join("journal"));
+    let seqs = last_seqs(&r.config, &r.primary_dir.join("journal"));
     follower.wait_applied(&seqs, Duration::from_secs(120));
     let (status, _, _) = follower.stop();
     assert!(status.success(), "{status:?}");
@@ -122,7 +105,7 @@ fn fills_unacknowledged_at_a_follower_crash_are_published_after_its_restart() {
         (0..2).any(|s| first_fill(s).is_some_and(|f| f + 4_096 < seqs[s as usize])),
         "a shard's first fill is more than 4,096 records before its last: {seqs:?}"
     );
-    let follower_root = Config::parse(&follower_text).unwrap().journal.dir;
+    let follower_root = Config::parse(&r.follower_text).unwrap().journal.dir;
     for shard in 0..2 {
         let acked = tradsys::journal::shard_dir(&follower_root, shard).join("drop-copy-acked");
         let stored = std::fs::read_to_string(&acked).expect("the acknowledged position");
@@ -133,9 +116,9 @@ fn fills_unacknowledged_at_a_follower_crash_are_published_after_its_restart() {
         );
         std::fs::write(&acked, "0\n").unwrap();
     }
-    cluster.delete_stream("TRADSYS_DROPCOPY");
+    r.cluster.delete_stream("TRADSYS_DROPCOPY");
 
-    let mut follower = Follower::start(&follower_dir, &follower_text);
+    let mut follower = Follower::start(&r.follower_dir, &r.follower_text);
     follower.wait_applied(&seqs, Duration::from_secs(120));
     let (status, _, _) = follower.stop();
     assert!(status.success(), "{status:?}");
@@ -144,7 +127,8 @@ fn fills_unacknowledged_at_a_follower_crash_are_published_after_its_restart() {
         .filter(|(_, _, event)| matches!(event, Event::Fill { .. }))
         .map(|(shard, seq, event)| fill_json(*shard, *seq, event))
         .collect();
-    let published: HashSet<String> = cluster
+    let published: HashSet<String> = r
+        .cluster
         .read_all("TRADSYS_DROPCOPY", expected.len())
         .into_iter()
         .map(|(_, body)| body)
@@ -156,5 +140,5 @@ fn fills_unacknowledged_at_a_follower_crash_are_published_after_its_restart() {
         "{missing} of {} fills never published",
         expected.len()
     );
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&r.dir);
 }

@@ -4,7 +4,7 @@
 //! fresh engines, compared book by book, order by order and position by
 //! position.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
@@ -15,6 +15,51 @@ use tradsys::client::{Client, Received};
 use tradsys::config::Config;
 use tradsys::engine::*;
 use tradsys::journal::{shard_dir, JournalWriter, Record, Replay};
+
+/// What most replication tests begin with, in their turn
+/// ([`serial`](super::serial)): a NATS cluster, a primary shipping to it
+/// (started), and a follower's directory and config (the follower is not
+/// started). Fields drop in order: the primary, then the cluster, then
+/// the turn.
+pub struct Replicated {
+    pub gateway: Gateway,
+    pub cluster: NatsCluster,
+    pub dir: PathBuf,
+    /// The primary's config.
+    pub config: Config,
+    pub primary_dir: PathBuf,
+    /// The primary's journal root.
+    pub primary_root: PathBuf,
+    pub follower_dir: PathBuf,
+    pub follower_text: String,
+    _turn: std::sync::MutexGuard<'static, ()>,
+}
+
+impl Replicated {
+    pub fn start() -> Replicated {
+        let turn = super::serial();
+        let dir = Gateway::new_dir();
+        let cluster = NatsCluster::start(&dir.join("nats"));
+        let primary_dir = dir.join("primary");
+        let text = replicated_config(&primary_dir, &cluster);
+        let config = Config::parse(&text).unwrap();
+        let gateway = Gateway::start_config(&primary_dir, &text, None).expect("primary starts");
+        let follower_dir = dir.join("follower");
+        let follower_text = replicated_config(&follower_dir, &cluster);
+        assert_ne!(text, follower_text, "each its own journal");
+        Replicated {
+            gateway,
+            cluster,
+            primary_root: primary_dir.join("journal"),
+            dir,
+            config,
+            primary_dir,
+            follower_dir,
+            follower_text,
+            _turn: turn,
+        }
+    }
+}
 
 /// The test gateway config (two shards: BTC on 0, ETH on 1) with shipping
 /// to `cluster`, a state checksum every 20 ms, journal under `dir`.

@@ -11,42 +11,33 @@ use std::time::Duration;
 use super::flow::*;
 use crate::support::follower::Follower;
 use crate::support::gateway::*;
-use crate::support::nats::NatsCluster;
 use tradsys::config::Config;
 use tradsys::engine::*;
 
 #[test]
 fn a_caught_up_follower_is_promoted_after_the_primary_host_is_lost() {
-    let _turn = super::serial();
-    let dir = Gateway::new_dir();
-    let cluster = NatsCluster::start(&dir.join("nats"));
-    let primary_dir = dir.join("primary");
-    let text = replicated_config(&primary_dir, &cluster);
-    let config = Config::parse(&text).unwrap();
-    let gateway = Gateway::start_config(&primary_dir, &text, None).expect("primary starts");
-    let follower_dir = dir.join("follower");
-    let follower_text = replicated_config(&follower_dir, &cluster);
-    let mut follower = Follower::start(&follower_dir, &follower_text);
-    random_flow(&gateway, 0x5eed_0006, 1_500);
+    let r = Replicated::start();
+    let mut follower = Follower::start(&r.follower_dir, &r.follower_text);
+    random_flow(&r.gateway, 0x5eed_0006, 1_500);
     // The host is lost once shipping has begun (at any point after: what
     // was not shipped yet is the loss this test measures, whatever it is).
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while cluster.last_shipped_seq(
-        &config.replication.stream,
-        &config.replication.shard_subject(0),
+    while r.cluster.last_shipped_seq(
+        &r.config.replication.stream,
+        &r.config.replication.shard_subject(0),
     ) < 100
     {
         assert!(std::time::Instant::now() < deadline, "nothing shipped");
         std::thread::sleep(Duration::from_millis(20));
     }
-    gateway.kill();
+    r.gateway.kill();
 
     // The recovery point: what the stream holds of each shard.
     let shipped: Vec<u64> = (0..2)
         .map(|s| {
-            cluster.last_shipped_seq(
-                &config.replication.stream,
-                &config.replication.shard_subject(s),
+            r.cluster.last_shipped_seq(
+                &r.config.replication.stream,
+                &r.config.replication.shard_subject(s),
             )
         })
         .collect();
@@ -54,9 +45,9 @@ fn a_caught_up_follower_is_promoted_after_the_primary_host_is_lost() {
     let (status, _, _) = follower.stop();
     assert!(status.success(), "{status:?}");
 
-    let primary = replay_journal(&config, &primary_dir.join("journal"));
-    let follower_root = Config::parse(&follower_text).unwrap().journal.dir;
-    let replica = replay_journal(&config, &follower_root);
+    let primary = replay_journal(&r.config, &r.primary_dir.join("journal"));
+    let follower_root = Config::parse(&r.follower_text).unwrap().journal.dir;
+    let replica = replay_journal(&r.config, &follower_root);
     let mut last_order_id = 0;
     for (shard, ((_, p_records), (f_engine, f_records))) in primary.iter().zip(&replica).enumerate()
     {
@@ -67,9 +58,9 @@ fn a_caught_up_follower_is_promoted_after_the_primary_host_is_lost() {
             "shard {shard}: a prefix"
         );
         // Its state is the primary's at that point.
-        let mut engine = Engine::new(&config.engine_config(shard));
+        let mut engine = Engine::new(&r.config.engine_config(shard));
         let mut replay = tradsys::journal::Replay::replica(&tradsys::journal::shard_dir(
-            &primary_dir.join("journal"),
+            &r.primary_dir.join("journal"),
             shard as u16,
         ));
         let mut events = Vec::new();
@@ -87,11 +78,11 @@ fn a_caught_up_follower_is_promoted_after_the_primary_host_is_lost() {
                 .unwrap_or(0);
         }
         assert!(replay.take_failure().is_none());
-        assert_same_state(&config, shard, &engine, f_engine);
+        assert_same_state(&r.config, shard, &engine, f_engine);
     }
 
-    // Promotion: serve on the follower's config and journal.
-    let promoted = Gateway::start_config(&follower_dir, &follower_text, None)
+    // Promotion: serve on the follower's r.config and journal.
+    let promoted = Gateway::start_config(&r.follower_dir, &r.follower_text, None)
         .expect("the promoted follower starts");
     let mut alice = promoted.logon(ALICE);
     alice
@@ -122,14 +113,14 @@ fn a_caught_up_follower_is_promoted_after_the_primary_host_is_lost() {
     let (status, _) = promoted.stop();
     assert!(status.success());
     // It shipped on after the recovery point, to the same subject.
-    let after = cluster.last_shipped_seq(
-        &config.replication.stream,
-        &config.replication.shard_subject(0),
+    let after = r.cluster.last_shipped_seq(
+        &r.config.replication.stream,
+        &r.config.replication.shard_subject(0),
     );
     assert!(
         after > shipped[0],
         "the promoted primary ships on: {after} > {}",
         shipped[0]
     );
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&r.dir);
 }

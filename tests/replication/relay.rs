@@ -16,10 +16,8 @@ use std::time::Duration;
 use super::flow::*;
 use crate::md_replica::Replica;
 use crate::support::follower::Follower;
-use crate::support::gateway::{Gateway, BTC, ETH};
-use crate::support::nats::NatsCluster;
+use crate::support::gateway::{BTC, ETH};
 use crate::support::ws_client::{Frame, WsClient};
-use tradsys::config::Config;
 use tradsys::protocol::market_data::{decode_md, MdView};
 use tradsys::websocket::frame::Opcode;
 
@@ -171,25 +169,17 @@ fn raw_messages(addr: SocketAddr, line: &str, count: usize) -> Vec<Vec<u8>> {
 
 #[test]
 fn a_followers_feed_equals_the_primarys_byte_for_byte() {
-    let _turn = super::serial();
-    let dir = Gateway::new_dir();
-    let cluster = NatsCluster::start(&dir.join("nats"));
-    let primary_dir = dir.join("primary");
-    let text = replicated_config(&primary_dir, &cluster);
-    let config = Config::parse(&text).unwrap();
-    let primary_root = primary_dir.join("journal");
-    let gateway = Gateway::start_config(&primary_dir, &text, None).expect("primary starts");
-    let follower_dir = dir.join("follower");
-    let mut follower = Follower::start(&follower_dir, &replicated_config(&follower_dir, &cluster));
+    let r = Replicated::start();
+    let mut follower = Follower::start(&r.follower_dir, &r.follower_text);
     let relay = follower.relay_addr(Duration::from_secs(60));
     // The follower has the primary's feed_epoch record: the same epoch.
     follower.wait_applied(
-        &live_last_seqs(&config, &primary_root),
+        &live_last_seqs(&r.config, &r.primary_root),
         Duration::from_secs(60),
     );
 
     let mut clients = [
-        WsClient::connect(gateway.md_addr, "/md"),
+        WsClient::connect(r.gateway.md_addr, "/md"),
         WsClient::connect(relay, "/md"),
     ];
     let mut views: Vec<View> = clients.iter_mut().map(subscribe).collect();
@@ -199,9 +189,9 @@ fn a_followers_feed_equals_the_primarys_byte_for_byte() {
     );
     let readers: Vec<_> = clients.into_iter().map(read_on_a_thread).collect();
 
-    random_flow(&gateway, 0x5eed_00f0, 2_000);
+    random_flow(&r.gateway, 0x5eed_00f0, 2_000);
     follower.wait_applied(
-        &live_last_seqs(&config, &primary_root),
+        &live_last_seqs(&r.config, &r.primary_root),
         Duration::from_secs(60),
     );
 
@@ -216,7 +206,7 @@ fn a_followers_feed_equals_the_primarys_byte_for_byte() {
     // are at the same seqs.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let fresh: Vec<View> = loop {
-        let fresh: Vec<View> = [gateway.md_addr, relay]
+        let fresh: Vec<View> = [r.gateway.md_addr, relay]
             .into_iter()
             .map(|addr| subscribe(&mut WsClient::connect(addr, "/md")))
             .collect();
@@ -238,7 +228,7 @@ fn a_followers_feed_equals_the_primarys_byte_for_byte() {
     let raw_line = r#"{"op":"subscribe","req_id":1,"symbols":["BTC-USD","ETH-USD"],"channels":["book"],"depth":10}"#;
     // Raw-TCP clients land on any shard too: the same wait.
     let raw = loop {
-        let raw: Vec<_> = [gateway.md_addr, relay]
+        let raw: Vec<_> = [r.gateway.md_addr, relay]
             .into_iter()
             .map(|addr| raw_messages(addr, raw_line, 2))
             .collect();
@@ -276,9 +266,9 @@ fn a_followers_feed_equals_the_primarys_byte_for_byte() {
             fresh[0].books[&symbol].bids_best_first()
         );
     }
-    let (status, _) = gateway.stop();
+    let (status, _) = r.gateway.stop();
     assert!(status.success());
     let (status, _, _) = follower.stop();
     assert!(status.success(), "{status:?}");
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&r.dir);
 }

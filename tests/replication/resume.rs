@@ -7,8 +7,6 @@ use std::time::Duration;
 
 use super::flow::*;
 use crate::support::follower::{field, Follower};
-use crate::support::gateway::Gateway;
-use crate::support::nats::NatsCluster;
 use tradsys::config::Config;
 
 /// Per shard, `key` of the `follower stopped` lines.
@@ -22,32 +20,26 @@ fn stopped_fields(lines: &[String], key: &str) -> Vec<u64> {
 
 #[test]
 fn a_restarted_follower_resumes_after_its_journal_with_no_redelivery() {
-    let _turn = super::serial();
-    let dir = Gateway::new_dir();
-    let cluster = NatsCluster::start(&dir.join("nats"));
-    let primary_dir = dir.join("primary");
-    let text = replicated_config(&primary_dir, &cluster);
-    let config = Config::parse(&text).unwrap();
-    let primary_root = primary_dir.join("journal");
-    let gateway = Gateway::start_config(&primary_dir, &text, None).expect("primary starts");
-    let follower_dir = dir.join("follower");
-    let follower_text = replicated_config(&follower_dir, &cluster);
+    let r = Replicated::start();
 
-    let mut follower = Follower::start(&follower_dir, &follower_text);
-    random_flow(&gateway, 0x5eed_0007, 600);
+    let mut follower = Follower::start(&r.follower_dir, &r.follower_text);
+    random_flow(&r.gateway, 0x5eed_0007, 600);
     follower.wait_applied(
-        &live_last_seqs(&config, &primary_root),
+        &live_last_seqs(&r.config, &r.primary_root),
         Duration::from_secs(60),
     );
     let (status, _, lines) = follower.stop();
     assert!(status.success(), "{status:?}");
     assert_eq!(stopped_fields(&lines, "resumed_at_stream_seq"), [1, 1]);
 
-    random_flow(&gateway, 0x5eed_0008, 600);
-    let mut follower = Follower::start(&follower_dir, &follower_text);
-    let (status, _) = gateway.stop();
+    random_flow(&r.gateway, 0x5eed_0008, 600);
+    let mut follower = Follower::start(&r.follower_dir, &r.follower_text);
+    let (status, _) = r.gateway.stop();
     assert!(status.success(), "primary stops cleanly");
-    follower.wait_applied(&last_seqs(&config, &primary_root), Duration::from_secs(60));
+    follower.wait_applied(
+        &last_seqs(&r.config, &r.primary_root),
+        Duration::from_secs(60),
+    );
     let (status, digests, lines) = follower.stop();
     assert!(status.success(), "{status:?}");
     let resumed = stopped_fields(&lines, "resumed_at_stream_seq");
@@ -62,10 +54,10 @@ fn a_restarted_follower_resumes_after_its_journal_with_no_redelivery() {
         "nothing the replica held was delivered again"
     );
     assert_replica_equals_primary(
-        &config,
-        &primary_root,
-        &Config::parse(&follower_text).unwrap().journal.dir,
+        &r.config,
+        &r.primary_root,
+        &Config::parse(&r.follower_text).unwrap().journal.dir,
         &digests,
     );
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&r.dir);
 }
