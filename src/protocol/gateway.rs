@@ -243,7 +243,8 @@ pub struct MassCancelDoneMsg {
     pub symbol: U32,
     pub canceled_count: U32,
     /// 0 if the mass cancel ran; otherwise the `RejectReason` that stopped
-    /// it (then `canceled_count` is 0).
+    /// it, or one shard's part of it (`canceled_count` then counts only
+    /// what the other shards canceled).
     pub reject_reason: U16,
     pub _reserved: [u8; 6],
 }

@@ -99,6 +99,8 @@ pub enum MeshMsg {
         dest: SessionRef,
         request_id: u64,
         canceled: u32,
+        /// Why this shard ran none of it (the journal refused), if so.
+        refused: Option<crate::engine::RejectReason>,
     },
     /// A public engine event of the sending (owner) shard, with the journal
     /// time of its command: the market-data replica of every shard that

@@ -120,10 +120,10 @@ impl EventSink for Router<'_> {
                 };
                 if origin.shard == self.shard {
                     self.sessions
-                        .mass_cancel_done(origin, request_id, canceled_count);
+                        .mass_cancel_done(origin, request_id, canceled_count, None);
                 } else {
                     self.sender
-                        .mass_cancel_done(origin, request_id, canceled_count);
+                        .mass_cancel_done(origin, request_id, canceled_count, None);
                 }
             }
             // Public events: this shard's feed, and every other shard's

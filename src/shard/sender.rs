@@ -268,11 +268,18 @@ impl MeshSender {
     }
 
     /// This shard's count for `dest`'s mass cancel.
-    pub fn mass_cancel_done(&mut self, dest: SessionRef, request_id: u64, canceled: u32) {
+    pub fn mass_cancel_done(
+        &mut self,
+        dest: SessionRef,
+        request_id: u64,
+        canceled: u32,
+        refused: Option<crate::engine::RejectReason>,
+    ) {
         let msg = MeshMsg::MassCancelDone {
             dest,
             request_id,
             canceled,
+            refused,
         };
         self.send(dest.shard, msg);
     }

@@ -42,6 +42,8 @@ pub struct PendingMassCancel {
     pub symbol: SymbolId,
     pub remaining_shards: u16,
     pub canceled: u32,
+    /// The first refusal of a shard's part (its journal refused it).
+    pub refused: Option<crate::engine::RejectReason>,
 }
 
 /// Mass cancels a session may have in flight at once.

@@ -169,7 +169,22 @@ impl SessionTable {
 
     /// Adds one shard's count to a pending mass cancel; answers the client
     /// when the last shard has reported.
-    pub fn mass_cancel_done(&mut self, dest: SessionRef, request_id: u64, canceled: u32) {
+    /// One shard's part of a mass cancel is done: `canceled` orders, or
+    /// none and `refused` (its journal refused the command). The request's
+    /// MassCancelDone goes out with the last part: the total, and the first
+    /// refusal if any part was refused (the client then knows orders may
+    /// remain, and asks again).
+    pub fn mass_cancel_done(
+        &mut self,
+        dest: SessionRef,
+        request_id: u64,
+        canceled: u32,
+        refused: Option<crate::engine::RejectReason>,
+    ) {
+        debug_assert!(
+            refused.is_none() || canceled == 0,
+            "a refused part cancels nothing"
+        );
         let Some(session) = self.get_mut(dest) else {
             return;
         };
@@ -183,6 +198,7 @@ impl SessionTable {
         let pending = entry.as_mut().expect("found");
         assert!(pending.remaining_shards > 0, "one count per shard asked");
         pending.canceled += canceled;
+        pending.refused = pending.refused.or(refused);
         pending.remaining_shards -= 1;
         if pending.remaining_shards > 0 {
             return;
@@ -191,7 +207,7 @@ impl SessionTable {
             request_id,
             (pending.symbol != 0).then_some(pending.symbol),
             pending.canceled,
-            None,
+            pending.refused,
         );
         *entry = None;
         if session.is_active() {

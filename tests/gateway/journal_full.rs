@@ -22,6 +22,7 @@ fn full_journal_refuses_orders_and_loses_nothing_acknowledged() {
     let mut alice = gateway.logon(ALICE);
     let mut acked = Vec::new();
     let mut refused = 0;
+    let mut full_symbol = 0;
     for i in 0..20_000u64 {
         // On both shards; 50 rest (the open-order limit), then rejects,
         // which are journaled too, fill the journal.
@@ -40,6 +41,7 @@ fn full_journal_refuses_orders_and_loses_nothing_acknowledged() {
                 if m.reason.get() == RejectReason::JournalUnavailable.code() =>
             {
                 refused += 1;
+                full_symbol = m.symbol.get();
                 if refused == 10 {
                     break;
                 }
@@ -61,6 +63,22 @@ fn full_journal_refuses_orders_and_loses_nothing_acknowledged() {
         alice.recv_skip_heartbeats().unwrap(),
         Received::OrderStatus(_)
     ));
+    // A mass cancel the journal cannot take says so: refused with 305,
+    // not "done, 0 canceled" while the orders stay live (a hostile pass
+    // found it reported done).
+    alice.mass_cancel(2, Some(full_symbol)).unwrap();
+    let done = loop {
+        match alice.recv_skip_heartbeats().unwrap() {
+            Received::MassCancelDone(m) => break m,
+            Received::OrderStatus(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(
+        (done.reject_reason.get(), done.canceled_count.get()),
+        (RejectReason::JournalUnavailable.code(), 0),
+        "{done:?}"
+    );
     let (status, log) = gateway.stop();
     assert!(status.success(), "{}", log.join("\n"));
     assert!(

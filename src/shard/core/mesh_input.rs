@@ -141,7 +141,10 @@ impl ShardCore {
                 dest,
                 request_id,
                 canceled,
-            } => self.sessions.mass_cancel_done(dest, request_id, canceled),
+                refused,
+            } => self
+                .sessions
+                .mass_cancel_done(dest, request_id, canceled, refused),
             MeshMsg::Public { event, ts_ns } => self.on_public(&event, ts_ns),
             MeshMsg::EndOfDay { owner, ts_ns } => self.market.end_of_day_of(owner, ts_ns),
             MeshMsg::Resync { .. } => {}

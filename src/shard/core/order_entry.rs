@@ -183,6 +183,7 @@ impl ShardCore {
             symbol,
             remaining_shards: owners.len() as u16,
             canceled: 0,
+            refused: None,
         });
         let Phase::Active { account, .. } = session.phase else {
             unreachable!("mass cancel needs an active session");

@@ -358,12 +358,15 @@ impl ShardCore {
                 refusal_of(command, RejectReason::JournalUnavailable).expect("an order command")
             }
             Command::MassCancel { .. } => {
-                // The requester's total simply does not include this shard.
+                // Nothing canceled here, and the requester is told why: its
+                // MassCancelDone carries the refusal (not "done, 0 canceled"
+                // while the orders stay live).
+                let refused = Some(RejectReason::JournalUnavailable);
                 match origin {
-                    Some(origin) if origin.shard == self.id => {
-                        self.sessions.mass_cancel_done(origin, request_id, 0)
-                    }
-                    Some(origin) => self.sender.mass_cancel_done(origin, request_id, 0),
+                    Some(origin) if origin.shard == self.id => self
+                        .sessions
+                        .mass_cancel_done(origin, request_id, 0, refused),
+                    Some(origin) => self.sender.mass_cancel_done(origin, request_id, 0, refused),
                     None => self.defer_disconnect_cancel(command),
                 }
                 return;
