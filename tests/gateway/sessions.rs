@@ -25,6 +25,17 @@ fn ends_with(client: &mut tradsys::client::Client, reason: SessionEndReason) -> 
     expected_seq
 }
 
+/// SIGTERM: the gateway exits 0; its log.
+fn stops_with_exit_zero(gateway: Gateway) -> Vec<String> {
+    let (status, log) = gateway.stop();
+    assert!(
+        status.success(),
+        "exit status {status:?}\n{}",
+        log.join("\n")
+    );
+    log
+}
+
 /// Another session keeps trading after each bad client.
 fn still_serving(gateway: &Gateway, tag: u64) {
     let mut bob = gateway.logon(BOB);
@@ -270,12 +281,7 @@ fn graceful_shutdown_sends_session_end_and_exits_zero() {
     accepted(&mut bob);
     fill(&mut bob);
     fill(&mut alice);
-    let (status, log) = gateway.stop();
-    assert!(
-        status.success(),
-        "exit status {status:?}\n{}",
-        log.join("\n")
-    );
+    let log = stops_with_exit_zero(gateway);
     ends_with(&mut alice, SessionEndReason::Shutdown);
     ends_with(&mut bob, SessionEndReason::Shutdown);
     assert!(
@@ -320,12 +326,7 @@ fn reload_and_user_signals_are_logged_and_ignored() {
         .new_order(&limit(ALICE, BTC, 1, Sell, 10_000, 1))
         .unwrap();
     accepted(&mut alice);
-    let (status, log) = gateway.stop();
-    assert!(
-        status.success(),
-        "exit status {status:?}\n{}",
-        log.join("\n")
-    );
+    stops_with_exit_zero(gateway);
     ends_with(&mut alice, SessionEndReason::Shutdown);
 }
 

@@ -130,19 +130,26 @@ impl Follower {
         }
     }
 
-    /// Waits (up to `timeout`) for a log line containing `needle`.
-    pub fn wait_line(&mut self, needle: &str, timeout: Duration) {
+    /// Takes log lines until `done` holds, for at most `timeout` (then
+    /// panics with `what` and the log).
+    fn read_until(&mut self, done: impl Fn(&mut Follower) -> bool, timeout: Duration, what: &str) {
         let deadline = Instant::now() + timeout;
-        while !self.lines.iter().any(|l| l.contains(needle)) {
+        while !done(self) {
             assert!(
                 Instant::now() < deadline,
-                "no line with {needle:?} after {timeout:?}; log:\n{}",
+                "{what} after {timeout:?}; log:\n{}",
                 self.lines.join("\n")
             );
             while let Ok(line) = self.log.recv_timeout(Duration::from_millis(50)) {
                 self.take(line);
             }
         }
+    }
+
+    /// Waits (up to `timeout`) for a log line containing `needle`.
+    pub fn wait_line(&mut self, needle: &str, timeout: Duration) {
+        let seen = |f: &mut Follower| f.lines.iter().any(|l| l.contains(needle));
+        self.read_until(seen, timeout, &format!("no line with {needle:?}"));
     }
 
     /// Sends `signal` to the follower process.
@@ -155,10 +162,7 @@ impl Follower {
 
     /// SIGTERM; the exit status and each shard's final state digest.
     pub fn stop(self) -> (ExitStatus, HashMap<u16, String>, Vec<String>) {
-        // SAFETY: a signal to our own child.
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
+        self.signal(libc::SIGTERM);
         self.finish()
     }
 
@@ -167,17 +171,8 @@ impl Follower {
         mut self,
         timeout: Duration,
     ) -> (ExitStatus, HashMap<u16, String>, Vec<String>) {
-        let deadline = Instant::now() + timeout;
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(
-                Instant::now() < deadline,
-                "follower still running after {timeout:?}; log:\n{}",
-                self.lines.join("\n")
-            );
-            while let Ok(line) = self.log.recv_timeout(Duration::from_millis(50)) {
-                self.take(line);
-            }
-        }
+        let exited = |f: &mut Follower| f.child.try_wait().unwrap().is_some();
+        self.read_until(exited, timeout, "follower still running");
         self.finish()
     }
 
