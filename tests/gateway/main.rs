@@ -8,6 +8,7 @@ mod support;
 
 mod account_queries;
 mod answer_order;
+mod bulk_cancel;
 mod capture_sampling;
 mod close_after_send;
 mod config_epoch;

@@ -11,7 +11,7 @@ use crate::config::Role;
 use crate::protocol::*;
 use crate::shard::mesh::SessionRef;
 use crate::shard::notify::LocalNotify;
-use crate::shard::outbox::Outbox;
+use crate::shard::outbox::{bulk_cancel_bytes, Outbox};
 use crate::shard::rate_limit::TokenBucket;
 use crate::shard::session::{tokens_match, Phase, Session, MAX_PENDING_MASS_CANCELS};
 
@@ -367,6 +367,7 @@ impl ShardCore {
             expected_seq: 2,
             outbox: Outbox::new(
                 cfg.send_buffer_bytes,
+                bulk_cancel_bytes(account.max_open_orders, self.shared.config.symbols.len()),
                 self.shared.config.telemetry.latency_capture,
             ),
             writer,
