@@ -249,6 +249,17 @@ fn the_prelogon_bounds_and_the_logon_timeout_hold_over_websocket() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Waits (20 s at most) for a gateway log line that `wanted` accepts.
+fn wait_for_log(gateway: &Gateway, wanted: impl Fn(&String) -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut log = Vec::new();
+    while !log.iter().any(&wanted) {
+        assert!(std::time::Instant::now() < deadline, "not logged: {log:#?}");
+        log.extend(gateway.log_lines());
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 #[test]
 fn transport_errors_end_the_session_with_their_close_code() {
     let gateway = Gateway::start();
@@ -266,6 +277,12 @@ fn transport_errors_end_the_session_with_their_close_code() {
         unmasked.ended(),
         (SessionEndReason::TransportError.code(), 2, Some(1002))
     );
+    // The log names the rule and the close code with the session's peer
+    // (it said only reason=TransportError).
+    let peer = unmasked.ws.stream.local_addr().unwrap().to_string();
+    wait_for_log(&gateway, |l| {
+        l.contains("UnmaskedClientFrame") && l.contains(&peer) && l.contains("1002")
+    });
     let mut gap = WsTrader::logon(&gateway, ALICE);
     gap.seq = 9;
     gap.send(&ClientHeartbeatMsg::new());
@@ -283,15 +300,9 @@ fn transport_errors_end_the_session_with_their_close_code() {
         (SessionEndReason::TransportError.code(), 1, Some(1003))
     );
     let peer = early.ws.stream.local_addr().unwrap().to_string();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let mut log = Vec::new();
-    while !log.iter().any(|l: &String| {
+    wait_for_log(&gateway, |l| {
         l.contains("not a valid Logon") && l.contains(&peer) && l.contains("1003")
-    }) {
-        assert!(std::time::Instant::now() < deadline, "not logged: {log:#?}");
-        log.extend(gateway.log_lines());
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    });
     // Other sessions are not disturbed.
     let mut fine = WsTrader::logon(&gateway, ALICE);
     fine.send(&order(ALICE, Side::Sell, 10_060, 1));

@@ -66,9 +66,23 @@ impl ShardCore {
     /// ends with `SessionEnd(TransportError)`, as a framing error ends a
     /// TCP session (the writer then sends the Close frame that says which
     /// rule).
-    pub fn end_transport(&mut self, id: SessionRef) {
+    /// The line before the session's own names the rule and the close
+    /// code, which `reason=TransportError` alone does not.
+    pub fn end_transport(&mut self, id: SessionRef, close_code: u16, rule: &dyn std::fmt::Debug) {
         assert_eq!(id.shard, self.id, "a session ends on its own shard");
-        if self.sessions.get(id).is_some() {
+        if let Some(session) = self.sessions.get(id) {
+            if let Some(suppressed) = self.lifecycle_log.allow() {
+                tracing::info!(
+                    shard = self.id,
+                    slot = id.slot,
+                    account = session.phase.account(),
+                    peer = %Peer(session.peer),
+                    close_code,
+                    ?rule,
+                    suppressed,
+                    "WebSocket order entry: the client broke a WebSocket rule"
+                );
+            }
             self.end_session(id.slot, SessionEndReason::TransportError);
         }
         self.finish_turn();

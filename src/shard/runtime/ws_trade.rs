@@ -362,7 +362,10 @@ async fn read_loop(
                 Ok(step) => step,
                 Err(error) => {
                     control.broken(error.close_code());
-                    tasks.core.borrow_mut().end_transport(id);
+                    tasks
+                        .core
+                        .borrow_mut()
+                        .end_transport(id, error.close_code(), &error);
                     break 'read;
                 }
             };
@@ -383,7 +386,11 @@ async fn read_loop(
                 }
                 Some(WsEvent::Text(_)) => {
                     control.broken(code::UNSUPPORTED_DATA);
-                    tasks.core.borrow_mut().end_transport(id);
+                    let rule = "a text message: order entry is binary";
+                    tasks
+                        .core
+                        .borrow_mut()
+                        .end_transport(id, code::UNSUPPORTED_DATA, &rule);
                     break 'read;
                 }
                 Some(WsEvent::Ping(payload)) => {
