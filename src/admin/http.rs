@@ -198,11 +198,8 @@ pub fn encode(response: &Response) -> Vec<u8> {
 fn request(parsed: &httparse::Request<'_, '_>) -> Result<Request, Response> {
     let target = parsed.path.unwrap_or("/");
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let authorization = parsed
-        .headers
-        .iter()
-        .find(|h| h.name.eq_ignore_ascii_case("authorization"))
-        .and_then(|h| std::str::from_utf8(h.value).ok())
+    let authorization = single_header(parsed, "Authorization")?
+        .and_then(|value| std::str::from_utf8(value).ok())
         .map(str::to_string);
     Ok(Request {
         authorization,
@@ -213,15 +210,30 @@ fn request(parsed: &httparse::Request<'_, '_>) -> Result<Request, Response> {
     })
 }
 
-fn content_length(parsed: &httparse::Request<'_, '_>) -> Result<usize, Response> {
-    let Some(value) = parsed
+/// The one header named `name` (case-insensitive), `None` if absent, or
+/// `Err(400)` if it is given twice: which would count is a guess, and a
+/// proxy in front may guess the other way.
+fn single_header<'h>(
+    parsed: &httparse::Request<'_, 'h>,
+    name: &str,
+) -> Result<Option<&'h [u8]>, Response> {
+    debug_assert!(!name.is_empty() && !name.contains(':'), "a header name");
+    let mut named = parsed
         .headers
         .iter()
-        .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-    else {
+        .filter(|h| h.name.eq_ignore_ascii_case(name));
+    let first = named.next().map(|h| h.value);
+    if named.next().is_some() {
+        return Err(Response::text(400, format!("{name} given twice")));
+    }
+    Ok(first)
+}
+
+fn content_length(parsed: &httparse::Request<'_, '_>) -> Result<usize, Response> {
+    let Some(value) = single_header(parsed, "Content-Length")? else {
         return Ok(0);
     };
-    let length: usize = std::str::from_utf8(value.value)
+    let length: usize = std::str::from_utf8(value)
         .ok()
         .and_then(|v| v.trim().parse().ok())
         .ok_or_else(|| Response::text(400, "bad Content-Length"))?;
@@ -259,6 +271,22 @@ mod tests {
             Some(400)
         );
         assert_eq!(status(parse(b"\x00\x01 garbage\r\n\r\n")), Some(400));
+    }
+
+    #[test]
+    fn a_token_or_a_length_given_twice_is_a_bad_request() {
+        // Which of two would count is the server's guess, and a proxy in
+        // front may guess the other way: neither is taken.
+        for twice in [
+            "Authorization: Bearer a\r\nAuthorization: Bearer b",
+            "authorization: Bearer a\r\nAUTHORIZATION: Bearer a",
+            "Content-Length: 0\r\nContent-Length: 0",
+        ] {
+            let bytes = format!("POST /admin/halt?symbol=1 HTTP/1.1\r\n{twice}\r\n\r\n");
+            assert_eq!(status(parse(bytes.as_bytes())), Some(400), "{twice}");
+        }
+        let once = b"POST /x HTTP/1.1\r\nAuthorization: Bearer a\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(status(parse(once)), Some(200));
     }
 
     #[test]
