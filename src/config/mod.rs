@@ -160,6 +160,11 @@ pub struct MarketDataConfig {
     /// that hold a slot without taking the feed, so one address cannot
     /// fill every slot of a shard with silent connections.
     pub max_unsubscribed_per_ip: usize,
+    /// Connections from one peer address a shard holds at once, subscribed
+    /// or not; more from that address are refused with HTTP 429. So one
+    /// address that subscribes each of its connections cannot fill every
+    /// slot of a shard either.
+    pub max_clients_per_ip: usize,
     /// Bytes a client may have queued and unsent on the shard; past it the
     /// client is closed with 4001 (slow consumer). Must hold the largest
     /// snapshot a client can ask for.
@@ -197,6 +202,7 @@ impl Default for MarketDataConfig {
             allowed_origins: vec!["*".to_string()],
             max_clients_per_shard: 1_024,
             max_unsubscribed_per_ip: 32,
+            max_clients_per_ip: 256,
             send_budget_bytes: 1 << 20,
             subscribe_timeout_ms: 10_000,
             control_rate_per_sec: 20,

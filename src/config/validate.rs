@@ -84,6 +84,9 @@ impl Config {
         if !(1..=65_535).contains(&m.max_unsubscribed_per_ip) {
             return fail("market_data.max_unsubscribed_per_ip", "must be 1 to 65535");
         }
+        if !(1..=65_535).contains(&m.max_clients_per_ip) {
+            return fail("market_data.max_clients_per_ip", "must be 1 to 65535");
+        }
         if !(100..=3_600_000).contains(&m.subscribe_timeout_ms) {
             return fail("market_data.subscribe_timeout_ms", "must be 100 to 3600000");
         }

@@ -97,7 +97,7 @@ published! {
     ws_clients_opened: Counter, "Market-data WebSocket handshakes accepted.";
     ws_handshakes_refused: Counter, "Market-data upgrade requests refused (bad request or no client slot).";
     ws_handshakes_abandoned: Counter, "Market-data connections gone (closed, reset or timed out) before their upgrade request was complete.";
-    ws_peer_limit_refused: Counter, "Market-data connections refused at accept (HTTP 429): their address held market_data.max_unsubscribed_per_ip connections with no subscription on the shard.";
+    ws_peer_limit_refused: Counter, "Market-data connections refused at accept (HTTP 429): their address held market_data.max_clients_per_ip connections on the shard, or max_unsubscribed_per_ip with no subscription.";
     ws_closed_slow_consumer: Counter, "Market-data clients closed with 4001: past their send budget.";
     ws_closed_protocol: Counter, "Market-data clients closed for breaking RFC 6455 or a size limit.";
     ws_closed_resync: Counter, "Market-data clients closed with 4002: their shard's copy of a subscribed symbol was resynced.";

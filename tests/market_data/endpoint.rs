@@ -831,3 +831,55 @@ fn one_address_cannot_hold_every_slot_with_unsubscribed_connections() {
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
     assert!(sum("ws_peer_limit_refused") >= 1);
 }
+
+/// One address holds at most `max_clients_per_ip` connections on a shard,
+/// subscribed or not: past it its next connection gets HTTP 429, while
+/// another address connects and subscribes (before, an address that
+/// subscribed each of its connections could hold every client slot of a
+/// shard, and every other client got 503).
+#[test]
+fn one_address_cannot_hold_every_slot_with_subscribed_connections() {
+    let gateway = Gateway::start_with("[journal]\n[market_data]\nmax_clients_per_ip = 2\n");
+    let admin = gateway
+        .admin_addr
+        .expect("the test config has an admin endpoint");
+    let sum = |name: &str| shard_sum(admin, name);
+    let local = std::net::IpAddr::from([127, 0, 0, 1]);
+    let subscribe = r#"{"op":"subscribe","symbols":[1],"channels":["trades"]}"#;
+    // Two shards, two places each: the fifth connection at the latest is
+    // refused, however they are spread.
+    let mut held = Vec::new();
+    let refused = loop {
+        let (mut client, head) =
+            WsClient::connect_raw_from(gateway.md_addr, &upgrade_request("/md", ""), local);
+        if head.starts_with("HTTP/1.1 429") {
+            break client;
+        }
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        client.send_text(subscribe);
+        assert!(client.recv_skip_heartbeats().text().contains("subscribed"));
+        held.push(client);
+        assert!(held.len() <= 4, "two shards, two places each");
+    };
+    assert!(held.len() >= 2, "{} let in", held.len());
+    let body = refused.rest_as_text();
+    assert!(
+        body.contains("too many connections from this address"),
+        "{body}"
+    );
+    let other = std::net::IpAddr::from([127, 0, 0, 2]);
+    let (mut client, head) =
+        WsClient::connect_raw_from(gateway.md_addr, &upgrade_request("/md", ""), other);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    client.send_text(subscribe);
+    assert!(client.recv_skip_heartbeats().text().contains("subscribed"));
+    // Its connections gone, the address may connect again.
+    let opened = held.len() as u64 + 1;
+    drop(held);
+    await_value("clients held", 1, || sum("ws_clients"));
+    assert_eq!(sum("ws_clients_opened"), opened);
+    let (_again, head) =
+        WsClient::connect_raw_from(gateway.md_addr, &upgrade_request("/md", ""), local);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert!(sum("ws_peer_limit_refused") >= 1);
+}

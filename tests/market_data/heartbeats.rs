@@ -29,6 +29,8 @@ fn hub(timeout_ms: u64) -> MdHub {
     let mut config = Config::parse(DEFAULT_TOML).unwrap();
     config.engine.max_levels_per_side = 64;
     config.market_data.subscribe_timeout_ms = timeout_ms;
+    // Every client here comes from 127.0.0.1.
+    config.market_data.max_clients_per_ip = config.market_data.max_clients_per_shard;
     MdHub::new(&config, FeedEpoch(7))
 }
 

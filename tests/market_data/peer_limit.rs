@@ -142,3 +142,55 @@ fn a_full_shard_refuses_before_the_address_bound_is_looked_at() {
     }
     assert!(hub.begin_handshake(ip(B), 0).is_ok());
 }
+
+#[test]
+fn an_address_holds_at_most_its_bound_of_connections_subscribed_or_not() {
+    // `max_clients_per_ip`: every connection counts, from accept until its
+    // slot is emptied, or its handshake made no client or was handed off.
+    let mut config = Config::parse(DEFAULT_TOML).unwrap();
+    config.engine.max_levels_per_side = 64;
+    config.market_data.max_clients_per_shard = 16;
+    config.market_data.max_clients_per_ip = 3;
+    config.validate().expect("a valid config");
+    let mut hub = MdHub::new(&config, FeedEpoch(7));
+    let subscribe = client_text(r#"{"op":"subscribe","symbols":[1],"channels":["trades"]}"#);
+    let mut clients = Vec::new();
+    for _ in 0..2 {
+        let handshake = hub.begin_handshake(ip(A), 0).expect("room");
+        let id = hub
+            .end_handshake(handshake, Some(DataFormat::Json), Transport::WebSocket, 0)
+            .unwrap();
+        assert!(hub.on_input(id, &subscribe, 1).keep_reading);
+        clients.push(id);
+    }
+    let third = hub.begin_handshake(ip(A), 0).expect("room");
+    assert_eq!(
+        hub.begin_handshake(ip(A), 0).unwrap_err(),
+        NoRoom::PeerTotal
+    );
+    let other = hub.begin_handshake(ip(B), 0).expect("another address");
+    // A handshake handed off to order entry, one abandoned and one that
+    // made no client each give their place back.
+    hub.hand_off_handshake(third);
+    let abandoned = hub.begin_handshake(ip(A), 0).expect("room");
+    hub.abandon_handshake(abandoned);
+    let refused = hub.begin_handshake(ip(A), 0).expect("room");
+    assert!(hub
+        .end_handshake(refused, None, Transport::WebSocket, 0)
+        .is_none());
+    // A closed client's emptied slot gives its place back.
+    let last = hub.begin_handshake(ip(A), 0).expect("room");
+    assert_eq!(
+        hub.begin_handshake(ip(A), 0).unwrap_err(),
+        NoRoom::PeerTotal
+    );
+    hub.reader_done(clients[0]);
+    hub.remove(clients[0]);
+    let again = hub.begin_handshake(ip(A), 0).expect("room");
+    assert_eq!(hub.counters().peer_limit_refused, 2);
+    for handshake in [other, last, again] {
+        assert!(hub
+            .end_handshake(handshake, None, Transport::WebSocket, 0)
+            .is_none());
+    }
+}

@@ -91,6 +91,10 @@ pub struct MdClient {
     /// of unsubscribed connections (`fanout::Unsubscribed`), until
     /// its first subscription or until its slot is emptied.
     pub counted_peer: Option<u128>,
+    /// The peer address this client counts against in the shard's table
+    /// of all its connections (`FanOut::connected`), until its slot is
+    /// emptied.
+    pub peer: u128,
     pub rate: TokenBucket,
     /// Set by the reader when it stops (the writer may then finish).
     pub reader_done: bool,
@@ -128,6 +132,7 @@ impl MdClient {
             out: SendQueue::new(budget, transport),
             subscribe_by_ns,
             counted_peer: None,
+            peer: 0,
             rate,
             reader_done: false,
             caught_up_to: 0,

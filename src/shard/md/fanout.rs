@@ -90,6 +90,9 @@ pub struct FanOut {
     pub streams: StreamSubscribers,
     /// The clients that must subscribe by a deadline, and who they are.
     pub awaiting: Unsubscribed,
+    /// Per peer address, every connection that holds a slot: handshaking
+    /// ones (counted by the hub) and clients (their `peer`).
+    pub(crate) connected: PeerCounts,
     pub binary: FrameBuf,
     pub json: FrameBuf,
     pub counters: MdCounters,
@@ -159,6 +162,7 @@ impl FanOut {
                 slots: SlotSet::new(slots),
                 peers: PeerCounts::new(slots),
             },
+            connected: PeerCounts::new(slots),
             binary: FrameBuf::with_payload_capacity(frame_payload),
             json: FrameBuf::with_payload_capacity(frame_payload),
             counters: MdCounters::default(),
@@ -227,6 +231,7 @@ impl FanOut {
         if let Some(peer) = client.counted_peer {
             self.awaiting.peers.remove(peer);
         }
+        self.connected.remove(client.peer);
         let format = usize::from(client.format == DataFormat::Json);
         assert!(self.formats[format] > 0, "the client was counted");
         self.formats[format] -= 1;

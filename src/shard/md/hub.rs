@@ -58,6 +58,9 @@ pub enum NoRoom {
     /// Its address holds `market_data.max_unsubscribed_per_ip` connections
     /// with no subscription on the shard (HTTP 429).
     Peer,
+    /// Its address holds `market_data.max_clients_per_ip` connections on
+    /// the shard, subscribed or not (HTTP 429).
+    PeerTotal,
 }
 
 /// What a reader learns from handing bytes in.
@@ -103,6 +106,8 @@ pub struct MdHub {
     handshaking: usize,
     /// `market_data.max_unsubscribed_per_ip`.
     per_peer: u32,
+    /// `market_data.max_clients_per_ip`.
+    per_peer_total: u32,
     /// At most one log line a second for refusals by address.
     peer_limit_log: LogThrottle,
     next_generation: u32,
@@ -163,6 +168,7 @@ impl MdHub {
             control_rate: (md.control_rate_per_sec, md.control_burst),
             handshaking: 0,
             per_peer: u32::try_from(md.max_unsubscribed_per_ip).expect("validated: at most 65535"),
+            per_peer_total: u32::try_from(md.max_clients_per_ip).expect("validated: at most 65535"),
             peer_limit_log: LogThrottle::new(1_000_000_000),
             next_generation: 1,
             sweep: HeartbeatSweep::new(md.max_clients_per_shard, HEARTBEAT_INTERVAL_NS),
@@ -250,17 +256,29 @@ impl MdHub {
             return Err(NoRoom::Shard);
         }
         let key = peer_key(peer);
-        if !self.fan.awaiting.peers.try_add(key, self.per_peer) {
+        let refusal = if !self.fan.connected.try_add(key, self.per_peer_total) {
+            Some((NoRoom::PeerTotal, self.per_peer_total))
+        } else if !self.fan.awaiting.peers.try_add(key, self.per_peer) {
+            self.fan.connected.remove(key);
+            Some((NoRoom::Peer, self.per_peer))
+        } else {
+            None
+        };
+        if let Some((why, limit)) = refusal {
             let counters = &mut self.fan.counters;
             counters.peer_limit_refused += 1;
             if let Some(suppressed) = self.peer_limit_log.event(now_ns) {
-                let (limit, total) = (self.per_peer, counters.peer_limit_refused);
+                let total = counters.peer_limit_refused;
+                let held = match why {
+                    NoRoom::PeerTotal => "connections",
+                    _ => "connections with no subscription",
+                };
                 tracing::warn!(
                     %peer, limit, suppressed, total,
-                    "market data: connection refused: its address holds its maximum of connections with no subscription"
+                    "market data: connection refused: its address holds its maximum of {held}"
                 );
             }
-            return Err(NoRoom::Peer);
+            return Err(why);
         }
         self.handshaking += 1;
         Ok(Handshake { peer: key })
@@ -279,6 +297,7 @@ impl MdHub {
         let slot = self.fan.clients.iter().position(Option::is_none);
         let (Some(format), Some(slot)) = (format, slot) else {
             self.fan.awaiting.peers.remove(handshake.peer);
+            self.fan.connected.remove(handshake.peer);
             self.fan.counters.handshakes_refused += u64::from(format.is_none());
             debug_assert!(format.is_none(), "a handshaking connection holds a slot");
             return None;
@@ -306,6 +325,7 @@ impl MdHub {
         } else {
             client.counted_peer = Some(handshake.peer);
         }
+        client.peer = handshake.peer;
         self.fan.occupy(slot, client);
         self.fan.counters.clients_opened += 1;
         Some(ClientId {
@@ -320,6 +340,7 @@ impl MdHub {
         assert!(self.handshaking > 0, "a handshake was begun");
         self.handshaking -= 1;
         self.fan.awaiting.peers.remove(handshake.peer);
+        self.fan.connected.remove(handshake.peer);
         self.fan.counters.handshakes_abandoned += 1;
     }
 
@@ -331,6 +352,7 @@ impl MdHub {
         assert!(self.handshaking > 0, "a handshake was begun");
         self.handshaking -= 1;
         self.fan.awaiting.peers.remove(handshake.peer);
+        self.fan.connected.remove(handshake.peer);
     }
 
     /// Whether the client is closing (or gone).

@@ -45,6 +45,10 @@ const NO_ROOM: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/
 /// with no subscription on the shard.
 const NO_ROOM_FOR_PEER: &[u8] = b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain\r\nContent-Length: 61\r\nConnection: close\r\n\r\ntoo many connections with no subscription from this address\r\n";
 
+/// The answer to a connection whose address holds `max_clients_per_ip`
+/// connections on the shard.
+const NO_ROOM_FOR_PEER_TOTAL: &[u8] = b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain\r\nContent-Length: 40\r\nConnection: close\r\n\r\ntoo many connections from this address\r\n";
+
 /// What the market-data tasks need from the thread that runs them: the
 /// hub, the config, and the stop and counting cells of its endpoint.
 pub(super) trait MdHost: 'static {
@@ -149,6 +153,7 @@ fn admit<H: MdHost>(tasks: &Rc<H>, stream: Conn) {
             let answer = match no_room {
                 NoRoom::Shard => NO_ROOM,
                 NoRoom::Peer => NO_ROOM_FOR_PEER,
+                NoRoom::PeerTotal => NO_ROOM_FOR_PEER_TOTAL,
             };
             // SAFETY: a non-blocking send from a static buffer of that length.
             unsafe {
