@@ -32,7 +32,7 @@ pub fn request(admin: SocketAddr, head: &str) -> std::io::Result<(u16, String)> 
 pub fn stats(admin: SocketAddr) -> Value {
     let (status, body) = request(
         admin,
-        "GET /stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "GET /stats HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
     )
     .unwrap_or_else(|e| panic!("GET /stats from {admin}: {e}"));
     assert_eq!(status, 200, "GET /stats: {body}");
@@ -43,7 +43,7 @@ pub fn stats(admin: SocketAddr) -> Value {
 /// view of every shard's stages begins again.
 pub fn latency_reset(admin: SocketAddr, token: &str) {
     let head = format!(
-        "POST /admin/latency-reset HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "POST /admin/latency-reset HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     );
     let (status, body) =
         request(admin, &head).unwrap_or_else(|e| panic!("latency-reset at {admin}: {e}"));

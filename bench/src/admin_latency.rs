@@ -22,7 +22,7 @@ const HAND_OVER: Duration = Duration::from_millis(1_200);
 pub fn snapshot(admin: SocketAddr, stage: &str) -> Option<Histogram<u64>> {
     std::thread::sleep(HAND_OVER);
     let head = format!(
-        "GET /latency?stage={stage}&format=base64 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        "GET /latency?stage={stage}&format=base64 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
     );
     let (status, body) = crate::admin_http::request(admin, &head).ok()?;
     if status != 200 {

@@ -250,7 +250,7 @@ pub fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
 pub fn gauge(admin: SocketAddr, name: &str) -> Option<u64> {
     let mut stream = TcpStream::connect(admin).ok()?;
     stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .ok()?;
     let mut text = String::new();
     stream.read_to_string(&mut text).ok()?;

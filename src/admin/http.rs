@@ -19,6 +19,8 @@ pub struct Request {
     pub params: Vec<(String, String)>,
     /// The `Authorization` header's value, if any (a secret: never logged).
     pub authorization: Option<String>,
+    /// The `Host` header's value, if any (HTTP/1.0 may leave it out).
+    pub host: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -201,8 +203,12 @@ fn request(parsed: &httparse::Request<'_, '_>) -> Result<Request, Response> {
     let authorization = single_header(parsed, "Authorization")?
         .and_then(|value| std::str::from_utf8(value).ok())
         .map(str::to_string);
+    let host = single_header(parsed, "Host")?
+        .and_then(|value| std::str::from_utf8(value).ok())
+        .map(str::to_string);
     Ok(Request {
         authorization,
+        host,
         method: parsed.method.unwrap_or("GET").to_string(),
         path: path.to_string(),
         params: query_params(query)?,

@@ -36,7 +36,41 @@ pub fn ready(shared: &Shared) -> bool {
             .all(|b| b.up.load(Ordering::Acquire))
 }
 
+/// Whether `host` (a `Host` header: a name or address, and maybe a port)
+/// names the loopback: `localhost` or a loopback address.
+fn names_loopback(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        // An IPv6 literal: `[::1]` or `[::1]:9090`.
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(name, _port)| name),
+    };
+    let loopback = name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    debug_assert!(!loopback || !name.is_empty());
+    loopback
+}
+
+/// An endpoint listening on the loopback answers only requests that name
+/// the loopback in `Host`: a web page whose name an attacker resolves to
+/// 127.0.0.1 (DNS rebinding) reaches it from the operator's browser with
+/// its own name there, and would read every GET endpoint.
+fn host_refusal(request: &Request, shared: &Shared) -> Option<Response> {
+    let listens_on_loopback = shared.config.server.admin.ip().is_loopback();
+    let host = request.host.as_deref()?;
+    (listens_on_loopback && !names_loopback(host)).then(|| {
+        Response::text(
+            403,
+            "the admin endpoint listens on the loopback: Host must be localhost or a loopback address",
+        )
+    })
+}
+
 pub fn answer(request: &Request, shared: &Shared, state: &mut AdminState) -> Response {
+    if let Some(refusal) = host_refusal(request, shared) {
+        return refusal;
+    }
     if request.path == "/admin/latency-reset" {
         return latency_reset(request, shared, &mut state.store);
     }

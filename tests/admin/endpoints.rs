@@ -227,3 +227,44 @@ fn book_page_is_served_with_the_market_data_port_filled_in() {
     assert!(status.success());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The status line's code of `head` sent as it is.
+fn raw_status(addr: std::net::SocketAddr, head: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("admin endpoint accepts");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).expect("an answer");
+    raw.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_loopback_admin_endpoint_answers_only_loopback_host_names() {
+    // A page whose name an attacker resolves to 127.0.0.1 (DNS rebinding)
+    // reaches a loopback admin endpoint from the operator's browser with
+    // its own name in `Host`: it got /stats and /metrics (found by a
+    // hostile pass). Names that are the loopback are answered.
+    let (_gateway, admin, _dir) = start_gateway();
+    let port = admin.port();
+    let get = |host: &str| {
+        let head = format!("GET /stats HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        raw_status(admin, &head)
+    };
+    for host in ["evil.example", &format!("evil.example:{port}"), "10.0.0.1"] {
+        assert_eq!(get(host), 403, "{host}");
+    }
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        "LOCALHOST".to_string(),
+        format!("[::1]:{port}"),
+        "127.0.0.2".to_string(),
+    ] {
+        assert_eq!(get(&host), 200, "{host}");
+    }
+    // HTTP/1.0 without Host: no browser sends that.
+    assert_eq!(raw_status(admin, "GET /health HTTP/1.0\r\n\r\n"), 200);
+}
