@@ -455,6 +455,7 @@ const ASSERTION_FREE_ALLOWED: &[(&str, &[&str])] = &[
             "src/shard/outbox.rs Outbox::push",
             "src/shard/outbox.rs Outbox::push_report",
             "src/shard/outbox.rs Outbox::next_seq",
+            "src/shard/outbox.rs Outbox::hand_overs",
             "src/shard/outbox.rs Outbox::over_half_full",
             "src/shard/outbox.rs Outbox::is_sealed",
             "src/shard/outbox.rs Outbox::capacity_bytes",

@@ -13,15 +13,14 @@
 //! have open (`bulk_cancel_bytes`). What does not fit the buffer waits
 //! behind it in `spill`, in order, and everything queued after waits
 //! there too. Spilled messages get their sequence number only when they
-//! move into the buffer (at each hand-over to the writer), so dropping the
-//! spill when a slow consumer is cut leaves no gap in `seq`. The spill
+//! move into the buffer (at each hand-over to the writer). The spill
 //! grows (allocates) only in a burst larger than the buffer and keeps its
 //! capacity for the next one; the bound on it is the account's config.
 
 use crate::engine::CancelReason;
 use crate::protocol::{
-    encode_append, msg_type, OrderCanceledMsg, SessionEndMsg, SessionEndReason, SessionReport,
-    WireMessage, MAX_MESSAGE_LEN,
+    encode_append, msg_type, OrderCanceledMsg, SessionEndMsg, SessionReport, WireMessage,
+    MAX_MESSAGE_LEN,
 };
 use zerocopy::FromBytes;
 
@@ -50,6 +49,9 @@ pub struct Outbox {
     /// When the oldest message still queued was queued (telemetry::clock);
     /// 0: empty, or not stamping.
     first_queued_ns: u64,
+    /// Hand-overs to the writer so far (wrapping): each one after the
+    /// first means the client took the bytes before.
+    hand_overs: u32,
 }
 
 /// The buffer would pass its bound: the client is not reading.
@@ -114,6 +116,7 @@ impl Outbox {
             sealed: false,
             stamping,
             first_queued_ns: 0,
+            hand_overs: 0,
         }
     }
 
@@ -200,18 +203,12 @@ impl Outbox {
         })
     }
 
-    /// Queues the last message of the session. A slow consumer's spill is
-    /// dropped (its reports are in the journal, for a replay) and its
-    /// SessionEnd takes the room reserved past `limit`; any other end
-    /// comes after everything queued.
+    /// Queues the last message of the session, after everything queued
+    /// (the client has the linger to take it all, PROTOCOL 5.3); with
+    /// nothing spilled it takes the room reserved past `limit`.
     pub fn push_final(&mut self, msg: &SessionEndMsg) {
         if self.sealed {
             return;
-        }
-        if msg.reason.get() == SessionEndReason::SlowConsumer.code() {
-            self.spill.clear();
-            self.spill_at = 0;
-            self.spill_bulk = 0;
         }
         if self.spilled() == 0 {
             // The room past `limit` is kept for exactly this message.
@@ -221,6 +218,13 @@ impl Outbox {
         }
         self.sealed = true;
         debug_assert!(self.buf.len() <= self.capacity_bytes());
+    }
+
+    /// Hand-overs to the writer so far (wrapping). The writer takes the
+    /// next only once the client has taken the last: a change means the
+    /// client is reading.
+    pub fn hand_overs(&self) -> u32 {
+        self.hand_overs
     }
 
     /// Sequence number the next message moved into the buffer will carry.
@@ -251,6 +255,7 @@ impl Outbox {
         debug_assert!(spare.is_empty());
         std::mem::swap(&mut self.buf, spare);
         debug_assert!(self.buf.is_empty());
+        self.hand_overs = self.hand_overs.wrapping_add(1);
         self.buf_bulk = 0;
         self.first_queued_ns = 0;
         if self.buf.capacity() < self.limit + MAX_MESSAGE_LEN {
@@ -306,7 +311,7 @@ impl Outbox {
 mod tests {
     use super::*;
     use crate::engine::Event;
-    use crate::protocol::{GatewayHeartbeatMsg, ReportNumber, SessionEndMsg};
+    use crate::protocol::{GatewayHeartbeatMsg, ReportNumber, SessionEndMsg, SessionEndReason};
 
     const LIMIT: usize = 4096;
 
@@ -415,7 +420,9 @@ mod tests {
     }
 
     #[test]
-    fn a_slow_consumers_end_drops_the_spill_and_leaves_no_gap() {
+    fn a_slow_consumers_end_comes_after_everything_queued_too() {
+        // PROTOCOL 5.3: a session ended gets the grace to take what is
+        // queued, SessionEnd last; the spill used to be dropped here.
         let mut outbox = Outbox::new(LIMIT, bulk_cancel_bytes(400, 1), false);
         for id in 0..300 {
             outbox
@@ -425,7 +432,7 @@ mod tests {
         outbox.push_final(&SessionEndMsg::new(SessionEndReason::SlowConsumer, 2));
         assert!(outbox.is_sealed());
         let got = drain(&mut outbox);
-        assert_eq!(got.len(), LIMIT / OrderCanceledMsg::LEN + 1);
+        assert_eq!(got.len(), 301);
         seqs_follow_on(&got);
         assert_eq!(got.last().unwrap().1, msg_type::SESSION_END);
     }

@@ -4,7 +4,8 @@
 //! of them than the send buffer holds, every session of the account used
 //! to end SlowConsumer however fast it read, and the requester never got
 //! its MassCancelDone. Here the send buffer holds 64 of them and the
-//! account rests 300.
+//! account rests 300; and a client slower than the burst that heartbeats
+//! gets it all (1,500).
 
 use crate::support::gateway::*;
 use tradsys::client::{Client, Received};
@@ -16,12 +17,18 @@ const RESTING: u64 = 300;
 /// The test config with a 4 KiB send buffer (64 OrderCanceled) and room
 /// for `RESTING` open orders per symbol.
 fn start() -> Gateway {
+    start_with("")
+}
+
+fn start_with(more: &str) -> Gateway {
     let dir = Gateway::new_dir();
     let text = config(
-        "send_buffer_bytes = 4096\nrate_limit_per_sec = 10000000\nrate_limit_burst = 100000",
+        &format!(
+            "send_buffer_bytes = 4096\nrate_limit_per_sec = 10000000\nrate_limit_burst = 100000\n{more}"
+        ),
         &dir,
     )
-    .replace("max_open_orders = 50", "max_open_orders = 400");
+    .replace("max_open_orders = 50", "max_open_orders = 2000");
     Gateway::start_config(&dir, &text, None).expect("gateway starts")
 }
 
@@ -30,7 +37,11 @@ fn start() -> Gateway {
 /// buffers are empty when the bulk cancel runs, and the watcher's never
 /// holds more than one (its shard may be descheduled for a while).
 fn rest_orders(trading: &mut Client, watcher: &mut Client, account: AccountId) {
-    for id in 1..=RESTING {
+    rest_many(trading, watcher, account, RESTING);
+}
+
+fn rest_many(trading: &mut Client, watcher: &mut Client, account: AccountId, count: u64) {
+    for id in 1..=count {
         let price = 9_000 + (id % 60) as Price;
         trading
             .new_order(&limit(account, 1, id, Side::Buy, price, 1))
@@ -98,4 +109,44 @@ fn cancel_on_disconnect_larger_than_the_send_buffer_reaches_the_other_sessions_w
     assert_eq!(reason, SessionEndReason::Logout.code());
     every_cancel(&mut watcher, CancelReason::Disconnect);
     still_trades(&mut watcher, CAROL, 1_000);
+}
+
+#[test]
+fn a_slow_reader_that_heartbeats_gets_a_whole_bulk_cancel() {
+    // A client reading steadily but slower than the burst, heartbeating as
+    // PROTOCOL 5.2 asks: its reader is paused while the reports wait, its
+    // heartbeats wait in it, and that used to count as "sends but does not
+    // read" (SlowConsumer after three heartbeat intervals) though every
+    // write to it went through. A 4 KiB socket buffer on both sides keeps
+    // the gateway's writer waiting on the client.
+    let gateway = start_with("socket_send_buffer_bytes = 4096\nmin_heartbeat_interval_ms = 100");
+    let mut alice = gateway.logon(ALICE);
+    let mut watcher = gateway.logon(ALICE);
+    const MANY: u64 = 1_500;
+    rest_many(&mut alice, &mut watcher, ALICE, MANY);
+    let mut slow = connect_small_receive_buffer(&gateway);
+    slow.logon(ALICE, token(ALICE), 300, false).unwrap();
+    alice.mass_cancel(7, None).unwrap();
+    // 20 reports (1,280 bytes) every 100 ms: the 96 KiB take 7.5 s, what
+    // the kernel's buffers and the send buffer do not hold (about 75 KiB)
+    // waits behind them far past the 0.9 s window.
+    let mut last_report = 0;
+    let mut read = 0;
+    while read < MANY {
+        if read % 20 == 0 {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            slow.heartbeat().unwrap();
+        }
+        match slow.recv() {
+            Ok(Received::OrderCanceled(m)) => {
+                assert!(m.report_seq.get() > last_report, "reports in order");
+                last_report = m.report_seq.get();
+                read += 1;
+            }
+            Ok(Received::Heartbeat(_)) => {}
+            other => panic!("after {read} cancels: {other:?}"),
+        }
+    }
+    slow.heartbeat().unwrap();
+    still_trades(&mut slow, ALICE, 1_000);
 }

@@ -25,6 +25,12 @@ impl ShardCore {
                 session.seq_at_tick = seq;
                 session.last_tx_ns = now.mono_ns;
             }
+            // The client took bytes since the last tick: it reads, however
+            // slowly (a bulk cancel's burst can keep its outbox over half
+            // full, and its reader paused, for many idle windows).
+            let hand_overs = session.outbox.hand_overs();
+            let reading = hand_overs != session.hand_overs_at_tick;
+            session.hand_overs_at_tick = hand_overs;
             if !session.is_active() {
                 continue;
             }
@@ -34,7 +40,7 @@ impl ShardCore {
                 // wait because it does not read its own reports,
                 // it is a slow consumer once that lasts the window.
                 session.last_rx_ns = now.mono_ns;
-                if session.outbox.over_half_full() {
+                if session.outbox.over_half_full() && !reading {
                     let since = *session.backlog_since_ns.get_or_insert(now.mono_ns);
                     if now.mono_ns - since >= idle_window {
                         self.end_session(slot, SessionEndReason::SlowConsumer);
@@ -49,7 +55,12 @@ impl ShardCore {
             let session = self.sessions.get_slot_mut(slot).expect("live session");
             if now.mono_ns - session.last_rx_ns >= idle_window {
                 self.end_session(slot, SessionEndReason::IdleTimeout);
-            } else if now.mono_ns - session.last_tx_ns >= session.heartbeat_ns {
+            } else if now.mono_ns - session.last_tx_ns >= session.heartbeat_ns
+                && session.outbox.is_empty()
+            {
+                // Bytes still queued reach the client before a heartbeat
+                // would: one behind them tells it nothing (behind a long
+                // burst they came bunched, one per interval).
                 session.last_tx_ns = now.mono_ns;
                 self.push_to(slot, &GatewayHeartbeatMsg::new());
             }
