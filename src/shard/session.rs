@@ -83,9 +83,23 @@ pub struct Session {
     /// Read completion (telemetry::clock) of the oldest request not yet
     /// answered by a write: the start of its `wire_to_wire` time. 0: none.
     pub unanswered_since_ns: u64,
+    /// The client sent Logout while other shards still owed it answers:
+    /// nothing more is read, and the session ends once they are in.
+    pub logout_requested: bool,
 }
 
 impl Session {
+    /// Every answer another shard owes the session is in: no command in
+    /// flight, no mass cancel waiting for a shard's part.
+    pub fn owed_nothing(&self) -> bool {
+        let owed = self.remote_in_flight > 0 || self.mass_cancels.iter().any(Option::is_some);
+        debug_assert!(
+            self.remote_in_flight < u32::MAX,
+            "in-flight counts never wrap"
+        );
+        !owed
+    }
+
     pub fn is_active(&self) -> bool {
         matches!(self.phase, Phase::Active { .. })
     }

@@ -466,3 +466,57 @@ fn a_client_that_pipelines_without_reading_is_ended_as_slow_consumer_not_idle() 
     assert!(reports > 0);
     still_serving(&gateway, 7);
 }
+
+#[test]
+fn a_logout_behind_requests_to_the_other_shard_comes_after_their_answers() {
+    // Orders on both shards, a status request, a mass cancel and a Logout
+    // in one write: whichever shard the session is on, some of it runs on
+    // the other one. Every request read before the Logout is answered
+    // before SessionEnd (a hostile pass found the other shard's answers
+    // dropped: SessionEnd came first and sealed the session).
+    let gateway = Gateway::start();
+    for round in 0..4u64 {
+        let mut alice = gateway.logon(ALICE);
+        let base = round * 10;
+        alice
+            .queue(&NewOrderMsg::from_order(&limit(
+                ALICE,
+                BTC,
+                base + 1,
+                Buy,
+                9_000,
+                1,
+            )))
+            .unwrap();
+        alice
+            .queue(&NewOrderMsg::from_order(&limit(
+                ALICE,
+                ETH,
+                base + 2,
+                Buy,
+                2_800,
+                10,
+            )))
+            .unwrap();
+        alice.queue(&MassCancelMsg::new(base + 3, None)).unwrap();
+        alice.queue(&LogoutMsg::new()).unwrap();
+        alice.flush().unwrap();
+        let (mut accepted, mut canceled, mut done) = (0, 0, None);
+        let end = loop {
+            match alice.recv_skip_heartbeats().unwrap() {
+                Received::OrderAccepted(_) => accepted += 1,
+                Received::OrderCanceled(_) => canceled += 1,
+                Received::MassCancelDone(m) => done = Some(m.canceled_count.get()),
+                Received::SessionEnd(m) => break m,
+                other => panic!("round {round}: unexpected {other:?}"),
+            }
+        };
+        assert_eq!(
+            (accepted, canceled, done),
+            (2, 2, Some(2)),
+            "round {round}: every answer before SessionEnd"
+        );
+        assert_eq!(end.reason.get(), SessionEndReason::Logout.code());
+        assert_eq!(end.expected_seq.get(), 6, "Logon, 3 requests, Logout");
+    }
+}

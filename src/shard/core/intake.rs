@@ -186,7 +186,7 @@ impl ShardCore {
         let mut blocked = false;
         self.read_begins();
         while let Some(session) = self.sessions.get(id) {
-            if session.is_ended() {
+            if session.is_ended() || session.logout_requested {
                 consumed = bytes.len(); // nothing after the end is read
                 break;
             }
@@ -310,9 +310,7 @@ impl ShardCore {
             (Phase::Active { .. }, ClientMessage::Logon(_)) => {
                 self.end_session(slot, SessionEndReason::DuplicateLogon)
             }
-            (Phase::Active { .. }, ClientMessage::Logout(_)) => {
-                self.end_session(slot, SessionEndReason::Logout)
-            }
+            (Phase::Active { .. }, ClientMessage::Logout(_)) => self.logout(slot),
             (Phase::Active { .. }, ClientMessage::Heartbeat(_)) => {}
             (Phase::Active { .. }, request) => {
                 // The oldest unanswered request of the session counts.
@@ -383,6 +381,7 @@ impl ShardCore {
             peer: None,
             messages_in: 1,
             unanswered_since_ns: 0,
+            logout_requested: false,
             mass_cancels: [None; MAX_PENDING_MASS_CANCELS],
         };
         let accepted = LogonAcceptedMsg::new(request.account, heartbeat_ms, session.expected_seq);

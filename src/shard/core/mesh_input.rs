@@ -4,12 +4,25 @@
 
 use super::order_entry::status_answer;
 use super::{Now, ShardCore, MESH_BATCH};
-use crate::shard::mesh::MeshMsg;
+use crate::shard::mesh::{MeshMsg, SessionRef};
 use crate::telemetry::Stage;
 
 /// Messages handled between two rings of the doorbells due (see
 /// `poll_mesh`).
 const DOORBELL_EVERY: usize = 64;
+
+/// The session an answer another shard owed is for (a Logout waits for
+/// them: `finish_logout`).
+fn answered_session(msg: &MeshMsg) -> Option<SessionRef> {
+    match *msg {
+        MeshMsg::Processed { dest }
+        | MeshMsg::Status { dest, .. }
+        | MeshMsg::Answer { dest, .. }
+        | MeshMsg::MassCancelDone { dest, .. }
+        | MeshMsg::ReplayMarked { dest, .. } => Some(dest),
+        _ => None,
+    }
+}
 
 impl ShardCore {
     /// Drains every inbound ring and the overflow queues. Returns how many
@@ -81,6 +94,7 @@ impl ShardCore {
     fn on_mesh(&mut self, msg: MeshMsg, now: Now) {
         debug_assert!(self.inbox.shards() > 1, "mesh input needs another shard");
         self.check_destination(&msg);
+        let answered = answered_session(&msg);
         if !matches!(msg, MeshMsg::Public { .. } | MeshMsg::EndOfDay { .. }) {
             self.counters.order_entry_mesh_in += 1;
         }
@@ -148,6 +162,9 @@ impl ShardCore {
             MeshMsg::Public { event, ts_ns } => self.on_public(&event, ts_ns),
             MeshMsg::EndOfDay { owner, ts_ns } => self.market.end_of_day_of(owner, ts_ns),
             MeshMsg::Resync { .. } => {}
+        }
+        if let Some(dest) = answered {
+            self.finish_logout(dest);
         }
     }
 

@@ -62,6 +62,34 @@ impl ShardCore {
             .is_some_and(|s| s.is_ended() && s.outbox.is_sealed()));
     }
 
+    /// The client's Logout: the session ends once every request read
+    /// before it is answered. Local commands run first (`end_session`
+    /// flushes the batch); answers other shards owe it are waited for
+    /// ([`ShardCore::finish_logout`]), reading nothing more meanwhile.
+    pub(super) fn logout(&mut self, slot: u16) {
+        self.flush_batch();
+        let session = self.sessions.get_slot_mut(slot).expect("live session");
+        debug_assert!(session.is_active() && !session.logout_requested);
+        if session.owed_nothing() {
+            self.end_session(slot, SessionEndReason::Logout);
+        } else {
+            session.logout_requested = true;
+        }
+    }
+
+    /// Another shard answered the session: if it asked to log out and is
+    /// owed nothing more, it ends now.
+    pub(super) fn finish_logout(&mut self, dest: SessionRef) {
+        let due = self
+            .sessions
+            .get(dest)
+            .is_some_and(|s| s.logout_requested && !s.is_ended() && s.owed_nothing());
+        if due {
+            self.end_session(dest.slot, SessionEndReason::Logout);
+        }
+        debug_assert!(!due || self.sessions.get(dest).is_some_and(|s| s.is_ended()));
+    }
+
     /// A WebSocket session's client broke a transport rule: the session
     /// ends with `SessionEnd(TransportError)`, as a framing error ends a
     /// TCP session (the writer then sends the Close frame that says which
