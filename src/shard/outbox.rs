@@ -49,9 +49,11 @@ pub struct Outbox {
     /// When the oldest message still queued was queued (telemetry::clock);
     /// 0: empty, or not stamping.
     first_queued_ns: u64,
-    /// Hand-overs to the writer so far (wrapping): each one after the
-    /// first means the client took the bytes before.
-    hand_overs: u32,
+    /// Times the client was seen taking bytes (wrapping): each hand-over
+    /// to the writer after the first (the writer takes the next only once
+    /// the client took the last), and each part of a long write the
+    /// socket took ([`Outbox::note_taken`]).
+    taken: u32,
 }
 
 /// The buffer would pass its bound: the client is not reading.
@@ -116,7 +118,7 @@ impl Outbox {
             sealed: false,
             stamping,
             first_queued_ns: 0,
-            hand_overs: 0,
+            taken: 0,
         }
     }
 
@@ -220,11 +222,16 @@ impl Outbox {
         debug_assert!(self.buf.len() <= self.capacity_bytes());
     }
 
-    /// Hand-overs to the writer so far (wrapping). The writer takes the
-    /// next only once the client has taken the last: a change means the
-    /// client is reading.
-    pub fn hand_overs(&self) -> u32 {
-        self.hand_overs
+    /// Times the client was seen taking bytes (wrapping): a change means
+    /// it reads, however slowly.
+    pub fn taken(&self) -> u32 {
+        self.taken
+    }
+
+    /// The socket took part of a write that waits on the client (a slow
+    /// reader of a long burst takes one hand-over in many seconds).
+    pub fn note_taken(&mut self) {
+        self.taken = self.taken.wrapping_add(1);
     }
 
     /// Sequence number the next message moved into the buffer will carry.
@@ -255,7 +262,7 @@ impl Outbox {
         debug_assert!(spare.is_empty());
         std::mem::swap(&mut self.buf, spare);
         debug_assert!(self.buf.is_empty());
-        self.hand_overs = self.hand_overs.wrapping_add(1);
+        self.taken = self.taken.wrapping_add(1);
         self.buf_bulk = 0;
         self.first_queued_ns = 0;
         if self.buf.capacity() < self.limit + MAX_MESSAGE_LEN {

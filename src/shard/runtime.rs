@@ -857,7 +857,20 @@ async fn write_session_bytes(
     };
     debug_assert!(!rest.is_empty(), "a whole send returned above");
     let linger = Duration::from_millis(tasks.shared.config.server.shutdown_grace_ms);
-    futures_lite::future::or(async { stream.write_all(rest).await.is_ok() }, async {
+    let write_rest = async {
+        let mut rest = rest;
+        while !rest.is_empty() {
+            match ops::send(stream.fd(), rest).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => rest = &rest[n..],
+            }
+            // Each part the socket took is the client reading: a slow
+            // reader of a long burst is not a slow consumer.
+            tasks.core.borrow_mut().client_took_bytes(id);
+        }
+        true
+    };
+    futures_lite::future::or(write_rest, async {
         loop {
             sleep(linger).await;
             if tasks.core.borrow().session_ended(id) {

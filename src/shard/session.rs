@@ -62,8 +62,8 @@ pub struct Session {
     pub last_tx_ns: u64,
     /// Outbox sequence seen at the last tick (detects sends since then).
     pub seq_at_tick: u32,
-    /// Outbox hand-overs seen at the last tick (detects a client reading).
-    pub hand_overs_at_tick: u32,
+    /// `Outbox::taken` seen at the last tick (detects a client reading).
+    pub taken_at_tick: u32,
     pub mass_cancels: [Option<PendingMassCancel>; MAX_PENDING_MASS_CANCELS],
     /// Commands sent to other shards whose `Processed` has not come back.
     pub remote_in_flight: u32,

@@ -17,14 +17,14 @@ const RESTING: u64 = 300;
 /// The test config with a 4 KiB send buffer (64 OrderCanceled) and room
 /// for `RESTING` open orders per symbol.
 fn start() -> Gateway {
-    start_with("")
+    start_with(4096, "")
 }
 
-fn start_with(more: &str) -> Gateway {
+fn start_with(send_buffer_bytes: usize, more: &str) -> Gateway {
     let dir = Gateway::new_dir();
     let text = config(
         &format!(
-            "send_buffer_bytes = 4096\nrate_limit_per_sec = 10000000\nrate_limit_burst = 100000\n{more}"
+            "send_buffer_bytes = {send_buffer_bytes}\nrate_limit_per_sec = 10000000\nrate_limit_burst = 100000\n{more}"
         ),
         &dir,
     )
@@ -118,8 +118,13 @@ fn a_slow_reader_that_heartbeats_gets_a_whole_bulk_cancel() {
     // heartbeats wait in it, and that used to count as "sends but does not
     // read" (SlowConsumer after three heartbeat intervals) though every
     // write to it went through. A 4 KiB socket buffer on both sides keeps
-    // the gateway's writer waiting on the client.
-    let gateway = start_with("socket_send_buffer_bytes = 4096\nmin_heartbeat_interval_ms = 100");
+    // the gateway's writer waiting on the client, and a 16 KiB send buffer
+    // makes each of its writes last 1.3 s at this pace: the client is seen
+    // reading by each part the socket takes, not only by each write.
+    let gateway = start_with(
+        16_384,
+        "socket_send_buffer_bytes = 4096\nmin_heartbeat_interval_ms = 100",
+    );
     let mut alice = gateway.logon(ALICE);
     let mut watcher = gateway.logon(ALICE);
     const MANY: u64 = 1_500;
@@ -127,9 +132,9 @@ fn a_slow_reader_that_heartbeats_gets_a_whole_bulk_cancel() {
     let mut slow = connect_small_receive_buffer(&gateway);
     slow.logon(ALICE, token(ALICE), 300, false).unwrap();
     alice.mass_cancel(7, None).unwrap();
-    // 20 reports (1,280 bytes) every 100 ms: the 96 KiB take 7.5 s, what
-    // the kernel's buffers and the send buffer do not hold (about 75 KiB)
-    // waits behind them far past the 0.9 s window.
+    // 20 reports (1,280 bytes) every 100 ms: the 96 KiB take 7.5 s, and
+    // what the kernel's buffers and the send buffer do not hold waits
+    // behind them far past the 0.9 s window.
     let mut last_report = 0;
     let mut read = 0;
     while read < MANY {

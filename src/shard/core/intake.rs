@@ -374,7 +374,7 @@ impl ShardCore {
             last_rx_ns: now.mono_ns,
             last_tx_ns: now.mono_ns,
             seq_at_tick: 1,
-            hand_overs_at_tick: 0,
+            taken_at_tick: 0,
             remote_in_flight: 0,
             input_pending: false,
             backlog_since_ns: None,

@@ -41,6 +41,15 @@ impl ShardCore {
         }
     }
 
+    /// The socket took part of a write to the session's client that waits
+    /// on it: the client reads (the slow-consumer timer asks).
+    pub fn client_took_bytes(&mut self, id: SessionRef) {
+        if let Some(session) = self.sessions.get_mut(id) {
+            session.outbox.note_taken();
+        }
+        debug_assert_eq!(id.shard, self.id, "a session's writer runs on its shard");
+    }
+
     /// Whether a session has ended (or is gone): its reader stops.
     pub fn session_ended(&self, id: SessionRef) -> bool {
         self.sessions.get(id).is_none_or(|s| s.is_ended())

@@ -28,9 +28,9 @@ impl ShardCore {
             // The client took bytes since the last tick: it reads, however
             // slowly (a bulk cancel's burst can keep its outbox over half
             // full, and its reader paused, for many idle windows).
-            let hand_overs = session.outbox.hand_overs();
-            let reading = hand_overs != session.hand_overs_at_tick;
-            session.hand_overs_at_tick = hand_overs;
+            let taken = session.outbox.taken();
+            let reading = taken != session.taken_at_tick;
+            session.taken_at_tick = taken;
             if !session.is_active() {
                 continue;
             }
