@@ -208,10 +208,8 @@ impl ShardCore {
         let mut moved = 0;
         let mut end = None;
         while moved < REPLAY_BATCH && !session.outbox.over_half_full() {
-            let item = match replay.source.items.pop() {
-                Ok(item) => item,
-                Err(_) if replay.source.items.is_abandoned() => ReplayItem::Failed,
-                Err(_) => break,
+            let Some(item) = next_item(&mut replay.source.items) else {
+                break;
             };
             match item {
                 ReplayItem::Report {
@@ -257,5 +255,44 @@ impl ShardCore {
     pub fn replays_active(&self) -> bool {
         debug_assert!(self.replays.len() <= MAX_REPLAYS_PER_SHARD);
         self.replays.iter().any(Option::is_some)
+    }
+}
+
+/// The next item a source handed over; `None` while it has none yet. A
+/// source found gone may have pushed its last item (`Done`) between the
+/// empty pop and the look: pop again, and only a ring still empty means it
+/// ended without saying how (it failed).
+fn next_item(items: &mut rtrb::Consumer<ReplayItem>) -> Option<ReplayItem> {
+    match items.pop() {
+        Ok(item) => Some(item),
+        Err(_) if items.is_abandoned() => Some(items.pop().unwrap_or(ReplayItem::Failed)),
+        Err(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{next_item, ReplayItem};
+
+    #[test]
+    fn a_source_that_finished_is_never_taken_for_one_that_failed() {
+        // The source pushes its last item and ends (its producer dropped)
+        // while the shard looks: the item must still be taken.
+        for round in 0..2_000 {
+            let (mut producer, mut items) = rtrb::RingBuffer::new(4);
+            let source = std::thread::spawn(move || {
+                producer.push(ReplayItem::Done).unwrap();
+            });
+            let item = loop {
+                if let Some(item) = next_item(&mut items) {
+                    break item;
+                }
+            };
+            source.join().unwrap();
+            assert!(
+                matches!(item, ReplayItem::Done),
+                "round {round}: {item:?} for a source that finished"
+            );
+        }
     }
 }
