@@ -26,6 +26,10 @@ pub struct ShardCounters {
     pub ws_sessions_opened: u64,
     pub ws_sessions_ended: u64,
     pub slow_consumers: u64,
+    /// Times a session's reader stopped for back-pressure, and times a
+    /// paused reader looked again whether it could go on.
+    pub reader_pauses: u64,
+    pub reader_pause_checks: u64,
     pub market_events: u64,
     /// Commands refused because the journal could not take them.
     pub journal_refusals: u64,
@@ -53,6 +57,8 @@ impl Default for ShardCounters {
             ws_sessions_opened: 0,
             ws_sessions_ended: 0,
             slow_consumers: 0,
+            reader_pauses: 0,
+            reader_pause_checks: 0,
             market_events: 0,
             journal_refusals: 0,
             orders_accepted: 0,

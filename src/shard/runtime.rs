@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use super::admission::{AcceptBackoff, Admission, Refusal, Ticket};
 use super::core::{
-    wall_clock_ns, FirstMessage, Now, Output, PreLogonEnd, ShardCore, PRE_LOGON_END_BYTES,
+    wall_clock_ns, FirstMessage, Now, Output, PreLogonEnd, Resume, ShardCore, PRE_LOGON_END_BYTES,
 };
 use super::md::turn_share::{self, TurnShare};
 use super::mesh::{Links, SessionRef};
@@ -798,12 +798,37 @@ async fn feed(tasks: &Rc<ShardTasks>, id: SessionRef, bytes: &[u8]) -> usize {
         }
         // Back-pressure: a ring this session feeds is full, or its own
         // outbox is (the writer is waiting on the client).
-        while !tasks.core.borrow().can_resume(id) && !tasks.shared.shutting_down() {
-            sleep(Duration::from_micros(20)).await;
-        }
+        wait_for_room(tasks, id).await;
         if tasks.shared.shutting_down() {
             return start;
         }
+    }
+}
+
+/// Waits until a reader held up by back-pressure may go on (or the shard
+/// shuts down). Room in its own outbox, or for more commands on other
+/// shards, comes with a wake (`ShardCore::resume`): a client that reads
+/// slowly, or not at all, costs its shard nothing while it waits. Room in
+/// another shard's ring is freed by that shard's thread, which does not
+/// wake this one: it is looked for every 20 µs (rings drain in a turn of
+/// the other shard).
+async fn wait_for_room(tasks: &Rc<ShardTasks>, id: SessionRef) {
+    tasks.core.borrow_mut().counters.reader_pauses += 1;
+    let Some(wake) = tasks.core.borrow().reader_wake(id) else {
+        return;
+    };
+    // The reader alone waits on its wake: nobody else may take it.
+    debug_assert_eq!(Rc::strong_count(&wake), 2, "the session's and this one");
+    loop {
+        let resume = tasks.core.borrow().resume(id);
+        if resume == Resume::Now || tasks.shared.shutting_down() {
+            return;
+        }
+        match resume {
+            Resume::OnWake => wake.wait().await,
+            _ => sleep(Duration::from_micros(20)).await,
+        }
+        tasks.core.borrow_mut().counters.reader_pause_checks += 1;
     }
 }
 
@@ -975,6 +1000,8 @@ async fn graceful_shutdown(tasks: &Rc<ShardTasks>) {
             }
         }
     }
+    // Readers held up by back-pressure wait for a wake, not on a socket.
+    tasks.core.borrow().wake_readers();
     while tasks.readers_running.get() > 0 {
         sleep(Duration::from_millis(1)).await;
     }

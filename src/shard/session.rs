@@ -56,6 +56,10 @@ pub struct Session {
     pub outbox: Outbox,
     /// Wakes this session's writer task.
     pub writer: Rc<LocalNotify>,
+    /// Wakes this session's reader while back-pressure holds it
+    /// (`ShardCore::resume`): the writer handed bytes over, another shard
+    /// answered, the session ended, or the shard is shutting down.
+    pub reader: Rc<LocalNotify>,
     pub bucket: TokenBucket,
     pub heartbeat_ns: u64,
     pub last_rx_ns: u64,

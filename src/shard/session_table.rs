@@ -164,6 +164,8 @@ impl SessionTable {
             // Every Processed and Status answers one counted command.
             debug_assert!(session.remote_in_flight > 0, "an answer nobody waits for");
             session.remote_in_flight = session.remote_in_flight.saturating_sub(1);
+            // A reader paused on its commands in flight may go on.
+            session.reader.notify();
         }
     }
 

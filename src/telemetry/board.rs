@@ -69,6 +69,8 @@ published! {
     sessions_opened: Counter, "Sessions logged on.";
     sessions_ended: Counter, "Sessions ended.";
     slow_consumers: Counter, "Sessions ended because the client did not read its reports.";
+    reader_pauses: Counter, "Times a session's reader stopped reading for back-pressure: its outbox over half full (its client reads slower than it sends), too many commands in flight on other shards, or a ring to another shard full.";
+    reader_pause_checks: Counter, "Times a paused reader checked whether it could go on: once each time its writer hands bytes over or an answer comes back from another shard, every 20 microseconds while a ring to another shard is full.";
     market_events: Counter, "Trades and book changes the engine emitted.";
     journal_refusals: Counter, "Commands refused because the journal could not take them.";
     journal_records: Counter, "Records appended to the journal.";

@@ -7,6 +7,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod backpressure;
 mod cli;
 mod dashboard;
 mod endpoints;

@@ -24,6 +24,17 @@ pub struct Intake {
     pub blocked: bool,
 }
 
+/// When a reader stopped by back-pressure may go on (`ShardCore::resume`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resume {
+    Now,
+    /// Its outbox is over half full, or its commands in flight on other
+    /// shards at their bound: wait for `Session::reader`.
+    OnWake,
+    /// A ring to another shard is full: look again shortly.
+    OnRingRoom,
+}
+
 /// What a connection's first message made of it (see
 /// [`ShardCore::first_message`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -234,14 +245,53 @@ impl ShardCore {
     /// only a client that stops reading while others' activity fills its
     /// outbox is a slow consumer.
     pub fn can_resume(&self, id: SessionRef) -> bool {
+        let resume = self.resume(id);
+        // A session gone has nothing to wait for.
+        debug_assert!(self.sessions.get(id).is_some() || resume != Resume::OnWake);
+        resume == Resume::Now
+    }
+
+    /// When a blocked reader may try again (see `can_resume`). Its own
+    /// room comes back only when its writer hands bytes over or another
+    /// shard answers, and both wake it (`Session::reader`): a reader held
+    /// up by a client that reads slowly, or not at all, costs nothing
+    /// while it waits. Only room in another shard's ring, freed by that
+    /// shard's thread, has to be looked for.
+    pub fn resume(&self, id: SessionRef) -> Resume {
         debug_assert_eq!(id.shard, self.id);
         let own_room = self
             .sessions
             .get(id)
             .is_none_or(|s| !s.outbox.over_half_full() && s.remote_in_flight < self.max_in_flight);
-        own_room
-            && (0..self.shared.config.shard_count())
-                .all(|s| s == self.id as usize || self.sender.has_room(s))
+        if !own_room {
+            return Resume::OnWake;
+        }
+        let rings_have_room = (0..self.shared.config.shard_count())
+            .all(|s| s == self.id as usize || self.sender.has_room(s));
+        if rings_have_room {
+            Resume::Now
+        } else {
+            Resume::OnRingRoom
+        }
+    }
+
+    /// What wakes a session's reader (`None`: the session is gone).
+    pub fn reader_wake(&self, id: SessionRef) -> Option<Rc<LocalNotify>> {
+        let wake = self.sessions.get(id).map(|s| Rc::clone(&s.reader));
+        debug_assert!(wake.is_some() || self.session_ended(id));
+        wake
+    }
+
+    /// Wakes every reader held up by back-pressure: the shard is shutting
+    /// down, and they stop.
+    pub fn wake_readers(&self) {
+        // Only a shard that stops wakes every reader for good.
+        debug_assert!(self.shared.shutting_down());
+        for slot in 0..self.sessions.capacity() {
+            if let Some(session) = self.sessions.get_slot(slot) {
+                session.reader.notify();
+            }
+        }
     }
 
     /// Whether every ring this message of `session` (the reading one,
@@ -369,6 +419,7 @@ impl ShardCore {
                 self.shared.config.telemetry.latency_capture,
             ),
             writer,
+            reader: Rc::new(LocalNotify::default()),
             bucket: TokenBucket::new(cfg.rate_limit_per_sec, cfg.rate_limit_burst, now.mono_ns),
             heartbeat_ns: heartbeat_ms as u64 * 1_000_000,
             last_rx_ns: now.mono_ns,

@@ -66,7 +66,7 @@ mod timers;
 mod write_ahead;
 
 pub use engine_batch::BATCH_MAX;
-pub use intake::{FirstMessage, Intake, PreLogonEnd, PRE_LOGON_END_BYTES};
+pub use intake::{FirstMessage, Intake, PreLogonEnd, Resume, PRE_LOGON_END_BYTES};
 pub use market::is_feed_event;
 pub use output::Output;
 pub use queries::{AccountQuery, QueryAnswer};

@@ -28,6 +28,8 @@ impl ShardCore {
             let queued_ns = session.outbox.first_queued_ns();
             let read_ns = std::mem::take(&mut session.unanswered_since_ns);
             session.outbox.swap_out(spare);
+            // Room in the outbox again: a reader paused on it may go on.
+            session.reader.notify();
             // Handed over: the writer submits the write right away.
             let handed_ns = self.stamp();
             self.record_span(Stage::ReportOut, queued_ns, handed_ns);

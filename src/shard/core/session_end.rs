@@ -36,6 +36,8 @@ impl ShardCore {
         let (peer, messages_in) = (session.peer, session.messages_in);
         let messages_out = session.outbox.next_seq().wrapping_sub(1);
         session.writer.notify();
+        // A paused reader stops now: an ended session reads nothing more.
+        session.reader.notify();
         // Once per session, never per message: operators need to see why a
         // bot was cut off. Bounded like every line a client can cause.
         if let Some(suppressed) = self.lifecycle_log.allow() {
@@ -147,6 +149,7 @@ impl ShardCore {
         }
         let session = self.sessions.get_mut(id).expect("still there");
         session.writer.notify();
+        session.reader.notify();
         self.sessions.remove(id);
         assert!(
             self.sessions.get(id).is_none(),

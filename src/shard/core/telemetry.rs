@@ -221,6 +221,8 @@ impl ShardCore {
         publish(&board.sessions_opened, c.sessions_opened);
         publish(&board.sessions_ended, c.sessions_ended);
         publish(&board.slow_consumers, c.slow_consumers);
+        publish(&board.reader_pauses, c.reader_pauses);
+        publish(&board.reader_pause_checks, c.reader_pause_checks);
         publish(&board.market_events, c.market_events);
         publish(&board.journal_refusals, c.journal_refusals);
         publish(&board.orders_accepted, c.orders_accepted);
