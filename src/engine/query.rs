@@ -148,6 +148,30 @@ impl Engine {
         Some((state.spec.reference_price, state.band_low, state.band_high))
     }
 
+    /// Per account, its open orders beyond its `max_open_orders`, summed
+    /// over this engine's books (accounts with none left out): orders that
+    /// rested under a higher limit before a restart lowered it, since a
+    /// config change never cancels an order. A bulk cancel of the account
+    /// reports those too, on top of what the limit allows.
+    pub fn open_orders_over_limit(&self) -> impl Iterator<Item = (AccountId, u64)> + '_ {
+        let books = self.books.len();
+        self.accounts
+            .iter()
+            .enumerate()
+            .map(move |(index, account)| {
+                let limit = account.spec.limits.max_open_orders;
+                let over: u64 = (0..books)
+                    .map(|book| {
+                        let owner = self.owner(index as u32, book as u16) as usize;
+                        u64::from(self.exposures[owner].open_orders.saturating_sub(limit))
+                    })
+                    .sum();
+                debug_assert!(over <= u64::from(self.slab.live()));
+                (account.spec.id, over)
+            })
+            .filter(|&(_, over)| over > 0)
+    }
+
     /// Resting orders across all books.
     pub fn resting_orders(&self) -> u32 {
         self.slab.live()

@@ -61,10 +61,13 @@ pub struct Outbox {
 pub struct Full;
 
 /// The bulk-cancel allowance of a session whose account may have
-/// `max_open_orders` open in each of `symbols` symbols: one `OrderCanceled`
-/// each (at most 1 GiB).
-pub fn bulk_cancel_bytes(max_open_orders: u32, symbols: usize) -> usize {
-    let orders = u64::from(max_open_orders).saturating_mul(symbols as u64);
+/// `max_open_orders` open in each of `symbols` symbols, plus
+/// `over_limit` more that rested before a restart lowered the limit: one
+/// `OrderCanceled` each (at most 1 GiB).
+pub fn bulk_cancel_bytes(max_open_orders: u32, symbols: usize, over_limit: u64) -> usize {
+    let orders = u64::from(max_open_orders)
+        .saturating_mul(symbols as u64)
+        .saturating_add(over_limit);
     let bytes = orders.saturating_mul(OrderCanceledMsg::LEN as u64);
     let capped = bytes.min(1 << 30) as usize;
     debug_assert!(capped <= 1 << 30);
@@ -361,7 +364,7 @@ mod tests {
 
     #[test]
     fn a_bulk_cancel_past_the_bound_waits_behind_it_and_keeps_its_order() {
-        let bulk = bulk_cancel_bytes(400, 1);
+        let bulk = bulk_cancel_bytes(400, 1, 0);
         let mut outbox = Outbox::new(LIMIT, bulk, false);
         for id in 0..300 {
             outbox
@@ -381,7 +384,7 @@ mod tests {
 
     #[test]
     fn ordinary_messages_still_end_a_client_at_the_bound() {
-        let mut outbox = Outbox::new(LIMIT, bulk_cancel_bytes(400, 1), false);
+        let mut outbox = Outbox::new(LIMIT, bulk_cancel_bytes(400, 1, 0), false);
         let fits = LIMIT / OrderCanceledMsg::LEN;
         for id in 0..fits as u64 {
             outbox
@@ -402,7 +405,7 @@ mod tests {
 
     #[test]
     fn bulk_reports_past_their_allowance_are_refused() {
-        let mut outbox = Outbox::new(LIMIT, bulk_cancel_bytes(100, 1), false);
+        let mut outbox = Outbox::new(LIMIT, bulk_cancel_bytes(100, 1, 0), false);
         for id in 0..100 {
             outbox
                 .push_report(&canceled(id, CancelReason::KillSwitch))
@@ -430,7 +433,7 @@ mod tests {
     fn a_slow_consumers_end_comes_after_everything_queued_too() {
         // PROTOCOL 5.3: a session ended gets the grace to take what is
         // queued, SessionEnd last; the spill used to be dropped here.
-        let mut outbox = Outbox::new(LIMIT, bulk_cancel_bytes(400, 1), false);
+        let mut outbox = Outbox::new(LIMIT, bulk_cancel_bytes(400, 1, 0), false);
         for id in 0..300 {
             outbox
                 .push_report(&canceled(id, CancelReason::Disconnect))
@@ -446,7 +449,7 @@ mod tests {
 
     #[test]
     fn any_other_end_comes_after_everything_queued() {
-        let mut outbox = Outbox::new(LIMIT, bulk_cancel_bytes(400, 1), false);
+        let mut outbox = Outbox::new(LIMIT, bulk_cancel_bytes(400, 1, 0), false);
         for id in 0..300 {
             outbox
                 .push_report(&canceled(id, CancelReason::MassCancel))
@@ -462,8 +465,14 @@ mod tests {
 
     #[test]
     fn the_allowance_is_one_cancel_per_order_the_account_may_have_open() {
-        assert_eq!(bulk_cancel_bytes(10_000, 3), 30_000 * OrderCanceledMsg::LEN);
-        assert_eq!(bulk_cancel_bytes(0, 3), 0);
-        assert_eq!(bulk_cancel_bytes(u32::MAX, usize::MAX), 1 << 30);
+        assert_eq!(
+            bulk_cancel_bytes(10_000, 3, 0),
+            30_000 * OrderCanceledMsg::LEN
+        );
+        assert_eq!(bulk_cancel_bytes(0, 3, 0), 0);
+        assert_eq!(bulk_cancel_bytes(u32::MAX, usize::MAX, 0), 1 << 30);
+        // Orders left open beyond a lowered limit count on top.
+        assert_eq!(bulk_cancel_bytes(10, 2, 280), 300 * OrderCanceledMsg::LEN);
+        assert_eq!(bulk_cancel_bytes(u32::MAX, 2, u64::MAX), 1 << 30);
     }
 }

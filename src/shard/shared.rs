@@ -2,7 +2,7 @@
 //! lookups), plus the few cross-shard atomics: the session directory, the
 //! doorbells, the shutdown flag, the shutdown board and the telemetry board.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use super::directory::SessionDirectory;
@@ -41,6 +41,13 @@ pub struct Shared {
     pub feeds: super::md::FeedExchange,
     /// The journal shipper's figures (empty when shipping is off).
     pub replication: ShipperBoard,
+    /// Per account (index in `config.accounts`), the open orders beyond
+    /// its `max_open_orders` that the shards' journals left (a restart
+    /// lowered the limit): added by each shard after its replay and
+    /// before it publishes its feed, so every shard has added its part
+    /// before any serves (each waits for every feed). Sizes the room for
+    /// bulk-cancel reports of the account's sessions.
+    open_orders_over_limit: Vec<AtomicU64>,
 }
 
 impl Shared {
@@ -71,7 +78,9 @@ impl Shared {
         } else {
             0
         });
+        let open_orders_over_limit = config.accounts.iter().map(|_| AtomicU64::new(0)).collect();
         Shared {
+            open_orders_over_limit,
             config,
             account_lookup,
             symbol_owner,
@@ -92,6 +101,22 @@ impl Shared {
         let index = self.account_lookup.get(account).map(|i| i as usize);
         debug_assert!(index.is_none_or(|i| self.config.accounts[i].id == account));
         index
+    }
+
+    /// A shard's replay left `orders` open orders of the account beyond
+    /// its limit (see `open_orders_over_limit`). Start-up only.
+    pub fn add_open_orders_over_limit(&self, account_index: usize, orders: u64) {
+        // Published by the shard's feed (a `OnceLock`), which every shard
+        // waits for before it serves: relaxed is enough.
+        self.open_orders_over_limit[account_index].fetch_add(orders, Ordering::Relaxed);
+        debug_assert!(self.open_orders_over_limit[account_index].load(Ordering::Relaxed) >= orders);
+    }
+
+    /// Every shard's open orders of the account beyond its limit, as the
+    /// journals left them (0 unless a restart lowered `max_open_orders`).
+    pub fn open_orders_over_limit(&self, account_index: usize) -> u64 {
+        debug_assert!(account_index < self.config.accounts.len());
+        self.open_orders_over_limit[account_index].load(Ordering::Relaxed)
     }
 
     pub fn account(&self, index: usize) -> &AccountConfig {

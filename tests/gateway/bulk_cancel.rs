@@ -155,3 +155,44 @@ fn a_slow_reader_that_heartbeats_gets_a_whole_bulk_cancel() {
     slow.heartbeat().unwrap();
     still_trades(&mut slow, ALICE, 1_000);
 }
+
+#[test]
+fn a_restart_that_lowers_max_open_orders_still_delivers_a_whole_bulk_cancel() {
+    // Orders rested under a limit of 2,000 stay open across a restart that
+    // lowers it to 10 (existing orders are never canceled by a config
+    // change). A session's room for bulk cancels used to come from the new
+    // limit alone: 10 x 2 symbols x 64 bytes, so the mass cancel of the 300
+    // cut every session of the account (SlowConsumer) after a few dozen
+    // reports.
+    let dir = Gateway::new_dir();
+    let text = |max_open_orders: u32| {
+        config(
+            "send_buffer_bytes = 4096\nrate_limit_per_sec = 10000000\nrate_limit_burst = 100000\n",
+            &dir,
+        )
+        .replace(
+            "max_open_orders = 50",
+            &format!("max_open_orders = {max_open_orders}"),
+        )
+    };
+    let before = Gateway::start_config(&dir, &text(2_000), None).expect("gateway starts");
+    {
+        let mut alice = before.logon(ALICE);
+        let mut watcher = before.logon(ALICE);
+        rest_orders(&mut alice, &mut watcher, ALICE);
+    }
+    let (status, _) = before.stop();
+    assert!(status.success(), "graceful stop: {status}");
+    let gateway = Gateway::start_config(&dir, &text(10), None).expect("gateway restarts");
+    let mut alice = gateway.logon(ALICE);
+    let mut watcher = gateway.logon(ALICE);
+    alice.mass_cancel(7, None).unwrap();
+    every_cancel(&mut alice, CancelReason::MassCancel);
+    let done = expect(&mut alice, "MassCancelDone", |r| match r {
+        Received::MassCancelDone(m) => Some(*m),
+        _ => None,
+    });
+    assert_eq!(done.canceled_count.get(), RESTING as u32);
+    every_cancel(&mut watcher, CancelReason::MassCancel);
+    still_trades(&mut alice, ALICE, 1_000);
+}

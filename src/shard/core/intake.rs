@@ -373,6 +373,23 @@ impl ShardCore {
         }
     }
 
+    /// A new session's outbox: the configured send buffer, and room for
+    /// one bulk-cancel report per order the account may have open.
+    fn session_outbox(&self, account_index: usize) -> Outbox {
+        let account = self.shared.account(account_index);
+        let bulk = bulk_cancel_bytes(
+            account.max_open_orders,
+            self.shared.config.symbols.len(),
+            self.shared.open_orders_over_limit(account_index),
+        );
+        debug_assert!(bulk <= 1 << 30);
+        Outbox::new(
+            self.shared.config.session.send_buffer_bytes,
+            bulk,
+            self.shared.config.telemetry.latency_capture,
+        )
+    }
+
     /// The logon checks of PROTOCOL.md 5.1, in order; then takes a session
     /// slot, registers the session and queues LogonAccepted.
     fn logon(
@@ -413,11 +430,7 @@ impl ShardCore {
             },
             // The Logon was seq 1.
             expected_seq: 2,
-            outbox: Outbox::new(
-                cfg.send_buffer_bytes,
-                bulk_cancel_bytes(account.max_open_orders, self.shared.config.symbols.len()),
-                self.shared.config.telemetry.latency_capture,
-            ),
+            outbox: self.session_outbox(account_index),
             writer,
             reader: Rc::new(LocalNotify::default()),
             bucket: TokenBucket::new(cfg.rate_limit_per_sec, cfg.rate_limit_burst, now.mono_ns),

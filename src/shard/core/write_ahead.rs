@@ -96,10 +96,35 @@ impl ShardCore {
             }
         }
         self.journal = Some(writer);
+        self.publish_open_orders_over_limit();
         self.publish_feed(restored.feed_epoch);
         self.publish_counters();
         self.publish_up(true);
         Ok(())
+    }
+
+    /// Adds this shard's open orders beyond each account's limit (a
+    /// restart lowered it) to `Shared`, each logged once. Before the feed:
+    /// every shard waits for every feed before it serves a logon, which
+    /// sizes its bulk-cancel room from these.
+    fn publish_open_orders_over_limit(&self) {
+        debug_assert!(
+            !self.shared.feeds.published(self.id as usize),
+            "before the feed"
+        );
+        for (account, over) in self.engine.open_orders_over_limit() {
+            let index = self
+                .shared
+                .account_index(account)
+                .expect("the engine's accounts are the config's");
+            tracing::warn!(
+                shard = self.id,
+                account,
+                open_orders_over_limit = over,
+                "journal: the account has more orders open than its max_open_orders allows now (a restart lowered it); they stay, and its sessions get room to be told of their bulk cancel"
+            );
+            self.shared.add_open_orders_over_limit(index, over);
+        }
     }
 
     /// Interval syncs and deferred cancel-on-disconnects; called by the
