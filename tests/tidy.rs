@@ -336,7 +336,6 @@ const ASSERTION_FREE_ALLOWED: &[(&str, &[&str])] = &[
             "src/shard/runtime.rs ShardTasks::trade_path",
             "src/shard/runtime/relay.rs RelayTasks::pending",
             "src/shard/runtime/relay.rs feed_loop",
-            "src/shard/runtime/relay.rs tick_loop",
             "src/shard/runtime.rs ShardTasks::hub",
             "src/shard/runtime.rs ShardTasks::config",
             "src/shard/runtime.rs ShardTasks::shutting_down",

@@ -171,6 +171,28 @@ impl Relays {
         for bell in &self.bells {
             bell.force();
         }
+        debug_assert_eq!(self.bells.len(), self.threads.len(), "a bell per relay");
+        self.join()
+    }
+
+    /// Whether every relay is asleep on its doorbell (tests).
+    #[doc(hidden)]
+    pub fn all_parked(&self) -> bool {
+        debug_assert!(!self.bells.is_empty(), "relays started");
+        self.bells.iter().all(|bell| bell.is_parked())
+    }
+
+    /// As `stop`, without ringing any doorbell, as if every one were lost
+    /// in the kernel: for the test that a parked relay stops all the same
+    /// (`tests/replication/relay_stop.rs`).
+    #[doc(hidden)]
+    pub fn stop_without_doorbells(self) -> Result<(), String> {
+        self.stop.store(true, Ordering::Release);
+        debug_assert!(self.stop.load(Ordering::Acquire));
+        self.join()
+    }
+
+    fn join(self) -> Result<(), String> {
         let mut failure = None;
         for thread in self.threads {
             let outcome = thread

@@ -813,6 +813,11 @@ async fn feed(tasks: &Rc<ShardTasks>, id: SessionRef, bytes: &[u8]) -> usize {
 /// wake this one: it is looked for every 20 µs (rings drain in a turn of
 /// the other shard).
 async fn wait_for_room(tasks: &Rc<ShardTasks>, id: SessionRef) {
+    // A stop that only flushed this turn's batch (its commands in flight
+    // counted) is no pause: there is room again at once.
+    if tasks.core.borrow().resume(id) == Resume::Now {
+        return;
+    }
     tasks.core.borrow_mut().counters.reader_pauses += 1;
     let Some(wake) = tasks.core.borrow().reader_wake(id) else {
         return;
@@ -937,11 +942,11 @@ async fn linger_close(stream: &Conn, linger: Duration) {
 async fn tick_loop(tasks: Rc<ShardTasks>) {
     loop {
         sleep(TICK).await;
+        wake_mesh_loop_if_input_waits(&tasks);
         if tasks.shared.shutting_down() {
             return;
         }
         let now = now();
-        wake_mesh_loop_if_input_waits(&tasks);
         tasks.core.borrow_mut().tick(now);
         tasks.core.borrow_mut().market_tick(now);
         tasks.admission.borrow_mut().flush(now.mono_ns);
@@ -962,14 +967,18 @@ async fn tick_loop(tasks: Rc<ShardTasks>) {
     }
 }
 
-/// The ticker's check that a parked mesh loop has no input waiting: a
-/// doorbell that never arrives would otherwise leave the shard asleep with
-/// its rings filling (seen: a producer took the park flag and its
-/// `MSG_RING` never completed here; an owner that ran thousands of mesh
-/// messages in one turn rang nobody until its end). Such a loss now costs
-/// at most a tick.
+/// The ticker's check that a parked mesh loop has no input waiting and no
+/// shutdown to run: a doorbell that never arrives would otherwise leave
+/// the shard asleep with its rings filling (seen: a producer took the park
+/// flag and its `MSG_RING` never completed here; an owner that ran
+/// thousands of mesh messages in one turn rang nobody until its end), or
+/// asleep through a shutdown, since the ticker itself stops then (seen:
+/// SIGTERM hung until clients read, with every reader paused and no timer
+/// armed on the shard). Such a loss now costs at most a tick.
 fn wake_mesh_loop_if_input_waits(tasks: &Rc<ShardTasks>) {
-    if tasks.mesh_waiting.get() && tasks.core.borrow().mesh_pending() {
+    if tasks.mesh_waiting.get()
+        && (tasks.core.borrow().mesh_pending() || tasks.shared.shutting_down())
+    {
         ops::ring_own_doorbell();
         debug_assert!(reactor::with_ring(|ring| ring.rung));
     }

@@ -159,6 +159,15 @@ impl Shared {
         self.fail_stop.get().map(String::as_str)
     }
 
+    /// Starts a graceful shutdown without ringing any shard's doorbell, as
+    /// if every one were lost in the kernel: for the test that a parked
+    /// shard learns of it all the same (`tests/gateway/shutdown_wake.rs`).
+    #[doc(hidden)]
+    pub fn begin_shutdown_without_doorbells(&self) {
+        self.shutting_down.store(true, Ordering::Release);
+        debug_assert!(self.shutting_down());
+    }
+
     /// Starts a graceful shutdown and wakes every shard.
     pub fn begin_shutdown(&self) {
         self.shutting_down.store(true, Ordering::Release);

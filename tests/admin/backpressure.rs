@@ -16,6 +16,7 @@ use std::time::Duration;
 use crate::http::*;
 use crate::support::gateway::*;
 use tradsys::client::Received;
+use tradsys::engine::*;
 use tradsys::protocol::*;
 
 /// Requests pipelined: their answers are many times the send buffer and
@@ -94,5 +95,75 @@ fn a_paused_reader_waits_for_its_writer_instead_of_polling() {
         .join()
         .unwrap()
         .expect("the gateway read every request");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Orders pipelined by one session, half to the other shard's symbol.
+const ORDERS: u64 = 20_000;
+
+#[test]
+fn every_pause_counted_is_a_reader_that_waited() {
+    // A reader stops when its commands in flight reach their bound, which
+    // counts this turn's batch for its own engine; flushing the batch
+    // makes room at once. Such a stop used to count as a pause: a hostile
+    // pass saw 18,642 pauses and 6,107 checks (every pause that waits
+    // looks again at least once), so "pauses rising with few checks" read
+    // as clients pipelining faster than they read when they did not.
+    let dir = Gateway::new_dir();
+    let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let text = admin_config(
+        "send_buffer_bytes = 8192\nrate_limit_per_sec = 10000000\nrate_limit_burst = 100000",
+        &dir,
+        admin,
+        "interval_ms = 20",
+    );
+    let gateway = Gateway::start_config(&dir, &text, None).expect("gateway starts");
+    let mut client = gateway.logon(ALICE);
+    let mut reader = client.try_clone_for_reading();
+    let sender = thread::spawn(move || {
+        for n in 0..ORDERS {
+            // Immediate-or-cancel buys below every ask: one OrderCanceled
+            // each, from the symbol's own shard.
+            let (symbol, price) = if n % 2 == 0 {
+                (BTC, 9_000)
+            } else {
+                (ETH, 2_800)
+            };
+            let mut order = limit(ALICE, symbol, n + 1, Side::Buy, price, 10);
+            order.tif = TimeInForce::Ioc;
+            client.queue(&NewOrderMsg::from_order(&order))?;
+        }
+        client.flush()
+    });
+    let mut done = 0;
+    while done < ORDERS {
+        match reader.recv_skip_heartbeats() {
+            Ok(Received::OrderAccepted(_)) => {}
+            Ok(Received::OrderCanceled(_)) => done += 1,
+            other => panic!("after {done} orders done: {other:?}"),
+        }
+    }
+    sender.join().unwrap().expect("every order sent");
+    // One last request, read by a reader that is not paused: once the
+    // shard has published it, no pause is under way in what it published
+    // (a pause counts when it starts, its first check when it ends).
+    reader.set_next_seq(2 + ORDERS as u32);
+    reader.order_status(0, BTC, 1).unwrap();
+    expect(&mut reader, "OrderStatus", |r| match r {
+        Received::OrderStatus(_) => Some(()),
+        _ => None,
+    });
+    let settled = poll_until(admin, "/metrics", |a| {
+        total(&a.body, "tradsys_messages_in_total") >= ORDERS + 2
+    });
+    let (pauses, checks) = (
+        total(&settled.body, "tradsys_reader_pauses_total"),
+        total(&settled.body, "tradsys_reader_pause_checks_total"),
+    );
+    assert!(pauses > 0, "the flood paused its reader");
+    assert!(
+        checks >= pauses,
+        "{pauses} pauses but {checks} checks: some pauses never waited"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

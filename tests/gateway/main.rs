@@ -38,6 +38,7 @@ mod replay_bounds;
 mod report_budget;
 mod session_props;
 mod sessions;
+mod shutdown_wake;
 mod stall_idle;
 mod start_failure;
 mod websocket_orders;

@@ -24,6 +24,7 @@ mod other_history;
 mod outage;
 mod promotion;
 mod relay;
+mod relay_stop;
 mod resume;
 mod split_brain;
 
