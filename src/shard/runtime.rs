@@ -900,15 +900,19 @@ async fn write_session_bytes(
         }
         true
     };
-    futures_lite::future::or(write_rest, async {
+    // Given up after a linger period once the session has ended: the
+    // socket is shut down, which ends the send (`give_up_on_socket`).
+    let given_up = async {
         loop {
             sleep(linger).await;
             if tasks.core.borrow().session_ended(id) {
-                return false;
+                return;
             }
         }
-    })
-    .await
+    };
+    ops::give_up_on_socket(stream.fd(), write_rest, given_up)
+        .await
+        .unwrap_or(false)
 }
 
 /// Half-close: FIN after the queued bytes (SessionEnd last). Then read

@@ -18,6 +18,7 @@ mod doorbell;
 mod engine_batch;
 mod example_bot;
 mod fd_limit;
+mod give_up_send;
 mod journal_full;
 mod logs;
 mod lost_segment;

@@ -171,6 +171,36 @@ pub async fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     result(res)
 }
 
+/// Runs `io`, a send or receive on the socket `fd`, until `give_up`
+/// completes: `Ok` with its result if it finished first. Otherwise the
+/// socket is shut down both ways, which ends the operation at once (a send
+/// with `EPIPE`, a receive with 0), and `Err` has the operation's own
+/// result. The operation is never dropped in flight: dropping one cancels
+/// it and then waits, on the shard's thread, until the kernel gives its
+/// buffer back, and a send the kernel runs in one of its worker threads
+/// (as it does when a retry after its poll still finds no room) was seen
+/// not to end on a cancel until the client read: the shard slept inside
+/// that wait (SIGTERM hung with 300 clients reading nothing).
+pub async fn give_up_on_socket<T>(
+    fd: RawFd,
+    io: impl std::future::Future<Output = T>,
+    give_up: impl std::future::Future<Output = ()>,
+) -> Result<T, T> {
+    let mut io = std::pin::pin!(io);
+    let finished = futures_lite::future::or(async { Some(io.as_mut().await) }, async {
+        give_up.await;
+        None
+    })
+    .await;
+    if let Some(result) = finished {
+        return Ok(result);
+    }
+    // SAFETY: shutdown on a socket the caller owns; no memory is touched.
+    let shut = unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+    debug_assert!(shut == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::ENOTCONN));
+    Err(io.await)
+}
+
 /// Sends what the socket takes of `buf` now, without waiting for room:
 /// `MSG_DONTWAIT` makes io_uring answer `EAGAIN` (or a short count) where
 /// a plain send would arm a poll and wait for the peer to read.

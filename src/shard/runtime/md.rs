@@ -419,14 +419,21 @@ async fn write_loop<H: MdHost>(
                 // seen through the client's notify (every close rings it),
                 // not a timer per send: a timer armed and cancelled with
                 // every send tripled the ring operations of a fan-out.
-                let sent = futures_lite::future::or(send_paced(&*tasks, &stream, &spare), async {
+                // Given up: the socket is shut down, which ends the send
+                // (`give_up_on_socket`).
+                let closing = async {
                     while !tasks.hub().is_closing(id) {
                         notify.wait().await;
                     }
                     sleep(linger).await;
-                    false
-                })
-                .await;
+                };
+                let sent = crate::shard::reactor::ops::give_up_on_socket(
+                    stream.fd(),
+                    send_paced(&*tasks, &stream, &spare),
+                    closing,
+                )
+                .await
+                .unwrap_or(false);
                 spare.clear();
                 if !sent {
                     break;

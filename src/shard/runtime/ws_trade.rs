@@ -284,11 +284,14 @@ fn end_before_logon(out: &mut Vec<u8>, end: Option<PreLogonEnd>, close: u16) {
 async fn write_bounded(tasks: &Rc<ShardTasks>, stream: &Conn, bytes: &[u8]) -> bool {
     debug_assert!(!bytes.is_empty(), "only bytes to send are written");
     let linger = Duration::from_millis(tasks.shared.config.server.shutdown_grace_ms);
-    futures_lite::future::or(async { stream.write_all(bytes).await.is_ok() }, async {
-        sleep(linger).await;
-        false
-    })
+    // Given up: the socket is shut down, which ends the send.
+    crate::shard::reactor::ops::give_up_on_socket(
+        stream.fd(),
+        async { stream.write_all(bytes).await.is_ok() },
+        sleep(linger),
+    )
     .await
+    .unwrap_or(false)
 }
 
 /// Writes `bytes` (ending with a Close frame), then half-closes and
