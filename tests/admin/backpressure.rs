@@ -23,17 +23,6 @@ use tradsys::protocol::*;
 /// the socket buffers between gateway and client.
 const REQUESTS: u64 = 6_000;
 
-/// The sum over shards of the samples of `metric` in a `/metrics` body.
-fn total(body: &str, metric: &str) -> u64 {
-    body.lines()
-        .filter(|line| {
-            line.strip_prefix(metric)
-                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
-        })
-        .map(|line| line.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
-        .sum()
-}
-
 /// Every OrderStatusRequest, encoded back to back (seq 2 onwards).
 fn pipelined_requests() -> Vec<u8> {
     let mut wire = Vec::new();

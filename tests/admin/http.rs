@@ -138,6 +138,17 @@ pub fn get(addr: SocketAddr, path: &str) -> Answer {
     request(addr, "GET", path, &[], "")
 }
 
+/// The sum over shards of the samples of `metric` in a `/metrics` body.
+pub fn total(body: &str, metric: &str) -> u64 {
+    body.lines()
+        .filter(|line| {
+            line.strip_prefix(metric)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .map(|line| line.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum()
+}
+
 /// Polls `GET path` until `done` holds for the answer (bounded: a test
 /// that never sees it fails with the last answer).
 pub fn poll_until(addr: SocketAddr, path: &str, done: impl Fn(&Answer) -> bool) -> Answer {

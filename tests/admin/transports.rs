@@ -11,17 +11,6 @@ use crate::support::ws_client::WsClient;
 use tradsys::protocol::*;
 use tradsys::websocket::Opcode;
 
-/// The sum over shards of the samples of `metric` in a `/metrics` body.
-fn total(body: &str, metric: &str) -> u64 {
-    body.lines()
-        .filter(|line| {
-            line.strip_prefix(metric)
-                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
-        })
-        .map(|line| line.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
-        .sum()
-}
-
 /// A WebSocket order-entry session of `account`, logged on.
 fn ws_logon(gateway: &Gateway, account: u32) -> WsClient {
     let mut ws = WsClient::connect(gateway.md_addr, "/trade");
