@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Conformance checks of a tradsys gateway against docs/PROTOCOL.md.
 
-Run against a gateway on its embedded default config (`tradsys serve`):
+Run against a gateway on its embedded default config (`tradsys serve`)
+that nothing else trades on: the checks expect exactly the reports their
+own orders make, on the demo accounts (a bot such as the market-maker
+example, on the same accounts, makes them fail):
 
     python3 tests/python/conformance.py --addr 127.0.0.1:7001
 
