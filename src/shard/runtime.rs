@@ -815,7 +815,8 @@ async fn feed(tasks: &Rc<ShardTasks>, id: SessionRef, bytes: &[u8]) -> usize {
 async fn wait_for_room(tasks: &Rc<ShardTasks>, id: SessionRef) {
     // A stop that only flushed this turn's batch (its commands in flight
     // counted) is no pause: there is room again at once.
-    if tasks.core.borrow().resume(id) == Resume::Now {
+    let mut resume = tasks.core.borrow().resume(id);
+    if resume == Resume::Now {
         return;
     }
     tasks.core.borrow_mut().counters.reader_pauses += 1;
@@ -824,16 +825,13 @@ async fn wait_for_room(tasks: &Rc<ShardTasks>, id: SessionRef) {
     };
     // The reader alone waits on its wake: nobody else may take it.
     debug_assert_eq!(Rc::strong_count(&wake), 2, "the session's and this one");
-    loop {
-        let resume = tasks.core.borrow().resume(id);
-        if resume == Resume::Now || tasks.shared.shutting_down() {
-            return;
-        }
+    while resume != Resume::Now && !tasks.shared.shutting_down() {
         match resume {
             Resume::OnWake => wake.wait().await,
             _ => sleep(Duration::from_micros(20)).await,
         }
         tasks.core.borrow_mut().counters.reader_pause_checks += 1;
+        resume = tasks.core.borrow().resume(id);
     }
 }
 
@@ -946,7 +944,7 @@ async fn linger_close(stream: &Conn, linger: Duration) {
 async fn tick_loop(tasks: Rc<ShardTasks>) {
     loop {
         sleep(TICK).await;
-        wake_mesh_loop_if_input_waits(&tasks);
+        wake_mesh_loop_if_work_waits(&tasks);
         if tasks.shared.shutting_down() {
             return;
         }
@@ -979,7 +977,7 @@ async fn tick_loop(tasks: Rc<ShardTasks>) {
 /// asleep through a shutdown, since the ticker itself stops then (seen:
 /// SIGTERM hung until clients read, with every reader paused and no timer
 /// armed on the shard). Such a loss now costs at most a tick.
-fn wake_mesh_loop_if_input_waits(tasks: &Rc<ShardTasks>) {
+fn wake_mesh_loop_if_work_waits(tasks: &Rc<ShardTasks>) {
     if tasks.mesh_waiting.get()
         && (tasks.core.borrow().mesh_pending() || tasks.shared.shutting_down())
     {

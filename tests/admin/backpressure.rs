@@ -35,17 +35,19 @@ fn pipelined_requests() -> Vec<u8> {
     wire
 }
 
-#[test]
-fn a_paused_reader_waits_for_its_writer_instead_of_polling() {
+/// A gateway with `session` overrides and its admin endpoint, publishing
+/// its counters every 20 ms: its directory, admin address and itself.
+fn start(session: &str) -> (std::path::PathBuf, SocketAddr, Gateway) {
     let dir = Gateway::new_dir();
     let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let text = admin_config(
-        "send_buffer_bytes = 4096\nsocket_send_buffer_bytes = 4096",
-        &dir,
-        admin,
-        "interval_ms = 20",
-    );
+    let text = admin_config(session, &dir, admin, "interval_ms = 20");
     let gateway = Gateway::start_config(&dir, &text, None).expect("gateway starts");
+    (dir, admin, gateway)
+}
+
+#[test]
+fn a_paused_reader_waits_for_its_writer_instead_of_polling() {
+    let (dir, admin, gateway) = start("send_buffer_bytes = 4096\nsocket_send_buffer_bytes = 4096");
     let mut client = connect_small_receive_buffer(&gateway);
     client
         .logon(ALICE, token(ALICE), 0, false)
@@ -98,15 +100,8 @@ fn every_pause_counted_is_a_reader_that_waited() {
     // pass saw 18,642 pauses and 6,107 checks (every pause that waits
     // looks again at least once), so "pauses rising with few checks" read
     // as clients pipelining faster than they read when they did not.
-    let dir = Gateway::new_dir();
-    let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let text = admin_config(
-        "send_buffer_bytes = 8192\nrate_limit_per_sec = 10000000\nrate_limit_burst = 100000",
-        &dir,
-        admin,
-        "interval_ms = 20",
-    );
-    let gateway = Gateway::start_config(&dir, &text, None).expect("gateway starts");
+    let (dir, admin, gateway) =
+        start("send_buffer_bytes = 8192\nrate_limit_per_sec = 10000000\nrate_limit_burst = 100000");
     let mut client = gateway.logon(ALICE);
     let mut reader = client.try_clone_for_reading();
     let sender = thread::spawn(move || {

@@ -220,7 +220,7 @@ async fn tick_loop(tasks: Rc<RelayTasks>) {
         tasks.hub().tick(now.mono_ns, now.wall_ns);
     }
     // The stop's doorbell may never arrive (as on a shard: its ticker's
-    // `wake_mesh_loop_if_input_waits`), and nothing else would wake a
+    // `wake_mesh_loop_if_work_waits`), and nothing else would wake a
     // parked feed loop: wake it from here (at worst a spurious wake).
     debug_assert!(tasks.shutting_down());
     ops::ring_own_doorbell();
