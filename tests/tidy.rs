@@ -295,6 +295,10 @@ const ASSERTION_MACROS: &[&str] = &[
 /// that gains one, or goes, must leave the list: it only shrinks.
 const ASSERTION_FREE_ALLOWED: &[(&str, &[&str])] = &[
     (
+        "a counter's read: its increment (note_dropped_in_flight) asserts it cannot wrap",
+        &["src/shard/reactor/mod.rs dropped_in_flight"],
+    ),
+    (
         "a pure match naming the session a mesh answer is for: every arm is a field read",
         &["src/shard/core/mesh_input.rs answered_session"],
     ),
@@ -551,7 +555,6 @@ const ASSERTION_FREE_ALLOWED: &[(&str, &[&str])] = &[
             "src/shard/runtime.rs refuse_at_accept",
             "src/shard/runtime.rs discard_pending_input",
             "src/shard/runtime.rs pre_logon",
-            "src/shard/runtime.rs read_first_message",
             "src/shard/runtime.rs logon",
             "src/shard/runtime.rs RefusedLogon::fmt",
             "src/shard/runtime.rs set_socket_options",

@@ -518,15 +518,10 @@ async fn pre_logon(tasks: Rc<ShardTasks>, stream: Conn, peer: SocketAddr, ticket
         let mut out = [0u8; PRE_LOGON_END_BYTES];
         let len = end.encode(&mut out);
         let linger = Duration::from_millis(tasks.shared.config.server.shutdown_grace_ms);
-        let written = futures_lite::future::or(
-            async { stream.write_all(&out[..len]).await.is_ok() },
-            async {
-                sleep(linger).await;
-                false
-            },
-        )
-        .await;
-        if written {
+        // Given up: the socket is shut down, which ends the send.
+        let written =
+            ops::give_up_on_socket(stream.fd(), stream.write_all(&out[..len]), sleep(linger)).await;
+        if matches!(written, Ok(Ok(()))) {
             linger_close(&stream, linger).await;
         }
     }
@@ -537,32 +532,31 @@ async fn pre_logon(tasks: Rc<ShardTasks>, stream: Conn, peer: SocketAddr, ticket
 }
 
 /// Reads exactly one message (never past it: what follows a Logon is the
-/// session's), bounded by the logon timeout.
+/// session's), bounded by the logon timeout. A receive still waiting at
+/// the timeout is ended by shutting the socket for reading, never dropped
+/// (`ops::give_up_on_receive`): the timeout's answer is still written.
 async fn read_first_message(
     tasks: &Rc<ShardTasks>,
     stream: &Conn,
     buf: &mut [u8; MAX_MESSAGE_LEN],
 ) -> FirstRead {
     let timeout = Duration::from_millis(tasks.shared.config.session.logon_timeout_ms);
-    let read = async {
-        let mut filled = 0;
-        loop {
-            let needed = match decode_client(&buf[..filled]) {
-                Err(DecodeError::Incomplete { needed }) => needed,
-                _ => return FirstRead::Complete(filled),
-            };
-            match stream.read_order_entry(&mut buf[filled..needed]).await {
-                Ok(0) | Err(_) if tasks.shared.shutting_down() => return FirstRead::ShuttingDown,
-                Ok(0) | Err(_) => return FirstRead::Closed,
-                Ok(n) => filled += n,
-            }
+    let mut deadline = std::pin::pin!(sleep(timeout));
+    let mut filled = 0;
+    loop {
+        let needed = match decode_client(&buf[..filled]) {
+            Err(DecodeError::Incomplete { needed }) => needed,
+            _ => return FirstRead::Complete(filled),
+        };
+        debug_assert!(filled < needed && needed <= buf.len());
+        let read = stream.read_order_entry(&mut buf[filled..needed]);
+        match ops::give_up_on_receive(stream.fd(), read, deadline.as_mut()).await {
+            Err(_) => return FirstRead::TimedOut,
+            Ok(Ok(0) | Err(_)) if tasks.shared.shutting_down() => return FirstRead::ShuttingDown,
+            Ok(Ok(0) | Err(_)) => return FirstRead::Closed,
+            Ok(Ok(n)) => filled += n,
         }
-    };
-    futures_lite::future::or(read, async {
-        sleep(timeout).await;
-        FirstRead::TimedOut
-    })
-    .await
+    }
 }
 
 /// A whole first message: a session with its writer's socket, or how the
@@ -924,17 +918,16 @@ async fn linger_close(stream: &Conn, linger: Duration) {
         libc::shutdown(stream.fd(), libc::SHUT_WR);
     }
     let mut scratch = [0u8; 512];
-    let _ = futures_lite::future::or(
-        async {
-            while let Ok(n) = stream.read(&mut scratch).await {
-                if n == 0 {
-                    break;
-                }
-            }
-        },
-        sleep(linger),
-    )
-    .await;
+    let mut deadline = std::pin::pin!(sleep(linger));
+    // Until the client closes, or the linger is over: then the receive is
+    // ended by the shutdown, never dropped (`ops::give_up_on_socket`).
+    while let Ok(Ok(read)) =
+        ops::give_up_on_socket(stream.fd(), stream.read(&mut scratch), deadline.as_mut()).await
+    {
+        if read == 0 {
+            break;
+        }
+    }
     // SAFETY: as above.
     unsafe {
         libc::shutdown(stream.fd(), libc::SHUT_RDWR);

@@ -11,6 +11,7 @@ mod backpressure;
 mod cli;
 mod dashboard;
 mod endpoints;
+mod give_up_io;
 mod healthcheck;
 mod http;
 mod isolation;

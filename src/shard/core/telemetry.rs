@@ -223,6 +223,11 @@ impl ShardCore {
         publish(&board.slow_consumers, c.slow_consumers);
         publish(&board.reader_pauses, c.reader_pauses);
         publish(&board.reader_pause_checks, c.reader_pause_checks);
+        // Counted by the reactor of this thread (0 off a shard's thread).
+        publish(
+            &board.io_dropped_in_flight,
+            crate::shard::reactor::dropped_in_flight(),
+        );
         publish(&board.market_events, c.market_events);
         publish(&board.journal_refusals, c.journal_refusals);
         publish(&board.orders_accepted, c.orders_accepted);

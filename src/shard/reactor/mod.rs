@@ -36,6 +36,30 @@ thread_local! {
     static TURN: Cell<u64> = const { Cell::new(0) };
     /// When order entry last had input here (see [`order_entry_input`]).
     static ORDER_ENTRY_INPUT: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// Sends and receives into the owner's memory dropped before their
+    /// completion (see [`dropped_in_flight`]).
+    static DROPPED_IN_FLIGHT: Cell<u64> = const { Cell::new(0) };
+}
+
+/// How many sends and receives into their owner's memory this thread
+/// dropped before they completed. Each such drop cancels the operation and
+/// then waits, on this thread, until the kernel gives the memory back: a
+/// wait on a client, which a send the kernel runs in one of its worker
+/// threads was seen to make last until the client read. The shard gives up
+/// on an operation by shutting its socket down instead
+/// (`ops::give_up_on_socket`), so this stays 0; it is published as
+/// `tradsys_io_dropped_in_flight_total`. (Tasks dropped with the shard at
+/// its exit count too, after the last publication.)
+pub fn dropped_in_flight() -> u64 {
+    DROPPED_IN_FLIGHT.with(Cell::get)
+}
+
+/// Counts one drop for [`dropped_in_flight`].
+fn note_dropped_in_flight() {
+    DROPPED_IN_FLIGHT.with(|dropped| {
+        debug_assert!(dropped.get() < u64::MAX, "a count that cannot wrap");
+        dropped.set(dropped.get() + 1);
+    });
 }
 
 /// Notes that order entry has input now: called by the loop after an enter

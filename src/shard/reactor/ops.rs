@@ -101,6 +101,7 @@ impl Drop for Op {
             true
         });
         if orphaned && kind == Kind::UserMemory {
+            super::note_dropped_in_flight();
             // The completion frees the slot; nothing else can take it
             // meanwhile, since no task runs inside this loop.
             while with_ring(|ring| ring.slot(index).state != State::Free) {
@@ -180,12 +181,36 @@ pub async fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
 /// buffer back, and a send the kernel runs in one of its worker threads
 /// (as it does when a retry after its poll still finds no room) was seen
 /// not to end on a cancel until the client read: the shard slept inside
-/// that wait (SIGTERM hung with 300 clients reading nothing).
+/// that wait (SIGTERM hung with 300 clients reading nothing). Such drops
+/// are counted (`reactor::dropped_in_flight`).
 pub async fn give_up_on_socket<T>(
     fd: RawFd,
     io: impl std::future::Future<Output = T>,
     give_up: impl std::future::Future<Output = ()>,
 ) -> Result<T, T> {
+    debug_assert!(fd >= 0, "a socket's descriptor");
+    give_up_shutting(fd, libc::SHUT_RDWR, io, give_up).await
+}
+
+/// [`give_up_on_socket`] for a receive on a connection that still has an
+/// answer to send (the timeout's own): only reading is shut down, which
+/// ends the receive with what had arrived, or 0.
+pub async fn give_up_on_receive<T>(
+    fd: RawFd,
+    receive: impl std::future::Future<Output = T>,
+    give_up: impl std::future::Future<Output = ()>,
+) -> Result<T, T> {
+    debug_assert!(fd >= 0, "a socket's descriptor");
+    give_up_shutting(fd, libc::SHUT_RD, receive, give_up).await
+}
+
+async fn give_up_shutting<T>(
+    fd: RawFd,
+    how: libc::c_int,
+    io: impl std::future::Future<Output = T>,
+    give_up: impl std::future::Future<Output = ()>,
+) -> Result<T, T> {
+    debug_assert!(how == libc::SHUT_RD || how == libc::SHUT_RDWR);
     let mut io = std::pin::pin!(io);
     let finished = futures_lite::future::or(async { Some(io.as_mut().await) }, async {
         give_up.await;
@@ -196,7 +221,7 @@ pub async fn give_up_on_socket<T>(
         return Ok(result);
     }
     // SAFETY: shutdown on a socket the caller owns; no memory is touched.
-    let shut = unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+    let shut = unsafe { libc::shutdown(fd, how) };
     debug_assert!(shut == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::ENOTCONN));
     Err(io.await)
 }

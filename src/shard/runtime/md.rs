@@ -13,7 +13,9 @@
 //! serves.
 
 use std::cell::Cell;
+use std::future::Future;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::pin::Pin;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -208,11 +210,7 @@ enum Upgrade {
 async fn connection<H: MdHost>(tasks: &Rc<H>, stream: Rc<Conn>, handshake: Handshake) {
     let mut buf = vec![0u8; MAX_REQUEST_LEN];
     let timeout = Duration::from_millis(tasks.config().market_data.subscribe_timeout_ms);
-    let upgrade = futures_lite::future::or(read_upgrade(tasks, &stream, &mut buf), async {
-        sleep(timeout).await;
-        Upgrade::Gone
-    })
-    .await;
+    let upgrade = read_upgrade(tasks, &stream, &mut buf, std::pin::pin!(sleep(timeout))).await;
     let (accepted, used, filled) = match upgrade {
         Upgrade::Market {
             accepted,
@@ -284,10 +282,12 @@ async fn refuse<H: MdHost>(
     let mut out = [0u8; 512];
     let n = handshake::write_refusal(error, &mut out).expect("512 bytes hold a refusal");
     let linger = Duration::from_millis(tasks.config().server.shutdown_grace_ms);
-    let _ = futures_lite::future::or(async { stream.write_all(&out[..n]).await.is_ok() }, async {
-        sleep(linger).await;
-        false
-    })
+    // Given up: the socket is shut down, which ends the send.
+    let _ = crate::shard::reactor::ops::give_up_on_socket(
+        stream.fd(),
+        stream.write_all(&out[..n]),
+        sleep(linger),
+    )
     .await;
     linger_close(stream, linger).await;
 }
@@ -335,13 +335,24 @@ fn begin_client<H: MdHost>(
     Some(id)
 }
 
-/// Reads the upgrade request (or a raw-TCP client's first bytes).
-async fn read_upgrade<H: MdHost>(tasks: &Rc<H>, stream: &Conn, buf: &mut [u8]) -> Upgrade {
+/// Reads the upgrade request (or a raw-TCP client's first bytes) until
+/// `deadline` (the subscribe timeout): `Gone` after it.
+async fn read_upgrade<H: MdHost>(
+    tasks: &Rc<H>,
+    stream: &Conn,
+    buf: &mut [u8],
+    mut deadline: Pin<&mut impl Future<Output = ()>>,
+) -> Upgrade {
     let mut filled = 0;
     loop {
-        match stream.read(&mut buf[filled..]).await {
-            Ok(0) | Err(_) => return Upgrade::Gone,
-            Ok(n) => filled += n,
+        let read = stream.read(&mut buf[filled..]);
+        // At the deadline the receive is ended by shutting the socket down,
+        // never dropped in flight (`ops::give_up_on_socket`).
+        match crate::shard::reactor::ops::give_up_on_socket(stream.fd(), read, deadline.as_mut())
+            .await
+        {
+            Ok(Ok(0) | Err(_)) | Err(_) => return Upgrade::Gone,
+            Ok(Ok(n)) => filled += n,
         }
         debug_assert!(filled <= buf.len(), "a read fills at most the buffer");
         if buf[0] == b'{' {

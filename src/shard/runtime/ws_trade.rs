@@ -124,14 +124,8 @@ async fn pre_logon(
     );
     let control = WsControl::default();
     let timeout = Duration::from_millis(tasks.shared.config.session.logon_timeout_ms);
-    let read = futures_lite::future::or(
-        read_first_message(tasks, &stream, &mut inbound, &control),
-        async {
-            sleep(timeout).await;
-            FirstRead::TimedOut
-        },
-    )
-    .await;
+    let deadline = std::pin::pin!(sleep(timeout));
+    let read = read_first_message(tasks, &stream, &mut inbound, &control, deadline).await;
     let mut out = Vec::with_capacity(2 * PRE_LOGON_END_BYTES + 2 * MAX_CONTROL_FRAME);
     match read {
         FirstRead::Closed => end_before_logon(&mut out, None, control.close_code(None)),
@@ -204,13 +198,18 @@ fn logon(
     Ok((id, writer))
 }
 
-/// Decodes frames until the protocol bytes hold one whole message.
-/// Pings are answered at once (there is no writer yet).
+/// Decodes frames until the protocol bytes hold one whole message, or
+/// `deadline` (the logon timeout) passes: a receive still waiting then is
+/// ended by shutting the socket for reading, never dropped
+/// (`ops::give_up_on_receive`), and the timeout's answer is still written.
+/// Pings are answered at once (there is no writer yet), each within its
+/// own linger.
 async fn read_first_message(
     tasks: &Rc<ShardTasks>,
     stream: &Conn,
     inbound: &mut Inbound,
     control: &WsControl,
+    mut deadline: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
 ) -> FirstRead {
     let mut pong = Vec::with_capacity(MAX_CONTROL_FRAME);
     loop {
@@ -259,10 +258,18 @@ async fn read_first_message(
             }
         }
         inbound.start = 0;
-        inbound.len = match stream.read_order_entry(&mut inbound.input).await {
-            Ok(0) | Err(_) if tasks.shared.shutting_down() => return FirstRead::ShuttingDown,
-            Ok(0) | Err(_) => return FirstRead::Closed,
-            Ok(n) => n,
+        let read = stream.read_order_entry(&mut inbound.input);
+        inbound.len = match crate::shard::reactor::ops::give_up_on_receive(
+            stream.fd(),
+            read,
+            deadline.as_mut(),
+        )
+        .await
+        {
+            Err(_) => return FirstRead::TimedOut,
+            Ok(Ok(0) | Err(_)) if tasks.shared.shutting_down() => return FirstRead::ShuttingDown,
+            Ok(Ok(0) | Err(_)) => return FirstRead::Closed,
+            Ok(Ok(n)) => n,
         };
     }
 }
