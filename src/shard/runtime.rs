@@ -533,14 +533,16 @@ async fn pre_logon(tasks: Rc<ShardTasks>, stream: Conn, peer: SocketAddr, ticket
 
 /// Reads exactly one message (never past it: what follows a Logon is the
 /// session's), bounded by the logon timeout. A receive still waiting at
-/// the timeout is ended by shutting the socket for reading, never dropped
-/// (`ops::give_up_on_receive`): the timeout's answer is still written.
+/// the timeout is cancelled and awaited, never dropped
+/// (`ops::receive_until`): the socket stays whole for the timeout's
+/// answer and the linger after it.
 async fn read_first_message(
     tasks: &Rc<ShardTasks>,
     stream: &Conn,
     buf: &mut [u8; MAX_MESSAGE_LEN],
 ) -> FirstRead {
     let timeout = Duration::from_millis(tasks.shared.config.session.logon_timeout_ms);
+    let linger = Duration::from_millis(tasks.shared.config.server.shutdown_grace_ms);
     let mut deadline = std::pin::pin!(sleep(timeout));
     let mut filled = 0;
     loop {
@@ -549,8 +551,10 @@ async fn read_first_message(
             _ => return FirstRead::Complete(filled),
         };
         debug_assert!(filled < needed && needed <= buf.len());
-        let read = stream.read_order_entry(&mut buf[filled..needed]);
-        match ops::give_up_on_receive(stream.fd(), read, deadline.as_mut()).await {
+        let read = &mut buf[filled..needed];
+        let given_up =
+            ops::receive_until(stream.fd(), read, true, deadline.as_mut(), sleep(linger));
+        match given_up.await {
             Err(_) => return FirstRead::TimedOut,
             Ok(Ok(0) | Err(_)) if tasks.shared.shutting_down() => return FirstRead::ShuttingDown,
             Ok(Ok(0) | Err(_)) => return FirstRead::Closed,
@@ -920,10 +924,14 @@ async fn linger_close(stream: &Conn, linger: Duration) {
     let mut scratch = [0u8; 512];
     let mut deadline = std::pin::pin!(sleep(linger));
     // Until the client closes, or the linger is over: then the receive is
-    // ended by the shutdown, never dropped (`ops::give_up_on_socket`).
-    while let Ok(Ok(read)) =
-        ops::give_up_on_socket(stream.fd(), stream.read(&mut scratch), deadline.as_mut()).await
-    {
+    // cancelled and awaited, never dropped (`ops::receive_until`).
+    loop {
+        let fd = stream.fd();
+        let given_up =
+            ops::receive_until(fd, &mut scratch, false, deadline.as_mut(), sleep(linger));
+        let Ok(Ok(read)) = given_up.await else {
+            break;
+        };
         if read == 0 {
             break;
         }

@@ -97,7 +97,7 @@ published! {
     ws_trade_sessions_ended: Counter, "WebSocket order-entry sessions ended (also in sessions_ended).";
     ws_trade_sessions_live: Gauge, "WebSocket order-entry sessions connected to the shard (also in sessions_live); TCP ones are the difference.";
     ws_clients: Gauge, "Market-data client slots held on the shard: clients connected (WebSocket and raw TCP) and connections in their handshake.";
-    ws_clients_opened: Counter, "Market-data WebSocket handshakes accepted.";
+    ws_clients_opened: Counter, "Market-data clients accepted: WebSocket handshakes (echo clients too) and raw-TCP clients. An upgrade to WebSocket order entry is not one (it counts in ws_trade_sessions_opened once it logs on).";
     ws_handshakes_refused: Counter, "Market-data upgrade requests refused (bad request or no client slot).";
     ws_handshakes_abandoned: Counter, "Market-data connections gone (closed, reset or timed out) before their upgrade request was complete.";
     ws_peer_limit_refused: Counter, "Market-data connections refused at accept (HTTP 429): their address held market_data.max_clients_per_ip connections on the shard, or max_unsubscribed_per_ip with no subscription.";

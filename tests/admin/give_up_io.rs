@@ -43,7 +43,7 @@ fn read_to_close(mut stream: TcpStream) -> Vec<u8> {
     let mut got = Vec::new();
     match stream.read_to_end(&mut got) {
         Ok(_) => got,
-        Err(error) => panic!("the gateway never closed: {error} after {got:?}"),
+        Err(error) => panic!("no clean close from the gateway: {error} after {got:?}"),
     }
 }
 
@@ -108,4 +108,54 @@ fn connections_given_up_before_a_session_drop_no_io_in_flight() {
         }
     }
     panic!("1,000 sessions, and a shard never published one");
+}
+
+/// Writes `late` to a connection whose answer and FIN came in, closes
+/// its own end, and reads on: a lingering gateway takes the bytes and
+/// closes quietly (`Ok`); one that has stopped reading resets them.
+fn write_after_answer(mut stream: TcpStream, late: &[u8]) -> std::io::Result<usize> {
+    stream.write_all(late)?;
+    stream.shutdown(std::net::Shutdown::Write)?;
+    stream.read(&mut [0u8; 64])
+}
+
+/// After the logon timeout's answer the connection lingers like every
+/// other answered one: what the client still sends (a Logon just too late,
+/// the Close a WebSocket client echoes, as RFC 6455 asks) is read and
+/// discarded until the client closes or the grace is over. A socket whose
+/// reading was shut down to end the timed-out receive stopped lingering at
+/// once and answered those bytes with a reset, which can throw away the
+/// answer itself on the client's side (a client that had not read it yet).
+#[test]
+fn a_timed_out_logon_lingers_for_what_the_client_still_sends() {
+    let dir = Gateway::new_dir();
+    // A grace no client here takes: every close is the client's.
+    let overrides = OVERRIDES.replace("shutdown_grace_ms = 200", "shutdown_grace_ms = 60000");
+    let gateway = Gateway::start_config(&dir, &config(&overrides, &dir), None).expect("starts");
+    for _ in 0..EACH {
+        let late = TcpStream::connect(gateway.addr).unwrap();
+        let answer = read_to_close(late.try_clone().unwrap());
+        assert!(answer.starts_with(LOGON_TIMEOUT), "{answer:?}");
+        let logon_too_late = [0u8; 16];
+        let after = write_after_answer(late, &logon_too_late);
+        assert_eq!(
+            after.map_err(|e| e.kind()),
+            Ok(0),
+            "TCP: bytes after the answer"
+        );
+
+        let mut echoing = TcpStream::connect(gateway.md_addr).unwrap();
+        echoing.write_all(UPGRADE_TO_ORDER_ENTRY).unwrap();
+        let answer = read_to_close(echoing.try_clone().unwrap());
+        // The binary SessionEnd, then Close 4113 (0x1011).
+        assert!(answer.ends_with(&[0x88, 2, 0x10, 0x11]), "{answer:?}");
+        // The same code echoed, masked with a zero key.
+        let echo = [0x88, 0x82, 0, 0, 0, 0, 0x10, 0x11];
+        let after = write_after_answer(echoing, &echo);
+        assert_eq!(
+            after.map_err(|e| e.kind()),
+            Ok(0),
+            "WebSocket: the echoed Close"
+        );
+    }
 }

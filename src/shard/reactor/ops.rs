@@ -185,45 +185,73 @@ pub async fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
 /// are counted (`reactor::dropped_in_flight`).
 pub async fn give_up_on_socket<T>(
     fd: RawFd,
-    io: impl std::future::Future<Output = T>,
-    give_up: impl std::future::Future<Output = ()>,
+    io: impl Future<Output = T>,
+    give_up: impl Future<Output = ()>,
 ) -> Result<T, T> {
     debug_assert!(fd >= 0, "a socket's descriptor");
-    give_up_shutting(fd, libc::SHUT_RDWR, io, give_up).await
-}
-
-/// [`give_up_on_socket`] for a receive on a connection that still has an
-/// answer to send (the timeout's own): only reading is shut down, which
-/// ends the receive with what had arrived, or 0.
-pub async fn give_up_on_receive<T>(
-    fd: RawFd,
-    receive: impl std::future::Future<Output = T>,
-    give_up: impl std::future::Future<Output = ()>,
-) -> Result<T, T> {
-    debug_assert!(fd >= 0, "a socket's descriptor");
-    give_up_shutting(fd, libc::SHUT_RD, receive, give_up).await
-}
-
-async fn give_up_shutting<T>(
-    fd: RawFd,
-    how: libc::c_int,
-    io: impl std::future::Future<Output = T>,
-    give_up: impl std::future::Future<Output = ()>,
-) -> Result<T, T> {
-    debug_assert!(how == libc::SHUT_RD || how == libc::SHUT_RDWR);
     let mut io = std::pin::pin!(io);
-    let finished = futures_lite::future::or(async { Some(io.as_mut().await) }, async {
-        give_up.await;
+    match before(io.as_mut(), give_up).await {
+        Some(result) => Ok(result),
+        None => Err(shut_down_then(fd, io).await),
+    }
+}
+
+/// Receives into `buf` (an order-entry receive if `order_entry`, as
+/// [`recv_order_entry`]) until `give_up` completes: `Ok` with its result
+/// if it finished first. Otherwise the receive is cancelled and awaited,
+/// and `Err` has its own result (`ECANCELED`, or what had arrived). For a
+/// connection that goes on after the give-up (the logon timeout's answer,
+/// the linger before a close), since the socket stays whole: shutting its
+/// reading down instead ended the linger at once and made the kernel
+/// answer whatever the client still sent (a Logon just too late, a
+/// WebSocket Close echoed) with a reset, which could cost the client the
+/// answer itself. A receive waits for input in a poll, which the cancel
+/// ends at once; one still running once `backstop` completes (the kernel
+/// ran it in a worker) is ended by shutting the socket down both ways, as
+/// [`give_up_on_socket`] does. Never dropped in flight.
+pub async fn receive_until(
+    fd: RawFd,
+    buf: &mut [u8],
+    order_entry: bool,
+    give_up: impl Future<Output = ()>,
+    backstop: impl Future<Output = ()>,
+) -> Result<io::Result<usize>, io::Result<usize>> {
+    debug_assert!(buf.len() <= u32::MAX as usize, "an SQE's length is 32 bits");
+    let entry = opcode::Recv::new(types::Fd(fd), buf.as_mut_ptr(), buf.len() as u32).build();
+    let mut receive = Op::submit_as(entry, Kind::UserMemory, order_entry);
+    let index = receive.index;
+    if let Some((res, _)) = before(Pin::new(&mut receive), give_up).await {
+        return Ok(result(res));
+    }
+    with_ring(|ring| ring.cancel(index));
+    let ended = match before(Pin::new(&mut receive), backstop).await {
+        Some(cancelled) => cancelled,
+        None => shut_down_then(fd, Pin::new(&mut receive)).await,
+    };
+    Err(result(ended.0))
+}
+
+/// `io`'s result if it completes before `other`; `None` once `other` has
+/// (`io` is then still in flight, never dropped here).
+async fn before<T>(
+    mut io: Pin<&mut impl Future<Output = T>>,
+    other: impl Future<Output = ()>,
+) -> Option<T> {
+    futures_lite::future::or(async { Some(io.as_mut().await) }, async {
+        other.await;
         None
     })
-    .await;
-    if let Some(result) = finished {
-        return Ok(result);
-    }
+    .await
+}
+
+/// Shuts the socket `fd` down both ways, which ends an operation blocked
+/// on it (a send with `EPIPE`, a receive with 0), then awaits `io` to its
+/// own end.
+async fn shut_down_then<T>(fd: RawFd, io: Pin<&mut impl Future<Output = T>>) -> T {
     // SAFETY: shutdown on a socket the caller owns; no memory is touched.
-    let shut = unsafe { libc::shutdown(fd, how) };
+    let shut = unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
     debug_assert!(shut == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::ENOTCONN));
-    Err(io.await)
+    io.await
 }
 
 /// Sends what the socket takes of `buf` now, without waiting for room:

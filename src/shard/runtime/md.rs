@@ -27,7 +27,7 @@ use crate::shard::md::send_budget::SEND_PIECE_BYTES;
 use crate::shard::md::turn_share::TurnShare;
 use crate::shard::md::{ClientId, Handshake, MdHub, NoRoom, Take, Transport};
 use crate::shard::notify::LocalNotify;
-use crate::shard::reactor::ops::{sleep, Acceptor};
+use crate::shard::reactor::ops::{receive_until, sleep, Acceptor};
 use crate::shard::reactor::spawn;
 use crate::websocket::handshake::{
     self, Accepted, Format, HandshakeConfig, HandshakeError, MAX_REQUEST_LEN,
@@ -345,12 +345,12 @@ async fn read_upgrade<H: MdHost>(
 ) -> Upgrade {
     let mut filled = 0;
     loop {
-        let read = stream.read(&mut buf[filled..]);
-        // At the deadline the receive is ended by shutting the socket down,
-        // never dropped in flight (`ops::give_up_on_socket`).
-        match crate::shard::reactor::ops::give_up_on_socket(stream.fd(), read, deadline.as_mut())
-            .await
-        {
+        // At the deadline the receive is cancelled and awaited, never
+        // dropped in flight.
+        let grace = Duration::from_millis(tasks.config().server.shutdown_grace_ms);
+        let read = &mut buf[filled..];
+        let given_up = receive_until(stream.fd(), read, false, deadline.as_mut(), sleep(grace));
+        match given_up.await {
             Ok(Ok(0) | Err(_)) | Err(_) => return Upgrade::Gone,
             Ok(Ok(n)) => filled += n,
         }

@@ -200,8 +200,8 @@ fn logon(
 
 /// Decodes frames until the protocol bytes hold one whole message, or
 /// `deadline` (the logon timeout) passes: a receive still waiting then is
-/// ended by shutting the socket for reading, never dropped
-/// (`ops::give_up_on_receive`), and the timeout's answer is still written.
+/// cancelled and awaited, never dropped (`ops::receive_until`), and
+/// the socket stays whole for the timeout's answer and the linger after it.
 /// Pings are answered at once (there is no writer yet), each within its
 /// own linger.
 async fn read_first_message(
@@ -258,11 +258,13 @@ async fn read_first_message(
             }
         }
         inbound.start = 0;
-        let read = stream.read_order_entry(&mut inbound.input);
-        inbound.len = match crate::shard::reactor::ops::give_up_on_receive(
+        let linger = Duration::from_millis(tasks.shared.config.server.shutdown_grace_ms);
+        inbound.len = match crate::shard::reactor::ops::receive_until(
             stream.fd(),
-            read,
+            &mut inbound.input,
+            true,
             deadline.as_mut(),
+            sleep(linger),
         )
         .await
         {
