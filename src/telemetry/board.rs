@@ -71,7 +71,7 @@ published! {
     slow_consumers: Counter, "Sessions ended because the client did not read its reports.";
     reader_pauses: Counter, "Times a session's reader stopped reading for back-pressure: its outbox over half full (its client reads slower than it sends), too many commands in flight on other shards, or a ring to another shard full.";
     reader_pause_checks: Counter, "Times a paused reader checked whether it could go on: once each time its writer hands bytes over or an answer comes back from another shard, every 20 microseconds while a ring to another shard is full.";
-    io_dropped_in_flight: Counter, "Sends and receives into the shard's memory dropped before they completed: each made the shard wait for the kernel to give the memory back, which can last until the client reads. Expected 0: the shard gives up on a socket by shutting it down.";
+    io_dropped_in_flight: Counter, "Sends and receives into the shard's memory dropped before they completed: each made the shard wait for the kernel to give the memory back, which can last until the client reads. Expected 0: the shard gives up on a send by shutting its socket down, on a receive by cancelling it and awaiting its end.";
     market_events: Counter, "Trades and book changes the engine emitted.";
     journal_refusals: Counter, "Commands refused because the journal could not take them.";
     journal_records: Counter, "Records appended to the journal.";

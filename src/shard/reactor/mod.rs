@@ -46,8 +46,9 @@ thread_local! {
 /// then waits, on this thread, until the kernel gives the memory back: a
 /// wait on a client, which a send the kernel runs in one of its worker
 /// threads was seen to make last until the client read. The shard gives up
-/// on an operation by shutting its socket down instead
-/// (`ops::give_up_on_socket`), so this stays 0; it is published as
+/// on a send by shutting its socket down (`ops::give_up_on_socket`) and on
+/// a receive by cancelling it and awaiting its end (`ops::receive_until`)
+/// instead, so this stays 0; it is published as
 /// `tradsys_io_dropped_in_flight_total`. (Tasks dropped with the shard at
 /// its exit count too, after the last publication.)
 pub fn dropped_in_flight() -> u64 {
