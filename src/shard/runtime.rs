@@ -427,6 +427,15 @@ impl Conn {
     async fn write_all(&self, buf: &[u8]) -> std::io::Result<()> {
         ops::send_all(self.fd(), buf).await
     }
+
+    /// Writes all of `buf` within `limit`; `false` if it failed or did not
+    /// finish, in which case the socket was shut down to end the send
+    /// (`ops::give_up_on_socket`).
+    async fn write_all_within(&self, buf: &[u8], limit: Duration) -> bool {
+        debug_assert!(!buf.is_empty(), "only bytes to send are written");
+        let written = ops::give_up_on_socket(self.fd(), self.write_all(buf), sleep(limit)).await;
+        matches!(written, Ok(Ok(())))
+    }
 }
 
 /// Too many connections are waiting to log on (on the shard, or from the
@@ -518,10 +527,7 @@ async fn pre_logon(tasks: Rc<ShardTasks>, stream: Conn, peer: SocketAddr, ticket
         let mut out = [0u8; PRE_LOGON_END_BYTES];
         let len = end.encode(&mut out);
         let linger = Duration::from_millis(tasks.shared.config.server.shutdown_grace_ms);
-        // Given up: the socket is shut down, which ends the send.
-        let written =
-            ops::give_up_on_socket(stream.fd(), stream.write_all(&out[..len]), sleep(linger)).await;
-        if matches!(written, Ok(Ok(()))) {
+        if stream.write_all_within(&out[..len], linger).await {
             linger_close(&stream, linger).await;
         }
     }
@@ -925,8 +931,8 @@ async fn linger_close(stream: &Conn, linger: Duration) {
     let mut deadline = std::pin::pin!(sleep(linger));
     // Until the client closes, or the linger is over: then the receive is
     // cancelled and awaited, never dropped (`ops::receive_until`).
+    let fd = stream.fd();
     loop {
-        let fd = stream.fd();
         let given_up =
             ops::receive_until(fd, &mut scratch, false, deadline.as_mut(), sleep(linger));
         let Ok(Ok(read)) = given_up.await else {

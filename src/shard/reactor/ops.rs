@@ -157,10 +157,20 @@ pub async fn recv_order_entry(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 async fn recv_as(fd: RawFd, buf: &mut [u8], order_entry: bool) -> io::Result<usize> {
+    let len = buf.len();
+    let (res, _) = submit_recv(fd, buf, order_entry).await;
+    debug_assert!(
+        res < 0 || res as usize <= len,
+        "a receive fills at most its buffer"
+    );
+    result(res)
+}
+
+/// Submits a receive into `buf` (marked as order entry's if `order_entry`).
+fn submit_recv(fd: RawFd, buf: &mut [u8], order_entry: bool) -> Op {
     debug_assert!(buf.len() <= u32::MAX as usize, "an SQE's length is 32 bits");
     let entry = opcode::Recv::new(types::Fd(fd), buf.as_mut_ptr(), buf.len() as u32).build();
-    let (res, _) = Op::submit_as(entry, Kind::UserMemory, order_entry).await;
-    result(res)
+    Op::submit_as(entry, Kind::UserMemory, order_entry)
 }
 
 /// Sends from `buf`; returns how much the kernel took.
@@ -216,11 +226,14 @@ pub async fn receive_until(
     give_up: impl Future<Output = ()>,
     backstop: impl Future<Output = ()>,
 ) -> Result<io::Result<usize>, io::Result<usize>> {
-    debug_assert!(buf.len() <= u32::MAX as usize, "an SQE's length is 32 bits");
-    let entry = opcode::Recv::new(types::Fd(fd), buf.as_mut_ptr(), buf.len() as u32).build();
-    let mut receive = Op::submit_as(entry, Kind::UserMemory, order_entry);
+    let len = buf.len();
+    let mut receive = submit_recv(fd, buf, order_entry);
     let index = receive.index;
     if let Some((res, _)) = before(Pin::new(&mut receive), give_up).await {
+        debug_assert!(
+            res < 0 || res as usize <= len,
+            "a receive fills at most its buffer"
+        );
         return Ok(result(res));
     }
     with_ring(|ring| ring.cancel(index));

@@ -282,13 +282,7 @@ async fn refuse<H: MdHost>(
     let mut out = [0u8; 512];
     let n = handshake::write_refusal(error, &mut out).expect("512 bytes hold a refusal");
     let linger = Duration::from_millis(tasks.config().server.shutdown_grace_ms);
-    // Given up: the socket is shut down, which ends the send.
-    let _ = crate::shard::reactor::ops::give_up_on_socket(
-        stream.fd(),
-        stream.write_all(&out[..n]),
-        sleep(linger),
-    )
-    .await;
+    let _ = stream.write_all_within(&out[..n], linger).await;
     linger_close(stream, linger).await;
 }
 
@@ -343,11 +337,11 @@ async fn read_upgrade<H: MdHost>(
     buf: &mut [u8],
     mut deadline: Pin<&mut impl Future<Output = ()>>,
 ) -> Upgrade {
+    let grace = Duration::from_millis(tasks.config().server.shutdown_grace_ms);
     let mut filled = 0;
     loop {
         // At the deadline the receive is cancelled and awaited, never
         // dropped in flight.
-        let grace = Duration::from_millis(tasks.config().server.shutdown_grace_ms);
         let read = &mut buf[filled..];
         let given_up = receive_until(stream.fd(), read, false, deadline.as_mut(), sleep(grace));
         match given_up.await {

@@ -212,6 +212,7 @@ async fn read_first_message(
     mut deadline: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
 ) -> FirstRead {
     let mut pong = Vec::with_capacity(MAX_CONTROL_FRAME);
+    let linger = Duration::from_millis(tasks.shared.config.server.shutdown_grace_ms);
     loop {
         while inbound.start < inbound.len {
             let Inbound {
@@ -258,7 +259,6 @@ async fn read_first_message(
             }
         }
         inbound.start = 0;
-        let linger = Duration::from_millis(tasks.shared.config.server.shutdown_grace_ms);
         inbound.len = match crate::shard::reactor::ops::receive_until(
             stream.fd(),
             &mut inbound.input,
@@ -293,14 +293,7 @@ fn end_before_logon(out: &mut Vec<u8>, end: Option<PreLogonEnd>, close: u16) {
 async fn write_bounded(tasks: &Rc<ShardTasks>, stream: &Conn, bytes: &[u8]) -> bool {
     debug_assert!(!bytes.is_empty(), "only bytes to send are written");
     let linger = Duration::from_millis(tasks.shared.config.server.shutdown_grace_ms);
-    // Given up: the socket is shut down, which ends the send.
-    crate::shard::reactor::ops::give_up_on_socket(
-        stream.fd(),
-        async { stream.write_all(bytes).await.is_ok() },
-        sleep(linger),
-    )
-    .await
-    .unwrap_or(false)
+    stream.write_all_within(bytes, linger).await
 }
 
 /// Writes `bytes` (ending with a Close frame), then half-closes and
