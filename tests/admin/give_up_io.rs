@@ -1,7 +1,8 @@
 //! A connection the gateway gives up on before it becomes a session (no
 //! Logon or no upgrade request in time, a refused request, a client that
-//! does not close after its answer) must end its pending receive or send
-//! by shutting the socket down, never by dropping it in flight. Dropping
+//! does not close after its answer) must end a pending send by shutting
+//! the socket down and a pending receive by cancelling it and awaiting its
+//! end (`ops::receive_until`), never by dropping either in flight. Dropping
 //! one cancels it and then waits, on the shard's thread, until the kernel
 //! gives the memory back: a send the kernel ran in one of its worker
 //! threads was seen to hold a shard that way until the client read
